@@ -1,0 +1,25 @@
+//! # nic-abi: the sNICh hardware/software contract
+//!
+//! Everything both sides of the PCIe link must agree on, bit for bit, and nothing else: no
+//! simulation, no I/O. `nic-model` (the card), `hw-rtl` (its Verilog), `host-driver` and
+//! `flow-setup` all take their formats from here, and the Verilog include the RTL uses is
+//! generated from these definitions, so no constant is typed twice.
+//!
+//! - [`key`]: the [`FlowKey`](key::FlowKey), every header field a rule may match, and its fixed
+//!   32-bit word layout.
+//! - [`hash`]: the flow table's two hash functions over the packed key.
+//!
+//! ```
+//! use nic_abi::key::{FlowKey, PortNo};
+//! use nic_abi::hash::key_hashes;
+//!
+//! let key = FlowKey { in_port: PortNo(3), nw_proto: 6, tp_dst: 80, ..FlowKey::default() };
+//! let words = key.to_words();
+//! assert_eq!(FlowKey::from_words(&words), Ok(key));
+//! let [h0, h1] = key_hashes(&words);
+//! assert_ne!(h0, h1);
+//! ```
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod hash;
+pub mod key;

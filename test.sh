@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs when it is missing, then runs every test.
+#
+# On a fresh Debian machine, as root:  ./test.sh
+#   - Verilator and g++ (hw-rtl's co-simulation) and Open vSwitch (the flow-setup
+#     oracle) come from apt when missing.
+#   - Formatting, clippy (all targets, warnings are errors) and the whole workspace's
+#     tests, unit, integration and doc.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need=()
+command -v verilator >/dev/null 2>&1 || need+=(verilator)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v ovs-vswitchd >/dev/null 2>&1 || need+=(openvswitch-switch)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "test.sh: installing ${need[*]} from apt"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "test.sh: need root to install ${need[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+echo "test.sh: cargo fmt --check"
+cargo fmt --all -- --check
+echo "test.sh: cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "test.sh: cargo test"
+cargo test --workspace --quiet
+echo "test.sh: all tests passed"
