@@ -8,6 +8,8 @@
 //! - [`key`]: the [`FlowKey`](key::FlowKey), every header field a rule may match, and its fixed
 //!   32-bit word layout.
 //! - [`hash`]: the flow table's two hash functions over the packed key.
+//! - [`time`]: simulated time in picoseconds ([`SimTime`](time::SimTime)), stamped into records
+//!   both sides read.
 //!
 //! ```
 //! use nic_abi::key::{FlowKey, PortNo};
@@ -23,3 +25,4 @@
 
 pub mod hash;
 pub mod key;
+pub mod time;
