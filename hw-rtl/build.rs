@@ -53,7 +53,8 @@ fn build() -> Result<(), String> {
         let mut cmd = Command::new("verilator");
         cmd.current_dir(&manifest)
             .args(["--cc", "-Wall", "--trace", "-O3", "--x-assign", "fast"])
-            .args(["--x-initial", "fast", "--top-module", top, "--prefix"])
+            .args(["--x-initial", "fast", "--unroll-count", "1024"])
+            .args(["--top-module", top, "--prefix"])
             .arg(format!("V{top}"))
             .arg("-Mdir")
             .arg(&mdir)
