@@ -14,7 +14,9 @@ use std::process::Command;
 use std::{env, fs};
 
 /// The models: top module and its sources (relative to the crate), in dependency order.
-const MODELS: &[(&str, &[&str])] = &[("flow_key_hash", &["rtl/flow_key_hash.sv"])];
+const MODELS: &[(&str, &[&str])] = &[
+    ("flow_key_hash", &["rtl/flow_hash_pkg.sv", "rtl/flow_key_hash.sv"]),
+];
 
 /// Flags Verilator's own makefiles give the compiler (verilated.mk), minus warnings.
 const CXX_DEFINES: &[(&str, &str)] = &[

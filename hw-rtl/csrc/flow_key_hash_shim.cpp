@@ -20,6 +20,7 @@ void snich_key_hash_reset(void* h, uint32_t cycles) {
 // key_words points to `words` 32-bit words, word 0 = key bits 31:0.
 void snich_key_hash_set_key(void* h, uint8_t valid, const uint32_t* key_words, uint32_t words) {
     auto* m = static_cast<Harness*>(h)->model.get();
+    m->enable = 1;
     m->s_axis_key_valid = valid;
     for (uint32_t i = 0; i < words; ++i) m->s_axis_key[i] = key_words[i];
 }
