@@ -1,8 +1,8 @@
 //! Builds the RTL models with Verilator and links them into this crate.
 //!
-//! For each model: `verilator --cc` writes C++ into `$OUT_DIR/verilated/<top>` (no `--build`,
+//! For each model: `verilator --cc` writes C++ into `$OUT_DIR/verilated/<name>` (no `--build`,
 //! no make), then the `cc` crate compiles that C++ and the model's hand-written `extern "C"`
-//! shim (`csrc/<top>_shim.cpp`). The Verilator runtime (`verilated.cpp` and friends) does not
+//! shim (`csrc/<name>_shim.cpp`). The Verilator runtime (`verilated.cpp` and friends) does not
 //! change when the RTL does, so it is compiled once into its own static library and reused
 //! while the Verilator version and the flags stay the same. C++ is optimised even in debug
 //! builds: the co-simulation tests run millions of cycles.
@@ -13,9 +13,37 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::{env, fs};
 
-/// The models: top module and its sources (relative to the crate), in dependency order.
-const MODELS: &[(&str, &[&str])] = &[
-    ("flow_key_hash", &["rtl/flow_hash_pkg.sv", "rtl/flow_key_hash.sv"]),
+/// One verilated model: its name (the C++ class is `V<name>`, the shim `csrc/<name>_shim.cpp`),
+/// top module, sources (relative to the crate, in dependency order) and parameter overrides.
+/// Each override is also given to the Rust code as `SNICH_RTL_<NAME>_<PARAM>`, so the wrapper
+/// never repeats a number the build chose.
+struct ModelSpec {
+    name: &'static str,
+    top: &'static str,
+    sources: &'static [&'static str],
+    params: &'static [(&'static str, &'static str)],
+}
+
+const HASH_SOURCES: &[&str] = &["rtl/flow_hash_pkg.sv", "rtl/flow_key_hash.sv"];
+const TABLE_SOURCES: &[&str] =
+    &["rtl/flow_hash_pkg.sv", "rtl/flow_key_hash.sv", "rtl/flow_table.sv"];
+
+const MODELS: &[ModelSpec] = &[
+    ModelSpec { name: "flow_key_hash", top: "flow_key_hash", sources: HASH_SOURCES, params: &[] },
+    // A table large enough for realistic occupancy runs.
+    ModelSpec {
+        name: "flow_table",
+        top: "flow_table",
+        sources: TABLE_SOURCES,
+        params: &[("BUCKETS", "1024")],
+    },
+    // A small table, so random operations often fill it, collide and walk long cuckoo paths.
+    ModelSpec {
+        name: "flow_table_small",
+        top: "flow_table",
+        sources: TABLE_SOURCES,
+        params: &[("BUCKETS", "16"), ("MAX_KICKS", "16")],
+    },
 ];
 
 /// Flags Verilator's own makefiles give the compiler (verilated.mk), minus warnings.
@@ -49,25 +77,30 @@ fn build() -> Result<(), String> {
     let vltstd = include.join("vltstd");
 
     let mut models = cxx_build(&[&include, &vltstd]);
-    for (top, sources) in MODELS {
-        let mdir = out.join("verilated").join(top);
+    for model in MODELS {
+        let (name, top) = (model.name, model.top);
+        let mdir = out.join("verilated").join(name);
         fs::create_dir_all(&mdir).map_err(|e| format!("creating {}: {e}", mdir.display()))?;
         let mut cmd = Command::new("verilator");
         cmd.current_dir(&manifest)
             .args(["--cc", "-Wall", "--trace", "-O3", "--x-assign", "fast"])
             .args(["--x-initial", "fast", "--unroll-count", "1024"])
             .args(["--top-module", top, "--prefix"])
-            .arg(format!("V{top}"))
+            .arg(format!("V{name}"))
             .arg("-Mdir")
             .arg(&mdir)
             .arg("-Irtl")
-            .args(sources.iter());
+            .args(model.params.iter().map(|(k, v)| format!("-G{k}={v}")))
+            .args(model.sources.iter());
+        for (k, v) in model.params {
+            println!("cargo:rustc-env=SNICH_RTL_{}_{k}={v}", name.to_uppercase());
+        }
         run(&mut cmd)?;
         for cpp in cpp_files(&mdir)? {
             models.file(cpp);
         }
         models.include(&mdir);
-        models.file(manifest.join("csrc").join(format!("{top}_shim.cpp")));
+        models.file(manifest.join("csrc").join(format!("{name}_shim.cpp")));
     }
     models.include(manifest.join("csrc"));
     models

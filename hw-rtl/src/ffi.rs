@@ -13,3 +13,23 @@ extern "C" {
     pub(crate) fn snich_key_hash_get(h: *mut c_void, valid: *mut u8, h0: *mut u32, h1: *mut u32);
     pub(crate) fn snich_key_hash_cycles(h: *mut c_void) -> u64;
 }
+
+use crate::flow_table::{FtInputs, FtOutputs};
+
+extern "C" {
+    pub(crate) fn snich_ft_new(vcd_path: *const c_char) -> *mut c_void;
+    pub(crate) fn snich_ft_free(h: *mut c_void);
+    pub(crate) fn snich_ft_cycles(h: *mut c_void) -> u64;
+    pub(crate) fn snich_ft_step(h: *mut c_void, i: *const FtInputs, o: *mut FtOutputs, rst: u8);
+    #[cfg(test)]
+    pub(crate) fn snich_ft_layout(inputs: *mut u32, outputs: *mut u32);
+    pub(crate) fn snich_ft_small_new(vcd_path: *const c_char) -> *mut c_void;
+    pub(crate) fn snich_ft_small_free(h: *mut c_void);
+    pub(crate) fn snich_ft_small_cycles(h: *mut c_void) -> u64;
+    pub(crate) fn snich_ft_small_step(
+        h: *mut c_void,
+        i: *const FtInputs,
+        o: *mut FtOutputs,
+        rst: u8,
+    );
+}

@@ -27,6 +27,7 @@ use std::ffi::CString;
 use std::path::Path;
 
 mod ffi;
+pub mod flow_table;
 pub mod key_hash;
 
 /// The Verilator version the models were built with.
@@ -41,6 +42,20 @@ pub enum RtlError {
     /// A VCD path that cannot be passed to C (it contains a NUL byte or is not UTF-8).
     #[error("VCD path {0:?} cannot be passed to Verilator (NUL byte or not UTF-8)")]
     BadVcdPath(std::path::PathBuf),
+    /// The model answered with a status code the wrapper does not know.
+    #[error("flow_table answered with unknown status code {0}")]
+    BadStatus(u8),
+    /// The model produced an action word that is not a valid encoding.
+    #[error("flow_table produced an invalid action: {0}")]
+    BadAction(#[from] nic_abi::action::ActionError),
+    /// An operation did not finish within its cycle bound.
+    #[error("{what} did not finish within {cycles} cycles")]
+    Timeout {
+        /// What was running.
+        what: &'static str,
+        /// The bound.
+        cycles: u64,
+    },
 }
 
 /// The VCD path as a C string; `None` when no VCD is wanted.
