@@ -155,13 +155,16 @@ struct BucketMeta {
     valid: u8,
 }
 
-/// One entry as moved by the cuckoo walk and saved in its undo log.
-#[derive(Debug, Clone, Copy)]
+/// One slot's entry, all in one cache-aligned record so a hit touches one place: the key
+/// first (compared on a tag match), then the action and statistics a hit reads and updates.
+/// The cuckoo walk moves whole records and saves them in its undo log.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
 struct Entry<V> {
     key: KeyWords,
-    hashes: [u32; 2],
     value: V,
     stats: EntryStats,
+    hashes: [u32; 2],
 }
 
 /// The exact-match flow table, generic over the action it stores. See the module doc for the
@@ -172,10 +175,7 @@ pub struct FlowTable<V> {
     max_kicks: u32,
     len: usize,
     meta: Vec<BucketMeta>,
-    keys: Vec<KeyWords>,
-    hashes: Vec<[u32; 2]>,
-    values: Vec<V>,
-    stats: Vec<EntryStats>,
+    slots: Vec<Entry<V>>,
 }
 
 /// The 16-bit tag of a key with hashes `h`.
@@ -210,10 +210,7 @@ impl<V: Copy + Default> FlowTable<V> {
             max_kicks,
             len: 0,
             meta: vec![BucketMeta::default(); n],
-            keys: vec![[0; nic_abi::key::KEY_WORDS]; slots],
-            hashes: vec![[0; 2]; slots],
-            values: vec![V::default(); slots],
-            stats: vec![EntryStats::default(); slots],
+            slots: vec![Entry::default(); slots],
         })
     }
 
@@ -233,7 +230,7 @@ impl<V: Copy + Default> FlowTable<V> {
 
     /// Number of slots (`buckets * SLOTS_PER_BUCKET`).
     pub fn capacity(&self) -> usize {
-        self.keys.len()
+        self.slots.len()
     }
 
     /// Entries stored.
@@ -264,7 +261,7 @@ impl<V: Copy + Default> FlowTable<V> {
         for s in 0..SLOTS_PER_BUCKET {
             if meta.valid & (1 << s) != 0 && meta.tags[s] == tag {
                 let i = b * SLOTS_PER_BUCKET + s;
-                if self.keys[i] == *key {
+                if self.slots[i].key == *key {
                     return Some(i);
                 }
             }
@@ -307,11 +304,11 @@ impl<V: Copy + Default> FlowTable<V> {
         let i = self
             .find_in_bucket(b0, tag, key)
             .or_else(|| self.find_in_bucket(b1, tag, key))?;
-        let st = &mut self.stats[i];
-        st.hits += 1;
-        st.bytes += bytes;
-        st.last_hit = now;
-        Some(self.values[i])
+        let e = &mut self.slots[i];
+        e.stats.hits += 1;
+        e.stats.bytes += bytes;
+        e.stats.last_hit = now;
+        Some(e.value)
     }
 
     /// Looks up `key`, counting a hit of `bytes` at `now`; `None` on a miss and always for
@@ -332,21 +329,13 @@ impl<V: Copy + Default> FlowTable<V> {
     }
 
     fn read_entry(&self, i: usize) -> Entry<V> {
-        Entry {
-            key: self.keys[i],
-            hashes: self.hashes[i],
-            value: self.values[i],
-            stats: self.stats[i],
-        }
+        self.slots[i]
     }
 
     /// Writes `e` into slot `i`, marking it valid.
     fn write_entry(&mut self, i: usize, e: &Entry<V>) {
         let (b, s) = (i / SLOTS_PER_BUCKET, i % SLOTS_PER_BUCKET);
-        self.keys[i] = e.key;
-        self.hashes[i] = e.hashes;
-        self.values[i] = e.value;
-        self.stats[i] = e.stats;
+        self.slots[i] = *e;
         let meta = &mut self.meta[b];
         meta.tags[s] = tag_of(e.hashes);
         meta.valid |= 1 << s;
@@ -377,7 +366,7 @@ impl<V: Copy + Default> FlowTable<V> {
         value: V,
     ) -> Result<InsertOutcome, InsertError> {
         if let Some(slot) = self.find_with_hashes(key, h) {
-            self.values[slot.0 as usize] = value;
+            self.slots[slot.0 as usize].value = value;
             return Ok(InsertOutcome::Updated { slot });
         }
         let [b0, b1] = self.candidate_buckets(h);
@@ -448,13 +437,14 @@ impl<V: Copy + Default> FlowTable<V> {
         let i = slot.0 as usize;
         self.meta[i / SLOTS_PER_BUCKET].valid &= !(1 << (i % SLOTS_PER_BUCKET));
         self.len -= 1;
-        Some((self.values[i], self.stats[i]))
+        let e = &self.slots[i];
+        Some((e.value, e.stats))
     }
 
     /// The action and statistics of the entry for `key`, if present.
     pub fn entry(&self, key: &FlowKey) -> Option<(V, EntryStats)> {
-        let i = self.find(key)?.0 as usize;
-        Some((self.values[i], self.stats[i]))
+        let e = &self.slots[self.find(key)?.0 as usize];
+        Some((e.value, e.stats))
     }
 
     /// The entry in slot `slot`, if the slot is valid: packed key, action, statistics.
@@ -464,7 +454,8 @@ impl<V: Copy + Default> FlowTable<V> {
         if meta.valid & (1 << (i % SLOTS_PER_BUCKET)) == 0 {
             return None;
         }
-        Some((&self.keys[i], self.values[i], self.stats[i]))
+        let e = &self.slots[i];
+        Some((&e.key, e.value, e.stats))
     }
 
     /// Every stored entry in slot order: slot, packed key, action, statistics. Two tables with
@@ -486,7 +477,7 @@ impl<V: Copy + Default> FlowTable<V> {
             count += 1;
             let i = slot.0 as usize;
             let h = key_hashes(key);
-            if h != self.hashes[i] {
+            if h != self.slots[i].hashes {
                 return Err(format!("slot {}: stored hashes are stale", slot.0));
             }
             let [b0, b1] = self.candidate_buckets(h);
