@@ -35,7 +35,7 @@ fn flow_key(n: u64) -> FlowKey {
 /// A table of `buckets` buckets filled to 90% with keys `0..n`; returns the table and the
 /// keys in a shuffled order (so lookups do not walk memory in insert order).
 fn filled(buckets: u64) -> (FlowTable<u32>, Vec<FlowKey>) {
-    let mut table = FlowTable::<u32>::with_buckets(buckets).expect("valid geometry");
+    let mut table = FlowTable::<u32>::with_buckets(buckets as u32).expect("valid geometry");
     let target = table.capacity() as u64 * 9 / 10;
     let mut keys = Vec::with_capacity(target as usize);
     let mut n = 0u64;
@@ -120,7 +120,7 @@ fn insert_to_90pct(c: &mut Criterion) {
     group.throughput(Throughput::Elements(keys.len() as u64));
     group.bench_function("insert_to_90pct", |b| {
         b.iter_batched(
-            || FlowTable::<u32>::with_buckets(buckets).expect("valid geometry"),
+            || FlowTable::<u32>::with_buckets(buckets as u32).expect("valid geometry"),
             |mut table| {
                 for (i, k) in keys.iter().enumerate() {
                     let _ = black_box(table.insert(k, i as u32));

@@ -66,12 +66,8 @@ use nic_abi::hash::key_hashes;
 use nic_abi::key::{FlowKey, KeyWords};
 use nic_abi::time::SimTime;
 
-/// Slots per bucket. TODO(merge): replace with `nic_abi::table::SLOTS_PER_BUCKET`.
-pub const SLOTS_PER_BUCKET: usize = 4;
-
-/// The cuckoo walk's default bound on kicks per insert. TODO(merge): replace with the default
-/// of `nic_abi::table`.
-pub const DEFAULT_MAX_KICKS: u32 = 128;
+use nic_abi::table::{kick_victim_slot, TableGeometry, TableGeometryError};
+pub use nic_abi::table::{DEFAULT_MAX_KICKS, SLOTS_PER_BUCKET};
 
 /// A slot's place in the table: `bucket * SLOTS_PER_BUCKET + slot`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -120,9 +116,9 @@ pub enum InsertOutcome {
 /// Errors of the flow table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FlowTableError {
-    /// The requested bucket count is not a power of two between 1 and 2^28.
-    #[error("flow table: bucket count {0} is not a power of two between 1 and 2^28")]
-    BadBucketCount(u64),
+    /// The requested size is not a valid table geometry.
+    #[error("flow table: {0}")]
+    Geometry(#[from] TableGeometryError),
 }
 
 /// Why an insert failed. The table is unchanged in every case.
@@ -171,6 +167,7 @@ struct Entry<V> {
 /// exact algorithm.
 #[derive(Debug, Clone)]
 pub struct FlowTable<V> {
+    geometry: TableGeometry,
     mask: u32,
     max_kicks: u32,
     len: usize,
@@ -187,40 +184,43 @@ fn tag_of(h: [u32; 2]) -> u16 {
     tag
 }
 
-/// `SLOTS_PER_BUCKET` as the `u32` slot arithmetic uses.
-const S32: u32 = SLOTS_PER_BUCKET as u32;
-
 impl<V: Copy + Default> FlowTable<V> {
-    /// A table of `buckets` buckets (a power of two) with the default kick bound.
-    pub fn with_buckets(buckets: u64) -> Result<Self, FlowTableError> {
-        Self::with_buckets_and_kicks(buckets, DEFAULT_MAX_KICKS)
-    }
-
-    /// A table of `buckets` buckets (a power of two, at most 2^28) whose cuckoo walk gives up
-    /// after `max_kicks` kicks.
-    pub fn with_buckets_and_kicks(buckets: u64, max_kicks: u32) -> Result<Self, FlowTableError> {
-        if !buckets.is_power_of_two() || buckets > (1 << 28) {
-            return Err(FlowTableError::BadBucketCount(buckets));
-        }
-        let n = usize::try_from(buckets).map_err(|_| FlowTableError::BadBucketCount(buckets))?;
-        let mask = u32::try_from(buckets - 1).map_err(|_| FlowTableError::BadBucketCount(buckets))?;
-        let slots = n * SLOTS_PER_BUCKET;
-        Ok(FlowTable {
-            mask,
+    /// An empty table of the given geometry whose cuckoo walk gives up after `max_kicks`
+    /// kicks.
+    pub fn new(geometry: TableGeometry, max_kicks: u32) -> Self {
+        let n = geometry.buckets() as usize;
+        FlowTable {
+            geometry,
+            mask: geometry.buckets() - 1,
             max_kicks,
             len: 0,
             meta: vec![BucketMeta::default(); n],
-            slots: vec![Entry::default(); slots],
-        })
+            slots: vec![Entry::default(); n * SLOTS_PER_BUCKET],
+        }
+    }
+
+    /// A table of `buckets` buckets (a power of two, see [`TableGeometry`]) with the default
+    /// kick bound.
+    pub fn with_buckets(buckets: u32) -> Result<Self, FlowTableError> {
+        Self::with_buckets_and_kicks(buckets, DEFAULT_MAX_KICKS)
+    }
+
+    /// A table of `buckets` buckets whose cuckoo walk gives up after `max_kicks` kicks.
+    pub fn with_buckets_and_kicks(buckets: u32, max_kicks: u32) -> Result<Self, FlowTableError> {
+        Ok(Self::new(TableGeometry::new(buckets)?, max_kicks))
     }
 
     /// The smallest table (power-of-two bucket count) with room for at least `entries`.
     pub fn with_capacity(entries: u64) -> Result<Self, FlowTableError> {
-        let buckets = entries
-            .div_ceil(SLOTS_PER_BUCKET as u64)
-            .max(1)
-            .next_power_of_two();
-        Self::with_buckets(buckets)
+        Ok(Self::new(
+            TableGeometry::with_capacity_at_least(entries)?,
+            DEFAULT_MAX_KICKS,
+        ))
+    }
+
+    /// The table's geometry.
+    pub fn geometry(&self) -> TableGeometry {
+        self.geometry
     }
 
     /// Number of buckets.
@@ -342,7 +342,7 @@ impl<V: Copy + Default> FlowTable<V> {
     }
 
     fn slot_index(i: usize) -> SlotIndex {
-        // Slot counts are bounded by 2^28 buckets * S slots < 2^32.
+        // Slot counts are bounded by 2^24 buckets * 4 slots < 2^32.
         #[allow(clippy::cast_possible_truncation)]
         let idx = SlotIndex(i as u32);
         idx
@@ -390,7 +390,7 @@ impl<V: Copy + Default> FlowTable<V> {
         let mut bucket = b0;
         let mut new_slot = None;
         for k in 0..self.max_kicks {
-            let i = bucket as usize * SLOTS_PER_BUCKET + (k % S32) as usize;
+            let i = bucket as usize * SLOTS_PER_BUCKET + kick_victim_slot(k);
             let victim = self.read_entry(i);
             undo.push((i, victim));
             self.write_entry(i, &carried);
@@ -523,7 +523,9 @@ mod tests {
     fn bucket_count_must_be_a_power_of_two() {
         assert_eq!(
             FlowTable::<u32>::with_buckets(3).err(),
-            Some(FlowTableError::BadBucketCount(3))
+            Some(FlowTableError::Geometry(TableGeometryError::NotPowerOfTwo(
+                3
+            )))
         );
         assert!(FlowTable::<u32>::with_buckets(0).is_err());
         let t = FlowTable::<u32>::with_capacity(100).expect("valid");
@@ -565,10 +567,7 @@ mod tests {
             class: KeyClass::Unparsed(UnparsedReason::Truncated),
             ..key(1)
         };
-        assert_eq!(
-            t.insert(&k, 1),
-            Err(InsertError::UnparsedKey(k.class))
-        );
+        assert_eq!(t.insert(&k, 1), Err(InsertError::UnparsedKey(k.class)));
         assert_eq!(t.lookup(&k, 1, SimTime::ZERO), None);
     }
 
