@@ -25,11 +25,19 @@ struct ModelSpec {
 }
 
 const HASH_SOURCES: &[&str] = &["rtl/flow_hash_pkg.sv", "rtl/flow_key_hash.sv"];
-const TABLE_SOURCES: &[&str] =
-    &["rtl/flow_hash_pkg.sv", "rtl/flow_key_hash.sv", "rtl/flow_table.sv"];
+const TABLE_SOURCES: &[&str] = &[
+    "rtl/flow_hash_pkg.sv",
+    "rtl/flow_key_hash.sv",
+    "rtl/flow_table.sv",
+];
 
 const MODELS: &[ModelSpec] = &[
-    ModelSpec { name: "flow_key_hash", top: "flow_key_hash", sources: HASH_SOURCES, params: &[] },
+    ModelSpec {
+        name: "flow_key_hash",
+        top: "flow_key_hash",
+        sources: HASH_SOURCES,
+        params: &[],
+    },
     // A table large enough for realistic occupancy runs.
     ModelSpec {
         name: "flow_table",

@@ -33,7 +33,7 @@ module flow_table
     parameter int ACTION_BITS = 64,
     // Bound on cuckoo kicks per insert (nic_abi::table::DEFAULT_MAX_KICKS).
     parameter int MAX_KICKS = 128,
-    // Lookup latency in cycles (nic_abi::table::LOOKUP_LATENCY_CYCLES); at least 3.
+    // Lookup latency in cycles (nic_abi::table::LOOKUP_LATENCY_CYCLES); at least 4.
     parameter int LATENCY = 8
 ) (
     input  wire                     clk,
@@ -111,8 +111,8 @@ module flow_table
             $error("flow_table: SLOTS (%0d) must be a power of two", SLOTS);
             $finish;
         end
-        if (LATENCY < 3) begin
-            $error("flow_table: LATENCY (%0d) must be at least 3", LATENCY);
+        if (LATENCY < 4) begin
+            $error("flow_table: LATENCY (%0d) must be at least 4", LATENCY);
             $finish;
         end
         if (MAX_KICKS < 0 || MAX_KICKS > 65535) begin
@@ -150,8 +150,9 @@ module flow_table
     logic [15:0]            st_len   [1:LATENCY-1];
     logic [63:0]            st_time  [1:LATENCY-1];
     logic [31:0]            st_tag   [1:LATENCY-1];
-    logic [31:0]            st_h0    [2:LATENCY-1];
-    logic [31:0]            st_h1    [2:LATENCY-1];
+    // Hashes: the hash stage's own registers are stage 2; these carry them from stage 3 on.
+    logic [31:0]            st_h0    [3:LATENCY-1];
+    logic [31:0]            st_h1    [3:LATENCY-1];
 
     logic                   res_valid_reg = 1'b0;
     logic                   res_hit_reg = 1'b0;
@@ -203,6 +204,10 @@ module flow_table
     logic [63:0]            car_hits = 64'd0;
     logic [63:0]            car_bytes = 64'd0;
     logic [63:0]            car_last_hit = 64'd0;
+    // Whether the carried entry is the one being inserted, and where that entry sits when it
+    // is not carried: a long walk can evict the new entry again.
+    logic                   car_is_new = 1'b0;
+    logic [SLOT_IDX_BITS-1:0] new_slot = '0;
     logic [BUCKET_BITS-1:0] cur_bucket = '0;
     logic [15:0]            kick = 16'd0;
     logic [SLOT_IDX_BITS-1:0] walk_path [MAX_KICKS > 0 ? MAX_KICKS : 1];
@@ -247,9 +252,9 @@ module flow_table
                 st_time[i] <= st_time[i - 1];
                 st_tag[i] <= st_tag[i - 1];
             end
-            st_h0[2] <= hash0;
-            st_h1[2] <= hash1;
-            for (int i = 3; i < LATENCY; i++) begin
+            st_h0[3] <= hash0;
+            st_h1[3] <= hash1;
+            for (int i = 4; i < LATENCY; i++) begin
                 st_h0[i] <= st_h0[i - 1];
                 st_h1[i] <= st_h1[i - 1];
             end
@@ -360,6 +365,7 @@ module flow_table
                             car_hits <= 64'd0;
                             car_bytes <= 64'd0;
                             car_last_hit <= 64'd0;
+                            car_is_new <= 1'b1;
                             cur_bucket <= bucket_of(h0);
                             kick <= 16'd0;
                             m_state <= M_KICK;
@@ -414,7 +420,11 @@ module flow_table
                 logic [BUCKET_BITS-1:0] alt;
                 logic free;
                 logic [SLOT_IDX_BITS-1:0] free_idx;
+                logic victim_is_new;
+                logic [SLOT_IDX_BITS-1:0] placed_new;
                 victim = slot_index(cur_bucket, int'(kick) % SLOTS);
+                victim_is_new = !car_is_new && victim == new_slot;
+                placed_new = car_is_new ? victim : new_slot;
                 vb0 = bucket_of(key_hash0(mem_key[victim]));
                 vb1 = bucket_of(key_hash1(mem_key[victim]));
                 alt = (vb0 == cur_bucket) ? vb1 : vb0;
@@ -446,7 +456,7 @@ module flow_table
                     occupancy_reg <= occupancy_reg + 32'd1;
                     car_valid <= 1'b0;
                     rsp_status_reg <= ST_INSERTED;
-                    rsp_slot_reg <= 32'(walk_path_first(victim));
+                    rsp_slot_reg <= victim_is_new ? 32'(free_idx) : 32'(placed_new);
                     rsp_kicks_reg <= 32'(kick) + 32'd1;
                     m_state <= M_RESP;
                 end else begin
@@ -456,6 +466,8 @@ module flow_table
                     car_hits <= mem_hits[victim];
                     car_bytes <= mem_bytes[victim];
                     car_last_hit <= mem_last_hit[victim];
+                    car_is_new <= victim_is_new;
+                    new_slot <= placed_new;
                     cur_bucket <= alt;
                     if (int'(kick) + 1 >= MAX_KICKS) begin
                         m_state <= M_UNDO;
@@ -512,12 +524,6 @@ module flow_table
         end
     end
 
-    // The slot where the new entry landed after a successful walk: the first kick's victim
-    // slot (the current kick's victim when the walk ends at its first kick).
-    function automatic logic [SLOT_IDX_BITS-1:0] walk_path_first(
-        input logic [SLOT_IDX_BITS-1:0] this_victim);
-        return kick == 16'd0 ? this_victim : walk_path[0];
-    endfunction
 
     assign m_result_valid = res_valid_reg;
     assign m_result_hit = res_hit_reg;

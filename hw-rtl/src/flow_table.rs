@@ -312,12 +312,19 @@ impl FlowTableRtl {
     pub fn new(variant: TableVariant, vcd: Option<&Path>) -> Result<FlowTableRtl, RtlError> {
         let shim = variant.shim();
         let path = crate::vcd_path_cstring(vcd)?;
-        let ptr = path.as_ref().map_or(core::ptr::null(), |p: &CString| p.as_ptr());
+        let ptr = path
+            .as_ref()
+            .map_or(core::ptr::null(), |p: &CString| p.as_ptr());
         // SAFETY: `ptr` is null or a NUL-terminated string alive for the call; the shim opens
         // the file during the call and keeps no pointer to the string.
         let raw = unsafe { (shim.new)(ptr) };
         let handle = NonNull::new(raw).ok_or(RtlError::ModelAllocation("flow_table"))?;
-        let mut table = FlowTableRtl { handle, shim, variant, _not_send: PhantomData };
+        let mut table = FlowTableRtl {
+            handle,
+            shim,
+            variant,
+            _not_send: PhantomData,
+        };
         let idle = FtInputs::default();
         for _ in 0..2 {
             table.raw_step(&idle, true);
@@ -347,7 +354,10 @@ impl FlowTableRtl {
 
     /// One clock cycle with these inputs.
     pub fn step(&mut self, inputs: &CycleInputs) -> Result<CycleOutputs, RtlError> {
-        let mut raw = FtInputs { result_ready: u8::from(inputs.result_ready), ..Default::default() };
+        let mut raw = FtInputs {
+            result_ready: u8::from(inputs.result_ready),
+            ..Default::default()
+        };
         if let Some(l) = &inputs.lookup {
             raw.lookup_valid = 1;
             raw.lookup_key = l.key;
@@ -376,7 +386,10 @@ impl FlowTableRtl {
             } else {
                 None
             };
-            Some(LookupResult { tag: out.result_tag, hit })
+            Some(LookupResult {
+                tag: out.result_tag,
+                hit,
+            })
         } else {
             None
         };
@@ -414,7 +427,11 @@ impl FlowTableRtl {
     /// response and the cycles from presenting the command to the response (inclusive).
     pub fn execute(&mut self, cmd: MgmtCommand) -> Result<(MgmtResponse, u64), RtlError> {
         let bound = command_cycle_bound(self.variant);
-        let mut inputs = CycleInputs { lookup: None, result_ready: true, mgmt: Some(cmd) };
+        let mut inputs = CycleInputs {
+            lookup: None,
+            result_ready: true,
+            mgmt: Some(cmd),
+        };
         for cycle in 1..=bound {
             let out = self.step(&inputs)?;
             if out.mgmt_accepted {
@@ -424,14 +441,21 @@ impl FlowTableRtl {
                 return Ok((rsp, cycle));
             }
         }
-        Err(RtlError::Timeout { what: "management command", cycles: bound })
+        Err(RtlError::Timeout {
+            what: "management command",
+            cycles: bound,
+        })
     }
 
     /// Looks up one key with an otherwise idle pipeline. Returns the result and the latency in
-    /// cycles from acceptance to the result.
+    /// cycles: from the cycle the key is accepted to the first cycle its result is valid.
     pub fn lookup(&mut self, req: LookupRequest) -> Result<(LookupResult, u64), RtlError> {
         let bound = command_cycle_bound(self.variant);
-        let mut inputs = CycleInputs { lookup: Some(req), result_ready: true, mgmt: None };
+        let mut inputs = CycleInputs {
+            lookup: Some(req),
+            result_ready: true,
+            mgmt: None,
+        };
         let mut accepted_at = None;
         for cycle in 1..=bound {
             let out = self.step(&inputs)?;
@@ -439,11 +463,16 @@ impl FlowTableRtl {
                 inputs.lookup = None;
                 accepted_at = Some(cycle);
             }
+            // Outputs of step `cycle` are valid during the next cycle; the key was accepted in
+            // cycle `at`, so the latency is `cycle + 1 - at`.
             if let (Some(result), Some(at)) = (out.result, accepted_at) {
-                return Ok((result, cycle - at));
+                return Ok((result, cycle + 1 - at));
             }
         }
-        Err(RtlError::Timeout { what: "lookup", cycles: bound })
+        Err(RtlError::Timeout {
+            what: "lookup",
+            cycles: bound,
+        })
     }
 }
 

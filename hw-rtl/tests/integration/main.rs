@@ -1,0 +1,2 @@
+//! hw-rtl's integration tests: the RTL co-verified against nic-abi and nic-model.
+mod table_cosim;
