@@ -7,6 +7,9 @@
 //!
 //! - [`key`]: the [`FlowKey`](key::FlowKey), every header field a rule may match, and its fixed
 //!   32-bit word layout.
+//! - [`parse`]: header parsing, frame bytes to [`FlowKey`](key::FlowKey), in the card's
+//!   profile (a 128-byte header window, the rules the RTL implements) and the agent's full
+//!   software profile, both following Open vSwitch's `flow_extract`.
 //! - [`hash`]: the flow table's two hash functions over the packed key.
 //! - [`time`]: simulated time in picoseconds ([`SimTime`](time::SimTime)), stamped into records
 //!   both sides read.
@@ -25,4 +28,5 @@
 
 pub mod hash;
 pub mod key;
+pub mod parse;
 pub mod time;
