@@ -569,3 +569,80 @@ fn parse_l4(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ethernet + IPv4 (`ihl` words) + TCP, with `tags` VLAN tags and an optional LLC/SNAP.
+    fn deep_frame(tags: usize, snap: bool, ihl: u8) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
+        for _ in 0..tags {
+            f.extend([0x81, 0x00, 0x00, 0x05]);
+        }
+        let ip_len = usize::from(ihl) * 4;
+        let total = u16::try_from(ip_len + 20).unwrap();
+        if snap {
+            f.extend((total + 8).to_be_bytes());
+            f.extend([0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
+        } else {
+            f.extend([0x08, 0x00]);
+        }
+        f.extend([0x40 | ihl, 0]);
+        f.extend(total.to_be_bytes());
+        f.extend([0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+        f.resize(f.len() + ip_len - 20, 0);
+        f.extend([0x30, 0x39, 0x00, 0x50]);
+        f.resize(f.len() + 16, 0);
+        f
+    }
+
+    #[test]
+    fn deepest_known_headers_fit_the_card_window() {
+        let f = deep_frame(2, true, 15);
+        assert_eq!(f.len(), 110);
+        let card = parse_card(&f, PortNo(1));
+        assert_eq!(card.class, KeyClass::Parsed);
+        assert_eq!(
+            (card.tp_src, card.tp_dst, card.inner_vlan.vid()),
+            (12345, 80, 5)
+        );
+        assert_eq!(card, parse_software(&f, PortNo(1)));
+    }
+
+    #[test]
+    fn a_smaller_window_refuses_headers_beyond_it() {
+        let f = deep_frame(0, false, 5);
+        // The IPv4 header ends at 34, the TCP header at 54.
+        let at_54 = parse::<54, false>(&f, PortNo(1));
+        assert_eq!(at_54, parse_software(&f, PortNo(1)));
+        let at_53 = parse::<53, false>(&f, PortNo(1));
+        assert_eq!(at_53.class, KeyClass::Unparsed(BeyondHeaderWindow));
+        // Fields before the problem are kept: the L3 fields, not the ports.
+        assert_eq!((at_53.nw_proto, at_53.tp_src, at_53.tp_dst), (6, 0, 0));
+        let at_33 = parse::<33, false>(&f, PortNo(1));
+        assert_eq!(at_33.class, KeyClass::Unparsed(BeyondHeaderWindow));
+        assert_eq!((at_33.dl_type, at_33.nw_src), (EtherType::IPV4, 0));
+        // Length rules come first and use the whole frame: a frame that ends inside the IPv4
+        // header is Truncated even when the window would have refused that header too.
+        let short = &f[..30];
+        assert_eq!(
+            parse::<33, false>(short, PortNo(1)).class,
+            KeyClass::Unparsed(Truncated)
+        );
+    }
+
+    #[test]
+    fn empty_frame_is_truncated() {
+        let k = parse_card(&[], PortNo(9));
+        assert_eq!(k.class, KeyClass::Unparsed(Truncated));
+        assert_eq!(
+            k,
+            FlowKey {
+                in_port: PortNo(9),
+                class: KeyClass::Unparsed(Truncated),
+                ..FlowKey::default()
+            }
+        );
+    }
+}
