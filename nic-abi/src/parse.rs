@@ -73,7 +73,8 @@
 //! 4. `nw_src`, `nw_dst` (128 bits). Next header `nh = byte l3 + 6`, traffic class `tc`.
 //! 5. Extension headers: `nh` is one of hop-by-hop (0), routing (43), fragment (44),
 //!    AH (51), destination options (60), as in OVS; others (ESP, mobility, no-next-header, ...)
-//!    are final. Card: `Unparsed(Ipv6ExtensionHeader)`. Software: walk them within the payload
+//!    are final. Card: `Unparsed(Ipv6ExtensionHeader)`, keeping only the addresses (`nw_tos`
+//!    and `nw_proto` are set after the walk, step 6). Software: walk them within the payload
 //!    length; each needs 8 bytes (`Unparsed(Truncated)` if fewer remain); hop-by-hop, routing,
 //!    destination options are `(hdr_ext_len + 1) * 8` bytes, AH `(payload_len + 2) * 4`, the
 //!    fragment header 8 (any of them longer than what remains: `Unparsed(Truncated)`). A
@@ -471,45 +472,38 @@ fn parse_ipv6<const WALK_EXT: bool>(
     let mut at = l3 + ipv6::HEADER_LEN;
     let mut avail = payload_len;
     let mut frag = FragFlags::NONE;
-    loop {
+    while is_ipv6_extension(nh) {
+        if !WALK_EXT {
+            return Err(Ipv6ExtensionHeader);
+        }
+        if avail < ipv6::EXT_MIN_LEN {
+            return Err(Truncated);
+        }
+        let e = f.bytes::<{ ipv6::EXT_MIN_LEN }>(at)?;
+        let len_field = usize::from(e[ipv6::EXT_LEN]);
         let ext_len = match nh {
-            proto::HOPOPTS | proto::ROUTING | proto::DSTOPTS | proto::AH | proto::FRAGMENT => {
-                if !WALK_EXT {
-                    return Err(Ipv6ExtensionHeader);
-                }
-                if avail < ipv6::EXT_MIN_LEN {
-                    return Err(Truncated);
-                }
-                let e = f.bytes::<{ ipv6::EXT_MIN_LEN }>(at)?;
-                let len_field = usize::from(e[ipv6::EXT_LEN]);
-                let next = e[ipv6::EXT_NEXT_HEADER];
-                let ext_len = match nh {
-                    proto::FRAGMENT => ipv6::FRAG_HEADER_LEN,
-                    proto::AH => (len_field + ipv6::AH_LEN_BIAS) * ipv6::AH_LEN_UNIT,
-                    _ => (len_field + 1) * ipv6::EXT_LEN_UNIT,
-                };
-                if avail < ext_len {
-                    return Err(Truncated);
-                }
-                f.readable(at, ext_len)?;
-                if nh == proto::FRAGMENT {
-                    let offlg = be16(e, ipv6::FRAG_OFFLG);
-                    if offlg != 0 {
-                        frag = FragFlags::FIRST;
-                        if offlg & ipv6::FRAG_OFFSET_MASK != 0 {
-                            // A later fragment: no L4 header; OVS keeps 44 as nw_proto.
-                            key.nw_tos = tc;
-                            key.nw_proto = proto::FRAGMENT;
-                            key.frag = FragFlags::LATER;
-                            return Ok(());
-                        }
-                    }
-                }
-                nh = next;
-                ext_len
-            }
-            _ => break,
+            proto::FRAGMENT => ipv6::FRAG_HEADER_LEN,
+            proto::AH => (len_field + ipv6::AH_LEN_BIAS) * ipv6::AH_LEN_UNIT,
+            _ => (len_field + 1) * ipv6::EXT_LEN_UNIT,
         };
+        if avail < ext_len {
+            return Err(Truncated);
+        }
+        f.readable(at, ext_len)?;
+        if nh == proto::FRAGMENT {
+            let offlg = be16(e, ipv6::FRAG_OFFLG);
+            if offlg != 0 {
+                frag = FragFlags::FIRST;
+                if offlg & ipv6::FRAG_OFFSET_MASK != 0 {
+                    // A later fragment: no L4 header; OVS keeps 44 as nw_proto.
+                    key.nw_tos = tc;
+                    key.nw_proto = proto::FRAGMENT;
+                    key.frag = FragFlags::LATER;
+                    return Ok(());
+                }
+            }
+        }
+        nh = e[ipv6::EXT_NEXT_HEADER];
         at += ext_len;
         avail -= ext_len;
     }
@@ -517,6 +511,16 @@ fn parse_ipv6<const WALK_EXT: bool>(
     key.nw_tos = tc;
     key.nw_proto = nh;
     parse_l4(f, at, avail, key)
+}
+
+/// The IPv6 extension headers OVS walks (and the card refuses).
+#[inline(always)]
+fn is_ipv6_extension(nh: u8) -> bool {
+    use field::proto;
+    matches!(
+        nh,
+        proto::HOPOPTS | proto::ROUTING | proto::DSTOPTS | proto::AH | proto::FRAGMENT
+    )
 }
 
 #[inline(always)]
