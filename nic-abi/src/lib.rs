@@ -11,6 +11,10 @@
 //!   profile (a 128-byte header window, the rules the RTL implements) and the agent's full
 //!   software profile, both following Open vSwitch's `flow_extract`.
 //! - [`hash`]: the flow table's two hash functions over the packed key.
+//! - [`action`]: the [`Action`](action::Action) an exact-match entry applies (VLAN edit, then
+//!   drop / output / flood / to the agent) and its fixed word encoding.
+//! - [`table`]: the flow table's geometry (buckets of [`SLOTS_PER_BUCKET`](table::SLOTS_PER_BUCKET)
+//!   slots, bucket = hash & (buckets - 1)), insertion order and lookup latency.
 //! - [`time`]: simulated time in picoseconds ([`SimTime`](time::SimTime)), stamped into records
 //!   both sides read.
 //!
@@ -26,7 +30,9 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod action;
 pub mod hash;
 pub mod key;
 pub mod parse;
+pub mod table;
 pub mod time;
