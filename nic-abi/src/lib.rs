@@ -10,6 +10,8 @@
 //! - [`hash`]: the flow table's two hash functions over the packed key.
 //! - [`action`]: the [`Action`](action::Action) an exact-match entry applies (VLAN edit, then
 //!   drop / output / flood / to the agent) and its fixed word encoding.
+//! - [`device`]: the [`FlowTableDevice`](device::FlowTableDevice) trait through which the
+//!   flow-setup agent installs entries, whatever holds the table (model, driver, RTL).
 //! - [`table`]: the flow table's geometry (buckets of [`SLOTS_PER_BUCKET`](table::SLOTS_PER_BUCKET)
 //!   slots, bucket = hash & (buckets - 1)), insertion order and lookup latency.
 //! - [`time`]: simulated time in picoseconds ([`SimTime`](time::SimTime)), stamped into records
@@ -28,6 +30,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod action;
+pub mod device;
 pub mod hash;
 pub mod key;
 pub mod table;
