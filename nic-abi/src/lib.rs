@@ -10,6 +10,9 @@
 //! - [`hash`]: the flow table's two hash functions over the packed key.
 //! - [`action`]: the [`Action`](action::Action) an exact-match entry applies (VLAN edit, then
 //!   drop / output / flood / to the agent) and its fixed word encoding.
+//! - [`desc`]: the records exchanged through rings in host memory (TX/RX descriptors and
+//!   completions, miss records, release commands, copy commands and completions), each a
+//!   `#[repr(C)]` struct with a little-endian byte image and validating `TryFrom<&[u8]>`.
 //! - [`device`]: the [`FlowTableDevice`](device::FlowTableDevice) trait through which the
 //!   flow-setup agent installs entries, whatever holds the table (model, driver, RTL).
 //! - [`table`]: the flow table's geometry (buckets of [`SLOTS_PER_BUCKET`](table::SLOTS_PER_BUCKET)
@@ -30,6 +33,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod action;
+pub mod desc;
 pub mod device;
 pub mod hash;
 pub mod key;
