@@ -15,6 +15,8 @@
 //!   `#[repr(C)]` struct with a little-endian byte image and validating `TryFrom<&[u8]>`.
 //! - [`device`]: the [`FlowTableDevice`](device::FlowTableDevice) trait through which the
 //!   flow-setup agent installs entries, whatever holds the table (model, driver, RTL).
+//! - [`regs`]: the register map, a chain of self-describing blocks (device info, flow-table
+//!   management port, miss queue, interrupts, VM queues) with every offset and code in one place.
 //! - [`table`]: the flow table's geometry (buckets of [`SLOTS_PER_BUCKET`](table::SLOTS_PER_BUCKET)
 //!   slots, bucket = hash & (buckets - 1)), insertion order and lookup latency.
 //! - [`time`]: simulated time in picoseconds ([`SimTime`](time::SimTime)), stamped into records
@@ -37,5 +39,6 @@ pub mod desc;
 pub mod device;
 pub mod hash;
 pub mod key;
+pub mod regs;
 pub mod table;
 pub mod time;
