@@ -33,6 +33,12 @@ const TABLE_SOURCES: &[&str] = &[
 
 const MODELS: &[ModelSpec] = &[
     ModelSpec {
+        name: "pkt_parser",
+        top: "pkt_parser",
+        sources: &["rtl/pkt_parser.sv"],
+        params: &[],
+    },
+    ModelSpec {
         name: "flow_key_hash",
         top: "flow_key_hash",
         sources: HASH_SOURCES,

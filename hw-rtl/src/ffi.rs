@@ -33,3 +33,14 @@ extern "C" {
         rst: u8,
     );
 }
+
+use crate::pkt_parser::{PpInputs, PpOutputs};
+
+extern "C" {
+    pub(crate) fn snich_pp_new(vcd_path: *const c_char) -> *mut c_void;
+    pub(crate) fn snich_pp_free(h: *mut c_void);
+    pub(crate) fn snich_pp_cycles(h: *mut c_void) -> u64;
+    #[cfg(test)]
+    pub(crate) fn snich_pp_layout(inputs: *mut u32, outputs: *mut u32);
+    pub(crate) fn snich_pp_step(h: *mut c_void, i: *const PpInputs, o: *mut PpOutputs, rst: u8);
+}

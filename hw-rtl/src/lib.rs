@@ -29,6 +29,7 @@ use std::path::Path;
 mod ffi;
 pub mod flow_table;
 pub mod key_hash;
+pub mod pkt_parser;
 
 /// The Verilator version the models were built with.
 pub const VERILATOR_VERSION: &str = env!("SNICH_VERILATOR_VERSION");
@@ -48,6 +49,20 @@ pub enum RtlError {
     /// The model produced an action word that is not a valid encoding.
     #[error("flow_table produced an invalid action: {0}")]
     BadAction(#[from] nic_abi::action::ActionError),
+    /// A frame longer than the parser's 32-bit length field.
+    #[error("frame of {0} bytes is longer than the parser's 32-bit length field")]
+    FrameTooLong(usize),
+    /// The parser refused a beat of a frame presented on an idle parser.
+    #[error("{what} refused beat {beat} although nothing was waiting")]
+    Stalled {
+        /// Which input.
+        what: &'static str,
+        /// Index of the refused beat.
+        beat: usize,
+    },
+    /// A key appeared while a frame was still streaming into an idle parser.
+    #[error("pkt_parser produced a key {0:08x?} before the frame was complete")]
+    UnexpectedKey(Box<nic_abi::key::KeyWords>),
     /// An operation did not finish within its cycle bound.
     #[error("{what} did not finish within {cycles} cycles")]
     Timeout {

@@ -1,2 +1,3 @@
 //! hw-rtl's integration tests: the RTL co-verified against nic-abi and nic-model.
+mod parser_cosim;
 mod table_cosim;
