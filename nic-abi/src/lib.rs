@@ -19,6 +19,8 @@
 //!   management port, miss queue, interrupts, VM queues) with every offset and code in one place.
 //! - [`table`]: the flow table's geometry (buckets of [`SLOTS_PER_BUCKET`](table::SLOTS_PER_BUCKET)
 //!   slots, bucket = hash & (buckets - 1)), insertion order and lookup latency.
+//! - [`verilog`]: generates `hw-rtl/rtl/snich_abi.svh`, the SystemVerilog package of all the
+//!   constants above, so the RTL never types one by hand.
 //! - [`time`]: simulated time in picoseconds ([`SimTime`](time::SimTime)), stamped into records
 //!   both sides read.
 //!
@@ -42,3 +44,4 @@ pub mod key;
 pub mod regs;
 pub mod table;
 pub mod time;
+pub mod verilog;

@@ -1,0 +1,3 @@
+//! nic-abi's integration tests: one binary, one module per concern.
+
+mod formats;
