@@ -111,6 +111,9 @@ package snich_abi_pkg;
   // initial value and final XOR all ones. Hash 0 is CRC-32C, hash 1 is CRC-32.
   localparam logic [31:0] CRC32C_POLY_REFLECTED = 32'h82f6_3b78;
   localparam logic [31:0] CRC32_POLY_REFLECTED = 32'hedb8_8320;
+  // The same polynomials in normal (MSB-first) bit order.
+  localparam logic [31:0] CRC32C_POLY = 32'h1edc_6f41;
+  localparam logic [31:0] CRC32_POLY = 32'h04c1_1db7;
   localparam logic [31:0] CRC_INIT = 32'hffff_ffff;
   localparam logic [31:0] CRC_XOR_OUT = 32'hffff_ffff;
 

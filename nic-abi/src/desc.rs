@@ -854,6 +854,65 @@ impl MissRecord {
     /// Bytes in the wire image.
     pub const SIZE: usize = 256;
 
+    /// The record for a packet the card holds: `frame` is the whole frame (its first
+    /// [`MISS_HEADER_BYTES`] bytes are copied), `from` the sending VM and queue for a packet
+    /// from a VM (`None` from an uplink). The reason must agree with the key: `UnparsedKey`
+    /// exactly when the key is not parsed.
+    pub fn for_packet(
+        in_port: PortNo,
+        from: Option<(VmId, QueueIndex)>,
+        handle: PacketHandle,
+        timestamp: SimTime,
+        reason: MissReason,
+        key: &FlowKey,
+        frame: &[u8],
+    ) -> Result<MissRecord, DescError> {
+        let packet_len = u16::try_from(frame.len())
+            .ok()
+            .filter(|&l| l <= MAX_FRAME_BYTES)
+            .ok_or_else(|| {
+                field_err(
+                    Self::NAME,
+                    "packet_len",
+                    miss::PACKET_LEN,
+                    u64::try_from(frame.len()).unwrap_or(u64::MAX),
+                    "frame length must be at most 9216",
+                )
+            })?;
+        if key.is_parsed() == (reason == MissReason::UnparsedKey) {
+            return Err(field_err(
+                Self::NAME,
+                "reason",
+                miss::REASON,
+                reason.code().into(),
+                "reason must be 2 (unparsed key) exactly when the key's class is unparsed",
+            ));
+        }
+        let n = frame.len().min(MISS_HEADER_BYTES);
+        let mut header = [0u8; MISS_HEADER_BYTES];
+        header[..n].copy_from_slice(&frame[..n]);
+        let (flags, vm, queue) = match from {
+            Some((vm, queue)) => (MissFlags(MissFlags::FROM_VM), vm, queue),
+            None => (MissFlags::NONE, VmId(0), QueueIndex(0)),
+        };
+        // MISS_HEADER_BYTES is 168: it fits u16.
+        #[allow(clippy::cast_possible_truncation)]
+        let header_len = n as u16;
+        Ok(MissRecord {
+            in_port,
+            flags,
+            vm,
+            queue,
+            handle,
+            packet_len,
+            header_len,
+            timestamp,
+            reason,
+            key: key.to_words(),
+            header,
+        })
+    }
+
     /// The record's key, unpacked. Records that came through `TryFrom` always unpack.
     pub fn flow_key(&self) -> Result<FlowKey, crate::key::KeyLayoutError> {
         FlowKey::from_words(&self.key)
@@ -1372,6 +1431,36 @@ mod tests {
         assert_eq!(size.pending(consumer.advance(8), consumer), Ok(8));
     }
 
+    proptest::proptest! {
+        /// Wrapping 16-bit ring indices against a model of unbounded counters: the slot is the
+        /// counter modulo the size, and `pending` is the counters' difference, through any
+        /// number of wraps.
+        #[test]
+        fn ring_indices_match_unbounded_counters(
+            log_size in 0u32..=15,
+            start in proptest::prelude::any::<u16>(),
+            steps in proptest::collection::vec((0u16..=64, 0u16..=64), 1..400),
+        ) {
+            let size = RingSize::new(1 << log_size).unwrap();
+            let (mut prod_model, mut cons_model) = (u64::from(start), u64::from(start));
+            let (mut prod, mut cons) = (RingIndex::new(start), RingIndex::new(start));
+            for (p, c) in steps {
+                let room = u64::from(size.get()) - (prod_model - cons_model);
+                let p = u16::try_from(u64::from(p).min(room)).unwrap();
+                prod_model += u64::from(p);
+                prod = prod.advance(p);
+                let c = u16::try_from(u64::from(c).min(prod_model - cons_model)).unwrap();
+                cons_model += u64::from(c);
+                cons = cons.advance(c);
+                let pending = size.pending(prod, cons);
+                proptest::prop_assert_eq!(pending, Ok(u16::try_from(prod_model - cons_model).unwrap()));
+                let modulo = u64::from(size.get());
+                proptest::prop_assert_eq!(prod.slot(size) as u64, prod_model % modulo);
+                proptest::prop_assert_eq!(cons.slot(size) as u64, cons_model % modulo);
+            }
+        }
+    }
+
     #[test]
     fn ring_sizes_are_validated() {
         assert!(RingSize::new(0).is_err());
@@ -1485,6 +1574,62 @@ mod tests {
             ..u
         };
         assert!(MissRecord::try_from(&wrong.to_bytes()[..]).is_err());
+    }
+
+    #[test]
+    fn miss_record_for_packet_copies_the_header_window() {
+        let frame: Vec<u8> = (0..300u32)
+            .map(|i| u8::try_from(i % 251).unwrap())
+            .collect();
+        let key = FlowKey::default();
+        let m = MissRecord::for_packet(
+            PortNo(4),
+            Some((VmId(2), QueueIndex(0))),
+            PacketHandle(11),
+            SimTime(5),
+            MissReason::TableMiss,
+            &key,
+            &frame,
+        )
+        .unwrap();
+        assert_eq!((m.packet_len, m.header_len), (300, 168));
+        assert_eq!(m.header_bytes(), &frame[..168]);
+        assert!(m.flags.from_vm());
+        assert_eq!(MissRecord::try_from(&m.to_bytes()[..]), Ok(m));
+        let short = MissRecord::for_packet(
+            PortNo(4),
+            None,
+            PacketHandle(12),
+            SimTime(5),
+            MissReason::ToAgent,
+            &key,
+            &frame[..20],
+        )
+        .unwrap();
+        assert_eq!(short.header_bytes(), &frame[..20]);
+        assert_eq!(MissRecord::try_from(&short.to_bytes()[..]), Ok(short));
+        let too_long = vec![0u8; 9217];
+        let err = MissRecord::for_packet(
+            PortNo(4),
+            None,
+            PacketHandle(13),
+            SimTime(5),
+            MissReason::TableMiss,
+            &key,
+            &too_long,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`packet_len`"), "{err}");
+        assert!(MissRecord::for_packet(
+            PortNo(4),
+            None,
+            PacketHandle(13),
+            SimTime(5),
+            MissReason::UnparsedKey,
+            &key,
+            &frame[..20],
+        )
+        .is_err());
     }
 
     #[test]

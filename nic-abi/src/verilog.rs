@@ -172,6 +172,9 @@ fn package() -> Package {
     p.comment("initial value and final XOR all ones. Hash 0 is CRC-32C, hash 1 is CRC-32.");
     p.hex32("CRC32C_POLY_REFLECTED", CRC32C_POLY_REFLECTED);
     p.hex32("CRC32_POLY_REFLECTED", CRC32_POLY_REFLECTED);
+    p.comment("The same polynomials in normal (MSB-first) bit order.");
+    p.hex32("CRC32C_POLY", CRC32C_POLY_REFLECTED.reverse_bits());
+    p.hex32("CRC32_POLY", CRC32_POLY_REFLECTED.reverse_bits());
     p.hex32("CRC_INIT", u32::MAX);
     p.hex32("CRC_XOR_OUT", u32::MAX);
 
@@ -337,6 +340,8 @@ mod tests {
         assert_eq!(p["KEY_TP_SRC_LSB"], 16);
         assert_eq!(p["CLASS_BEYOND_HEADER_WINDOW"], 5);
         assert_eq!(p["CRC32C_POLY_REFLECTED"], 0x82f6_3b78);
+        assert_eq!(p["CRC32C_POLY"], 0x1edc_6f41);
+        assert_eq!(p["CRC32_POLY"], 0x04c1_1db7);
         assert_eq!(p["LOOKUP_LATENCY_CYCLES"], 8);
         assert_eq!(p["ACTION_VLAN_PCP_LSB"], 13);
         assert_eq!(p["ACTION_DEST_TO_AGENT"], 3);
