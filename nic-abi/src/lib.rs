@@ -7,6 +7,9 @@
 //!
 //! - [`key`]: the [`FlowKey`](key::FlowKey), every header field a rule may match, and its fixed
 //!   32-bit word layout.
+//! - [`parse`]: header parsing, frame bytes to [`FlowKey`](key::FlowKey), in the card's
+//!   profile (a 128-byte header window, the rules the RTL implements) and the agent's full
+//!   software profile, both following Open vSwitch's `flow_extract`.
 //! - [`hash`]: the flow table's two hash functions over the packed key.
 //! - [`action`]: the [`Action`](action::Action) an exact-match entry applies (VLAN edit, then
 //!   drop / output / flood / to the agent) and its fixed word encoding.
@@ -68,6 +71,7 @@ pub mod desc;
 pub mod device;
 pub mod hash;
 pub mod key;
+pub mod parse;
 pub mod regs;
 pub mod table;
 pub mod time;
