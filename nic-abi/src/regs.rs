@@ -250,9 +250,9 @@ pub mod device_info {
 
 /// The flow table's management port.
 ///
-/// Protocol: wait until `STATUS` is not [`super::MgmtStatus::Busy`]; write `KEY_0` ..
+/// Protocol: wait until `STATUS` is not [`MgmtStatus::Busy`]; write `KEY_0` ..
 /// `KEY_14` (the packed key, [`crate::key::FlowKey::to_words`]) and, for an insert, `ACTION_0`
-/// and `ACTION_1`; write the [`super::MgmtCommand`] code to `CMD`; poll `STATUS` until it is
+/// and `ACTION_1`; write the [`MgmtCommand`] code to `CMD`; poll `STATUS` until it is
 /// not busy. A lookup returns the action in `ACTION_n`; a counter read returns the counters in
 /// `HITS_*`, `BYTES_*`, `LAST_HIT_*` (64-bit values, low word first). Writes to `KEY_n`,
 /// `ACTION_n` or `CMD` while busy are ignored.
