@@ -1527,6 +1527,8 @@ mod tests {
         assert_eq!(DeviceInfo::read(device_info::BASE, read), Ok(info));
         assert_eq!(info.register(block::TYPE), Some(BlockType::DeviceInfo.id()));
         assert_eq!(info.register(0x40), None);
+        let json = serde_json::to_string(&info).unwrap();
+        assert_eq!(serde_json::from_str::<DeviceInfo>(&json).unwrap(), info);
     }
 
     #[test]
@@ -1569,6 +1571,45 @@ mod tests {
             e.to_string(),
             "device_info MISS_HEADER_BYTES = 0x80: expected 168"
         );
+    }
+
+    proptest::proptest! {
+        /// A hostile or broken device answering arbitrary values (around a valid chain, so the
+        /// walk gets past the first block): the walk ends, without panicking, in a chain whose
+        /// blocks move strictly forward inside the BAR, or in an error.
+        #[test]
+        fn walking_arbitrary_registers_terminates_and_never_panics(
+            patches in proptest::collection::vec((0u32..0x4000, proptest::prelude::any::<u32>()), 0..24),
+            seed in proptest::prelude::any::<u32>(),
+        ) {
+            let patch: HashMap<u32, u32> = patches.into_iter().map(|(o, v)| (o & !3, v)).collect();
+            let mut reads = 0usize;
+            let result = walk_blocks(|off| {
+                reads += 1;
+                patch.get(&off.0).copied().unwrap_or_else(|| {
+                    header_register(off).unwrap_or(seed.rotate_left(off.0 % 32))
+                })
+            });
+            proptest::prop_assert!(reads <= 4 * MAX_BLOCKS);
+            if let Ok(found) = result {
+                for pair in found.windows(2) {
+                    proptest::prop_assert!(pair[1].offset.0 >= pair[0].offset.0 + pair[0].size);
+                }
+                for b in &found {
+                    proptest::prop_assert!(b.offset.0 + b.size <= BAR_BYTES);
+                }
+            }
+        }
+
+        #[test]
+        fn codes_decode_exactly_the_defined_values(code in proptest::prelude::any::<u32>()) {
+            let cmd = MgmtCommand::try_from(code);
+            proptest::prop_assert_eq!(cmd.is_ok(), (1..=4).contains(&code));
+            if let Ok(c) = cmd { proptest::prop_assert_eq!(c.code(), code); }
+            let status = MgmtStatus::try_from(code);
+            proptest::prop_assert_eq!(status.is_ok(), code <= 8);
+            if let Ok(s) = status { proptest::prop_assert_eq!(s.code(), code); }
+        }
     }
 
     #[test]
