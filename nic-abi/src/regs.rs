@@ -1579,10 +1579,17 @@ mod tests {
         /// blocks move strictly forward inside the BAR, or in an error.
         #[test]
         fn walking_arbitrary_registers_terminates_and_never_panics(
-            patches in proptest::collection::vec((0u32..0x4000, proptest::prelude::any::<u32>()), 0..24),
+            header_patches in proptest::collection::vec((0usize..5, 0u32..4, proptest::prelude::any::<u32>()), 0..6),
+            small_values in proptest::collection::vec((0usize..5, 0u32..4, 0u32..0x3000), 0..6),
             seed in proptest::prelude::any::<u32>(),
         ) {
-            let patch: HashMap<u32, u32> = patches.into_iter().map(|(o, v)| (o & !3, v)).collect();
+            // Patch header registers (TYPE, VERSION, NEXT, SIZE) of the real blocks, with any
+            // value or with small plausible offsets and sizes.
+            let patch: HashMap<u32, u32> = header_patches
+                .into_iter()
+                .chain(small_values)
+                .map(|(b, r, v)| (BLOCKS[b].base.0 + 4 * r, v))
+                .collect();
             let mut reads = 0usize;
             let result = walk_blocks(|off| {
                 reads += 1;
