@@ -22,6 +22,8 @@
 //!    entry it displaces moves to its other candidate bucket, into that bucket's first free
 //!    slot if there is one (done), otherwise into slot `kick_victim_slot(1)` displacing the
 //!    next entry, and so on, the `k`-th displacement using `kick_victim_slot(k)`.
+//!    An entry's "other" bucket is whichever of its two candidates it is not in (the same
+//!    bucket when both hashes select it).
 //! 4. After `max_kicks` displacements without finding a free slot the insert fails
 //!    (table full) and every displacement is undone, so a failed insert changes nothing.
 //!
