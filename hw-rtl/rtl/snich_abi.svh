@@ -169,7 +169,8 @@ package snich_abi_pkg;
   // ---- Records (nic_abi::desc)
   localparam int unsigned MIN_FRAME_BYTES = 14;
   localparam int unsigned MAX_FRAME_BYTES = 9216;
-  localparam int unsigned MISS_HEADER_BYTES = 168;
+  localparam int unsigned MISS_HEADER_BYTES = 128;
+  localparam int unsigned MISS_RECORD_BYTES = 216;
   localparam int unsigned MISS_REASON_TABLE_MISS = 1;
   localparam int unsigned MISS_REASON_UNPARSED_KEY = 2;
   localparam int unsigned MISS_REASON_TO_AGENT = 3;

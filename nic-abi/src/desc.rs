@@ -52,9 +52,14 @@ pub const MIN_FRAME_BYTES: u16 = 14;
 /// Largest frame (without FCS) the card switches: a 9,000-byte jumbo MTU plus Ethernet and
 /// two VLAN headers, rounded up to the customary 9,216.
 pub const MAX_FRAME_BYTES: u16 = 9216;
-/// Header bytes a [`MissRecord`] carries: what is left of its 256 bytes after the metadata
-/// and the key. 256 bytes is one PCIe TLP at the common maximum payload size of 256.
-pub const MISS_HEADER_BYTES: usize = 168;
+/// Header bytes a [`MissRecord`] carries: the card parser's header window
+/// ([`crate::parse::HEADER_WINDOW_BYTES`]), exactly the bytes the card read and parsed, so a
+/// miss costs no extra PCIe read and the agent sees what the card saw.
+pub const MISS_HEADER_BYTES: usize = crate::parse::HEADER_WINDOW_BYTES;
+
+// The header length travels in a u16, and the whole record must fit one TLP at the common
+// maximum payload size of 256 bytes.
+const _: () = assert!(MISS_HEADER_BYTES <= 256 - 88);
 /// Largest ring (entries). Indices are 16-bit and wrap; a power-of-two size divides 2^16, so
 /// `index % size` stays continuous across the wrap, and `producer - consumer` tells a full
 /// ring (`size`) from an empty one (0) as long as `size <= 2^15`.
@@ -798,13 +803,14 @@ impl MissFlags {
 }
 
 /// What the card writes to the miss (exception) ring for a packet it holds for the agent.
-/// 256 bytes: one TLP at the common maximum payload size.
+/// 88 bytes of metadata and key, then [`MISS_HEADER_BYTES`] (128) header bytes: 216 bytes, one
+/// TLP at the common maximum payload size of 256.
 ///
 /// ```text
 /// byte  0         2       4    6       8        12           14           16
 ///       | in_port | flags | vm | queue | handle | packet_len | header_len | timestamp (8) |
 /// byte 24        26             28         88
-///       | reason | reserved (0) | key (60) | header bytes (168; bytes past header_len are 0) |
+///       | reason | reserved (0) | key (60) | header (MISS_HEADER_BYTES; 0 past header_len) |
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(C)]
@@ -852,7 +858,7 @@ impl MissRecord {
     /// Name in errors.
     pub const NAME: &'static str = "miss record";
     /// Bytes in the wire image.
-    pub const SIZE: usize = 256;
+    pub const SIZE: usize = miss::HEADER + MISS_HEADER_BYTES;
 
     /// The record for a packet the card holds: `frame` is the whole frame (its first
     /// [`MISS_HEADER_BYTES`] bytes are copied), `from` the sending VM and queue for a packet
@@ -895,7 +901,7 @@ impl MissRecord {
             Some((vm, queue)) => (MissFlags(MissFlags::FROM_VM), vm, queue),
             None => (MissFlags::NONE, VmId(0), QueueIndex(0)),
         };
-        // MISS_HEADER_BYTES is 168: it fits u16.
+        // MISS_HEADER_BYTES is at most 168 (asserted above): it fits u16.
         #[allow(clippy::cast_possible_truncation)]
         let header_len = n as u16;
         Ok(MissRecord {
@@ -982,7 +988,7 @@ impl TryFrom<&[u8]> for MissRecord {
             ));
         }
         let header_len = le::u16_at(b, miss::HEADER_LEN);
-        // MISS_HEADER_BYTES is 168: it fits u16.
+        // MISS_HEADER_BYTES is at most 168 (asserted above): it fits u16.
         #[allow(clippy::cast_possible_truncation)]
         let expected_header = packet_len.min(MISS_HEADER_BYTES as u16);
         if header_len != expected_header {
@@ -991,7 +997,7 @@ impl TryFrom<&[u8]> for MissRecord {
                 "header_len",
                 miss::HEADER_LEN,
                 header_len.into(),
-                "header length must be min(packet_len, 168)",
+                "header length must be min(packet_len, MISS_HEADER_BYTES = 128)",
             ));
         }
         let code = le::u16_at(b, miss::REASON);
@@ -1545,7 +1551,7 @@ mod tests {
         assert_eq!(m.header_bytes().len(), 60);
         assert_eq!(m.flow_key().unwrap().tp_dst, 53);
 
-        let with = |f: &dyn Fn(&mut [u8; 256])| {
+        let with = |f: &dyn Fn(&mut [u8; MissRecord::SIZE])| {
             let mut b = bytes;
             f(&mut b);
             MissRecord::try_from(&b[..]).unwrap_err().to_string()
@@ -1592,8 +1598,8 @@ mod tests {
             &frame,
         )
         .unwrap();
-        assert_eq!((m.packet_len, m.header_len), (300, 168));
-        assert_eq!(m.header_bytes(), &frame[..168]);
+        assert_eq!((m.packet_len, m.header_len), (300, 128));
+        assert_eq!(m.header_bytes(), &frame[..128]);
         assert!(m.flags.from_vm());
         assert_eq!(MissRecord::try_from(&m.to_bytes()[..]), Ok(m));
         let short = MissRecord::for_packet(

@@ -1113,7 +1113,7 @@ impl DeviceInfo {
                 "MISS_HEADER_BYTES",
                 device_info::MISS_HEADER_BYTES,
                 LAYOUT_MISS_HEADER_BYTES,
-                "168",
+                "nic_abi::desc::MISS_HEADER_BYTES",
             ),
         ] {
             let v = get(rel);
@@ -1566,10 +1566,10 @@ mod tests {
             reg_of(patched(device_info::CORE_CLOCK_KHZ, 0)),
             "CORE_CLOCK_KHZ"
         );
-        let e = patched(device_info::MISS_HEADER_BYTES, 128).unwrap_err();
+        let e = patched(device_info::MISS_HEADER_BYTES, 168).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "device_info MISS_HEADER_BYTES = 0x80: expected 168"
+            "device_info MISS_HEADER_BYTES = 0xa8: expected nic_abi::desc::MISS_HEADER_BYTES"
         );
     }
 

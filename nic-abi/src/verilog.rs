@@ -24,7 +24,7 @@
 use core::fmt::Write as _;
 
 use crate::action::{self, ACTION_WORDS};
-use crate::desc::{MissReason, MAX_FRAME_BYTES, MIN_FRAME_BYTES, MISS_HEADER_BYTES};
+use crate::desc::{MissReason, MissRecord, MAX_FRAME_BYTES, MIN_FRAME_BYTES, MISS_HEADER_BYTES};
 use crate::hash::{CRC32C_POLY_REFLECTED, CRC32_POLY_REFLECTED};
 use crate::key::layout::FieldPos;
 use crate::key::{self, EtherType, FragFlags, UnparsedReason, VlanTci, KEY_BITS, KEY_WORDS};
@@ -219,6 +219,7 @@ fn package() -> Package {
     p.int("MIN_FRAME_BYTES", MIN_FRAME_BYTES.into());
     p.int("MAX_FRAME_BYTES", MAX_FRAME_BYTES.into());
     p.int("MISS_HEADER_BYTES", MISS_HEADER_BYTES as u64);
+    p.int("MISS_RECORD_BYTES", MissRecord::SIZE as u64);
     for r in MissReason::ALL {
         let name = match r {
             MissReason::TableMiss => "TABLE_MISS",

@@ -117,7 +117,7 @@ fn golden_miss_record_prefix() {
         header,
     };
     let b = m.to_bytes();
-    assert_eq!(b.len(), 256);
+    assert_eq!(b.len(), 216);
     assert_eq!(
         hex(&b[..32]),
         "0100000000000000040302010400040010000000000000000100000000000100"
@@ -197,7 +197,7 @@ fn any_miss_record() -> impl Strategy<Value = MissRecord> {
                     tp_dst,
                     ..FlowKey::default()
                 };
-                let header_len = packet_len.min(168);
+                let header_len = packet_len.min(u16::try_from(MISS_HEADER_BYTES).unwrap());
                 let mut header = [0u8; MISS_HEADER_BYTES];
                 for (i, b) in header.iter_mut().take(usize::from(header_len)).enumerate() {
                     *b = fill.wrapping_add(u8::try_from(i).unwrap());
