@@ -154,6 +154,11 @@ fn package() -> Package {
     p.int("FRAG_LATER", FragFlags::LATER_BIT.into());
     p.comment("VLAN TCI bit marking a present tag (KEY_VLAN_TCI, KEY_INNER_VLAN_TCI).");
     p.hex32("VLAN_TCI_PRESENT", VlanTci::PRESENT.into());
+    p.comment("Bytes of a frame the card's parser reads (nic_abi::parse::HEADER_WINDOW_BYTES).");
+    p.int(
+        "HEADER_WINDOW_BYTES",
+        crate::parse::HEADER_WINDOW_BYTES as u64,
+    );
     p.comment("EtherTypes the parser recognises.");
     for (name, t) in [
         ("IPV4", EtherType::IPV4),
