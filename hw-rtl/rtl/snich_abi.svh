@@ -97,6 +97,8 @@ package snich_abi_pkg;
   localparam int unsigned FRAG_LATER = 2;
   // VLAN TCI bit marking a present tag (KEY_VLAN_TCI, KEY_INNER_VLAN_TCI).
   localparam logic [31:0] VLAN_TCI_PRESENT = 32'h0000_1000;
+  // Bytes of a frame the card's parser reads (nic_abi::parse::HEADER_WINDOW_BYTES).
+  localparam int unsigned HEADER_WINDOW_BYTES = 128;
   // EtherTypes the parser recognises.
   localparam logic [31:0] ETH_TYPE_IPV4 = 32'h0000_0800;
   localparam logic [31:0] ETH_TYPE_ARP = 32'h0000_0806;
@@ -169,7 +171,8 @@ package snich_abi_pkg;
   // ---- Records (nic_abi::desc)
   localparam int unsigned MIN_FRAME_BYTES = 14;
   localparam int unsigned MAX_FRAME_BYTES = 9216;
-  localparam int unsigned MISS_HEADER_BYTES = 168;
+  localparam int unsigned MISS_HEADER_BYTES = 128;
+  localparam int unsigned MISS_RECORD_BYTES = 216;
   localparam int unsigned MISS_REASON_TABLE_MISS = 1;
   localparam int unsigned MISS_REASON_UNPARSED_KEY = 2;
   localparam int unsigned MISS_REASON_TO_AGENT = 3;
