@@ -6,7 +6,9 @@
 `default_nettype none
 
 module flow_key_hash
-    import flow_hash_pkg::*;
+    import flow_hash_pkg::KEY_BITS;
+    import flow_hash_pkg::key_hash0;
+    import flow_hash_pkg::key_hash1;
 (
     input  wire                 clk,
     input  wire                 rst,

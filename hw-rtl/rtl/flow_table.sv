@@ -22,19 +22,23 @@
 // 1 cycle per kick, 1 cycle per undone kick, then the response (m_mgmt_valid, one cycle).
 `default_nettype none
 
+`include "snich_abi.svh"
+
 module flow_table
-    import flow_hash_pkg::*;
+    import snich_abi_pkg::*;
+    import flow_hash_pkg::key_hash0;
+    import flow_hash_pkg::key_hash1;
 #(
     // Buckets in the table; a power of two.
     parameter int BUCKETS = 1024,
     // Slots per bucket (nic_abi::table::SLOTS_PER_BUCKET).
-    parameter int SLOTS = 4,
+    parameter int SLOTS = SLOTS_PER_BUCKET,
     // Bits of an encoded action (nic_abi::action::ACTION_WORDS * 32).
-    parameter int ACTION_BITS = 64,
+    parameter int ACTION_BITS = ACTION_WORDS * 32,
     // Bound on cuckoo kicks per insert (nic_abi::table::DEFAULT_MAX_KICKS).
-    parameter int MAX_KICKS = 128,
+    parameter int MAX_KICKS = DEFAULT_MAX_KICKS,
     // Lookup latency in cycles (nic_abi::table::LOOKUP_LATENCY_CYCLES); at least 4.
-    parameter int LATENCY = 8
+    parameter int LATENCY = LOOKUP_LATENCY_CYCLES
 ) (
     input  wire                     clk,
     input  wire                     rst,
@@ -79,28 +83,25 @@ module flow_table
     output wire [31:0]              occupancy
 );
 
-    // Management opcodes.
-    localparam logic [3:0] OP_INSERT = 4'd1;
-    localparam logic [3:0] OP_DELETE = 4'd2;
-    localparam logic [3:0] OP_READ_COUNTERS = 4'd3;
-    localparam logic [3:0] OP_READ_SLOT = 4'd4;
-
-    // Management status codes.
-    localparam logic [3:0] ST_INSERTED = 4'd1;
-    localparam logic [3:0] ST_UPDATED = 4'd2;
-    localparam logic [3:0] ST_DELETED = 4'd3;
-    localparam logic [3:0] ST_FOUND = 4'd4;
-    localparam logic [3:0] ST_NOT_FOUND = 4'd5;
-    localparam logic [3:0] ST_TABLE_FULL = 4'd6;
-    localparam logic [3:0] ST_UNPARSED_KEY = 4'd7;
-    localparam logic [3:0] ST_BAD_SLOT = 4'd8;
-    localparam logic [3:0] ST_BAD_OP = 4'd9;
+    // Management command and status codes: nic_abi::regs::{MgmtCommand, MgmtStatus}.
+    localparam logic [3:0] OP_INSERT = 4'(MGMT_CMD_INSERT);
+    localparam logic [3:0] OP_DELETE = 4'(MGMT_CMD_DELETE);
+    localparam logic [3:0] OP_LOOKUP = 4'(MGMT_CMD_LOOKUP);
+    localparam logic [3:0] OP_READ_COUNTERS = 4'(MGMT_CMD_READ_COUNTERS);
+    localparam logic [3:0] OP_READ_SLOT = 4'(MGMT_CMD_READ_SLOT);
+    localparam logic [3:0] ST_OK = 4'(MGMT_STATUS_OK);
+    localparam logic [3:0] ST_UPDATED = 4'(MGMT_STATUS_UPDATED);
+    localparam logic [3:0] ST_NOT_FOUND = 4'(MGMT_STATUS_NOT_FOUND);
+    localparam logic [3:0] ST_TABLE_FULL = 4'(MGMT_STATUS_TABLE_FULL);
+    localparam logic [3:0] ST_BAD_COMMAND = 4'(MGMT_STATUS_BAD_COMMAND);
+    localparam logic [3:0] ST_BAD_KEY = 4'(MGMT_STATUS_BAD_KEY);
+    localparam logic [3:0] ST_BAD_ACTION = 4'(MGMT_STATUS_BAD_ACTION);
 
     localparam int NSLOTS = BUCKETS * SLOTS;
-    localparam int BUCKET_BITS = $clog2(BUCKETS);
+    localparam int BUCKET_IDX_BITS = $clog2(BUCKETS);
     localparam int SLOT_IDX_BITS = $clog2(NSLOTS);
-    // The key's class field (nic_abi::key::layout::CLASS): word 0, bits 15-8.
-    localparam int CLASS_LSB = 8;
+    // The key's class field (nic_abi::key::layout::CLASS).
+    localparam int CLASS_LSB = KEY_CLASS_WORD * 32 + KEY_CLASS_LSB;
 
     initial begin
         if (BUCKETS < 1 || (BUCKETS & (BUCKETS - 1)) != 0) begin
@@ -113,6 +114,10 @@ module flow_table
         end
         if (LATENCY < 4) begin
             $error("flow_table: LATENCY (%0d) must be at least 4", LATENCY);
+            $finish;
+        end
+        if (ACTION_BITS != 64) begin
+            $error("flow_table: ACTION_BITS (%0d) must be 64, two action words", ACTION_BITS);
             $finish;
         end
         if (MAX_KICKS < 0 || MAX_KICKS > 65535) begin
@@ -133,14 +138,42 @@ module flow_table
 
     // A bucket index is the hash's low bits; the high bits are unused by design.
     /* verilator lint_off UNUSEDSIGNAL */
-    function automatic logic [BUCKET_BITS-1:0] bucket_of(input logic [31:0] hash);
-        return hash[BUCKET_BITS-1:0];
+    function automatic logic [BUCKET_IDX_BITS-1:0] bucket_of(input logic [31:0] hash);
+        return hash[BUCKET_IDX_BITS-1:0];
     endfunction
     /* verilator lint_on UNUSEDSIGNAL */
 
-    function automatic logic [SLOT_IDX_BITS-1:0] slot_index(input logic [BUCKET_BITS-1:0] b,
+    function automatic logic [SLOT_IDX_BITS-1:0] slot_index(input logic [BUCKET_IDX_BITS-1:0] b,
                                                             input int s);
         return SLOT_IDX_BITS'(b * SLOTS + s);
+    endfunction
+
+    // True when the words are an action nic_abi::action::Action decodes (every bit the op does
+    // not use is 0, known ops, an output port is not 0).
+    function automatic logic action_valid(input logic [ACTION_BITS-1:0] a);
+        logic [31:0] w0 = a[31:0];
+        logic [31:0] w1 = a[63:32];
+        logic [3:0] dest = w0[ACTION_DEST_OP_LSB +: 4];
+        logic [3:0] vop = w1[ACTION_VLAN_OP_LSB +: 4];
+        if ((w0 & ACTION_WORD0_RESERVED) != 0 || (w1 & ACTION_WORD1_RESERVED) != 0) return 1'b0;
+        if (32'(dest) == ACTION_DEST_OUTPUT) begin
+            if (w0[15:0] == 16'd0) return 1'b0;
+        end else if (32'(dest) == ACTION_DEST_DROP || 32'(dest) == ACTION_DEST_FLOOD
+                     || 32'(dest) == ACTION_DEST_TO_AGENT) begin
+            if (w0[15:0] != 16'd0) return 1'b0;
+        end else begin
+            return 1'b0;
+        end
+        if (32'(vop) == ACTION_VLAN_SET) begin
+            if (!w1[ACTION_VLAN_PCP_VALID_LSB] && w1[ACTION_VLAN_PCP_LSB +: 3] != 3'd0) begin
+                return 1'b0;
+            end
+        end else if (32'(vop) == ACTION_VLAN_KEEP || 32'(vop) == ACTION_VLAN_STRIP) begin
+            if (w1[16:0] != 17'd0) return 1'b0;
+        end else begin
+            return 1'b0;
+        end
+        return 1'b1;
     endfunction
 
     // ---------------------------------------------------------------- lookup pipeline
@@ -208,7 +241,7 @@ module flow_table
     // is not carried: a long walk can evict the new entry again.
     logic                   car_is_new = 1'b0;
     logic [SLOT_IDX_BITS-1:0] new_slot = '0;
-    logic [BUCKET_BITS-1:0] cur_bucket = '0;
+    logic [BUCKET_IDX_BITS-1:0] cur_bucket = '0;
     logic [15:0]            kick = 16'd0;
     logic [SLOT_IDX_BITS-1:0] walk_path [MAX_KICKS > 0 ? MAX_KICKS : 1];
 
@@ -342,7 +375,9 @@ module flow_table
                 case (cmd_op)
                     OP_INSERT: begin
                         if (cmd_key[CLASS_LSB +: 8] != 8'd0) begin
-                            rsp_status_reg <= ST_UNPARSED_KEY;
+                            rsp_status_reg <= ST_BAD_KEY;
+                        end else if (!action_valid(cmd_action)) begin
+                            rsp_status_reg <= ST_BAD_ACTION;
                         end else if (found) begin
                             mem_action[found_idx] <= cmd_action;
                             rsp_status_reg <= ST_UPDATED;
@@ -355,7 +390,7 @@ module flow_table
                             mem_last_hit[free_idx] <= 64'd0;
                             occupancy_reg <= occupancy_reg + 32'd1;
                             rsp_slot_reg <= 32'(free_idx);
-                            rsp_status_reg <= ST_INSERTED;
+                            rsp_status_reg <= ST_OK;
                         end else if (MAX_KICKS == 0) begin
                             rsp_status_reg <= ST_TABLE_FULL;
                         end else begin
@@ -375,13 +410,13 @@ module flow_table
                         if (found) begin
                             mem_valid[found_idx] <= 1'b0;
                             occupancy_reg <= occupancy_reg - 32'd1;
-                            rsp_status_reg <= ST_DELETED;
+                            rsp_status_reg <= ST_OK;
                         end else begin
                             rsp_status_reg <= ST_NOT_FOUND;
                         end
                     end
-                    OP_READ_COUNTERS: begin
-                        rsp_status_reg <= found ? ST_FOUND : ST_NOT_FOUND;
+                    OP_LOOKUP, OP_READ_COUNTERS: begin
+                        rsp_status_reg <= found ? ST_OK : ST_NOT_FOUND;
                         rsp_entry_valid_reg <= found;
                         if (found) begin
                             rsp_key_reg <= mem_key[found_idx];
@@ -396,7 +431,7 @@ module flow_table
                         if (cmd_slot < 32'(NSLOTS)) begin
                             logic [SLOT_IDX_BITS-1:0] idx;
                             idx = cmd_slot[SLOT_IDX_BITS-1:0];
-                            rsp_status_reg <= ST_FOUND;
+                            rsp_status_reg <= mem_valid[idx] ? ST_OK : ST_NOT_FOUND;
                             rsp_entry_valid_reg <= mem_valid[idx];
                             rsp_key_reg <= mem_key[idx];
                             rsp_action_reg <= mem_action[idx];
@@ -404,20 +439,20 @@ module flow_table
                             rsp_bytes_reg <= mem_bytes[idx];
                             rsp_last_hit_reg <= mem_last_hit[idx];
                         end else begin
-                            rsp_status_reg <= ST_BAD_SLOT;
+                            rsp_status_reg <= ST_BAD_COMMAND;
                         end
                     end
                     default: begin
-                        rsp_status_reg <= ST_BAD_OP;
+                        rsp_status_reg <= ST_BAD_COMMAND;
                     end
                 endcase
             end
             M_KICK: begin
                 // Swap the carried entry with the victim, then try the victim's other bucket.
                 logic [SLOT_IDX_BITS-1:0] victim;
-                logic [BUCKET_BITS-1:0] vb0;
-                logic [BUCKET_BITS-1:0] vb1;
-                logic [BUCKET_BITS-1:0] alt;
+                logic [BUCKET_IDX_BITS-1:0] vb0;
+                logic [BUCKET_IDX_BITS-1:0] vb1;
+                logic [BUCKET_IDX_BITS-1:0] alt;
                 logic free;
                 logic [SLOT_IDX_BITS-1:0] free_idx;
                 logic victim_is_new;
@@ -455,7 +490,7 @@ module flow_table
                     mem_last_hit[free_idx] <= mem_last_hit[victim];
                     occupancy_reg <= occupancy_reg + 32'd1;
                     car_valid <= 1'b0;
-                    rsp_status_reg <= ST_INSERTED;
+                    rsp_status_reg <= ST_OK;
                     rsp_slot_reg <= victim_is_new ? 32'(free_idx) : 32'(placed_new);
                     rsp_kicks_reg <= 32'(kick) + 32'd1;
                     m_state <= M_RESP;

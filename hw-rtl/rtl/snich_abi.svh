@@ -241,6 +241,7 @@ package snich_abi_pkg;
   localparam int unsigned FLOW_TABLE_BYTES_HI = 'h7c;
   localparam int unsigned FLOW_TABLE_LAST_HIT_LO = 'h80;
   localparam int unsigned FLOW_TABLE_LAST_HIT_HI = 'h84;
+  localparam int unsigned FLOW_TABLE_SLOT = 'h88;
   // MISS_QUEUE block
   localparam logic [31:0] MISS_QUEUE_TYPE = 32'h534e_0003;
   localparam int unsigned MISS_QUEUE_VERSION = 1;
@@ -324,6 +325,7 @@ package snich_abi_pkg;
   localparam int unsigned MGMT_CMD_DELETE = 2;
   localparam int unsigned MGMT_CMD_LOOKUP = 3;
   localparam int unsigned MGMT_CMD_READ_COUNTERS = 4;
+  localparam int unsigned MGMT_CMD_READ_SLOT = 5;
   localparam int unsigned MGMT_STATUS_IDLE = 0;
   localparam int unsigned MGMT_STATUS_BUSY = 1;
   localparam int unsigned MGMT_STATUS_OK = 2;

@@ -156,6 +156,11 @@ pub enum MgmtCommand {
         /// The packed key.
         key: KeyWords,
     },
+    /// Read the action of a key's entry.
+    Lookup {
+        /// The packed key.
+        key: KeyWords,
+    },
     /// Read the entry (and counters) of a key.
     ReadCounters {
         /// The packed key.
@@ -166,57 +171,22 @@ pub enum MgmtCommand {
 }
 
 impl MgmtCommand {
+    /// The command's code in the register map (`nic_abi::regs::MgmtCommand`).
     fn opcode(&self) -> u8 {
-        match self {
-            MgmtCommand::Insert { .. } => 1,
-            MgmtCommand::Delete { .. } => 2,
-            MgmtCommand::ReadCounters { .. } => 3,
-            MgmtCommand::ReadSlot(_) => 4,
-        }
+        use nic_abi::regs::MgmtCommand as Code;
+        let code = match self {
+            MgmtCommand::Insert { .. } => Code::Insert,
+            MgmtCommand::Delete { .. } => Code::Delete,
+            MgmtCommand::Lookup { .. } => Code::Lookup,
+            MgmtCommand::ReadCounters { .. } => Code::ReadCounters,
+            MgmtCommand::ReadSlot(_) => Code::ReadSlot,
+        };
+        // Command codes are small (1..=5): the port's opcode field is 4 bits.
+        u8::try_from(code.code()).unwrap_or(0)
     }
 }
 
-/// Status of a management response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MgmtStatus {
-    /// Insert placed a new entry.
-    Inserted,
-    /// Insert found the key and replaced its action.
-    Updated,
-    /// Delete removed the entry.
-    Deleted,
-    /// Read found what it asked for.
-    Found,
-    /// Delete or read found no entry for the key.
-    NotFound,
-    /// Insert failed after the kick bound; the table is unchanged.
-    TableFull,
-    /// Insert of a key whose class is not parsed: refused.
-    UnparsedKey,
-    /// Read of a slot index beyond the table.
-    BadSlot,
-    /// An opcode the table does not know.
-    BadOp,
-}
-
-impl TryFrom<u8> for MgmtStatus {
-    type Error = RtlError;
-
-    fn try_from(code: u8) -> Result<Self, RtlError> {
-        Ok(match code {
-            1 => MgmtStatus::Inserted,
-            2 => MgmtStatus::Updated,
-            3 => MgmtStatus::Deleted,
-            4 => MgmtStatus::Found,
-            5 => MgmtStatus::NotFound,
-            6 => MgmtStatus::TableFull,
-            7 => MgmtStatus::UnparsedKey,
-            8 => MgmtStatus::BadSlot,
-            9 => MgmtStatus::BadOp,
-            other => return Err(RtlError::BadStatus(other)),
-        })
-    }
-}
+pub use nic_abi::regs::MgmtStatus;
 
 /// An entry as the management port reads it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,7 +206,7 @@ pub struct RtlEntry {
 /// A management response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MgmtResponse {
-    /// What happened.
+    /// What happened (the register map's status code).
     pub status: MgmtStatus,
     /// The slot concerned (where an insert placed the new entry; the slot found or read).
     pub slot: u32,
@@ -373,7 +343,9 @@ impl FlowTableRtl {
                     raw.mgmt_key = *key;
                     raw.mgmt_action = pack_action(action);
                 }
-                MgmtCommand::Delete { key } | MgmtCommand::ReadCounters { key } => {
+                MgmtCommand::Delete { key }
+                | MgmtCommand::Lookup { key }
+                | MgmtCommand::ReadCounters { key } => {
                     raw.mgmt_key = *key;
                 }
                 MgmtCommand::ReadSlot(slot) => raw.mgmt_slot = *slot,
@@ -406,7 +378,8 @@ impl FlowTableRtl {
                 None
             };
             Some(MgmtResponse {
-                status: MgmtStatus::try_from(out.mgmt_status)?,
+                status: MgmtStatus::try_from(u32::from(out.mgmt_status))
+                    .map_err(|_| RtlError::BadStatus(out.mgmt_status))?,
                 slot: out.mgmt_slot,
                 kicks: out.mgmt_kicks,
                 entry,

@@ -290,6 +290,9 @@ pub mod flow_table {
     pub const LAST_HIT_LO: u32 = 0x80;
     /// Last-hit time in picoseconds, bits 63-32.
     pub const LAST_HIT_HI: u32 = 0x84;
+    /// Slot index (`bucket * SLOTS_PER_BUCKET + slot`): written before a `READ_SLOT`; after
+    /// an insert, lookup or counter read that found or placed the key, where it sits.
+    pub const SLOT: u32 = 0x88;
 
     /// Offset of key word `n` (for `n` below [`crate::key::KEY_WORDS`]).
     pub const fn key(n: u32) -> u32 {
@@ -363,6 +366,12 @@ pub mod flow_table {
             LAST_HIT_HI,
             Access::ReadOnly,
             "last hit, ps, bits 63-32",
+        ),
+        reg(
+            "SLOT",
+            SLOT,
+            Access::ReadWrite,
+            "slot to read with READ_SLOT; slot of the key after a command",
         ),
     ];
 }
@@ -1174,15 +1183,20 @@ pub enum MgmtCommand {
     Lookup = 3,
     /// Read the counters of the entry for `KEY_n` into `HITS_*`, `BYTES_*`, `LAST_HIT_*`.
     ReadCounters = 4,
+    /// Debug: read slot `SLOT` into `KEY_n`, `ACTION_n` and the counters: `Ok` when the slot
+    /// holds an entry, `NotFound` when it is empty, `BadCommand` when `SLOT` is beyond the
+    /// table. Co-verification compares whole tables with it.
+    ReadSlot = 5,
 }
 
 impl MgmtCommand {
     /// Every command, in code order.
-    pub const ALL: [MgmtCommand; 4] = [
+    pub const ALL: [MgmtCommand; 5] = [
         MgmtCommand::Insert,
         MgmtCommand::Delete,
         MgmtCommand::Lookup,
         MgmtCommand::ReadCounters,
+        MgmtCommand::ReadSlot,
     ];
 
     /// The command's code.
@@ -1197,6 +1211,7 @@ impl MgmtCommand {
             MgmtCommand::Delete => "DELETE",
             MgmtCommand::Lookup => "LOOKUP",
             MgmtCommand::ReadCounters => "READ_COUNTERS",
+            MgmtCommand::ReadSlot => "READ_SLOT",
         }
     }
 }

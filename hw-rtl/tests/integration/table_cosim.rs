@@ -80,22 +80,20 @@ fn model_mgmt(
 ) -> (MgmtStatus, Option<u32>, u32) {
     match kind {
         MgmtKind::Insert(action) => match model.insert(key, action) {
-            Ok(InsertOutcome::Inserted { slot, kicks }) => {
-                (MgmtStatus::Inserted, Some(slot.0), kicks)
-            }
+            Ok(InsertOutcome::Inserted { slot, kicks }) => (MgmtStatus::Ok, Some(slot.0), kicks),
             Ok(InsertOutcome::Updated { slot }) => (MgmtStatus::Updated, Some(slot.0), 0),
             Err(InsertError::TableFull { kicks, .. }) => (MgmtStatus::TableFull, None, kicks),
-            Err(InsertError::UnparsedKey(_)) => (MgmtStatus::UnparsedKey, None, 0),
+            Err(InsertError::UnparsedKey(_)) => (MgmtStatus::BadKey, None, 0),
         },
         MgmtKind::Delete => {
             let slot = slot_of(model, key);
             match model.delete(key) {
-                Some(_) => (MgmtStatus::Deleted, slot, 0),
+                Some(_) => (MgmtStatus::Ok, slot, 0),
                 None => (MgmtStatus::NotFound, None, 0),
             }
         }
         MgmtKind::ReadCounters => match slot_of(model, key) {
-            Some(slot) => (MgmtStatus::Found, Some(slot), 0),
+            Some(slot) => (MgmtStatus::Ok, Some(slot), 0),
             None => (MgmtStatus::NotFound, None, 0),
         },
     }
@@ -125,11 +123,11 @@ fn check_mgmt(model: &FlowTable<Action>, exp: &Expected, rsp: &MgmtResponse, op_
     if let Some(slot) = exp.slot {
         assert_eq!(rsp.slot, slot, "op {op_index}: slot of {:?}", exp.kind);
     }
-    match exp.status {
-        MgmtStatus::Inserted | MgmtStatus::TableFull => {
+    match (exp.kind, exp.status) {
+        (MgmtKind::Insert(_), MgmtStatus::Ok | MgmtStatus::TableFull) => {
             assert_eq!(rsp.kicks, exp.kicks, "op {op_index}: kicks");
         }
-        MgmtStatus::Found => {
+        (MgmtKind::ReadCounters, MgmtStatus::Ok) => {
             let (action, stats) = model.entry(&exp.key).expect("model has the entry it found");
             let entry = rsp.entry.expect("RTL returns the entry it found");
             assert_eq!(
@@ -243,7 +241,7 @@ fn cosim(variant: TableVariant, seed: u64, pool_size: usize, ops: usize) -> (usi
             if let Some(Op::Mgmt(key, kind)) = next_op.take() {
                 let (status, slot, kicks) = model_mgmt(&mut model, &key, kind);
                 full_seen += usize::from(status == MgmtStatus::TableFull);
-                kicked += usize::from(status == MgmtStatus::Inserted && kicks > 0);
+                kicked += usize::from(status == MgmtStatus::Ok && kicks > 0);
                 pending_mgmt = Some(Expected {
                     status,
                     slot,
@@ -352,13 +350,13 @@ fn lookup_latency_is_nic_abis_and_back_to_back_lookups_issue_every_cycle() {
             action,
         })
         .expect("insert");
-    assert_eq!(rsp.status, MgmtStatus::Inserted);
+    assert_eq!(rsp.status, MgmtStatus::Ok);
     let (read, _) = rtl
         .execute(MgmtCommand::ReadCounters {
             key: key.to_words(),
         })
         .expect("read");
-    assert_eq!(read.status, MgmtStatus::Found, "{read:?} after {rsp:?}");
+    assert_eq!(read.status, MgmtStatus::Ok, "{read:?} after {rsp:?}");
     let req = LookupRequest {
         key: key.to_words(),
         len: 64,
