@@ -29,6 +29,7 @@ const TABLE_SOURCES: &[&str] = &[
     "rtl/flow_hash_pkg.sv",
     "rtl/flow_key_hash.sv",
     "rtl/flow_table.sv",
+    "rtl/flow_table_regs.sv",
 ];
 
 const MODELS: &[ModelSpec] = &[
@@ -47,14 +48,14 @@ const MODELS: &[ModelSpec] = &[
     // A table large enough for realistic occupancy runs.
     ModelSpec {
         name: "flow_table",
-        top: "flow_table",
+        top: "flow_table_regs",
         sources: TABLE_SOURCES,
         params: &[("BUCKETS", "1024")],
     },
     // A small table, so random operations often fill it, collide and walk long cuckoo paths.
     ModelSpec {
         name: "flow_table_small",
-        top: "flow_table",
+        top: "flow_table_regs",
         sources: TABLE_SOURCES,
         params: &[("BUCKETS", "16"), ("MAX_KICKS", "16")],
     },

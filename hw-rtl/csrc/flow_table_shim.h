@@ -1,5 +1,5 @@
-// flow_table_shim.h: the extern "C" shim of a verilated flow_table (rtl/flow_table.sv), as a
-// macro so each build variant (flow_table, flow_table_small) gets its own symbols.
+// flow_table_shim.h: the extern "C" shim of a verilated flow_table_regs (rtl/flow_table_regs.sv),
+// as a macro so each build variant (flow_table, flow_table_small) gets its own symbols.
 #pragma once
 
 #include <cstdint>
@@ -9,40 +9,29 @@
 // Inputs for one clock cycle; the layout matches hw-rtl/src/flow_table.rs (FtInputs).
 struct FtInputs {
     uint32_t lookup_key[15];
-    uint32_t mgmt_key[15];
-    uint64_t mgmt_action;
-    uint64_t lookup_time;
     uint32_t lookup_tag;
-    uint32_t mgmt_slot;
+    uint64_t lookup_time;
+    uint32_t reg_wr_data;
+    uint16_t reg_wr_addr;
+    uint16_t reg_rd_addr;
     uint16_t lookup_len;
     uint8_t lookup_valid;
     uint8_t result_ready;
-    uint8_t mgmt_valid;
-    uint8_t mgmt_op;
+    uint8_t reg_wr_en;
+    uint8_t reg_rd_en;
     uint8_t pad[2];
 };
 
 // Outputs after one clock cycle; the layout matches hw-rtl/src/flow_table.rs (FtOutputs).
 struct FtOutputs {
-    uint32_t mgmt_key[15];
-    uint32_t result_slot;
     uint64_t result_action;
-    uint64_t mgmt_action;
-    uint64_t mgmt_hits;
-    uint64_t mgmt_bytes;
-    uint64_t mgmt_last_hit;
+    uint32_t result_slot;
     uint32_t result_tag;
-    uint32_t mgmt_slot;
-    uint32_t mgmt_kicks;
-    uint32_t occupancy;
+    uint32_t reg_rd_data;
     uint8_t lookup_ready;
-    uint8_t mgmt_ready;
     uint8_t result_valid;
     uint8_t result_hit;
-    uint8_t mgmt_valid;
-    uint8_t mgmt_status;
-    uint8_t mgmt_entry_valid;
-    uint8_t pad;
+    uint8_t mgmt_done;
 };
 
 #define DEFINE_FLOW_TABLE_SHIM(MODEL, PREFIX)                                                  \
@@ -57,35 +46,25 @@ struct FtOutputs {
         MODEL* m = harness->model.get();                                                       \
         m->rst = rst;                                                                          \
         for (int i = 0; i < 15; ++i) m->s_lookup_key[i] = in->lookup_key[i];                   \
-        for (int i = 0; i < 15; ++i) m->s_mgmt_key[i] = in->mgmt_key[i];                       \
         m->s_lookup_valid = in->lookup_valid;                                                  \
         m->s_lookup_len = in->lookup_len;                                                      \
         m->s_lookup_time = in->lookup_time;                                                    \
         m->s_lookup_tag = in->lookup_tag;                                                      \
         m->m_result_ready = in->result_ready;                                                  \
-        m->s_mgmt_valid = in->mgmt_valid;                                                      \
-        m->s_mgmt_op = in->mgmt_op;                                                            \
-        m->s_mgmt_action = in->mgmt_action;                                                    \
-        m->s_mgmt_slot = in->mgmt_slot;                                                        \
+        m->s_reg_wr_en = in->reg_wr_en;                                                        \
+        m->s_reg_wr_addr = in->reg_wr_addr;                                                    \
+        m->s_reg_wr_data = in->reg_wr_data;                                                    \
+        m->s_reg_rd_en = in->reg_rd_en;                                                        \
+        m->s_reg_rd_addr = in->reg_rd_addr;                                                    \
         harness->settle();                                                                     \
         out->lookup_ready = m->s_lookup_ready;                                                 \
-        out->mgmt_ready = m->s_mgmt_ready;                                                     \
         harness->tick();                                                                       \
         out->result_valid = m->m_result_valid;                                                 \
         out->result_hit = m->m_result_hit;                                                     \
         out->result_slot = m->m_result_slot;                                                   \
         out->result_action = m->m_result_action;                                               \
         out->result_tag = m->m_result_tag;                                                     \
-        out->mgmt_valid = m->m_mgmt_valid;                                                     \
-        out->mgmt_status = m->m_mgmt_status;                                                   \
-        out->mgmt_slot = m->m_mgmt_slot;                                                       \
-        out->mgmt_kicks = m->m_mgmt_kicks;                                                     \
-        out->mgmt_entry_valid = m->m_mgmt_entry_valid;                                         \
-        for (int i = 0; i < 15; ++i) out->mgmt_key[i] = m->m_mgmt_key[i];                      \
-        out->mgmt_action = m->m_mgmt_action;                                                   \
-        out->mgmt_hits = m->m_mgmt_hits;                                                       \
-        out->mgmt_bytes = m->m_mgmt_bytes;                                                     \
-        out->mgmt_last_hit = m->m_mgmt_last_hit;                                               \
-        out->occupancy = m->occupancy;                                                         \
+        out->reg_rd_data = m->m_reg_rd_data;                                                   \
+        out->mgmt_done = m->mgmt_done;                                                         \
     }                                                                                          \
     }

@@ -9,8 +9,14 @@ use core::ptr::NonNull;
 use std::ffi::CString;
 use std::path::Path;
 
+use std::collections::VecDeque;
+
 use nic_abi::action::{Action, ActionError};
-use nic_abi::key::KeyWords;
+use nic_abi::device::{
+    mgmt_outcome, EntryStats, FlowTableDevice, FlowTableError, InsertOutcome, MgmtOutcome,
+};
+use nic_abi::key::{FlowKey, KeyWords};
+use nic_abi::regs;
 use nic_abi::time::SimTime;
 
 use crate::{ffi, RtlError};
@@ -20,16 +26,16 @@ use crate::{ffi, RtlError};
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct FtInputs {
     lookup_key: KeyWords,
-    mgmt_key: KeyWords,
-    mgmt_action: u64,
-    lookup_time: u64,
     lookup_tag: u32,
-    mgmt_slot: u32,
+    lookup_time: u64,
+    reg_wr_data: u32,
+    reg_wr_addr: u16,
+    reg_rd_addr: u16,
     lookup_len: u16,
     lookup_valid: u8,
     result_ready: u8,
-    mgmt_valid: u8,
-    mgmt_op: u8,
+    reg_wr_en: u8,
+    reg_rd_en: u8,
     pad: [u8; 2],
 }
 
@@ -37,25 +43,14 @@ pub(crate) struct FtInputs {
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct FtOutputs {
-    mgmt_key: KeyWords,
-    result_slot: u32,
     result_action: u64,
-    mgmt_action: u64,
-    mgmt_hits: u64,
-    mgmt_bytes: u64,
-    mgmt_last_hit: u64,
+    result_slot: u32,
     result_tag: u32,
-    mgmt_slot: u32,
-    mgmt_kicks: u32,
-    occupancy: u32,
+    reg_rd_data: u32,
     lookup_ready: u8,
-    mgmt_ready: u8,
     result_valid: u8,
     result_hit: u8,
-    mgmt_valid: u8,
-    mgmt_status: u8,
-    mgmt_entry_valid: u8,
-    pad: u8,
+    mgmt_done: u8,
 }
 
 /// Which verilated build of `flow_table` to run; the two differ only in parameters.
@@ -212,6 +207,8 @@ pub struct MgmtResponse {
     pub slot: u32,
     /// Cuckoo kicks the insert made (the bound, for a failed insert).
     pub kicks: u32,
+    /// Entries in the table after the command.
+    pub occupancy: u32,
     /// The entry read back (read commands), or `None`.
     pub entry: Option<RtlEntry>,
 }
@@ -223,8 +220,6 @@ pub struct CycleInputs {
     pub lookup: Option<LookupRequest>,
     /// Whether the consumer takes a result this cycle (false: backpressure).
     pub result_ready: bool,
-    /// A management command to present, or none.
-    pub mgmt: Option<MgmtCommand>,
 }
 
 /// What one cycle did.
@@ -232,19 +227,13 @@ pub struct CycleInputs {
 pub struct CycleOutputs {
     /// The presented lookup was accepted at this edge.
     pub lookup_accepted: bool,
-    /// The presented command was accepted at this edge.
-    pub mgmt_accepted: bool,
     /// The result register after the edge (valid until taken with `result_ready`).
     pub result: Option<LookupResult>,
-    /// A management response, in the one cycle it is valid.
+    /// The queued command's `CMD` write happened at this edge: from here on the table holds
+    /// every lookup not yet accepted until the command is done.
+    pub mgmt_started: bool,
+    /// The queued command's response, complete with its result registers read back.
     pub mgmt_response: Option<MgmtResponse>,
-    /// Valid entries after the edge.
-    pub occupancy: u32,
-}
-
-fn pack_action(a: &Action) -> u64 {
-    let [w0, w1] = a.to_words();
-    u64::from(w0) | (u64::from(w1) << 32)
 }
 
 fn unpack_action(v: u64) -> Result<Action, ActionError> {
@@ -253,11 +242,177 @@ fn unpack_action(v: u64) -> Result<Action, ActionError> {
     Action::try_from([lo, hi])
 }
 
-/// The verilated `flow_table`, in its own Verilator context. Not `Send`.
+/// Absolute BAR offset of a flow-table register (block-relative `offset`).
+fn reg(offset: u32) -> u16 {
+    // The block lies in the 64 KiB BAR (nic_abi::regs::BAR_BYTES): offsets fit 16 bits.
+    u16::try_from(regs::flow_table::BASE.0 + offset).unwrap_or(u16::MAX)
+}
+
+/// The result registers read back after every command, in this order.
+const RESULT_REGS: [u32; 11] = [
+    regs::flow_table::STATUS,
+    regs::flow_table::SLOT,
+    regs::flow_table::LAST_KICKS,
+    regs::flow_table::OCCUPANCY,
+    regs::flow_table::ACTION_0,
+    regs::flow_table::ACTION_0 + 4,
+    regs::flow_table::HITS_LO,
+    regs::flow_table::HITS_HI,
+    regs::flow_table::BYTES_LO,
+    regs::flow_table::BYTES_HI,
+    regs::flow_table::LAST_HIT_LO,
+];
+
+/// A command in progress through the register port: writes, then status polls, then reads.
+#[derive(Debug, Clone)]
+struct CommandSequencer {
+    cmd: MgmtCommand,
+    writes: VecDeque<(u16, u32)>,
+    polls: u32,
+    reads: VecDeque<u16>,
+    read_back: Vec<u32>,
+    phase: Phase,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Writing,
+    Polling,
+    Reading,
+}
+
+impl CommandSequencer {
+    fn new(cmd: MgmtCommand) -> CommandSequencer {
+        let mut writes = VecDeque::new();
+        let key_writes = |w: &mut VecDeque<(u16, u32)>, key: &KeyWords| {
+            for (n, word) in (0u32..).zip(key) {
+                w.push_back((reg(regs::flow_table::key(n)), *word));
+            }
+        };
+        match &cmd {
+            MgmtCommand::Insert { key, action } => {
+                key_writes(&mut writes, key);
+                for (n, word) in (0u32..).zip(action.to_words()) {
+                    writes.push_back((reg(regs::flow_table::action(n)), word));
+                }
+            }
+            MgmtCommand::Delete { key }
+            | MgmtCommand::Lookup { key }
+            | MgmtCommand::ReadCounters { key } => key_writes(&mut writes, key),
+            MgmtCommand::ReadSlot(slot) => writes.push_back((reg(regs::flow_table::SLOT), *slot)),
+        }
+        writes.push_back((reg(regs::flow_table::CMD), u32::from(cmd.opcode())));
+        let mut reads: VecDeque<u16> = RESULT_REGS.iter().map(|&r| reg(r)).collect();
+        reads.push_back(reg(regs::flow_table::LAST_HIT_HI));
+        if matches!(cmd, MgmtCommand::ReadSlot(_)) {
+            reads.extend((0..KEY_WORD_COUNT).map(|n| reg(regs::flow_table::key(n))));
+        }
+        CommandSequencer {
+            cmd,
+            writes,
+            polls: 0,
+            reads,
+            read_back: Vec::new(),
+            phase: Phase::Writing,
+        }
+    }
+
+    /// The register access to make this cycle: (write, read).
+    fn access(&self) -> (Option<(u16, u32)>, Option<u16>) {
+        match self.phase {
+            Phase::Writing => (self.writes.front().copied(), None),
+            Phase::Polling => (None, Some(reg(regs::flow_table::STATUS))),
+            Phase::Reading => (None, self.reads.front().copied()),
+        }
+    }
+
+    /// Takes the cycle's read data; returns (CMD written this cycle, response when complete).
+    fn advance(&mut self, rd_data: u32) -> Result<(bool, Option<MgmtResponse>), RtlError> {
+        match self.phase {
+            Phase::Writing => {
+                let written = self.writes.pop_front();
+                let started = written.is_some_and(|(a, _)| a == reg(regs::flow_table::CMD));
+                if started {
+                    self.phase = Phase::Polling;
+                }
+                Ok((started, None))
+            }
+            Phase::Polling => {
+                self.polls += 1;
+                if rd_data != MgmtStatus::Busy.code() {
+                    self.phase = Phase::Reading;
+                }
+                Ok((false, None))
+            }
+            Phase::Reading => {
+                self.reads.pop_front();
+                self.read_back.push(rd_data);
+                if self.reads.is_empty() {
+                    return Ok((false, Some(self.response()?)));
+                }
+                Ok((false, None))
+            }
+        }
+    }
+
+    fn response(&self) -> Result<MgmtResponse, RtlError> {
+        let r = &self.read_back;
+        let get = |i: usize| r.get(i).copied().unwrap_or(0);
+        let wide = |lo: usize| u64::from(get(lo)) | (u64::from(get(lo + 1)) << 32);
+        let status = MgmtStatus::try_from(get(0))
+            .map_err(|_| RtlError::BadStatus(u8::try_from(get(0)).unwrap_or(u8::MAX)))?;
+        let key = match &self.cmd {
+            MgmtCommand::ReadSlot(_) => {
+                let mut k: KeyWords = [0; nic_abi::key::KEY_WORDS];
+                for (n, w) in k.iter_mut().enumerate() {
+                    *w = get(RESULT_REGS.len() + 1 + n);
+                }
+                k
+            }
+            MgmtCommand::Insert { key, .. }
+            | MgmtCommand::Delete { key }
+            | MgmtCommand::Lookup { key }
+            | MgmtCommand::ReadCounters { key } => *key,
+        };
+        let reads_entry = matches!(
+            self.cmd,
+            MgmtCommand::Lookup { .. }
+                | MgmtCommand::ReadCounters { .. }
+                | MgmtCommand::ReadSlot(_)
+        );
+        let entry = if reads_entry && status == MgmtStatus::Ok {
+            Some(RtlEntry {
+                key,
+                action: unpack_action(wide(4))?,
+                hits: wide(6),
+                bytes: wide(8),
+                last_hit: SimTime(wide(10)),
+            })
+        } else {
+            None
+        };
+        Ok(MgmtResponse {
+            status,
+            slot: get(1),
+            kicks: get(2),
+            occupancy: get(3),
+            entry,
+        })
+    }
+}
+
+/// The key's word count as the register loop takes it.
+const KEY_WORD_COUNT: u32 = 15;
+
+/// The verilated `flow_table` behind its register block (`flow_table_regs`), in its own
+/// Verilator context. Management goes through the registers of `nic_abi::regs::flow_table`,
+/// exactly as a driver writes them. Not `Send`.
 pub struct FlowTableRtl {
     handle: NonNull<c_void>,
     shim: &'static Shim,
     variant: TableVariant,
+    command: Option<CommandSequencer>,
+    occupancy: u64,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -266,14 +421,15 @@ impl core::fmt::Debug for FlowTableRtl {
         f.debug_struct("FlowTableRtl")
             .field("variant", &self.variant)
             .field("cycles", &self.cycles())
+            .field("command", &self.command.as_ref().map(|c| c.cmd))
             .finish()
     }
 }
 
-/// Bound on cycles one command may take before [`FlowTableRtl::execute`] gives up: drain,
-/// execute, two cycles per kick (walk and undo), response, with room to spare.
+/// Bound on cycles one command may take before [`FlowTableRtl::execute`] gives up: register
+/// writes, drain, execute, two cycles per kick (walk and undo), reads, with room to spare.
 fn command_cycle_bound(variant: TableVariant) -> u64 {
-    u64::from(nic_abi::table::LOOKUP_LATENCY_CYCLES) + 2 * u64::from(variant.max_kicks()) + 16
+    u64::from(nic_abi::table::LOOKUP_LATENCY_CYCLES) + 2 * u64::from(variant.max_kicks()) + 96
 }
 
 impl FlowTableRtl {
@@ -293,6 +449,8 @@ impl FlowTableRtl {
             handle,
             shim,
             variant,
+            command: None,
+            occupancy: 0,
             _not_send: PhantomData,
         };
         let idle = FtInputs::default();
@@ -316,13 +474,28 @@ impl FlowTableRtl {
     fn raw_step(&mut self, inputs: &FtInputs, rst: bool) -> FtOutputs {
         let mut out = FtOutputs::default();
         // SAFETY: the handle is live; `inputs` and `out` point to live values of the C layout
-        // (`#[repr(C)]`, checked against the header's field order by the size test); the shim
-        // keeps neither pointer.
+        // (`#[repr(C)]`, checked against the C++ structs by a size test); the shim keeps
+        // neither pointer.
         unsafe { (self.shim.step)(self.handle.as_ptr(), inputs, &mut out, u8::from(rst)) };
         out
     }
 
-    /// One clock cycle with these inputs.
+    /// Queues a management command; [`FlowTableRtl::step`] carries it out through the
+    /// registers over the next cycles. Fails while another command is in progress.
+    pub fn start_command(&mut self, cmd: MgmtCommand) -> Result<(), RtlError> {
+        if self.command.is_some() {
+            return Err(RtlError::CommandInProgress);
+        }
+        self.command = Some(CommandSequencer::new(cmd));
+        Ok(())
+    }
+
+    /// True while a queued command has not produced its response.
+    pub fn command_in_progress(&self) -> bool {
+        self.command.is_some()
+    }
+
+    /// One clock cycle with these inputs (and the queued command's register access, if any).
     pub fn step(&mut self, inputs: &CycleInputs) -> Result<CycleOutputs, RtlError> {
         let mut raw = FtInputs {
             result_ready: u8::from(inputs.result_ready),
@@ -335,23 +508,27 @@ impl FlowTableRtl {
             raw.lookup_time = l.time.as_ps();
             raw.lookup_tag = l.tag;
         }
-        if let Some(cmd) = &inputs.mgmt {
-            raw.mgmt_valid = 1;
-            raw.mgmt_op = cmd.opcode();
-            match cmd {
-                MgmtCommand::Insert { key, action } => {
-                    raw.mgmt_key = *key;
-                    raw.mgmt_action = pack_action(action);
-                }
-                MgmtCommand::Delete { key }
-                | MgmtCommand::Lookup { key }
-                | MgmtCommand::ReadCounters { key } => {
-                    raw.mgmt_key = *key;
-                }
-                MgmtCommand::ReadSlot(slot) => raw.mgmt_slot = *slot,
+        if let Some(seq) = &self.command {
+            let (write, read) = seq.access();
+            if let Some((addr, data)) = write {
+                raw.reg_wr_en = 1;
+                raw.reg_wr_addr = addr;
+                raw.reg_wr_data = data;
+            }
+            if let Some(addr) = read {
+                raw.reg_rd_en = 1;
+                raw.reg_rd_addr = addr;
             }
         }
         let out = self.raw_step(&raw, false);
+        let (mgmt_started, mgmt_response) = match self.command.as_mut() {
+            Some(seq) => seq.advance(out.reg_rd_data)?,
+            None => (false, None),
+        };
+        if let Some(rsp) = &mgmt_response {
+            self.command = None;
+            self.occupancy = u64::from(rsp.occupancy);
+        }
         let result = if out.result_valid != 0 {
             let hit = if out.result_hit != 0 {
                 Some((out.result_slot, unpack_action(out.result_action)?))
@@ -365,55 +542,29 @@ impl FlowTableRtl {
         } else {
             None
         };
-        let mgmt_response = if out.mgmt_valid != 0 {
-            let entry = if out.mgmt_entry_valid != 0 {
-                Some(RtlEntry {
-                    key: out.mgmt_key,
-                    action: unpack_action(out.mgmt_action)?,
-                    hits: out.mgmt_hits,
-                    bytes: out.mgmt_bytes,
-                    last_hit: SimTime(out.mgmt_last_hit),
-                })
-            } else {
-                None
-            };
-            Some(MgmtResponse {
-                status: MgmtStatus::try_from(u32::from(out.mgmt_status))
-                    .map_err(|_| RtlError::BadStatus(out.mgmt_status))?,
-                slot: out.mgmt_slot,
-                kicks: out.mgmt_kicks,
-                entry,
-            })
-        } else {
-            None
-        };
         Ok(CycleOutputs {
             lookup_accepted: inputs.lookup.is_some() && out.lookup_ready != 0,
-            mgmt_accepted: inputs.mgmt.is_some() && out.mgmt_ready != 0,
             result,
+            mgmt_started,
             mgmt_response,
-            occupancy: out.occupancy,
         })
     }
 
-    /// Runs one management command to its response, with no lookups in flight. Returns the
-    /// response and the cycles from presenting the command to the response (inclusive).
+    /// Runs one management command to its response through the registers, with no lookups.
+    /// Returns the response and the cycles it took (register writes, the command, the reads).
     pub fn execute(&mut self, cmd: MgmtCommand) -> Result<(MgmtResponse, u64), RtlError> {
+        self.start_command(cmd)?;
         let bound = command_cycle_bound(self.variant);
-        let mut inputs = CycleInputs {
+        let idle = CycleInputs {
             lookup: None,
             result_ready: true,
-            mgmt: Some(cmd),
         };
         for cycle in 1..=bound {
-            let out = self.step(&inputs)?;
-            if out.mgmt_accepted {
-                inputs.mgmt = None;
-            }
-            if let Some(rsp) = out.mgmt_response {
+            if let Some(rsp) = self.step(&idle)?.mgmt_response {
                 return Ok((rsp, cycle));
             }
         }
+        self.command = None;
         Err(RtlError::Timeout {
             what: "management command",
             cycles: bound,
@@ -427,7 +578,6 @@ impl FlowTableRtl {
         let mut inputs = CycleInputs {
             lookup: Some(req),
             result_ready: true,
-            mgmt: None,
         };
         let mut accepted_at = None;
         for cycle in 1..=bound {
@@ -447,6 +597,76 @@ impl FlowTableRtl {
             cycles: bound,
         })
     }
+
+    fn slots(&self) -> u64 {
+        u64::from(self.variant.buckets()) * nic_abi::table::SLOTS_PER_BUCKET as u64
+    }
+
+    fn device_command(
+        &mut self,
+        cmd: MgmtCommand,
+        code: regs::MgmtCommand,
+    ) -> Result<(MgmtOutcome, MgmtResponse), FlowTableError> {
+        let (rsp, _) = self
+            .execute(cmd)
+            .map_err(|e| FlowTableError::DeviceFault(e.to_string()))?;
+        let outcome = mgmt_outcome(code, rsp.status, 1, u64::from(rsp.occupancy), self.slots())?;
+        Ok((outcome, rsp))
+    }
+}
+
+/// The RTL's management port as the agent sees any flow table: every call is a sequence of
+/// register writes, a command, status polls and register reads, as the driver does it.
+impl FlowTableDevice for FlowTableRtl {
+    fn insert(&mut self, key: &FlowKey, action: Action) -> Result<InsertOutcome, FlowTableError> {
+        if !key.is_parsed() {
+            return Err(FlowTableError::UnparsedKey(key.class));
+        }
+        action.validate()?;
+        let cmd = MgmtCommand::Insert {
+            key: key.to_words(),
+            action,
+        };
+        match self.device_command(cmd, regs::MgmtCommand::Insert)?.0 {
+            MgmtOutcome::Updated => Ok(InsertOutcome::Updated),
+            _ => Ok(InsertOutcome::Inserted),
+        }
+    }
+
+    fn delete(&mut self, key: &FlowKey) -> Result<bool, FlowTableError> {
+        let cmd = MgmtCommand::Delete {
+            key: key.to_words(),
+        };
+        Ok(self.device_command(cmd, regs::MgmtCommand::Delete)?.0 == MgmtOutcome::Done)
+    }
+
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<Action>, FlowTableError> {
+        let cmd = MgmtCommand::Lookup {
+            key: key.to_words(),
+        };
+        let (_, rsp) = self.device_command(cmd, regs::MgmtCommand::Lookup)?;
+        Ok(rsp.entry.map(|e| e.action))
+    }
+
+    fn entry_stats(&mut self, key: &FlowKey) -> Result<Option<EntryStats>, FlowTableError> {
+        let cmd = MgmtCommand::ReadCounters {
+            key: key.to_words(),
+        };
+        let (_, rsp) = self.device_command(cmd, regs::MgmtCommand::ReadCounters)?;
+        Ok(rsp.entry.map(|e| EntryStats {
+            hits: e.hits,
+            bytes: e.bytes,
+            last_hit: e.last_hit,
+        }))
+    }
+
+    fn capacity(&self) -> u64 {
+        self.slots()
+    }
+
+    fn occupancy(&self) -> u64 {
+        self.occupancy
+    }
 }
 
 impl Drop for FlowTableRtl {
@@ -462,14 +682,19 @@ mod tests {
 
     #[test]
     fn c_layouts_have_the_header_sizes() {
-        // 2*60 + 8 + 8 + 4 + 4 + 2 + 4 + 2 pad = 152; FtOutputs: 60 + 4 + 5*8 + 4*4 + 8 = 128.
-        assert_eq!(core::mem::size_of::<FtInputs>(), 152);
-        assert_eq!(core::mem::size_of::<FtOutputs>(), 128);
+        // 60 + 4 + 8 + 4 + 2 + 2 + 2 + 4 + 2 pad = 88; FtOutputs: 8 + 3 * 4 + 4 = 24.
+        assert_eq!(core::mem::size_of::<FtInputs>(), 88);
+        assert_eq!(core::mem::size_of::<FtOutputs>(), 24);
         let (mut c_in, mut c_out) = (0u32, 0u32);
         // SAFETY: the function only writes the two u32s it is given.
         unsafe { ffi::snich_ft_layout(&mut c_in, &mut c_out) };
         assert_eq!(c_in as usize, core::mem::size_of::<FtInputs>());
         assert_eq!(c_out as usize, core::mem::size_of::<FtOutputs>());
+    }
+
+    #[test]
+    fn key_word_count_matches_nic_abi() {
+        assert_eq!(KEY_WORD_COUNT as usize, nic_abi::key::KEY_WORDS);
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub enum RtlError {
     /// The model produced an action word that is not a valid encoding.
     #[error("flow_table produced an invalid action: {0}")]
     BadAction(#[from] nic_abi::action::ActionError),
+    /// A management command was queued while another was in progress.
+    #[error("a flow_table management command is already in progress")]
+    CommandInProgress,
     /// A frame longer than the parser's 32-bit length field.
     #[error("frame of {0} bytes is longer than the parser's 32-bit length field")]
     FrameTooLong(usize),

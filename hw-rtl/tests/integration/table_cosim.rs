@@ -164,10 +164,17 @@ fn cosim(variant: TableVariant, seed: u64, pool_size: usize, ops: usize) -> (usi
     // The result register as the last step left it: transferred at the next ready edge.
     let mut shown: Option<LookupResult> = None;
     let mut pending_mgmt: Option<Expected> = None;
+    // A command handed to the register sequencer whose CMD write has not happened yet.
+    let mut starting: Option<(FlowKey, MgmtKind)> = None;
     let mut cycle: u64 = 0;
     let mut full_seen = 0usize;
     let mut kicked = 0usize;
-    while done < ops || next_op.is_some() || !in_flight.is_empty() || pending_mgmt.is_some() {
+    while done < ops
+        || next_op.is_some()
+        || !in_flight.is_empty()
+        || pending_mgmt.is_some()
+        || starting.is_some()
+    {
         let tag = u32::try_from(done).expect("op count fits u32");
         cycle += 1;
         if next_op.is_none() && done < ops {
@@ -187,33 +194,35 @@ fn cosim(variant: TableVariant, seed: u64, pool_size: usize, ops: usize) -> (usi
             ..Default::default()
         };
         let now = SimTime(cycle * 4_000);
-        if present && pending_mgmt.is_none() {
-            match next_op {
-                Some(Op::Lookup(key, len)) => {
-                    inputs.lookup = Some(LookupRequest {
-                        key: key.to_words(),
-                        len,
-                        time: now,
-                        tag,
-                    })
-                }
-                Some(Op::Mgmt(key, kind)) => {
-                    let cmd = match kind {
-                        MgmtKind::Insert(action) => MgmtCommand::Insert {
-                            key: key.to_words(),
-                            action,
-                        },
-                        MgmtKind::Delete => MgmtCommand::Delete {
-                            key: key.to_words(),
-                        },
-                        MgmtKind::ReadCounters => MgmtCommand::ReadCounters {
-                            key: key.to_words(),
-                        },
-                    };
-                    inputs.mgmt = Some(cmd);
-                }
-                None => {}
+        match next_op {
+            Some(Op::Lookup(key, len)) if present => {
+                inputs.lookup = Some(LookupRequest {
+                    key: key.to_words(),
+                    len,
+                    time: now,
+                    tag,
+                })
             }
+            // A command goes to the register sequencer; the lookups after it may be presented
+            // while its registers are written, and are then accepted before it starts.
+            Some(Op::Mgmt(key, kind)) if starting.is_none() && pending_mgmt.is_none() => {
+                let cmd = match kind {
+                    MgmtKind::Insert(action) => MgmtCommand::Insert {
+                        key: key.to_words(),
+                        action,
+                    },
+                    MgmtKind::Delete => MgmtCommand::Delete {
+                        key: key.to_words(),
+                    },
+                    MgmtKind::ReadCounters => MgmtCommand::ReadCounters {
+                        key: key.to_words(),
+                    },
+                };
+                rtl.start_command(cmd).expect("no command in progress");
+                starting = Some((key, kind));
+                next_op = None;
+            }
+            _ => {}
         }
         let out = rtl.step(&inputs).expect("valid outputs");
         // A result shown and not taken stays put under backpressure.
@@ -225,8 +234,9 @@ fn cosim(variant: TableVariant, seed: u64, pool_size: usize, ops: usize) -> (usi
         }
         if out.lookup_accepted {
             if let Some(Op::Lookup(key, len)) = next_op.take() {
-                // The model applies operations in acceptance order: a command waits for the
-                // lookups accepted before it, and none is accepted while a command runs.
+                // The model applies operations in acceptance order: a lookup accepted at or
+                // before the edge of a command's CMD write comes before it, and none is
+                // accepted while the command runs.
                 let slot = slot_of(&model, &key);
                 let action = model.lookup(&key, u64::from(len), now);
                 let hit = match (slot, action) {
@@ -237,19 +247,18 @@ fn cosim(variant: TableVariant, seed: u64, pool_size: usize, ops: usize) -> (usi
                 lookups += 1;
             }
         }
-        if out.mgmt_accepted {
-            if let Some(Op::Mgmt(key, kind)) = next_op.take() {
-                let (status, slot, kicks) = model_mgmt(&mut model, &key, kind);
-                full_seen += usize::from(status == MgmtStatus::TableFull);
-                kicked += usize::from(status == MgmtStatus::Ok && kicks > 0);
-                pending_mgmt = Some(Expected {
-                    status,
-                    slot,
-                    kicks,
-                    key,
-                    kind,
-                });
-            }
+        if out.mgmt_started {
+            let (key, kind) = starting.take().expect("a started command was queued");
+            let (status, slot, kicks) = model_mgmt(&mut model, &key, kind);
+            full_seen += usize::from(status == MgmtStatus::TableFull);
+            kicked += usize::from(status == MgmtStatus::Ok && kicks > 0);
+            pending_mgmt = Some(Expected {
+                status,
+                slot,
+                kicks,
+                key,
+                kind,
+            });
         }
         if let Some(rsp) = out.mgmt_response {
             let exp = pending_mgmt
@@ -257,7 +266,7 @@ fn cosim(variant: TableVariant, seed: u64, pool_size: usize, ops: usize) -> (usi
                 .expect("a response answers a pending command");
             check_mgmt(&model, &exp, &rsp, done);
             assert_eq!(
-                out.occupancy as usize,
+                rsp.occupancy as usize,
                 model.len(),
                 "occupancy after command {done}"
             );
@@ -382,7 +391,6 @@ fn lookup_latency_is_nic_abis_and_back_to_back_lookups_issue_every_cycle() {
             .step(&CycleInputs {
                 lookup,
                 result_ready: true,
-                mgmt: None,
             })
             .expect("step");
         if lookup.is_some() {
