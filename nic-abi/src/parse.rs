@@ -22,8 +22,8 @@
 //! software profile's fields (class aside) are OVS's for every frame; the one deliberate
 //! difference is marked **(not OVS)** below. This was checked against a real `ovs-vswitchd`
 //! 3.1 (`ofproto/trace` of each packet, `vlan-limit=2`) on every packet of the mix and
-//! wireshark captures of `tests/data`: every field equal, except for 13 giant or odd frames
-//! on which that `ovs-vswitchd` crashed instead of answering.
+//! wireshark captures of `tests/data`: every field equal, except for 13 frames over 64 KiB
+//! (GRO captures) on which that `ovs-vswitchd` exits instead of answering.
 //!
 //! # The rules, in order
 //!

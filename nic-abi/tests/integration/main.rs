@@ -1,9 +1,10 @@
 //! nic-abi's integration tests: the header parser against hand-built golden packets, against
 //! `etherparse` over real captures, for robustness over the tcpdump test corpus, and by
-//! property tests.
+//! property tests, and against a real Open vSwitch when one is installed.
 
 mod capture;
 mod differential;
 mod golden;
+mod ovs_oracle;
 mod props;
 mod robustness;
