@@ -37,7 +37,9 @@
 //! (Ethernet 14 bytes, a tag and the type after it 6, LLC/SNAP 8, ARP 28, IPv4 `ihl * 4`,
 //! IPv6 40, the L4 minimum of the table below; not the TCP options, whose length is only
 //! compared) must also satisfy `b <= HEADER_WINDOW_BYTES`, else
-//! `Unparsed(BeyondHeaderWindow)`. A rule's length checks come before its window check. With a
+//! `Unparsed(BeyondHeaderWindow)`. Each extent's window check comes right after the rule that
+//! checks it against `len` (for IPv4: the fixed 20 bytes after rule 1, `ihl * 4` after rule 4;
+//! for TCP: the 20 bytes before the data-offset check). With a
 //! 128-byte window this cannot happen for the headers this parser knows (the deepest extent
 //! is 2 tags + SNAP + a 60-byte IPv4 header + a 20-byte TCP header = 110 bytes), but the rule
 //! is part of the contract should the window shrink.
