@@ -276,6 +276,15 @@ fn compare(file: &str) -> (BTreeMap<&'static str, usize>, BTreeMap<String, usize
             format!("card_{:?}", card.class)
         };
         *card_outcomes.entry(outcome).or_default() += 1;
+        // Whatever happens deeper, the MAC addresses of any frame with an Ethernet header
+        // must be etherparse's (also for frames it refuses).
+        if let Ok(eth) = etherparse::Ethernet2HeaderSlice::from_slice(frame) {
+            assert_eq!(
+                (ours.dl_dst, ours.dl_src),
+                (MacAddr(eth.destination()), MacAddr(eth.source())),
+                "{file} packet {i}: MAC addresses"
+            );
+        }
         let theirs = etherparse_key(frame);
         let cat = categorise(frame, &ours, &theirs);
         assert!(CATEGORIES.iter().any(|(c, _)| *c == cat));
