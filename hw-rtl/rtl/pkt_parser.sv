@@ -28,7 +28,7 @@ module pkt_parser
     // Bytes per bus beat; at least 8, a power of two.
     parameter int DATA_BYTES = 8,
     // Bytes of a frame the parser may read (nic_abi::parse::HEADER_WINDOW_BYTES).
-    parameter int WINDOW_BYTES = 128
+    parameter int WINDOW_BYTES = HEADER_WINDOW_BYTES
 ) (
     input  wire                     clk,
     input  wire                     rst,
@@ -64,6 +64,8 @@ module pkt_parser
     end
 
     localparam int WINDOW_BITS = WINDOW_BYTES * 8;
+    // Most bytes allowed after an IP datagram in the frame (OVS 3.1's limit on L2 padding).
+    localparam int MAX_L2_PAD = 65535;
 
     // ------------------------------------------------------------ byte access and key fields
 
@@ -134,6 +136,14 @@ module pkt_parser
         endcase
         if (avail < needs) return put_class(key, CLASS_TRUNCATED);
         if (!readable(at, needs)) return put_class(key, CLASS_BEYOND_HEADER_WINDOW);
+        // TCP, as OVS 3.1: the data offset must cover the 20-byte header and fit the datagram.
+        if (proto == 8'd6) begin
+            // The data offset is the high nibble of TCP byte 12.
+            logic [3:0] offset_words = w[(at + 12) * 8 + 4 +: 4];
+            int data_offset = int'(offset_words) * 4;
+            if (data_offset < 20) return put_class(key, CLASS_MALFORMED);
+            if (avail < data_offset) return put_class(key, CLASS_TRUNCATED);
+        end
         if (ports) begin
             key = put(key, KEY_TP_SRC_WORD, KEY_TP_SRC_LSB, KEY_TP_SRC_WIDTH, 32'(be16(w, at)));
             key = put(key, KEY_TP_DST_WORD, KEY_TP_DST_LSB, KEY_TP_DST_WIDTH,
@@ -161,11 +171,15 @@ module pkt_parser
         if (!readable(l3, 20)) return put_class(key, CLASS_BEYOND_HEADER_WINDOW);
         ver_ihl = byte_at(w, l3);
         ip_len = int'(ver_ihl[3:0]) * 4;
-        if (ver_ihl[7:4] != 4'd4 || ip_len < 20) return put_class(key, CLASS_MALFORMED);
+        if (ip_len < 20) return put_class(key, CLASS_MALFORMED);
         total_len = int'(be16(w, l3 + 2));
         if (size < ip_len || total_len > size) return put_class(key, CLASS_TRUNCATED);
-        if (ip_len > total_len || size - total_len > 255) return put_class(key, CLASS_MALFORMED);
+        if (ip_len > total_len || size - total_len > MAX_L2_PAD) begin
+            return put_class(key, CLASS_MALFORMED);
+        end
         if (!readable(l3, ip_len)) return put_class(key, CLASS_BEYOND_HEADER_WINDOW);
+        // A wrong version is noted, not a stop: OVS parses the header as IPv4.
+        if (ver_ihl[7:4] != 4'd4) key = put_class(key, CLASS_MALFORMED);
         proto = byte_at(w, l3 + 9);
         key = put(key, KEY_NW_SRC_WORD + 3, 0, 32, be32(w, l3 + 12));
         key = put(key, KEY_NW_DST_WORD + 3, 0, 32, be32(w, l3 + 16));
@@ -195,13 +209,14 @@ module pkt_parser
         logic [127:0] dst;
         if (size < 40) return put_class(key, CLASS_TRUNCATED);
         if (!readable(l3, 40)) return put_class(key, CLASS_BEYOND_HEADER_WINDOW);
-        // Version (4 bits) and traffic class (8 bits); the flow label is not a key field.
-        ver_tc = {byte_at(w, l3), w[(l3 + 1) * 8 + 4 +: 4]};
-        if (ver_tc[11:8] != 4'd6) return put_class(key, CLASS_MALFORMED);
         payload_len = int'(be16(w, l3 + 4));
         after = size - 40;
         if (payload_len > after) return put_class(key, CLASS_TRUNCATED);
-        if (after - payload_len > 255) return put_class(key, CLASS_MALFORMED);
+        if (after - payload_len > MAX_L2_PAD) return put_class(key, CLASS_MALFORMED);
+        // Version (4 bits) and traffic class (8 bits); the flow label is not a key field.
+        ver_tc = {byte_at(w, l3), w[(l3 + 1) * 8 + 4 +: 4]};
+        // A wrong version is noted, not a stop: OVS parses the header as IPv6.
+        if (ver_tc[11:8] != 4'd6) key = put_class(key, CLASS_MALFORMED);
         for (int i = 0; i < 16; i++) begin
             src[(15 - i) * 8 +: 8] = byte_at(w, l3 + 8 + i);
             dst[(15 - i) * 8 +: 8] = byte_at(w, l3 + 24 + i);
