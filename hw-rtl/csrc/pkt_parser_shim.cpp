@@ -8,14 +8,14 @@ using Harness = CosimHarness<Vpkt_parser>;
 
 // Inputs of one cycle; the layout matches hw-rtl/src/pkt_parser.rs (PpInputs).
 struct PpInputs {
-    uint64_t tdata;
+    uint32_t tdata[16];
     uint32_t frame_len;
     uint16_t in_port;
     uint8_t tvalid;
     uint8_t tfirst;
     uint8_t tlast;
     uint8_t key_ready;
-    uint8_t pad[6];
+    uint8_t pad[2];
 };
 
 // Outputs after one cycle; the layout matches hw-rtl/src/pkt_parser.rs (PpOutputs).
@@ -46,7 +46,7 @@ void snich_pp_step(void* h, const PpInputs* in, PpOutputs* out, uint8_t rst) {
     auto* harness = static_cast<Harness*>(h);
     Vpkt_parser* m = harness->model.get();
     m->rst = rst;
-    m->s_axis_tdata = in->tdata;
+    for (int i = 0; i < 16; ++i) m->s_axis_tdata[i] = in->tdata[i];
     m->s_axis_tvalid = in->tvalid;
     m->s_axis_tfirst = in->tfirst;
     m->s_axis_tlast = in->tlast;

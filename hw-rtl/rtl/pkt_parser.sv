@@ -11,8 +11,8 @@
 //
 // Timing: the parser keeps the first WINDOW_BYTES bytes. The beat that completes the window
 // (min(frame_len, WINDOW_BYTES) bytes) or carries tlast, whichever comes first, triggers the
-// parse; the key is valid PARSE_LATENCY = 2 cycles after that beat's cycle (one cycle to
-// register the window, one to parse and register the key). One frame per beat-time: back-to-
+// parse; the key is valid PARSER_LATENCY_CYCLES (2) cycles after that beat's cycle (one cycle
+// to register the window, one to parse and register the key). One frame per beat-time: back-to-
 // back frames need no idle cycles. m_axis_key_ready low stalls the input once a parsed key
 // is waiting.
 //
@@ -25,8 +25,8 @@
 module pkt_parser
     import snich_abi_pkg::*;
 #(
-    // Bytes per bus beat; at least 8, a power of two.
-    parameter int DATA_BYTES = 8,
+    // Bytes per bus beat (nic_abi::parse::PARSER_BEAT_BYTES); at least 8, a power of two.
+    parameter int DATA_BYTES = PARSER_BEAT_BYTES,
     // Bytes of a frame the parser may read (nic_abi::parse::HEADER_WINDOW_BYTES).
     parameter int WINDOW_BYTES = HEADER_WINDOW_BYTES
 ) (

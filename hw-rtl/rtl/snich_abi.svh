@@ -99,6 +99,9 @@ package snich_abi_pkg;
   localparam logic [31:0] VLAN_TCI_PRESENT = 32'h0000_1000;
   // Bytes of a frame the card's parser reads (nic_abi::parse::HEADER_WINDOW_BYTES).
   localparam int unsigned HEADER_WINDOW_BYTES = 128;
+  // Parser bus width in bytes, and cycles from the window's last beat to the key.
+  localparam int unsigned PARSER_BEAT_BYTES = 64;
+  localparam int unsigned PARSER_LATENCY_CYCLES = 2;
   // EtherTypes the parser recognises.
   localparam logic [31:0] ETH_TYPE_IPV4 = 32'h0000_0800;
   localparam logic [31:0] ETH_TYPE_ARP = 32'h0000_0806;

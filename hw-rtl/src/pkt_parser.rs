@@ -13,25 +13,28 @@ use nic_abi::parse::HEADER_WINDOW_BYTES;
 
 use crate::{ffi, RtlError};
 
-/// Bytes per bus beat of the verilated build.
-pub const BEAT_BYTES: usize = 8;
+/// Bytes per bus beat of the verilated build (nic-abi's parser bus).
+pub const BEAT_BYTES: usize = nic_abi::parse::PARSER_BEAT_BYTES;
 
 /// Cycles from the beat that completes a frame's header window (or ends the frame) to the
-/// first cycle its key is valid: one to register the window, one to parse.
-pub const PARSE_LATENCY_CYCLES: u64 = 2;
+/// first cycle its key is valid (nic-abi's, which nic-model uses too).
+pub const PARSE_LATENCY_CYCLES: u64 = nic_abi::parse::PARSER_LATENCY_CYCLES as u64;
+
+/// 32-bit words of one beat.
+const BEAT_WORDS: usize = BEAT_BYTES / 4;
 
 /// Inputs of one cycle, laid out as `PpInputs` in `csrc/pkt_parser_shim.cpp`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PpInputs {
-    tdata: u64,
+    tdata: [u32; BEAT_WORDS],
     frame_len: u32,
     in_port: u16,
     tvalid: u8,
     tfirst: u8,
     tlast: u8,
     key_ready: u8,
-    pad: [u8; 6],
+    pad: [u8; 2],
 }
 
 /// Outputs after one cycle, laid out as `PpOutputs` in `csrc/pkt_parser_shim.cpp`.
@@ -46,7 +49,7 @@ pub(crate) struct PpOutputs {
 }
 
 /// One beat of a frame on the parser's input bus.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Beat {
     /// Up to [`BEAT_BYTES`] bytes, byte 0 first (bytes past the frame are ignored).
     pub data: [u8; BEAT_BYTES],
@@ -149,7 +152,9 @@ impl PacketParserRtl {
         };
         if let Some(b) = beat {
             inputs.tvalid = 1;
-            inputs.tdata = u64::from_le_bytes(b.data);
+            for (word, bytes) in inputs.tdata.iter_mut().zip(b.data.chunks_exact(4)) {
+                *word = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+            }
             inputs.tfirst = u8::from(b.first);
             inputs.tlast = u8::from(b.last);
             inputs.frame_len = b.frame_len;
@@ -221,8 +226,8 @@ mod tests {
         let frame: Vec<u8> = (0..200u8).collect();
         let beats = window_beats(&frame, PortNo(1)).expect("short frame");
         assert_eq!(beats.len(), HEADER_WINDOW_BYTES / BEAT_BYTES);
-        assert!(beats[0].first && beats[15].last);
-        assert_eq!(beats[1].data[0], 8);
+        assert!(beats[0].first && beats[beats.len() - 1].last);
+        assert_eq!(usize::from(beats[1].data[0]), BEAT_BYTES);
         assert_eq!(window_beats(&[], PortNo(1)).expect("empty").len(), 1);
     }
 }

@@ -148,6 +148,24 @@ use crate::key::{EtherType, FlowKey, FragFlags, KeyClass, MacAddr, PortNo, Unpar
 /// window make the card's key `Unparsed(BeyondHeaderWindow)`.
 pub const HEADER_WINDOW_BYTES: usize = 128;
 
+/// Bytes per beat of the card's parser bus: 64 bytes (512 bits) a cycle carry 100 Gb/s at
+/// 250 MHz with room to spare (the bus width of 100G FPGA NICs such as Corundum's), so a
+/// header window arrives in two beats.
+pub const PARSER_BEAT_BYTES: usize = 64;
+
+/// Cycles from the beat that completes a frame's header window (its first
+/// `min(len, HEADER_WINDOW_BYTES)` bytes) to the first cycle its key is valid: one to register
+/// the window, one to parse it and register the key. The RTL's `pkt_parser` has exactly this
+/// latency and `nic-model` times its parser with it.
+pub const PARSER_LATENCY_CYCLES: u32 = 2;
+
+/// Beats the card's parser takes for a frame of `len` bytes: its header window, at least one.
+pub fn parser_beats(len: usize) -> usize {
+    len.min(HEADER_WINDOW_BYTES)
+        .div_ceil(PARSER_BEAT_BYTES)
+        .max(1)
+}
+
 /// The card's hardware parser: the rules of the module doc, reading only the first
 /// [`HEADER_WINDOW_BYTES`] bytes of `frame` and not walking IPv6 extension headers.
 ///

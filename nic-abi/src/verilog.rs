@@ -159,6 +159,12 @@ fn package() -> Package {
         "HEADER_WINDOW_BYTES",
         crate::parse::HEADER_WINDOW_BYTES as u64,
     );
+    p.comment("Parser bus width in bytes, and cycles from the window's last beat to the key.");
+    p.int("PARSER_BEAT_BYTES", crate::parse::PARSER_BEAT_BYTES as u64);
+    p.int(
+        "PARSER_LATENCY_CYCLES",
+        crate::parse::PARSER_LATENCY_CYCLES.into(),
+    );
     p.comment("EtherTypes the parser recognises.");
     for (name, t) in [
         ("IPV4", EtherType::IPV4),
