@@ -26,6 +26,7 @@
 use std::ffi::CString;
 use std::path::Path;
 
+pub mod cosim;
 mod ffi;
 pub mod flow_table;
 pub mod key_hash;
@@ -49,6 +50,9 @@ pub enum RtlError {
     /// The model produced an action word that is not a valid encoding.
     #[error("flow_table produced an invalid action: {0}")]
     BadAction(#[from] nic_abi::action::ActionError),
+    /// The co-simulation harness could not be set up.
+    #[error("co-simulation: {0}")]
+    Harness(String),
     /// A management command was queued while another was in progress.
     #[error("a flow_table management command is already in progress")]
     CommandInProgress,

@@ -1,0 +1,371 @@
+//! Co-simulation of the card's data path: frames through the RTL parser into the RTL lookup
+//! pipeline, cycle by cycle, beside the reference (nic-abi's card parser and nic-model's flow
+//! table), comparing every key and every lookup result.
+//!
+//! ```text
+//!  frames --beats--> pkt_parser (RTL) --key--> FIFO --> flow_table_regs (RTL) --result-->
+//!     |                  compare key                      compare result    |
+//!     +--> nic_abi::parse::parse_card --> nic_model FlowTable::lookup ------+
+//! ```
+//!
+//! Before the stream, a seeded share of the frames' distinct parsed keys is installed in both
+//! tables (the RTL through its management registers), comparing every insert's status. The
+//! first disagreement stops the run and is returned with its stimulus.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use nic_abi::action::{Action, Destination};
+use nic_abi::key::{FlowKey, KeyWords, PortNo};
+use nic_abi::parse::parse_card;
+use nic_abi::table::TableGeometry;
+use nic_abi::time::SimTime;
+use nic_model::flow_table::{FlowTable, InsertError};
+use serde::Serialize;
+
+use crate::flow_table::{
+    CycleInputs, FlowTableRtl, LookupRequest, LookupResult, MgmtCommand, MgmtStatus, TableVariant,
+};
+use crate::pkt_parser::{window_beats, Beat, PacketParserRtl};
+use crate::RtlError;
+
+/// Simulated time of one NIC core cycle: 4 ns, a 250 MHz clock (the table's counters store
+/// lookup times in picoseconds, so both sides stamp the same values).
+pub const CYCLE_PS: u64 = 4_000;
+
+/// How a co-simulation runs.
+#[derive(Debug, Clone)]
+pub struct CosimConfig {
+    /// Seeds the choice of installed flows and their actions.
+    pub seed: u64,
+    /// Share of the distinct parsed keys installed before the stream, in 0..=1.
+    pub install_fraction: f64,
+    /// Dump a VCD of both RTL models here (`<path>.parser.vcd`, `<path>.table.vcd`).
+    pub vcd: Option<PathBuf>,
+}
+
+impl Default for CosimConfig {
+    fn default() -> CosimConfig {
+        CosimConfig {
+            seed: 1,
+            install_fraction: 0.5,
+            vcd: None,
+        }
+    }
+}
+
+/// The run's counts, as `snich cosim` prints them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CosimSummary {
+    /// Frames streamed.
+    pub packets: u64,
+    /// Parser keys compared (one per frame).
+    pub keys_compared: u64,
+    /// Lookup results compared (one per frame).
+    pub lookups_compared: u64,
+    /// Inserts compared before the stream.
+    pub installs_compared: u64,
+    /// Lookups that hit.
+    pub hits: u64,
+    /// Disagreements (the run stops at the first).
+    pub mismatches: u64,
+    /// Clock cycles simulated (both RTL models step together).
+    pub cycles: u64,
+    /// Wall-clock seconds of the run.
+    pub wall_seconds: f64,
+    /// Simulated cycles per wall-clock second.
+    pub cycles_per_second: f64,
+}
+
+/// The first disagreement, with what caused it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Mismatch {
+    /// Which comparison failed: `parser_key`, `lookup`, or `install`.
+    pub kind: &'static str,
+    /// Index of the frame in the stream.
+    pub packet: u64,
+    /// The frame's bytes, hex.
+    pub frame_hex: String,
+    /// The port it entered on.
+    pub in_port: u16,
+    /// Cycle of the disagreement.
+    pub cycle: u64,
+    /// What the reference says.
+    pub expected: String,
+    /// What the RTL says.
+    pub actual: String,
+}
+
+/// A run's outcome: the summary, and the first mismatch if there was one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CosimReport {
+    /// Counts.
+    pub summary: CosimSummary,
+    /// The first disagreement.
+    pub first_mismatch: Option<Mismatch>,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A small deterministic generator (SplitMix64) for choosing installed flows: the choice
+/// must not depend on the order keys are met, so it hashes each key with the seed.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn key_digest(seed: u64, key: &KeyWords) -> u64 {
+    key.iter()
+        .fold(mix(seed), |acc, &w| mix(acc ^ u64::from(w)))
+}
+
+/// The action installed for a key: derived from its digest, so runs repeat exactly.
+fn action_for(digest: u64) -> Action {
+    let port = u16::try_from(digest % 64 + 1).unwrap_or(1);
+    let dest = match (digest >> 8) % 4 {
+        0 => Destination::Drop,
+        1 => Destination::Flood,
+        2 => Destination::ToAgent,
+        _ => Destination::Output(PortNo(port)),
+    };
+    Action {
+        dest,
+        ..Action::DROP
+    }
+}
+
+/// Runs `frames` (each with its ingress port) through both sides. Errors are failures of the
+/// RTL harness itself (a model that would not build, a timeout); disagreements are reported in
+/// the result.
+pub fn run(frames: &[(Vec<u8>, PortNo)], config: &CosimConfig) -> Result<CosimReport, RtlError> {
+    let started = std::time::Instant::now();
+    let vcd = |suffix: &str| config.vcd.as_ref().map(|p| p.with_extension(suffix));
+    let parser_vcd = vcd("parser.vcd");
+    let table_vcd = vcd("table.vcd");
+    let mut parser = PacketParserRtl::new(parser_vcd.as_deref())?;
+    let variant = TableVariant::Standard;
+    let mut table = FlowTableRtl::new(variant, table_vcd.as_deref())?;
+    let geometry = TableGeometry::new(variant.buckets())
+        .map_err(|e| RtlError::Harness(format!("table geometry: {e}")))?;
+    let mut model: FlowTable<Action> = FlowTable::new(geometry, variant.max_kicks());
+    let mut summary = CosimSummary {
+        packets: frames.len() as u64,
+        ..CosimSummary::default()
+    };
+
+    let expected_keys: Vec<FlowKey> = frames
+        .iter()
+        .map(|(frame, port)| parse_card(frame, *port))
+        .collect();
+
+    // Install a share of the distinct parsed keys in both tables.
+    let mut seen = std::collections::HashSet::new();
+    // A key is installed when its digest, as a fraction of 2^53, falls below the share.
+    let share = config.install_fraction.clamp(0.0, 1.0);
+    let installs = |digest: u64| ((digest >> 11) as f64) / ((1u64 << 53) as f64) < share;
+    for (i, key) in expected_keys.iter().enumerate() {
+        if !key.is_parsed() || !seen.insert(*key) {
+            continue;
+        }
+        let digest = key_digest(config.seed, &key.to_words());
+        if !installs(digest) {
+            continue;
+        }
+        let action = action_for(digest);
+        let expected = match model.insert(key, action) {
+            Ok(_) => MgmtStatus::Ok,
+            Err(InsertError::TableFull { .. }) => MgmtStatus::TableFull,
+            Err(InsertError::UnparsedKey(_)) => MgmtStatus::BadKey,
+        };
+        let (rsp, _) = table.execute(MgmtCommand::Insert {
+            key: key.to_words(),
+            action,
+        })?;
+        summary.installs_compared += 1;
+        if rsp.status != expected {
+            let (frame, port) = &frames[i];
+            return Ok(finish(
+                summary,
+                started,
+                &parser,
+                &table,
+                Some(Mismatch {
+                    kind: "install",
+                    packet: i as u64,
+                    frame_hex: hex(frame),
+                    in_port: port.0,
+                    cycle: table.cycles(),
+                    expected: format!("{expected:?}"),
+                    actual: format!("{rsp:?}"),
+                }),
+            ));
+        }
+    }
+
+    // Stream every frame's header window through the parser; keys feed the table.
+    let mut beats: VecDeque<Beat> = VecDeque::new();
+    for (frame, port) in frames {
+        beats.extend(window_beats(frame, *port)?);
+    }
+    let mut keys_out = 0usize;
+    let mut lookups_in = 0usize;
+    let mut lookup_fifo: VecDeque<(usize, KeyWords)> = VecDeque::new();
+    let mut expected_results: VecDeque<LookupResult> = VecDeque::new();
+    let mut cycle: u64 = 0;
+    let bound = 64 * (frames.len() as u64 + 16);
+    while summary.lookups_compared < summary.packets {
+        cycle += 1;
+        if cycle > bound {
+            return Err(RtlError::Timeout {
+                what: "co-simulation stream",
+                cycles: bound,
+            });
+        }
+        let now = SimTime(cycle * CYCLE_PS);
+        let pc = parser.step(beats.front(), true);
+        if pc.beat_accepted {
+            beats.pop_front();
+        }
+        let lookup = lookup_fifo.front().map(|&(i, key)| LookupRequest {
+            key,
+            len: u16::try_from(frames[i].0.len()).unwrap_or(u16::MAX),
+            time: now,
+            tag: u32::try_from(i).unwrap_or(u32::MAX),
+        });
+        let tc = table.step(&CycleInputs {
+            lookup,
+            result_ready: true,
+        })?;
+        if tc.lookup_accepted {
+            if let (Some((i, _)), Some(req)) = (lookup_fifo.pop_front(), lookup) {
+                let key = &expected_keys[i];
+                let slot = model.find(key).map(|s| s.0);
+                let action = model.lookup(key, u64::from(req.len), now);
+                let hit = slot.zip(action);
+                expected_results.push_back(LookupResult { tag: req.tag, hit });
+                lookups_in += 1;
+            }
+        }
+        if let Some(result) = tc.result {
+            let expected = expected_results.pop_front();
+            summary.lookups_compared += 1;
+            summary.hits += u64::from(result.hit.is_some());
+            if expected != Some(result) {
+                let i = result.tag as usize;
+                let (frame, port) = frames.get(i).cloned().unwrap_or_default();
+                return Ok(finish(
+                    summary,
+                    started,
+                    &parser,
+                    &table,
+                    Some(Mismatch {
+                        kind: "lookup",
+                        packet: u64::from(result.tag),
+                        frame_hex: hex(&frame),
+                        in_port: port.0,
+                        cycle,
+                        expected: format!("{expected:?}"),
+                        actual: format!("{result:?}"),
+                    }),
+                ));
+            }
+        }
+        if let Some(key) = pc.key {
+            let i = keys_out;
+            keys_out += 1;
+            summary.keys_compared += 1;
+            let expected = expected_keys.get(i).map(FlowKey::to_words);
+            if expected != Some(key) {
+                let (frame, port) = frames.get(i).cloned().unwrap_or_default();
+                return Ok(finish(
+                    summary,
+                    started,
+                    &parser,
+                    &table,
+                    Some(Mismatch {
+                        kind: "parser_key",
+                        packet: i as u64,
+                        frame_hex: hex(&frame),
+                        in_port: port.0,
+                        cycle,
+                        expected: format!("{:08x?}", expected),
+                        actual: format!("{key:08x?}"),
+                    }),
+                ));
+            }
+            lookup_fifo.push_back((i, key));
+        }
+    }
+    debug_assert_eq!(lookups_in, frames.len());
+    Ok(finish(summary, started, &parser, &table, None))
+}
+
+fn finish(
+    mut summary: CosimSummary,
+    started: std::time::Instant,
+    parser: &PacketParserRtl,
+    table: &FlowTableRtl,
+    mismatch: Option<Mismatch>,
+) -> CosimReport {
+    summary.mismatches = u64::from(mismatch.is_some());
+    summary.cycles = parser.cycles().max(table.cycles());
+    summary.wall_seconds = started.elapsed().as_secs_f64();
+    summary.cycles_per_second = if summary.wall_seconds > 0.0 {
+        summary.cycles as f64 / summary.wall_seconds
+    } else {
+        0.0
+    };
+    CosimReport {
+        summary,
+        first_mismatch: mismatch,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_small_stream_agrees_and_counts_every_packet() {
+        let mut frames = Vec::new();
+        for i in 0..200u8 {
+            let mut f = vec![0x02, 0, 0, 0, 0, i, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
+            f.extend([
+                0x45,
+                0,
+                0,
+                40,
+                0,
+                0,
+                0,
+                0,
+                64,
+                6,
+                0,
+                0,
+                10,
+                0,
+                0,
+                i % 7,
+                10,
+                0,
+                0,
+                2,
+            ]);
+            f.extend([
+                0x13, 0x88, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0, 0, 0, 0, 0, 0, 0,
+            ]);
+            frames.push((f, PortNo(u16::from(i % 3) + 1)));
+        }
+        let report = run(&frames, &CosimConfig::default()).expect("harness runs");
+        assert_eq!(report.first_mismatch, None);
+        assert_eq!(report.summary.keys_compared, 200);
+        assert_eq!(report.summary.lookups_compared, 200);
+        assert!(report.summary.hits > 0 && report.summary.hits < 200);
+        assert!(report.summary.installs_compared > 0);
+    }
+}
