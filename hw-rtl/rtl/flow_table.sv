@@ -8,10 +8,11 @@
 // entirely when it fails after MAX_KICKS kicks.
 //
 // Lookup pipeline: one key per cycle (initiation interval 1), results exactly LATENCY enabled
-// cycles after the key is accepted. Stage 1 registers the key, stage 2 hashes it, stages
-// 3..LATENCY-1 carry it (in silicon: bucket address, the two bucket reads, the slot compare),
-// and the last stage compares the candidate slots, selects the hit and updates its counters.
-// The whole pipeline stalls while a result waits on m_result_ready (backpressure).
+// cycles after the key is accepted. Stage 1 registers the key, stage 2 hashes it, stage 3
+// compares the candidate slots, selects the hit and updates its counters, and the result
+// travels through stages 4..LATENCY (see the pipeline section for why that is equivalent to
+// silicon that reads the buckets in those stages). The whole pipeline stalls while a result
+// waits on m_result_ready (backpressure).
 // A key whose class field is not 0 (not parsed) never hits.
 //
 // Management port: one command at a time (insert, delete, read counters, read slot).
@@ -127,8 +128,10 @@ module flow_table
     end
 
     // ---------------------------------------------------------------- table memory
-    // Valid bits as one vector, so reset clears the whole table in one cycle.
-    logic [NSLOTS-1:0]      mem_valid = '0;
+    logic                   mem_valid    [NSLOTS];
+    initial begin
+        for (int i = 0; i < NSLOTS; i++) mem_valid[i] = 1'b0;
+    end
     logic [KEY_BITS-1:0]    mem_key      [NSLOTS];
     logic [ACTION_BITS-1:0] mem_action   [NSLOTS];
     logic [63:0]            mem_hits     [NSLOTS];
@@ -177,26 +180,34 @@ module flow_table
     endfunction
 
     // ---------------------------------------------------------------- lookup pipeline
-    // Stage 1..LATENCY-1 registers; stage index i holds what entered i cycles ago.
-    logic                   st_valid [1:LATENCY-1];
-    logic [KEY_BITS-1:0]    st_key   [1:LATENCY-1];
-    logic [15:0]            st_len   [1:LATENCY-1];
-    logic [63:0]            st_time  [1:LATENCY-1];
-    logic [31:0]            st_tag   [1:LATENCY-1];
-    // Hashes: the hash stage's own registers are stage 2; these carry them from stage 3 on.
-    logic [31:0]            st_h0    [3:LATENCY-1];
-    logic [31:0]            st_h1    [3:LATENCY-1];
+    // Stage 1 registers the key, stage 2 (flow_key_hash, beside st2_*) its hashes, stage 3
+    // compares the candidate slots and selects; stages 4..LATENCY carry the small result, and
+    // stage LATENCY is the output register. In silicon stages 3..LATENCY-1 are the bucket
+    // address, the two bucket reads and the compare tree; here the compare happens at stage 3
+    // and its result waits out the rest. No observer can tell: a management command runs only
+    // once the pipeline is empty, so every lookup sees the same table at stage 3 as it would
+    // at stage LATENCY-1.
+    logic                   st1_valid = 1'b0;
+    logic [KEY_BITS-1:0]    st1_key = '0;
+    logic [15:0]            st1_len = 16'd0;
+    logic [63:0]            st1_time = 64'd0;
+    logic [31:0]            st1_tag = 32'd0;
+    logic                   st2_valid = 1'b0;
+    logic [KEY_BITS-1:0]    st2_key = '0;
+    logic [15:0]            st2_len = 16'd0;
+    logic [63:0]            st2_time = 64'd0;
+    logic [31:0]            st2_tag = 32'd0;
+    // Result stages 3..LATENCY; index LATENCY is the output register.
+    logic                   res_valid  [3:LATENCY];
+    logic                   res_hit    [3:LATENCY];
+    logic [31:0]            res_slot   [3:LATENCY];
+    logic [ACTION_BITS-1:0] res_action [3:LATENCY];
+    logic [31:0]            res_tag    [3:LATENCY];
 
-    logic                   res_valid_reg = 1'b0;
-    logic                   res_hit_reg = 1'b0;
-    logic [31:0]            res_slot_reg = 32'd0;
-    logic [ACTION_BITS-1:0] res_action_reg = '0;
-    logic [31:0]            res_tag_reg = 32'd0;
-
-    wire advance = !res_valid_reg || m_result_ready;
+    wire advance = !res_valid[LATENCY] || m_result_ready;
 
     // Hash stage (stage 2).
-    // The hash stage's valid mirrors st_valid[2], which carries the other stage-2 fields.
+    // The hash stage's valid mirrors st2_valid, which carries the other stage-2 fields.
     /* verilator lint_off UNUSEDSIGNAL */
     wire        hash_valid;
     /* verilator lint_on UNUSEDSIGNAL */
@@ -207,8 +218,8 @@ module flow_table
         .clk(clk),
         .rst(rst),
         .enable(advance),
-        .s_axis_key_valid(st_valid[1]),
-        .s_axis_key(st_key[1]),
+        .s_axis_key_valid(st1_valid),
+        .s_axis_key(st1_key),
         .m_axis_hash_valid(hash_valid),
         .m_axis_hash0(hash0),
         .m_axis_hash1(hash1)
@@ -259,9 +270,9 @@ module flow_table
     // Lookups already accepted and not yet past the last stage.
     logic pipeline_busy;
     always_comb begin
-        pipeline_busy = 1'b0;
-        for (int i = 1; i < LATENCY; i++) begin
-            pipeline_busy = pipeline_busy | st_valid[i];
+        pipeline_busy = st1_valid | st2_valid;
+        for (int i = 3; i < LATENCY; i++) begin
+            pipeline_busy = pipeline_busy | res_valid[i];
         end
     end
 
@@ -273,51 +284,49 @@ module flow_table
 
         // ------------------------------------------------ lookup pipeline
         if (advance) begin
-            st_valid[1] <= s_lookup_valid && s_lookup_ready;
-            st_key[1] <= s_lookup_key;
-            st_len[1] <= s_lookup_len;
-            st_time[1] <= s_lookup_time;
-            st_tag[1] <= s_lookup_tag;
-            for (int i = 2; i < LATENCY; i++) begin
-                st_valid[i] <= st_valid[i - 1];
-                st_key[i] <= st_key[i - 1];
-                st_len[i] <= st_len[i - 1];
-                st_time[i] <= st_time[i - 1];
-                st_tag[i] <= st_tag[i - 1];
-            end
-            st_h0[3] <= hash0;
-            st_h1[3] <= hash1;
-            for (int i = 4; i < LATENCY; i++) begin
-                st_h0[i] <= st_h0[i - 1];
-                st_h1[i] <= st_h1[i - 1];
+            st1_valid <= s_lookup_valid && s_lookup_ready;
+            st1_key <= s_lookup_key;
+            st1_len <= s_lookup_len;
+            st1_time <= s_lookup_time;
+            st1_tag <= s_lookup_tag;
+            st2_valid <= st1_valid;
+            st2_key <= st1_key;
+            st2_len <= st1_len;
+            st2_time <= st1_time;
+            st2_tag <= st1_tag;
+            for (int i = 4; i <= LATENCY; i++) begin
+                res_valid[i] <= res_valid[i - 1];
+                res_hit[i] <= res_hit[i - 1];
+                res_slot[i] <= res_slot[i - 1];
+                res_action[i] <= res_action[i - 1];
+                res_tag[i] <= res_tag[i - 1];
             end
 
-            // Last stage: compare both candidate buckets, select, count.
-            res_valid_reg <= st_valid[LATENCY - 1];
-            if (st_valid[LATENCY - 1]) begin
+            // Stage 3: compare both candidate buckets, select, count.
+            res_valid[3] <= st2_valid;
+            if (st2_valid) begin
                 logic found;
                 logic [SLOT_IDX_BITS-1:0] hit_idx;
                 found = 1'b0;
                 hit_idx = '0;
-                if (st_key[LATENCY - 1][CLASS_LSB +: 8] == 8'd0) begin
+                if (st2_key[CLASS_LSB +: 8] == 8'd0) begin
                     for (int c = 0; c < 2 * SLOTS; c++) begin
                         logic [SLOT_IDX_BITS-1:0] idx;
-                        idx = slot_index(bucket_of(c < SLOTS ? st_h0[LATENCY - 1]
-                                                             : st_h1[LATENCY - 1]), c % SLOTS);
-                        if (!found && mem_valid[idx] && mem_key[idx] == st_key[LATENCY - 1]) begin
+                        idx = slot_index(bucket_of(c < SLOTS ? hash0 : hash1), c % SLOTS);
+                        if (!found && mem_valid[idx] && mem_key[idx] == st2_key) begin
                             found = 1'b1;
                             hit_idx = idx;
                         end
                     end
                 end
-                res_hit_reg <= found;
-                res_slot_reg <= 32'(hit_idx);
-                res_action_reg <= found ? mem_action[hit_idx] : '0;
-                res_tag_reg <= st_tag[LATENCY - 1];
+                res_hit[3] <= found;
+                res_slot[3] <= 32'(hit_idx);
+                res_action[3] <= found ? mem_action[hit_idx] : '0;
+                res_tag[3] <= st2_tag;
                 if (found) begin
                     mem_hits[hit_idx] <= mem_hits[hit_idx] + 64'd1;
-                    mem_bytes[hit_idx] <= mem_bytes[hit_idx] + 64'(st_len[LATENCY - 1]);
-                    mem_last_hit[hit_idx] <= st_time[LATENCY - 1];
+                    mem_bytes[hit_idx] <= mem_bytes[hit_idx] + 64'(st2_len);
+                    mem_last_hit[hit_idx] <= st2_time;
                 end
             end
         end
@@ -546,25 +555,25 @@ module flow_table
             end
         endcase
 
-        // Only control state is reset (and the valid bits, which make the table empty).
+        // Only control state is reset. The table's contents (valid bits included) are data:
+        // they start empty at configuration and change only by management commands.
         if (rst) begin
-            for (int i = 1; i < LATENCY; i++) begin
-                st_valid[i] <= 1'b0;
+            st1_valid <= 1'b0;
+            st2_valid <= 1'b0;
+            for (int i = 3; i <= LATENCY; i++) begin
+                res_valid[i] <= 1'b0;
             end
-            res_valid_reg <= 1'b0;
             rsp_valid_reg <= 1'b0;
             m_state <= M_IDLE;
-            occupancy_reg <= 32'd0;
-            mem_valid <= '0;
         end
     end
 
 
-    assign m_result_valid = res_valid_reg;
-    assign m_result_hit = res_hit_reg;
-    assign m_result_slot = res_slot_reg;
-    assign m_result_action = res_action_reg;
-    assign m_result_tag = res_tag_reg;
+    assign m_result_valid = res_valid[LATENCY];
+    assign m_result_hit = res_hit[LATENCY];
+    assign m_result_slot = res_slot[LATENCY];
+    assign m_result_action = res_action[LATENCY];
+    assign m_result_tag = res_tag[LATENCY];
 
     assign m_mgmt_valid = rsp_valid_reg;
     assign m_mgmt_status = rsp_status_reg;

@@ -142,6 +142,16 @@ fn action_for(digest: u64) -> Action {
 /// RTL harness itself (a model that would not build, a timeout); disagreements are reported in
 /// the result.
 pub fn run(frames: &[(Vec<u8>, PortNo)], config: &CosimConfig) -> Result<CosimReport, RtlError> {
+    run_against(frames, config, parse_card)
+}
+
+/// [`run`] with another reference parser in place of nic-abi's card parser (tests use it to
+/// check that a disagreement is caught and reported).
+pub fn run_against(
+    frames: &[(Vec<u8>, PortNo)],
+    config: &CosimConfig,
+    reference_parser: fn(&[u8], PortNo) -> FlowKey,
+) -> Result<CosimReport, RtlError> {
     let started = std::time::Instant::now();
     let vcd = |suffix: &str| config.vcd.as_ref().map(|p| p.with_extension(suffix));
     let parser_vcd = vcd("parser.vcd");
@@ -159,7 +169,7 @@ pub fn run(frames: &[(Vec<u8>, PortNo)], config: &CosimConfig) -> Result<CosimRe
 
     let expected_keys: Vec<FlowKey> = frames
         .iter()
-        .map(|(frame, port)| parse_card(frame, *port))
+        .map(|(frame, port)| reference_parser(frame, *port))
         .collect();
 
     // Install a share of the distinct parsed keys in both tables.
@@ -329,8 +339,7 @@ fn finish(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_small_stream_agrees_and_counts_every_packet() {
+    fn small_stream() -> Vec<(Vec<u8>, PortNo)> {
         let mut frames = Vec::new();
         for i in 0..200u8 {
             let mut f = vec![0x02, 0, 0, 0, 0, i, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
@@ -361,11 +370,49 @@ mod tests {
             ]);
             frames.push((f, PortNo(u16::from(i % 3) + 1)));
         }
+        frames
+    }
+
+    #[test]
+    fn a_small_stream_agrees_and_counts_every_packet() {
+        let frames = small_stream();
         let report = run(&frames, &CosimConfig::default()).expect("harness runs");
         assert_eq!(report.first_mismatch, None);
         assert_eq!(report.summary.keys_compared, 200);
         assert_eq!(report.summary.lookups_compared, 200);
         assert!(report.summary.hits > 0 && report.summary.hits < 200);
         assert!(report.summary.installs_compared > 0);
+    }
+}
+
+#[cfg(test)]
+mod mismatch_tests {
+    use super::*;
+
+    /// nic-abi's parser, wrong for frames whose source MAC ends in 0x2a.
+    fn wrong_parser(frame: &[u8], port: PortNo) -> FlowKey {
+        let mut key = parse_card(frame, port);
+        if frame.get(11) == Some(&0x2a) {
+            key.tp_dst ^= 1;
+        }
+        key
+    }
+
+    #[test]
+    fn a_disagreement_stops_the_run_with_its_stimulus() {
+        let mut frames: Vec<(Vec<u8>, PortNo)> = (0..50u8)
+            .map(|i| {
+                (
+                    vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, i, 0x88, 0xcc, 0, 0],
+                    PortNo(1),
+                )
+            })
+            .collect();
+        frames.truncate(50);
+        let report = run_against(&frames, &CosimConfig::default(), wrong_parser).expect("runs");
+        let m = report.first_mismatch.expect("the wrong parser is caught");
+        assert_eq!((m.kind, m.packet), ("parser_key", 42));
+        assert_eq!(m.frame_hex, hex(&frames[42].0));
+        assert_eq!(report.summary.mismatches, 1);
     }
 }

@@ -1,5 +1,24 @@
 //! # sim-harness: the `snich` command
 //!
+//! The command users run. Built so far:
+//!
+//! - [`capture`]: reading pcap and pcapng captures (gzipped or not) into validated Ethernet
+//!   frames, refusing bad files with the file and the place.
+//! - [`frames`]: seeded random Ethernet frames of every header kind the card parses.
+//! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
+//!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
+//!
 //! Not built yet (issue 6): scenarios, workloads, the host CPU model, the sNICh system and its
 //! baselines (Linux bridge, Open vSwitch, SR-IOV VEB), runs, sweeps and reports.
+//!
+//! ```
+//! use sim_harness::frames::random_frames;
+//!
+//! let frames = random_frames(100, 7);
+//! assert_eq!(frames.len(), 100);
+//! assert_eq!(frames, random_frames(100, 7), "seeded: the same frames every time");
+//! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod capture;
+pub mod frames;
