@@ -1,0 +1,68 @@
+//! The card's boundary with the host: the only way the model touches host memory or raises
+//! interrupts.
+//!
+//! ```text
+//!   host (driver, VMs, agent) --Card::doorbell_* / Card::release (register writes)--> card
+//!   card --HostBus::dma_read / dma_write (by VM and IOVA)--> host memory (IOMMU-checked)
+//!   card --HostBus::interrupt(vector)--> host
+//! ```
+//!
+//! `host-driver` implements [`HostBus`] with guest memory and an IOMMU/grant check on every
+//! access; [`crate::testing::FlatMemoryHost`] is a simple implementation for tests. A refused
+//! access returns [`DmaFault`]: the card counts it and drops the packet concerned (no byte of
+//! a refused write may land anywhere).
+
+use nic_abi::time::SimTime;
+use serde::{Deserialize, Serialize};
+
+/// An I/O virtual address: an address in one VM's DMA address space, as the card sees it.
+/// TODO(merge): becomes `nic_abi::desc::Iova` when that lands in main.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Iova(pub u64);
+
+/// A virtual machine (the owner of an IOVA space). TODO(merge): `nic_abi::desc::VmId`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct VmId(pub u16);
+
+/// An interrupt vector (MSI-X table entry).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct IrqVector(pub u16);
+
+/// A DMA access the host refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("DMA {} of {len} bytes at IOVA {:#x} of VM {} refused: {reason}",
+    if *.write { "write" } else { "read" }, .iova.0, .vm.0)]
+pub struct DmaFault {
+    /// The VM whose address space was accessed.
+    pub vm: VmId,
+    /// The first address.
+    pub iova: Iova,
+    /// Bytes of the access.
+    pub len: u64,
+    /// True for a write.
+    pub write: bool,
+    /// Why the host refused (not mapped, not granted, wrong direction, ...).
+    pub reason: String,
+}
+
+/// What the card needs from the host: DMA by IOVA and interrupts.
+///
+/// Accesses are functional (the bytes move at once); their timing is the card's PCIe model.
+/// An implementation must either perform the whole access or none of it.
+pub trait HostBus {
+    /// Reads `buf.len()` bytes at `iova` of `vm`'s address space.
+    fn dma_read(&mut self, vm: VmId, iova: Iova, buf: &mut [u8]) -> Result<(), DmaFault>;
+    /// Writes `data` at `iova` of `vm`'s address space.
+    fn dma_write(&mut self, vm: VmId, iova: Iova, data: &[u8]) -> Result<(), DmaFault>;
+    /// Raises interrupt `vector` at simulated time `at`.
+    fn interrupt(&mut self, vector: IrqVector, at: SimTime);
+}
