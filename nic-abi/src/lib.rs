@@ -7,9 +7,19 @@
 //!
 //! - [`key`]: the [`FlowKey`](key::FlowKey), every header field a rule may match, and its fixed
 //!   32-bit word layout.
+//! - [`parse`]: header parsing, frame bytes to [`FlowKey`](key::FlowKey), in the card's
+//!   profile (a 128-byte header window, the rules the RTL implements) and the agent's full
+//!   software profile, both following Open vSwitch's `flow_extract`.
 //! - [`hash`]: the flow table's two hash functions over the packed key.
 //! - [`action`]: the [`Action`](action::Action) an exact-match entry applies (VLAN edit, then
 //!   drop / output / flood / to the agent) and its fixed word encoding.
+//! - [`desc`]: the records exchanged through rings in host memory (TX/RX descriptors and
+//!   completions, miss records, release commands, copy commands and completions), each a
+//!   `#[repr(C)]` struct with a little-endian byte image and validating `TryFrom<&[u8]>`.
+//! - [`device`]: the [`FlowTableDevice`](device::FlowTableDevice) trait through which the
+//!   flow-setup agent installs entries, whatever holds the table (model, driver, RTL).
+//! - [`regs`]: the register map, a chain of self-describing blocks (device info, flow-table
+//!   management port, miss queue, interrupts, VM queues) with every offset and code in one place.
 //! - [`table`]: the flow table's geometry (buckets of [`SLOTS_PER_BUCKET`](table::SLOTS_PER_BUCKET)
 //!   slots, bucket = hash & (buckets - 1)), insertion order and lookup latency.
 //! - [`time`]: simulated time in picoseconds ([`SimTime`](time::SimTime)), stamped into records
@@ -28,7 +38,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod action;
+pub mod desc;
+pub mod device;
 pub mod hash;
 pub mod key;
+pub mod parse;
+pub mod regs;
 pub mod table;
 pub mod time;
