@@ -36,13 +36,14 @@ use crate::engine::{Clock, EngineError, EventQueue};
 use crate::flow_table::{FlowTable, InsertError, InsertOutcome};
 use crate::host::{HostBus, Iova, IrqVector, VmId};
 use crate::mac::{MacConfig, MacPort};
-use crate::parse_stand_in::parse_card;
 use crate::pcie::{PcieConfig, PcieConfigError, PcieLink};
 use crate::pipeline::{Pipeline, PipelineConfig};
-use crate::records::{
-    MissReason, MissRecord, RxCompletion, RxDescriptor, RxStatus, TxCompletion, TxDescriptor,
-    TxStatus, MISS_HEADER_BYTES,
+use nic_abi::desc::{
+    MissFlags, MissReason, MissRecord, PacketHandle, QueueIndex, Release, RingIndex,
+    RxCompletion, RxDescriptor, RxStatus, TxCompletion, TxDescriptor, TxStatus,
+    MISS_HEADER_BYTES,
 };
+use nic_abi::parse::parse_card;
 
 /// Parameters of the flow table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,19 +162,6 @@ pub struct MissQueueSetup {
     pub ring: RingSetup,
     /// Interrupt for new records.
     pub vector: IrqVector,
-}
-
-/// A queue pair's index, in the order [`Card::add_queue`] created them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct QueueIndex(pub u16);
-
-/// The agent's decision for a held packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Release {
-    /// Look it up again (the agent installed its entry).
-    Relookup,
-    /// Apply this action without a lookup.
-    Apply(Action),
 }
 
 /// Errors of the card's API. None of them leaves the card inconsistent; the run can go on.
@@ -582,7 +570,8 @@ impl<H: HostBus> Card<H> {
     }
 
     /// The agent's release command for the held packet `handle`.
-    pub fn release(&mut self, handle: u32, release: Release) -> Result<(), CardError> {
+    pub fn release(&mut self, handle: PacketHandle, release: Release) -> Result<(), CardError> {
+        let handle = handle.0;
         if !self.held.contains_key(&handle) {
             return Err(CardError::NoSuchHandle(handle));
         }
@@ -598,8 +587,8 @@ impl<H: HostBus> Card<H> {
     }
 
     /// Handles of the packets held for the agent, in handle (arrival) order.
-    pub fn held_handles(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self.held.keys().copied().collect();
+    pub fn held_handles(&self) -> Vec<PacketHandle> {
+        let mut v: Vec<PacketHandle> = self.held.keys().copied().map(PacketHandle).collect();
         v.sort_unstable();
         v
     }
@@ -754,7 +743,7 @@ impl<H: HostBus> Card<H> {
         let len = p.frame.len() as u64;
         if !key.is_parsed() {
             self.counters.table_misses += 1;
-            self.to_agent(pkt, MissReason::Unparsed, now);
+            self.to_agent(pkt, MissReason::UnparsedKey, now);
             return;
         }
         let words = key.to_words();
@@ -780,7 +769,7 @@ impl<H: HostBus> Card<H> {
                 return;
             }
             Destination::ToAgent => {
-                self.to_agent(pkt, MissReason::ActionToAgent, now);
+                self.to_agent(pkt, MissReason::ToAgent, now);
                 return;
             }
             Destination::Output(port) => {
@@ -948,7 +937,7 @@ impl<H: HostBus> Card<H> {
             (RxStatus::Ok, Ok(()))
         };
         let cpl = RxCompletion {
-            index,
+            index: RingIndex::new(index),
             len: if result.is_ok() {
                 u16::try_from(len).unwrap_or(u16::MAX)
             } else {
@@ -1007,10 +996,11 @@ impl<H: HostBus> Card<H> {
             Source::Wire { mac } => self.macs[usize::from(mac)].fifo_pop(fifo),
             Source::Vm { queue, index } => {
                 let status = match outcome {
-                    Ok(()) => TxStatus::Sent,
+                    // A VM learns only that its frame entered the switch (or why it could
+                    // not be read), not where it went.
                     Err(DropReason::DmaFault) => TxStatus::DmaFault,
                     Err(DropReason::BadDescriptor) => TxStatus::BadDescriptor,
-                    Err(_) => TxStatus::Dropped,
+                    Ok(()) | Err(_) => TxStatus::Done,
                 };
                 self.tx_complete(queue, index, status, now);
             }
@@ -1026,7 +1016,7 @@ impl<H: HostBus> Card<H> {
         vq.tx_cq_producer = vq.tx_cq_producer.wrapping_add(1);
         let vm = vq.vm;
         let cpl = TxCompletion {
-            index,
+            index: RingIndex::new(index),
             status,
             timestamp: done,
         };
@@ -1104,7 +1094,13 @@ impl<H: HostBus> Card<H> {
                 continue;
             }
             let d = match desc {
-                Ok(d) if d.len >= 14 && u64::from(d.len) <= max_frame => d,
+                Ok(d)
+                    if u64::from(d.len) <= max_frame
+                        && d.vm == vm
+                        && d.queue == QueueIndex(q) =>
+                {
+                    d
+                }
                 _ => {
                     self.finish_packet(pkt, Err(DropReason::BadDescriptor), now);
                     continue;
@@ -1180,15 +1176,19 @@ impl<H: HostBus> Card<H> {
         let header_len = p.frame.len().min(MISS_HEADER_BYTES);
         header[..header_len].copy_from_slice(&p.frame[..header_len]);
         let (flags, vm, queue) = match p.source {
-            Source::Wire { .. } => (0, VmId(0), 0),
-            Source::Vm { queue, .. } => (1, self.queues[usize::from(queue)].vm, queue),
+            Source::Wire { .. } => (MissFlags::NONE, VmId(0), QueueIndex(0)),
+            Source::Vm { queue, .. } => (
+                MissFlags(MissFlags::FROM_VM),
+                self.queues[usize::from(queue)].vm,
+                QueueIndex(queue),
+            ),
         };
         let record = MissRecord {
             in_port: p.in_port,
             flags,
             vm,
             queue,
-            handle,
+            handle: PacketHandle(handle),
             packet_len: u16::try_from(p.frame.len()).unwrap_or(u16::MAX),
             header_len: u16::try_from(header_len).unwrap_or(u16::MAX),
             timestamp: p.arrival,

@@ -15,20 +15,7 @@
 use nic_abi::time::SimTime;
 use serde::{Deserialize, Serialize};
 
-/// An I/O virtual address: an address in one VM's DMA address space, as the card sees it.
-/// TODO(merge): becomes `nic_abi::desc::Iova` when that lands in main.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct Iova(pub u64);
-
-/// A virtual machine (the owner of an IOVA space). TODO(merge): `nic_abi::desc::VmId`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct VmId(pub u16);
+pub use nic_abi::desc::{Iova, VmId};
 
 /// An interrupt vector (MSI-X table entry).
 #[derive(

@@ -8,8 +8,6 @@ pub mod engine;
 pub mod flow_table;
 pub mod host;
 pub mod mac;
-mod parse_stand_in;
 pub mod pcie;
 pub mod pipeline;
-pub mod records;
 pub mod testing;
