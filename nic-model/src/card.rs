@@ -39,9 +39,8 @@ use crate::mac::{MacConfig, MacPort};
 use crate::pcie::{PcieConfig, PcieConfigError, PcieLink};
 use crate::pipeline::{Pipeline, PipelineConfig};
 use nic_abi::desc::{
-    MissFlags, MissReason, MissRecord, PacketHandle, QueueIndex, Release, RingIndex,
-    RxCompletion, RxDescriptor, RxStatus, TxCompletion, TxDescriptor, TxStatus,
-    MISS_HEADER_BYTES,
+    MissFlags, MissReason, MissRecord, PacketHandle, QueueIndex, Release, RingIndex, RxCompletion,
+    RxDescriptor, RxStatus, TxCompletion, TxDescriptor, TxStatus, MISS_HEADER_BYTES,
 };
 use nic_abi::parse::parse_card;
 
@@ -685,7 +684,8 @@ impl<H: HostBus> Card<H> {
         match e {
             Event::WireRxDone { pkt, mac } => self.on_wire_rx(pkt, mac, now),
             Event::HeaderReady { pkt } => {
-                let t = self.pipeline.process(now);
+                let len = self.packets[pkt as usize].frame.len() as u64;
+                let t = self.pipeline.process(now, len);
                 self.schedule(t, Event::LookupDone { pkt });
             }
             Event::LookupDone { pkt } => self.on_lookup(pkt, now),
@@ -729,17 +729,13 @@ impl<H: HostBus> Card<H> {
             return;
         }
         self.packets[pkt as usize].fifo_bytes = len;
-        let t = self.pipeline.process(now);
+        let t = self.pipeline.process(now, len);
         self.schedule(t, Event::LookupDone { pkt });
     }
 
     fn on_lookup(&mut self, pkt: u32, now: SimTime) {
         let p = &self.packets[pkt as usize];
-        let window = p
-            .frame
-            .len()
-            .min(self.config.dma.header_read_bytes as usize);
-        let key = parse_card(&p.frame[..window], p.in_port);
+        let key = parse_card(&p.frame, p.in_port);
         let len = p.frame.len() as u64;
         if !key.is_parsed() {
             self.counters.table_misses += 1;
@@ -1095,9 +1091,7 @@ impl<H: HostBus> Card<H> {
             }
             let d = match desc {
                 Ok(d)
-                    if u64::from(d.len) <= max_frame
-                        && d.vm == vm
-                        && d.queue == QueueIndex(q) =>
+                    if u64::from(d.len) <= max_frame && d.vm == vm && d.queue == QueueIndex(q) =>
                 {
                     d
                 }
@@ -1167,11 +1161,7 @@ impl<H: HostBus> Card<H> {
             return;
         };
         let p = &self.packets[pkt as usize];
-        let window = p
-            .frame
-            .len()
-            .min(self.config.dma.header_read_bytes as usize);
-        let key = parse_card(&p.frame[..window], p.in_port);
+        let key = parse_card(&p.frame, p.in_port);
         let mut header = [0u8; MISS_HEADER_BYTES];
         let header_len = p.frame.len().min(MISS_HEADER_BYTES);
         header[..header_len].copy_from_slice(&p.frame[..header_len]);
@@ -1221,7 +1211,8 @@ impl<H: HostBus> Card<H> {
         self.counters.releases += 1;
         match release {
             ReleaseCode::Relookup => {
-                let t = self.pipeline.process(now);
+                let len = self.packets[pkt as usize].frame.len() as u64;
+                let t = self.pipeline.process(now, len);
                 self.schedule(t, Event::LookupDone { pkt });
             }
             ReleaseCode::Apply(action) => {

@@ -20,12 +20,15 @@ pub struct PipelineConfig {
     /// NIC core clock in MHz. Default 250 MHz, Corundum's core clock on UltraScale+ FPGAs
     /// (Forencich et al., FCCM 2020) and the clock `nic_abi::table` sizes its stages for.
     pub nic_clock_mhz: u64,
-    /// Parser latency in cycles. Default 4: the 128-byte header window arrives as two 512-bit
-    /// beats, one cycle per header layer pair after that (the RTL parser's stage count).
+    /// Parser latency in cycles from its first header beat to the key. Default 4: up to two
+    /// 64-byte beats of the 128-byte header window, then two stages extracting fields.
     pub parser_latency_cycles: u64,
-    /// Cycles between packets the parser accepts. Default 2: the two 512-bit beats of the
-    /// header window.
-    pub parser_initiation_interval_cycles: u64,
+    /// Bytes of header the parser takes per cycle: its datapath width. Default 64 (512 bits,
+    /// the width of Corundum's 100G datapath at 250 MHz). A packet occupies the parser for
+    /// `ceil(min(len, header window) / width)` cycles, so 64-byte frames enter one per cycle.
+    pub parser_bytes_per_cycle: u64,
+    /// Bytes of a packet the parser sees: `nic_abi::parse::HEADER_WINDOW_BYTES` (128).
+    pub header_window_bytes: u64,
     /// Lookup latency in cycles: `nic_abi::table::LOOKUP_LATENCY_CYCLES` (8), shared with the
     /// RTL. Change it only to study a different design.
     pub lookup_latency_cycles: u64,
@@ -39,7 +42,8 @@ impl Default for PipelineConfig {
         PipelineConfig {
             nic_clock_mhz: 250,
             parser_latency_cycles: 4,
-            parser_initiation_interval_cycles: 2,
+            parser_bytes_per_cycle: 64,
+            header_window_bytes: nic_abi::parse::HEADER_WINDOW_BYTES as u64,
             lookup_latency_cycles: u64::from(LOOKUP_LATENCY_CYCLES),
             lookup_initiation_interval_cycles: u64::from(LOOKUP_INITIATION_INTERVAL_CYCLES),
         }
@@ -66,11 +70,16 @@ impl Pipeline {
         }
     }
 
-    /// A packet's header is ready at `ready`: returns when its lookup result is valid.
-    pub fn process(&mut self, ready: SimTime) -> SimTime {
+    /// The header of a packet of `len` bytes is ready at `ready`: returns when its lookup
+    /// result is valid.
+    pub fn process(&mut self, ready: SimTime, len: u64) -> SimTime {
         let c = &self.config;
+        let beats = len
+            .min(c.header_window_bytes)
+            .div_ceil(c.parser_bytes_per_cycle.max(1))
+            .max(1);
         let parse_start = self.clock.edge_at_or_after(ready).max(self.parser_next);
-        self.parser_next = parse_start + self.clock.cycles(c.parser_initiation_interval_cycles);
+        self.parser_next = parse_start + self.clock.cycles(beats);
         let key_ready = parse_start + self.clock.cycles(c.parser_latency_cycles);
         let lookup_start = key_ready.max(self.lookup_next);
         self.lookup_next = lookup_start + self.clock.cycles(c.lookup_initiation_interval_cycles);
@@ -88,19 +97,16 @@ mod tests {
         let clock = Clock::from_mhz(250).expect("whole ps");
         let mut p = Pipeline::new(PipelineConfig::default(), clock);
         // 4 parser + 8 lookup cycles of 4 ns.
-        assert_eq!(
-            p.process(SimTime::ZERO),
-            SimTime::ZERO + SimDuration::from_ns(48)
-        );
-        // A second packet at the same time waits one parser interval (2 cycles).
-        assert_eq!(
-            p.process(SimTime::ZERO),
-            SimTime::ZERO + SimDuration::from_ns(56)
-        );
+        let at = |ns| SimTime::ZERO + SimDuration::from_ns(ns);
+        assert_eq!(p.process(SimTime::ZERO, 1500), at(48));
+        // A second packet at the same time waits for the first's two header beats.
+        assert_eq!(p.process(SimTime::ZERO, 60), at(56));
+        // ... and a third only for the second's single beat.
+        assert_eq!(p.process(SimTime::ZERO, 60), at(60));
         // Off-edge arrivals start at the next edge.
         let mut p = Pipeline::new(PipelineConfig::default(), clock);
         assert_eq!(
-            p.process(SimTime(1)),
+            p.process(SimTime(1), 60),
             SimTime(4_000) + SimDuration::from_ns(48)
         );
     }
