@@ -2,13 +2,229 @@
 //!
 //! [`FlatMemoryHost`] is a host with one flat byte array per VM (IOVA = offset), no IOMMU
 //! beyond bounds, and a list of raised interrupts. It can be told to refuse accesses to an
-//! address range, to force DMA faults in tests.
+//! address range, to force DMA faults in tests. [`VmLayout`] and [`MissLayout`] place a VM's
+//! rings and buffers (and the agent's miss ring) in such a memory and play the guest driver's
+//! part: post buffers, queue frames, read completions.
 
 use std::collections::HashMap;
 
+use nic_abi::desc::{
+    DescError, MissRecord, QueueIndex, RxCompletion, RxDescriptor, TxCompletion, TxDescriptor,
+    TxFlags,
+};
+use nic_abi::key::PortNo;
 use nic_abi::time::SimTime;
 
+use crate::card::{MissQueueSetup, QueueSetup, RingSetup};
 use crate::host::{DmaFault, HostBus, Iova, IrqVector, VmId};
+
+/// Bytes of each packet buffer in a [`VmLayout`].
+pub const BUFFER_BYTES: u16 = 2048;
+
+/// Where a VM's rings and buffers sit in its memory, and the guest driver's side of them.
+///
+/// ```text
+///   0            RX ring        entries x 16 B
+///   ...          RX completions entries x 24 B
+///   ...          TX ring        entries x 16 B
+///   ...          TX completions entries x 16 B
+///   buffers      RX buffers     entries x 2 KiB, then TX buffers entries x 2 KiB
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmLayout {
+    /// The VM.
+    pub vm: VmId,
+    /// Its switch port.
+    pub port: PortNo,
+    /// Its queue index on the card (the order queues were added).
+    pub queue: QueueIndex,
+    /// Entries of each ring (a power of two).
+    pub entries: u16,
+}
+
+impl VmLayout {
+    fn rx_ring(&self) -> u64 {
+        0
+    }
+    fn rx_cq(&self) -> u64 {
+        self.rx_ring() + u64::from(self.entries) * RxDescriptor::SIZE as u64
+    }
+    fn tx_ring(&self) -> u64 {
+        self.rx_cq() + u64::from(self.entries) * RxCompletion::SIZE as u64
+    }
+    fn tx_cq(&self) -> u64 {
+        self.tx_ring() + u64::from(self.entries) * TxDescriptor::SIZE as u64
+    }
+    fn buffers(&self) -> u64 {
+        (self.tx_cq() + u64::from(self.entries) * TxCompletion::SIZE as u64).next_multiple_of(4096)
+    }
+
+    /// Bytes of memory the layout needs.
+    pub fn memory_bytes(&self) -> usize {
+        let end = self.buffers() + 2 * u64::from(self.entries) * u64::from(BUFFER_BYTES);
+        usize::try_from(end).unwrap_or(usize::MAX)
+    }
+
+    /// The queue setup for the card, with these interrupt vectors.
+    pub fn queue_setup(&self, rx_vector: IrqVector, tx_vector: IrqVector) -> QueueSetup {
+        let ring = |base| RingSetup {
+            base: Iova(base),
+            entries: self.entries,
+        };
+        QueueSetup {
+            vm: self.vm,
+            port: self.port,
+            rx: ring(self.rx_ring()),
+            rx_completions: ring(self.rx_cq()),
+            tx: ring(self.tx_ring()),
+            tx_completions: ring(self.tx_cq()),
+            rx_vector,
+            tx_vector,
+        }
+    }
+
+    fn slot(&self, index: u16) -> u64 {
+        u64::from(index & (self.entries - 1))
+    }
+
+    /// The RX buffer of ring index `index`.
+    pub fn rx_buffer(&self, index: u16) -> Iova {
+        Iova(self.buffers() + self.slot(index) * u64::from(BUFFER_BYTES))
+    }
+
+    /// The TX buffer of ring index `index`.
+    pub fn tx_buffer(&self, index: u16) -> Iova {
+        Iova(
+            self.buffers() + (u64::from(self.entries) + self.slot(index)) * u64::from(BUFFER_BYTES),
+        )
+    }
+
+    /// Writes the RX descriptor for ring index `index` (its own buffer, full size).
+    pub fn post_rx(&self, host: &mut FlatMemoryHost, index: u16) -> Result<(), DmaFault> {
+        let d = RxDescriptor {
+            buf: self.rx_buffer(index),
+            capacity: BUFFER_BYTES,
+        };
+        host.dma_write(
+            self.vm,
+            Iova(self.rx_ring() + self.slot(index) * RxDescriptor::SIZE as u64),
+            &d.to_bytes(),
+        )
+    }
+
+    /// Writes raw descriptor bytes at ring slot `index` (for hostile-descriptor tests).
+    pub fn write_raw_rx(
+        &self,
+        host: &mut FlatMemoryHost,
+        index: u16,
+        bytes: &[u8; 16],
+    ) -> Result<(), DmaFault> {
+        host.dma_write(
+            self.vm,
+            Iova(self.rx_ring() + self.slot(index) * RxDescriptor::SIZE as u64),
+            bytes,
+        )
+    }
+
+    /// Copies `frame` into the TX buffer of ring index `index` and writes its descriptor.
+    pub fn queue_tx(
+        &self,
+        host: &mut FlatMemoryHost,
+        index: u16,
+        frame: &[u8],
+    ) -> Result<(), DmaFault> {
+        host.dma_write(self.vm, self.tx_buffer(index), frame)?;
+        let d = TxDescriptor {
+            buf: self.tx_buffer(index),
+            len: u16::try_from(frame.len()).unwrap_or(u16::MAX),
+            flags: TxFlags::NONE,
+            vm: self.vm,
+            queue: self.queue,
+        };
+        self.write_raw_tx(host, index, &d.to_bytes())
+    }
+
+    /// Writes raw TX descriptor bytes at ring slot `index`.
+    pub fn write_raw_tx(
+        &self,
+        host: &mut FlatMemoryHost,
+        index: u16,
+        bytes: &[u8; 16],
+    ) -> Result<(), DmaFault> {
+        host.dma_write(
+            self.vm,
+            Iova(self.tx_ring() + self.slot(index) * TxDescriptor::SIZE as u64),
+            bytes,
+        )
+    }
+
+    /// The RX completion the card wrote at completion index `index`.
+    pub fn rx_completion(
+        &self,
+        host: &FlatMemoryHost,
+        index: u16,
+    ) -> Result<RxCompletion, DescError> {
+        let at = usize::try_from(self.rx_cq() + self.slot(index) * RxCompletion::SIZE as u64)
+            .unwrap_or(usize::MAX);
+        let mem = host.memory(self.vm).unwrap_or(&[]);
+        RxCompletion::try_from(mem.get(at..at + RxCompletion::SIZE).unwrap_or(&[]))
+    }
+
+    /// The TX completion the card wrote at completion index `index`.
+    pub fn tx_completion(
+        &self,
+        host: &FlatMemoryHost,
+        index: u16,
+    ) -> Result<TxCompletion, DescError> {
+        let at = usize::try_from(self.tx_cq() + self.slot(index) * TxCompletion::SIZE as u64)
+            .unwrap_or(usize::MAX);
+        let mem = host.memory(self.vm).unwrap_or(&[]);
+        TxCompletion::try_from(mem.get(at..at + TxCompletion::SIZE).unwrap_or(&[]))
+    }
+
+    /// `len` bytes of the RX buffer of ring index `index`.
+    pub fn rx_data<'h>(&self, host: &'h FlatMemoryHost, index: u16, len: usize) -> &'h [u8] {
+        let at = usize::try_from(self.rx_buffer(index).0).unwrap_or(usize::MAX);
+        host.memory(self.vm)
+            .and_then(|m| m.get(at..at + len))
+            .unwrap_or(&[])
+    }
+}
+
+/// The agent's miss ring, at the start of its own memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissLayout {
+    /// The agent's address space.
+    pub vm: VmId,
+    /// Ring entries (a power of two).
+    pub entries: u16,
+}
+
+impl MissLayout {
+    /// Bytes of memory the ring needs.
+    pub fn memory_bytes(&self) -> usize {
+        usize::from(self.entries) * MissRecord::SIZE
+    }
+
+    /// The miss queue setup for the card.
+    pub fn setup(&self, vector: IrqVector) -> MissQueueSetup {
+        MissQueueSetup {
+            vm: self.vm,
+            ring: RingSetup {
+                base: Iova(0),
+                entries: self.entries,
+            },
+            vector,
+        }
+    }
+
+    /// The record at ring index `index`.
+    pub fn record(&self, host: &FlatMemoryHost, index: u16) -> Result<MissRecord, DescError> {
+        let at = usize::from(index & (self.entries - 1)) * MissRecord::SIZE;
+        let mem = host.memory(self.vm).unwrap_or(&[]);
+        MissRecord::try_from(mem.get(at..at + MissRecord::SIZE).unwrap_or(&[]))
+    }
+}
 
 /// A host whose VMs each own a flat memory of a fixed size.
 #[derive(Debug, Clone, Default)]

@@ -1,3 +1,7 @@
 //! nic-model's integration tests: one binary, one module per part of the card.
 
+mod card_paths;
+mod conservation;
 mod flow_table;
+mod support;
+mod timing;
