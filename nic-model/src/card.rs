@@ -295,8 +295,11 @@ struct VmQueue {
     tx_cq: Ring,
     rx_producer: u16,
     rx_consumer: u16,
-    rx_cache: VecDeque<(u16, Result<RxDescriptor, ()>)>,
-    rx_desc_ready: SimTime,
+    /// Fetched descriptors: ring index, the descriptor (or that it did not decode), and when
+    /// its fetch completes.
+    rx_cache: VecDeque<(u16, Result<RxDescriptor, ()>, SimTime)>,
+    /// When the latest descriptor fetch completes.
+    rx_fetch_ready: SimTime,
     rx_cq_producer: u16,
     tx_producer: u16,
     tx_consumer: u16,
@@ -332,6 +335,14 @@ enum Event {
     HeaderReady { pkt: u32 },
     /// A packet's lookup result is valid.
     LookupDone { pkt: u32 },
+    /// A copy to a VM has its descriptor and data on the card: write it.
+    RxWrite {
+        pkt: u32,
+        queue: u16,
+        index: u16,
+        buf: Iova,
+        capacity: u16,
+    },
     /// A copy to a VM has been written with its completion.
     RxCopyDone {
         pkt: u32,
@@ -385,6 +396,8 @@ pub struct Card<H: HostBus> {
     free_packets: Vec<u32>,
     counters: Counters,
     host: H,
+    /// The first engine failure, reported by [`Card::finish`].
+    engine_error: Option<EngineError>,
 }
 
 const PORT_SLOTS: usize = 1 << 16;
@@ -426,6 +439,7 @@ impl<H: HostBus> Card<H> {
             free_packets: Vec::new(),
             counters: Counters::default(),
             host,
+            engine_error: None,
             config,
         })
     }
@@ -491,6 +505,11 @@ impl<H: HostBus> Card<H> {
         self.events.fired()
     }
 
+    /// Events waiting to fire.
+    pub fn events_pending(&self) -> usize {
+        self.events.len()
+    }
+
     /// Sets up a VM's queue pair; returns its index. Rings start empty (all indices 0).
     pub fn add_queue(&mut self, setup: QueueSetup) -> Result<QueueIndex, CardError> {
         let p = usize::from(setup.port.0);
@@ -509,7 +528,7 @@ impl<H: HostBus> Card<H> {
             rx_producer: 0,
             rx_consumer: 0,
             rx_cache: VecDeque::new(),
-            rx_desc_ready: SimTime::ZERO,
+            rx_fetch_ready: SimTime::ZERO,
             rx_cq_producer: 0,
             tx_producer: 0,
             tx_consumer: 0,
@@ -661,6 +680,9 @@ impl<H: HostBus> Card<H> {
     /// Returns the counters.
     pub fn finish(&mut self) -> Result<Counters, FinishError> {
         self.drain();
+        if let Some(e) = self.engine_error {
+            return Err(FinishError::Engine(e));
+        }
         self.counters.check()?;
         if self.counters.in_flight != 0 {
             return Err(FinishError::NotDrained {
@@ -673,9 +695,10 @@ impl<H: HostBus> Card<H> {
     fn schedule(&mut self, at: SimTime, e: Event) {
         // Every time computed by the components is at or after now; clamp defensively.
         let at = at.max(self.now());
-        if self.events.schedule_at(at, e).is_err() {
-            // Unreachable after the clamp; kept so no event is silently lost.
-            self.events.schedule_in(SimDuration::ZERO, e);
+        if let Err(err) = self.events.schedule_at(at, e) {
+            // Only a queue past 2^24 pending events gets here; the card cannot go on
+            // correctly, and losing the event would lose a packet silently.
+            self.engine_error.get_or_insert(err);
         }
     }
 
@@ -689,6 +712,13 @@ impl<H: HostBus> Card<H> {
                 self.schedule(t, Event::LookupDone { pkt });
             }
             Event::LookupDone { pkt } => self.on_lookup(pkt, now),
+            Event::RxWrite {
+                pkt,
+                queue,
+                index,
+                buf,
+                capacity,
+            } => self.issue_rx_write(pkt, queue, index, buf, capacity, now),
             Event::RxCopyDone {
                 pkt,
                 queue,
@@ -778,7 +808,18 @@ impl<H: HostBus> Card<H> {
                     self.finish_packet(pkt, Err(DropReason::NoSuchPort), now);
                     return;
                 }
-                vec![t]
+                // The common case, without building a target list.
+                if action.vlan != VlanOp::Keep {
+                    let p = &mut self.packets[pkt as usize];
+                    p.frame = apply_vlan_op(&p.frame, action.vlan);
+                }
+                self.packets[pkt as usize].pending = 1;
+                match t {
+                    PortTarget::Mac(m) => self.copy_to_wire(pkt, m, now),
+                    PortTarget::Queue(q) => self.copy_to_vm(pkt, q, now),
+                    PortTarget::None => self.copy_done(pkt, Err(DropReason::NoSuchPort), now),
+                }
+                return;
             }
             Destination::Flood => {
                 let mut v: Vec<PortTarget> = (0..self.macs.len())
@@ -841,75 +882,117 @@ impl<H: HostBus> Card<H> {
         self.schedule(done, Event::WireTxDone { pkt });
     }
 
-    /// Takes queue `q`'s next RX descriptor, fetching a batch if none is cached.
+    /// Fetches the next batch of queue `qi`'s posted RX descriptors (up to the batch size,
+    /// not across the ring's end) into its cache, each usable when the read completes.
+    fn fetch_rx_descriptors(&mut self, qi: usize, now: SimTime) -> Result<(), DropReason> {
+        let batch = self.config.dma.descriptor_batch.max(1);
+        let vq = &self.queues[qi];
+        let posted = vq.rx_producer.wrapping_sub(vq.rx_consumer);
+        // A producer index more than a ring ahead is garbage from the host: nothing usable.
+        if posted == 0 || posted > vq.rx.entries {
+            return Err(DropReason::NoRxBuffer);
+        }
+        let to_wrap = vq.rx.entries - vq.rx.slot(vq.rx_consumer);
+        let n = posted.min(batch).min(to_wrap);
+        let mut buf = [0u8; 256 * RxDescriptor::SIZE];
+        let n = n.min(256);
+        let buf = &mut buf[..usize::from(n) * RxDescriptor::SIZE];
+        let (vm, addr, first) = (
+            vq.vm,
+            vq.rx.addr(vq.rx_consumer, RxDescriptor::SIZE),
+            vq.rx_consumer,
+        );
+        if self.host.dma_read(vm, addr, buf).is_err() {
+            return Err(DropReason::DmaFault);
+        }
+        let ready = self.dma.read(now, buf.len() as u64);
+        let vq = &mut self.queues[qi];
+        for (i, chunk) in (0u16..).zip(buf.chunks_exact(RxDescriptor::SIZE)) {
+            vq.rx_cache.push_back((
+                first.wrapping_add(i),
+                RxDescriptor::try_from(chunk).map_err(|_| ()),
+                ready,
+            ));
+        }
+        vq.rx_consumer = vq.rx_consumer.wrapping_add(n);
+        vq.rx_fetch_ready = ready;
+        Ok(())
+    }
+
+    /// Takes queue `q`'s next RX descriptor, fetching a batch if none is cached, and
+    /// prefetching the next batch when half the cache is used (as NIC descriptor engines do),
+    /// so a steady stream rarely waits for a descriptor read.
     fn next_rx_descriptor(
         &mut self,
         q: u16,
         now: SimTime,
     ) -> Result<(u16, RxDescriptor, SimTime), DropReason> {
-        let batch = self.config.dma.descriptor_batch.max(1);
+        let half_batch = usize::from(self.config.dma.descriptor_batch.max(1) / 2);
         let qi = usize::from(q);
         if self.queues[qi].rx_cache.is_empty() {
-            let vq = &self.queues[qi];
-            let posted = vq.rx_producer.wrapping_sub(vq.rx_consumer);
-            if posted == 0 || posted > vq.rx.entries {
-                return Err(DropReason::NoRxBuffer);
-            }
-            let to_wrap = vq.rx.entries - vq.rx.slot(vq.rx_consumer);
-            let n = posted.min(batch).min(to_wrap);
-            let mut buf = vec![0u8; usize::from(n) * RxDescriptor::SIZE];
-            let (vm, addr, first) = (
-                vq.vm,
-                vq.rx.addr(vq.rx_consumer, RxDescriptor::SIZE),
-                vq.rx_consumer,
-            );
-            if self.host.dma_read(vm, addr, &mut buf).is_err() {
-                return Err(DropReason::DmaFault);
-            }
-            let ready = self.dma.read(now, buf.len() as u64);
-            let vq = &mut self.queues[qi];
-            for (i, chunk) in (0u16..).zip(buf.chunks_exact(RxDescriptor::SIZE)) {
-                vq.rx_cache.push_back((
-                    first.wrapping_add(i),
-                    RxDescriptor::try_from(chunk).map_err(|_| ()),
-                ));
-            }
-            vq.rx_consumer = vq.rx_consumer.wrapping_add(n);
-            vq.rx_desc_ready = ready;
+            self.fetch_rx_descriptors(qi, now)?;
         }
-        let vq = &mut self.queues[qi];
-        match vq.rx_cache.pop_front() {
-            Some((index, Ok(d))) => Ok((index, d, vq.rx_desc_ready.max(now))),
-            Some((_, Err(()))) => Err(DropReason::BadDescriptor),
+        let taken = self.queues[qi].rx_cache.pop_front();
+        let vq = &self.queues[qi];
+        if vq.rx_cache.len() <= half_batch && vq.rx_fetch_ready <= now {
+            // A failed prefetch changes nothing: the next demand fetch meets the same error.
+            let _ = self.fetch_rx_descriptors(qi, now);
+        }
+        match taken {
+            Some((index, Ok(d), ready)) => Ok((index, d, ready.max(now))),
+            Some((_, Err(()), _)) => Err(DropReason::BadDescriptor),
             None => Err(DropReason::NoRxBuffer),
         }
     }
 
     fn copy_to_vm(&mut self, pkt: u32, q: u16, now: SimTime) {
-        let ready = self.body_ready(pkt, now);
-        match self.next_rx_descriptor(q, ready) {
+        let body = self.body_ready(pkt, now);
+        match self.next_rx_descriptor(q, now) {
             Err(reason) => self.copy_done(pkt, Err(reason), now),
             Ok((index, d, desc_ready)) => {
-                let len = self.packets[pkt as usize].frame.len() as u64;
-                let t = ready.max(desc_ready);
-                let data_done = if u64::from(d.capacity) >= len {
-                    self.dma.write(t, len)
-                } else {
-                    t
+                let t = body.max(desc_ready);
+                let write = Event::RxWrite {
+                    pkt,
+                    queue: q,
+                    index,
+                    buf: d.buf,
+                    capacity: d.capacity,
                 };
-                let cpl_done = self.dma.write(data_done, RxCompletion::SIZE as u64);
-                self.schedule(
-                    cpl_done,
-                    Event::RxCopyDone {
-                        pkt,
-                        queue: q,
-                        index,
-                        buf: d.buf,
-                        capacity: d.capacity,
-                    },
-                );
+                if t > now {
+                    self.schedule(t, write);
+                } else {
+                    self.issue_rx_write(pkt, q, index, d.buf, d.capacity, now);
+                }
             }
         }
+    }
+
+    /// Packet and descriptor are on the card: write the packet, then its completion (posted
+    /// writes stay in order on the link, so the completion lands after the data).
+    fn issue_rx_write(
+        &mut self,
+        pkt: u32,
+        q: u16,
+        index: u16,
+        buf: Iova,
+        capacity: u16,
+        now: SimTime,
+    ) {
+        let len = self.packets[pkt as usize].frame.len() as u64;
+        if u64::from(capacity) >= len {
+            self.dma.write(now, len);
+        }
+        let cpl_done = self.dma.write(now, RxCompletion::SIZE as u64);
+        self.schedule(
+            cpl_done,
+            Event::RxCopyDone {
+                pkt,
+                queue: q,
+                index,
+                buf,
+                capacity,
+            },
+        );
     }
 
     fn on_rx_copy_done(

@@ -143,6 +143,9 @@ pub enum FinishError {
     /// The law itself failed.
     #[error(transparent)]
     Conservation(#[from] ConservationError),
+    /// The event engine failed during the run (an event could not be scheduled).
+    #[error("the run cannot be trusted: {0}")]
+    Engine(crate::engine::EngineError),
     /// The law held but packets remain in flight after the drain.
     #[error("{in_flight} packets still in flight after the drain")]
     NotDrained {

@@ -2,8 +2,9 @@
 //!
 //! A DMA operation goes to the channel that is free first; it starts when the channel is free,
 //! after a setup time (the engine decoding the command), and occupies the channel until the
-//! link has carried it (for reads: until the last completion has arrived). Several channels
-//! let operations overlap on the link, as the read tags allow; one channel serialises them.
+//! link has carried it (for reads: until its read requests are out; the completions come back
+//! under the link's tag limit). The card issues an operation only when its data is ready, so
+//! a channel is never reserved for an idle future gap.
 
 use nic_abi::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
@@ -100,10 +101,12 @@ impl DmaEngine {
     }
 
     /// Reads `bytes` from host memory, asked at `now`: returns when the data is on the card.
+    /// The channel is busy only until its read requests are out; the completions are
+    /// tracked by the link's tags.
     pub fn read(&mut self, now: SimTime, bytes: u64) -> SimTime {
         let (ch, start) = self.channel(now);
-        let end = self.link.dma_read(start, bytes);
-        self.channel_free[ch] = end;
+        let (sent, end) = self.link.dma_read_split(start, bytes);
+        self.channel_free[ch] = sent;
         self.stats.reads += 1;
         self.stats.read_bytes += bytes;
         end

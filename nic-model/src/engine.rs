@@ -5,8 +5,9 @@
 //! when scheduled, and the queue orders by `(time, sequence)`. A run is single-threaded, so the
 //! same inputs give the same event order, hence byte-identical results.
 //!
-//! The queue is a binary heap of small records `(time, sequence, payload)` with the payload an
-//! enum chosen by the model (no boxing per event).
+//! The queue is a binary heap of 128-bit keys `time << 64 | sequence << 24 | slot`, so one
+//! integer comparison orders two events; payloads (an enum chosen by the model, no boxing per
+//! event) stay in a slot store and never move while the heap sifts.
 //!
 //! ```
 //! use nic_model::engine::{Clock, EventQueue};
@@ -22,7 +23,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use nic_abi::time::{SimDuration, SimTime};
@@ -40,6 +41,10 @@ pub enum EngineError {
         /// The queue's current time (ps).
         now: u64,
     },
+    /// More than [`MAX_PENDING_EVENTS`] events pending, or more than [`MAX_EVENTS`] scheduled
+    /// in one run. The event was not scheduled; the simulation cannot be trusted to go on.
+    #[error("event queue full: more than 2^24 events pending or 2^40 scheduled in one run")]
+    TooManyEvents,
     /// A clock's frequency or period is zero or does not give a whole number of picoseconds.
     #[error("clock: {0} is not a usable clock (period must be a whole, non-zero number of ps)")]
     BadClock(&'static str),
@@ -90,39 +95,38 @@ impl Clock {
     }
 }
 
-/// One scheduled event. Ordered so the heap's maximum is the earliest `(time, seq)`.
-#[derive(Debug)]
-struct Scheduled<E> {
-    time: SimTime,
-    seq: u64,
-    event: E,
+/// Bits of a heap key holding the payload's slot; the sequence number takes the bits above,
+/// up to the time's 64 bits.
+const SLOT_BITS: u32 = 24;
+/// Most events pending at once (payload slots).
+pub const MAX_PENDING_EVENTS: usize = 1 << SLOT_BITS;
+/// Most events one queue schedules over its life.
+pub const MAX_EVENTS: u64 = 1 << (64 - SLOT_BITS);
+
+#[inline]
+fn key_time(key: u128) -> u64 {
+    // The shift leaves the 64 time bits.
+    #[allow(clippy::cast_possible_truncation)]
+    let t = (key >> 64) as u64;
+    t
 }
 
-impl<E> PartialEq for Scheduled<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.time == other.time && self.seq == other.seq
-    }
-}
-
-impl<E> Eq for Scheduled<E> {}
-
-impl<E> PartialOrd for Scheduled<E> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<E> Ord for Scheduled<E> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        // Reversed: BinaryHeap is a max-heap and we want the earliest first.
-        (other.time, other.seq).cmp(&(self.time, self.seq))
-    }
+#[inline]
+fn key_slot(key: u128) -> u32 {
+    // Masked to SLOT_BITS (24) bits.
+    #[allow(clippy::cast_possible_truncation)]
+    let s = (key & ((1 << SLOT_BITS) - 1)) as u32;
+    s
 }
 
 /// A queue of events of type `E` ordered by time, then by scheduling order.
 #[derive(Debug)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Scheduled<E>>,
+    /// Keys `time << 64 | seq << SLOT_BITS | slot`, smallest first: one integer comparison
+    /// orders by time, then scheduling order; the payload stays put in its slot.
+    heap: BinaryHeap<Reverse<u128>>,
+    payloads: Vec<Option<E>>,
+    free_slots: Vec<u32>,
     next_seq: u64,
     now: SimTime,
     fired: u64,
@@ -139,6 +143,8 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: BinaryHeap::new(),
+            payloads: Vec::new(),
+            free_slots: Vec::new(),
             next_seq: 0,
             now: SimTime::ZERO,
             fired: 0,
@@ -168,7 +174,7 @@ impl<E> EventQueue<E> {
 
     /// The time of the next event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.heap.peek().map(|s| s.time)
+        self.heap.peek().map(|k| SimTime(key_time(k.0)))
     }
 
     /// Schedules `event` at `at` (not before [`EventQueue::now`]).
@@ -180,42 +186,63 @@ impl<E> EventQueue<E> {
                 now: self.now.0,
             });
         }
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        self.heap.push(Scheduled {
-            time: at,
-            seq,
-            event,
-        });
-        Ok(())
+        self.push(at, event)
     }
 
     /// Schedules `event` `after` from now.
     #[inline]
-    pub fn schedule_in(&mut self, after: SimDuration, event: E) {
+    pub fn schedule_in(&mut self, after: SimDuration, event: E) -> Result<(), EngineError> {
         let at = self.now + after;
+        self.push(at, event)
+    }
+
+    #[inline]
+    fn push(&mut self, at: SimTime, event: E) -> Result<(), EngineError> {
         let seq = self.next_seq;
+        if seq >= MAX_EVENTS {
+            return Err(EngineError::TooManyEvents);
+        }
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.payloads[slot as usize] = Some(event);
+                slot
+            }
+            None => {
+                if self.payloads.len() >= MAX_PENDING_EVENTS {
+                    return Err(EngineError::TooManyEvents);
+                }
+                self.payloads.push(Some(event));
+                // Below MAX_PENDING_EVENTS = 2^24, checked above.
+                u32::try_from(self.payloads.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
         self.next_seq += 1;
-        self.heap.push(Scheduled {
-            time: at,
-            seq,
-            event,
-        });
+        let key = (u128::from(at.0) << 64) | (u128::from(seq) << SLOT_BITS) | u128::from(slot);
+        self.heap.push(Reverse(key));
+        Ok(())
     }
 
     /// Removes the earliest event, advances the current time to it, and returns it.
     #[inline]
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
-        let s = self.heap.pop()?;
-        self.now = s.time;
-        self.fired += 1;
-        Some((s.time, s.event))
+        loop {
+            let Reverse(key) = self.heap.pop()?;
+            let slot = key_slot(key);
+            self.free_slots.push(slot);
+            // Every key has its payload; a missing one would be a bug here, and skipping it
+            // keeps the queue usable.
+            if let Some(event) = self.payloads.get_mut(slot as usize).and_then(Option::take) {
+                self.now = SimTime(key_time(key));
+                self.fired += 1;
+                return Some((self.now, event));
+            }
+        }
     }
 
     /// Pops the earliest event if it is due at or before `until`.
     #[inline]
     pub fn pop_until(&mut self, until: SimTime) -> Option<(SimTime, E)> {
-        if self.heap.peek()?.time > until {
+        if key_time(self.heap.peek()?.0) > until.0 {
             return None;
         }
         self.pop()
@@ -256,7 +283,7 @@ mod tests {
             q.schedule_at(SimTime(5), ()),
             Err(EngineError::InThePast { at: 5, now: 10 })
         );
-        q.schedule_in(SimDuration(3), ());
+        q.schedule_in(SimDuration(3), ()).expect("room");
         assert_eq!(q.pop(), Some((SimTime(13), ())));
         assert_eq!(q.pop_until(SimTime(100)), None);
     }

@@ -184,6 +184,9 @@ pub struct DirectionStats {
 #[derive(Debug, Clone)]
 pub struct PcieLink {
     config: PcieConfig,
+    /// `config.link_time(n)` for every TLP size `n` up to the largest one the link sends,
+    /// computed once (it needs a 128-bit division).
+    tlp_times: Vec<SimDuration>,
     /// Card to host.
     up_free: SimTime,
     /// Host to card.
@@ -198,8 +201,12 @@ impl PcieLink {
     /// An idle link; the configuration must be valid.
     pub fn new(config: PcieConfig) -> Result<PcieLink, PcieConfigError> {
         config.validate()?;
+        let largest = config.max_payload_bytes
+            + config.request_overhead().max(config.completion_overhead());
+        let tlp_times = (0..=largest).map(|n| config.link_time(n)).collect();
         Ok(PcieLink {
             config,
+            tlp_times,
             up_free: SimTime::ZERO,
             down_free: SimTime::ZERO,
             tags: BinaryHeap::new(),
@@ -225,6 +232,7 @@ impl PcieLink {
 
     fn send(
         config: &PcieConfig,
+        times: &[SimDuration],
         free: &mut SimTime,
         stats: &mut DirectionStats,
         ready: SimTime,
@@ -232,7 +240,11 @@ impl PcieLink {
         overhead: u64,
     ) -> SimTime {
         let start = ready.max(*free);
-        let d = config.link_time(payload + overhead);
+        let n = payload + overhead;
+        let d = usize::try_from(n)
+            .ok()
+            .and_then(|i| times.get(i).copied())
+            .unwrap_or_else(|| config.link_time(n));
         *free = start + d;
         stats.tlps += 1;
         stats.payload_bytes += payload;
@@ -250,6 +262,7 @@ impl PcieLink {
             let chunk = left.min(mps);
             let end = Self::send(
                 &self.config,
+                &self.tlp_times,
                 &mut self.up_free,
                 &mut self.up,
                 now,
@@ -266,6 +279,12 @@ impl PcieLink {
     /// A DMA read of `bytes` issued at `now`: returns when its last completion byte has
     /// arrived at the card.
     pub fn dma_read(&mut self, now: SimTime, bytes: u64) -> SimTime {
+        self.dma_read_split(now, bytes).1
+    }
+
+    /// [`PcieLink::dma_read`], also returning when the last read request has left the card
+    /// (after which the requester only waits for completions): `(requests_sent, data_in)`.
+    pub fn dma_read_split(&mut self, now: SimTime, bytes: u64) -> (SimTime, SimTime) {
         let mrrs = self.config.max_read_request_bytes;
         let mps = self.config.max_payload_bytes;
         let req_overhead = self.config.request_overhead();
@@ -274,6 +293,7 @@ impl PcieLink {
         let tags = self.config.max_outstanding_reads as usize;
         let mut left = bytes.max(1);
         let mut last = now;
+        let mut sent = now;
         while left > 0 {
             let request = left.min(mrrs);
             left -= request;
@@ -289,12 +309,14 @@ impl PcieLink {
             }
             let req_end = Self::send(
                 &self.config,
+                &self.tlp_times,
                 &mut self.up_free,
                 &mut self.up,
                 ready,
                 0,
                 req_overhead,
             );
+            sent = sent.max(req_end);
             let mut data_ready = req_end + latency;
             let mut remaining = request;
             while remaining > 0 {
@@ -302,6 +324,7 @@ impl PcieLink {
                 remaining -= chunk;
                 data_ready = Self::send(
                     &self.config,
+                    &self.tlp_times,
                     &mut self.down_free,
                     &mut self.down,
                     data_ready,
@@ -312,7 +335,7 @@ impl PcieLink {
             self.tags.push(Reverse(data_ready));
             last = last.max(data_ready);
         }
-        last
+        (sent, last)
     }
 
     /// A host MMIO write of `bytes` (a register write) issued at `now`: returns when it has
@@ -321,6 +344,7 @@ impl PcieLink {
         let overhead = self.config.request_overhead();
         Self::send(
             &self.config,
+            &self.tlp_times,
             &mut self.down_free,
             &mut self.down,
             now,

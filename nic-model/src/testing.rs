@@ -6,8 +6,6 @@
 //! rings and buffers (and the agent's miss ring) in such a memory and play the guest driver's
 //! part: post buffers, queue frames, read completions.
 
-use std::collections::HashMap;
-
 use nic_abi::desc::{
     DescError, MissRecord, QueueIndex, RxCompletion, RxDescriptor, TxCompletion, TxDescriptor,
     TxFlags,
@@ -229,7 +227,8 @@ impl MissLayout {
 /// A host whose VMs each own a flat memory of a fixed size.
 #[derive(Debug, Clone, Default)]
 pub struct FlatMemoryHost {
-    memories: HashMap<VmId, Vec<u8>>,
+    /// Indexed by VM id.
+    memories: Vec<Option<Vec<u8>>>,
     refused: Vec<(VmId, u64, u64)>,
     /// Interrupts raised, in order: (vector, time).
     pub interrupts: Vec<(IrqVector, SimTime)>,
@@ -247,7 +246,11 @@ impl FlatMemoryHost {
 
     /// Gives `vm` a zeroed memory of `bytes` bytes (IOVAs `0..bytes`).
     pub fn add_vm(&mut self, vm: VmId, bytes: usize) {
-        self.memories.insert(vm, vec![0; bytes]);
+        let i = usize::from(vm.0);
+        if self.memories.len() <= i {
+            self.memories.resize(i + 1, None);
+        }
+        self.memories[i] = Some(vec![0; bytes]);
     }
 
     /// Makes every access of `vm` overlapping `start..start+len` fail.
@@ -262,12 +265,16 @@ impl FlatMemoryHost {
 
     /// `vm`'s memory.
     pub fn memory(&self, vm: VmId) -> Option<&[u8]> {
-        self.memories.get(&vm).map(Vec::as_slice)
+        self.memories
+            .get(usize::from(vm.0))
+            .and_then(Option::as_deref)
     }
 
     /// `vm`'s memory, writable (the guest's own accesses).
     pub fn memory_mut(&mut self, vm: VmId) -> Option<&mut [u8]> {
-        self.memories.get_mut(&vm).map(Vec::as_mut_slice)
+        self.memories
+            .get_mut(usize::from(vm.0))
+            .and_then(Option::as_deref_mut)
     }
 
     fn check(
@@ -284,7 +291,7 @@ impl FlatMemoryHost {
             write,
             reason: reason.to_string(),
         };
-        let mem = self.memories.get(&vm).ok_or_else(|| fault("no such VM"))?;
+        let mem = self.memory(vm).ok_or_else(|| fault("no such VM"))?;
         let end = iova
             .0
             .checked_add(len)
@@ -308,7 +315,7 @@ impl FlatMemoryHost {
 impl HostBus for FlatMemoryHost {
     fn dma_read(&mut self, vm: VmId, iova: Iova, buf: &mut [u8]) -> Result<(), DmaFault> {
         let (s, e) = self.check(vm, iova, buf.len() as u64, false)?;
-        if let Some(mem) = self.memories.get(&vm) {
+        if let Some(mem) = self.memory(vm) {
             buf.copy_from_slice(&mem[s..e]);
         }
         self.reads += 1;
@@ -317,7 +324,7 @@ impl HostBus for FlatMemoryHost {
 
     fn dma_write(&mut self, vm: VmId, iova: Iova, data: &[u8]) -> Result<(), DmaFault> {
         let (s, e) = self.check(vm, iova, data.len() as u64, true)?;
-        if let Some(mem) = self.memories.get_mut(&vm) {
+        if let Some(mem) = self.memory_mut(vm) {
             mem[s..e].copy_from_slice(data);
         }
         self.writes += 1;
