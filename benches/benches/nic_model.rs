@@ -130,38 +130,6 @@ impl Bench {
 
 fn wire_to_vm_64b(c: &mut Criterion) {
     let mut bench = setup();
-    if std::env::var("TMP_HEAP").is_ok() {
-        let mut q = std::collections::BinaryHeap::<std::cmp::Reverse<u128>>::new();
-        for i in 0..12u128 { q.push(std::cmp::Reverse(i * 1000 << 64 | i)); }
-        let mut x = 0u128;
-        for i in 0..3_000_000u128 {
-            let std::cmp::Reverse(e) = q.pop().expect("event");
-            x ^= e;
-            q.push(std::cmp::Reverse(((e >> 64) + 12_000 + (i * 7919) % 5000) << 64 | i));
-        }
-        eprintln!("{x}");
-        std::process::exit(0);
-    }
-    if std::env::var("TMP_ENGINE").is_ok() {
-        let mut q = nic_model::engine::EventQueue::<[u64; 3]>::new();
-        for i in 0..12u64 { q.schedule_in(SimDuration::from_ps(i * 1000), [i, 0, 0]); }
-        let mut x = 0u64;
-        for i in 0..3_000_000u64 {
-            let (_, e) = q.pop().expect("event");
-            x ^= e[0];
-            q.schedule_in(SimDuration::from_ps(12_000 + (i * 7919) % 5000), [i, 0, 0]);
-        }
-        eprintln!("{x}");
-        std::process::exit(0);
-    }
-    if std::env::var("TMP_COUNT").is_ok() {
-        for _ in 0..60 {
-            bench.repost();
-            bench.run();
-        }
-        eprintln!("fired {} pending {} delivered {}", bench.card.events_fired(), bench.card.events_pending(), bench.card.counters().delivered);
-        std::process::exit(0);
-    }
     let mut group = c.benchmark_group("nic_model");
     group.throughput(Throughput::Elements(PACKETS));
     group.sample_size(20);
