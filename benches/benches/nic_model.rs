@@ -36,7 +36,7 @@ fn frame(flow: u32) -> Vec<u8> {
     f[26..30].copy_from_slice(&[10, 0, 0, 1]);
     f[30..34].copy_from_slice(&(0x0a01_0000u32 + flow).to_be_bytes());
     f[34..36].copy_from_slice(&1000u16.to_be_bytes());
-    f[36..38].copy_from_slice(&(flow as u16).to_be_bytes());
+    f[36..38].copy_from_slice(&u16::try_from(flow).expect("few flows").to_be_bytes());
     f[38..40].copy_from_slice(&26u16.to_be_bytes());
     f
 }
@@ -115,7 +115,7 @@ impl Bench {
                 next = (next + 1) % self.frames.len();
                 offered += 1;
             }
-            wire = wire + SimDuration::from_ps(32 * 26_880);
+            wire += SimDuration::from_ps(32 * 26_880);
             self.card.run_until(wire);
         }
         self.card.drain();

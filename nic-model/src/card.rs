@@ -769,7 +769,7 @@ impl<H: HostBus> Card<H> {
         let len = p.frame.len() as u64;
         if !key.is_parsed() {
             self.counters.table_misses += 1;
-            self.to_agent(pkt, MissReason::UnparsedKey, now);
+            self.hold_for_agent(pkt, MissReason::UnparsedKey, now);
             return;
         }
         let words = key.to_words();
@@ -782,7 +782,7 @@ impl<H: HostBus> Card<H> {
             }
             None => {
                 self.counters.table_misses += 1;
-                self.to_agent(pkt, MissReason::TableMiss, now);
+                self.hold_for_agent(pkt, MissReason::TableMiss, now);
             }
         }
     }
@@ -795,7 +795,7 @@ impl<H: HostBus> Card<H> {
                 return;
             }
             Destination::ToAgent => {
-                self.to_agent(pkt, MissReason::ToAgent, now);
+                self.hold_for_agent(pkt, MissReason::ToAgent, now);
                 return;
             }
             Destination::Output(port) => {
@@ -1196,7 +1196,7 @@ impl<H: HostBus> Card<H> {
         self.on_tx_doorbell(q, now);
     }
 
-    fn to_agent(&mut self, pkt: u32, reason: MissReason, now: SimTime) {
+    fn hold_for_agent(&mut self, pkt: u32, reason: MissReason, now: SimTime) {
         let held_limit = self.config.held_packets as usize;
         let Some(m) = &mut self.miss else {
             self.finish_packet(pkt, Err(DropReason::MissQueueFull), now);
@@ -1356,6 +1356,51 @@ impl<H: HostBus> Card<H> {
             self.counters.interrupts += 1;
             self.host.interrupt(vector, now);
         }
+    }
+}
+
+/// The agent's view of the card's table: direct calls, no management-port timing (the
+/// register path is `host-driver`'s). A new entry's last-hit time is the card's current time.
+impl<H: HostBus> nic_abi::device::FlowTableDevice for Card<H> {
+    fn insert(
+        &mut self,
+        key: &FlowKey,
+        action: Action,
+    ) -> Result<nic_abi::device::InsertOutcome, nic_abi::device::FlowTableError> {
+        use nic_abi::device::{FlowTableError, InsertOutcome as Outcome};
+        let now = self.now();
+        match self.table.insert_at(key, action, now) {
+            Ok(InsertOutcome::Inserted { .. }) => Ok(Outcome::Inserted),
+            Ok(InsertOutcome::Updated { .. }) => Ok(Outcome::Updated),
+            Err(InsertError::TableFull { .. }) => Err(FlowTableError::TableFull {
+                occupancy: self.table.len() as u64,
+                capacity: self.table.capacity() as u64,
+            }),
+            Err(InsertError::UnparsedKey(class)) => Err(FlowTableError::UnparsedKey(class)),
+        }
+    }
+
+    fn delete(&mut self, key: &FlowKey) -> Result<bool, nic_abi::device::FlowTableError> {
+        Ok(self.table.delete(key).is_some())
+    }
+
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<Action>, nic_abi::device::FlowTableError> {
+        Ok(self.table.entry(key).map(|(a, _)| a))
+    }
+
+    fn entry_stats(
+        &mut self,
+        key: &FlowKey,
+    ) -> Result<Option<nic_abi::device::EntryStats>, nic_abi::device::FlowTableError> {
+        Ok(self.table.entry(key).map(|(_, st)| st))
+    }
+
+    fn capacity(&self) -> u64 {
+        self.table.capacity() as u64
+    }
+
+    fn occupancy(&self) -> u64 {
+        self.table.len() as u64
     }
 }
 

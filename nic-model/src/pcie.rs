@@ -201,8 +201,8 @@ impl PcieLink {
     /// An idle link; the configuration must be valid.
     pub fn new(config: PcieConfig) -> Result<PcieLink, PcieConfigError> {
         config.validate()?;
-        let largest = config.max_payload_bytes
-            + config.request_overhead().max(config.completion_overhead());
+        let largest =
+            config.max_payload_bytes + config.request_overhead().max(config.completion_overhead());
         let tlp_times = (0..=largest).map(|n| config.link_time(n)).collect();
         Ok(PcieLink {
             config,

@@ -244,3 +244,63 @@ fn offering_on_a_vm_port_or_in_the_past_is_refused() {
     b.card.drain();
     assert!(b.card.offer_from_wire(PortNo(1), f, SimTime(5)).is_err());
 }
+
+#[test]
+fn flow_table_device_contract_on_the_card() {
+    use nic_abi::device::{FlowTableDevice, FlowTableError, InsertOutcome};
+    let config = CardConfig {
+        table: nic_model::card::TableConfig {
+            buckets: 1,
+            max_kicks: 4,
+        },
+        ..CardConfig::default()
+    };
+    let mut b = Bed::new(config, 1, 64, 16);
+    // Move the clock: a frame that misses and is then dropped by the agent.
+    b.card
+        .offer_from_wire(PortNo(1), bytes(udp_frame(99, 64)), SimTime(5_000))
+        .expect("mac");
+    b.card.drain();
+    for h in b.card.held_handles() {
+        b.card
+            .release(h, Release::Apply(Action::DROP))
+            .expect("held");
+    }
+    b.card.drain();
+    let now = b.card.now();
+    let dev: &mut dyn FlowTableDevice = &mut b.card;
+    assert_eq!(dev.capacity(), 4);
+    let keys: Vec<_> = (0..5)
+        .map(|i| key_of(&udp_frame(i, 64), PortNo(1)))
+        .collect();
+    for k in &keys[..4] {
+        assert_eq!(dev.insert(k, Action::DROP), Ok(InsertOutcome::Inserted));
+    }
+    assert_eq!(
+        dev.insert(&keys[0], Action::output(PortNo(2))),
+        Ok(InsertOutcome::Updated)
+    );
+    assert_eq!(
+        dev.insert(&keys[4], Action::DROP),
+        Err(FlowTableError::TableFull {
+            occupancy: 4,
+            capacity: 4
+        })
+    );
+    assert_eq!(dev.lookup(&keys[0]), Ok(Some(Action::output(PortNo(2)))));
+    let st = dev.entry_stats(&keys[0]).expect("ok").expect("present");
+    assert_eq!(
+        (st.hits, st.last_hit),
+        (0, now),
+        "last hit starts at the insert time"
+    );
+    assert_eq!(dev.delete(&keys[1]), Ok(true));
+    assert_eq!(dev.delete(&keys[1]), Ok(false));
+    assert_eq!(dev.occupancy(), 3);
+    let mut runt = udp_frame(1, 60);
+    runt.truncate(20);
+    assert!(matches!(
+        dev.insert(&key_of(&runt, PortNo(1)), Action::DROP),
+        Err(FlowTableError::UnparsedKey(_))
+    ));
+}

@@ -29,6 +29,9 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+    fn index(&mut self, n: usize) -> usize {
+        usize::try_from(self.below(n as u64)).expect("below a usize")
+    }
 }
 
 const FLOWS: u32 = 40;
@@ -76,7 +79,7 @@ fn run_scenario(seed: u64) -> Counters {
                     dest: Destination::Flood,
                     vlan: VlanOp::Keep,
                 },
-                _ => Action::output(all_ports[rng.below(all_ports.len() as u64) as usize]),
+                _ => Action::output(all_ports[rng.index(all_ports.len())]),
             };
             b.card.install(&key, action).expect("table has room");
         }
@@ -118,22 +121,22 @@ fn run_scenario(seed: u64) -> Counters {
                 0 => vec![0u8; 10],                      // runt
                 1 => udp_frame(flow, 2_000),             // giant
                 2 => udp_frame(flow, 60)[..30].to_vec(), // truncated: unparsed
-                _ => udp_frame(flow, 60 + rng.below(1_400) as usize),
+                _ => udp_frame(flow, 60 + rng.index(1_400)),
             };
             b.card
                 .offer_from_wire(port, bytes(frame), t)
                 .expect("mac port");
         }
         // VMs send.
-        for i in 0..usize::from(VMS) {
+        for (i, sent) in tx_sent.iter_mut().enumerate() {
             let l = b.vms[i];
             for _ in 0..rng.below(3) {
-                if tx_sent[i] >= ENTRIES - 1 {
+                if *sent >= ENTRIES - 1 {
                     break;
                 }
-                let index = tx_sent[i];
+                let index = *sent;
                 let flow = u32::try_from(rng.below(u64::from(FLOWS))).expect("small");
-                let frame = udp_frame(flow, 60 + rng.below(600) as usize);
+                let frame = udp_frame(flow, 60 + rng.index(600));
                 match (i, rng.below(8)) {
                     (2, 0) => {
                         // Hostile: a buffer far outside the VM's memory.
@@ -166,24 +169,24 @@ fn run_scenario(seed: u64) -> Counters {
                         .queue_tx(b.card.host_mut(), index, &frame)
                         .expect("memory"),
                 }
-                tx_sent[i] += 1;
+                *sent += 1;
             }
-            b.card.tx_doorbell(l.queue, tx_sent[i]).expect("queue");
+            b.card.tx_doorbell(l.queue, *sent).expect("queue");
         }
         // Sometimes a VM posts more RX buffers.
-        let i = rng.below(u64::from(VMS)) as usize;
+        let i = rng.index(usize::from(VMS));
         if rx_posted[i] < ENTRIES - 10 {
             let n = u16::try_from(rng.below(6)).expect("small");
             b.post_rx(i, rx_posted[i], n);
             rx_posted[i] += n;
         }
-        t = t + SimDuration::from_ns(300 + rng.below(3_000));
+        t += SimDuration::from_ns(300 + rng.below(3_000));
         b.card.run_until(t);
         // The agent answers some held packets.
         for handle in b.card.held_handles() {
             let release = match rng.below(4) {
                 0 => Release::Apply(Action::DROP),
-                1 => Release::Apply(Action::output(vm_ports[rng.below(u64::from(VMS)) as usize])),
+                1 => Release::Apply(Action::output(vm_ports[rng.index(usize::from(VMS))])),
                 2 => Release::Relookup,
                 _ => continue,
             };

@@ -25,8 +25,8 @@ pub fn udp_frame(flow: u32, len: usize) -> Vec<u8> {
     f[34..36].copy_from_slice(&1000u16.to_be_bytes());
     f[36..38].copy_from_slice(&(u16::try_from(flow % 60_000).expect("fits") + 1).to_be_bytes());
     f[38..40].copy_from_slice(&u16::try_from(len - 34).expect("short").to_be_bytes());
-    for (i, b) in f[42..].iter_mut().enumerate() {
-        *b = (i as u8) ^ (flow as u8);
+    for (i, b) in (0u32..).zip(f[42..].iter_mut()) {
+        *b = (i ^ flow).to_le_bytes()[0];
     }
     f
 }
