@@ -265,25 +265,41 @@ impl Ring {
     }
 }
 
-/// Interrupt moderation state of one source.
+/// Interrupt state of one vector: moderation (by count and by time) and causes.
 #[derive(Debug, Clone, Copy)]
 struct Irq {
-    vector: IrqVector,
+    /// Completions since the vector last fired.
     pending: u32,
     timer_armed: bool,
     generation: u32,
+    /// Fire at this many pending completions.
+    max_events: u32,
+    /// Fire this long after the first pending completion.
+    max_delay: SimDuration,
+    /// Causes pending (the register's write-1-to-clear bits).
+    cause: u32,
+    /// Causes that may fire the vector.
+    enable: u32,
 }
 
 impl Irq {
-    fn new(vector: IrqVector) -> Irq {
+    fn new(config: &InterruptConfig) -> Irq {
         Irq {
-            vector,
             pending: 0,
             timer_armed: false,
             generation: 0,
+            max_events: config.max_events.max(1),
+            max_delay: SimDuration::from_ns(config.max_delay_ns),
+            cause: 0,
+            enable: u32::MAX,
         }
     }
 }
+
+/// Interrupt causes (bit values of the register map's `CAUSE`).
+const CAUSE_TX: u32 = nic_abi::regs::interrupts::CAUSE_TX_COMPLETION;
+const CAUSE_RX: u32 = nic_abi::regs::interrupts::CAUSE_RX_COMPLETION;
+const CAUSE_MISS: u32 = nic_abi::regs::interrupts::CAUSE_MISS_RECORD;
 
 #[derive(Debug)]
 struct VmQueue {
@@ -305,8 +321,10 @@ struct VmQueue {
     tx_consumer: u16,
     tx_fetching: bool,
     tx_cq_producer: u16,
-    rx_irq: Irq,
-    tx_irq: Irq,
+    rx_vector: IrqVector,
+    tx_vector: IrqVector,
+    /// False for a queue slot set up and then disabled: no traffic reaches it.
+    enabled: bool,
 }
 
 #[derive(Debug)]
@@ -315,16 +333,9 @@ struct MissQueue {
     ring: Ring,
     producer: u16,
     consumer: u16,
-    irq: Irq,
+    vector: IrqVector,
 }
 
-/// Which interrupt source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum IrqSource {
-    Rx(u16),
-    Tx(u16),
-    Miss,
-}
 
 /// The card's events. Small and `Copy`: the packet itself stays in the card's packet store.
 #[derive(Debug, Clone, Copy)]
@@ -367,7 +378,7 @@ enum Event {
     /// A release command reached the card.
     ReleaseArrived { handle: u32, release: ReleaseCode },
     /// An interrupt moderation timer expired.
-    IrqTimer { source: IrqSource, generation: u32 },
+    IrqTimer { vector: u16, generation: u32 },
 }
 
 /// [`Release`] in event form.
@@ -389,6 +400,8 @@ pub struct Card<H: HostBus> {
     table: FlowTable<Action>,
     ports: Vec<PortTarget>,
     queues: Vec<VmQueue>,
+    /// Interrupt state by vector number.
+    vectors: Vec<Irq>,
     miss: Option<MissQueue>,
     held: HashMap<u32, u32>,
     next_handle: u32,
@@ -432,6 +445,7 @@ impl<H: HostBus> Card<H> {
             macs,
             ports,
             queues: Vec::new(),
+            vectors: Vec::new(),
             miss: None,
             held: HashMap::new(),
             next_handle: 0,
@@ -510,15 +524,30 @@ impl<H: HostBus> Card<H> {
         self.events.len()
     }
 
-    /// Sets up a VM's queue pair; returns its index. Rings start empty (all indices 0).
+    /// Sets up a VM's queue pair at the next index; returns the index. Rings start empty
+    /// (all indices 0).
     pub fn add_queue(&mut self, setup: QueueSetup) -> Result<QueueIndex, CardError> {
-        let p = usize::from(setup.port.0);
-        if setup.port.0 == 0 || self.ports[p] != PortTarget::None {
-            return Err(CardError::PortTaken(setup.port));
-        }
         let index = u16::try_from(self.queues.len())
             .map_err(|_| CardError::Config("more than 65,535 queues".into()))?;
-        self.queues.push(VmQueue {
+        self.set_queue(QueueIndex(index), setup)?;
+        Ok(QueueIndex(index))
+    }
+
+    /// Sets up (or sets up again, from empty rings) queue pair `q`. Queue pairs are numbered
+    /// densely: `q` is an existing queue or the next one.
+    pub fn set_queue(&mut self, q: QueueIndex, setup: QueueSetup) -> Result<(), CardError> {
+        let qi = usize::from(q.0);
+        if qi > self.queues.len() {
+            return Err(CardError::NoSuchQueue(q.0));
+        }
+        let p = usize::from(setup.port.0);
+        let own_port = self.queues.get(qi).filter(|v| v.enabled).map(|v| v.port);
+        if setup.port.0 == 0
+            || (self.ports[p] != PortTarget::None && own_port != Some(setup.port))
+        {
+            return Err(CardError::PortTaken(setup.port));
+        }
+        let queue = VmQueue {
             vm: setup.vm,
             port: setup.port,
             rx: Ring::new("rx ring", setup.rx)?,
@@ -534,11 +563,39 @@ impl<H: HostBus> Card<H> {
             tx_consumer: 0,
             tx_fetching: false,
             tx_cq_producer: 0,
-            rx_irq: Irq::new(setup.rx_vector),
-            tx_irq: Irq::new(setup.tx_vector),
-        });
-        self.ports[p] = PortTarget::Queue(index);
-        Ok(QueueIndex(index))
+            rx_vector: setup.rx_vector,
+            tx_vector: setup.tx_vector,
+            enabled: true,
+        };
+        self.ensure_vector(setup.rx_vector);
+        self.ensure_vector(setup.tx_vector);
+        if let Some(old) = own_port {
+            self.ports[usize::from(old.0)] = PortTarget::None;
+        }
+        if qi == self.queues.len() {
+            self.queues.push(queue);
+        } else {
+            self.queues[qi] = queue;
+        }
+        self.ports[p] = PortTarget::Queue(q.0);
+        Ok(())
+    }
+
+    /// Disables queue pair `q`: its port leads nowhere and its doorbells are ignored.
+    pub fn disable_queue(&mut self, q: QueueIndex) {
+        if let Some(vq) = self.queues.get_mut(usize::from(q.0)) {
+            if vq.enabled {
+                vq.enabled = false;
+                self.ports[usize::from(vq.port.0)] = PortTarget::None;
+            }
+        }
+    }
+
+    fn ensure_vector(&mut self, v: IrqVector) {
+        let i = usize::from(v.0);
+        if self.vectors.len() <= i {
+            self.vectors.resize(i + 1, Irq::new(&self.config.interrupts));
+        }
     }
 
     /// Sets up the miss ring toward the agent.
@@ -548,8 +605,9 @@ impl<H: HostBus> Card<H> {
             ring: Ring::new("miss ring", setup.ring)?,
             producer: 0,
             consumer: 0,
-            irq: Irq::new(setup.vector),
+            vector: setup.vector,
         });
+        self.ensure_vector(setup.vector);
         Ok(())
     }
 
@@ -743,7 +801,7 @@ impl<H: HostBus> Card<H> {
                 slot,
             } => self.on_miss_written(pkt, handle, reason, slot, now),
             Event::ReleaseArrived { handle, release } => self.on_release(handle, release, now),
-            Event::IrqTimer { source, generation } => self.on_irq_timer(source, generation, now),
+            Event::IrqTimer { vector, generation } => self.on_irq_timer(vector, generation, now),
         }
     }
 
@@ -830,7 +888,7 @@ impl<H: HostBus> Card<H> {
                     self.queues
                         .iter()
                         .enumerate()
-                        .filter(|(_, q)| q.port != in_port)
+                        .filter(|(_, q)| q.enabled && q.port != in_port)
                         .filter_map(|(i, _)| u16::try_from(i).ok().map(PortTarget::Queue)),
                 );
                 if v.is_empty() {
@@ -1036,7 +1094,8 @@ impl<H: HostBus> Card<H> {
         if result.is_ok() {
             self.counters.copies_to_vms += 1;
         }
-        self.raise(IrqSource::Rx(q), now);
+        let vector = self.queues[qi].rx_vector;
+        self.raise(vector, CAUSE_RX, now);
         self.copy_done(pkt, result, now);
     }
 
@@ -1102,7 +1161,8 @@ impl<H: HostBus> Card<H> {
         if self.host.dma_write(vm, addr, &cpl.to_bytes()).is_err() {
             self.counters.completion_faults += 1;
         }
-        self.raise(IrqSource::Tx(q), now);
+        let vector = self.queues[qi].tx_vector;
+        self.raise(vector, CAUSE_TX, now);
     }
 
     fn on_tx_doorbell(&mut self, q: u16, now: SimTime) {
@@ -1110,7 +1170,7 @@ impl<H: HostBus> Card<H> {
         let Some(vq) = self.queues.get_mut(usize::from(q)) else {
             return;
         };
-        if vq.tx_fetching {
+        if vq.tx_fetching || !vq.enabled {
             return;
         }
         let pending = vq.tx_producer.wrapping_sub(vq.tx_consumer);
@@ -1283,7 +1343,8 @@ impl<H: HostBus> Card<H> {
             self.finish_packet(pkt, Err(DropReason::DmaFault), now);
             return;
         }
-        self.raise(IrqSource::Miss, now);
+        let vector = m.vector;
+        self.raise(vector, CAUSE_MISS, now);
     }
 
     fn on_release(&mut self, handle: u32, release: ReleaseCode, now: SimTime) {
@@ -1311,24 +1372,19 @@ impl<H: HostBus> Card<H> {
         }
     }
 
-    fn irq_mut(&mut self, source: IrqSource) -> Option<&mut Irq> {
-        match source {
-            IrqSource::Rx(q) => self.queues.get_mut(usize::from(q)).map(|v| &mut v.rx_irq),
-            IrqSource::Tx(q) => self.queues.get_mut(usize::from(q)).map(|v| &mut v.tx_irq),
-            IrqSource::Miss => self.miss.as_mut().map(|m| &mut m.irq),
-        }
-    }
-
-    /// A completion for `source`: fire at `max_events` pending, else arm the delay timer.
-    fn raise(&mut self, source: IrqSource, now: SimTime) {
-        let max_events = self.config.interrupts.max_events.max(1);
-        let delay = SimDuration::from_ns(self.config.interrupts.max_delay_ns);
-        let Some(irq) = self.irq_mut(source) else {
+    /// A completion of kind `cause` on `vector`: fire at the vector's count threshold, else
+    /// arm its delay timer. Disabled causes are recorded but do not fire.
+    fn raise(&mut self, vector: IrqVector, cause: u32, now: SimTime) {
+        let v = vector.0;
+        let Some(irq) = self.vectors.get_mut(usize::from(v)) else {
             return;
         };
+        irq.cause |= cause;
+        if irq.enable & cause == 0 {
+            return;
+        }
         irq.pending += 1;
-        if irq.pending >= max_events {
-            let vector = irq.vector;
+        if irq.pending >= irq.max_events {
             irq.pending = 0;
             irq.timer_armed = false;
             irq.generation = irq.generation.wrapping_add(1);
@@ -1337,12 +1393,19 @@ impl<H: HostBus> Card<H> {
         } else if !irq.timer_armed {
             irq.timer_armed = true;
             let generation = irq.generation;
-            self.schedule(now + delay, Event::IrqTimer { source, generation });
+            let at = now + irq.max_delay;
+            self.schedule(
+                at,
+                Event::IrqTimer {
+                    vector: v,
+                    generation,
+                },
+            );
         }
     }
 
-    fn on_irq_timer(&mut self, source: IrqSource, generation: u32, now: SimTime) {
-        let Some(irq) = self.irq_mut(source) else {
+    fn on_irq_timer(&mut self, v: u16, generation: u32, now: SimTime) {
+        let Some(irq) = self.vectors.get_mut(usize::from(v)) else {
             return;
         };
         if !irq.timer_armed || irq.generation != generation {
@@ -1352,9 +1415,8 @@ impl<H: HostBus> Card<H> {
         irq.generation = irq.generation.wrapping_add(1);
         if irq.pending > 0 {
             irq.pending = 0;
-            let vector = irq.vector;
             self.counters.interrupts += 1;
-            self.host.interrupt(vector, now);
+            self.host.interrupt(IrqVector(v), now);
         }
     }
 }
