@@ -30,6 +30,8 @@ use nic_abi::table::TableGeometry;
 use nic_abi::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
+mod mmio;
+
 use crate::counters::{Counters, DropReason, FinishError};
 use crate::dma::{DmaConfig, DmaEngine};
 use crate::engine::{Clock, EngineError, EventQueue};
@@ -336,7 +338,6 @@ struct MissQueue {
     vector: IrqVector,
 }
 
-
 /// The card's events. Small and `Copy`: the packet itself stays in the card's packet store.
 #[derive(Debug, Clone, Copy)]
 enum Event {
@@ -377,6 +378,10 @@ enum Event {
     },
     /// A release command reached the card.
     ReleaseArrived { handle: u32, release: ReleaseCode },
+    /// The release ring's producer index was written.
+    ReleaseDoorbell,
+    /// Release commands read from the release ring are on the card.
+    ReleasesFetched { first: u16, count: u16 },
     /// An interrupt moderation timer expired.
     IrqTimer { vector: u16, generation: u32 },
 }
@@ -411,6 +416,10 @@ pub struct Card<H: HostBus> {
     host: H,
     /// The first engine failure, reported by [`Card::finish`].
     engine_error: Option<EngineError>,
+    /// Latched register values (see [`Card::mmio_write`]).
+    regs: mmio::RegisterFile,
+    /// A release-ring fetch is in flight.
+    release_fetching: bool,
 }
 
 const PORT_SLOTS: usize = 1 << 16;
@@ -454,6 +463,8 @@ impl<H: HostBus> Card<H> {
             counters: Counters::default(),
             host,
             engine_error: None,
+            regs: mmio::RegisterFile::default(),
+            release_fetching: false,
             config,
         })
     }
@@ -542,8 +553,7 @@ impl<H: HostBus> Card<H> {
         }
         let p = usize::from(setup.port.0);
         let own_port = self.queues.get(qi).filter(|v| v.enabled).map(|v| v.port);
-        if setup.port.0 == 0
-            || (self.ports[p] != PortTarget::None && own_port != Some(setup.port))
+        if setup.port.0 == 0 || (self.ports[p] != PortTarget::None && own_port != Some(setup.port))
         {
             return Err(CardError::PortTaken(setup.port));
         }
@@ -594,7 +604,8 @@ impl<H: HostBus> Card<H> {
     fn ensure_vector(&mut self, v: IrqVector) {
         let i = usize::from(v.0);
         if self.vectors.len() <= i {
-            self.vectors.resize(i + 1, Irq::new(&self.config.interrupts));
+            self.vectors
+                .resize(i + 1, Irq::new(&self.config.interrupts));
         }
     }
 
@@ -801,6 +812,8 @@ impl<H: HostBus> Card<H> {
                 slot,
             } => self.on_miss_written(pkt, handle, reason, slot, now),
             Event::ReleaseArrived { handle, release } => self.on_release(handle, release, now),
+            Event::ReleaseDoorbell => self.on_release_doorbell(now),
+            Event::ReleasesFetched { first, count } => self.on_releases_fetched(first, count, now),
             Event::IrqTimer { vector, generation } => self.on_irq_timer(vector, generation, now),
         }
     }
@@ -1006,7 +1019,12 @@ impl<H: HostBus> Card<H> {
     fn copy_to_vm(&mut self, pkt: u32, q: u16, now: SimTime) {
         let body = self.body_ready(pkt, now);
         match self.next_rx_descriptor(q, now) {
-            Err(reason) => self.copy_done(pkt, Err(reason), now),
+            Err(reason) => {
+                if reason == DropReason::BadDescriptor {
+                    self.mark_descriptor_refused(q);
+                }
+                self.copy_done(pkt, Err(reason), now);
+            }
             Ok((index, d, desc_ready)) => {
                 let t = body.max(desc_ready);
                 let write = Event::RxWrite {
@@ -1133,6 +1151,9 @@ impl<H: HostBus> Card<H> {
         match source {
             Source::Wire { mac } => self.macs[usize::from(mac)].fifo_pop(fifo),
             Source::Vm { queue, index } => {
+                if outcome == Err(DropReason::BadDescriptor) {
+                    self.mark_descriptor_refused(queue);
+                }
                 let status = match outcome {
                     // A VM learns only that its frame entered the switch (or why it could
                     // not be read), not where it went.
@@ -1144,6 +1165,13 @@ impl<H: HostBus> Card<H> {
             }
         }
         self.free_packets.push(pkt);
+    }
+
+    /// Sets queue `q`'s sticky "descriptor refused" status bit.
+    fn mark_descriptor_refused(&mut self, q: u16) {
+        if let Some(r) = self.regs.queues.get_mut(usize::from(q)) {
+            r.status |= nic_abi::regs::vm_queues::STATUS_DESCRIPTOR_REFUSED;
+        }
     }
 
     fn tx_complete(&mut self, q: u16, index: u16, status: TxStatus, now: SimTime) {
@@ -1347,8 +1375,18 @@ impl<H: HostBus> Card<H> {
         self.raise(vector, CAUSE_MISS, now);
     }
 
+    /// A release command read from the release ring.
+    fn apply_release(&mut self, handle: u32, release: Release, now: SimTime) {
+        let code = match release {
+            Release::Relookup => ReleaseCode::Relookup,
+            Release::Apply(a) => ReleaseCode::Apply(a),
+        };
+        self.on_release(handle, code, now);
+    }
+
     fn on_release(&mut self, handle: u32, release: ReleaseCode, now: SimTime) {
         let Some(pkt) = self.held.remove(&handle) else {
+            self.counters.bad_releases += 1;
             return;
         };
         self.counters.held = self.counters.held.saturating_sub(1);

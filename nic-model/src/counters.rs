@@ -122,6 +122,8 @@ pub struct Counters {
     pub held: u64,
     /// Completion records the host refused to accept (the packet's fate is unaffected).
     pub completion_faults: u64,
+    /// Release commands that did not decode, named no held packet, or could not be read.
+    pub bad_releases: u64,
 }
 
 /// The conservation law did not hold. The run's results are not trustworthy; the counters are

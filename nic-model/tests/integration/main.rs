@@ -3,5 +3,6 @@
 mod card_paths;
 mod conservation;
 mod flow_table;
+mod registers;
 mod support;
 mod timing;
