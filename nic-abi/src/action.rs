@@ -305,6 +305,15 @@ impl Action {
         }
     }
 
+    /// Checks what the types cannot: an output names a real port (not 0). Exactly the actions
+    /// that pass encode to words that decode back to them.
+    pub fn validate(&self) -> Result<(), ActionError> {
+        match self.dest {
+            Destination::Output(PortNo(0)) => Err(ActionError::OutputToPortZero),
+            _ => Ok(()),
+        }
+    }
+
     /// The same decision in its one canonical form: a VLAN edit on a dropped packet has no
     /// effect, so `Drop` always carries `Keep`. Compare canonical actions when checking two
     /// paths agree.
@@ -612,6 +621,16 @@ mod tests {
     }
 
     #[test]
+    fn output_to_port_zero_fails_validation_and_decoding() {
+        let a = Action::output(PortNo(0));
+        assert_eq!(a.validate(), Err(ActionError::OutputToPortZero));
+        assert_eq!(
+            Action::try_from(a.to_words()),
+            Err(ActionError::OutputToPortZero)
+        );
+    }
+
+    #[test]
     fn vlan_fields_are_range_checked() {
         assert_eq!(VlanId::new(4096), Err(ActionError::VlanIdOutOfRange(4096)));
         assert_eq!(VlanPcp::new(8), Err(ActionError::VlanPcpOutOfRange(8)));
@@ -671,6 +690,7 @@ mod tests {
     proptest! {
         #[test]
         fn words_round_trip(a in any_action()) {
+            prop_assert_eq!(a.validate(), Ok(()));
             prop_assert_eq!(Action::try_from(a.to_words()), Ok(a));
         }
 

@@ -52,9 +52,14 @@ pub const MIN_FRAME_BYTES: u16 = 14;
 /// Largest frame (without FCS) the card switches: a 9,000-byte jumbo MTU plus Ethernet and
 /// two VLAN headers, rounded up to the customary 9,216.
 pub const MAX_FRAME_BYTES: u16 = 9216;
-/// Header bytes a [`MissRecord`] carries: what is left of its 256 bytes after the metadata
-/// and the key. 256 bytes is one PCIe TLP at the common maximum payload size of 256.
-pub const MISS_HEADER_BYTES: usize = 168;
+/// Header bytes a [`MissRecord`] carries: the card parser's header window
+/// ([`crate::parse::HEADER_WINDOW_BYTES`]), exactly the bytes the card read and parsed, so a
+/// miss costs no extra PCIe read and the agent sees what the card saw.
+pub const MISS_HEADER_BYTES: usize = crate::parse::HEADER_WINDOW_BYTES;
+
+// The header length travels in a u16, and the whole record must fit one TLP at the common
+// maximum payload size of 256 bytes.
+const _: () = assert!(MISS_HEADER_BYTES <= 256 - 88);
 /// Largest ring (entries). Indices are 16-bit and wrap; a power-of-two size divides 2^16, so
 /// `index % size` stays continuous across the wrap, and `producer - consumer` tells a full
 /// ring (`size`) from an empty one (0) as long as `size <= 2^15`.
@@ -798,13 +803,14 @@ impl MissFlags {
 }
 
 /// What the card writes to the miss (exception) ring for a packet it holds for the agent.
-/// 256 bytes: one TLP at the common maximum payload size.
+/// 88 bytes of metadata and key, then [`MISS_HEADER_BYTES`] (128) header bytes: 216 bytes, one
+/// TLP at the common maximum payload size of 256.
 ///
 /// ```text
 /// byte  0         2       4    6       8        12           14           16
 ///       | in_port | flags | vm | queue | handle | packet_len | header_len | timestamp (8) |
 /// byte 24        26             28         88
-///       | reason | reserved (0) | key (60) | header bytes (168; bytes past header_len are 0) |
+///       | reason | reserved (0) | key (60) | header (MISS_HEADER_BYTES; 0 past header_len) |
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(C)]
@@ -852,7 +858,66 @@ impl MissRecord {
     /// Name in errors.
     pub const NAME: &'static str = "miss record";
     /// Bytes in the wire image.
-    pub const SIZE: usize = 256;
+    pub const SIZE: usize = miss::HEADER + MISS_HEADER_BYTES;
+
+    /// The record for a packet the card holds: `frame` is the whole frame (its first
+    /// [`MISS_HEADER_BYTES`] bytes are copied), `from` the sending VM and queue for a packet
+    /// from a VM (`None` from an uplink). The reason must agree with the key: `UnparsedKey`
+    /// exactly when the key is not parsed.
+    pub fn for_packet(
+        in_port: PortNo,
+        from: Option<(VmId, QueueIndex)>,
+        handle: PacketHandle,
+        timestamp: SimTime,
+        reason: MissReason,
+        key: &FlowKey,
+        frame: &[u8],
+    ) -> Result<MissRecord, DescError> {
+        let packet_len = u16::try_from(frame.len())
+            .ok()
+            .filter(|&l| l <= MAX_FRAME_BYTES)
+            .ok_or_else(|| {
+                field_err(
+                    Self::NAME,
+                    "packet_len",
+                    miss::PACKET_LEN,
+                    u64::try_from(frame.len()).unwrap_or(u64::MAX),
+                    "frame length must be at most 9216",
+                )
+            })?;
+        if key.is_parsed() == (reason == MissReason::UnparsedKey) {
+            return Err(field_err(
+                Self::NAME,
+                "reason",
+                miss::REASON,
+                reason.code().into(),
+                "reason must be 2 (unparsed key) exactly when the key's class is unparsed",
+            ));
+        }
+        let n = frame.len().min(MISS_HEADER_BYTES);
+        let mut header = [0u8; MISS_HEADER_BYTES];
+        header[..n].copy_from_slice(&frame[..n]);
+        let (flags, vm, queue) = match from {
+            Some((vm, queue)) => (MissFlags(MissFlags::FROM_VM), vm, queue),
+            None => (MissFlags::NONE, VmId(0), QueueIndex(0)),
+        };
+        // MISS_HEADER_BYTES is at most 168 (asserted above): it fits u16.
+        #[allow(clippy::cast_possible_truncation)]
+        let header_len = n as u16;
+        Ok(MissRecord {
+            in_port,
+            flags,
+            vm,
+            queue,
+            handle,
+            packet_len,
+            header_len,
+            timestamp,
+            reason,
+            key: key.to_words(),
+            header,
+        })
+    }
 
     /// The record's key, unpacked. Records that came through `TryFrom` always unpack.
     pub fn flow_key(&self) -> Result<FlowKey, crate::key::KeyLayoutError> {
@@ -923,7 +988,7 @@ impl TryFrom<&[u8]> for MissRecord {
             ));
         }
         let header_len = le::u16_at(b, miss::HEADER_LEN);
-        // MISS_HEADER_BYTES is 168: it fits u16.
+        // MISS_HEADER_BYTES is at most 168 (asserted above): it fits u16.
         #[allow(clippy::cast_possible_truncation)]
         let expected_header = packet_len.min(MISS_HEADER_BYTES as u16);
         if header_len != expected_header {
@@ -932,7 +997,7 @@ impl TryFrom<&[u8]> for MissRecord {
                 "header_len",
                 miss::HEADER_LEN,
                 header_len.into(),
-                "header length must be min(packet_len, 168)",
+                "header length must be min(packet_len, MISS_HEADER_BYTES = 128)",
             ));
         }
         let code = le::u16_at(b, miss::REASON);
@@ -1372,6 +1437,36 @@ mod tests {
         assert_eq!(size.pending(consumer.advance(8), consumer), Ok(8));
     }
 
+    proptest::proptest! {
+        /// Wrapping 16-bit ring indices against a model of unbounded counters: the slot is the
+        /// counter modulo the size, and `pending` is the counters' difference, through any
+        /// number of wraps.
+        #[test]
+        fn ring_indices_match_unbounded_counters(
+            log_size in 0u32..=15,
+            start in proptest::prelude::any::<u16>(),
+            steps in proptest::collection::vec((0u16..=64, 0u16..=64), 1..400),
+        ) {
+            let size = RingSize::new(1 << log_size).unwrap();
+            let (mut prod_model, mut cons_model) = (u64::from(start), u64::from(start));
+            let (mut prod, mut cons) = (RingIndex::new(start), RingIndex::new(start));
+            for (p, c) in steps {
+                let room = u64::from(size.get()) - (prod_model - cons_model);
+                let p = u16::try_from(u64::from(p).min(room)).unwrap();
+                prod_model += u64::from(p);
+                prod = prod.advance(p);
+                let c = u16::try_from(u64::from(c).min(prod_model - cons_model)).unwrap();
+                cons_model += u64::from(c);
+                cons = cons.advance(c);
+                let pending = size.pending(prod, cons);
+                proptest::prop_assert_eq!(pending, Ok(u16::try_from(prod_model - cons_model).unwrap()));
+                let modulo = u64::from(size.get());
+                proptest::prop_assert_eq!(prod.slot(size) as u64, prod_model % modulo);
+                proptest::prop_assert_eq!(cons.slot(size) as u64, cons_model % modulo);
+            }
+        }
+    }
+
     #[test]
     fn ring_sizes_are_validated() {
         assert!(RingSize::new(0).is_err());
@@ -1456,7 +1551,7 @@ mod tests {
         assert_eq!(m.header_bytes().len(), 60);
         assert_eq!(m.flow_key().unwrap().tp_dst, 53);
 
-        let with = |f: &dyn Fn(&mut [u8; 256])| {
+        let with = |f: &dyn Fn(&mut [u8; MissRecord::SIZE])| {
             let mut b = bytes;
             f(&mut b);
             MissRecord::try_from(&b[..]).unwrap_err().to_string()
@@ -1485,6 +1580,62 @@ mod tests {
             ..u
         };
         assert!(MissRecord::try_from(&wrong.to_bytes()[..]).is_err());
+    }
+
+    #[test]
+    fn miss_record_for_packet_copies_the_header_window() {
+        let frame: Vec<u8> = (0..300u32)
+            .map(|i| u8::try_from(i % 251).unwrap())
+            .collect();
+        let key = FlowKey::default();
+        let m = MissRecord::for_packet(
+            PortNo(4),
+            Some((VmId(2), QueueIndex(0))),
+            PacketHandle(11),
+            SimTime(5),
+            MissReason::TableMiss,
+            &key,
+            &frame,
+        )
+        .unwrap();
+        assert_eq!((m.packet_len, m.header_len), (300, 128));
+        assert_eq!(m.header_bytes(), &frame[..128]);
+        assert!(m.flags.from_vm());
+        assert_eq!(MissRecord::try_from(&m.to_bytes()[..]), Ok(m));
+        let short = MissRecord::for_packet(
+            PortNo(4),
+            None,
+            PacketHandle(12),
+            SimTime(5),
+            MissReason::ToAgent,
+            &key,
+            &frame[..20],
+        )
+        .unwrap();
+        assert_eq!(short.header_bytes(), &frame[..20]);
+        assert_eq!(MissRecord::try_from(&short.to_bytes()[..]), Ok(short));
+        let too_long = vec![0u8; 9217];
+        let err = MissRecord::for_packet(
+            PortNo(4),
+            None,
+            PacketHandle(13),
+            SimTime(5),
+            MissReason::TableMiss,
+            &key,
+            &too_long,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`packet_len`"), "{err}");
+        assert!(MissRecord::for_packet(
+            PortNo(4),
+            None,
+            PacketHandle(13),
+            SimTime(5),
+            MissReason::UnparsedKey,
+            &key,
+            &frame[..20],
+        )
+        .is_err());
     }
 
     #[test]

@@ -17,7 +17,10 @@
 //!   [`crate::table`] and may fail with [`FlowTableError::TableFull`], leaving the table as it
 //!   was.
 //! - Only parsed keys ([`FlowKey::is_parsed`]) can be installed: the card never looks up the
-//!   others, so an entry for one could never hit.
+//!   others, so an entry for one could never hit. Only actions that pass
+//!   [`Action::validate`] can be installed ([`FlowTableError::InvalidAction`]).
+//! - Implementations over the management registers map status codes to results with
+//!   [`mgmt_outcome`], so all of them agree.
 //! - An entry's counters start at zero; its `last_hit` is the insert time until the first hit,
 //!   so idle eviction measures idleness from installation for flows that never hit again.
 //!
@@ -48,8 +51,9 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::action::Action;
+use crate::action::{Action, ActionError};
 use crate::key::{FlowKey, KeyClass};
+use crate::regs::{MgmtCommand, MgmtStatus};
 use crate::time::SimTime;
 
 /// What a successful insert did.
@@ -96,6 +100,9 @@ pub enum FlowTableError {
         /// Slots in the table.
         capacity: u64,
     },
+    /// The action cannot be installed (an output to port 0); nothing was changed.
+    #[error("action cannot be installed: {0}")]
+    InvalidAction(#[from] ActionError),
     /// The key is not a parsed key, so no lookup could ever hit it; nothing was changed.
     #[error("flow key of class {0:?} cannot be installed: the card looks up parsed keys only")]
     UnparsedKey(KeyClass),
@@ -134,6 +141,53 @@ pub trait FlowTableDevice {
     fn occupancy(&self) -> u64;
 }
 
+/// What a finished management command reported, in the terms of [`FlowTableDevice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MgmtOutcome {
+    /// Insert: the key was absent and now has an entry. Delete: the entry was removed. Lookup
+    /// and counter read: the entry exists and its values are in the result registers.
+    Done,
+    /// Insert only: the key was present and its action was overwritten.
+    Updated,
+    /// Delete, lookup, counter read: the key has no entry.
+    NotFound,
+}
+
+/// Interprets the management port's status after `cmd`, for implementations of
+/// [`FlowTableDevice`] over registers (the driver, the RTL wrapper), so that every one maps
+/// codes the same way. `occupancy` and `capacity` go into [`FlowTableError::TableFull`].
+///
+/// A status a correct device never gives for `cmd` (say, `Updated` after a delete, or
+/// `BadKey` for the parsed key the caller checked before writing it) is a
+/// [`FlowTableError::DeviceFault`]; `Busy` is [`FlowTableError::Busy`] with `polls`.
+pub fn mgmt_outcome(
+    cmd: MgmtCommand,
+    status: MgmtStatus,
+    polls: u32,
+    occupancy: u64,
+    capacity: u64,
+) -> Result<MgmtOutcome, FlowTableError> {
+    use MgmtStatus as S;
+    match (cmd, status) {
+        (_, S::Busy) => Err(FlowTableError::Busy { polls }),
+        (_, S::Ok) => Ok(MgmtOutcome::Done),
+        (MgmtCommand::Insert, S::Updated) => Ok(MgmtOutcome::Updated),
+        (MgmtCommand::Insert, S::TableFull) => Err(FlowTableError::TableFull {
+            occupancy,
+            capacity,
+        }),
+        (MgmtCommand::Delete | MgmtCommand::Lookup | MgmtCommand::ReadCounters, S::NotFound) => {
+            Ok(MgmtOutcome::NotFound)
+        }
+        (cmd, status) => Err(FlowTableError::DeviceFault(format!(
+            "management command {} ended with status {}, which a correct device never gives \
+             for it",
+            cmd.name(),
+            status.name()
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +210,41 @@ mod tests {
             last_hit: SimTime(2_000),
         };
         assert_eq!(stats.to_string(), "3 hits, 180 bytes, last hit at 2.000 ns");
+    }
+
+    #[test]
+    fn every_command_status_pair_maps_to_one_result() {
+        use MgmtCommand as C;
+        use MgmtStatus as S;
+        let out = |c, s| mgmt_outcome(c, s, 3, 10, 16);
+        assert_eq!(out(C::Insert, S::Ok), Ok(MgmtOutcome::Done));
+        assert_eq!(out(C::Insert, S::Updated), Ok(MgmtOutcome::Updated));
+        assert_eq!(
+            out(C::Insert, S::TableFull),
+            Err(FlowTableError::TableFull {
+                occupancy: 10,
+                capacity: 16
+            })
+        );
+        assert_eq!(out(C::Delete, S::NotFound), Ok(MgmtOutcome::NotFound));
+        assert_eq!(out(C::Lookup, S::Ok), Ok(MgmtOutcome::Done));
+        assert_eq!(out(C::ReadCounters, S::NotFound), Ok(MgmtOutcome::NotFound));
+        assert_eq!(
+            out(C::Delete, S::Busy),
+            Err(FlowTableError::Busy { polls: 3 })
+        );
+        for (c, s) in [
+            (C::Insert, S::NotFound),
+            (C::Delete, S::Updated),
+            (C::Delete, S::TableFull),
+            (C::Lookup, S::Idle),
+            (C::Insert, S::BadKey),
+            (C::Insert, S::BadAction),
+            (C::Lookup, S::BadCommand),
+        ] {
+            let err = out(c, s).unwrap_err();
+            assert!(matches!(err, FlowTableError::DeviceFault(_)), "{c:?} {s:?}");
+            assert!(err.to_string().contains(s.name()), "{err}");
+        }
     }
 }

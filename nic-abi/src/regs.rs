@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::action::ACTION_WORDS;
 use crate::key::KEY_WORDS;
+use crate::table::TableGeometry;
 
 /// A byte offset into the card's register space (BAR 0).
 #[derive(
@@ -249,9 +250,9 @@ pub mod device_info {
 
 /// The flow table's management port.
 ///
-/// Protocol: wait until `STATUS` is not [`super::MgmtStatus::Busy`]; write `KEY_0` ..
+/// Protocol: wait until `STATUS` is not [`MgmtStatus::Busy`]; write `KEY_0` ..
 /// `KEY_14` (the packed key, [`crate::key::FlowKey::to_words`]) and, for an insert, `ACTION_0`
-/// and `ACTION_1`; write the [`super::MgmtCommand`] code to `CMD`; poll `STATUS` until it is
+/// and `ACTION_1`; write the [`MgmtCommand`] code to `CMD`; poll `STATUS` until it is
 /// not busy. A lookup returns the action in `ACTION_n`; a counter read returns the counters in
 /// `HITS_*`, `BYTES_*`, `LAST_HIT_*` (64-bit values, low word first). Writes to `KEY_n`,
 /// `ACTION_n` or `CMD` while busy are ignored.
@@ -1029,6 +1030,137 @@ pub fn find_block(
     Ok(*b)
 }
 
+/// The device-information block's contents, validated: what a driver learns at bring-up, and
+/// what a device (model, RTL) answers register reads of the block with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// Uplink (Ethernet MAC) ports.
+    pub uplinks: u16,
+    /// VM queue pairs, at most [`MAX_VM_QUEUES`].
+    pub vm_queues: u16,
+    /// Flow-table size.
+    pub table: TableGeometry,
+    /// Lookup pipeline latency in core cycles.
+    pub lookup_latency_cycles: u32,
+    /// Displacement bound of an insert.
+    pub max_kicks: u32,
+    /// Core clock in kHz.
+    pub core_clock_khz: u32,
+}
+
+impl DeviceInfo {
+    /// The value a read of the block's register at `rel` (offset from the block's base)
+    /// returns, header included; `None` for an offset that is no register of the block.
+    pub fn register(&self, rel: u32) -> Option<u32> {
+        if let Some(v) = header_register(device_info::BASE.at(rel)) {
+            return Some(v);
+        }
+        let v = match rel {
+            device_info::SIGNATURE => SIGNATURE,
+            device_info::ABI_VERSION => ABI_VERSION,
+            device_info::NUM_UPLINKS => self.uplinks.into(),
+            device_info::NUM_VM_QUEUES => self.vm_queues.into(),
+            device_info::TABLE_BUCKETS => self.table.buckets(),
+            device_info::SLOTS_PER_BUCKET => LAYOUT_SLOTS_PER_BUCKET,
+            device_info::KEY_WORDS => LAYOUT_KEY_WORDS,
+            device_info::ACTION_WORDS => LAYOUT_ACTION_WORDS,
+            device_info::LOOKUP_LATENCY => self.lookup_latency_cycles,
+            device_info::MAX_KICKS => self.max_kicks,
+            device_info::MISS_HEADER_BYTES => LAYOUT_MISS_HEADER_BYTES,
+            device_info::CORE_CLOCK_KHZ => self.core_clock_khz,
+            _ => return None,
+        };
+        Some(v)
+    }
+
+    /// Reads the block at `base` through `read32` and validates it: the signature, the ABI's
+    /// major version, the layout constants this crate was built with (key, action, bucket and
+    /// miss-record sizes: a card built with other ones is refused), and every count's range.
+    pub fn read(
+        base: RegOffset,
+        mut read32: impl FnMut(RegOffset) -> u32,
+    ) -> Result<DeviceInfo, RegsError> {
+        let mut get = |rel: u32| read32(base.at(rel));
+        let bad =
+            |register: &'static str, value: u32, expected: &'static str| RegsError::DeviceInfo {
+                register,
+                value,
+                expected,
+            };
+        let sig = get(device_info::SIGNATURE);
+        if sig != SIGNATURE {
+            return Err(bad("SIGNATURE", sig, "0x534e4943 (ASCII SNIC)"));
+        }
+        let abi = get(device_info::ABI_VERSION);
+        if abi >> 16 != ABI_VERSION >> 16 {
+            return Err(bad("ABI_VERSION", abi, "major version 1"));
+        }
+        for (register, rel, want, expected) in [
+            (
+                "SLOTS_PER_BUCKET",
+                device_info::SLOTS_PER_BUCKET,
+                LAYOUT_SLOTS_PER_BUCKET,
+                "4",
+            ),
+            ("KEY_WORDS", device_info::KEY_WORDS, LAYOUT_KEY_WORDS, "15"),
+            (
+                "ACTION_WORDS",
+                device_info::ACTION_WORDS,
+                LAYOUT_ACTION_WORDS,
+                "2",
+            ),
+            (
+                "MISS_HEADER_BYTES",
+                device_info::MISS_HEADER_BYTES,
+                LAYOUT_MISS_HEADER_BYTES,
+                "nic_abi::desc::MISS_HEADER_BYTES",
+            ),
+        ] {
+            let v = get(rel);
+            if v != want {
+                return Err(bad(register, v, expected));
+            }
+        }
+        let uplinks = get(device_info::NUM_UPLINKS);
+        let uplinks = u16::try_from(uplinks)
+            .map_err(|_| bad("NUM_UPLINKS", uplinks, "at most 65535 uplinks"))?;
+        let queues = get(device_info::NUM_VM_QUEUES);
+        let vm_queues = u16::try_from(queues)
+            .ok()
+            .filter(|&q| q <= MAX_VM_QUEUES)
+            .ok_or(bad("NUM_VM_QUEUES", queues, "at most 256 queue pairs"))?;
+        let buckets = get(device_info::TABLE_BUCKETS);
+        let table = TableGeometry::new(buckets)
+            .map_err(|_| bad("TABLE_BUCKETS", buckets, "a power of two in 1..=2^24"))?;
+        let latency = get(device_info::LOOKUP_LATENCY);
+        if latency == 0 {
+            return Err(bad("LOOKUP_LATENCY", latency, "at least 1 cycle"));
+        }
+        let clock = get(device_info::CORE_CLOCK_KHZ);
+        if clock == 0 {
+            return Err(bad("CORE_CLOCK_KHZ", clock, "a non-zero clock"));
+        }
+        Ok(DeviceInfo {
+            uplinks,
+            vm_queues,
+            table,
+            lookup_latency_cycles: latency,
+            max_kicks: get(device_info::MAX_KICKS),
+            core_clock_khz: clock,
+        })
+    }
+}
+
+// The layout constants as register values (all are small).
+#[allow(clippy::cast_possible_truncation)]
+const LAYOUT_SLOTS_PER_BUCKET: u32 = crate::table::SLOTS_PER_BUCKET as u32;
+#[allow(clippy::cast_possible_truncation)]
+const LAYOUT_KEY_WORDS: u32 = KEY_WORDS as u32;
+#[allow(clippy::cast_possible_truncation)]
+const LAYOUT_ACTION_WORDS: u32 = ACTION_WORDS as u32;
+#[allow(clippy::cast_possible_truncation)]
+const LAYOUT_MISS_HEADER_BYTES: u32 = crate::desc::MISS_HEADER_BYTES as u32;
+
 /// A flow-table management command (`flow_table::CMD`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -1199,6 +1331,16 @@ pub enum RegsError {
     /// A block the driver needs is absent.
     #[error("register map has no {0:?} block")]
     MissingBlock(BlockType),
+    /// A device-information register holds a value this driver cannot work with.
+    #[error("device_info {register} = {value:#x}: expected {expected}")]
+    DeviceInfo {
+        /// Register name.
+        register: &'static str,
+        /// The value read.
+        value: u32,
+        /// What was expected.
+        expected: &'static str,
+    },
     /// A block has a layout version the driver does not know.
     #[error("register block {block:?} has version {found}, this driver supports {supported}")]
     UnsupportedVersion {
@@ -1365,6 +1507,116 @@ mod tests {
         assert!(!MgmtStatus::Busy.is_done());
         assert!(MgmtStatus::TableFull.is_done());
         assert_eq!(BlockType::try_from(0x534e_0003), Ok(BlockType::MissQueue));
+    }
+
+    fn sample_info() -> DeviceInfo {
+        DeviceInfo {
+            uplinks: 2,
+            vm_queues: 8,
+            table: TableGeometry::new(16_384).unwrap(),
+            lookup_latency_cycles: crate::table::LOOKUP_LATENCY_CYCLES,
+            max_kicks: crate::table::DEFAULT_MAX_KICKS,
+            core_clock_khz: 250_000,
+        }
+    }
+
+    #[test]
+    fn device_info_reads_back_what_the_device_answers() {
+        let info = sample_info();
+        let read = |off: RegOffset| info.register(off.0).unwrap_or(0);
+        assert_eq!(DeviceInfo::read(device_info::BASE, read), Ok(info));
+        assert_eq!(info.register(block::TYPE), Some(BlockType::DeviceInfo.id()));
+        assert_eq!(info.register(0x40), None);
+        let json = serde_json::to_string(&info).unwrap();
+        assert_eq!(serde_json::from_str::<DeviceInfo>(&json).unwrap(), info);
+    }
+
+    #[test]
+    fn device_info_refuses_a_card_built_with_other_constants() {
+        let info = sample_info();
+        let patched = |rel: u32, v: u32| {
+            DeviceInfo::read(device_info::BASE, |off| {
+                if off.0 == rel {
+                    v
+                } else {
+                    info.register(off.0).unwrap_or(0)
+                }
+            })
+        };
+        let reg_of = |r: Result<DeviceInfo, RegsError>| match r {
+            Err(RegsError::DeviceInfo { register, .. }) => register,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(reg_of(patched(device_info::SIGNATURE, 0)), "SIGNATURE");
+        assert_eq!(
+            reg_of(patched(device_info::ABI_VERSION, 0x0002_0000)),
+            "ABI_VERSION"
+        );
+        assert!(patched(device_info::ABI_VERSION, 0x0001_0007).is_ok());
+        assert_eq!(reg_of(patched(device_info::KEY_WORDS, 16)), "KEY_WORDS");
+        assert_eq!(
+            reg_of(patched(device_info::NUM_VM_QUEUES, 257)),
+            "NUM_VM_QUEUES"
+        );
+        assert_eq!(
+            reg_of(patched(device_info::TABLE_BUCKETS, 1000)),
+            "TABLE_BUCKETS"
+        );
+        assert_eq!(
+            reg_of(patched(device_info::CORE_CLOCK_KHZ, 0)),
+            "CORE_CLOCK_KHZ"
+        );
+        let e = patched(device_info::MISS_HEADER_BYTES, 168).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "device_info MISS_HEADER_BYTES = 0xa8: expected nic_abi::desc::MISS_HEADER_BYTES"
+        );
+    }
+
+    proptest::proptest! {
+        /// A hostile or broken device answering arbitrary values (around a valid chain, so the
+        /// walk gets past the first block): the walk ends, without panicking, in a chain whose
+        /// blocks move strictly forward inside the BAR, or in an error.
+        #[test]
+        fn walking_arbitrary_registers_terminates_and_never_panics(
+            header_patches in proptest::collection::vec((0usize..5, 0u32..4, proptest::prelude::any::<u32>()), 0..6),
+            small_values in proptest::collection::vec((0usize..5, 0u32..4, 0u32..0x3000), 0..6),
+            seed in proptest::prelude::any::<u32>(),
+        ) {
+            // Patch header registers (TYPE, VERSION, NEXT, SIZE) of the real blocks, with any
+            // value or with small plausible offsets and sizes.
+            let patch: HashMap<u32, u32> = header_patches
+                .into_iter()
+                .chain(small_values)
+                .map(|(b, r, v)| (BLOCKS[b].base.0 + 4 * r, v))
+                .collect();
+            let mut reads = 0usize;
+            let result = walk_blocks(|off| {
+                reads += 1;
+                patch.get(&off.0).copied().unwrap_or_else(|| {
+                    header_register(off).unwrap_or(seed.rotate_left(off.0 % 32))
+                })
+            });
+            proptest::prop_assert!(reads <= 4 * MAX_BLOCKS);
+            if let Ok(found) = result {
+                for pair in found.windows(2) {
+                    proptest::prop_assert!(pair[1].offset.0 >= pair[0].offset.0 + pair[0].size);
+                }
+                for b in &found {
+                    proptest::prop_assert!(b.offset.0 + b.size <= BAR_BYTES);
+                }
+            }
+        }
+
+        #[test]
+        fn codes_decode_exactly_the_defined_values(code in proptest::prelude::any::<u32>()) {
+            let cmd = MgmtCommand::try_from(code);
+            proptest::prop_assert_eq!(cmd.is_ok(), (1..=4).contains(&code));
+            if let Ok(c) = cmd { proptest::prop_assert_eq!(c.code(), code); }
+            let status = MgmtStatus::try_from(code);
+            proptest::prop_assert_eq!(status.is_ok(), code <= 8);
+            if let Ok(s) = status { proptest::prop_assert_eq!(s.code(), code); }
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@
 //!    entry it displaces moves to its other candidate bucket, into that bucket's first free
 //!    slot if there is one (done), otherwise into slot `kick_victim_slot(1)` displacing the
 //!    next entry, and so on, the `k`-th displacement using `kick_victim_slot(k)`.
+//!    An entry's "other" bucket is whichever of its two candidates it is not in (the same
+//!    bucket when both hashes select it).
 //! 4. After `max_kicks` displacements without finding a free slot the insert fails
 //!    (table full) and every displacement is undone, so a failed insert changes nothing.
 //!
@@ -67,10 +69,11 @@ pub const MIN_BUCKETS: u32 = 1;
 pub const MAX_BUCKETS: u32 = 1 << 24;
 
 /// Default bound on displacements per insert. A displacement costs the management port a
-/// bucket read and a slot write (a few cycles), so 128 kicks bound an insert to well under
-/// 1,000 NIC cycles, a few microseconds, while random-walk cuckoo inserts into (2,4) tables
-/// rarely need more than tens of kicks below 90% occupancy (MemC3 uses a bound of 500 in
-/// software). `nic-model`'s config may change it; the RTL takes it as a parameter.
+/// bucket read and a slot write (a few cycles), so the bound caps an insert's time on the port:
+/// 128 displacements at a few cycles each stay under 1,000 NIC cycles. MemC3 bounds its
+/// software cuckoo inserts at 500. How often inserts reach the bound at a given occupancy is
+/// for `nic-model`'s table tests to measure, not assumed here; its config may change the
+/// bound, and the RTL takes it as a parameter.
 pub const DEFAULT_MAX_KICKS: u32 = 128;
 
 /// The slot, in a bucket, that the `kick`-th displacement of an insert evicts (counting from
@@ -89,7 +92,7 @@ pub fn kick_victim_slot(kick: u32) -> usize {
 /// | cycle | stage |
 /// |---|---|
 /// | 1 | register the 480-bit key |
-/// | 2-3 | both CRCs: each output bit is an XOR of up to 480 key bits, about 9 levels of 2-input XOR (3 of 6-input LUTs) plus routing, split over two stages |
+/// | 2-3 | both CRCs: each output bit is an XOR of up to 480 key bits, a tree of 9 levels of 2-input XOR (4 levels of 6-input LUTs) plus routing, budgeted two stages |
 /// | 4 | bucket index (hash low bits) registered as the memory address |
 /// | 5-6 | read both candidate buckets from two memory banks in parallel: synchronous read plus the output register block RAMs need at this clock |
 /// | 7 | compare the 8 slot keys with the lookup key (eight 480-bit equality trees) |

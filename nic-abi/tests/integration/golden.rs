@@ -69,6 +69,13 @@ fn l4(first: u16, second: u16, len: usize) -> Vec<u8> {
     h
 }
 
+/// A 20-byte TCP header (data offset 5).
+fn tcp(src: u16, dst: u16) -> Vec<u8> {
+    let mut h = l4(src, dst, 20);
+    h[12] = 0x50;
+    h
+}
+
 fn icmp(ty: u8, code: u8) -> Vec<u8> {
     let mut h = vec![ty, code];
     h.resize(8, 0);
@@ -134,7 +141,7 @@ fn both(frame: &[u8], expected: FlowKey) {
 
 #[test]
 fn ipv4_tcp_with_options() {
-    let f = cat(&[&eth(0x0800), &ipv4(6, 0xb8, 6, 20, 0), &l4(40000, 443, 20)]);
+    let f = cat(&[&eth(0x0800), &ipv4(6, 0xb8, 6, 20, 0), &tcp(40000, 443)]);
     both(
         &f,
         FlowKey {
@@ -312,7 +319,7 @@ fn ipv4_fragments() {
         },
     );
     // Don't-fragment alone is not a fragment.
-    let df = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 20, 0x4000), &l4(1, 2, 20)]);
+    let df = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 20, 0x4000), &tcp(1, 2)]);
     both(
         &df,
         FlowKey {
@@ -358,7 +365,7 @@ fn icmp_igmp_sctp() {
 
 #[test]
 fn ipv6_tcp_and_icmpv6() {
-    let f = cat(&[&eth(0x86dd), &ipv6(6, 0x28, 20), &l4(22, 50000, 20)]);
+    let f = cat(&[&eth(0x86dd), &ipv6(6, 0x28, 20), &tcp(22, 50000)]);
     both(
         &f,
         FlowKey {
@@ -410,7 +417,7 @@ fn ipv6_extension_headers_walked_by_software_refused_by_card() {
     // AH: (payload_len + 2) * 4 bytes; payload_len 1 gives 12 bytes.
     let mut ah = vec![6, 1];
     ah.resize(12, 0);
-    let f = cat(&[&eth(0x86dd), &ipv6(51, 0, 32), &ah, &l4(80, 8080, 20)]);
+    let f = cat(&[&eth(0x86dd), &ipv6(51, 0, 32), &ah, &tcp(80, 8080)]);
     assert_eq!(
         parse_software(&f, PORT),
         FlowKey {
@@ -493,7 +500,7 @@ fn other_ethertypes_are_parsed_at_l2_only() {
     let mut mpls = eth(0x8847);
     mpls.extend([0, 0x01, 0x41, 0x40]);
     mpls.extend(ipv4(6, 0, 5, 20, 0));
-    mpls.extend(l4(1, 2, 20));
+    mpls.extend(tcp(1, 2));
     both(&mpls, l2(EtherType(0x8847)));
 }
 
@@ -513,23 +520,40 @@ fn truncated_and_malformed() {
     // L4 header shorter than TCP's 20 bytes: L3 fields kept, ports 0 (OVS's fields).
     let f = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 10, 0), &l4(1, 2, 10)]);
     both(&f, unparsed(UnparsedReason::Truncated, ipv4_key(6, 0)));
+    // TCP data offset below 5 words is malformed, beyond the datagram truncated (OVS 3.1:
+    // no ports in either case).
+    let mut f = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 20, 0), &tcp(1, 2)]);
+    f[14 + 20 + 12] = 0x40;
+    both(&f, unparsed(UnparsedReason::Malformed, ipv4_key(6, 0)));
+    f[14 + 20 + 12] = 0x60;
+    both(&f, unparsed(UnparsedReason::Truncated, ipv4_key(6, 0)));
     // Total length beyond the frame (a snapped capture): no L3 field (OVS).
-    let mut f = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 20, 0), &l4(1, 2, 20)]);
+    let mut f = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 20, 0), &tcp(1, 2)]);
     f.truncate(50);
     both(&f, unparsed(UnparsedReason::Truncated, l2(EtherType::IPV4)));
-    // IHL 4 and version 5 are malformed.
-    let mut f = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 20, 0), &l4(1, 2, 20)]);
+    // IHL 4 is malformed and stops the parse.
+    let mut f = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 20, 0), &tcp(1, 2)]);
     f[14] = 0x44;
     both(&f, unparsed(UnparsedReason::Malformed, l2(EtherType::IPV4)));
+    // Version 5 is malformed but, as OVS reads any version as 4, the fields are filled.
     f[14] = 0x55;
-    both(&f, unparsed(UnparsedReason::Malformed, l2(EtherType::IPV4)));
+    let full = FlowKey {
+        tp_src: 1,
+        tp_dst: 2,
+        ..ipv4_key(6, 0)
+    };
+    both(&f, unparsed(UnparsedReason::Malformed, full));
+    // A later stop replaces the note with its own reason.
+    let mut f = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 10, 0), &l4(1, 2, 10)]);
+    f[14] = 0x55;
+    both(&f, unparsed(UnparsedReason::Truncated, ipv4_key(6, 0)));
     // Total length smaller than the header.
-    let mut f = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 20, 0), &l4(1, 2, 20)]);
+    let mut f = cat(&[&eth(0x0800), &ipv4(6, 0, 5, 20, 0), &tcp(1, 2)]);
     f[17] = 19;
     both(&f, unparsed(UnparsedReason::Malformed, l2(EtherType::IPV4)));
-    // More than 255 bytes after the datagram.
+    // More than 65535 bytes after the datagram (OVS 3.1's limit on padding).
     let mut f = cat(&[&eth(0x0800), &ipv4(17, 0, 5, 8, 0), &l4(1, 2, 8)]);
-    f.resize(f.len() + 255, 0);
+    f.resize(f.len() + 65535, 0);
     both(
         &f,
         FlowKey {
@@ -540,10 +564,15 @@ fn truncated_and_malformed() {
     );
     f.push(0);
     both(&f, unparsed(UnparsedReason::Malformed, l2(EtherType::IPV4)));
-    // IPv6: version 4 in an IPv6 frame, payload beyond the frame.
-    let mut f = cat(&[&eth(0x86dd), &ipv6(17, 0, 8), &l4(1, 2, 8)]);
-    f[14] = 0x40;
-    both(&f, unparsed(UnparsedReason::Malformed, l2(EtherType::IPV6)));
+    // IPv6: version 4 in an IPv6 frame (noted, parsed on), payload beyond the frame.
+    let mut f = cat(&[&eth(0x86dd), &ipv6(17, 0x28, 8), &l4(1, 2, 8)]);
+    f[14] = 0x42;
+    let full = FlowKey {
+        tp_src: 1,
+        tp_dst: 2,
+        ..ipv6_key(17, 0x28)
+    };
+    both(&f, unparsed(UnparsedReason::Malformed, full));
     let mut f = cat(&[&eth(0x86dd), &ipv6(17, 0, 8), &l4(1, 2, 8)]);
     f.truncate(60);
     both(&f, unparsed(UnparsedReason::Truncated, l2(EtherType::IPV6)));
