@@ -111,7 +111,7 @@ fn miss_is_held_reported_and_released_after_install() {
     assert_eq!(usize::from(record.packet_len), frame.len());
     assert_eq!(
         &record.header[..usize::from(record.header_len)],
-        &frame[..168]
+        &frame[..nic_abi::desc::MISS_HEADER_BYTES]
     );
     let key = key_of(&frame, PortNo(2));
     assert_eq!(record.key, key.to_words());
