@@ -89,6 +89,19 @@ impl Default for InterruptConfig {
     }
 }
 
+/// How a packet from one VM reaches another VM's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum InterVmPath {
+    /// The card sends a copy command to the host's copy engine: the payload moves in host
+    /// memory and never crosses PCIe (the sNICh design). Falls back to hairpin when the host
+    /// has no copy engine or the action edits the frame.
+    #[default]
+    CopyEngine,
+    /// The card reads the whole packet over PCIe and writes it back (an SR-IOV bridge's way).
+    Hairpin,
+}
+
 /// Every parameter of the card. Each default names its source in its field's doc.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -108,6 +121,8 @@ pub struct CardConfig {
     /// Packets the card can hold for the agent at once. Default 1,024 (2 MiB of 2 KiB
     /// buffers, a fraction of an FPGA NIC's on-board memory).
     pub held_packets: u32,
+    /// The inter-VM path. Default: the host's copy engine (the design's point).
+    pub inter_vm: InterVmPath,
 }
 
 impl Default for CardConfig {
@@ -120,6 +135,7 @@ impl Default for CardConfig {
             table: TableConfig::default(),
             interrupts: InterruptConfig::default(),
             held_packets: 1024,
+            inter_vm: InterVmPath::CopyEngine,
         }
     }
 }
@@ -231,6 +247,10 @@ struct Packet {
     /// For packets from a VM: when the rest of the packet (after the header window) is on
     /// the card, once it has been read.
     body_ready: Option<SimTime>,
+    /// For packets from a VM: the TX buffer holding it.
+    src_buf: Iova,
+    /// An action edited the frame (so the source buffer no longer holds what is sent).
+    edited: bool,
 }
 
 /// A ring's geometry and the card's indices into it.
@@ -355,6 +375,13 @@ enum Event {
         buf: Iova,
         capacity: u16,
     },
+    /// A copy command reached the host: run it on the copy engine.
+    CopySubmit {
+        pkt: u32,
+        queue: u16,
+        index: u16,
+        buf: Iova,
+    },
     /// A copy to a VM has been written with its completion.
     RxCopyDone {
         pkt: u32,
@@ -362,6 +389,7 @@ enum Event {
         index: u16,
         buf: Iova,
         capacity: u16,
+        via: Delivery,
     },
     /// A copy left through a MAC port.
     WireTxDone { pkt: u32 },
@@ -384,6 +412,26 @@ enum Event {
     ReleasesFetched { first: u16, count: u16 },
     /// An interrupt moderation timer expired.
     IrqTimer { vector: u16, generation: u32 },
+}
+
+/// The RX buffer a copy goes to.
+#[derive(Debug, Clone, Copy)]
+struct RxSlot {
+    queue: u16,
+    index: u16,
+    buf: Iova,
+    capacity: u16,
+}
+
+/// How a copy to a VM's buffer was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// The card writes the packet by DMA when the completion is due.
+    Write,
+    /// The host's copy engine copied it.
+    Copied,
+    /// The copy engine refused the copy.
+    CopyFault,
 }
 
 /// [`Release`] in event form.
@@ -724,6 +772,8 @@ impl<H: HostBus> Card<H> {
             last_failure: DropReason::NoSuchPort,
             fifo_bytes: 0,
             body_ready: None,
+            src_buf: Iova(0),
+            edited: false,
         });
         self.events
             .schedule_at(done, Event::WireRxDone { pkt, mac })?;
@@ -788,13 +838,30 @@ impl<H: HostBus> Card<H> {
                 buf,
                 capacity,
             } => self.issue_rx_write(pkt, queue, index, buf, capacity, now),
+            Event::CopySubmit {
+                pkt,
+                queue,
+                index,
+                buf,
+            } => self.on_copy_submit(pkt, queue, index, buf, now),
             Event::RxCopyDone {
                 pkt,
                 queue,
                 index,
                 buf,
                 capacity,
-            } => self.on_rx_copy_done(pkt, queue, index, buf, capacity, now),
+                via,
+            } => self.on_rx_copy_done(
+                pkt,
+                RxSlot {
+                    queue,
+                    index,
+                    buf,
+                    capacity,
+                },
+                via,
+                now,
+            ),
             Event::WireTxDone { pkt } => {
                 self.counters.copies_to_wire += 1;
                 self.copy_done(pkt, Ok(()), now);
@@ -883,6 +950,7 @@ impl<H: HostBus> Card<H> {
                 if action.vlan != VlanOp::Keep {
                     let p = &mut self.packets[pkt as usize];
                     p.frame = apply_vlan_op(&p.frame, action.vlan);
+                    p.edited = true;
                 }
                 self.packets[pkt as usize].pending = 1;
                 match t {
@@ -914,6 +982,7 @@ impl<H: HostBus> Card<H> {
         if action.vlan != VlanOp::Keep {
             let p = &mut self.packets[pkt as usize];
             p.frame = apply_vlan_op(&p.frame, action.vlan);
+            p.edited = true;
         }
         self.packets[pkt as usize].pending = u16::try_from(targets.len()).unwrap_or(u16::MAX);
         for t in targets {
@@ -1016,8 +1085,21 @@ impl<H: HostBus> Card<H> {
         }
     }
 
+    /// True when this packet goes VM to VM through the host's copy engine.
+    fn via_copy_engine(&self, pkt: u32) -> bool {
+        let p = &self.packets[pkt as usize];
+        self.config.inter_vm == InterVmPath::CopyEngine
+            && matches!(p.source, Source::Vm { .. })
+            && !p.edited
+            && self.host.has_copy_engine()
+    }
+
     fn copy_to_vm(&mut self, pkt: u32, q: u16, now: SimTime) {
-        let body = self.body_ready(pkt, now);
+        let body = if self.via_copy_engine(pkt) {
+            now
+        } else {
+            self.body_ready(pkt, now)
+        };
         match self.next_rx_descriptor(q, now) {
             Err(reason) => {
                 if reason == DropReason::BadDescriptor {
@@ -1055,6 +1137,20 @@ impl<H: HostBus> Card<H> {
         now: SimTime,
     ) {
         let len = self.packets[pkt as usize].frame.len() as u64;
+        if u64::from(capacity) >= len && self.via_copy_engine(pkt) {
+            // The 32-byte copy command crosses to the host; the payload stays there.
+            let at = self.dma.write(now, nic_abi::desc::CopyCommand::SIZE as u64);
+            self.schedule(
+                at,
+                Event::CopySubmit {
+                    pkt,
+                    queue: q,
+                    index,
+                    buf,
+                },
+            );
+            return;
+        }
         if u64::from(capacity) >= len {
             self.dma.write(now, len);
         }
@@ -1067,29 +1163,77 @@ impl<H: HostBus> Card<H> {
                 index,
                 buf,
                 capacity,
+                via: Delivery::Write,
             },
         );
     }
 
-    fn on_rx_copy_done(
-        &mut self,
-        pkt: u32,
-        q: u16,
-        index: u16,
-        buf: Iova,
-        capacity: u16,
-        now: SimTime,
-    ) {
+    /// The copy command is at the host: the copy engine runs it; when it is done, its
+    /// completion (16 bytes) comes back to the card, which writes the RX completion.
+    fn on_copy_submit(&mut self, pkt: u32, q: u16, index: u16, buf: Iova, now: SimTime) {
+        let p = &self.packets[pkt as usize];
+        let src_vm = match p.source {
+            Source::Vm { queue, .. } => self.queues[usize::from(queue)].vm,
+            Source::Wire { .. } => VmId(0),
+        };
+        let len = p.frame.len();
+        let cmd = nic_abi::desc::CopyCommand {
+            src: p.src_buf,
+            dst: buf,
+            src_vm,
+            dst_vm: self.queues[usize::from(q)].vm,
+            len: u32::try_from(len).unwrap_or(u32::MAX),
+            cookie: nic_abi::desc::CopyCookie(u64::from(pkt)),
+        };
+        let capacity = u16::try_from(len).unwrap_or(u16::MAX);
+        let (done, via) = match self.host.copy(&cmd, now) {
+            Ok(done) => (done.max(now), Delivery::Copied),
+            Err(_) => (now, Delivery::CopyFault),
+        };
+        self.counters.copy_commands += 1;
+        // The engine's completion crosses to the card, then the card writes the VM's.
+        let cpl_in = self
+            .dma
+            .link_mut()
+            .mmio_write(done, nic_abi::desc::CopyCompletion::SIZE as u64);
+        let cpl_done = self.dma.write(cpl_in, RxCompletion::SIZE as u64);
+        self.schedule(
+            cpl_done,
+            Event::RxCopyDone {
+                pkt,
+                queue: q,
+                index,
+                buf,
+                capacity,
+                via,
+            },
+        );
+    }
+
+    fn on_rx_copy_done(&mut self, pkt: u32, slot: RxSlot, via: Delivery, now: SimTime) {
+        let RxSlot {
+            queue: q,
+            index,
+            buf,
+            capacity,
+        } = slot;
         let qi = usize::from(q);
         let vm = self.queues[qi].vm;
         let p = &self.packets[pkt as usize];
         let len = p.frame.len();
         let (status, result) = if usize::from(capacity) < len {
             (RxStatus::BufferTooSmall, Err(DropReason::NoRxBuffer))
-        } else if self.host.dma_write(vm, buf, &p.frame).is_err() {
-            (RxStatus::DmaFault, Err(DropReason::DmaFault))
         } else {
-            (RxStatus::Ok, Ok(()))
+            let written = match via {
+                Delivery::Write => self.host.dma_write(vm, buf, &p.frame).is_ok(),
+                Delivery::Copied => true,
+                Delivery::CopyFault => false,
+            };
+            if written {
+                (RxStatus::Ok, Ok(()))
+            } else {
+                (RxStatus::DmaFault, Err(DropReason::DmaFault))
+            }
         };
         let cpl = RxCompletion {
             index: RingIndex::new(index),
@@ -1255,6 +1399,8 @@ impl<H: HostBus> Card<H> {
                 last_failure: DropReason::NoSuchPort,
                 fifo_bytes: 0,
                 body_ready: None,
+                src_buf: Iova(0),
+                edited: false,
             });
             if !fetched {
                 self.finish_packet(pkt, Err(DropReason::DmaFault), now);
@@ -1276,7 +1422,9 @@ impl<H: HostBus> Card<H> {
                 self.finish_packet(pkt, Err(DropReason::DmaFault), now);
                 continue;
             }
-            self.packets[pkt as usize].frame = Bytes::from(frame);
+            let p = &mut self.packets[pkt as usize];
+            p.frame = Bytes::from(frame);
+            p.src_buf = d.buf;
             let ready = self.dma.read(now, u64::from(d.len).min(header));
             self.schedule(ready, Event::HeaderReady { pkt });
         }

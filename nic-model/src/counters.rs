@@ -122,6 +122,9 @@ pub struct Counters {
     pub held: u64,
     /// Completion records the host refused to accept (the packet's fate is unaffected).
     pub completion_faults: u64,
+    /// Copy commands sent to the host's copy engine (inter-VM packets whose payload never
+    /// crossed PCIe).
+    pub copy_commands: u64,
     /// Release commands that did not decode, named no held packet, or could not be read.
     pub bad_releases: u64,
 }

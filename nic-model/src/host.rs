@@ -12,6 +12,7 @@
 //! access returns [`DmaFault`]: the card counts it and drops the packet concerned (no byte of
 //! a refused write may land anywhere).
 
+use nic_abi::desc::{CopyCommand, CopyStatus};
 use nic_abi::time::SimTime;
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +42,16 @@ pub struct DmaFault {
     pub reason: String,
 }
 
+/// A copy the host's copy engine refused: which side faulted, and the refused access.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("copy refused ({status:?}): {fault}")]
+pub struct CopyFault {
+    /// `SourceFault` or `DestinationFault`.
+    pub status: CopyStatus,
+    /// The access the IOMMU refused.
+    pub fault: DmaFault,
+}
+
 /// What the card needs from the host: DMA by IOVA and interrupts.
 ///
 /// Accesses are functional (the bytes move at once); their timing is the card's PCIe model.
@@ -52,4 +63,29 @@ pub trait HostBus {
     fn dma_write(&mut self, vm: VmId, iova: Iova, data: &[u8]) -> Result<(), DmaFault>;
     /// Raises interrupt `vector` at simulated time `at`.
     fn interrupt(&mut self, vector: IrqVector, at: SimTime);
+
+    /// Whether the host has a memory-to-memory copy engine (the inter-VM path of the design:
+    /// payloads move in host memory and never cross PCIe). Without one the card hairpins
+    /// VM-to-VM packets over the link. Default: none.
+    fn has_copy_engine(&self) -> bool {
+        false
+    }
+
+    /// Runs `cmd` on the copy engine, submitted at `at`: copies `cmd.len` bytes from `cmd.src`
+    /// in `cmd.src_vm`'s memory to `cmd.dst` in `cmd.dst_vm`'s (both checked like DMA), and
+    /// returns when the copy is complete, or the fault (then nothing was written). Called only
+    /// when [`HostBus::has_copy_engine`] is true; the default refuses every copy.
+    fn copy(&mut self, cmd: &CopyCommand, at: SimTime) -> Result<SimTime, CopyFault> {
+        let _ = at;
+        Err(CopyFault {
+            status: CopyStatus::SourceFault,
+            fault: DmaFault {
+                vm: cmd.src_vm,
+                iova: cmd.src,
+                len: u64::from(cmd.len),
+                write: false,
+                reason: "the host has no copy engine".to_string(),
+            },
+        })
+    }
 }

@@ -7,14 +7,25 @@
 //! part: post buffers, queue frames, read completions.
 
 use nic_abi::desc::{
-    DescError, MissRecord, QueueIndex, RxCompletion, RxDescriptor, TxCompletion, TxDescriptor,
-    TxFlags,
+    CopyCommand, CopyStatus, DescError, MissRecord, QueueIndex, RxCompletion, RxDescriptor,
+    TxCompletion, TxDescriptor, TxFlags,
 };
 use nic_abi::key::PortNo;
-use nic_abi::time::SimTime;
+use nic_abi::time::{SimDuration, SimTime};
 
 use crate::card::{MissQueueSetup, QueueSetup, RingSetup};
-use crate::host::{DmaFault, HostBus, Iova, IrqVector, VmId};
+use crate::host::{CopyFault, DmaFault, HostBus, Iova, IrqVector, VmId};
+
+/// A simple copy engine: one channel, a setup time per copy and a fixed bandwidth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyEngineModel {
+    /// Time to start one copy (descriptor fetch and decode).
+    pub setup: SimDuration,
+    /// Picoseconds per byte copied.
+    pub ps_per_byte: u64,
+    /// When the channel is next free.
+    pub free: SimTime,
+}
 
 /// Bytes of each packet buffer in a [`VmLayout`].
 pub const BUFFER_BYTES: u16 = 2048;
@@ -236,12 +247,27 @@ pub struct FlatMemoryHost {
     pub reads: u64,
     /// DMA writes performed (successful ones).
     pub writes: u64,
+    /// The copy engine, if the host has one.
+    pub copy_engine: Option<CopyEngineModel>,
+    /// Copies performed (successful ones).
+    pub copies: u64,
 }
 
 impl FlatMemoryHost {
     /// A host with no VM.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Gives the host a copy engine that starts a copy in `setup` and moves `bytes_per_us`
+    /// bytes per microsecond (e.g. an I/OAT channel: about 5,000 bytes/us).
+    pub fn with_copy_engine(mut self, setup: SimDuration, bytes_per_us: u64) -> Self {
+        self.copy_engine = Some(CopyEngineModel {
+            setup,
+            ps_per_byte: 1_000_000 / bytes_per_us.max(1),
+            free: SimTime::ZERO,
+        });
+        self
     }
 
     /// Gives `vm` a zeroed memory of `bytes` bytes (IOVAs `0..bytes`).
@@ -333,6 +359,41 @@ impl HostBus for FlatMemoryHost {
 
     fn interrupt(&mut self, vector: IrqVector, at: SimTime) {
         self.interrupts.push((vector, at));
+    }
+
+    fn has_copy_engine(&self) -> bool {
+        self.copy_engine.is_some()
+    }
+
+    fn copy(&mut self, cmd: &CopyCommand, at: SimTime) -> Result<SimTime, CopyFault> {
+        let len = u64::from(cmd.len);
+        let mut data = vec![0u8; usize::try_from(cmd.len).unwrap_or(0)];
+        let (s, _) = self
+            .check(cmd.src_vm, cmd.src, len, false)
+            .map_err(|fault| CopyFault {
+                status: CopyStatus::SourceFault,
+                fault,
+            })?;
+        let (d, _) = self
+            .check(cmd.dst_vm, cmd.dst, len, true)
+            .map_err(|fault| CopyFault {
+                status: CopyStatus::DestinationFault,
+                fault,
+            })?;
+        let n = data.len();
+        if let Some(mem) = self.memory(cmd.src_vm) {
+            data.copy_from_slice(&mem[s..s + n]);
+        }
+        if let Some(mem) = self.memory_mut(cmd.dst_vm) {
+            mem[d..d + n].copy_from_slice(&data);
+        }
+        self.copies += 1;
+        let Some(engine) = &mut self.copy_engine else {
+            return Ok(at);
+        };
+        let start = at.max(engine.free) + engine.setup;
+        engine.free = start + SimDuration(len * engine.ps_per_byte);
+        Ok(engine.free)
     }
 }
 

@@ -60,6 +60,14 @@ fn run_scenario(seed: u64) -> Counters {
         ..CardConfig::default()
     };
     let mut b = Bed::new(config, VMS, ENTRIES, 4);
+    // Half the runs have a host copy engine (inter-VM copies, and their faults), half hairpin.
+    if rng.below(2) == 0 {
+        b.card.host_mut().copy_engine = Some(nic_model::testing::CopyEngineModel {
+            setup: SimDuration::from_ns(100),
+            ps_per_byte: 200,
+            free: SimTime::ZERO,
+        });
+    }
     let vm_ports: Vec<PortNo> = b.vms.iter().map(|l| l.port).collect();
     let all_ports: Vec<PortNo> = [PortNo(1), PortNo(2)]
         .into_iter()
@@ -227,14 +235,17 @@ proptest! {
 fn every_drop_point_is_exercised() {
     let mut total = Counters::default();
     let mut by_reason = std::collections::BTreeMap::new();
+    let mut copies = 0;
     for seed in 0..12 {
         let c = run_scenario(seed);
         for (r, n) in c.dropped_by_reason() {
             *by_reason.entry(r).or_insert(0u64) += n;
         }
         total.offered += c.offered;
+        copies += c.copy_commands;
         total.delivered += c.delivered;
     }
+    assert!(copies > 0, "no run used the copy engine");
     for r in DropReason::ALL {
         assert!(
             by_reason.get(&r).copied().unwrap_or(0) > 0,
