@@ -2,6 +2,7 @@
 
 mod card_paths;
 mod conservation;
+mod engine;
 mod flow_table;
 mod registers;
 mod support;
