@@ -1034,8 +1034,9 @@ impl<H: HostBus> Card<H> {
         }
         let to_wrap = vq.rx.entries - vq.rx.slot(vq.rx_consumer);
         let n = posted.min(batch).min(to_wrap);
-        let mut buf = [0u8; 256 * RxDescriptor::SIZE];
-        let n = n.min(256);
+        // At most 32 descriptors per fetch (a 512-byte read, one read request).
+        let mut buf = [0u8; 32 * RxDescriptor::SIZE];
+        let n = n.min(32);
         let buf = &mut buf[..usize::from(n) * RxDescriptor::SIZE];
         let (vm, addr, first) = (
             vq.vm,

@@ -23,8 +23,9 @@ pub struct DmaConfig {
     /// NIC cycles to set up one operation. Default 2: one cycle to accept the command, one to
     /// issue the first TLP, as in Corundum's DMA client interfaces.
     pub setup_cycles: u64,
-    /// Descriptors fetched per descriptor read (batching amortises the read latency).
-    /// Default 8 (Corundum fetches descriptor blocks; 8 x 16 B = 128 B, one read request).
+    /// Descriptors fetched per descriptor read (batching amortises the read latency), at
+    /// most 32. Default 8 (Corundum fetches descriptor blocks; 8 x 16 B = 128 B, one read
+    /// request).
     pub descriptor_batch: u16,
     /// Bytes of a VM's TX packet read before the lookup (header-only read): the parser's
     /// header window, 128 bytes (`nic_abi::parse::HEADER_WINDOW_BYTES`).
