@@ -20,8 +20,10 @@ pub struct PipelineConfig {
     /// NIC core clock in MHz. Default 250 MHz, Corundum's core clock on UltraScale+ FPGAs
     /// (Forencich et al., FCCM 2020) and the clock `nic_abi::table` sizes its stages for.
     pub nic_clock_mhz: u64,
-    /// Parser latency in cycles from its first header beat to the key. Default 4: up to two
-    /// 64-byte beats of the 128-byte header window, then two stages extracting fields.
+    /// Parser latency in cycles from the beat that completes a packet's header window to the
+    /// first cycle its key is valid. Default 2: one cycle to register the window, one to parse
+    /// it and register the key (the RTL `pkt_parser`'s latency; the contract constant
+    /// `nic_abi::parse::PARSER_LATENCY_CYCLES` once it is in main).
     pub parser_latency_cycles: u64,
     /// Bytes of header the parser takes per cycle: its datapath width. Default 64 (512 bits,
     /// the width of Corundum's 100G datapath at 250 MHz). A packet occupies the parser for
@@ -41,7 +43,7 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             nic_clock_mhz: 250,
-            parser_latency_cycles: 4,
+            parser_latency_cycles: 2,
             parser_bytes_per_cycle: 64,
             header_window_bytes: nic_abi::parse::HEADER_WINDOW_BYTES as u64,
             lookup_latency_cycles: u64::from(LOOKUP_LATENCY_CYCLES),
@@ -80,7 +82,8 @@ impl Pipeline {
             .max(1);
         let parse_start = self.clock.edge_at_or_after(ready).max(self.parser_next);
         self.parser_next = parse_start + self.clock.cycles(beats);
-        let key_ready = parse_start + self.clock.cycles(c.parser_latency_cycles);
+        // The window's last beat enters `beats - 1` cycles after the first.
+        let key_ready = parse_start + self.clock.cycles(beats - 1 + c.parser_latency_cycles);
         let lookup_start = key_ready.max(self.lookup_next);
         self.lookup_next = lookup_start + self.clock.cycles(c.lookup_initiation_interval_cycles);
         lookup_start + self.clock.cycles(c.lookup_latency_cycles)
@@ -96,18 +99,20 @@ mod tests {
     fn latency_and_initiation_interval() {
         let clock = Clock::from_mhz(250).expect("whole ps");
         let mut p = Pipeline::new(PipelineConfig::default(), clock);
-        // 4 parser + 8 lookup cycles of 4 ns.
+        // A 1500-byte frame: 2 header beats, 2 parser cycles after the last, 8 lookup cycles:
+        // (1 + 2 + 8) x 4 ns = 44 ns.
         let at = |ns| SimTime::ZERO + SimDuration::from_ns(ns);
-        assert_eq!(p.process(SimTime::ZERO, 1500), at(48));
-        // A second packet at the same time waits for the first's two header beats.
-        assert_eq!(p.process(SimTime::ZERO, 60), at(56));
+        assert_eq!(p.process(SimTime::ZERO, 1500), at(44));
+        // A second packet (one beat) at the same time waits for the first's two beats:
+        // starts at 8 ns, key at 16 ns, result at 48 ns.
+        assert_eq!(p.process(SimTime::ZERO, 60), at(48));
         // ... and a third only for the second's single beat.
-        assert_eq!(p.process(SimTime::ZERO, 60), at(60));
-        // Off-edge arrivals start at the next edge.
+        assert_eq!(p.process(SimTime::ZERO, 60), at(52));
+        // Off-edge arrivals start at the next edge: (0 + 2 + 8) x 4 ns after 4 ns.
         let mut p = Pipeline::new(PipelineConfig::default(), clock);
         assert_eq!(
             p.process(SimTime(1), 60),
-            SimTime(4_000) + SimDuration::from_ns(48)
+            SimTime(4_000) + SimDuration::from_ns(40)
         );
     }
 }

@@ -75,10 +75,11 @@ fn forward_at_line_rate(speed: EthSpeed) {
     let counters = card.finish().expect("conserved and drained");
     assert_eq!(counters.delivered, n, "{counters:?}");
     assert_eq!(counters.copies_to_wire, n);
-    // The last frame is in at n frame times, parsed and looked up within 12 cycles (48 ns)
-    // plus at most a cycle of clock alignment, and then takes one frame time to leave.
+    // The last frame is in at n frame times, parsed and looked up within 10 cycles (40 ns:
+    // one header beat, 2 parser cycles, 8 lookup cycles) plus at most a cycle of clock
+    // alignment, and then takes one frame time to leave.
     let frame_time = mac.wire_time(60);
-    let earliest = SimTime::ZERO + frame_time.times(n) + SimDuration::from_ns(48) + frame_time;
+    let earliest = SimTime::ZERO + frame_time.times(n) + SimDuration::from_ns(40) + frame_time;
     assert!(card.now() >= earliest, "{} < {earliest}", card.now());
     assert!(
         card.now() <= earliest + SimDuration::from_ns(8),
@@ -132,16 +133,16 @@ fn pcie_gen3_x8_read_throughput_is_link_bound_with_32_tags() {
 fn one_frame_wire_to_vm_latency() {
     // A 60-byte frame on a 10G port at t = 0, forwarded to VM 1 (8 RX buffers posted).
     //  67.200 ns  last byte in (84 wire bytes x 0.8 ns)
-    //  68.000     next 4 ns clock edge: parser starts
-    // 116.000     + 4 parser + 8 lookup cycles = 48 ns: hit
-    // 124.000     DMA channel 0 set up (2 cycles): read 8 RX descriptors (128 B)
-    // 127.047     read request (24 B) crossed: 3.047 ns
-    // 627.047     + 500 ns read latency
-    // 645.837     completion of 128 + 20 B = 148 B crossed: 18.790 ns; descriptor on card
-    // 653.837     DMA channels 0 and 1 set up (8 ns): the 60 B frame (84 B on the link,
+    //  68.000     next 4 ns clock edge: the frame's one header beat enters the parser
+    // 108.000     + 2 parser + 8 lookup cycles = 40 ns: hit
+    // 116.000     DMA channel 0 set up (2 cycles): read 8 RX descriptors (128 B)
+    // 119.047     read request (24 B) crossed: 3.047 ns
+    // 619.047     + 500 ns read latency
+    // 637.837     completion of 128 + 20 B = 148 B crossed: 18.790 ns; descriptor on card
+    // 645.837     DMA channels 0 and 1 set up (8 ns): the 60 B frame (84 B on the link,
     //             10.665 ns) and the 24 B completion (48 B, 6.094 ns), in that order
-    // 664.502     frame written
-    // 670.596     completion written: the packet is delivered
+    // 656.502     frame written
+    // 662.596     completion written: the packet is delivered
     let config = CardConfig {
         macs: vec![MacConfig {
             speed: EthSpeed::G10,
@@ -161,14 +162,14 @@ fn one_frame_wire_to_vm_latency() {
     bed.card.finish().expect("conserved");
     let l = bed.vms[0];
     let cpl = l.rx_completion(bed.card.host(), 0).expect("completion");
-    assert_eq!(cpl.timestamp, SimTime(670_596));
+    assert_eq!(cpl.timestamp, SimTime(662_596));
     assert_eq!(usize::from(cpl.len), frame.len());
     // One interrupt, when the 8 us moderation timer expires (1 completion < 32).
     assert_eq!(
         bed.card.host().interrupts,
         vec![(
             nic_model::host::IrqVector(2),
-            SimTime(670_596) + SimDuration::from_us(8)
+            SimTime(662_596) + SimDuration::from_us(8)
         )]
     );
 }
