@@ -351,3 +351,37 @@ fn inter_vm_payload_stays_in_host_memory_with_a_copy_engine() {
         (32 + 24 + 16, common_down + 16, 1)
     );
 }
+
+#[test]
+fn config_from_json_fills_documented_defaults_and_refuses_unknown_fields() {
+    let c: CardConfig = serde_json::from_str(
+        r#"{"macs": [{"speed": "100G"}, {}], "pcie": {"lanes": 16}, "inter_vm": "hairpin"}"#,
+    )
+    .expect("valid config");
+    assert_eq!(c.macs[0].speed, nic_model::mac::EthSpeed::G100);
+    assert_eq!(c.macs[0].ifg_bytes, 12);
+    assert_eq!(c.macs[1], nic_model::mac::MacConfig::default());
+    assert_eq!(
+        (c.pcie.generation, c.pcie.lanes, c.pcie.max_payload_bytes),
+        (3, 16, 256)
+    );
+    assert_eq!(c.inter_vm, nic_model::card::InterVmPath::Hairpin);
+    assert_eq!(c.table, nic_model::card::TableConfig::default());
+    let back: CardConfig =
+        serde_json::from_str(&serde_json::to_string(&c).expect("serialises")).expect("parses");
+    assert_eq!(back, c);
+    let err = serde_json::from_str::<CardConfig>(r#"{"pcie": {"lanez": 16}}"#)
+        .expect_err("unknown field");
+    assert!(err.to_string().contains("lanez"), "{err}");
+    // Values serde accepts but the card refuses are named.
+    let bad = CardConfig {
+        pcie: nic_model::pcie::PcieConfig {
+            generation: 7,
+            ..Default::default()
+        },
+        ..CardConfig::default()
+    };
+    let err = nic_model::card::Card::new(bad, nic_model::testing::FlatMemoryHost::new())
+        .expect_err("generation 7");
+    assert!(err.to_string().contains("pcie.generation 7"), "{err}");
+}
