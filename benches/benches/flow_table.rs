@@ -16,6 +16,8 @@ use nic_abi::time::SimTime;
 use nic_model::flow_table::FlowTable;
 
 /// A distinct, well-spread flow key for each `n` (a 5-tuple of a UDP flow).
+// Fields take masked or shifted slices of `n`, which stays below 2^26.
+#[allow(clippy::cast_possible_truncation)]
 fn flow_key(n: u64) -> FlowKey {
     let x = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     FlowKey {
@@ -34,8 +36,10 @@ fn flow_key(n: u64) -> FlowKey {
 
 /// A table of `buckets` buckets filled to 90% with keys `0..n`; returns the table and the
 /// keys in a shuffled order (so lookups do not walk memory in insert order).
-fn filled(buckets: u64) -> (FlowTable<u32>, Vec<FlowKey>) {
-    let mut table = FlowTable::<u32>::with_buckets(buckets as u32).expect("valid geometry");
+// Table sizes and key counts here are below 2^24.
+#[allow(clippy::cast_possible_truncation)]
+fn filled(buckets: u32) -> (FlowTable<u32>, Vec<FlowKey>) {
+    let mut table = FlowTable::<u32>::with_buckets(buckets).expect("valid geometry");
     let target = table.capacity() as u64 * 9 / 10;
     let mut keys = Vec::with_capacity(target as usize);
     let mut n = 0u64;
@@ -57,7 +61,7 @@ fn filled(buckets: u64) -> (FlowTable<u32>, Vec<FlowKey>) {
     (table, keys)
 }
 
-fn lookup_bench(c: &mut Criterion, name: &str, buckets: u64) {
+fn lookup_bench(c: &mut Criterion, name: &str, buckets: u32) {
     let (mut table, keys) = filled(buckets);
     let packed: Vec<(KeyWords, [u32; 2])> = keys
         .iter()
@@ -114,16 +118,16 @@ fn lookup_hit_1m(c: &mut Criterion) {
 }
 
 fn insert_to_90pct(c: &mut Criterion) {
-    let buckets = 16 * 1024u64;
+    let buckets = 16 * 1024u32;
     let (_, keys) = filled(buckets);
     let mut group = c.benchmark_group("flow_table");
     group.throughput(Throughput::Elements(keys.len() as u64));
     group.bench_function("insert_to_90pct", |b| {
         b.iter_batched(
-            || FlowTable::<u32>::with_buckets(buckets as u32).expect("valid geometry"),
+            || FlowTable::<u32>::with_buckets(buckets).expect("valid geometry"),
             |mut table| {
-                for (i, k) in keys.iter().enumerate() {
-                    let _ = black_box(table.insert(k, i as u32));
+                for (i, k) in (0u32..).zip(&keys) {
+                    let _ = black_box(table.insert(k, i));
                 }
                 table
             },

@@ -73,28 +73,25 @@ pub use nic_abi::table::{DEFAULT_MAX_KICKS, SLOTS_PER_BUCKET};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SlotIndex(pub u32);
 
+/// `SLOTS_PER_BUCKET` (4) as the `u32` slot arithmetic uses.
+const SLOTS_U32: u32 = 4;
+const _: () = assert!(SLOTS_PER_BUCKET == SLOTS_U32 as usize);
+
 impl SlotIndex {
     /// The bucket holding this slot.
     pub fn bucket(self) -> u32 {
-        self.0 / SLOTS_PER_BUCKET as u32
+        self.0 / SLOTS_U32
     }
 
     /// The slot's position inside its bucket.
     pub fn slot_in_bucket(self) -> u32 {
-        self.0 % SLOTS_PER_BUCKET as u32
+        self.0 % SLOTS_U32
     }
 }
 
-/// Statistics of one entry, updated on every hit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct EntryStats {
-    /// Packets that hit the entry.
-    pub hits: u64,
-    /// Bytes of the packets that hit the entry.
-    pub bytes: u64,
-    /// Time of the last hit (the insert time's zero if never hit).
-    pub last_hit: SimTime,
-}
+/// Statistics of one entry, updated on every hit (the contract's type: hits, bytes, last-hit
+/// time).
+pub use nic_abi::device::EntryStats;
 
 /// What a successful insert did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,6 +170,13 @@ pub struct FlowTable<V> {
     len: usize,
     meta: Vec<BucketMeta>,
     slots: Vec<Entry<V>>,
+}
+
+/// Word-wise key equality without a branch per word (the compiler's `==` on a 60-byte array
+/// calls `memcmp`).
+#[inline]
+fn keys_equal(a: &KeyWords, b: &KeyWords) -> bool {
+    a.iter().zip(b).fold(0u32, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The 16-bit tag of a key with hashes `h`.
@@ -261,7 +265,7 @@ impl<V: Copy + Default> FlowTable<V> {
         for s in 0..SLOTS_PER_BUCKET {
             if meta.valid & (1 << s) != 0 && meta.tags[s] == tag {
                 let i = b * SLOTS_PER_BUCKET + s;
-                if self.slots[i].key == *key {
+                if keys_equal(&self.slots[i].key, key) {
                     return Some(i);
                 }
             }
@@ -349,12 +353,24 @@ impl<V: Copy + Default> FlowTable<V> {
     }
 
     /// Inserts or updates the entry for `key` (see the module doc for the exact algorithm).
+    /// A new entry's last-hit time is zero; [`FlowTable::insert_at`] sets it.
     pub fn insert(&mut self, key: &FlowKey, value: V) -> Result<InsertOutcome, InsertError> {
+        self.insert_at(key, value, SimTime::ZERO)
+    }
+
+    /// [`FlowTable::insert`] at time `now`: a new entry's last-hit time is `now`, so idle
+    /// eviction measures idleness from installation (the `FlowTableDevice` contract).
+    pub fn insert_at(
+        &mut self,
+        key: &FlowKey,
+        value: V,
+        now: SimTime,
+    ) -> Result<InsertOutcome, InsertError> {
         if !key.is_parsed() {
             return Err(InsertError::UnparsedKey(key.class));
         }
         let words = key.to_words();
-        self.insert_with_hashes(&words, key_hashes(&words), value)
+        self.insert_with_hashes_at(&words, key_hashes(&words), value, now)
     }
 
     /// [`FlowTable::insert`] for a packed key whose hashes the caller computed. The caller
@@ -365,6 +381,17 @@ impl<V: Copy + Default> FlowTable<V> {
         h: [u32; 2],
         value: V,
     ) -> Result<InsertOutcome, InsertError> {
+        self.insert_with_hashes_at(key, h, value, SimTime::ZERO)
+    }
+
+    /// [`FlowTable::insert_with_hashes`] at time `now` (see [`FlowTable::insert_at`]).
+    pub fn insert_with_hashes_at(
+        &mut self,
+        key: &KeyWords,
+        h: [u32; 2],
+        value: V,
+        now: SimTime,
+    ) -> Result<InsertOutcome, InsertError> {
         if let Some(slot) = self.find_with_hashes(key, h) {
             self.slots[slot.0 as usize].value = value;
             return Ok(InsertOutcome::Updated { slot });
@@ -374,7 +401,11 @@ impl<V: Copy + Default> FlowTable<V> {
             key: *key,
             hashes: h,
             value,
-            stats: EntryStats::default(),
+            stats: EntryStats {
+                hits: 0,
+                bytes: 0,
+                last_hit: now,
+            },
         };
         if let Some(i) = self.first_free(b0).or_else(|| self.first_free(b1)) {
             self.write_entry(i, &new);
