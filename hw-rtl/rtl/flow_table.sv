@@ -151,6 +151,12 @@ module flow_table
         return SLOT_IDX_BITS'(b * SLOTS + s);
     endfunction
 
+    // True when the words are a parsed key FlowKey::from_words accepts: class 0 (parsed) and
+    // fragment flags 0 (none), 1 (first) or 3 (later).
+    function automatic logic key_valid(input logic [7:0] class_code, input logic [7:0] frag);
+        return class_code == 8'd0 && (frag == 8'd0 || frag == 8'd1 || frag == 8'd3);
+    endfunction
+
     // True when the words are an action nic_abi::action::Action decodes (every bit the op does
     // not use is 0, known ops, an output port is not 0).
     function automatic logic action_valid(input logic [ACTION_BITS-1:0] a);
@@ -381,11 +387,14 @@ module flow_table
                 rsp_last_hit_reg <= 64'd0;
                 rsp_slot_reg <= 32'(found_idx);
                 m_state <= M_RESP;
-                case (cmd_op)
+                // Commands that take a key refuse one no parsed packet has (nic_abi::key:
+                // class 0 and fragment flags 0, 1 or 3), as nic-model's port does.
+                if (cmd_op != OP_READ_SLOT && !key_valid(cmd_key[CLASS_LSB +: 8],
+                                                  cmd_key[KEY_FRAG_WORD * 32 + KEY_FRAG_LSB +: 8])) begin
+                    rsp_status_reg <= ST_BAD_KEY;
+                end else case (cmd_op)
                     OP_INSERT: begin
-                        if (cmd_key[CLASS_LSB +: 8] != 8'd0) begin
-                            rsp_status_reg <= ST_BAD_KEY;
-                        end else if (!action_valid(cmd_action)) begin
+                        if (!action_valid(cmd_action)) begin
                             rsp_status_reg <= ST_BAD_ACTION;
                         end else if (found) begin
                             mem_action[found_idx] <= cmd_action;

@@ -200,7 +200,10 @@ module flow_table_regs
                 last_kicks_reg <= rsp_kicks;
             end
             if (rsp_entry_valid) begin
-                action_regs <= rsp_action;
+                // A counter read leaves ACTION_n alone (nic_abi::regs::flow_table).
+                if (32'(mgmt_op) != MGMT_CMD_READ_COUNTERS) begin
+                    action_regs <= rsp_action;
+                end
                 hits_reg <= rsp_hits;
                 bytes_reg <= rsp_bytes;
                 last_hit_reg <= rsp_last_hit;

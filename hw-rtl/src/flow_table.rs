@@ -189,7 +189,8 @@ pub struct RtlEntry {
     /// The packed key.
     pub key: KeyWords,
     /// Its action.
-    pub action: Action,
+    /// Its action; `None` for a counter read, which leaves `ACTION_n` alone.
+    pub action: Option<Action>,
     /// Lookups that hit it.
     pub hits: u64,
     /// Bytes of the packets that hit it.
@@ -383,7 +384,11 @@ impl CommandSequencer {
         let entry = if reads_entry && status == MgmtStatus::Ok {
             Some(RtlEntry {
                 key,
-                action: unpack_action(wide(4))?,
+                action: if matches!(self.cmd, MgmtCommand::ReadCounters { .. }) {
+                    None
+                } else {
+                    Some(unpack_action(wide(4))?)
+                },
                 hits: wide(6),
                 bytes: wide(8),
                 last_hit: SimTime(wide(10)),
@@ -645,7 +650,7 @@ impl FlowTableDevice for FlowTableRtl {
             key: key.to_words(),
         };
         let (_, rsp) = self.device_command(cmd, regs::MgmtCommand::Lookup)?;
-        Ok(rsp.entry.map(|e| e.action))
+        Ok(rsp.entry.and_then(|e| e.action))
     }
 
     fn entry_stats(&mut self, key: &FlowKey) -> Result<Option<EntryStats>, FlowTableError> {

@@ -68,6 +68,7 @@ pub(super) struct RegisterFile {
     action: [u32; ACTION_WORDS],
     status: u32,
     last_kicks: u32,
+    slot: u32,
     counters: [u32; 6],
     miss_base: u64,
     miss_size: u32,
@@ -86,6 +87,7 @@ impl Default for RegisterFile {
             action: [0; ACTION_WORDS],
             status: MgmtStatus::Idle.code(),
             last_kicks: 0,
+            slot: 0,
             counters: [0; 6],
             miss_base: 0,
             miss_size: 0,
@@ -199,6 +201,7 @@ impl<H: HostBus> Card<H> {
             ft::STATUS => r.status,
             ft::OCCUPANCY => u32::try_from(self.table.len()).unwrap_or(u32::MAX),
             ft::LAST_KICKS => r.last_kicks,
+            ft::SLOT => r.slot,
             ft::HITS_LO..=ft::LAST_HIT_HI => r.counters[((rel - ft::HITS_LO) / 4) as usize],
             _ if (ft::KEY_0..ft::key(KEY_WORDS_U32)).contains(&rel) => {
                 r.key[((rel - ft::KEY_0) / 4) as usize]
@@ -215,6 +218,8 @@ impl<H: HostBus> Card<H> {
             self.regs.key[((rel - ft::KEY_0) / 4) as usize] = value;
         } else if (ft::ACTION_0..ft::action(ACTION_WORDS_U32)).contains(&rel) {
             self.regs.action[((rel - ft::ACTION_0) / 4) as usize] = value;
+        } else if rel == ft::SLOT {
+            self.regs.slot = value;
         } else if rel == ft::CMD {
             let status = self.management_command(value);
             self.regs.status = status.code();
@@ -240,6 +245,9 @@ impl<H: HostBus> Card<H> {
         let Ok(cmd) = MgmtCommand::try_from(code) else {
             return MgmtStatus::BadCommand;
         };
+        if cmd == MgmtCommand::ReadSlot {
+            return self.read_slot();
+        }
         let key = match FlowKey::from_words(&self.regs.key) {
             Ok(k) if k.is_parsed() => k,
             _ => return MgmtStatus::BadKey,
@@ -251,12 +259,14 @@ impl<H: HostBus> Card<H> {
                 };
                 let now = self.now();
                 match self.table.insert_at(&key, action, now) {
-                    Ok(InsertOutcome::Inserted { kicks, .. }) => {
+                    Ok(InsertOutcome::Inserted { kicks, slot }) => {
                         self.regs.last_kicks = kicks;
+                        self.regs.slot = slot.0;
                         MgmtStatus::Ok
                     }
-                    Ok(InsertOutcome::Updated { .. }) => {
+                    Ok(InsertOutcome::Updated { slot }) => {
                         self.regs.last_kicks = 0;
+                        self.regs.slot = slot.0;
                         MgmtStatus::Updated
                     }
                     Err(InsertError::TableFull { kicks, .. }) => {
@@ -266,12 +276,22 @@ impl<H: HostBus> Card<H> {
                     Err(InsertError::UnparsedKey(_)) => MgmtStatus::BadKey,
                 }
             }
-            MgmtCommand::Delete => match self.table.delete(&key) {
-                Some(_) => MgmtStatus::Ok,
-                None => MgmtStatus::NotFound,
-            },
+            MgmtCommand::Delete => {
+                let slot = self.table.find(&key);
+                match self.table.delete(&key) {
+                    Some(_) => {
+                        self.regs.slot = slot.map_or(self.regs.slot, |s| s.0);
+                        MgmtStatus::Ok
+                    }
+                    None => MgmtStatus::NotFound,
+                }
+            }
+            MgmtCommand::ReadSlot => MgmtStatus::BadCommand,
             MgmtCommand::Lookup | MgmtCommand::ReadCounters => match self.table.entry(&key) {
                 Some((action, stats)) => {
+                    if let Some(slot) = self.table.find(&key) {
+                        self.regs.slot = slot.0;
+                    }
                     if cmd == MgmtCommand::Lookup {
                         self.regs.action = action.to_words();
                     }
@@ -280,6 +300,23 @@ impl<H: HostBus> Card<H> {
                 }
                 None => MgmtStatus::NotFound,
             },
+        }
+    }
+
+    /// `READ_SLOT`: the entry in slot `SLOT` into the key, action and counter registers.
+    fn read_slot(&mut self) -> MgmtStatus {
+        let slot = self.regs.slot;
+        if u64::from(slot) >= self.table.capacity() as u64 {
+            return MgmtStatus::BadCommand;
+        }
+        match self.table.slot(crate::flow_table::SlotIndex(slot)) {
+            Some((key, action, stats)) => {
+                self.regs.key = *key;
+                self.regs.action = action.to_words();
+                self.load_counters(stats);
+                MgmtStatus::Ok
+            }
+            None => MgmtStatus::NotFound,
         }
     }
 
