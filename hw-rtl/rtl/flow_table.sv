@@ -387,9 +387,13 @@ module flow_table
                 rsp_last_hit_reg <= 64'd0;
                 rsp_slot_reg <= 32'(found_idx);
                 m_state <= M_RESP;
-                // Commands that take a key refuse one no parsed packet has (nic_abi::key:
-                // class 0 and fragment flags 0, 1 or 3), as nic-model's port does.
-                if (cmd_op != OP_READ_SLOT && !key_valid(cmd_key[CLASS_LSB +: 8],
+                // An unknown command is refused first; then commands that take a key refuse
+                // one no parsed packet has (nic_abi::key: class 0, fragment flags 0, 1 or 3),
+                // as nic-model's port does.
+                if (cmd_op != OP_INSERT && cmd_op != OP_DELETE && cmd_op != OP_LOOKUP
+                    && cmd_op != OP_READ_COUNTERS && cmd_op != OP_READ_SLOT) begin
+                    rsp_status_reg <= ST_BAD_COMMAND;
+                end else if (cmd_op != OP_READ_SLOT && !key_valid(cmd_key[CLASS_LSB +: 8],
                                                   cmd_key[KEY_FRAG_WORD * 32 + KEY_FRAG_LSB +: 8])) begin
                     rsp_status_reg <= ST_BAD_KEY;
                 end else case (cmd_op)

@@ -555,6 +555,38 @@ impl FlowTableRtl {
         })
     }
 
+    /// One register write (byte offset in the BAR), taking one cycle. Fails while a queued
+    /// command owns the register port.
+    pub fn mmio_write(&mut self, offset: u16, value: u32) -> Result<(), RtlError> {
+        if self.command.is_some() {
+            return Err(RtlError::CommandInProgress);
+        }
+        let raw = FtInputs {
+            result_ready: 1,
+            reg_wr_en: 1,
+            reg_wr_addr: offset,
+            reg_wr_data: value,
+            ..Default::default()
+        };
+        self.raw_step(&raw, false);
+        Ok(())
+    }
+
+    /// One register read (byte offset in the BAR), taking one cycle. Fails while a queued
+    /// command owns the register port.
+    pub fn mmio_read(&mut self, offset: u16) -> Result<u32, RtlError> {
+        if self.command.is_some() {
+            return Err(RtlError::CommandInProgress);
+        }
+        let raw = FtInputs {
+            result_ready: 1,
+            reg_rd_en: 1,
+            reg_rd_addr: offset,
+            ..Default::default()
+        };
+        Ok(self.raw_step(&raw, false).reg_rd_data)
+    }
+
     /// Runs one management command to its response through the registers, with no lookups.
     /// Returns the response and the cycles it took (register writes, the command, the reads).
     pub fn execute(&mut self, cmd: MgmtCommand) -> Result<(MgmtResponse, u64), RtlError> {

@@ -22,11 +22,12 @@ pub struct PipelineConfig {
     pub nic_clock_mhz: u64,
     /// Parser latency in cycles from the beat that completes a packet's header window to the
     /// first cycle its key is valid. Default 2: one cycle to register the window, one to parse
-    /// it and register the key (the RTL `pkt_parser`'s latency; the contract constant
-    /// `nic_abi::parse::PARSER_LATENCY_CYCLES` once it is in main).
+    /// it and register the key: `nic_abi::parse::PARSER_LATENCY_CYCLES`, the RTL
+    /// `pkt_parser`'s latency.
     pub parser_latency_cycles: u64,
-    /// Bytes of header the parser takes per cycle: its datapath width. Default 64 (512 bits,
-    /// the width of Corundum's 100G datapath at 250 MHz). A packet occupies the parser for
+    /// Bytes of header the parser takes per cycle: its datapath width,
+    /// `nic_abi::parse::PARSER_BEAT_BYTES` (64 bytes, 512 bits, the width of Corundum's 100G
+    /// datapath at 250 MHz). A packet occupies the parser for
     /// `ceil(min(len, header window) / width)` cycles, so 64-byte frames enter one per cycle.
     pub parser_bytes_per_cycle: u64,
     /// Bytes of a packet the parser sees: `nic_abi::parse::HEADER_WINDOW_BYTES` (128).
@@ -43,8 +44,8 @@ impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             nic_clock_mhz: 250,
-            parser_latency_cycles: 2,
-            parser_bytes_per_cycle: 64,
+            parser_latency_cycles: u64::from(nic_abi::parse::PARSER_LATENCY_CYCLES),
+            parser_bytes_per_cycle: nic_abi::parse::PARSER_BEAT_BYTES as u64,
             header_window_bytes: nic_abi::parse::HEADER_WINDOW_BYTES as u64,
             lookup_latency_cycles: u64::from(LOOKUP_LATENCY_CYCLES),
             lookup_initiation_interval_cycles: u64::from(LOOKUP_INITIATION_INTERVAL_CYCLES),

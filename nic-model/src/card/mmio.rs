@@ -248,6 +248,10 @@ impl<H: HostBus> Card<H> {
         if cmd == MgmtCommand::ReadSlot {
             return self.read_slot();
         }
+        if cmd == MgmtCommand::Insert {
+            // Every insert sets LAST_KICKS, a refused one to 0.
+            self.regs.last_kicks = 0;
+        }
         let key = match FlowKey::from_words(&self.regs.key) {
             Ok(k) if k.is_parsed() => k,
             _ => return MgmtStatus::BadKey,
