@@ -20,7 +20,9 @@ use nic_abi::key::{FlowKey, KeyWords, PortNo};
 use nic_abi::parse::parse_card;
 use nic_abi::table::TableGeometry;
 use nic_abi::time::SimTime;
+use nic_model::engine::Clock;
 use nic_model::flow_table::{FlowTable, InsertError};
+use nic_model::pipeline::{Pipeline, PipelineConfig};
 use serde::Serialize;
 
 use crate::flow_table::{
@@ -65,6 +67,8 @@ pub struct CosimSummary {
     pub lookups_compared: u64,
     /// Inserts compared before the stream.
     pub installs_compared: u64,
+    /// Result cycles compared with nic-model's pipeline timing (one per frame).
+    pub timing_compared: u64,
     /// Lookups that hit.
     pub hits: u64,
     /// Disagreements (the run stops at the first).
@@ -80,7 +84,7 @@ pub struct CosimSummary {
 /// The first disagreement, with what caused it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Mismatch {
-    /// Which comparison failed: `parser_key`, `lookup`, or `install`.
+    /// Which comparison failed: `parser_key`, `lookup`, `timing` or `install`.
     pub kind: &'static str,
     /// Index of the frame in the stream.
     pub packet: u64,
@@ -225,6 +229,16 @@ pub fn run_against(
     let mut lookups_in = 0usize;
     let mut lookup_fifo: VecDeque<(usize, KeyWords)> = VecDeque::new();
     let mut expected_results: VecDeque<LookupResult> = VecDeque::new();
+    // nic-model's timing of the same stream: every frame's header is ready at time 0, so the
+    // parser takes them back to back, as the RTL stream does from its first cycle. Model
+    // cycle c (time c * CYCLE_PS) is the RTL's stream cycle c + 1.
+    let clock =
+        Clock::from_period_ps(CYCLE_PS).map_err(|e| RtlError::Harness(format!("clock: {e}")))?;
+    let mut pipeline = Pipeline::new(PipelineConfig::default(), clock);
+    let expected_cycles: Vec<u64> = frames
+        .iter()
+        .map(|(frame, _)| pipeline.process(SimTime::ZERO, frame.len() as u64).0 / CYCLE_PS + 1)
+        .collect();
     let mut cycle: u64 = 0;
     let bound = 64 * (frames.len() as u64 + 16);
     while summary.lookups_compared < summary.packets {
@@ -264,6 +278,28 @@ pub fn run_against(
             let expected = expected_results.pop_front();
             summary.lookups_compared += 1;
             summary.hits += u64::from(result.hit.is_some());
+            // Outputs of step `cycle` are valid during cycle `cycle + 1`.
+            let i = result.tag as usize;
+            let predicted = expected_cycles.get(i).copied();
+            summary.timing_compared += 1;
+            if predicted != Some(cycle + 1) {
+                let (frame, port) = frames.get(i).cloned().unwrap_or_default();
+                return Ok(finish(
+                    summary,
+                    started,
+                    &parser,
+                    &table,
+                    Some(Mismatch {
+                        kind: "timing",
+                        packet: u64::from(result.tag),
+                        frame_hex: hex(&frame),
+                        in_port: port.0,
+                        cycle,
+                        expected: format!("result valid in stream cycle {predicted:?} (nic-model)"),
+                        actual: format!("result valid in stream cycle {} (RTL)", cycle + 1),
+                    }),
+                ));
+            }
             if expected != Some(result) {
                 let i = result.tag as usize;
                 let (frame, port) = frames.get(i).cloned().unwrap_or_default();
@@ -380,6 +416,7 @@ mod tests {
         assert_eq!(report.first_mismatch, None);
         assert_eq!(report.summary.keys_compared, 200);
         assert_eq!(report.summary.lookups_compared, 200);
+        assert_eq!(report.summary.timing_compared, 200);
         assert!(report.summary.hits > 0 && report.summary.hits < 200);
         assert!(report.summary.installs_compared > 0);
     }

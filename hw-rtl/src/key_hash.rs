@@ -109,6 +109,24 @@ mod tests {
     use nic_abi::hash::key_hashes;
 
     #[test]
+    fn a_vcd_is_written_when_asked_for() {
+        let path = std::env::temp_dir().join(format!("snich-key-hash-{}.vcd", std::process::id()));
+        {
+            let mut rtl = KeyHashRtl::new(Some(&path)).expect("model");
+            rtl.set_key(&[7; KEY_WORDS]);
+            rtl.tick();
+        }
+        let text = std::fs::read_to_string(&path).expect("the VCD exists");
+        std::fs::remove_file(&path).ok();
+        assert!(text.contains("$enddefinitions"), "a VCD header");
+        assert!(text.contains("m_axis_hash0"), "the module's signals");
+        assert!(
+            text.contains("#4"),
+            "time advanced over the reset and the cycle"
+        );
+    }
+
+    #[test]
     fn rtl_hashes_equal_nic_abi_hashes_one_per_cycle() {
         let mut rtl = KeyHashRtl::new(None).expect("model");
         for i in 0..500u32 {

@@ -1,24 +1,57 @@
 //! # hw-rtl: the parser and flow-lookup pipeline in SystemVerilog
 //!
-//! The RTL lives in `rtl/` (one module per file). `build.rs` runs `verilator --cc` on each
-//! top module and compiles the generated C++, the Verilator runtime and a small hand-written
-//! `extern "C"` shim per model with the `cc` crate; this crate wraps each model in a safe,
-//! typed API (one model per Verilator context; models are not `Send`).
+//! The card's data path in RTL, co-verified against the Rust model (invariant 7: for the same
+//! stimulus, the RTL and `nic-model` give the same key, the same lookup result and the same
+//! cycle count).
 //!
-//! Built so far: `flow_key_hash` (the flow table's two bucket hashes, one key per cycle),
-//! co-verified against [`nic_abi::hash::key_hashes`]. The packet parser, the lookup pipeline
-//! and its management port are not built yet.
+//! ```text
+//!  frame beats (64 B) -> pkt_parser -> key -> flow_table_regs ----------> result
+//!                                               |  flow_table: hash (flow_key_hash,
+//!  register bus (nic_abi::regs::flow_table) --->|  flow_hash_pkg), bucket compare,
+//!                                               |  cuckoo insert FSM with undo
+//! ```
+//!
+//! - `rtl/` holds one module per file (`pkt_parser`, `flow_key_hash`, `flow_table`,
+//!   `flow_table_regs`, the `flow_hash_pkg` package) and `snich_abi.svh`, generated from
+//!   `nic-abi` (a nic-abi test fails when it is stale), so no constant is typed twice.
+//! - `build.rs` runs `verilator --cc` for each model (no `--build`, no make), compiles the
+//!   generated C++, a hand-written `extern "C"` shim per model (`csrc/`) and the Verilator
+//!   runtime (compiled once and cached) with the `cc` crate, optimised even in debug builds.
+//! - Safe wrappers: [`pkt_parser::PacketParserRtl`], [`flow_table::FlowTableRtl`] (which also
+//!   implements `nic_abi::device::FlowTableDevice` through the management registers) and
+//!   [`key_hash::KeyHashRtl`]; one model per Verilator context, not `Send`. Each can dump a VCD.
+//! - [`cosim`]: frames through both RTL models beside `nic_abi::parse::parse_card`,
+//!   `nic-model`'s table and its pipeline timing, comparing every key, result and result cycle;
+//!   `snich cosim` (sim-harness, `rtl` feature) runs it from the command line.
 //!
 //! ```
-//! use hw_rtl::key_hash::KeyHashRtl;
-//! use nic_abi::hash::key_hashes;
-//! use nic_abi::key::{FlowKey, PortNo};
+//! use hw_rtl::flow_table::{FlowTableRtl, LookupRequest, TableVariant};
+//! use hw_rtl::pkt_parser::PacketParserRtl;
+//! use nic_abi::action::{Action, Destination};
+//! use nic_abi::device::FlowTableDevice;
+//! use nic_abi::key::PortNo;
+//! use nic_abi::parse::parse_card;
+//! use nic_abi::time::SimTime;
 //!
-//! let words = FlowKey { in_port: PortNo(1), tp_dst: 443, ..FlowKey::default() }.to_words();
-//! let mut rtl = KeyHashRtl::new(None)?;
-//! rtl.set_key(&words);
-//! let out = rtl.tick();
-//! assert_eq!([out.hash0, out.hash1], key_hashes(&words));
+//! // Ethernet + IPv4 + UDP, 10.0.0.1:5000 -> 10.0.0.2:53.
+//! let mut frame = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00];
+//! frame.extend([0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+//! frame.extend([0x13, 0x88, 0x00, 0x35, 0, 8, 0, 0]);
+//!
+//! // The RTL parser gives nic-abi's key.
+//! let mut parser = PacketParserRtl::new(None)?;
+//! let (key, _latency) = parser.parse(&frame, PortNo(1))?;
+//! let expected = parse_card(&frame, PortNo(1));
+//! assert_eq!(key, expected.to_words());
+//!
+//! // Install through the management registers, then look the key up in the pipeline.
+//! let mut table = FlowTableRtl::new(TableVariant::Standard, None)?;
+//! let action = Action { dest: Destination::Output(PortNo(7)), ..Action::DROP };
+//! table.insert(&expected, action).expect("room in an empty table");
+//! let (result, latency) =
+//!     table.lookup(LookupRequest { key, len: 64, time: SimTime(0), tag: 1 })?;
+//! assert_eq!(result.hit.map(|(_, a)| a), Some(action));
+//! assert_eq!(latency, u64::from(nic_abi::table::LOOKUP_LATENCY_CYCLES));
 //! # Ok::<(), hw_rtl::RtlError>(())
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]

@@ -1,0 +1,3 @@
+//! sim-harness's integration tests: captures from the real fixtures, and the `snich` command.
+mod capture;
+mod cli;
