@@ -77,6 +77,11 @@ impl ParseErrorKind {
 
 /// Parses one rule (a single line; `line` numbers the error).
 pub fn parse_rule_at(text: &str, line: usize) -> Result<Rule, ParseError> {
+    // A `#` starts a comment, as in `ovs-ofctl add-flows` files.
+    let text = match text.find('#') {
+        Some(p) => &text[..p],
+        None => text,
+    };
     let at = |col: usize, kind: ParseErrorKind| ParseError {
         line,
         column: text[..col.min(text.len())].chars().count() + 1,
@@ -89,8 +94,23 @@ pub fn parse_rule_at(text: &str, line: usize) -> Result<Rule, ParseError> {
     let mut rule = Rule::new(DEFAULT_PRIORITY, Match::any(), Vec::new());
     let mut m = Match::any();
     let mut last_col = 0;
-    for (off, tok) in tokens(match_part, 0) {
+    for (i, (off, tok)) in tokens(match_part, 0).enumerate() {
         last_col = off;
+        // `add-flows --bundle` files may start a line with the command.
+        if i == 0 {
+            match tok {
+                "add" => continue,
+                "modify" | "modify_strict" | "delete" | "delete_strict" => {
+                    return Err(at(
+                        off,
+                        ParseErrorKind::unsupported(format!(
+                            "flow table modification command ({tok})"
+                        )),
+                    ))
+                }
+                _ => {}
+            }
+        }
         parse_match_token(tok, &mut rule, &mut m).map_err(|k| at(off, k))?;
     }
     let Some(a_start) = actions_part else {
@@ -190,7 +210,7 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
     "packet_type", "dp_hash", "recirc_id", "ct_tp", "dl_vlan_cfi", "ipv6_exthdr", "rarp",
     "mpls", "mplsm", "in_port_oxm", "nsh_flags", "nsh_ttl", "nsh_mdtype", "nsh_np", "nsh_spi",
     "nsh_si", "nsh_c1", "nsh_c2", "nsh_c3", "nsh_c4", "eth_type_mask", "vlan_tpid",
-    "dl_vlan_tpid", "ipv6_nd_target", "icmpv6_nd_target", "sctp6", "out_port", "out_group",
+    "dl_vlan_tpid", "ipv6_nd_target", "icmpv6_nd_target", "out_port", "out_group",
     "idle_timeout", "hard_timeout", "importance", "send_flow_rem", "check_overlap",
     "reset_counts", "no_packet_counts", "no_byte_counts", "duration", "n_packets", "n_bytes",
     "idle_age", "hard_age", "conjunction", "tun_metadata", "ct_mark", "dst_port",
@@ -214,7 +234,7 @@ fn parse_match_token(tok: &str, rule: &mut Rule, m: &mut Match) -> Result<(), Pa
     };
     let shorthand: Option<(u128, Option<u128>)> = match name {
         "ip" | "ipv4" => Some((proto::ETH_IP, None)),
-        "ipv6" => Some((proto::ETH_IPV6, None)),
+        "ipv6" | "ip6" => Some((proto::ETH_IPV6, None)),
         "arp" => Some((proto::ETH_ARP, None)),
         "tcp" => Some((proto::ETH_IP, Some(proto::TCP))),
         "udp" => Some((proto::ETH_IP, Some(proto::UDP))),
@@ -223,6 +243,7 @@ fn parse_match_token(tok: &str, rule: &mut Rule, m: &mut Match) -> Result<(), Pa
         "tcp6" => Some((proto::ETH_IPV6, Some(proto::TCP))),
         "udp6" => Some((proto::ETH_IPV6, Some(proto::UDP))),
         "icmp6" => Some((proto::ETH_IPV6, Some(proto::ICMPV6))),
+        "sctp6" => Some((proto::ETH_IPV6, Some(proto::SCTP))),
         _ => None,
     };
     if let Some((dl_type, nw_proto)) = shorthand {
@@ -237,6 +258,12 @@ fn parse_match_token(tok: &str, rule: &mut Rule, m: &mut Match) -> Result<(), Pa
             m.set(Field::NwProto, FieldMatch::exact(Field::NwProto, p));
         }
         return Ok(());
+    }
+    if let Some(p) = name.find('[') {
+        return Err(ParseErrorKind::unsupported(format!(
+            "field bit ranges ({}[...])",
+            &name[..p]
+        )));
     }
     if let Some(feature) = unsupported_field(name) {
         return Err(ParseErrorKind::unsupported(feature));
@@ -257,6 +284,9 @@ fn parse_match_token(tok: &str, rule: &mut Rule, m: &mut Match) -> Result<(), Pa
                 .map_err(|_| ParseErrorKind::syntax("a 64-bit cookie", value))?;
         }
         "table" => {
+            if value.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                return Err(ParseErrorKind::unsupported(format!("table names (table={value})")));
+            }
             let t = parse_uint(value, 8, name)?;
             if t != 0 {
                 return Err(ParseErrorKind::unsupported(format!(
@@ -381,7 +411,17 @@ fn parse_port(s: &str, what: &str) -> Result<u16, ParseErrorKind> {
         "LOCAL" | "CONTROLLER" | "NORMAL" | "FLOOD" | "ALL" | "IN_PORT" | "NONE" | "ANY"
     ) {
         return Err(ParseErrorKind::unsupported(format!(
-            "named port {upper} (sNICh ports are numbers)"
+            "reserved port {upper} (sNICh ports are numbers)"
+        )));
+    }
+    if s.starts_with("NXM_") || s.starts_with("OXM_") || s.contains('[') {
+        return Err(ParseErrorKind::unsupported(format!(
+            "ports read from a field ({s})"
+        )));
+    }
+    if s.starts_with(|c: char| c.is_ascii_alphabetic()) && !s.starts_with("0x") {
+        return Err(ParseErrorKind::unsupported(format!(
+            "port names ({what}={s}; sNICh ports are numbers)"
         )));
     }
     let v = parse_uint(s, 16, what)?;
@@ -498,9 +538,11 @@ fn split_actions(s: &str, base: usize) -> Result<Vec<(usize, &str)>, (usize, Par
                     return Err((base + i, ParseErrorKind::syntax("matching `(`", ")")));
                 }
             }
-            ',' if depth == 0 => {
-                out.push((base + start, &s[start..i]));
-                start = i + 1;
+            c if depth == 0 && (c == ',' || c.is_whitespace()) => {
+                if !s[start..i].trim().is_empty() || c == ',' {
+                    out.push((base + start, &s[start..i]));
+                }
+                start = i + c.len_utf8();
             }
             _ => {}
         }
@@ -508,7 +550,9 @@ fn split_actions(s: &str, base: usize) -> Result<Vec<(usize, &str)>, (usize, Par
     if depth != 0 {
         return Err((base + s.len(), ParseErrorKind::syntax("`)`", "end of line")));
     }
-    out.push((base + start, &s[start..]));
+    if !s[start..].trim().is_empty() || out.is_empty() {
+        out.push((base + start, &s[start..]));
+    }
     Ok(out)
 }
 
@@ -525,6 +569,14 @@ fn parse_actions(s: &str, base: usize) -> Result<Vec<Action>, (usize, ParseError
                 return Err((off, ParseErrorKind::syntax("an action (or `drop`)", "nothing")));
             }
             return Err((off, ParseErrorKind::syntax("an action between commas", "nothing")));
+        }
+        let head = t
+            .split(|c: char| c == '(' || c == ':' || c == '=')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if UNSUPPORTED_ACTIONS.contains(&head.as_str()) {
+            return Err((off, ParseErrorKind::unsupported(head)));
         }
         let (name, arg) = split_action(t).map_err(|k| (off, k))?;
         let lname = name.to_ascii_lowercase();
