@@ -3,5 +3,7 @@
 //! WIP crate doc.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod classbench;
 pub mod ofctl;
 pub mod rule;
+pub mod ruleset;

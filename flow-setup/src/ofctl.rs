@@ -92,27 +92,7 @@ pub fn parse_rule_at(text: &str, line: usize) -> Result<Rule, ParseError> {
         None => (text, None),
     };
     let mut rule = Rule::new(DEFAULT_PRIORITY, Match::any(), Vec::new());
-    let mut m = Match::any();
-    let mut last_col = 0;
-    for (i, (off, tok)) in tokens(match_part, 0).enumerate() {
-        last_col = off;
-        // `add-flows --bundle` files may start a line with the command.
-        if i == 0 {
-            match tok {
-                "add" => continue,
-                "modify" | "modify_strict" | "delete" | "delete_strict" => {
-                    return Err(at(
-                        off,
-                        ParseErrorKind::unsupported(format!(
-                            "flow table modification command ({tok})"
-                        )),
-                    ))
-                }
-                _ => {}
-            }
-        }
-        parse_match_token(tok, &mut rule, &mut m).map_err(|k| at(off, k))?;
-    }
+    let (m, last_col) = parse_match_part(match_part, &mut rule).map_err(|(o, k)| at(o, k))?;
     let Some(a_start) = actions_part else {
         return Err(at(
             text.len(),
@@ -124,6 +104,51 @@ pub fn parse_rule_at(text: &str, line: usize) -> Result<Rule, ParseError> {
     rule.pattern = m;
     rule.actions = parse_actions(&text[a_start..], a_start).map_err(|(off, k)| at(off, k))?;
     Ok(rule)
+}
+
+/// Parses the tokens of a match part (which may also set priority and cookie), without the
+/// final prerequisite check; returns the match and the offset of its last token.
+fn parse_match_part(text: &str, rule: &mut Rule) -> Result<(Match, usize), (usize, ParseErrorKind)> {
+    let mut m = Match::any();
+    let mut last_col = 0;
+    for (i, (off, tok)) in tokens(text, 0).enumerate() {
+        last_col = off;
+        // `add-flows --bundle` files may start a line with the command.
+        if i == 0 {
+            match tok {
+                "add" => continue,
+                "modify" | "modify_strict" | "delete" | "delete_strict" => {
+                    return Err((
+                        off,
+                        ParseErrorKind::unsupported(format!(
+                            "flow table modification command ({tok})"
+                        )),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        parse_match_token(tok, rule, &mut m).map_err(|k| (off, k))?;
+    }
+    Ok((m, last_col))
+}
+
+/// Parses a match alone (`field=value` list, no actions), checking prerequisites; `line`
+/// numbers the error.
+pub fn parse_match_at(text: &str, line: usize) -> Result<Match, ParseError> {
+    let at = |col: usize, kind: ParseErrorKind| ParseError {
+        line,
+        column: text[..col.min(text.len())].chars().count() + 1,
+        kind,
+    };
+    let mut rule = Rule::new(DEFAULT_PRIORITY, Match::any(), Vec::new());
+    let (m, last_col) = parse_match_part(text, &mut rule).map_err(|(o, k)| at(o, k))?;
+    if rule.priority != DEFAULT_PRIORITY || rule.cookie != 0 {
+        return Err(at(0, ParseErrorKind::syntax("match fields only", text)));
+    }
+    m.check_prerequisites()
+        .map_err(|e| at(last_col, ParseErrorKind::Match(e)))?;
+    Ok(m)
 }
 
 /// Parses one rule written on a single line.

@@ -1,1 +1,13 @@
+//! flow-setup integration tests (one binary, modules per topic).
+
+mod classbench_tests;
 mod ofctl_tests;
+
+/// A fixture from the workspace's `tests/data/` as text.
+pub fn data(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../tests/data/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
