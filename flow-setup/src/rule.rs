@@ -464,6 +464,32 @@ impl Match {
         let is_ip = dl_type == Some(proto::ETH_IP);
         let is_ip6 = dl_type == Some(proto::ETH_IPV6);
         let is_arp = dl_type == Some(proto::ETH_ARP);
+        // Transport first: its message names the most specific thing missing.
+        let nw_proto = self.get(Field::NwProto).exact_value(Field::NwProto);
+        for f in [Field::TpSrc, Field::TpDst] {
+            if self.get(f).is_any() {
+                continue;
+            }
+            let ok = match nw_proto {
+                None => {
+                    return Err(MatchError::MissingPrerequisite {
+                        field: f.name(),
+                        needs: "an L4 protocol (tcp, udp, sctp, icmp or icmp6; nw_proto is not set)",
+                    })
+                }
+                Some(p) => {
+                    ((is_ip || is_ip6) && (p == proto::TCP || p == proto::UDP || p == proto::SCTP))
+                        || (is_ip && p == proto::ICMP)
+                        || (is_ip6 && p == proto::ICMPV6)
+                }
+            };
+            if !ok {
+                return Err(MatchError::MissingPrerequisite {
+                    field: f.name(),
+                    needs: "tcp, udp or sctp (or icmp with ip, icmp6 with ipv6): nw_proto and dl_type",
+                });
+            }
+        }
         for f in [Field::NwSrc, Field::NwDst] {
             let m = self.get(f);
             if m.is_any() {
@@ -498,39 +524,6 @@ impl Match {
                 field: "nw_tos",
                 needs: "ip or ipv6 (dl_type=0x0800 or 0x86dd)",
             });
-        }
-        let nw_proto = self.get(Field::NwProto).exact_value(Field::NwProto);
-        for f in [Field::TpSrc, Field::TpDst] {
-            if self.get(f).is_any() {
-                continue;
-            }
-            if !(is_ip || is_ip6) {
-                return Err(MatchError::MissingPrerequisite {
-                    field: f.name(),
-                    needs: "ip or ipv6 with an L4 protocol (tcp, udp, sctp, icmp or icmp6)",
-                });
-            }
-            let ok = match nw_proto {
-                None => {
-                    return Err(MatchError::MissingPrerequisite {
-                        field: f.name(),
-                        needs: "an L4 protocol (tcp, udp, sctp, icmp or icmp6; nw_proto is not set)",
-                    })
-                }
-                Some(p) => {
-                    p == proto::TCP
-                        || p == proto::UDP
-                        || p == proto::SCTP
-                        || (is_ip && p == proto::ICMP)
-                        || (is_ip6 && p == proto::ICMPV6)
-                }
-            };
-            if !ok {
-                return Err(MatchError::MissingPrerequisite {
-                    field: f.name(),
-                    needs: "nw_proto to be tcp, udp, sctp (or icmp for ip, icmp6 for ipv6)",
-                });
-            }
         }
         Ok(())
     }

@@ -47,15 +47,27 @@ fn of1_ofrules_rejects_ports_without_protocol_and_says_so() {
     );
     assert_eq!(imp.rules.len() + imp.rejected.len(), 773);
     assert_eq!((imp.rules.len(), imp.rejected.len()), (552, 221));
+    let mut ports_without_proto = 0;
+    let mut addresses_without_ip = 0;
     for e in &imp.rejected {
         match &e.kind {
-            ParseErrorKind::Match(MatchError::MissingPrerequisite { field, needs }) => {
-                assert!(field.starts_with("tp_"), "{e}");
+            ParseErrorKind::Match(MatchError::MissingPrerequisite { field, needs })
+                if field.starts_with("tp_") =>
+            {
                 assert!(needs.contains("nw_proto is not set"), "{e}");
+                ports_without_proto += 1;
+            }
+            ParseErrorKind::Match(MatchError::MissingPrerequisite { field, needs })
+                if field.starts_with("nw_") =>
+            {
+                assert!(needs.contains("ip, ipv6 or arp"), "{e}");
+                addresses_without_ip += 1;
             }
             other => panic!("unexpected rejection {other}"),
         }
     }
+    println!("  {ports_without_proto} set tp_* without nw_proto, {addresses_without_ip} set nw_* without eth_type");
+    assert_eq!((ports_without_proto, addresses_without_ip), (13, 208));
 }
 
 pub fn data_bytes(name: &str) -> Vec<u8> {
