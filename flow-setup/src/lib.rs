@@ -4,6 +4,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod classbench;
+pub mod classifier;
 pub mod ofctl;
 pub mod rule;
 pub mod ruleset;

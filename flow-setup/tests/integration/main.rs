@@ -1,6 +1,7 @@
 //! flow-setup integration tests (one binary, modules per topic).
 
 mod classbench_tests;
+mod classifier_tests;
 mod ofctl_tests;
 
 /// A fixture from the workspace's `tests/data/` as text.

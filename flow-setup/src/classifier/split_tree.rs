@@ -1,0 +1,654 @@
+//! A HyperSplit-style decision tree (Qi, Xu, Yang, Li, "Packet Classification Algorithms:
+//! From Theory to Practice", INFOCOM 2009) with in-place updates.
+//!
+//! ```text
+//!                 [nw_dst < 0x66480000 ?]
+//!                 /                     \
+//!     [tp_dst < 1521 ?]            [nw_src < ... ?]
+//!       /        \                   /        \
+//!   leaf(3)    leaf(7)           leaf(2)    leaf(8)      leaf: rule slots in rank order
+//! ```
+//!
+//! Every rule is seen as a box: per field, the interval that holds all values it matches (a
+//! range as is, a masked value as the interval of its prefix part). An inner node splits one
+//! field at a threshold; a rule goes to every side its box reaches, so a leaf holds every rule
+//! whose box meets the leaf's region. A lookup walks one path (one comparison per level) and
+//! then tests the leaf's few rules exactly, in rank order: the first that matches wins,
+//! because every rule that could match a packet in the region is in the leaf.
+//!
+//! **Build.** At each node, for each field, the threshold among the rules' (clipped) interval
+//! ends that minimises the larger side, ties broken by total copies; split until a leaf holds
+//! at most [`LEAF_SIZE`] rules or no split makes progress.
+//!
+//! **Update without rebuild.** Insert walks every path the new rule's box reaches and adds it
+//! to those leaves in rank order; a leaf that grows past [`LEAF_SPLIT`] rules is rebuilt as a
+//! subtree in place, over its own region only. Delete walks the same paths and removes it.
+//! Replaced nodes stay in the node arena until the next full [`SplitTree::rebuild`]
+//! ([`SplitTree::stats`] counts them).
+//!
+//! **Megaflow.** For each split on the path the prefix of the packet's value that keeps every
+//! agreeing packet on the same side; for each leaf rule tried, its match or mismatch evidence
+//! (see the parent module).
+
+use std::collections::HashMap;
+
+use super::{
+    free_bits_above, free_bits_below, prefix_mask, Classifier, ClassifierError, Compiled,
+    FlowMask, Lookup,
+};
+use crate::rule::{low_bits, prefix_part, Field, FieldMatch, Match, Point, RuleId, FIELD_COUNT};
+
+/// Leaves are split down to this many rules.
+pub const LEAF_SIZE: usize = 8;
+/// An update that grows a leaf past this many rules rebuilds it as a subtree.
+pub const LEAF_SPLIT: usize = 24;
+/// No path is deeper than this (a guard; real rule sets stay far below it).
+const MAX_DEPTH: u32 = 96;
+
+/// A tree dimension: a bit range of a field. The 128-bit addresses are cut into their upper
+/// 96 and lower 32 bits, so that an IPv4 prefix (low 32 bits, upper bits wildcarded) is an
+/// interval on the low dimension instead of spanning the whole 128-bit space.
+#[derive(Debug, Clone, Copy)]
+struct Dim {
+    field: Field,
+    shift: u32,
+    width: u32,
+}
+
+const fn dim(field: Field, shift: u32, width: u32) -> Dim {
+    Dim {
+        field,
+        shift,
+        width,
+    }
+}
+
+const DIM_COUNT: usize = FIELD_COUNT + 2;
+
+const DIMS: [Dim; DIM_COUNT] = [
+    dim(Field::InPort, 0, 16),
+    dim(Field::DlSrc, 0, 48),
+    dim(Field::DlDst, 0, 48),
+    dim(Field::DlType, 0, 16),
+    dim(Field::VlanTci, 0, 16),
+    dim(Field::NwProto, 0, 8),
+    dim(Field::NwTos, 0, 8),
+    dim(Field::NwSrc, 32, 96),
+    dim(Field::NwSrc, 0, 32),
+    dim(Field::NwDst, 32, 96),
+    dim(Field::NwDst, 0, 32),
+    dim(Field::TpSrc, 0, 16),
+    dim(Field::TpDst, 0, 16),
+];
+
+impl Dim {
+    #[inline]
+    fn value(&self, p: &Point) -> u128 {
+        (p.0[self.field as usize] >> self.shift) & low_bits(self.width)
+    }
+
+    /// The interval of this dimension holding every value the constraint matches.
+    fn hull(&self, m: FieldMatch) -> (u128, u128) {
+        let full = low_bits(self.width);
+        match m {
+            FieldMatch::Any => (0, full),
+            FieldMatch::Masked { value, mask } => {
+                let v = (value >> self.shift) & full;
+                let prefix = prefix_part((mask >> self.shift) & full, self.width);
+                (v & prefix, (v & prefix) | (full & !prefix))
+            }
+            // Ranges exist only on the 16-bit port fields, which are not cut.
+            FieldMatch::Range { lo, hi } => (lo, hi),
+        }
+    }
+}
+
+type Region = [(u128, u128); DIM_COUNT];
+
+#[derive(Debug, Clone)]
+enum Node {
+    Split {
+        dim: u8,
+        threshold: u128,
+        left: u32,
+        right: u32,
+    },
+    Leaf {
+        slots: Vec<u32>,
+    },
+}
+
+/// Shape of a tree, for tests and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TreeStats {
+    /// Nodes reachable from the root.
+    pub nodes: usize,
+    /// Leaves reachable from the root.
+    pub leaves: usize,
+    /// Total rule copies over all leaves.
+    pub leaf_entries: usize,
+    /// Largest leaf.
+    pub max_leaf: usize,
+    /// Deepest leaf.
+    pub max_depth: usize,
+    /// Nodes in the arena no longer reachable (left by in-place rebuilds).
+    pub orphaned: usize,
+}
+
+/// One decision tree over one partition of the rules.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    nodes: Vec<Node>,
+    root: u32,
+    rules: Vec<Option<Compiled>>,
+    boxes: Vec<Region>,
+    free: Vec<u32>,
+    by_id: HashMap<RuleId, u32>,
+}
+
+impl Default for Tree {
+    fn default() -> Self {
+        Tree {
+            nodes: vec![Node::Leaf { slots: Vec::new() }],
+            root: 0,
+            rules: Vec::new(),
+            boxes: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+        }
+    }
+}
+
+fn full_region() -> Region {
+    let mut r = [(0u128, 0u128); DIM_COUNT];
+    for (i, d) in DIMS.iter().enumerate() {
+        r[i] = (0, low_bits(d.width));
+    }
+    r
+}
+
+fn idx(n: u32) -> usize {
+    // u32 always fits usize on the targets we build for (32 and 64 bit).
+    n as usize
+}
+
+impl Tree {
+    /// Builds the whole tree anew over its rules (drops orphaned nodes).
+    fn rebuild(&mut self) {
+        let mut slots: Vec<u32> = (0..self.rules.len())
+            .filter(|&s| self.rules[s].is_some())
+            .map(to_u32)
+            .collect();
+        slots.sort_by_key(|&s| self.rank_of(s));
+        self.nodes.clear();
+        self.root = self.build(slots, full_region(), 0);
+    }
+
+    fn rank_of(&self, slot: u32) -> u64 {
+        self.rules[idx(slot)].as_ref().map_or(u64::MAX, |c| c.rank)
+    }
+
+    fn add_slot(&mut self, id: RuleId, priority: u16, pattern: &Match) -> Result<u32, ClassifierError> {
+        if self.by_id.contains_key(&id) {
+            return Err(ClassifierError::DuplicateId(id));
+        }
+        let mut region = [(0u128, 0u128); DIM_COUNT];
+        for (i, d) in DIMS.iter().enumerate() {
+            region[i] = d.hull(pattern.get(d.field));
+        }
+        let c = Compiled::new(id, priority, pattern);
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.rules[idx(s)] = Some(c);
+                self.boxes[idx(s)] = region;
+                s
+            }
+            None => {
+                self.rules.push(Some(c));
+                self.boxes.push(region);
+                to_u32(self.rules.len() - 1)
+            }
+        };
+        self.by_id.insert(id, slot);
+        Ok(slot)
+    }
+
+    /// Builds a subtree over `slots` (sorted by rank) within `region`; returns its root.
+    fn build(&mut self, slots: Vec<u32>, region: Region, depth: u32) -> u32 {
+        let n = slots.len();
+        if n <= LEAF_SIZE || depth >= MAX_DEPTH {
+            return self.push(Node::Leaf { slots });
+        }
+        let Some((dim, t)) = self.choose_split(&slots, &region) else {
+            return self.push(Node::Leaf { slots });
+        };
+        let (left, right): (Vec<u32>, Vec<u32>) = {
+            let mut l = Vec::new();
+            let mut r = Vec::new();
+            for &s in &slots {
+                let (lo, hi) = self.boxes[idx(s)][dim];
+                if lo < t {
+                    l.push(s);
+                }
+                if hi >= t {
+                    r.push(s);
+                }
+            }
+            (l, r)
+        };
+        let mut lr = region;
+        lr[dim].1 = t - 1;
+        let mut rr = region;
+        rr[dim].0 = t;
+        let me = self.push(Node::Leaf { slots: Vec::new() });
+        let l = self.build(left, lr, depth + 1);
+        let r = self.build(right, rr, depth + 1);
+        self.nodes[idx(me)] = Node::Split {
+            dim: u8::try_from(dim).unwrap_or(0),
+            threshold: t,
+            left: l,
+            right: r,
+        };
+        me
+    }
+
+    fn push(&mut self, n: Node) -> u32 {
+        self.nodes.push(n);
+        to_u32(self.nodes.len() - 1)
+    }
+
+    /// The field and threshold that best split `slots`, if any split makes progress.
+    fn choose_split(&self, slots: &[u32], region: &Region) -> Option<(usize, u128)> {
+        let n = slots.len();
+        let mut best: Option<((usize, usize), usize, u128)> = None;
+        let mut los = Vec::with_capacity(n);
+        let mut his = Vec::with_capacity(n);
+        for (dim, &(rlo, rhi)) in region.iter().enumerate() {
+            if rlo == rhi {
+                continue;
+            }
+            los.clear();
+            his.clear();
+            for &s in slots {
+                let (lo, hi) = self.boxes[idx(s)][dim];
+                los.push(lo.max(rlo));
+                his.push(hi.min(rhi));
+            }
+            los.sort_unstable();
+            his.sort_unstable();
+            if los[n - 1] == rlo && his[0] == rhi {
+                continue; // every rule spans the whole region on this field
+            }
+            let mut cands: Vec<u128> = los
+                .iter()
+                .copied()
+                .filter(|&v| v > rlo)
+                .chain(his.iter().filter(|&&v| v < rhi).map(|&v| v + 1))
+                .collect();
+            cands.sort_unstable();
+            cands.dedup();
+            for &t in &cands {
+                let left = los.partition_point(|&v| v < t);
+                let right = n - his.partition_point(|&v| v < t);
+                let cost = (left.max(right), left + right);
+                if cost.0 < n && best.is_none_or(|(b, _, _)| cost < b) {
+                    best = Some((cost, dim, t));
+                }
+            }
+        }
+        best.map(|(_, d, t)| (d, t))
+    }
+
+    /// Calls `visit` on every leaf the box of `slot` reaches, with the leaf's region and depth.
+    fn leaves_of(&self, slot: u32) -> Vec<(u32, Region, u32)> {
+        let b = &self.boxes[idx(slot)];
+        let mut out = Vec::new();
+        let mut stack = vec![(self.root, full_region(), 0u32)];
+        while let Some((n, region, depth)) = stack.pop() {
+            match &self.nodes[idx(n)] {
+                Node::Split {
+                    dim,
+                    threshold,
+                    left,
+                    right,
+                } => {
+                    let d = usize::from(*dim);
+                    let (lo, hi) = b[d];
+                    if lo < *threshold {
+                        let mut r = region;
+                        r[d].1 = threshold - 1;
+                        stack.push((*left, r, depth + 1));
+                    }
+                    if hi >= *threshold {
+                        let mut r = region;
+                        r[d].0 = *threshold;
+                        stack.push((*right, r, depth + 1));
+                    }
+                }
+                Node::Leaf { .. } => out.push((n, region, depth)),
+            }
+        }
+        out
+    }
+
+    /// The tree's shape.
+    pub fn stats(&self) -> TreeStats {
+        let mut s = TreeStats::default();
+        let mut stack = vec![(self.root, 0usize)];
+        while let Some((n, depth)) = stack.pop() {
+            s.nodes += 1;
+            match &self.nodes[idx(n)] {
+                Node::Split { left, right, .. } => {
+                    stack.push((*left, depth + 1));
+                    stack.push((*right, depth + 1));
+                }
+                Node::Leaf { slots } => {
+                    s.leaves += 1;
+                    s.leaf_entries += slots.len();
+                    s.max_leaf = s.max_leaf.max(slots.len());
+                    s.max_depth = s.max_depth.max(depth);
+                }
+            }
+        }
+        s.orphaned = self.nodes.len() - s.nodes;
+        s
+    }
+
+    /// Checks the tree's invariants: every leaf holds exactly the rules whose box meets its
+    /// region, in rank order. Returns a description of the first violation.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut stack = vec![(self.root, full_region())];
+        while let Some((n, region)) = stack.pop() {
+            match &self.nodes[idx(n)] {
+                Node::Split {
+                    dim,
+                    threshold,
+                    left,
+                    right,
+                } => {
+                    let d = usize::from(*dim);
+                    if *threshold <= region[d].0 || *threshold > region[d].1 {
+                        return Err(format!("node {n}: threshold outside its region"));
+                    }
+                    let mut l = region;
+                    l[d].1 = threshold - 1;
+                    let mut r = region;
+                    r[d].0 = *threshold;
+                    stack.push((*left, l));
+                    stack.push((*right, r));
+                }
+                Node::Leaf { slots } => {
+                    let want: Vec<u32> = {
+                        let mut v: Vec<u32> = (0..self.rules.len())
+                            .filter(|&s| self.rules[s].is_some())
+                            .map(to_u32)
+                            .filter(|&s| {
+                                let b = &self.boxes[idx(s)];
+                                (0..DIM_COUNT)
+                                    .all(|d| b[d].0 <= region[d].1 && region[d].0 <= b[d].1)
+                            })
+                            .collect();
+                        v.sort_by_key(|&s| self.rank_of(s));
+                        v
+                    };
+                    if *slots != want {
+                        return Err(format!("leaf {n}: holds {slots:?}, should hold {want:?}"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn to_u32(v: usize) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+impl Tree {
+    fn insert(&mut self, id: RuleId, priority: u16, pattern: &Match) -> Result<(), ClassifierError> {
+        let slot = self.add_slot(id, priority, pattern)?;
+        let rank = self.rank_of(slot);
+        for (leaf, region, depth) in self.leaves_of(slot) {
+            let grown = match &mut self.nodes[idx(leaf)] {
+                Node::Leaf { slots } => {
+                    let rules = &self.rules;
+                    let pos = slots.partition_point(|&s| {
+                        rules[idx(s)].as_ref().map_or(u64::MAX, |c| c.rank) < rank
+                    });
+                    slots.insert(pos, slot);
+                    slots.len() > LEAF_SPLIT
+                }
+                Node::Split { .. } => false,
+            };
+            if grown && depth < MAX_DEPTH {
+                let slots = match &mut self.nodes[idx(leaf)] {
+                    Node::Leaf { slots } => std::mem::take(slots),
+                    Node::Split { .. } => continue,
+                };
+                let sub = self.build(slots, region, depth);
+                let node = std::mem::replace(
+                    &mut self.nodes[idx(sub)],
+                    Node::Leaf { slots: Vec::new() },
+                );
+                self.nodes[idx(leaf)] = node;
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, id: RuleId) -> Result<(), ClassifierError> {
+        let slot = *self.by_id.get(&id).ok_or(ClassifierError::UnknownId(id))?;
+        for (leaf, _, _) in self.leaves_of(slot) {
+            if let Node::Leaf { slots } = &mut self.nodes[idx(leaf)] {
+                slots.retain(|&s| s != slot);
+            }
+        }
+        self.rules[idx(slot)] = None;
+        self.by_id.remove(&id);
+        self.free.push(slot);
+        Ok(())
+    }
+
+    /// The best rule of rank below `bound` matching `p`, with its rank.
+    #[inline]
+    fn lookup(&self, p: &Point, bound: u64) -> Option<(u64, RuleId)> {
+        let mut n = idx(self.root);
+        loop {
+            match &self.nodes[n] {
+                Node::Split {
+                    dim,
+                    threshold,
+                    left,
+                    right,
+                } => {
+                    n = idx(if DIMS[usize::from(*dim)].value(p) < *threshold {
+                        *left
+                    } else {
+                        *right
+                    });
+                }
+                Node::Leaf { slots } => {
+                    for &s in slots {
+                        let Some(c) = self.rules[idx(s)].as_ref() else {
+                            continue;
+                        };
+                        if c.rank >= bound {
+                            return None;
+                        }
+                        if c.matches(p) {
+                            return Some((c.rank, c.id));
+                        }
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// As [`Tree::lookup`], adding the decision's evidence to `megaflow`.
+    fn lookup_megaflow(
+        &self,
+        p: &Point,
+        bound: u64,
+        megaflow: &mut FlowMask,
+    ) -> Option<(u64, RuleId)> {
+        let mut n = idx(self.root);
+        loop {
+            match &self.nodes[n] {
+                Node::Split {
+                    dim,
+                    threshold,
+                    left,
+                    right,
+                } => {
+                    let d = DIMS[usize::from(*dim)];
+                    let w = d.width;
+                    let v = d.value(p);
+                    let (next, free) = if v < *threshold {
+                        (*left, free_bits_below(v, threshold - 1, w))
+                    } else {
+                        (*right, free_bits_above(v, *threshold, w))
+                    };
+                    megaflow.0[d.field.index()] |= prefix_mask(w, free) << d.shift;
+                    n = idx(next);
+                }
+                Node::Leaf { slots } => {
+                    for &s in slots {
+                        let Some(c) = self.rules[idx(s)].as_ref() else {
+                            continue;
+                        };
+                        if c.rank >= bound {
+                            return None;
+                        }
+                        if c.matches(p) {
+                            c.add_match_evidence(p, megaflow);
+                            return Some((c.rank, c.id));
+                        }
+                        c.add_mismatch_evidence(p, megaflow);
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+
+}
+
+/// How many partitions: rules are grouped by whether their source and destination
+/// addresses are wide (EffiCuts' observation: mixing wide and narrow rules in one tree
+/// replicates the wide ones into most leaves).
+const PARTS: usize = 4;
+
+/// Prefixes shorter than this are "wide".
+const WIDE_PREFIX: u32 = 16;
+
+fn partition_of(pattern: &Match) -> usize {
+    let wide = |f: Field| {
+        let (lo, hi) = DIMS[if f == Field::NwSrc { 8 } else { 10 }].hull(pattern.get(f));
+        (hi - lo) >> (32 - WIDE_PREFIX) != 0
+    };
+    usize::from(wide(Field::NwSrc)) | (usize::from(wide(Field::NwDst)) << 1)
+}
+
+/// The fast classifier: one [`Tree`] per partition of the rules (see the module doc); a
+/// lookup asks each tree for a rule better than the best found so far.
+#[derive(Debug, Clone, Default)]
+pub struct SplitTree {
+    parts: [Tree; PARTS],
+    part_of: HashMap<RuleId, u8>,
+}
+
+impl SplitTree {
+    /// An empty classifier.
+    pub fn new() -> SplitTree {
+        SplitTree::default()
+    }
+
+    /// Inserts many rules, then builds each tree once (faster than one insert at a time).
+    pub fn bulk_insert<'a>(
+        &mut self,
+        rules: impl IntoIterator<Item = (RuleId, u16, &'a Match)>,
+    ) -> Result<(), ClassifierError> {
+        for (id, priority, pattern) in rules {
+            if self.part_of.contains_key(&id) {
+                return Err(ClassifierError::DuplicateId(id));
+            }
+            let part = partition_of(pattern);
+            self.parts[part].add_slot(id, priority, pattern)?;
+            self.part_of.insert(id, u8::try_from(part).unwrap_or(0));
+        }
+        for t in &mut self.parts {
+            t.rebuild();
+        }
+        Ok(())
+    }
+
+    /// Rebuilds every tree from its rules.
+    pub fn rebuild(&mut self) {
+        for t in &mut self.parts {
+            t.rebuild();
+        }
+    }
+
+    /// The shape of each partition's tree.
+    pub fn stats(&self) -> Vec<TreeStats> {
+        self.parts.iter().map(Tree::stats).collect()
+    }
+
+    /// Checks every tree's invariants (see [`Tree::check_invariants`]).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.parts.iter().try_for_each(Tree::check_invariants)
+    }
+}
+
+impl Classifier for SplitTree {
+    fn insert(&mut self, id: RuleId, priority: u16, pattern: &Match) -> Result<(), ClassifierError> {
+        if self.part_of.contains_key(&id) {
+            return Err(ClassifierError::DuplicateId(id));
+        }
+        let part = partition_of(pattern);
+        self.parts[part].insert(id, priority, pattern)?;
+        self.part_of.insert(id, u8::try_from(part).unwrap_or(0));
+        Ok(())
+    }
+
+    fn remove(&mut self, id: RuleId) -> Result<(), ClassifierError> {
+        let part = self
+            .part_of
+            .remove(&id)
+            .ok_or(ClassifierError::UnknownId(id))?;
+        self.parts[usize::from(part)].remove(id)
+    }
+
+    #[inline]
+    fn lookup(&self, p: &Point) -> Option<RuleId> {
+        let mut best: Option<(u64, RuleId)> = None;
+        for t in &self.parts {
+            let bound = best.map_or(u64::MAX, |b| b.0);
+            if let Some(found) = t.lookup(p, bound) {
+                best = Some(found);
+            }
+        }
+        best.map(|b| b.1)
+    }
+
+    fn lookup_megaflow(&self, p: &Point) -> Lookup {
+        let mut megaflow = FlowMask::default();
+        let mut best: Option<(u64, RuleId)> = None;
+        for t in &self.parts {
+            let bound = best.map_or(u64::MAX, |b| b.0);
+            if let Some(found) = t.lookup_megaflow(p, bound, &mut megaflow) {
+                best = Some(found);
+            }
+        }
+        Lookup {
+            rule: best.map(|b| b.1),
+            megaflow,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.part_of.len()
+    }
+}
