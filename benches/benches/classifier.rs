@@ -6,7 +6,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flow_setup::classbench::{parse_filters, parse_trace_gz, TraceHeader};
 use flow_setup::classifier::{rule_id, Classifier, SplitTree};
-use flow_setup::rule::{Point, Rule};
+use flow_setup::rule::Rule;
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/../tests/data/{name}", env!("CARGO_MANIFEST_DIR")))
@@ -44,8 +44,7 @@ fn lookups(c: &mut Criterion) {
             b.iter(|| {
                 let mut hits = 0u32;
                 for h in &headers {
-                    let p = Point::from(&h.key);
-                    if tree.lookup(black_box(&p)).is_some() {
+                    if tree.lookup_key(black_box(&h.key)).is_some() {
                         hits += 1;
                     }
                 }

@@ -15,11 +15,6 @@ impl LinearClassifier {
         LinearClassifier::default()
     }
 
-    /// The rule `id`'s match, if present.
-    pub fn get(&self, id: RuleId) -> Option<&Match> {
-        self.rules.iter().find(|c| c.id == id).map(|c| &c.pattern)
-    }
-
     /// Rule ids in rank order (winners first).
     pub fn ids(&self) -> impl Iterator<Item = RuleId> + '_ {
         self.rules.iter().map(|c| c.id)

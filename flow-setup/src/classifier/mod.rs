@@ -29,7 +29,119 @@ pub use split_tree::SplitTree;
 
 use core::fmt;
 
+use nic_abi::key::FlowKey;
+
 use crate::rule::{low_bits, Field, FieldMatch, Match, Point, Rule, RuleId, FIELD_COUNT};
+
+/// A bit range of a field that fits a `u64`: the unit the fast paths compare. The 128-bit
+/// addresses are cut into bits 127-64, 63-32 and 31-0, so that an IPv4 address (bits 31-0) is
+/// one word of its own and an IPv4 prefix an interval of that word.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Word {
+    pub(crate) field: Field,
+    pub(crate) shift: u32,
+    pub(crate) width: u32,
+}
+
+const fn word(field: Field, shift: u32, width: u32) -> Word {
+    Word {
+        field,
+        shift,
+        width,
+    }
+}
+
+/// Number of words in a [`Packed`] point.
+pub(crate) const WORDS: usize = 15;
+
+/// The word layout of [`Packed`].
+pub(crate) const LAYOUT: [Word; WORDS] = [
+    word(Field::InPort, 0, 16),
+    word(Field::DlSrc, 0, 48),
+    word(Field::DlDst, 0, 48),
+    word(Field::DlType, 0, 16),
+    word(Field::VlanTci, 0, 16),
+    word(Field::NwProto, 0, 8),
+    word(Field::NwTos, 0, 8),
+    word(Field::NwSrc, 64, 64),
+    word(Field::NwSrc, 32, 32),
+    word(Field::NwSrc, 0, 32),
+    word(Field::NwDst, 64, 64),
+    word(Field::NwDst, 32, 32),
+    word(Field::NwDst, 0, 32),
+    word(Field::TpSrc, 0, 16),
+    word(Field::TpDst, 0, 16),
+];
+
+/// A packet's matchable fields as [`LAYOUT`] words.
+pub(crate) type Packed = [u64; WORDS];
+
+// Each cast keeps bits already shifted and masked into the word's width (at most 64).
+#[allow(clippy::cast_possible_truncation)]
+impl Word {
+    /// This word of a 128-bit field value.
+    #[inline]
+    pub(crate) fn of(&self, v: u128) -> u64 {
+        ((v >> self.shift) & low_bits(self.width)) as u64
+    }
+
+    /// The interval of this word holding every value the constraint matches.
+    pub(crate) fn hull(&self, m: FieldMatch) -> (u64, u64) {
+        let full = low_bits(self.width);
+        match m {
+            FieldMatch::Any => (0, full as u64),
+            FieldMatch::Masked { value, mask } => {
+                let v = (value >> self.shift) & full;
+                let prefix = crate::rule::prefix_part((mask >> self.shift) & full, self.width);
+                ((v & prefix) as u64, ((v & prefix) | (full & !prefix)) as u64)
+            }
+            // Ranges exist only on the 16-bit port fields, which are one word each.
+            FieldMatch::Range { lo, hi } => ((lo & full) as u64, (hi & full) as u64),
+        }
+    }
+}
+
+/// Packs a key straight into words (the lookup fast path).
+// The casts keep the low 64 or 32 bits of an address on purpose.
+#[allow(clippy::cast_possible_truncation)]
+#[inline]
+pub(crate) fn pack_key(k: &FlowKey) -> Packed {
+    [
+        u64::from(k.in_port.0),
+        k.dl_src.to_u64(),
+        k.dl_dst.to_u64(),
+        u64::from(k.dl_type.0),
+        u64::from(k.vlan.0),
+        u64::from(k.nw_proto),
+        u64::from(k.nw_tos),
+        (k.nw_src >> 64) as u64,
+        u64::from((k.nw_src >> 32) as u32),
+        u64::from(k.nw_src as u32),
+        (k.nw_dst >> 64) as u64,
+        u64::from((k.nw_dst >> 32) as u32),
+        u64::from(k.nw_dst as u32),
+        u64::from(k.tp_src),
+        u64::from(k.tp_dst),
+    ]
+}
+
+/// Packs a point into words.
+pub(crate) fn pack_point(p: &Point) -> Packed {
+    let mut out = [0u64; WORDS];
+    for (o, w) in out.iter_mut().zip(LAYOUT.iter()) {
+        *o = w.of(p.get(w.field));
+    }
+    out
+}
+
+/// One word test of a compiled rule: `v & b == a` (masked) or `a <= v <= b` (range).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WordCheck {
+    word: u8,
+    range: bool,
+    a: u64,
+    b: u64,
+}
 
 /// The bits of a packet's header a decision depended on, per field (a megaflow mask).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -100,6 +212,10 @@ pub trait Classifier {
     fn remove(&mut self, id: RuleId) -> Result<(), ClassifierError>;
     /// The winning rule for the packet, if any.
     fn lookup(&self, p: &Point) -> Option<RuleId>;
+    /// The winning rule for the packet with this key, if any.
+    fn lookup_key(&self, k: &FlowKey) -> Option<RuleId> {
+        self.lookup(&Point::from(k))
+    }
     /// The winning rule and the megaflow mask.
     fn lookup_megaflow(&self, p: &Point) -> Lookup;
     /// Number of rules.
@@ -136,8 +252,8 @@ pub(crate) fn rank(priority: u16, id: RuleId) -> u64 {
 pub(crate) struct Compiled {
     pub(crate) id: RuleId,
     pub(crate) rank: u64,
-    pub(crate) pattern: Match,
     checks: Box<[(u8, FieldMatch)]>,
+    words: Box<[WordCheck]>,
 }
 
 impl Compiled {
@@ -148,12 +264,49 @@ impl Compiled {
             // FIELD_COUNT < 256.
             .map(|f| (u8::try_from(f.index()).unwrap_or(0), pattern.get(*f)))
             .collect();
+        let mut words = Vec::new();
+        for (i, w) in LAYOUT.iter().enumerate() {
+            let word = u8::try_from(i).unwrap_or(0);
+            match pattern.get(w.field) {
+                FieldMatch::Any => {}
+                FieldMatch::Masked { value, mask } => {
+                    let (a, b) = (w.of(value), w.of(mask));
+                    if b != 0 {
+                        words.push(WordCheck {
+                            word,
+                            range: false,
+                            a,
+                            b,
+                        });
+                    }
+                }
+                FieldMatch::Range { lo, hi } => words.push(WordCheck {
+                    word,
+                    range: true,
+                    a: w.of(lo),
+                    b: w.of(hi),
+                }),
+            }
+        }
         Compiled {
             id,
             rank: rank(priority, id),
-            pattern: *pattern,
             checks: checks.into_boxed_slice(),
+            words: words.into_boxed_slice(),
         }
+    }
+
+    /// The fast test over packed words; same result as [`Compiled::matches`].
+    #[inline]
+    pub(crate) fn matches_packed(&self, p: &Packed) -> bool {
+        self.words.iter().all(|c| {
+            let v = p[usize::from(c.word)];
+            if c.range {
+                c.a <= v && v <= c.b
+            } else {
+                v & c.b == c.a
+            }
+        })
     }
 
     #[inline]

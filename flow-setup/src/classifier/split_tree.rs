@@ -36,7 +36,10 @@ use super::{
     free_bits_above, free_bits_below, prefix_mask, Classifier, ClassifierError, Compiled,
     FlowMask, Lookup,
 };
-use crate::rule::{low_bits, prefix_part, Field, FieldMatch, Match, Point, RuleId, FIELD_COUNT};
+use nic_abi::key::FlowKey;
+
+use super::{pack_key, pack_point, Packed, Word, LAYOUT, WORDS};
+use crate::rule::{Field, Match, Point, RuleId};
 
 /// Leaves are split down to this many rules.
 pub const LEAF_SIZE: usize = 8;
@@ -45,71 +48,17 @@ pub const LEAF_SPLIT: usize = 24;
 /// No path is deeper than this (a guard; real rule sets stay far below it).
 const MAX_DEPTH: u32 = 96;
 
-/// A tree dimension: a bit range of a field. The 128-bit addresses are cut into their upper
-/// 96 and lower 32 bits, so that an IPv4 prefix (low 32 bits, upper bits wildcarded) is an
-/// interval on the low dimension instead of spanning the whole 128-bit space.
-#[derive(Debug, Clone, Copy)]
-struct Dim {
-    field: Field,
-    shift: u32,
-    width: u32,
-}
+/// Tree dimensions are the packed words (see [`LAYOUT`]).
+const DIM_COUNT: usize = WORDS;
+const DIMS: [Word; WORDS] = LAYOUT;
 
-const fn dim(field: Field, shift: u32, width: u32) -> Dim {
-    Dim {
-        field,
-        shift,
-        width,
-    }
-}
-
-const DIM_COUNT: usize = FIELD_COUNT + 2;
-
-const DIMS: [Dim; DIM_COUNT] = [
-    dim(Field::InPort, 0, 16),
-    dim(Field::DlSrc, 0, 48),
-    dim(Field::DlDst, 0, 48),
-    dim(Field::DlType, 0, 16),
-    dim(Field::VlanTci, 0, 16),
-    dim(Field::NwProto, 0, 8),
-    dim(Field::NwTos, 0, 8),
-    dim(Field::NwSrc, 32, 96),
-    dim(Field::NwSrc, 0, 32),
-    dim(Field::NwDst, 32, 96),
-    dim(Field::NwDst, 0, 32),
-    dim(Field::TpSrc, 0, 16),
-    dim(Field::TpDst, 0, 16),
-];
-
-impl Dim {
-    #[inline]
-    fn value(&self, p: &Point) -> u128 {
-        (p.0[self.field as usize] >> self.shift) & low_bits(self.width)
-    }
-
-    /// The interval of this dimension holding every value the constraint matches.
-    fn hull(&self, m: FieldMatch) -> (u128, u128) {
-        let full = low_bits(self.width);
-        match m {
-            FieldMatch::Any => (0, full),
-            FieldMatch::Masked { value, mask } => {
-                let v = (value >> self.shift) & full;
-                let prefix = prefix_part((mask >> self.shift) & full, self.width);
-                (v & prefix, (v & prefix) | (full & !prefix))
-            }
-            // Ranges exist only on the 16-bit port fields, which are not cut.
-            FieldMatch::Range { lo, hi } => (lo, hi),
-        }
-    }
-}
-
-type Region = [(u128, u128); DIM_COUNT];
+type Region = [(u64, u64); DIM_COUNT];
 
 #[derive(Debug, Clone)]
 enum Node {
     Split {
         dim: u8,
-        threshold: u128,
+        threshold: u64,
         left: u32,
         right: u32,
     },
@@ -160,9 +109,9 @@ impl Default for Tree {
 }
 
 fn full_region() -> Region {
-    let mut r = [(0u128, 0u128); DIM_COUNT];
+    let mut r = [(0u64, 0u64); DIM_COUNT];
     for (i, d) in DIMS.iter().enumerate() {
-        r[i] = (0, low_bits(d.width));
+        r[i] = (0, u64::MAX >> (64 - d.width));
     }
     r
 }
@@ -192,7 +141,7 @@ impl Tree {
         if self.by_id.contains_key(&id) {
             return Err(ClassifierError::DuplicateId(id));
         }
-        let mut region = [(0u128, 0u128); DIM_COUNT];
+        let mut region = [(0u64, 0u64); DIM_COUNT];
         for (i, d) in DIMS.iter().enumerate() {
             region[i] = d.hull(pattern.get(d.field));
         }
@@ -258,9 +207,9 @@ impl Tree {
     }
 
     /// The field and threshold that best split `slots`, if any split makes progress.
-    fn choose_split(&self, slots: &[u32], region: &Region) -> Option<(usize, u128)> {
+    fn choose_split(&self, slots: &[u32], region: &Region) -> Option<(usize, u64)> {
         let n = slots.len();
-        let mut best: Option<((usize, usize), usize, u128)> = None;
+        let mut best: Option<((usize, usize), usize, u64)> = None;
         let mut los = Vec::with_capacity(n);
         let mut his = Vec::with_capacity(n);
         for (dim, &(rlo, rhi)) in region.iter().enumerate() {
@@ -279,7 +228,7 @@ impl Tree {
             if los[n - 1] == rlo && his[0] == rhi {
                 continue; // every rule spans the whole region on this field
             }
-            let mut cands: Vec<u128> = los
+            let mut cands: Vec<u64> = los
                 .iter()
                 .copied()
                 .filter(|&v| v > rlo)
@@ -452,7 +401,7 @@ impl Tree {
 
     /// The best rule of rank below `bound` matching `p`, with its rank.
     #[inline]
-    fn lookup(&self, p: &Point, bound: u64) -> Option<(u64, RuleId)> {
+    fn lookup(&self, p: &Packed, bound: u64) -> Option<(u64, RuleId)> {
         let mut n = idx(self.root);
         loop {
             match &self.nodes[n] {
@@ -462,7 +411,7 @@ impl Tree {
                     left,
                     right,
                 } => {
-                    n = idx(if DIMS[usize::from(*dim)].value(p) < *threshold {
+                    n = idx(if p[usize::from(*dim)] < *threshold {
                         *left
                     } else {
                         *right
@@ -476,7 +425,7 @@ impl Tree {
                         if c.rank >= bound {
                             return None;
                         }
-                        if c.matches(p) {
+                        if c.matches_packed(p) {
                             return Some((c.rank, c.id));
                         }
                     }
@@ -504,11 +453,12 @@ impl Tree {
                 } => {
                     let d = DIMS[usize::from(*dim)];
                     let w = d.width;
-                    let v = d.value(p);
-                    let (next, free) = if v < *threshold {
-                        (*left, free_bits_below(v, threshold - 1, w))
+                    let v = u128::from(d.of(p.get(d.field)));
+                    let t = u128::from(*threshold);
+                    let (next, free) = if v < t {
+                        (*left, free_bits_below(v, t - 1, w))
                     } else {
-                        (*right, free_bits_above(v, *threshold, w))
+                        (*right, free_bits_above(v, t, w))
                     };
                     megaflow.0[d.field.index()] |= prefix_mask(w, free) << d.shift;
                     n = idx(next);
@@ -545,7 +495,7 @@ const WIDE_PREFIX: u32 = 16;
 
 fn partition_of(pattern: &Match) -> usize {
     let wide = |f: Field| {
-        let (lo, hi) = DIMS[if f == Field::NwSrc { 8 } else { 10 }].hull(pattern.get(f));
+        let (lo, hi) = DIMS[if f == Field::NwSrc { 9 } else { 12 }].hull(pattern.get(f));
         (hi - lo) >> (32 - WIDE_PREFIX) != 0
     };
     usize::from(wide(Field::NwSrc)) | (usize::from(wide(Field::NwDst)) << 1)
@@ -602,6 +552,20 @@ impl SplitTree {
     }
 }
 
+impl SplitTree {
+    #[inline]
+    fn lookup_packed(&self, p: &Packed) -> Option<RuleId> {
+        let mut best: Option<(u64, RuleId)> = None;
+        for t in &self.parts {
+            let bound = best.map_or(u64::MAX, |b| b.0);
+            if let Some(found) = t.lookup(p, bound) {
+                best = Some(found);
+            }
+        }
+        best.map(|b| b.1)
+    }
+}
+
 impl Classifier for SplitTree {
     fn insert(&mut self, id: RuleId, priority: u16, pattern: &Match) -> Result<(), ClassifierError> {
         if self.part_of.contains_key(&id) {
@@ -621,16 +585,13 @@ impl Classifier for SplitTree {
         self.parts[usize::from(part)].remove(id)
     }
 
-    #[inline]
     fn lookup(&self, p: &Point) -> Option<RuleId> {
-        let mut best: Option<(u64, RuleId)> = None;
-        for t in &self.parts {
-            let bound = best.map_or(u64::MAX, |b| b.0);
-            if let Some(found) = t.lookup(p, bound) {
-                best = Some(found);
-            }
-        }
-        best.map(|b| b.1)
+        self.lookup_packed(&pack_point(p))
+    }
+
+    #[inline]
+    fn lookup_key(&self, k: &FlowKey) -> Option<RuleId> {
+        self.lookup_packed(&pack_key(k))
     }
 
     fn lookup_megaflow(&self, p: &Point) -> Lookup {

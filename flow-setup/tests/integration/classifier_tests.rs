@@ -27,6 +27,7 @@ fn trace_agreement(rules_file: &str, trace_file: &str) {
         let p = Point::from(&h.key);
         let want = linear.lookup(&p);
         assert_eq!(tree.lookup(&p), want, "{:?}", h);
+        assert_eq!(tree.lookup_key(&h.key), want, "{:?}", h);
         let l = tree.lookup_megaflow(&p);
         assert_eq!(l.rule, want);
         if let Some(id) = want {
@@ -214,6 +215,7 @@ mod differential {
                     let p = Point::from(k);
                     let want = linear.lookup(&p);
                     prop_assert_eq!(tree.lookup(&p), want);
+                    prop_assert_eq!(tree.lookup_key(k), want);
                     for lk in [tree.lookup_megaflow(&p), linear.lookup_megaflow(&p)] {
                         prop_assert_eq!(lk.rule, want);
                         // Any packet agreeing on the megaflow bits gets the same decision.
