@@ -61,6 +61,8 @@ enum Node {
         threshold: u64,
         left: u32,
         right: u32,
+        /// Lowest rank of any rule below (lookups stop when it cannot beat the best so far).
+        min_rank: u64,
     },
     Leaf {
         slots: Vec<u32>,
@@ -192,13 +194,52 @@ impl Tree {
         let me = self.push(Node::Leaf { slots: Vec::new() });
         let l = self.build(left, lr, depth + 1);
         let r = self.build(right, rr, depth + 1);
+        let min_rank = self.node_min(l).min(self.node_min(r));
         self.nodes[idx(me)] = Node::Split {
             dim: u8::try_from(dim).unwrap_or(0),
             threshold: t,
             left: l,
             right: r,
+            min_rank,
         };
         me
+    }
+
+    /// Lowest rank of any rule in the subtree `n`.
+    fn node_min(&self, n: u32) -> u64 {
+        match &self.nodes[idx(n)] {
+            Node::Split { min_rank, .. } => *min_rank,
+            Node::Leaf { slots } => slots.first().map_or(u64::MAX, |&s| self.rank_of(s)),
+        }
+    }
+
+    /// Recomputes `min_rank` on every node the box of `slot` reaches, bottom-up.
+    fn refresh_min(&mut self, n: u32, slot: u32) -> u64 {
+        let Node::Split {
+            dim,
+            threshold,
+            left,
+            right,
+            ..
+        } = self.nodes[idx(n)]
+        else {
+            return self.node_min(n);
+        };
+        let (lo, hi) = self.boxes[idx(slot)][usize::from(dim)];
+        let l = if lo < threshold {
+            self.refresh_min(left, slot)
+        } else {
+            self.node_min(left)
+        };
+        let r = if hi >= threshold {
+            self.refresh_min(right, slot)
+        } else {
+            self.node_min(right)
+        };
+        if let Node::Split { min_rank, .. } = &mut self.nodes[idx(n)] {
+            *min_rank = l.min(r);
+        }
+        l.min(r)
     }
 
     fn push(&mut self, n: Node) -> u32 {
@@ -260,6 +301,7 @@ impl Tree {
                     threshold,
                     left,
                     right,
+                    ..
                 } => {
                     let d = usize::from(*dim);
                     let (lo, hi) = b[d];
@@ -314,7 +356,11 @@ impl Tree {
                     threshold,
                     left,
                     right,
+                    min_rank,
                 } => {
+                    if *min_rank != self.node_min(*left).min(self.node_min(*right)) {
+                        return Err(format!("node {n}: stale min_rank"));
+                    }
                     let d = usize::from(*dim);
                     if *threshold <= region[d].0 || *threshold > region[d].1 {
                         return Err(format!("node {n}: threshold outside its region"));
@@ -383,6 +429,7 @@ impl Tree {
                 self.nodes[idx(leaf)] = node;
             }
         }
+        self.refresh_min(self.root, slot);
         Ok(())
     }
 
@@ -393,6 +440,7 @@ impl Tree {
                 slots.retain(|&s| s != slot);
             }
         }
+        self.refresh_min(self.root, slot);
         self.rules[idx(slot)] = None;
         self.by_id.remove(&id);
         self.free.push(slot);
@@ -410,8 +458,12 @@ impl Tree {
                     threshold,
                     left,
                     right,
+                    min_rank,
                 } => {
-                    n = idx(if p[usize::from(*dim)] < *threshold {
+                    if *min_rank >= bound {
+                        return None;
+                    }
+                    n = idx(if p[usize::from(*dim) & 15] < *threshold {
                         *left
                     } else {
                         *right
@@ -442,6 +494,12 @@ impl Tree {
         bound: u64,
         megaflow: &mut FlowMask,
     ) -> Option<(u64, RuleId)> {
+        // Only the whole tree may be skipped by rank: pruning an inner node would leave its
+        // split bits out of the megaflow, and a packet agreeing on the rest could take the
+        // other branch, to better rules.
+        if self.node_min(self.root) >= bound {
+            return None;
+        }
         let mut n = idx(self.root);
         loop {
             match &self.nodes[n] {
@@ -450,6 +508,7 @@ impl Tree {
                     threshold,
                     left,
                     right,
+                    ..
                 } => {
                     let d = DIMS[usize::from(*dim)];
                     let w = d.width;
@@ -503,16 +562,34 @@ fn partition_of(pattern: &Match) -> usize {
 
 /// The fast classifier: one [`Tree`] per partition of the rules (see the module doc); a
 /// lookup asks each tree for a rule better than the best found so far.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SplitTree {
     parts: [Tree; PARTS],
     part_of: HashMap<RuleId, u8>,
+    /// Partitions by ascending lowest rank, so the likely winner's tree is asked first and
+    /// prunes the others.
+    order: [usize; PARTS],
+}
+
+impl Default for SplitTree {
+    fn default() -> Self {
+        SplitTree {
+            parts: Default::default(),
+            part_of: HashMap::new(),
+            order: [0, 1, 2, 3],
+        }
+    }
 }
 
 impl SplitTree {
     /// An empty classifier.
     pub fn new() -> SplitTree {
         SplitTree::default()
+    }
+
+    fn reorder(&mut self) {
+        let parts = &self.parts;
+        self.order.sort_by_key(|&i| parts[i].node_min(parts[i].root));
     }
 
     /// Inserts many rules, then builds each tree once (faster than one insert at a time).
@@ -531,6 +608,7 @@ impl SplitTree {
         for t in &mut self.parts {
             t.rebuild();
         }
+        self.reorder();
         Ok(())
     }
 
@@ -539,6 +617,7 @@ impl SplitTree {
         for t in &mut self.parts {
             t.rebuild();
         }
+        self.reorder();
     }
 
     /// The shape of each partition's tree.
@@ -556,9 +635,9 @@ impl SplitTree {
     #[inline]
     fn lookup_packed(&self, p: &Packed) -> Option<RuleId> {
         let mut best: Option<(u64, RuleId)> = None;
-        for t in &self.parts {
+        for &i in &self.order {
             let bound = best.map_or(u64::MAX, |b| b.0);
-            if let Some(found) = t.lookup(p, bound) {
+            if let Some(found) = self.parts[i].lookup(p, bound) {
                 best = Some(found);
             }
         }
@@ -574,6 +653,7 @@ impl Classifier for SplitTree {
         let part = partition_of(pattern);
         self.parts[part].insert(id, priority, pattern)?;
         self.part_of.insert(id, u8::try_from(part).unwrap_or(0));
+        self.reorder();
         Ok(())
     }
 
@@ -582,7 +662,9 @@ impl Classifier for SplitTree {
             .part_of
             .remove(&id)
             .ok_or(ClassifierError::UnknownId(id))?;
-        self.parts[usize::from(part)].remove(id)
+        self.parts[usize::from(part)].remove(id)?;
+        self.reorder();
+        Ok(())
     }
 
     fn lookup(&self, p: &Point) -> Option<RuleId> {
@@ -597,9 +679,9 @@ impl Classifier for SplitTree {
     fn lookup_megaflow(&self, p: &Point) -> Lookup {
         let mut megaflow = FlowMask::default();
         let mut best: Option<(u64, RuleId)> = None;
-        for t in &self.parts {
+        for &i in &self.order {
             let bound = best.map_or(u64::MAX, |b| b.0);
-            if let Some(found) = t.lookup_megaflow(p, bound, &mut megaflow) {
+            if let Some(found) = self.parts[i].lookup_megaflow(p, bound, &mut megaflow) {
                 best = Some(found);
             }
         }
