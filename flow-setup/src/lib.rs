@@ -5,6 +5,7 @@
 
 pub mod classbench;
 pub mod classifier;
+pub mod lint;
 pub mod ofctl;
 pub mod rule;
 pub mod ruleset;

@@ -2,6 +2,7 @@
 
 mod classbench_tests;
 mod classifier_tests;
+mod lint_tests;
 mod ofctl_tests;
 
 /// A fixture from the workspace's `tests/data/` as text.
