@@ -9,8 +9,11 @@ use flow_setup::classifier::{rule_id, Classifier, SplitTree};
 use flow_setup::rule::Rule;
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../tests/data/{name}", env!("CARGO_MANIFEST_DIR")))
-        .expect("fixture in tests/data")
+    std::fs::read(format!(
+        "{}/../tests/data/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture in tests/data")
 }
 
 fn rules(name: &str) -> Vec<Rule> {
@@ -36,7 +39,10 @@ fn build(rules: &[Rule]) -> SplitTree {
 
 fn lookups(c: &mut Criterion) {
     let mut g = c.benchmark_group("classifier");
-    for (set, tr) in [("acl1_10K", "acl1_10K_trace.gz"), ("fw1_10K", "fw1_10K_trace.gz")] {
+    for (set, tr) in [
+        ("acl1_10K", "acl1_10K_trace.gz"),
+        ("fw1_10K", "fw1_10K_trace.gz"),
+    ] {
         let tree = build(&rules(set));
         let headers = trace(tr);
         g.throughput(Throughput::Elements(headers.len() as u64));

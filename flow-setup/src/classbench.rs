@@ -113,7 +113,11 @@ fn parse_prefix(c: &mut Cursor<'_>) -> Result<FieldMatch, ClassBenchError> {
         return Err(c.fail_at(start, "an IPv4 prefix a.b.c.d/len"));
     };
     let mask = (u128::from(u32::MAX)) & !crate::rule::low_bits(32 - len);
-    Ok(FieldMatch::masked(Field::NwSrc, u32::from(addr).into(), mask))
+    Ok(FieldMatch::masked(
+        Field::NwSrc,
+        u32::from(addr).into(),
+        mask,
+    ))
 }
 
 fn parse_port_range(c: &mut Cursor<'_>, f: Field) -> Result<FieldMatch, ClassBenchError> {
@@ -131,7 +135,10 @@ fn parse_port_range(c: &mut Cursor<'_>, f: Field) -> Result<FieldMatch, ClassBen
 
 fn parse_hex_pair(c: &mut Cursor<'_>, what: &'static str) -> Result<(u32, u32), ClassBenchError> {
     let (start, w) = c.word(what)?;
-    let hex = |s: &str| s.strip_prefix("0x").and_then(|h| u32::from_str_radix(h, 16).ok());
+    let hex = |s: &str| {
+        s.strip_prefix("0x")
+            .and_then(|h| u32::from_str_radix(h, 16).ok())
+    };
     match w.split_once('/').map(|(v, m)| (hex(v), hex(m))) {
         Some((Some(v), Some(m))) => Ok((v, m)),
         _ => Err(c.fail_at(start, what)),
@@ -340,8 +347,11 @@ mod tests {
 
     #[test]
     fn filter_errors_say_where() {
-        let e = parse_filters("@10.0.0.0/8\t1.2.3/8\t0 : 1\t0 : 1\t0x06/0xFF\t0x0000/0x0000", &[])
-            .unwrap_err();
+        let e = parse_filters(
+            "@10.0.0.0/8\t1.2.3/8\t0 : 1\t0 : 1\t0x06/0xFF\t0x0000/0x0000",
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "line 1, column 13: expected an IPv4 prefix a.b.c.d/len, found \"1.2.3/8\\t0 : 1\\t0 : 1\\t\""

@@ -311,10 +311,9 @@ pub fn verify(rules: &[Rule], report: &LintReport) -> Result<(), String> {
                     && decided == Some(f.rule)
                     && after.is_some_and(|j| rules[j].actions == rules[f.rule].actions)
             }
-            FindingKind::Conflict => f
-                .others
-                .iter()
-                .all(|&j| rules[j].pattern.matches(&f.witness) && rules[f.rule].pattern.matches(&f.witness)),
+            FindingKind::Conflict => f.others.iter().all(|&j| {
+                rules[j].pattern.matches(&f.witness) && rules[f.rule].pattern.matches(&f.witness)
+            }),
         };
         if !ok {
             return Err(format!("finding does not hold: {}", f.display(rules)));

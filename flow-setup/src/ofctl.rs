@@ -108,7 +108,10 @@ pub fn parse_rule_at(text: &str, line: usize) -> Result<Rule, ParseError> {
 
 /// Parses the tokens of a match part (which may also set priority and cookie), without the
 /// final prerequisite check; returns the match and the offset of its last token.
-fn parse_match_part(text: &str, rule: &mut Rule) -> Result<(Match, usize), (usize, ParseErrorKind)> {
+fn parse_match_part(
+    text: &str,
+    rule: &mut Rule,
+) -> Result<(Match, usize), (usize, ParseErrorKind)> {
     let mut m = Match::any();
     let mut last_col = 0;
     for (i, (off, tok)) in tokens(text, 0).enumerate() {
@@ -224,21 +227,102 @@ fn tokens(s: &str, base: usize) -> impl Iterator<Item = (usize, &str)> {
 
 /// Match fields and flow parameters of real OVS that sNICh rules do not support.
 const UNSUPPORTED_FIELDS: &[&str] = &[
-    "ct_state", "ct_zone", "ct_mark", "ct_label", "ct_nw_src", "ct_nw_dst", "ct_ipv6_src",
-    "ct_ipv6_dst", "ct_nw_proto", "ct_tp_src", "ct_tp_dst", "conj_id", "metadata", "tun_id",
-    "tunnel_id", "tun_src", "tun_dst", "tun_ipv6_src", "tun_ipv6_dst", "tun_flags", "tun_tos",
-    "tun_ttl", "tun_gbp_id", "tun_gbp_flags", "tun_erspan_ver", "tun_erspan_idx",
-    "tun_erspan_dir", "tun_erspan_hwid", "tun_gtpu_flags", "tun_gtpu_msgtype", "mpls_label",
-    "mpls_tc", "mpls_bos", "mpls_ttl", "nd_target", "nd_sll", "nd_tll", "nd_reserved",
-    "nd_options_type", "arp_sha", "arp_tha", "ipv6_label", "nw_ttl", "ip_frag", "nw_frag",
-    "nw_ecn", "ip_ecn", "tcp_flags", "pkt_mark", "skb_priority", "skb_mark", "actset_output",
-    "packet_type", "dp_hash", "recirc_id", "ct_tp", "dl_vlan_cfi", "ipv6_exthdr", "rarp",
-    "mpls", "mplsm", "in_port_oxm", "nsh_flags", "nsh_ttl", "nsh_mdtype", "nsh_np", "nsh_spi",
-    "nsh_si", "nsh_c1", "nsh_c2", "nsh_c3", "nsh_c4", "eth_type_mask", "vlan_tpid",
-    "dl_vlan_tpid", "ipv6_nd_target", "icmpv6_nd_target", "out_port", "out_group",
-    "idle_timeout", "hard_timeout", "importance", "send_flow_rem", "check_overlap",
-    "reset_counts", "no_packet_counts", "no_byte_counts", "duration", "n_packets", "n_bytes",
-    "idle_age", "hard_age", "conjunction", "tun_metadata", "ct_mark", "dst_port",
+    "ct_state",
+    "ct_zone",
+    "ct_mark",
+    "ct_label",
+    "ct_nw_src",
+    "ct_nw_dst",
+    "ct_ipv6_src",
+    "ct_ipv6_dst",
+    "ct_nw_proto",
+    "ct_tp_src",
+    "ct_tp_dst",
+    "conj_id",
+    "metadata",
+    "tun_id",
+    "tunnel_id",
+    "tun_src",
+    "tun_dst",
+    "tun_ipv6_src",
+    "tun_ipv6_dst",
+    "tun_flags",
+    "tun_tos",
+    "tun_ttl",
+    "tun_gbp_id",
+    "tun_gbp_flags",
+    "tun_erspan_ver",
+    "tun_erspan_idx",
+    "tun_erspan_dir",
+    "tun_erspan_hwid",
+    "tun_gtpu_flags",
+    "tun_gtpu_msgtype",
+    "mpls_label",
+    "mpls_tc",
+    "mpls_bos",
+    "mpls_ttl",
+    "nd_target",
+    "nd_sll",
+    "nd_tll",
+    "nd_reserved",
+    "nd_options_type",
+    "arp_sha",
+    "arp_tha",
+    "ipv6_label",
+    "nw_ttl",
+    "ip_frag",
+    "nw_frag",
+    "nw_ecn",
+    "ip_ecn",
+    "tcp_flags",
+    "pkt_mark",
+    "skb_priority",
+    "skb_mark",
+    "actset_output",
+    "packet_type",
+    "dp_hash",
+    "recirc_id",
+    "ct_tp",
+    "dl_vlan_cfi",
+    "ipv6_exthdr",
+    "rarp",
+    "mpls",
+    "mplsm",
+    "in_port_oxm",
+    "nsh_flags",
+    "nsh_ttl",
+    "nsh_mdtype",
+    "nsh_np",
+    "nsh_spi",
+    "nsh_si",
+    "nsh_c1",
+    "nsh_c2",
+    "nsh_c3",
+    "nsh_c4",
+    "eth_type_mask",
+    "vlan_tpid",
+    "dl_vlan_tpid",
+    "ipv6_nd_target",
+    "icmpv6_nd_target",
+    "out_port",
+    "out_group",
+    "idle_timeout",
+    "hard_timeout",
+    "importance",
+    "send_flow_rem",
+    "check_overlap",
+    "reset_counts",
+    "no_packet_counts",
+    "no_byte_counts",
+    "duration",
+    "n_packets",
+    "n_bytes",
+    "idle_age",
+    "hard_age",
+    "conjunction",
+    "tun_metadata",
+    "ct_mark",
+    "dst_port",
 ];
 
 fn unsupported_field(name: &str) -> Option<String> {
@@ -310,7 +394,9 @@ fn parse_match_token(tok: &str, rule: &mut Rule, m: &mut Match) -> Result<(), Pa
         }
         "table" => {
             if value.starts_with(|c: char| c.is_ascii_alphabetic()) {
-                return Err(ParseErrorKind::unsupported(format!("table names (table={value})")));
+                return Err(ParseErrorKind::unsupported(format!(
+                    "table names (table={value})"
+                )));
             }
             let t = parse_uint(value, 8, name)?;
             if t != 0 {
@@ -350,7 +436,10 @@ fn parse_match_token(tok: &str, rule: &mut Rule, m: &mut Match) -> Result<(), Pa
             let pcp = u8::try_from(pcp).map_err(|_| ParseErrorKind::syntax("0-7", value))?;
             m.set(Field::VlanTci, vlan_set_pcp(m.get(Field::VlanTci), pcp));
         }
-        "vlan_tci" => m.set(Field::VlanTci, parse_int_masked(value, Field::VlanTci, name)?),
+        "vlan_tci" => m.set(
+            Field::VlanTci,
+            parse_int_masked(value, Field::VlanTci, name)?,
+        ),
         "vlan_vid" => {
             // OpenFlow 1.2+: the value carries the present bit 0x1000 itself.
             let fm = parse_int_masked(value, Field::VlanTci, name)?;
@@ -537,16 +626,72 @@ fn parse_ipv6_masked(s: &str, what: &str) -> Result<FieldMatch, ParseErrorKind> 
 
 /// Actions of real OVS that sNICh rules do not support.
 const UNSUPPORTED_ACTIONS: &[&str] = &[
-    "resubmit", "goto_table", "set_field", "load", "move", "learn", "ct", "ct_clear",
-    "conjunction", "mod_nw_src", "mod_nw_dst", "mod_tp_src", "mod_tp_dst", "mod_dl_src",
-    "mod_dl_dst", "mod_nw_tos", "mod_nw_ecn", "mod_nw_ttl", "mod_vlan_pcp", "set_vlan_pcp",
-    "push_vlan", "push_mpls", "pop_mpls", "set_mpls_label", "set_mpls_tc", "set_mpls_ttl",
-    "dec_mpls_ttl", "dec_ttl", "set_tunnel", "set_tunnel64", "set_queue", "pop_queue",
-    "enqueue", "note", "multipath", "bundle", "bundle_load", "group", "meter",
-    "write_actions", "write_metadata", "clear_actions", "sample", "exit", "fin_timeout",
-    "output_reg", "push", "pop", "stack_push", "stack_pop", "check_pkt_larger", "encap",
-    "decap", "dec_nsh_ttl", "clone", "nat", "debug_recirc", "debug_slow", "all", "local",
-    "autopath", "delete_field", "set_mpls_ttl", "copy_ttl_in", "copy_ttl_out", "strip_vlan_tpid",
+    "resubmit",
+    "goto_table",
+    "set_field",
+    "load",
+    "move",
+    "learn",
+    "ct",
+    "ct_clear",
+    "conjunction",
+    "mod_nw_src",
+    "mod_nw_dst",
+    "mod_tp_src",
+    "mod_tp_dst",
+    "mod_dl_src",
+    "mod_dl_dst",
+    "mod_nw_tos",
+    "mod_nw_ecn",
+    "mod_nw_ttl",
+    "mod_vlan_pcp",
+    "set_vlan_pcp",
+    "push_vlan",
+    "push_mpls",
+    "pop_mpls",
+    "set_mpls_label",
+    "set_mpls_tc",
+    "set_mpls_ttl",
+    "dec_mpls_ttl",
+    "dec_ttl",
+    "set_tunnel",
+    "set_tunnel64",
+    "set_queue",
+    "pop_queue",
+    "enqueue",
+    "note",
+    "multipath",
+    "bundle",
+    "bundle_load",
+    "group",
+    "meter",
+    "write_actions",
+    "write_metadata",
+    "clear_actions",
+    "sample",
+    "exit",
+    "fin_timeout",
+    "output_reg",
+    "push",
+    "pop",
+    "stack_push",
+    "stack_pop",
+    "check_pkt_larger",
+    "encap",
+    "decap",
+    "dec_nsh_ttl",
+    "clone",
+    "nat",
+    "debug_recirc",
+    "debug_slow",
+    "all",
+    "local",
+    "autopath",
+    "delete_field",
+    "set_mpls_ttl",
+    "copy_ttl_in",
+    "copy_ttl_out",
+    "strip_vlan_tpid",
 ];
 
 /// Splits an action list at top-level commas, with byte offsets.
@@ -591,12 +736,18 @@ fn parse_actions(s: &str, base: usize) -> Result<Vec<Action>, (usize, ParseError
         let t = raw.trim();
         if t.is_empty() {
             if n == 1 {
-                return Err((off, ParseErrorKind::syntax("an action (or `drop`)", "nothing")));
+                return Err((
+                    off,
+                    ParseErrorKind::syntax("an action (or `drop`)", "nothing"),
+                ));
             }
-            return Err((off, ParseErrorKind::syntax("an action between commas", "nothing")));
+            return Err((
+                off,
+                ParseErrorKind::syntax("an action between commas", "nothing"),
+            ));
         }
         let head = t
-            .split(|c: char| c == '(' || c == ':' || c == '=')
+            .split(['(', ':', '='])
             .next()
             .unwrap_or_default()
             .to_ascii_lowercase();
@@ -956,10 +1107,7 @@ pub fn describe_packet(key: &FlowKey) -> String {
                         key.tp_src, key.tp_dst
                     ));
                 } else {
-                    s.push_str(&format!(
-                        ",{l4}_src={},{l4}_dst={}",
-                        key.tp_src, key.tp_dst
-                    ));
+                    s.push_str(&format!(",{l4}_src={},{l4}_dst={}", key.tp_src, key.tp_dst));
                 }
             }
         }
@@ -989,7 +1137,9 @@ mod tests {
     #[test]
     fn prints_canonical_ovs_text() {
         assert_eq!(
-            round_trip("table=0 in_port=1 priority=16,tcp,nw_dst=10.1.0.0/255.255.0.0,action=output(3)"),
+            round_trip(
+                "table=0 in_port=1 priority=16,tcp,nw_dst=10.1.0.0/255.255.0.0,action=output(3)"
+            ),
             "priority=16,tcp,in_port=1,nw_dst=10.1.0.0/16,actions=output:3"
         );
         assert_eq!(
@@ -1030,12 +1180,18 @@ mod tests {
         );
         let e = parse_rule("ip,actions=resubmit(,1)").unwrap_err();
         assert_eq!(e.column, 12);
-        assert_eq!(e.to_string(), "line 1, column 12: unsupported Open vSwitch feature: resubmit");
+        assert_eq!(
+            e.to_string(),
+            "line 1, column 12: unsupported Open vSwitch feature: resubmit"
+        );
         let e = parse_rule("ip,nw_src=1.2.3,actions=drop").unwrap_err();
         assert_eq!(e.column, 4);
         assert!(matches!(e.kind, ParseErrorKind::Syntax { .. }));
         let e = parse_rule("ip,reg3=1,actions=drop").unwrap_err();
-        assert_eq!(e.to_string(), "line 1, column 4: unsupported Open vSwitch feature: reg3");
+        assert_eq!(
+            e.to_string(),
+            "line 1, column 4: unsupported Open vSwitch feature: reg3"
+        );
         assert!(parse_rule("ip").is_err());
     }
 }

@@ -474,7 +474,8 @@ impl Match {
                 None => {
                     return Err(MatchError::MissingPrerequisite {
                         field: f.name(),
-                        needs: "an L4 protocol (tcp, udp, sctp, icmp or icmp6; nw_proto is not set)",
+                        needs:
+                            "an L4 protocol (tcp, udp, sctp, icmp or icmp6; nw_proto is not set)",
                     })
                 }
                 Some(p) => {
@@ -486,7 +487,8 @@ impl Match {
             if !ok {
                 return Err(MatchError::MissingPrerequisite {
                     field: f.name(),
-                    needs: "tcp, udp or sctp (or icmp with ip, icmp6 with ipv6): nw_proto and dl_type",
+                    needs:
+                        "tcp, udp or sctp (or icmp with ip, icmp6 with ipv6): nw_proto and dl_type",
                 });
             }
         }
@@ -513,13 +515,15 @@ impl Match {
                 }
             }
         }
-        if !self.get(Field::NwProto).is_any() && !(is_ip || is_ip6 || is_arp) {
+        let has_l3 = is_ip || is_ip6 || is_arp;
+        if !self.get(Field::NwProto).is_any() && !has_l3 {
             return Err(MatchError::MissingPrerequisite {
                 field: "nw_proto",
                 needs: "ip, ipv6 or arp (dl_type=0x0800, 0x86dd or 0x0806)",
             });
         }
-        if !self.get(Field::NwTos).is_any() && !(is_ip || is_ip6) {
+        let has_ip = is_ip || is_ip6;
+        if !self.get(Field::NwTos).is_any() && !has_ip {
             return Err(MatchError::MissingPrerequisite {
                 field: "nw_tos",
                 needs: "ip or ipv6 (dl_type=0x0800 or 0x86dd)",
@@ -540,9 +544,16 @@ impl Match {
 pub(crate) fn field_overlaps(field: Field, a: FieldMatch, b: FieldMatch) -> bool {
     match (a, b) {
         (FieldMatch::Any, _) | (_, FieldMatch::Any) => true,
-        (FieldMatch::Masked { value: v1, mask: m1 }, FieldMatch::Masked { value: v2, mask: m2 }) => {
-            (v1 ^ v2) & m1 & m2 == 0
-        }
+        (
+            FieldMatch::Masked {
+                value: v1,
+                mask: m1,
+            },
+            FieldMatch::Masked {
+                value: v2,
+                mask: m2,
+            },
+        ) => (v1 ^ v2) & m1 & m2 == 0,
         (FieldMatch::Range { lo: l1, hi: h1 }, FieldMatch::Range { lo: l2, hi: h2 }) => {
             l1.max(l2) <= h1.min(h2)
         }
@@ -677,7 +688,10 @@ impl MatchBuilder {
 
     /// `in_port=N`.
     pub fn in_port(self, port: PortNo) -> Self {
-        self.with(Field::InPort, FieldMatch::exact(Field::InPort, port.0.into()))
+        self.with(
+            Field::InPort,
+            FieldMatch::exact(Field::InPort, port.0.into()),
+        )
     }
     /// `dl_src=MAC`.
     pub fn dl_src(self, mac: MacAddr) -> Self {
@@ -703,7 +717,10 @@ impl MatchBuilder {
     }
     /// `dl_vlan=VID`: a tag with this id is present (12 bits kept).
     pub fn dl_vlan(mut self, vid: u16) -> Self {
-        self.m.set(Field::VlanTci, vlan_set_vid(self.m.get(Field::VlanTci), vid));
+        self.m.set(
+            Field::VlanTci,
+            vlan_set_vid(self.m.get(Field::VlanTci), vid),
+        );
         self
     }
     /// `dl_vlan=0xffff`: no VLAN tag.
@@ -712,7 +729,10 @@ impl MatchBuilder {
     }
     /// `dl_vlan_pcp=P`: a tag with this priority is present (3 bits kept).
     pub fn dl_vlan_pcp(mut self, pcp: u8) -> Self {
-        self.m.set(Field::VlanTci, vlan_set_pcp(self.m.get(Field::VlanTci), pcp));
+        self.m.set(
+            Field::VlanTci,
+            vlan_set_pcp(self.m.get(Field::VlanTci), pcp),
+        );
         self
     }
     /// `vlan_tci=V/M`.
@@ -897,7 +917,14 @@ mod tests {
 
     #[test]
     fn range_prefixes_cover_exactly() {
-        for (lo, hi) in [(0u128, 65535u128), (1, 1), (1024, 65535), (1000, 2000), (0, 0), (5, 6)] {
+        for (lo, hi) in [
+            (0u128, 65535u128),
+            (1, 1),
+            (1024, 65535),
+            (1000, 2000),
+            (0, 0),
+            (5, 6),
+        ] {
             let ps = range_to_prefixes(lo, hi, 16);
             for v in 0..=65535u128 {
                 let n = ps.iter().filter(|&&(pv, pm)| v & pm == pv).count();

@@ -237,7 +237,10 @@ mod tests {
         let json = set.to_json().unwrap();
         assert_eq!(RuleSet::from_json(&json).unwrap(), set);
         let toml = set.to_toml().unwrap();
-        assert!(toml.contains("match = \"tcp,nw_dst=10.0.0.0/8,tp_dst=80-90\""), "{toml}");
+        assert!(
+            toml.contains("match = \"tcp,nw_dst=10.0.0.0/8,tp_dst=80-90\""),
+            "{toml}"
+        );
         assert_eq!(RuleSet::from_toml(&toml).unwrap(), set);
         assert_eq!(RulesFormat::detect(&toml), RulesFormat::Toml);
         assert_eq!(RulesFormat::detect(&json), RulesFormat::Json);
@@ -245,8 +248,10 @@ mod tests {
 
     #[test]
     fn invalid_spec_is_refused_with_reason() {
-        let e = RuleSet::from_json(r#"{"rules":[{"priority":1,"match":"tp_dst=80","actions":"drop"}]}"#)
-            .unwrap_err();
+        let e = RuleSet::from_json(
+            r#"{"rules":[{"priority":1,"match":"tp_dst=80","actions":"drop"}]}"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("tp_dst requires"), "{e}");
     }
 }

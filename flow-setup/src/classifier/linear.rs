@@ -22,7 +22,12 @@ impl LinearClassifier {
 }
 
 impl Classifier for LinearClassifier {
-    fn insert(&mut self, id: RuleId, priority: u16, pattern: &Match) -> Result<(), ClassifierError> {
+    fn insert(
+        &mut self,
+        id: RuleId,
+        priority: u16,
+        pattern: &Match,
+    ) -> Result<(), ClassifierError> {
         if self.rules.iter().any(|c| c.id == id) {
             return Err(ClassifierError::DuplicateId(id));
         }

@@ -94,7 +94,10 @@ impl Word {
             FieldMatch::Masked { value, mask } => {
                 let v = (value >> self.shift) & full;
                 let prefix = crate::rule::prefix_part((mask >> self.shift) & full, self.width);
-                ((v & prefix) as u64, ((v & prefix) | (full & !prefix)) as u64)
+                (
+                    (v & prefix) as u64,
+                    ((v & prefix) | (full & !prefix)) as u64,
+                )
             }
             // Ranges exist only on the 16-bit port fields, which are one word each.
             FieldMatch::Range { lo, hi } => ((lo & full) as u64, (hi & full) as u64),
@@ -209,7 +212,8 @@ pub enum ClassifierError {
 /// A priority classifier over wildcard rules with ranges.
 pub trait Classifier {
     /// Adds a rule under `id`.
-    fn insert(&mut self, id: RuleId, priority: u16, pattern: &Match) -> Result<(), ClassifierError>;
+    fn insert(&mut self, id: RuleId, priority: u16, pattern: &Match)
+        -> Result<(), ClassifierError>;
     /// Removes the rule `id`.
     fn remove(&mut self, id: RuleId) -> Result<(), ClassifierError>;
     /// The winning rule for the packet, if any.

@@ -33,8 +33,8 @@
 use std::collections::HashMap;
 
 use super::{
-    free_bits_above, free_bits_below, prefix_mask, Classifier, ClassifierError, Compiled,
-    FlowMask, Lookup,
+    free_bits_above, free_bits_below, prefix_mask, Classifier, ClassifierError, Compiled, FlowMask,
+    Lookup,
 };
 use nic_abi::key::FlowKey;
 
@@ -139,7 +139,12 @@ impl Tree {
         self.rules[idx(slot)].as_ref().map_or(u64::MAX, |c| c.rank)
     }
 
-    fn add_slot(&mut self, id: RuleId, priority: u16, pattern: &Match) -> Result<u32, ClassifierError> {
+    fn add_slot(
+        &mut self,
+        id: RuleId,
+        priority: u16,
+        pattern: &Match,
+    ) -> Result<u32, ClassifierError> {
         if self.by_id.contains_key(&id) {
             return Err(ClassifierError::DuplicateId(id));
         }
@@ -401,7 +406,12 @@ fn to_u32(v: usize) -> u32 {
 }
 
 impl Tree {
-    fn insert(&mut self, id: RuleId, priority: u16, pattern: &Match) -> Result<(), ClassifierError> {
+    fn insert(
+        &mut self,
+        id: RuleId,
+        priority: u16,
+        pattern: &Match,
+    ) -> Result<(), ClassifierError> {
         let slot = self.add_slot(id, priority, pattern)?;
         let rank = self.rank_of(slot);
         for (leaf, region, depth) in self.leaves_of(slot) {
@@ -422,10 +432,8 @@ impl Tree {
                     Node::Split { .. } => continue,
                 };
                 let sub = self.build(slots, region, depth);
-                let node = std::mem::replace(
-                    &mut self.nodes[idx(sub)],
-                    Node::Leaf { slots: Vec::new() },
-                );
+                let node =
+                    std::mem::replace(&mut self.nodes[idx(sub)], Node::Leaf { slots: Vec::new() });
                 self.nodes[idx(leaf)] = node;
             }
         }
@@ -541,7 +549,6 @@ impl Tree {
             }
         }
     }
-
 }
 
 /// How many partitions: rules are grouped by whether their source and destination
@@ -589,7 +596,8 @@ impl SplitTree {
 
     fn reorder(&mut self) {
         let parts = &self.parts;
-        self.order.sort_by_key(|&i| parts[i].node_min(parts[i].root));
+        self.order
+            .sort_by_key(|&i| parts[i].node_min(parts[i].root));
     }
 
     /// Inserts many rules, then builds each tree once (faster than one insert at a time).
@@ -646,7 +654,12 @@ impl SplitTree {
 }
 
 impl Classifier for SplitTree {
-    fn insert(&mut self, id: RuleId, priority: u16, pattern: &Match) -> Result<(), ClassifierError> {
+    fn insert(
+        &mut self,
+        id: RuleId,
+        priority: u16,
+        pattern: &Match,
+    ) -> Result<(), ClassifierError> {
         if self.part_of.contains_key(&id) {
             return Err(ClassifierError::DuplicateId(id));
         }

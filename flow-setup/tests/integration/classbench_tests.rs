@@ -27,7 +27,9 @@ fn classbench_rule_sets_import_with_ranges_kept() {
     // Export to OpenFlow: every range becomes prefixes, same cookie and priority.
     let of = to_openflow(&fw);
     assert!(of.len() > fw.len());
-    assert!(of.iter().all(|r| !matches!(r.pattern.get(Field::TpDst), FieldMatch::Range { .. })));
+    assert!(of
+        .iter()
+        .all(|r| !matches!(r.pattern.get(Field::TpDst), FieldMatch::Range { .. })));
 }
 
 #[test]

@@ -4,7 +4,10 @@ use flow_setup::lint::{lint, verify};
 use flow_setup::ofctl::parse_rules;
 
 const RULES: &str = include_str!("golden/lint_rules.txt");
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration/golden/lint_expected.txt");
+const GOLDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/integration/golden/lint_expected.txt"
+);
 
 #[test]
 fn lint_output_matches_golden_file() {

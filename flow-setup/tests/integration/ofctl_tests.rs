@@ -55,8 +55,49 @@ fn every_ovs_test_flow_parses_or_names_what_is_unsupported() {
         (parsed, n_unsupported, prerequisite, syntax),
         (473, 1746, 0, 9)
     );
-    for feature in ["ct_state", "conjunction", "learn", "resubmit", "goto_table", "set_field"] {
-        assert!(unsupported.contains_key(feature), "{feature} should be named");
+    for feature in [
+        "ct_state",
+        "conjunction",
+        "learn",
+        "resubmit",
+        "goto_table",
+        "set_field",
+    ] {
+        assert!(
+            unsupported.contains_key(feature),
+            "{feature} should be named"
+        );
     }
-    assert!(unsupported.contains_key("multiple"), "multiple tables should be named");
+    assert!(
+        unsupported.contains_key("multiple"),
+        "multiple tables should be named"
+    );
+}
+
+mod round_trip {
+    use flow_setup::ofctl::parse_rule;
+    use flow_setup::ruleset::RuleSet;
+    use proptest::prelude::*;
+
+    use crate::strategies::rule_strategy;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// Printing a rule and parsing the text gives the same rule.
+        #[test]
+        fn print_then_parse_is_identity(rule in rule_strategy()) {
+            let text = rule.to_string();
+            let back = parse_rule(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            prop_assert_eq!(back, rule, "{}", text);
+        }
+
+        /// The same through JSON and TOML.
+        #[test]
+        fn serde_round_trips(rules in prop::collection::vec(rule_strategy(), 0..6)) {
+            let set = RuleSet::new(rules);
+            prop_assert_eq!(&RuleSet::from_json(&set.to_json().unwrap()).unwrap(), &set);
+            prop_assert_eq!(&RuleSet::from_toml(&set.to_toml().unwrap()).unwrap(), &set);
+        }
+    }
 }
