@@ -4,6 +4,7 @@ mod classbench_tests;
 mod classifier_tests;
 mod lint_tests;
 mod ofctl_tests;
+mod ovs_oracle;
 mod strategies;
 
 /// A fixture from the workspace's `tests/data/` as text.
