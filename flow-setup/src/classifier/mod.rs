@@ -148,6 +148,18 @@ pub(crate) struct WordCheck {
     b: u64,
 }
 
+impl WordCheck {
+    #[inline]
+    fn test(&self, p: &Packed) -> bool {
+        let v = p[usize::from(self.word) & 15];
+        if self.range {
+            self.a <= v && v <= self.b
+        } else {
+            v & self.b == self.a
+        }
+    }
+}
+
 /// The bits of a packet's header a decision depended on, per field (a megaflow mask).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct FlowMask(pub [u128; FIELD_COUNT]);
@@ -259,6 +271,10 @@ pub(crate) struct Compiled {
     pub(crate) id: RuleId,
     pub(crate) rank: u64,
     checks: Box<[(u8, FieldMatch)]>,
+    /// The first (most selective) word test, inline: a rule that does not match usually
+    /// fails here without touching `words`.
+    first: WordCheck,
+    /// The remaining word tests.
     words: Box<[WordCheck]>,
 }
 
@@ -298,10 +314,22 @@ impl Compiled {
                 }),
             }
         }
+        // A test every word passes stands in for a rule without tests.
+        let first = if words.is_empty() {
+            WordCheck {
+                word: 15,
+                range: false,
+                a: 0,
+                b: 0,
+            }
+        } else {
+            words.remove(0)
+        };
         Compiled {
             id,
             rank: rank(priority, id),
             checks: checks.into_boxed_slice(),
+            first,
             words: words.into_boxed_slice(),
         }
     }
@@ -309,14 +337,7 @@ impl Compiled {
     /// The fast test over packed words; same result as [`Compiled::matches`].
     #[inline]
     pub(crate) fn matches_packed(&self, p: &Packed) -> bool {
-        self.words.iter().all(|c| {
-            let v = p[usize::from(c.word) & 15];
-            if c.range {
-                c.a <= v && v <= c.b
-            } else {
-                v & c.b == c.a
-            }
-        })
+        self.first.test(p) && self.words.iter().all(|c| c.test(p))
     }
 
     #[inline]
