@@ -336,7 +336,13 @@ fn random_rule(rng: &mut Prng, priority: u16, cookie: u64) -> Rule {
             "output:1",
             "output:2",
             "output:3",
-            "output:2,output:3"
+            "output:2,output:3",
+            "mod_vlan_vid:7,output:2",
+            "strip_vlan,output:3",
+            "flood",
+            "in_port",
+            "controller",
+            "normal",
         ])
     ));
     let line: Vec<String> = parts.into_iter().filter(|s| !s.is_empty()).collect();
