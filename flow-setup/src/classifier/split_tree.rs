@@ -567,7 +567,7 @@ fn partition_of(pattern: &Match) -> usize {
     usize::from(wide(Field::NwSrc)) | (usize::from(wide(Field::NwDst)) << 1)
 }
 
-/// The fast classifier: one [`Tree`] per partition of the rules (see the module doc); a
+/// The fast classifier: one decision tree per partition of the rules (see the module doc); a
 /// lookup asks each tree for a rule better than the best found so far.
 #[derive(Debug, Clone)]
 pub struct SplitTree {
@@ -633,7 +633,8 @@ impl SplitTree {
         self.parts.iter().map(Tree::stats).collect()
     }
 
-    /// Checks every tree's invariants (see [`Tree::check_invariants`]).
+    /// Checks every tree's invariants: every leaf holds exactly the rules whose box meets its
+    /// region, in rank order, and every stored lowest rank is fresh. Returns the first violation.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.parts.iter().try_for_each(Tree::check_invariants)
     }
