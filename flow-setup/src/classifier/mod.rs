@@ -25,7 +25,7 @@ mod linear;
 mod split_tree;
 
 pub use linear::LinearClassifier;
-pub use split_tree::SplitTree;
+pub use split_tree::{LookupCost, SplitTree, TreeStats};
 
 use core::fmt;
 

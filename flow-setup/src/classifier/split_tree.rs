@@ -551,6 +551,60 @@ impl Tree {
     }
 }
 
+/// The work one lookup did, for tuning and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LookupCost {
+    /// Trees whose root was visited.
+    pub trees: usize,
+    /// Inner nodes compared.
+    pub splits: usize,
+    /// Rules tested in leaves.
+    pub rules_tested: usize,
+}
+
+impl Tree {
+    fn cost(&self, p: &Packed, bound: u64, cost: &mut LookupCost) -> Option<(u64, RuleId)> {
+        cost.trees += 1;
+        let mut n = idx(self.root);
+        loop {
+            match &self.nodes[n] {
+                Node::Split {
+                    dim,
+                    threshold,
+                    left,
+                    right,
+                    min_rank,
+                } => {
+                    if *min_rank >= bound {
+                        return None;
+                    }
+                    cost.splits += 1;
+                    n = idx(if p[usize::from(*dim) & 15] < *threshold {
+                        *left
+                    } else {
+                        *right
+                    });
+                }
+                Node::Leaf { slots } => {
+                    for &s in slots {
+                        let Some(c) = self.rules[idx(s)].as_ref() else {
+                            continue;
+                        };
+                        if c.rank >= bound {
+                            return None;
+                        }
+                        cost.rules_tested += 1;
+                        if c.matches_packed(p) {
+                            return Some((c.rank, c.id));
+                        }
+                    }
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// How many partitions: rules are grouped by whether their source and destination
 /// addresses are wide (EffiCuts' observation: mixing wide and narrow rules in one tree
 /// replicates the wide ones into most leaves).
@@ -583,7 +637,7 @@ impl Default for SplitTree {
         SplitTree {
             parts: Default::default(),
             part_of: HashMap::new(),
-            order: [0, 1, 2, 3],
+            order: core::array::from_fn(|i| i),
         }
     }
 }
@@ -626,6 +680,20 @@ impl SplitTree {
             t.rebuild();
         }
         self.reorder();
+    }
+
+    /// The work a lookup of `k` does (same walk as [`Classifier::lookup_key`]).
+    pub fn lookup_cost(&self, k: &FlowKey) -> LookupCost {
+        let p = pack_key(k);
+        let mut cost = LookupCost::default();
+        let mut best: Option<(u64, RuleId)> = None;
+        for &i in &self.order {
+            let bound = best.map_or(u64::MAX, |b| b.0);
+            if let Some(found) = self.parts[i].cost(&p, bound, &mut cost) {
+                best = Some(found);
+            }
+        }
+        cost
     }
 
     /// The shape of each partition's tree.

@@ -38,9 +38,21 @@ fn trace_agreement(rules_file: &str, trace_file: &str) {
             );
         }
     }
+    let (mut splits, mut tested) = (0usize, 0usize);
+    for h in &trace {
+        let c = tree.lookup_cost(&h.key);
+        assert!(
+            c.rules_tested >= 1,
+            "a matched lookup tests at least the winner"
+        );
+        splits += c.splits;
+        tested += c.rules_tested;
+    }
     println!(
-        "{trace_file}: {} headers, {matched} matched, 100% agreement",
-        trace.len()
+        "{trace_file}: {} headers, {matched} matched, 100% agreement; per lookup {:.1} splits, {:.1} rules tested",
+        trace.len(),
+        splits as f64 / trace.len() as f64,
+        tested as f64 / trace.len() as f64
     );
 }
 
