@@ -1,0 +1,179 @@
+//! Builds the RTL models with Verilator and links them into this crate.
+//!
+//! For each model: `verilator --cc` writes C++ into `$OUT_DIR/verilated/<top>` (no `--build`,
+//! no make), then the `cc` crate compiles that C++ and the model's hand-written `extern "C"`
+//! shim (`csrc/<top>_shim.cpp`). The Verilator runtime (`verilated.cpp` and friends) does not
+//! change when the RTL does, so it is compiled once into its own static library and reused
+//! while the Verilator version and the flags stay the same. C++ is optimised even in debug
+//! builds: the co-simulation tests run millions of cycles.
+//!
+//! Verilator and g++ must be installed (`apt-get install verilator g++`; `./test.sh` does it).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::{env, fs};
+
+/// The models: top module and its sources (relative to the crate), in dependency order.
+const MODELS: &[(&str, &[&str])] = &[("flow_key_hash", &["rtl/flow_key_hash.sv"])];
+
+/// Flags Verilator's own makefiles give the compiler (verilated.mk), minus warnings.
+const CXX_DEFINES: &[(&str, &str)] = &[
+    ("VM_COVERAGE", "0"),
+    ("VM_SC", "0"),
+    ("VM_TRACE", "1"),
+    ("VM_TRACE_FST", "0"),
+    ("VM_TRACE_VCD", "1"),
+];
+
+fn main() {
+    if let Err(message) = build() {
+        // A build script reports failure by exiting non-zero with the reason.
+        eprintln!("hw-rtl build failed: {message}");
+        std::process::exit(1);
+    }
+}
+
+fn build() -> Result<(), String> {
+    let manifest = PathBuf::from(env_var("CARGO_MANIFEST_DIR")?);
+    let out = PathBuf::from(env_var("OUT_DIR")?);
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=rtl");
+    println!("cargo:rerun-if-changed=csrc");
+
+    let root = verilator_root()?;
+    let version = command_output("verilator", &["--version"])?;
+    println!("cargo:rustc-env=SNICH_VERILATOR_VERSION={}", version.trim());
+    let include = root.join("include");
+    let vltstd = include.join("vltstd");
+
+    let mut models = cxx_build(&[&include, &vltstd]);
+    for (top, sources) in MODELS {
+        let mdir = out.join("verilated").join(top);
+        fs::create_dir_all(&mdir).map_err(|e| format!("creating {}: {e}", mdir.display()))?;
+        let mut cmd = Command::new("verilator");
+        cmd.current_dir(&manifest)
+            .args(["--cc", "-Wall", "--trace", "-O3", "--x-assign", "fast"])
+            .args(["--x-initial", "fast", "--unroll-count", "1024"])
+            .args(["--top-module", top, "--prefix"])
+            .arg(format!("V{top}"))
+            .arg("-Mdir")
+            .arg(&mdir)
+            .arg("-Irtl")
+            .args(sources.iter());
+        run(&mut cmd)?;
+        for cpp in cpp_files(&mdir)? {
+            models.file(cpp);
+        }
+        models.include(&mdir);
+        models.file(manifest.join("csrc").join(format!("{top}_shim.cpp")));
+    }
+    models.include(manifest.join("csrc"));
+    models
+        .try_compile("snich_rtl_models")
+        .map_err(|e| e.to_string())?;
+
+    runtime(&out, &include, &vltstd, &version)?;
+    Ok(())
+}
+
+/// Compiles the Verilator runtime into `$OUT_DIR/verilated_runtime` unless a build for the same
+/// Verilator version and flags is already there.
+fn runtime(out: &Path, include: &Path, vltstd: &Path, version: &str) -> Result<(), String> {
+    let dir = out.join("verilated_runtime");
+    let stamp_path = dir.join("stamp");
+    let stamp = format!("{version}\n{CXX_DEFINES:?}\n");
+    let lib = dir.join("libverilated_runtime.a");
+    let cached = lib.exists() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp);
+    if !cached {
+        fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let mut rt = cxx_build(&[include, vltstd]);
+        for file in [
+            "verilated.cpp",
+            "verilated_threads.cpp",
+            "verilated_vcd_c.cpp",
+        ] {
+            rt.file(include.join(file));
+        }
+        rt.out_dir(&dir).cargo_metadata(false);
+        rt.try_compile("verilated_runtime")
+            .map_err(|e| e.to_string())?;
+        fs::write(&stamp_path, stamp).map_err(|e| format!("writing stamp: {e}"))?;
+    }
+    println!("cargo:rustc-link-search=native={}", dir.display());
+    println!("cargo:rustc-link-lib=static=verilated_runtime");
+    println!("cargo:rustc-link-lib=dylib=stdc++");
+    println!("cargo:rustc-link-lib=dylib=pthread");
+    Ok(())
+}
+
+fn cxx_build(includes: &[&Path]) -> cc::Build {
+    let mut b = cc::Build::new();
+    b.cpp(true)
+        .std("c++17")
+        .opt_level(2)
+        .debug(false)
+        .warnings(false)
+        .flag_if_supported("-faligned-new")
+        .flag_if_supported("-fcf-protection=none");
+    for (k, v) in CXX_DEFINES {
+        b.define(k, *v);
+    }
+    for inc in includes {
+        b.include(inc);
+    }
+    b
+}
+
+fn cpp_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "cpp"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+fn verilator_root() -> Result<PathBuf, String> {
+    let root = command_output("verilator", &["--getenv", "VERILATOR_ROOT"])?;
+    let root = PathBuf::from(root.trim());
+    if !root.join("include").join("verilated.cpp").exists() {
+        return Err(format!(
+            "VERILATOR_ROOT {} has no include/verilated.cpp",
+            root.display()
+        ));
+    }
+    Ok(root)
+}
+
+fn command_output(program: &str, args: &[&str]) -> Result<String, String> {
+    let output = Command::new(program).args(args).output().map_err(|e| {
+        format!("cannot run `{program}` ({e}): install Verilator and g++ (apt-get install verilator g++), or run ./test.sh")
+    })?;
+    if !output.status.success() {
+        return Err(format!(
+            "`{program} {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    String::from_utf8(output.stdout).map_err(|e| format!("`{program}` printed non-UTF-8: {e}"))
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    let output = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{cmd:?} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
+
+fn env_var(name: &str) -> Result<String, String> {
+    env::var(name).map_err(|_| format!("cargo did not set {name}"))
+}
