@@ -62,6 +62,7 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod agent;
 pub mod classbench;
 pub mod classifier;
 pub mod lint;

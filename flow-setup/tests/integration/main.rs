@@ -1,5 +1,6 @@
 //! flow-setup integration tests (one binary, modules per topic).
 
+mod agent_tests;
 mod classbench_tests;
 mod classifier_tests;
 mod lint_tests;
