@@ -40,7 +40,7 @@ use std::collections::{HashMap, VecDeque};
 
 use nic_abi::action::{Action as CardAction, Destination, VlanId, VlanOp};
 use nic_abi::device::{FlowTableDevice, FlowTableError};
-use nic_abi::key::{FlowKey, PortNo};
+use nic_abi::key::{FlowKey, KeyWords, PortNo};
 use nic_abi::time::{SimDuration, SimTime};
 
 use crate::classifier::{Classifier, ClassifierError, SplitTree};
@@ -80,14 +80,12 @@ pub enum SoftwareReason {
     FlowLimit,
 }
 
-/// The decision for a flow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The decision for a flow (the rule's actions are [`Agent::rule`]'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
     /// The winning rule, or `None` (table miss: drop).
     pub rule: Option<RuleId>,
-    /// Its actions (empty: drop).
-    pub actions: Vec<Action>,
-    /// The card action, when the actions are one.
+    /// The card action, when the rule's actions are one.
     pub card: Option<CardAction>,
 }
 
@@ -162,10 +160,13 @@ pub struct Agent<D: FlowTableDevice, P> {
     rules: HashMap<RuleId, Rule>,
     classifier: SplitTree,
     next_id: u32,
-    installed: HashMap<FlowKey, Installed>,
+    /// Keyed by the packed key: std's SipHash (flow keys come from the network, so the maps
+    /// must resist collision floods) hashes the 60 bytes in one pass, where the derived
+    /// `Hash` of a `FlowKey` makes some 20 small writes that cost it several times more.
+    installed: HashMap<KeyWords, (FlowKey, Installed)>,
     /// Flows being set up, in arrival order of their first miss, with their packets.
     setups: VecDeque<FlowKey>,
-    held: HashMap<FlowKey, VecDeque<P>>,
+    held: HashMap<KeyWords, VecDeque<P>>,
     flow_limit: u64,
     counters: AgentCounters,
 }
@@ -232,6 +233,27 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         }
     }
 
+    /// An agent over `device` with `rules` (ids 0, 1, ... in list order), the classifier
+    /// built in one go.
+    pub fn with_rules(
+        device: D,
+        config: AgentConfig,
+        rules: Vec<Rule>,
+    ) -> Result<Agent<D, P>, AgentError> {
+        let mut a = Agent::new(device, config);
+        a.classifier.bulk_insert(
+            rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (crate::classifier::rule_id(i), r.priority, &r.pattern)),
+        )?;
+        for (i, r) in rules.into_iter().enumerate() {
+            a.rules.insert(crate::classifier::rule_id(i), r);
+        }
+        a.next_id = u32::try_from(a.rules.len()).unwrap_or(u32::MAX);
+        Ok(a)
+    }
+
     /// The counters.
     pub fn counters(&self) -> AgentCounters {
         self.counters
@@ -244,7 +266,7 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
 
     /// The installed entries: key and the rule that decided it.
     pub fn installed(&self) -> impl Iterator<Item = (&FlowKey, Option<RuleId>)> {
-        self.installed.iter().map(|(k, i)| (k, i.rule))
+        self.installed.values().map(|(k, i)| (k, i.rule))
     }
 
     /// The current flow limit.
@@ -252,25 +274,28 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         self.flow_limit
     }
 
+    /// The rule `id`, if in force.
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.get(&id)
+    }
+
     /// The decision for `key` under the rules in force.
     pub fn decide(&self, key: &FlowKey) -> Decision {
-        let rule = self.classifier.lookup(&Point::from(key));
-        let actions = rule
+        let rule = self.classifier.lookup_key(key);
+        let actions: &[Action] = rule
             .and_then(|id| self.rules.get(&id))
-            .map(|r| r.actions.clone())
-            .unwrap_or_default();
-        let card = card_action(&actions, key.in_port);
+            .map_or(&[], |r| r.actions.as_slice());
         Decision {
             rule,
-            actions,
-            card,
+            card: card_action(actions, key.in_port),
         }
     }
 
     /// A miss from the card: starts the flow's setup, or holds the packet behind it.
     pub fn on_miss(&mut self, key: FlowKey, packet: P) -> Admission {
         self.counters.misses += 1;
-        if let Some(q) = self.held.get_mut(&key) {
+        let words = key.to_words();
+        if let Some(q) = self.held.get_mut(&words) {
             if q.len() >= self.config.max_held_per_flow {
                 self.counters.held_overflow += 1;
                 return Admission::DroppedHeldOverflow;
@@ -279,7 +304,7 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
             self.counters.held += 1;
             return Admission::Held;
         }
-        self.held.insert(key, VecDeque::from([packet]));
+        self.held.insert(words, VecDeque::from([packet]));
         self.setups.push_back(key);
         self.counters.started += 1;
         Admission::Started
@@ -292,14 +317,14 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         while let Some(key) = self.setups.pop_front() {
             let decision = self.decide(&key);
             let software = self.install(now, &key, &decision)?;
-            let packets = self.held.remove(&key).unwrap_or_default();
+            let packets = self.held.remove(&key.to_words()).unwrap_or_default();
             if software.is_some() {
                 self.counters.software += packets.len() as u64;
             }
             out.extend(packets.into_iter().map(|packet| Released {
                 packet,
                 key,
-                decision: decision.clone(),
+                decision,
                 software,
             }));
         }
@@ -318,7 +343,8 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         let Some(action) = decision.card else {
             return Ok(Some(SoftwareReason::NotACardAction));
         };
-        if !self.installed.contains_key(key) && self.device.occupancy() >= self.flow_limit {
+        let words = key.to_words();
+        if !self.installed.contains_key(&words) && self.device.occupancy() >= self.flow_limit {
             self.evict_idle(now)?;
             if self.device.occupancy() >= self.flow_limit {
                 return Ok(Some(SoftwareReason::FlowLimit));
@@ -332,11 +358,14 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         match result {
             Ok(_) => {
                 self.installed.insert(
-                    *key,
-                    Installed {
-                        rule: decision.rule,
-                        action,
-                    },
+                    words,
+                    (
+                        *key,
+                        Installed {
+                            rule: decision.rule,
+                            action,
+                        },
+                    ),
                 );
                 self.counters.installed += 1;
                 Ok(None)
@@ -353,7 +382,7 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
     /// limit by as many (up to the capacity).
     pub fn evict_idle(&mut self, now: SimTime) -> Result<usize, AgentError> {
         let mut idle = Vec::new();
-        for key in self.installed.keys() {
+        for (key, _) in self.installed.values() {
             if let Some(stats) = self.device.entry_stats(key)? {
                 if now.saturating_since(stats.last_hit) >= self.config.idle_timeout {
                     idle.push(*key);
@@ -363,7 +392,7 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         idle.sort_unstable();
         for key in &idle {
             self.device.delete(key)?;
-            self.installed.remove(key);
+            self.installed.remove(&key.to_words());
         }
         self.counters.evicted += idle.len() as u64;
         self.flow_limit = (self.flow_limit + idle.len() as u64).min(self.device.capacity());
@@ -381,9 +410,9 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         // Exactly the keys the new rule matches and now wins can change.
         let affected: Vec<FlowKey> = self
             .installed
-            .keys()
+            .values()
+            .map(|(k, _)| *k)
             .filter(|k| pattern.matches(k))
-            .copied()
             .collect();
         self.revalidate(&affected)?;
         Ok(id)
@@ -399,7 +428,7 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
             .ok_or(ClassifierError::UnknownId(id))?;
         let affected: Vec<FlowKey> = self
             .installed
-            .iter()
+            .values()
             .filter(|(_, i)| i.rule == Some(id))
             .map(|(k, _)| *k)
             .collect();
@@ -410,7 +439,8 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
     fn revalidate(&mut self, keys: &[FlowKey]) -> Result<(), AgentError> {
         for key in keys {
             let d = self.decide(key);
-            let Some(old) = self.installed.get(key).copied() else {
+            let words = key.to_words();
+            let Some(old) = self.installed.get(&words).map(|e| e.1) else {
                 continue;
             };
             match d.card {
@@ -418,17 +448,20 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
                 Some(action) => {
                     self.device.insert(key, action)?;
                     self.installed.insert(
-                        *key,
-                        Installed {
-                            rule: d.rule,
-                            action,
-                        },
+                        words,
+                        (
+                            *key,
+                            Installed {
+                                rule: d.rule,
+                                action,
+                            },
+                        ),
                     );
                     self.counters.revalidated += 1;
                 }
                 None => {
                     self.device.delete(key)?;
-                    self.installed.remove(key);
+                    self.installed.remove(&words);
                     self.counters.revalidated += 1;
                 }
             }
@@ -446,8 +479,7 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
                 .insert(*id, r.priority, &r.pattern)
                 .map_err(|e| e.to_string())?;
         }
-        let keys: Vec<(FlowKey, Installed)> =
-            self.installed.iter().map(|(k, i)| (*k, *i)).collect();
+        let keys: Vec<(FlowKey, Installed)> = self.installed.values().copied().collect();
         for (key, inst) in keys {
             let rule = linear.lookup(&Point::from(&key));
             let actions = rule
@@ -470,5 +502,56 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_actions_follow_the_abi_table() {
+        let p1 = PortNo(1);
+        let out = |n| Action::Output(PortNo(n));
+        assert_eq!(card_action(&[], p1), Some(CardAction::DROP));
+        assert_eq!(
+            card_action(&[out(2)], p1),
+            Some(CardAction::output(PortNo(2)))
+        );
+        assert_eq!(
+            card_action(&[out(1)], p1),
+            Some(CardAction::DROP),
+            "output to in_port"
+        );
+        assert_eq!(
+            card_action(&[Action::InPort], p1),
+            Some(CardAction::output(p1))
+        );
+        assert_eq!(
+            card_action(&[Action::Controller { max_len: 65535 }], p1),
+            Some(CardAction::TO_AGENT)
+        );
+        assert_eq!(
+            card_action(&[Action::ModVlanVid(7), Action::Flood], p1),
+            Some(CardAction {
+                dest: Destination::Flood,
+                vlan: VlanOp::Set {
+                    vid: VlanId::new(7).unwrap(),
+                    pcp: None
+                }
+            })
+        );
+        assert_eq!(
+            card_action(&[Action::StripVlan], p1),
+            Some(CardAction::DROP),
+            "an edit on a dropped packet is canonically no edit"
+        );
+        assert_eq!(card_action(&[out(2), out(3)], p1), None);
+        assert_eq!(card_action(&[out(2), Action::StripVlan], p1), None);
+        assert_eq!(
+            card_action(&[Action::StripVlan, Action::ModVlanVid(3), out(2)], p1),
+            None
+        );
+        assert_eq!(card_action(&[Action::Normal], p1), None);
     }
 }
