@@ -1,4 +1,4 @@
-//! The flow-setup agent (core, single handler): turns a miss into an installed exact-match
+//! The flow-setup agent: turns a miss into an installed exact-match
 //! entry, holds the flow's later packets until then, and keeps installed entries consistent
 //! with the rules.
 //!
@@ -33,8 +33,11 @@
 //! recovers: every eviction that frees entries raises it again (by the number freed, up to
 //! the table's capacity).
 //!
-//! Not built yet: several handler threads (today one thread owns the agent) and the CPU cost
-//! of software forwarding (the sim-harness host model prices [`AgentCounters::software`]).
+//! **Threads.** [`Agent`] is owned by one thread; [`SharedAgent`] is the same agent behind
+//! `parking_lot` locks for several handler threads (its doc gives the lock order).
+//!
+//! Not built here: the CPU cost of software forwarding (the sim-harness host model prices
+//! [`AgentCounters::software`]) and `normal` (MAC learning).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -42,6 +45,8 @@ use nic_abi::action::{Action as CardAction, Destination, VlanId, VlanOp};
 use nic_abi::device::{FlowTableDevice, FlowTableError};
 use nic_abi::key::{FlowKey, KeyWords, PortNo};
 use nic_abi::time::{SimDuration, SimTime};
+
+use parking_lot::{Mutex, RwLock};
 
 use crate::classifier::{Classifier, ClassifierError, SplitTree};
 use crate::rule::{Action, Point, Rule, RuleId};
@@ -146,31 +151,6 @@ pub enum AgentError {
     Rules(#[from] ClassifierError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Installed {
-    rule: Option<RuleId>,
-    action: CardAction,
-}
-
-/// The agent over a flow-table device `D`, for packets of type `P`.
-#[derive(Debug)]
-pub struct Agent<D: FlowTableDevice, P> {
-    config: AgentConfig,
-    device: D,
-    rules: HashMap<RuleId, Rule>,
-    classifier: SplitTree,
-    next_id: u32,
-    /// Keyed by the packed key: std's SipHash (flow keys come from the network, so the maps
-    /// must resist collision floods) hashes the 60 bytes in one pass, where the derived
-    /// `Hash` of a `FlowKey` makes some 20 small writes that cost it several times more.
-    installed: HashMap<KeyWords, (FlowKey, Installed)>,
-    /// Flows being set up, in arrival order of their first miss, with their packets.
-    setups: VecDeque<FlowKey>,
-    held: HashMap<KeyWords, VecDeque<P>>,
-    flow_limit: u64,
-    counters: AgentCounters,
-}
-
 /// The card action for `actions` applied to packets of `key`, if they are one.
 ///
 /// Follows the table in `nic_abi::action`: at most one VLAN edit, then at most one forwarding
@@ -215,72 +195,37 @@ pub fn card_action(actions: &[Action], in_port: PortNo) -> Option<CardAction> {
     Some(action)
 }
 
-impl<D: FlowTableDevice, P> Agent<D, P> {
-    /// An agent with no rules (every flow: table miss, drop) over `device`.
-    pub fn new(device: D, config: AgentConfig) -> Agent<D, P> {
-        let flow_limit = device.capacity();
-        Agent {
-            config,
-            device,
-            rules: HashMap::new(),
-            classifier: SplitTree::new(),
-            next_id: 0,
-            installed: HashMap::new(),
-            setups: VecDeque::new(),
-            held: HashMap::new(),
-            flow_limit,
-            counters: AgentCounters::default(),
-        }
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Installed {
+    rule: Option<RuleId>,
+    action: CardAction,
+}
 
-    /// An agent over `device` with `rules` (ids 0, 1, ... in list order), the classifier
-    /// built in one go.
-    pub fn with_rules(
-        device: D,
-        config: AgentConfig,
-        rules: Vec<Rule>,
-    ) -> Result<Agent<D, P>, AgentError> {
-        let mut a = Agent::new(device, config);
-        a.classifier.bulk_insert(
+/// The rules in force and their classifier.
+#[derive(Debug, Default)]
+struct RuleState {
+    rules: HashMap<RuleId, Rule>,
+    classifier: SplitTree,
+    next_id: u32,
+}
+
+impl RuleState {
+    fn with_rules(rules: Vec<Rule>) -> Result<RuleState, AgentError> {
+        let mut st = RuleState::default();
+        st.classifier.bulk_insert(
             rules
                 .iter()
                 .enumerate()
                 .map(|(i, r)| (crate::classifier::rule_id(i), r.priority, &r.pattern)),
         )?;
         for (i, r) in rules.into_iter().enumerate() {
-            a.rules.insert(crate::classifier::rule_id(i), r);
+            st.rules.insert(crate::classifier::rule_id(i), r);
         }
-        a.next_id = u32::try_from(a.rules.len()).unwrap_or(u32::MAX);
-        Ok(a)
+        st.next_id = u32::try_from(st.rules.len()).unwrap_or(u32::MAX);
+        Ok(st)
     }
 
-    /// The counters.
-    pub fn counters(&self) -> AgentCounters {
-        self.counters
-    }
-
-    /// The device.
-    pub fn device(&self) -> &D {
-        &self.device
-    }
-
-    /// The installed entries: key and the rule that decided it.
-    pub fn installed(&self) -> impl Iterator<Item = (&FlowKey, Option<RuleId>)> {
-        self.installed.values().map(|(k, i)| (k, i.rule))
-    }
-
-    /// The current flow limit.
-    pub fn flow_limit(&self) -> u64 {
-        self.flow_limit
-    }
-
-    /// The rule `id`, if in force.
-    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
-        self.rules.get(&id)
-    }
-
-    /// The decision for `key` under the rules in force.
-    pub fn decide(&self, key: &FlowKey) -> Decision {
+    fn decide(&self, key: &FlowKey) -> Decision {
         let rule = self.classifier.lookup_key(key);
         let actions: &[Action] = rule
             .and_then(|id| self.rules.get(&id))
@@ -291,49 +236,54 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         }
     }
 
-    /// A miss from the card: starts the flow's setup, or holds the packet behind it.
-    pub fn on_miss(&mut self, key: FlowKey, packet: P) -> Admission {
-        self.counters.misses += 1;
-        let words = key.to_words();
-        if let Some(q) = self.held.get_mut(&words) {
-            if q.len() >= self.config.max_held_per_flow {
-                self.counters.held_overflow += 1;
-                return Admission::DroppedHeldOverflow;
-            }
-            q.push_back(packet);
-            self.counters.held += 1;
-            return Admission::Held;
-        }
-        self.held.insert(words, VecDeque::from([packet]));
-        self.setups.push_back(key);
-        self.counters.started += 1;
-        Admission::Started
+    fn add(&mut self, rule: Rule) -> Result<RuleId, AgentError> {
+        let id = RuleId(self.next_id);
+        self.classifier.insert(id, rule.priority, &rule.pattern)?;
+        self.next_id += 1;
+        self.rules.insert(id, rule);
+        Ok(id)
     }
 
-    /// Completes every started setup, in arrival order: classifies, installs (or decides on
-    /// software forwarding) and releases the flow's packets in order.
-    pub fn process(&mut self, now: SimTime) -> Result<Vec<Released<P>>, AgentError> {
-        let mut out = Vec::new();
-        while let Some(key) = self.setups.pop_front() {
-            let decision = self.decide(&key);
-            let software = self.install(now, &key, &decision)?;
-            let packets = self.held.remove(&key.to_words()).unwrap_or_default();
-            if software.is_some() {
-                self.counters.software += packets.len() as u64;
-            }
-            out.extend(packets.into_iter().map(|packet| Released {
-                packet,
-                key,
-                decision,
-                software,
-            }));
+    fn remove(&mut self, id: RuleId) -> Result<Rule, AgentError> {
+        self.classifier.remove(id)?;
+        Ok(self
+            .rules
+            .remove(&id)
+            .ok_or(ClassifierError::UnknownId(id))?)
+    }
+}
+
+/// The device and what the agent installed in it.
+#[derive(Debug)]
+struct TableState<D> {
+    device: D,
+    /// Keyed by the packed key: std's SipHash (flow keys come from the network, so the maps
+    /// must resist collision floods) hashes its 60 bytes in one pass, where the derived `Hash`
+    /// of a `FlowKey` makes some 20 small writes that cost it several times more.
+    installed: HashMap<KeyWords, (FlowKey, Installed)>,
+    flow_limit: u64,
+    installs: u64,
+    evicted: u64,
+    revalidated: u64,
+}
+
+impl<D: FlowTableDevice> TableState<D> {
+    fn new(device: D) -> TableState<D> {
+        let flow_limit = device.capacity();
+        TableState {
+            device,
+            installed: HashMap::new(),
+            flow_limit,
+            installs: 0,
+            evicted: 0,
+            revalidated: 0,
         }
-        Ok(out)
     }
 
     fn install(
         &mut self,
         now: SimTime,
+        idle_timeout: SimDuration,
         key: &FlowKey,
         decision: &Decision,
     ) -> Result<Option<SoftwareReason>, AgentError> {
@@ -345,29 +295,24 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         };
         let words = key.to_words();
         if !self.installed.contains_key(&words) && self.device.occupancy() >= self.flow_limit {
-            self.evict_idle(now)?;
+            self.evict_idle(now, idle_timeout)?;
             if self.device.occupancy() >= self.flow_limit {
                 return Ok(Some(SoftwareReason::FlowLimit));
             }
         }
         let mut result = self.device.insert(key, action);
         if matches!(result, Err(FlowTableError::TableFull { .. })) {
-            self.evict_idle(now)?;
+            self.evict_idle(now, idle_timeout)?;
             result = self.device.insert(key, action);
         }
         match result {
             Ok(_) => {
-                self.installed.insert(
-                    words,
-                    (
-                        *key,
-                        Installed {
-                            rule: decision.rule,
-                            action,
-                        },
-                    ),
-                );
-                self.counters.installed += 1;
+                let entry = Installed {
+                    rule: decision.rule,
+                    action,
+                };
+                self.installed.insert(words, (*key, entry));
+                self.installs += 1;
                 Ok(None)
             }
             Err(FlowTableError::TableFull { occupancy, .. }) => {
@@ -378,67 +323,47 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         }
     }
 
-    /// Evicts entries not hit within the idle timeout; returns how many went. Raises the flow
-    /// limit by as many (up to the capacity).
-    pub fn evict_idle(&mut self, now: SimTime) -> Result<usize, AgentError> {
+    fn evict_idle(&mut self, now: SimTime, idle_timeout: SimDuration) -> Result<usize, AgentError> {
         let mut idle = Vec::new();
         for (key, _) in self.installed.values() {
             if let Some(stats) = self.device.entry_stats(key)? {
-                if now.saturating_since(stats.last_hit) >= self.config.idle_timeout {
+                if now.saturating_since(stats.last_hit) >= idle_timeout {
                     idle.push(*key);
                 }
             }
         }
+        // Map order is random; delete in key order so that runs are reproducible.
         idle.sort_unstable();
         for key in &idle {
             self.device.delete(key)?;
             self.installed.remove(&key.to_words());
         }
-        self.counters.evicted += idle.len() as u64;
+        self.evicted += idle.len() as u64;
         self.flow_limit = (self.flow_limit + idle.len() as u64).min(self.device.capacity());
         Ok(idle.len())
     }
 
-    /// Adds a rule and revalidates; when this returns, every installed entry agrees with the
-    /// new rule set. Returns the rule's id.
-    pub fn add_rule(&mut self, rule: Rule) -> Result<RuleId, AgentError> {
-        let id = RuleId(self.next_id);
-        self.next_id += 1;
-        self.classifier.insert(id, rule.priority, &rule.pattern)?;
-        let pattern = rule.pattern;
-        self.rules.insert(id, rule);
-        // Exactly the keys the new rule matches and now wins can change.
-        let affected: Vec<FlowKey> = self
-            .installed
+    /// Installed keys a new rule can take over: the ones it matches.
+    fn affected_by_new(&self, rule: &Rule) -> Vec<FlowKey> {
+        self.installed
             .values()
             .map(|(k, _)| *k)
-            .filter(|k| pattern.matches(k))
-            .collect();
-        self.revalidate(&affected)?;
-        Ok(id)
+            .filter(|k| rule.pattern.matches(k))
+            .collect()
     }
 
-    /// Removes a rule and revalidates; when this returns, no installed entry was decided by
-    /// it (or still carries its decision).
-    pub fn remove_rule(&mut self, id: RuleId) -> Result<Rule, AgentError> {
-        self.classifier.remove(id)?;
-        let rule = self
-            .rules
-            .remove(&id)
-            .ok_or(ClassifierError::UnknownId(id))?;
-        let affected: Vec<FlowKey> = self
-            .installed
+    /// Installed keys a removed rule decided.
+    fn affected_by_removed(&self, id: RuleId) -> Vec<FlowKey> {
+        self.installed
             .values()
             .filter(|(_, i)| i.rule == Some(id))
             .map(|(k, _)| *k)
-            .collect();
-        self.revalidate(&affected)?;
-        Ok(rule)
+            .collect()
     }
 
-    fn revalidate(&mut self, keys: &[FlowKey]) -> Result<(), AgentError> {
+    fn revalidate(&mut self, keys: &[FlowKey], rules: &RuleState) -> Result<(), AgentError> {
         for key in keys {
-            let d = self.decide(key);
+            let d = rules.decide(key);
             let words = key.to_words();
             let Some(old) = self.installed.get(&words).map(|e| e.1) else {
                 continue;
@@ -447,46 +372,37 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
                 Some(action) if action == old.action && d.rule == old.rule => {}
                 Some(action) => {
                     self.device.insert(key, action)?;
-                    self.installed.insert(
-                        words,
-                        (
-                            *key,
-                            Installed {
-                                rule: d.rule,
-                                action,
-                            },
-                        ),
-                    );
-                    self.counters.revalidated += 1;
+                    let entry = Installed {
+                        rule: d.rule,
+                        action,
+                    };
+                    self.installed.insert(words, (*key, entry));
+                    self.revalidated += 1;
                 }
                 None => {
                     self.device.delete(key)?;
                     self.installed.remove(&words);
-                    self.counters.revalidated += 1;
+                    self.revalidated += 1;
                 }
             }
         }
         Ok(())
     }
 
-    /// Checks invariant 4 against a from-scratch linear classification of the rules in force:
-    /// every installed entry holds the action its key's decision resolves to, and the device
-    /// agrees. Returns the first violation.
-    pub fn check_consistency(&mut self) -> Result<(), String> {
+    fn check_consistency(&mut self, rules: &RuleState) -> Result<(), String> {
         let mut linear = crate::classifier::LinearClassifier::new();
-        for (id, r) in &self.rules {
+        for (id, r) in &rules.rules {
             linear
                 .insert(*id, r.priority, &r.pattern)
                 .map_err(|e| e.to_string())?;
         }
-        let keys: Vec<(FlowKey, Installed)> = self.installed.values().copied().collect();
-        for (key, inst) in keys {
+        let entries: Vec<(FlowKey, Installed)> = self.installed.values().copied().collect();
+        for (key, inst) in entries {
             let rule = linear.lookup(&Point::from(&key));
-            let actions = rule
-                .and_then(|id| self.rules.get(&id))
-                .map(|r| r.actions.clone())
-                .unwrap_or_default();
-            let want = card_action(&actions, key.in_port);
+            let actions: &[Action] = rule
+                .and_then(|id| rules.rules.get(&id))
+                .map_or(&[], |r| r.actions.as_slice());
+            let want = card_action(actions, key.in_port);
             if want != Some(inst.action) {
                 return Err(format!(
                     "entry for {key:?} holds {:?}, rules say {want:?}",
@@ -501,7 +417,314 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
                 ));
             }
         }
+        if self.device.occupancy() != self.installed.len() as u64 {
+            return Err(format!(
+                "device holds {} entries, agent knows {}",
+                self.device.occupancy(),
+                self.installed.len()
+            ));
+        }
         Ok(())
+    }
+}
+
+/// Flows waiting for their setup and the packets held behind them.
+#[derive(Debug)]
+struct PendingState<P> {
+    /// Flows whose setup has not been taken by a handler, in arrival order.
+    setups: VecDeque<FlowKey>,
+    /// Every flow being set up (waiting or taken), with its packets in arrival order.
+    held: HashMap<KeyWords, VecDeque<P>>,
+    misses: u64,
+    started: u64,
+    held_count: u64,
+    held_overflow: u64,
+    software: u64,
+}
+
+impl<P> PendingState<P> {
+    fn new() -> PendingState<P> {
+        PendingState {
+            setups: VecDeque::new(),
+            held: HashMap::new(),
+            misses: 0,
+            started: 0,
+            held_count: 0,
+            held_overflow: 0,
+            software: 0,
+        }
+    }
+
+    fn admit(&mut self, key: FlowKey, packet: P, max_held: usize) -> Admission {
+        self.misses += 1;
+        let words = key.to_words();
+        if let Some(q) = self.held.get_mut(&words) {
+            if q.len() >= max_held {
+                self.held_overflow += 1;
+                return Admission::DroppedHeldOverflow;
+            }
+            q.push_back(packet);
+            self.held_count += 1;
+            return Admission::Held;
+        }
+        self.held.insert(words, VecDeque::from([packet]));
+        self.setups.push_back(key);
+        self.started += 1;
+        Admission::Started
+    }
+
+    /// Ends the flow's setup: its packets, in arrival order.
+    fn finish(&mut self, key: &FlowKey, software: bool) -> VecDeque<P> {
+        let packets = self.held.remove(&key.to_words()).unwrap_or_default();
+        if software {
+            self.software += packets.len() as u64;
+        }
+        packets
+    }
+}
+
+fn release<P>(
+    packets: VecDeque<P>,
+    key: FlowKey,
+    decision: Decision,
+    software: Option<SoftwareReason>,
+) -> impl Iterator<Item = Released<P>> {
+    packets.into_iter().map(move |packet| Released {
+        packet,
+        key,
+        decision,
+        software,
+    })
+}
+
+fn counters<D, P>(t: &TableState<D>, p: &PendingState<P>) -> AgentCounters {
+    AgentCounters {
+        misses: p.misses,
+        started: p.started,
+        held: p.held_count,
+        held_overflow: p.held_overflow,
+        installed: t.installs,
+        software: p.software,
+        revalidated: t.revalidated,
+        evicted: t.evicted,
+    }
+}
+
+/// The agent over a flow-table device `D`, for packets of type `P`, owned by one thread.
+#[derive(Debug)]
+pub struct Agent<D: FlowTableDevice, P> {
+    config: AgentConfig,
+    rules: RuleState,
+    table: TableState<D>,
+    pending: PendingState<P>,
+}
+
+impl<D: FlowTableDevice, P> Agent<D, P> {
+    /// An agent with no rules (every flow: table miss, drop) over `device`.
+    pub fn new(device: D, config: AgentConfig) -> Agent<D, P> {
+        Agent {
+            config,
+            rules: RuleState::default(),
+            table: TableState::new(device),
+            pending: PendingState::new(),
+        }
+    }
+
+    /// An agent over `device` with `rules` (ids 0, 1, ... in list order), the classifier
+    /// built in one go.
+    pub fn with_rules(
+        device: D,
+        config: AgentConfig,
+        rules: Vec<Rule>,
+    ) -> Result<Agent<D, P>, AgentError> {
+        Ok(Agent {
+            config,
+            rules: RuleState::with_rules(rules)?,
+            table: TableState::new(device),
+            pending: PendingState::new(),
+        })
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> AgentCounters {
+        counters(&self.table, &self.pending)
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.table.device
+    }
+
+    /// The installed entries: key and the rule that decided it.
+    pub fn installed(&self) -> impl Iterator<Item = (&FlowKey, Option<RuleId>)> {
+        self.table.installed.values().map(|(k, i)| (k, i.rule))
+    }
+
+    /// The current flow limit.
+    pub fn flow_limit(&self) -> u64 {
+        self.table.flow_limit
+    }
+
+    /// The rule `id`, if in force.
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.rules.get(&id)
+    }
+
+    /// The decision for `key` under the rules in force.
+    pub fn decide(&self, key: &FlowKey) -> Decision {
+        self.rules.decide(key)
+    }
+
+    /// A miss from the card: starts the flow's setup, or holds the packet behind it.
+    pub fn on_miss(&mut self, key: FlowKey, packet: P) -> Admission {
+        self.pending
+            .admit(key, packet, self.config.max_held_per_flow)
+    }
+
+    /// Completes every started setup, in arrival order: classifies, installs (or decides on
+    /// software forwarding) and releases the flow's packets in order.
+    pub fn process(&mut self, now: SimTime) -> Result<Vec<Released<P>>, AgentError> {
+        let mut out = Vec::new();
+        while let Some(key) = self.pending.setups.pop_front() {
+            let decision = self.rules.decide(&key);
+            let software =
+                self.table
+                    .install(now, self.config.idle_timeout, &key, &decision)?;
+            let packets = self.pending.finish(&key, software.is_some());
+            out.extend(release(packets, key, decision, software));
+        }
+        Ok(out)
+    }
+
+    /// Evicts entries not hit within the idle timeout; returns how many went. Raises the flow
+    /// limit by as many (up to the capacity).
+    pub fn evict_idle(&mut self, now: SimTime) -> Result<usize, AgentError> {
+        self.table.evict_idle(now, self.config.idle_timeout)
+    }
+
+    /// Adds a rule and revalidates; when this returns, every installed entry agrees with the
+    /// new rule set. Returns the rule's id.
+    pub fn add_rule(&mut self, rule: Rule) -> Result<RuleId, AgentError> {
+        let affected = self.table.affected_by_new(&rule);
+        let id = self.rules.add(rule)?;
+        self.table.revalidate(&affected, &self.rules)?;
+        Ok(id)
+    }
+
+    /// Removes a rule and revalidates; when this returns, no installed entry was decided by
+    /// it (or still carries its decision).
+    pub fn remove_rule(&mut self, id: RuleId) -> Result<Rule, AgentError> {
+        let rule = self.rules.remove(id)?;
+        let affected = self.table.affected_by_removed(id);
+        self.table.revalidate(&affected, &self.rules)?;
+        Ok(rule)
+    }
+
+    /// Checks invariant 4 against a from-scratch linear classification of the rules in force:
+    /// every installed entry holds the action its key's decision resolves to, and the device
+    /// holds exactly the agent's entries. Returns the first violation.
+    pub fn check_consistency(&mut self) -> Result<(), String> {
+        self.table.check_consistency(&self.rules)
+    }
+}
+
+/// The agent shared by several handler threads (`parking_lot` locks).
+///
+/// **Lock order**: `rules` (read-write) before `table` before `pending`; a thread never takes
+/// an earlier lock while holding a later one. A handler holds `rules` for reading from
+/// classification until its entry is installed, so a rule update (which takes `rules` for
+/// writing, then `table` to revalidate) either sees the entry and revalidates it, or happens
+/// before the classification: no stale entry can be installed after an acknowledged update.
+#[derive(Debug)]
+pub struct SharedAgent<D: FlowTableDevice, P> {
+    config: AgentConfig,
+    rules: RwLock<RuleState>,
+    table: Mutex<TableState<D>>,
+    pending: Mutex<PendingState<P>>,
+}
+
+impl<D: FlowTableDevice, P> SharedAgent<D, P> {
+    /// A shared agent over `device` with `rules` (ids 0, 1, ... in list order).
+    pub fn with_rules(
+        device: D,
+        config: AgentConfig,
+        rules: Vec<Rule>,
+    ) -> Result<SharedAgent<D, P>, AgentError> {
+        Ok(SharedAgent {
+            config,
+            rules: RwLock::new(RuleState::with_rules(rules)?),
+            table: Mutex::new(TableState::new(device)),
+            pending: Mutex::new(PendingState::new()),
+        })
+    }
+
+    /// A miss from the card (any thread).
+    pub fn on_miss(&self, key: FlowKey, packet: P) -> Admission {
+        self.pending
+            .lock()
+            .admit(key, packet, self.config.max_held_per_flow)
+    }
+
+    /// One handler step: takes the oldest waiting setup, completes it and returns its
+    /// packets, or `None` when no setup is waiting.
+    pub fn handle_one(&self, now: SimTime) -> Result<Option<Vec<Released<P>>>, AgentError> {
+        let Some(key) = self.pending.lock().setups.pop_front() else {
+            return Ok(None);
+        };
+        let rules = self.rules.read();
+        let decision = rules.decide(&key);
+        let software = self
+            .table
+            .lock()
+            .install(now, self.config.idle_timeout, &key, &decision)?;
+        // Packets that arrived during the install are in the queue too, behind the others.
+        let packets = self.pending.lock().finish(&key, software.is_some());
+        drop(rules);
+        Ok(Some(release(packets, key, decision, software).collect()))
+    }
+
+    /// Adds a rule; revalidated when this returns (the acknowledgement).
+    pub fn add_rule(&self, rule: Rule) -> Result<RuleId, AgentError> {
+        let mut rules = self.rules.write();
+        let mut table = self.table.lock();
+        let affected = table.affected_by_new(&rule);
+        let id = rules.add(rule)?;
+        table.revalidate(&affected, &rules)?;
+        Ok(id)
+    }
+
+    /// Removes a rule; revalidated when this returns (the acknowledgement).
+    pub fn remove_rule(&self, id: RuleId) -> Result<Rule, AgentError> {
+        let mut rules = self.rules.write();
+        let mut table = self.table.lock();
+        let rule = rules.remove(id)?;
+        let affected = table.affected_by_removed(id);
+        table.revalidate(&affected, &rules)?;
+        Ok(rule)
+    }
+
+    /// Evicts idle entries (any thread).
+    pub fn evict_idle(&self, now: SimTime) -> Result<usize, AgentError> {
+        self.table.lock().evict_idle(now, self.config.idle_timeout)
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> AgentCounters {
+        let table = self.table.lock();
+        let pending = self.pending.lock();
+        counters(&table, &pending)
+    }
+
+    /// Flows whose setup is waiting or in progress.
+    pub fn pending_flows(&self) -> usize {
+        self.pending.lock().held.len()
+    }
+
+    /// See [`Agent::check_consistency`].
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let rules = self.rules.read();
+        let mut table = self.table.lock();
+        table.check_consistency(&rules)
     }
 }
 
