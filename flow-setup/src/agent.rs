@@ -587,9 +587,9 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         let mut out = Vec::new();
         while let Some(key) = self.pending.setups.pop_front() {
             let decision = self.rules.decide(&key);
-            let software =
-                self.table
-                    .install(now, self.config.idle_timeout, &key, &decision)?;
+            let software = self
+                .table
+                .install(now, self.config.idle_timeout, &key, &decision)?;
             let packets = self.pending.finish(&key, software.is_some());
             out.extend(release(packets, key, decision, software));
         }
