@@ -1,4 +1,4 @@
-//! # flow-setup: flow rules, the classifier and (later) the flow-setup agent
+//! # flow-setup: flow rules, the classifier and the flow-setup agent
 //!
 //! The card switches packets by exact-match lookup; the administrator writes wildcard rules.
 //! This crate is the bridge on the host side:
@@ -11,7 +11,7 @@
 //!                                               (SplitTree, checked     │
 //!                                                against LinearClassifier)
 //!                                                                       ▼
-//!                                   agent (not built yet): exact-match entry ──► card's table
+//!         agent: miss ─► decision ─► one card Action ─► FlowTableDevice (card's table)
 //! ```
 //!
 //! - [`rule`]: the rule model. A [`rule::Rule`] is a priority, a [`rule::Match`] over the
@@ -29,8 +29,12 @@
 //!   with in-place insert and delete, and [`classifier::LinearClassifier`], the reference;
 //!   both return the megaflow mask of a decision.
 //!
-//! Not built yet (issue 3, later): the agent (miss handling, install through nic-abi's
-//! `FlowTableDevice`, eviction, revalidation) and the Open vSwitch oracle harness.
+//! - [`agent`]: the flow-setup agent: miss handling with held packets released in order,
+//!   exact-match install through `nic_abi::device::FlowTableDevice`, software path, idle
+//!   eviction and adaptive flow limit, revalidation on rule updates; [`agent::SharedAgent`]
+//!   for several handler threads.
+//!
+//! The integration tests compare decisions with a real Open vSwitch (`ofproto/trace`).
 //!
 //! ```
 //! use flow_setup::classifier::{from_rules, Classifier, SplitTree};
