@@ -491,6 +491,21 @@ impl Match {
                         "tcp, udp or sctp (or icmp with ip, icmp6 with ipv6): nw_proto and dl_type",
                 });
             }
+            // ICMP type and code are 8-bit fields in OVS (icmp_type, icmp_code).
+            if matches!(nw_proto, Some(proto::ICMP) | Some(proto::ICMPV6)) {
+                let (lo, _) = self.get(f).hull(f);
+                if lo > 0xff {
+                    return Err(MatchError::ValueTooWide {
+                        field: if f == Field::TpSrc {
+                            "icmp_type"
+                        } else {
+                            "icmp_code"
+                        },
+                        value: lo,
+                        bits: 8,
+                    });
+                }
+            }
         }
         for f in [Field::NwSrc, Field::NwDst] {
             let m = self.get(f);

@@ -79,7 +79,15 @@ pub fn match_strategy() -> impl Strategy<Value = Match> {
                     };
                 }
             }
-            if (l3 == 1 && l4 != 0) || (l3 == 2 && (1..=3).contains(&l4)) {
+            if (l3 == 1 || l3 == 2) && l4 == 3 {
+                // ICMP type and code are 8 bits.
+                b = match tps {
+                    1 => b.icmp_type(8),
+                    2 => b.icmp_type(3).icmp_code(1),
+                    3 => b.icmp_type(128),
+                    _ => b,
+                };
+            } else if (l3 == 1 && l4 != 0) || (l3 == 2 && (1..=2).contains(&l4)) {
                 b = match tps {
                     1 => b.tp_src(80),
                     2 => b.tp_src_range(1000, 2000),
