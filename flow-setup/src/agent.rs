@@ -575,6 +575,16 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         self.rules.decide(key)
     }
 
+    /// The decision for one packet the card could not key (its miss record's key is
+    /// unparsed): the agent parses the frame fully in software (`nic_abi::parse::
+    /// parse_software`, which walks IPv6 extension headers and is not limited to the card's
+    /// header window) and classifies that key, as Open vSwitch would. Such packets are decided
+    /// one by one, never installed: the card cannot look their keys up.
+    pub fn decide_frame(&self, frame: &[u8], in_port: PortNo) -> (FlowKey, Decision) {
+        let key = nic_abi::parse::parse_software(frame, in_port);
+        (key, self.rules.decide(&key))
+    }
+
     /// A miss from the card: starts the flow's setup, or holds the packet behind it.
     pub fn on_miss(&mut self, key: FlowKey, packet: P) -> Admission {
         self.pending

@@ -512,3 +512,25 @@ mod stress {
         );
     }
 }
+
+#[test]
+fn unparsed_packets_are_decided_on_a_full_software_parse() {
+    let a = agent(16, &["priority=10,tcp,tp_dst=80,actions=output:2"]);
+    // Ethernet + IPv4 (no options) + TCP to port 80.
+    let mut frame = vec![0u8; 14 + 20 + 20];
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    frame[14] = 0x45;
+    frame[16..18].copy_from_slice(&40u16.to_be_bytes());
+    frame[22] = 64;
+    frame[23] = 6;
+    frame[26..30].copy_from_slice(&[10, 0, 0, 1]);
+    frame[30..34].copy_from_slice(&[10, 0, 0, 2]);
+    frame[34..36].copy_from_slice(&1234u16.to_be_bytes());
+    frame[36..38].copy_from_slice(&80u16.to_be_bytes());
+    frame[46] = 0x50;
+    let (key, d) = a.decide_frame(&frame, PortNo(1));
+    assert!(key.is_parsed(), "{key:?}");
+    assert_eq!((key.nw_proto, key.tp_dst), (6, 80));
+    assert_eq!(d.rule, Some(RuleId(0)));
+    assert_eq!(d.card, Some(CardAction::output(PortNo(2))));
+}
