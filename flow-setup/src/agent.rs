@@ -693,6 +693,12 @@ impl<D: FlowTableDevice, P> SharedAgent<D, P> {
         Ok(Some(release(packets, key, decision, software).collect()))
     }
 
+    /// See [`Agent::decide_frame`].
+    pub fn decide_frame(&self, frame: &[u8], in_port: PortNo) -> (FlowKey, Decision) {
+        let key = nic_abi::parse::parse_software(frame, in_port);
+        (key, self.rules.read().decide(&key))
+    }
+
     /// Adds a rule; revalidated when this returns (the acknowledgement).
     pub fn add_rule(&self, rule: Rule) -> Result<RuleId, AgentError> {
         let mut rules = self.rules.write();
