@@ -1,0 +1,238 @@
+//! The card driven only through its registers, as `host-driver` will: enumerate the blocks,
+//! set up a queue pair and the miss and release rings, manage the table through the
+//! management port, and release a held packet through the release ring.
+
+use nic_abi::action::Action;
+use nic_abi::desc::{Iova, MissRecord, QueueIndex, Release, ReleaseCommand, RxStatus, VmId};
+use nic_abi::key::{PortNo, KEY_WORDS};
+use nic_abi::regs::{
+    self, device_info, flow_table as ft, interrupts as ir, miss_queue as mq, vm_queues as vq,
+    BlockType, MgmtCommand, MgmtStatus, RegOffset,
+};
+use nic_abi::time::SimTime;
+use nic_model::card::{Card, CardConfig};
+use nic_model::host::{HostBus, IrqVector};
+use nic_model::testing::{FlatMemoryHost, VmLayout};
+
+use crate::support::{bytes, key_of, udp_frame};
+
+fn at(base: RegOffset, rel: u32) -> RegOffset {
+    base.at(rel)
+}
+
+fn write_key_and_action(card: &mut Card<FlatMemoryHost>, words: &[u32; KEY_WORDS], action: Action) {
+    for (n, w) in (0u32..).zip(words) {
+        card.mmio_write(at(ft::BASE, ft::key(n)), *w);
+    }
+    for (n, w) in (0u32..).zip(&action.to_words()) {
+        card.mmio_write(at(ft::BASE, ft::action(n)), *w);
+    }
+}
+
+fn command(card: &mut Card<FlatMemoryHost>, cmd: u32) -> u32 {
+    card.mmio_write(at(ft::BASE, ft::CMD), cmd);
+    card.mmio_read(at(ft::BASE, ft::STATUS))
+}
+
+#[test]
+fn driver_over_registers() {
+    const MISS_RING: u64 = 0;
+    const RELEASE_RING: u64 = 0x4000;
+    let vm = VmLayout {
+        vm: VmId(5),
+        port: PortNo(100),
+        queue: QueueIndex(0),
+        entries: 64,
+    };
+    let mut host = FlatMemoryHost::new();
+    host.add_vm(VmId(0), 0x8000);
+    host.add_vm(vm.vm, vm.memory_bytes());
+    let mut card = Card::new(CardConfig::default(), host).expect("valid");
+
+    // Enumerate.
+    let blocks = regs::walk_blocks(|off| card.mmio_read(off)).expect("chain");
+    let types: Vec<_> = blocks.iter().filter_map(|b| b.block_type).collect();
+    assert_eq!(
+        types,
+        [
+            BlockType::DeviceInfo,
+            BlockType::FlowTable,
+            BlockType::MissQueue,
+            BlockType::Interrupts,
+            BlockType::VmQueues
+        ]
+    );
+    assert_eq!(
+        card.mmio_read(at(device_info::BASE, device_info::SIGNATURE)),
+        regs::SIGNATURE
+    );
+    assert_eq!(
+        card.mmio_read(at(device_info::BASE, device_info::NUM_UPLINKS)),
+        2
+    );
+    assert_eq!(
+        card.mmio_read(at(device_info::BASE, device_info::TABLE_BUCKETS)),
+        16_384
+    );
+    assert_eq!(
+        card.mmio_read(at(device_info::BASE, device_info::LOOKUP_LATENCY)),
+        8
+    );
+    assert_eq!(
+        card.mmio_read(at(device_info::BASE, device_info::CORE_CLOCK_KHZ)),
+        250_000
+    );
+
+    // Queue pair 0 from its registers.
+    let setup = vm.queue_setup(IrqVector(2), IrqVector(2));
+    let q = |reg| at(vq::BASE, vq::queue_reg(0, reg));
+    card.mmio_write(q(vq::VM_ID), 5);
+    card.mmio_write(q(vq::PORT), 100);
+    card.mmio_write(
+        q(vq::RX_RING_BASE_LO),
+        u32::try_from(setup.rx.base.0).expect("small"),
+    );
+    card.mmio_write(
+        q(vq::RX_CPL_BASE_LO),
+        u32::try_from(setup.rx_completions.base.0).expect("small"),
+    );
+    card.mmio_write(q(vq::RX_RING_SIZE), 64);
+    card.mmio_write(
+        q(vq::TX_RING_BASE_LO),
+        u32::try_from(setup.tx.base.0).expect("small"),
+    );
+    card.mmio_write(
+        q(vq::TX_CPL_BASE_LO),
+        u32::try_from(setup.tx_completions.base.0).expect("small"),
+    );
+    card.mmio_write(q(vq::TX_RING_SIZE), 64);
+    card.mmio_write(q(vq::CONTROL), vq::CONTROL_ENABLE);
+    assert_eq!(card.mmio_read(q(vq::CONTROL)), vq::CONTROL_ENABLE);
+    for i in 0..16 {
+        vm.post_rx(card.host_mut(), i).expect("memory");
+    }
+    card.mmio_write(q(vq::RX_PRODUCER), 16);
+    assert_eq!(card.mmio_read(q(vq::RX_PRODUCER)), 16);
+    // Interrupt at every completion.
+    card.mmio_write(at(ir::BASE, ir::vector_reg(2, ir::MOD_COUNT)), 1);
+
+    // Miss and release rings.
+    card.mmio_write(
+        at(mq::BASE, mq::RING_BASE_LO),
+        u32::try_from(MISS_RING).expect("small"),
+    );
+    card.mmio_write(at(mq::BASE, mq::RING_SIZE), 16);
+    card.mmio_write(
+        at(mq::BASE, mq::RELEASE_BASE_LO),
+        u32::try_from(RELEASE_RING).expect("small"),
+    );
+    card.mmio_write(at(mq::BASE, mq::RELEASE_SIZE), 16);
+    card.mmio_write(at(mq::BASE, mq::CONTROL), mq::CONTROL_ENABLE);
+
+    // The management port.
+    let frame = udp_frame(1, 200);
+    let key = key_of(&frame, PortNo(1));
+    write_key_and_action(&mut card, &key.to_words(), Action::output(PortNo(100)));
+    assert_eq!(
+        command(&mut card, MgmtCommand::Insert.code()),
+        MgmtStatus::Ok.code()
+    );
+    assert_eq!(
+        command(&mut card, MgmtCommand::Insert.code()),
+        MgmtStatus::Updated.code()
+    );
+    assert_eq!(card.mmio_read(at(ft::BASE, ft::OCCUPANCY)), 1);
+    assert_eq!(command(&mut card, 77), MgmtStatus::BadCommand.code());
+    let mut bad_key = key.to_words();
+    bad_key[0] |= 0xee00; // no such key class
+    write_key_and_action(&mut card, &bad_key, Action::DROP);
+    assert_eq!(
+        command(&mut card, MgmtCommand::Insert.code()),
+        MgmtStatus::BadKey.code()
+    );
+
+    // A hit from the wire reaches the VM.
+    card.offer_from_wire(PortNo(1), bytes(frame.clone()), SimTime::ZERO)
+        .expect("mac");
+    card.drain();
+    assert_eq!(card.mmio_read(q(vq::RX_CPL_PRODUCER)), 1);
+    let cpl = vm.rx_completion(card.host(), 0).expect("completion");
+    assert_eq!(cpl.status, RxStatus::Ok);
+    assert_eq!(vm.rx_data(card.host(), 0, frame.len()), &frame[..]);
+    let cause = at(ir::BASE, ir::vector_reg(2, ir::CAUSE));
+    assert_eq!(card.mmio_read(cause), ir::CAUSE_RX_COMPLETION);
+    card.mmio_write(cause, ir::CAUSE_RX_COMPLETION);
+    assert_eq!(card.mmio_read(cause), 0);
+    let queue_irqs = card
+        .host()
+        .interrupts
+        .iter()
+        .filter(|(v, _)| *v == IrqVector(2))
+        .count();
+    assert_eq!(queue_irqs, 1);
+    // The management commands raised the management vector (after its moderation delay).
+    assert!(card
+        .host()
+        .interrupts
+        .iter()
+        .any(|(v, _)| *v == IrqVector(1)));
+
+    // Counters through the port.
+    write_key_and_action(&mut card, &key.to_words(), Action::DROP);
+    assert_eq!(
+        command(&mut card, MgmtCommand::Lookup.code()),
+        MgmtStatus::Ok.code()
+    );
+    assert_eq!(
+        card.mmio_read(at(ft::BASE, ft::action(0))),
+        Action::output(PortNo(100)).to_words()[0]
+    );
+    assert_eq!(card.mmio_read(at(ft::BASE, ft::HITS_LO)), 1);
+    assert_eq!(card.mmio_read(at(ft::BASE, ft::BYTES_LO)), 200);
+
+    // A miss is held, reported, and released through the release ring.
+    let other = udp_frame(2, 100);
+    card.offer_from_wire(PortNo(1), bytes(other.clone()), card.now())
+        .expect("mac");
+    card.drain();
+    assert_eq!(card.mmio_read(at(mq::BASE, mq::HELD_PACKETS)), 1);
+    assert_eq!(card.mmio_read(at(mq::BASE, mq::PRODUCER)), 1);
+    let mem = card.host().memory(VmId(0)).expect("agent memory");
+    let record = MissRecord::try_from(&mem[..MissRecord::SIZE]).expect("miss record");
+    let release = ReleaseCommand {
+        handle: record.handle,
+        release: Release::Apply(Action::output(PortNo(100))),
+    };
+    card.host_mut()
+        .dma_write(VmId(0), Iova(RELEASE_RING), &release.to_bytes())
+        .expect("agent memory");
+    card.mmio_write(at(mq::BASE, mq::RELEASE_PRODUCER), 1);
+    card.mmio_write(at(mq::BASE, mq::CONSUMER), 1);
+    let c = card.finish().expect("conserved and drained");
+    assert_eq!((c.delivered, c.releases, c.bad_releases), (2, 1, 0));
+    assert_eq!(card.mmio_read(at(mq::BASE, mq::RELEASE_CONSUMER)), 1);
+    assert_eq!(vm.rx_data(card.host(), 1, other.len()), &other[..]);
+
+    // Delete, then delete again.
+    write_key_and_action(&mut card, &key.to_words(), Action::DROP);
+    assert_eq!(
+        command(&mut card, MgmtCommand::Delete.code()),
+        MgmtStatus::Ok.code()
+    );
+    assert_eq!(
+        command(&mut card, MgmtCommand::Delete.code()),
+        MgmtStatus::NotFound.code()
+    );
+
+    // A queue whose port is taken is refused and flagged.
+    let q1 = |reg| at(vq::BASE, vq::queue_reg(1, reg));
+    card.mmio_write(q1(vq::PORT), 100);
+    card.mmio_write(q1(vq::RX_RING_SIZE), 64);
+    card.mmio_write(q1(vq::TX_RING_SIZE), 64);
+    card.mmio_write(q1(vq::CONTROL), vq::CONTROL_ENABLE);
+    assert_eq!(card.mmio_read(q1(vq::CONTROL)), 0);
+    assert_eq!(
+        card.mmio_read(q1(vq::STATUS)),
+        vq::STATUS_DESCRIPTOR_REFUSED
+    );
+}
