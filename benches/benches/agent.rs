@@ -1,10 +1,9 @@
 //! Flow setup: miss to installed entry (classify, derive the card action, install), one
 //! handler thread, acl1_10K rules and the distinct flows of its trace.
 //!
-//! The table is an in-memory map implementing `FlowTableDevice`, standing in for nic-model's
-//! table until that exists: the number measures the agent, not a table model.
+//! The device is nic-model's card (its cuckoo flow table through `FlowTableDevice`), with
+//! 65,536 buckets (262,144 entries) so that every distinct flow of the trace fits.
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -12,41 +11,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use flow_setup::agent::{Agent, AgentConfig};
 use flow_setup::classbench::{parse_filters, parse_trace_gz};
 use flow_setup::rule::Action;
-use nic_abi::action::Action as CardAction;
-use nic_abi::device::{EntryStats, FlowTableDevice, FlowTableError, InsertOutcome};
-use nic_abi::key::{FlowKey, KeyWords, PortNo};
+use nic_abi::key::{FlowKey, PortNo};
 use nic_abi::time::SimTime;
-
-#[derive(Debug, Default)]
-struct MapTable(HashMap<KeyWords, CardAction>);
-
-impl FlowTableDevice for MapTable {
-    fn insert(
-        &mut self,
-        key: &FlowKey,
-        action: CardAction,
-    ) -> Result<InsertOutcome, FlowTableError> {
-        Ok(match self.0.insert(key.to_words(), action) {
-            Some(_) => InsertOutcome::Updated,
-            None => InsertOutcome::Inserted,
-        })
-    }
-    fn delete(&mut self, key: &FlowKey) -> Result<bool, FlowTableError> {
-        Ok(self.0.remove(&key.to_words()).is_some())
-    }
-    fn lookup(&mut self, key: &FlowKey) -> Result<Option<CardAction>, FlowTableError> {
-        Ok(self.0.get(&key.to_words()).copied())
-    }
-    fn entry_stats(&mut self, key: &FlowKey) -> Result<Option<EntryStats>, FlowTableError> {
-        Ok(self.0.get(&key.to_words()).map(|_| EntryStats::default()))
-    }
-    fn capacity(&self) -> u64 {
-        u64::MAX
-    }
-    fn occupancy(&self) -> u64 {
-        self.0.len() as u64
-    }
-}
+use nic_model::card::{Card, CardConfig, TableConfig};
+use nic_model::testing::FlatMemoryHost;
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -69,8 +37,16 @@ fn flow_setup(c: &mut Criterion) {
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut agent: Agent<MapTable, u32> =
-        Agent::with_rules(MapTable::default(), AgentConfig::default(), rules).expect("rules");
+    let config = CardConfig {
+        table: TableConfig {
+            buckets: 65_536,
+            ..TableConfig::default()
+        },
+        ..CardConfig::default()
+    };
+    let card = Card::new(config, FlatMemoryHost::new()).expect("valid card config");
+    let mut agent: Agent<Card<FlatMemoryHost>, u32> =
+        Agent::with_rules(card, AgentConfig::default(), rules).expect("rules");
     let mut g = c.benchmark_group("agent");
     g.throughput(Throughput::Elements(keys.len() as u64));
     g.sample_size(10);
@@ -84,6 +60,10 @@ fn flow_setup(c: &mut Criterion) {
                 }
                 let released = agent.process(SimTime(0)).expect("no device fault");
                 total += start.elapsed();
+                assert!(
+                    released.iter().all(|r| r.software.is_none()),
+                    "all installed"
+                );
                 black_box(released);
                 // Empty the table outside the measurement: every entry is idle by then.
                 agent

@@ -555,6 +555,12 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         &self.table.device
     }
 
+    /// The device, mutably (for its own operations; changing entries behind the agent's back
+    /// breaks consistency, which [`Agent::check_consistency`] would report).
+    pub fn device_mut(&mut self) -> &mut D {
+        &mut self.table.device
+    }
+
     /// The installed entries: key and the rule that decided it.
     pub fn installed(&self) -> impl Iterator<Item = (&FlowKey, Option<RuleId>)> {
         self.table.installed.values().map(|(k, i)| (k, i.rule))

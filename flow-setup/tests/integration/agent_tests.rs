@@ -534,3 +534,69 @@ fn unparsed_packets_are_decided_on_a_full_software_parse() {
     assert_eq!(d.rule, Some(RuleId(0)));
     assert_eq!(d.card, Some(CardAction::output(PortNo(2))));
 }
+
+/// The agent over nic-model's card: its cuckoo table through `FlowTableDevice`.
+mod on_the_card_model {
+    use flow_setup::agent::{Agent, AgentConfig};
+    use flow_setup::classbench::{parse_filters, parse_trace_gz};
+    use flow_setup::ofctl::parse_rule;
+    use flow_setup::rule::Action;
+    use nic_abi::action::Action as CardAction;
+    use nic_abi::device::FlowTableDevice;
+    use nic_abi::key::{FlowKey, PortNo};
+    use nic_abi::time::SimTime;
+    use nic_model::card::{Card, CardConfig};
+    use nic_model::testing::FlatMemoryHost;
+
+    use crate::classbench_tests::data_bytes;
+    use crate::data;
+
+    #[test]
+    fn acl1_1k_flows_install_into_the_card_table_and_follow_rule_updates() {
+        let rules = parse_filters(&data("acl1_1K"), &[Action::Output(PortNo(2))]).unwrap();
+        let card = Card::new(CardConfig::default(), FlatMemoryHost::new()).unwrap();
+        let mut agent: Agent<Card<FlatMemoryHost>, usize> =
+            Agent::with_rules(card, AgentConfig::default(), rules).unwrap();
+        let mut keys: Vec<FlowKey> = parse_trace_gz(&data_bytes("acl1_1K_trace.gz"))
+            .unwrap()
+            .into_iter()
+            .take(2000)
+            .map(|h| FlowKey {
+                in_port: PortNo(1),
+                ..h.key
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for (i, k) in keys.iter().enumerate() {
+            agent.on_miss(*k, i);
+        }
+        let out = agent.process(SimTime(0)).unwrap();
+        assert_eq!(out.len(), keys.len());
+        assert!(out.iter().all(|r| r.software.is_none()));
+        assert_eq!(agent.device().occupancy(), keys.len() as u64);
+        agent.check_consistency().unwrap();
+        // A rule above everything for TCP to port 1521: the affected entries now drop.
+        let id = agent
+            .add_rule(parse_rule("priority=65000,tcp,tp_dst=1521,actions=drop").unwrap())
+            .unwrap();
+        let hit = keys
+            .iter()
+            .filter(|k| k.nw_proto == 6 && k.tp_dst == 1521)
+            .count();
+        assert!(hit > 0, "the trace has flows to port 1521");
+        assert_eq!(agent.counters().revalidated, hit as u64);
+        agent.check_consistency().unwrap();
+        let k = keys
+            .iter()
+            .find(|k| k.nw_proto == 6 && k.tp_dst == 1521)
+            .unwrap();
+        let k = *k;
+        assert_eq!(
+            agent.device_mut().lookup(&k).unwrap(),
+            Some(CardAction::DROP)
+        );
+        agent.remove_rule(id).unwrap();
+        agent.check_consistency().unwrap();
+    }
+}
