@@ -149,6 +149,9 @@ pub enum AgentError {
     /// A rule update named a rule that is not there (or reused an id).
     #[error("rules: {0}")]
     Rules(#[from] ClassifierError),
+    /// Every 32-bit rule id has been used; the rule was not added.
+    #[error("rules: all 2^32 rule ids have been used; rule not added")]
+    RuleIdsExhausted,
 }
 
 /// The card action for `actions` applied to packets of `key`, if they are one.
@@ -238,8 +241,12 @@ impl RuleState {
 
     fn add(&mut self, rule: Rule) -> Result<RuleId, AgentError> {
         let id = RuleId(self.next_id);
+        let next = self
+            .next_id
+            .checked_add(1)
+            .ok_or(AgentError::RuleIdsExhausted)?;
         self.classifier.insert(id, rule.priority, &rule.pattern)?;
-        self.next_id += 1;
+        self.next_id = next;
         self.rules.insert(id, rule);
         Ok(id)
     }
