@@ -42,6 +42,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use nic_abi::action::{Action as CardAction, Destination, VlanId, VlanOp};
+use nic_abi::desc::{MissReason, MissRecord, PacketHandle};
 use nic_abi::device::{FlowTableDevice, FlowTableError};
 use nic_abi::key::{FlowKey, KeyWords, PortNo};
 use nic_abi::time::{SimDuration, SimTime};
@@ -118,7 +119,24 @@ pub enum Admission {
     DroppedHeldOverflow,
 }
 
-/// Counters; `misses = started + held + held_overflow`.
+/// What the agent did with a miss record from the card's exception ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// A table miss: admitted as by [`Agent::on_miss`].
+    Admitted(Admission),
+    /// The packet is decided on its own, in software, and released now: its key is unparsed
+    /// (decided on a full software parse of the record's header bytes), or its entry says
+    /// `ToAgent` (a `controller` rule).
+    DecidedInSoftware {
+        /// The key the decision was made on.
+        key: FlowKey,
+        /// The decision.
+        decision: Decision,
+    },
+}
+
+/// Counters; `misses = started + held + held_overflow` (table misses) and every record is
+/// either a table miss or `decided_per_packet`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AgentCounters {
     /// Misses received.
@@ -137,6 +155,8 @@ pub struct AgentCounters {
     pub revalidated: u64,
     /// Entries evicted as idle.
     pub evicted: u64,
+    /// Miss records decided one by one in software (unparsed key, `ToAgent` entry).
+    pub decided_per_packet: u64,
 }
 
 /// Error from the agent: the device failed in a way that leaves its state unknown, or a rule
@@ -149,6 +169,9 @@ pub enum AgentError {
     /// A rule update named a rule that is not there (or reused an id).
     #[error("rules: {0}")]
     Rules(#[from] ClassifierError),
+    /// A miss record's key does not unpack (a device fault).
+    #[error("miss record: {0}")]
+    Record(#[from] nic_abi::key::KeyLayoutError),
     /// Every 32-bit rule id has been used; the rule was not added.
     #[error("rules: all 2^32 rule ids have been used; rule not added")]
     RuleIdsExhausted,
@@ -447,6 +470,7 @@ struct PendingState<P> {
     held_count: u64,
     held_overflow: u64,
     software: u64,
+    decided_per_packet: u64,
 }
 
 impl<P> PendingState<P> {
@@ -459,6 +483,7 @@ impl<P> PendingState<P> {
             held_count: 0,
             held_overflow: 0,
             software: 0,
+            decided_per_packet: 0,
         }
     }
 
@@ -514,6 +539,7 @@ fn counters<D, P>(t: &TableState<D>, p: &PendingState<P>) -> AgentCounters {
         software: p.software,
         revalidated: t.revalidated,
         evicted: t.evicted,
+        decided_per_packet: p.decided_per_packet,
     }
 }
 
@@ -596,6 +622,28 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
     pub fn decide_frame(&self, frame: &[u8], in_port: PortNo) -> (FlowKey, Decision) {
         let key = nic_abi::parse::parse_software(frame, in_port);
         (key, self.rules.decide(&key))
+    }
+
+    /// A miss record from the card's exception ring: a table miss is admitted (the packet is
+    /// the record's handle); an unparsed key or a `ToAgent` hit is decided now, per packet.
+    pub fn on_miss_record(&mut self, record: &MissRecord) -> Result<RecordOutcome, AgentError>
+    where
+        P: From<PacketHandle>,
+    {
+        let key = record.flow_key()?;
+        let (key, decision) = match record.reason {
+            MissReason::TableMiss if key.is_parsed() => {
+                return Ok(RecordOutcome::Admitted(
+                    self.on_miss(key, P::from(record.handle)),
+                ))
+            }
+            MissReason::UnparsedKey | MissReason::TableMiss => {
+                self.decide_frame(record.header_bytes(), record.in_port)
+            }
+            MissReason::ToAgent => (key, self.rules.decide(&key)),
+        };
+        self.pending.decided_per_packet += 1;
+        Ok(RecordOutcome::DecidedInSoftware { key, decision })
     }
 
     /// A miss from the card: starts the flow's setup, or holds the packet behind it.

@@ -600,3 +600,96 @@ mod on_the_card_model {
         agent.check_consistency().unwrap();
     }
 }
+
+mod miss_records {
+    use flow_setup::agent::{Admission, Agent, AgentConfig, RecordOutcome};
+    use flow_setup::ofctl::parse_rule;
+    use flow_setup::rule::RuleId;
+    use nic_abi::action::Action as CardAction;
+    use nic_abi::desc::{MissReason, MissRecord, PacketHandle};
+    use nic_abi::key::PortNo;
+    use nic_abi::parse::parse_card;
+    use nic_abi::time::{SimDuration, SimTime};
+
+    use super::MockTable;
+
+    /// Ethernet + IPv6 + a hop-by-hop options header + TCP to port 80.
+    fn ipv6_hbh_tcp_frame() -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 40 + 8 + 20];
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f[14] = 0x60;
+        f[18..20].copy_from_slice(&28u16.to_be_bytes()); // payload length
+        f[20] = 0; // next header: hop-by-hop
+        f[21] = 64;
+        f[22..38].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f[38..54].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        f[54] = 6; // HBH next header: TCP; length 0 (8 bytes); PadN follows
+        f[56] = 1;
+        f[57] = 4;
+        f[62..64].copy_from_slice(&1234u16.to_be_bytes());
+        f[64..66].copy_from_slice(&80u16.to_be_bytes());
+        f[74] = 0x50;
+        f
+    }
+
+    #[test]
+    fn records_are_admitted_or_decided_per_packet() {
+        let mut a: Agent<MockTable, PacketHandle> = Agent::new(
+            MockTable::new(16),
+            AgentConfig {
+                max_held_per_flow: 4,
+                idle_timeout: SimDuration::from_ns(1000),
+            },
+        );
+        a.add_rule(parse_rule("priority=10,tcp6,tp_dst=80,actions=output:2").unwrap())
+            .unwrap();
+        let frame = ipv6_hbh_tcp_frame();
+        // The card does not walk IPv6 extension headers: its key is unparsed.
+        let card_key = parse_card(&frame, PortNo(1));
+        assert!(!card_key.is_parsed());
+        let rec = MissRecord::for_packet(
+            PortNo(1),
+            None,
+            PacketHandle(7),
+            SimTime(0),
+            MissReason::UnparsedKey,
+            &card_key,
+            &frame,
+        )
+        .unwrap();
+        match a.on_miss_record(&rec).unwrap() {
+            RecordOutcome::DecidedInSoftware { key, decision } => {
+                assert!(key.is_parsed());
+                assert_eq!((key.nw_proto, key.tp_dst), (6, 80));
+                assert_eq!(decision.rule, Some(RuleId(0)));
+                assert_eq!(decision.card, Some(CardAction::output(PortNo(2))));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A plain table miss is admitted with its handle and released after processing.
+        let mut plain = frame.clone();
+        plain[20] = 6; // no extension header: IPv6 next header TCP directly
+        plain.drain(54..62);
+        plain[18..20].copy_from_slice(&20u16.to_be_bytes());
+        let key = parse_card(&plain, PortNo(1));
+        assert!(key.is_parsed(), "{key:?}");
+        let rec = MissRecord::for_packet(
+            PortNo(1),
+            None,
+            PacketHandle(8),
+            SimTime(0),
+            MissReason::TableMiss,
+            &key,
+            &plain,
+        )
+        .unwrap();
+        assert_eq!(
+            a.on_miss_record(&rec).unwrap(),
+            RecordOutcome::Admitted(Admission::Started)
+        );
+        let out = a.process(SimTime(0)).unwrap();
+        assert_eq!(out[0].packet, PacketHandle(8));
+        assert_eq!(out[0].decision.rule, Some(RuleId(0)));
+        assert_eq!(a.counters().decided_per_packet, 1);
+    }
+}
