@@ -3,7 +3,10 @@
 //! with the rules.
 //!
 //! ```text
-//!  card's miss queue ──► on_miss(key, pkt) ── first miss of a flow: a setup is started
+//!  card's miss ring ──► on_miss_record(rec) ── unparsed key / ToAgent hit: decided per
+//!                              │                packet on a full software parse, released now
+//!                              ▼
+//!                        on_miss(key, pkt) ── first miss of a flow: a setup is started
 //!                              │               later misses of the same flow: held (bounded)
 //!                              ▼
 //!                        process(now): for each started setup, in arrival order
