@@ -29,8 +29,10 @@
 //! FIFO behind it. A flow holds at most [`AgentConfig::max_held_per_flow`] packets; beyond
 //! that each packet is dropped and counted ([`AgentCounters::held_overflow`]), never silently.
 //!
-//! **Table full.** An insert that fails with `TableFull` first evicts idle entries
-//! ([`AgentConfig::idle_timeout`]) and retries once; if it still fails the flow is forwarded in
+//! **Table full.** An insert that fails with `TableFull` first makes room and retries once:
+//! it evicts entries idle for [`AgentConfig::idle_timeout`], or, when none are, entries never
+//! hit since installation and idle for a hundredth of it (the hit counter spares flows that
+//! proved to be more than one packet); if it still fails the flow is forwarded in
 //! software and the flow limit drops to the table's occupancy, so later misses go straight to
 //! software instead of probing a full table. Like Open vSwitch's adaptive flow limit it
 //! recovers: every eviction that frees entries raises it again (by the number freed, up to
@@ -328,14 +330,14 @@ impl<D: FlowTableDevice> TableState<D> {
         };
         let words = key.to_words();
         if !self.installed.contains_key(&words) && self.device.occupancy() >= self.flow_limit {
-            self.evict_idle(now, idle_timeout)?;
+            self.make_room(now, idle_timeout)?;
             if self.device.occupancy() >= self.flow_limit {
                 return Ok(Some(SoftwareReason::FlowLimit));
             }
         }
         let mut result = self.device.insert(key, action);
         if matches!(result, Err(FlowTableError::TableFull { .. })) {
-            self.evict_idle(now, idle_timeout)?;
+            self.make_room(now, idle_timeout)?;
             result = self.device.insert(key, action);
         }
         match result {
@@ -356,11 +358,33 @@ impl<D: FlowTableDevice> TableState<D> {
         }
     }
 
+    /// Under pressure (table full or at the flow limit): evicts entries idle for the idle
+    /// timeout; if none, entries never hit since installation and idle for a hundredth of it
+    /// (Open vSwitch likewise cuts its idle time from 10 s to 100 ms when over its flow limit;
+    /// the hit counter spares flows that proved to be more than one packet).
+    fn make_room(&mut self, now: SimTime, idle_timeout: SimDuration) -> Result<usize, AgentError> {
+        let n = self.evict_idle(now, idle_timeout)?;
+        if n > 0 {
+            return Ok(n);
+        }
+        let short = SimDuration::from_ps(idle_timeout.as_ps() / 100);
+        self.evict_where(now, |idle, stats| stats.hits == 0 && idle >= short)
+    }
+
     fn evict_idle(&mut self, now: SimTime, idle_timeout: SimDuration) -> Result<usize, AgentError> {
+        self.evict_where(now, |idle, _| idle >= idle_timeout)
+    }
+
+    /// Evicts the entries whose idle time and counters satisfy `evict`.
+    fn evict_where(
+        &mut self,
+        now: SimTime,
+        evict: impl Fn(SimDuration, &nic_abi::device::EntryStats) -> bool,
+    ) -> Result<usize, AgentError> {
         let mut idle = Vec::new();
         for (key, _) in self.installed.values() {
             if let Some(stats) = self.device.entry_stats(key)? {
-                if now.saturating_since(stats.last_hit) >= idle_timeout {
+                if evict(now.saturating_since(stats.last_hit), &stats) {
                     idle.push(*key);
                 }
             }

@@ -34,6 +34,17 @@ impl MockTable {
     }
 }
 
+impl MockTable {
+    /// A packet hit the entry for `key` at `now` (as the card's lookup would record).
+    fn hit(&mut self, key: &FlowKey, now: SimTime) {
+        if let Some(e) = self.entries.get_mut(key) {
+            e.1.hits += 1;
+            e.1.bytes += 64;
+            e.1.last_hit = now;
+        }
+    }
+}
+
 impl FlowTableDevice for MockTable {
     fn insert(
         &mut self,
@@ -692,4 +703,28 @@ mod miss_records {
         assert_eq!(out[0].decision.rule, Some(RuleId(0)));
         assert_eq!(a.counters().decided_per_packet, 1);
     }
+}
+
+#[test]
+fn under_pressure_never_hit_entries_go_first() {
+    let mut a = agent(2, &["priority=10,tcp,actions=output:2"]);
+    for (i, port) in [80u16, 81].into_iter().enumerate() {
+        a.on_miss(tcp_key(1, port), u32::try_from(i).unwrap());
+    }
+    a.process(SimTime(0)).unwrap();
+    // Flow 80 keeps sending; flow 81 was a single packet.
+    a.device_mut().hit(&tcp_key(1, 80), SimTime(15_000));
+    // At 20 ns nothing is idle for the 1 us timeout, but flow 81 was never hit and has been
+    // idle for more than 10 ns (a hundredth): it makes room for the new flow.
+    a.on_miss(tcp_key(1, 82), 2);
+    let out = a.process(SimTime(20_000)).unwrap();
+    assert_eq!(out[0].software, None);
+    let installed: Vec<u16> = {
+        let mut v: Vec<u16> = a.installed().map(|(k, _)| k.tp_dst).collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(installed, [80, 82]);
+    assert_eq!(a.counters().evicted, 1);
+    a.check_consistency().unwrap();
 }
