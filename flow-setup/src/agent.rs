@@ -756,6 +756,27 @@ impl<D: FlowTableDevice, P> SharedAgent<D, P> {
         })
     }
 
+    /// See [`Agent::on_miss_record`] (any thread).
+    pub fn on_miss_record(&self, record: &MissRecord) -> Result<RecordOutcome, AgentError>
+    where
+        P: From<PacketHandle>,
+    {
+        let key = record.flow_key()?;
+        let (key, decision) = match record.reason {
+            MissReason::TableMiss if key.is_parsed() => {
+                return Ok(RecordOutcome::Admitted(
+                    self.on_miss(key, P::from(record.handle)),
+                ))
+            }
+            MissReason::UnparsedKey | MissReason::TableMiss => {
+                self.decide_frame(record.header_bytes(), record.in_port)
+            }
+            MissReason::ToAgent => (key, self.rules.read().decide(&key)),
+        };
+        self.pending.lock().decided_per_packet += 1;
+        Ok(RecordOutcome::DecidedInSoftware { key, decision })
+    }
+
     /// A miss from the card (any thread).
     pub fn on_miss(&self, key: FlowKey, packet: P) -> Admission {
         self.pending

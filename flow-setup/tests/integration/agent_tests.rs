@@ -613,7 +613,7 @@ mod on_the_card_model {
 }
 
 mod miss_records {
-    use flow_setup::agent::{Admission, Agent, AgentConfig, RecordOutcome};
+    use flow_setup::agent::{Admission, Agent, AgentConfig, RecordOutcome, SharedAgent};
     use flow_setup::ofctl::parse_rule;
     use flow_setup::rule::RuleId;
     use nic_abi::action::Action as CardAction;
@@ -702,6 +702,35 @@ mod miss_records {
         assert_eq!(out[0].packet, PacketHandle(8));
         assert_eq!(out[0].decision.rule, Some(RuleId(0)));
         assert_eq!(a.counters().decided_per_packet, 1);
+    }
+
+    #[test]
+    fn the_shared_agent_handles_records_the_same_way() {
+        let shared: SharedAgent<MockTable, PacketHandle> = SharedAgent::with_rules(
+            MockTable::new(16),
+            AgentConfig::default(),
+            vec![parse_rule("priority=10,tcp6,tp_dst=80,actions=output:2").unwrap()],
+        )
+        .unwrap();
+        let frame = ipv6_hbh_tcp_frame();
+        let card_key = parse_card(&frame, PortNo(1));
+        let rec = MissRecord::for_packet(
+            PortNo(1),
+            None,
+            PacketHandle(1),
+            SimTime(0),
+            MissReason::UnparsedKey,
+            &card_key,
+            &frame,
+        )
+        .unwrap();
+        match shared.on_miss_record(&rec).unwrap() {
+            RecordOutcome::DecidedInSoftware { decision, .. } => {
+                assert_eq!(decision.rule, Some(RuleId(0)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(shared.counters().decided_per_packet, 1);
     }
 }
 
