@@ -1,0 +1,905 @@
+//! The flow-setup agent: turns a miss into an installed exact-match
+//! entry, holds the flow's later packets until then, and keeps installed entries consistent
+//! with the rules.
+//!
+//! ```text
+//!  card's miss ring ──► on_miss_record(rec) ── unparsed key / ToAgent hit: decided per
+//!                              │                packet on a full software parse, released now
+//!                              ▼
+//!                        on_miss(key, pkt) ── first miss of a flow: a setup is started
+//!                              │               later misses of the same flow: held (bounded)
+//!                              ▼
+//!                        process(now): for each started setup, in arrival order
+//!                          classify (SplitTree) ─► decision (rule, actions)
+//!                          resolve to one card Action ─► FlowTableDevice::insert
+//!                          release the first packet and every held one, in order
+//!                              │
+//!       not one card action, unparsed key, table full, flow limit: forwarded in software
+//!       (released with the decision, counted), no entry installed
+//! ```
+//!
+//! **Invariant 4 (consistency).** [`Agent::add_rule`] and [`Agent::remove_rule`] revalidate
+//! before they return (their return is the acknowledgement): a new rule changes the decision
+//! of exactly the installed keys it matches and outranks; removing a rule changes exactly the
+//! keys it decided. Those entries are rewritten (or deleted when the new decision is not a card
+//! action), every other entry is provably unchanged, so no stale entry survives an update.
+//!
+//! **Invariant 5 (order).** Packets of one flow are released in the order they arrived: the
+//! first miss starts the setup, every later packet of the flow before `process` is held in a
+//! FIFO behind it. A flow holds at most [`AgentConfig::max_held_per_flow`] packets; beyond
+//! that each packet is dropped and counted ([`AgentCounters::held_overflow`]), never silently.
+//!
+//! **Table full.** An insert that fails with `TableFull` first makes room and retries once:
+//! it evicts entries idle for [`AgentConfig::idle_timeout`], or, when none are, entries never
+//! hit since installation and idle for a hundredth of it (the hit counter spares flows that
+//! proved to be more than one packet); if it still fails the flow is forwarded in
+//! software and the flow limit drops to the table's occupancy, so later misses go straight to
+//! software instead of probing a full table. Like Open vSwitch's adaptive flow limit it
+//! recovers: every eviction that frees entries raises it again (by the number freed, up to
+//! the table's capacity).
+//!
+//! **Threads.** [`Agent`] is owned by one thread; [`SharedAgent`] is the same agent behind
+//! `parking_lot` locks for several handler threads (its doc gives the lock order).
+//!
+//! Not built here: the CPU cost of software forwarding (the sim-harness host model prices
+//! [`AgentCounters::software`]) and `normal` (MAC learning).
+
+use std::collections::{HashMap, VecDeque};
+
+use nic_abi::action::{Action as CardAction, Destination, VlanId, VlanOp};
+use nic_abi::desc::{MissReason, MissRecord, PacketHandle};
+use nic_abi::device::{FlowTableDevice, FlowTableError};
+use nic_abi::key::{FlowKey, KeyWords, PortNo};
+use nic_abi::time::{SimDuration, SimTime};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::classifier::{Classifier, ClassifierError, SplitTree};
+use crate::rule::{Action, Point, Rule, RuleId};
+
+/// Agent parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// Packets of one flow held behind its setup; more are dropped and counted.
+    pub max_held_per_flow: usize,
+    /// An entry not hit for this long may be evicted when the table is full.
+    pub idle_timeout: SimDuration,
+}
+
+impl Default for AgentConfig {
+    /// 64 held packets per flow (a burst at line rate during one setup); 10 s idle timeout,
+    /// Open vSwitch's default `max-idle`.
+    fn default() -> Self {
+        AgentConfig {
+            max_held_per_flow: 64,
+            idle_timeout: SimDuration::from_ns(10_000_000_000),
+        }
+    }
+}
+
+/// Why a flow is forwarded in software instead of by an installed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SoftwareReason {
+    /// The key is not a parsed key; the card never looks it up.
+    Unparsed,
+    /// The actions are not one card action (several outputs, an edit after an output, two
+    /// VLAN edits, `normal`, which needs MAC learning the agent does not do yet).
+    NotACardAction,
+    /// The table was full even after idle eviction.
+    TableFull,
+    /// The adaptive flow limit was reached.
+    FlowLimit,
+}
+
+/// The decision for a flow (the rule's actions are [`Agent::rule`]'s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// The winning rule, or `None` (table miss: drop).
+    pub rule: Option<RuleId>,
+    /// The card action, when the rule's actions are one.
+    pub card: Option<CardAction>,
+}
+
+/// A packet the agent releases, with what happens to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Released<P> {
+    /// The packet.
+    pub packet: P,
+    /// Its flow.
+    pub key: FlowKey,
+    /// The decision applied to it.
+    pub decision: Decision,
+    /// `None` when the flow's entry was installed; else why the flow goes through software.
+    pub software: Option<SoftwareReason>,
+}
+
+/// What happened to a miss handed to [`Agent::on_miss`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The first miss of the flow: a setup was started.
+    Started,
+    /// Held behind the flow's setup.
+    Held,
+    /// The flow's hold queue was full: dropped (counted).
+    DroppedHeldOverflow,
+}
+
+/// What the agent did with a miss record from the card's exception ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// A table miss: admitted as by [`Agent::on_miss`].
+    Admitted(Admission),
+    /// The packet is decided on its own, in software, and released now: its key is unparsed
+    /// (decided on a full software parse of the record's header bytes), or its entry says
+    /// `ToAgent` (a `controller` rule).
+    DecidedInSoftware {
+        /// The key the decision was made on.
+        key: FlowKey,
+        /// The decision.
+        decision: Decision,
+    },
+}
+
+/// Counters; `misses = started + held + held_overflow` (table misses) and every record is
+/// either a table miss or `decided_per_packet`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AgentCounters {
+    /// Misses received.
+    pub misses: u64,
+    /// Setups started.
+    pub started: u64,
+    /// Packets held behind a setup.
+    pub held: u64,
+    /// Packets dropped because their flow's hold queue was full.
+    pub held_overflow: u64,
+    /// Entries installed.
+    pub installed: u64,
+    /// Packets released to software forwarding.
+    pub software: u64,
+    /// Entries rewritten or deleted by revalidation.
+    pub revalidated: u64,
+    /// Entries evicted as idle.
+    pub evicted: u64,
+    /// Miss records decided one by one in software (unparsed key, `ToAgent` entry).
+    pub decided_per_packet: u64,
+}
+
+/// Error from the agent: the device failed in a way that leaves its state unknown, or a rule
+/// id is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The flow-table device failed.
+    #[error("flow table: {0}")]
+    Device(#[from] FlowTableError),
+    /// A rule update named a rule that is not there (or reused an id).
+    #[error("rules: {0}")]
+    Rules(#[from] ClassifierError),
+    /// A miss record's key does not unpack (a device fault).
+    #[error("miss record: {0}")]
+    Record(#[from] nic_abi::key::KeyLayoutError),
+    /// Every 32-bit rule id has been used; the rule was not added.
+    #[error("rules: all 2^32 rule ids have been used; rule not added")]
+    RuleIdsExhausted,
+}
+
+/// The card action for `actions` applied to packets of `key`, if they are one.
+///
+/// Follows the table in `nic_abi::action`: at most one VLAN edit, then at most one forwarding
+/// action, which ends the list; `output` to the input port is OpenFlow's no-op (a drop).
+pub fn card_action(actions: &[Action], in_port: PortNo) -> Option<CardAction> {
+    let mut vlan = VlanOp::Keep;
+    let mut dest = None;
+    for a in actions {
+        if dest.is_some() {
+            return None; // anything after the forwarding action
+        }
+        match *a {
+            Action::ModVlanVid(v) => {
+                if vlan != VlanOp::Keep {
+                    return None;
+                }
+                vlan = VlanOp::Set {
+                    vid: VlanId::new(v).ok()?,
+                    pcp: None,
+                };
+            }
+            Action::StripVlan => {
+                if vlan != VlanOp::Keep {
+                    return None;
+                }
+                vlan = VlanOp::Strip;
+            }
+            Action::Output(p) if p == in_port => dest = Some(Destination::Drop),
+            Action::Output(p) => dest = Some(Destination::Output(p)),
+            Action::InPort => dest = Some(Destination::Output(in_port)),
+            Action::Flood => dest = Some(Destination::Flood),
+            Action::Controller { .. } => dest = Some(Destination::ToAgent),
+            Action::Normal => return None,
+        }
+    }
+    let action = CardAction {
+        dest: dest.unwrap_or(Destination::Drop),
+        vlan,
+    }
+    .canonical();
+    action.validate().ok()?;
+    Some(action)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Installed {
+    rule: Option<RuleId>,
+    action: CardAction,
+}
+
+/// The rules in force and their classifier.
+#[derive(Debug, Default)]
+struct RuleState {
+    rules: HashMap<RuleId, Rule>,
+    classifier: SplitTree,
+    next_id: u32,
+}
+
+impl RuleState {
+    fn with_rules(rules: Vec<Rule>) -> Result<RuleState, AgentError> {
+        let mut st = RuleState::default();
+        st.classifier.bulk_insert(
+            rules
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (crate::classifier::rule_id(i), r.priority, &r.pattern)),
+        )?;
+        for (i, r) in rules.into_iter().enumerate() {
+            st.rules.insert(crate::classifier::rule_id(i), r);
+        }
+        st.next_id = u32::try_from(st.rules.len()).unwrap_or(u32::MAX);
+        Ok(st)
+    }
+
+    fn decide(&self, key: &FlowKey) -> Decision {
+        let rule = self.classifier.lookup_key(key);
+        let actions: &[Action] = rule
+            .and_then(|id| self.rules.get(&id))
+            .map_or(&[], |r| r.actions.as_slice());
+        Decision {
+            rule,
+            card: card_action(actions, key.in_port),
+        }
+    }
+
+    fn add(&mut self, rule: Rule) -> Result<RuleId, AgentError> {
+        let id = RuleId(self.next_id);
+        let next = self
+            .next_id
+            .checked_add(1)
+            .ok_or(AgentError::RuleIdsExhausted)?;
+        self.classifier.insert(id, rule.priority, &rule.pattern)?;
+        self.next_id = next;
+        self.rules.insert(id, rule);
+        Ok(id)
+    }
+
+    fn remove(&mut self, id: RuleId) -> Result<Rule, AgentError> {
+        self.classifier.remove(id)?;
+        Ok(self
+            .rules
+            .remove(&id)
+            .ok_or(ClassifierError::UnknownId(id))?)
+    }
+}
+
+/// The device and what the agent installed in it.
+#[derive(Debug)]
+struct TableState<D> {
+    device: D,
+    /// Keyed by the packed key: std's SipHash (flow keys come from the network, so the maps
+    /// must resist collision floods) hashes its 60 bytes in one pass, where the derived `Hash`
+    /// of a `FlowKey` makes some 20 small writes that cost it several times more.
+    installed: HashMap<KeyWords, (FlowKey, Installed)>,
+    flow_limit: u64,
+    installs: u64,
+    evicted: u64,
+    revalidated: u64,
+}
+
+impl<D: FlowTableDevice> TableState<D> {
+    fn new(device: D) -> TableState<D> {
+        let flow_limit = device.capacity();
+        TableState {
+            device,
+            installed: HashMap::new(),
+            flow_limit,
+            installs: 0,
+            evicted: 0,
+            revalidated: 0,
+        }
+    }
+
+    fn install(
+        &mut self,
+        now: SimTime,
+        idle_timeout: SimDuration,
+        key: &FlowKey,
+        decision: &Decision,
+    ) -> Result<Option<SoftwareReason>, AgentError> {
+        if !key.is_parsed() {
+            return Ok(Some(SoftwareReason::Unparsed));
+        }
+        let Some(action) = decision.card else {
+            return Ok(Some(SoftwareReason::NotACardAction));
+        };
+        let words = key.to_words();
+        if !self.installed.contains_key(&words) && self.device.occupancy() >= self.flow_limit {
+            self.make_room(now, idle_timeout)?;
+            if self.device.occupancy() >= self.flow_limit {
+                return Ok(Some(SoftwareReason::FlowLimit));
+            }
+        }
+        let mut result = self.device.insert(key, action);
+        if matches!(result, Err(FlowTableError::TableFull { .. })) {
+            self.make_room(now, idle_timeout)?;
+            result = self.device.insert(key, action);
+        }
+        match result {
+            Ok(_) => {
+                let entry = Installed {
+                    rule: decision.rule,
+                    action,
+                };
+                self.installed.insert(words, (*key, entry));
+                self.installs += 1;
+                Ok(None)
+            }
+            Err(FlowTableError::TableFull { occupancy, .. }) => {
+                self.flow_limit = occupancy;
+                Ok(Some(SoftwareReason::TableFull))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Under pressure (table full or at the flow limit): evicts entries idle for the idle
+    /// timeout; if none, entries never hit since installation and idle for a hundredth of it
+    /// (Open vSwitch likewise cuts its idle time from 10 s to 100 ms when over its flow limit;
+    /// the hit counter spares flows that proved to be more than one packet).
+    fn make_room(&mut self, now: SimTime, idle_timeout: SimDuration) -> Result<usize, AgentError> {
+        let n = self.evict_idle(now, idle_timeout)?;
+        if n > 0 {
+            return Ok(n);
+        }
+        let short = SimDuration::from_ps(idle_timeout.as_ps() / 100);
+        self.evict_where(now, |idle, stats| stats.hits == 0 && idle >= short)
+    }
+
+    fn evict_idle(&mut self, now: SimTime, idle_timeout: SimDuration) -> Result<usize, AgentError> {
+        self.evict_where(now, |idle, _| idle >= idle_timeout)
+    }
+
+    /// Evicts the entries whose idle time and counters satisfy `evict`.
+    fn evict_where(
+        &mut self,
+        now: SimTime,
+        evict: impl Fn(SimDuration, &nic_abi::device::EntryStats) -> bool,
+    ) -> Result<usize, AgentError> {
+        let mut idle = Vec::new();
+        for (key, _) in self.installed.values() {
+            if let Some(stats) = self.device.entry_stats(key)? {
+                if evict(now.saturating_since(stats.last_hit), &stats) {
+                    idle.push(*key);
+                }
+            }
+        }
+        // Map order is random; delete in key order so that runs are reproducible.
+        idle.sort_unstable();
+        for key in &idle {
+            self.device.delete(key)?;
+            self.installed.remove(&key.to_words());
+        }
+        self.evicted += idle.len() as u64;
+        self.flow_limit = (self.flow_limit + idle.len() as u64).min(self.device.capacity());
+        Ok(idle.len())
+    }
+
+    /// Installed keys a new rule can take over: the ones it matches.
+    fn affected_by_new(&self, rule: &Rule) -> Vec<FlowKey> {
+        self.installed
+            .values()
+            .map(|(k, _)| *k)
+            .filter(|k| rule.pattern.matches(k))
+            .collect()
+    }
+
+    /// Installed keys a removed rule decided.
+    fn affected_by_removed(&self, id: RuleId) -> Vec<FlowKey> {
+        self.installed
+            .values()
+            .filter(|(_, i)| i.rule == Some(id))
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    fn revalidate(&mut self, keys: &[FlowKey], rules: &RuleState) -> Result<(), AgentError> {
+        for key in keys {
+            let d = rules.decide(key);
+            let words = key.to_words();
+            let Some(old) = self.installed.get(&words).map(|e| e.1) else {
+                continue;
+            };
+            match d.card {
+                Some(action) if action == old.action && d.rule == old.rule => {}
+                Some(action) => {
+                    self.device.insert(key, action)?;
+                    let entry = Installed {
+                        rule: d.rule,
+                        action,
+                    };
+                    self.installed.insert(words, (*key, entry));
+                    self.revalidated += 1;
+                }
+                None => {
+                    self.device.delete(key)?;
+                    self.installed.remove(&words);
+                    self.revalidated += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_consistency(&mut self, rules: &RuleState) -> Result<(), String> {
+        let mut linear = crate::classifier::LinearClassifier::new();
+        for (id, r) in &rules.rules {
+            linear
+                .insert(*id, r.priority, &r.pattern)
+                .map_err(|e| e.to_string())?;
+        }
+        let entries: Vec<(FlowKey, Installed)> = self.installed.values().copied().collect();
+        for (key, inst) in entries {
+            let rule = linear.lookup(&Point::from(&key));
+            let actions: &[Action] = rule
+                .and_then(|id| rules.rules.get(&id))
+                .map_or(&[], |r| r.actions.as_slice());
+            let want = card_action(actions, key.in_port);
+            if want != Some(inst.action) {
+                return Err(format!(
+                    "entry for {key:?} holds {:?}, rules say {want:?}",
+                    inst.action
+                ));
+            }
+            let on_card = self.device.lookup(&key).map_err(|e| e.to_string())?;
+            if on_card != Some(inst.action) {
+                return Err(format!(
+                    "device holds {on_card:?} for {key:?}, agent thinks {:?}",
+                    inst.action
+                ));
+            }
+        }
+        if self.device.occupancy() != self.installed.len() as u64 {
+            return Err(format!(
+                "device holds {} entries, agent knows {}",
+                self.device.occupancy(),
+                self.installed.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Flows waiting for their setup and the packets held behind them.
+#[derive(Debug)]
+struct PendingState<P> {
+    /// Flows whose setup has not been taken by a handler, in arrival order.
+    setups: VecDeque<FlowKey>,
+    /// Every flow being set up (waiting or taken), with its packets in arrival order.
+    held: HashMap<KeyWords, VecDeque<P>>,
+    misses: u64,
+    started: u64,
+    held_count: u64,
+    held_overflow: u64,
+    software: u64,
+    decided_per_packet: u64,
+}
+
+impl<P> PendingState<P> {
+    fn new() -> PendingState<P> {
+        PendingState {
+            setups: VecDeque::new(),
+            held: HashMap::new(),
+            misses: 0,
+            started: 0,
+            held_count: 0,
+            held_overflow: 0,
+            software: 0,
+            decided_per_packet: 0,
+        }
+    }
+
+    fn admit(&mut self, key: FlowKey, packet: P, max_held: usize) -> Admission {
+        self.misses += 1;
+        let words = key.to_words();
+        if let Some(q) = self.held.get_mut(&words) {
+            if q.len() >= max_held {
+                self.held_overflow += 1;
+                return Admission::DroppedHeldOverflow;
+            }
+            q.push_back(packet);
+            self.held_count += 1;
+            return Admission::Held;
+        }
+        self.held.insert(words, VecDeque::from([packet]));
+        self.setups.push_back(key);
+        self.started += 1;
+        Admission::Started
+    }
+
+    /// Ends the flow's setup: its packets, in arrival order.
+    fn finish(&mut self, key: &FlowKey, software: bool) -> VecDeque<P> {
+        let packets = self.held.remove(&key.to_words()).unwrap_or_default();
+        if software {
+            self.software += packets.len() as u64;
+        }
+        packets
+    }
+}
+
+fn release<P>(
+    packets: VecDeque<P>,
+    key: FlowKey,
+    decision: Decision,
+    software: Option<SoftwareReason>,
+) -> impl Iterator<Item = Released<P>> {
+    packets.into_iter().map(move |packet| Released {
+        packet,
+        key,
+        decision,
+        software,
+    })
+}
+
+fn counters<D, P>(t: &TableState<D>, p: &PendingState<P>) -> AgentCounters {
+    AgentCounters {
+        misses: p.misses,
+        started: p.started,
+        held: p.held_count,
+        held_overflow: p.held_overflow,
+        installed: t.installs,
+        software: p.software,
+        revalidated: t.revalidated,
+        evicted: t.evicted,
+        decided_per_packet: p.decided_per_packet,
+    }
+}
+
+/// The agent over a flow-table device `D`, for packets of type `P`, owned by one thread.
+#[derive(Debug)]
+pub struct Agent<D: FlowTableDevice, P> {
+    config: AgentConfig,
+    rules: RuleState,
+    table: TableState<D>,
+    pending: PendingState<P>,
+}
+
+impl<D: FlowTableDevice, P> Agent<D, P> {
+    /// An agent with no rules (every flow: table miss, drop) over `device`.
+    pub fn new(device: D, config: AgentConfig) -> Agent<D, P> {
+        Agent {
+            config,
+            rules: RuleState::default(),
+            table: TableState::new(device),
+            pending: PendingState::new(),
+        }
+    }
+
+    /// An agent over `device` with `rules` (ids 0, 1, ... in list order), the classifier
+    /// built in one go.
+    pub fn with_rules(
+        device: D,
+        config: AgentConfig,
+        rules: Vec<Rule>,
+    ) -> Result<Agent<D, P>, AgentError> {
+        Ok(Agent {
+            config,
+            rules: RuleState::with_rules(rules)?,
+            table: TableState::new(device),
+            pending: PendingState::new(),
+        })
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> AgentCounters {
+        counters(&self.table, &self.pending)
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.table.device
+    }
+
+    /// The device, mutably (for its own operations; changing entries behind the agent's back
+    /// breaks consistency, which [`Agent::check_consistency`] would report).
+    pub fn device_mut(&mut self) -> &mut D {
+        &mut self.table.device
+    }
+
+    /// The installed entries: key and the rule that decided it.
+    pub fn installed(&self) -> impl Iterator<Item = (&FlowKey, Option<RuleId>)> {
+        self.table.installed.values().map(|(k, i)| (k, i.rule))
+    }
+
+    /// The current flow limit.
+    pub fn flow_limit(&self) -> u64 {
+        self.table.flow_limit
+    }
+
+    /// The rule `id`, if in force.
+    pub fn rule(&self, id: RuleId) -> Option<&Rule> {
+        self.rules.rules.get(&id)
+    }
+
+    /// The decision for `key` under the rules in force.
+    pub fn decide(&self, key: &FlowKey) -> Decision {
+        self.rules.decide(key)
+    }
+
+    /// The decision for one packet the card could not key (its miss record's key is
+    /// unparsed): the agent parses the frame fully in software (`nic_abi::parse::
+    /// parse_software`, which walks IPv6 extension headers and is not limited to the card's
+    /// header window) and classifies that key, as Open vSwitch would. Such packets are decided
+    /// one by one, never installed: the card cannot look their keys up.
+    pub fn decide_frame(&self, frame: &[u8], in_port: PortNo) -> (FlowKey, Decision) {
+        let key = nic_abi::parse::parse_software(frame, in_port);
+        (key, self.rules.decide(&key))
+    }
+
+    /// A miss record from the card's exception ring: a table miss is admitted (the packet is
+    /// the record's handle); an unparsed key or a `ToAgent` hit is decided now, per packet.
+    pub fn on_miss_record(&mut self, record: &MissRecord) -> Result<RecordOutcome, AgentError>
+    where
+        P: From<PacketHandle>,
+    {
+        let key = record.flow_key()?;
+        let (key, decision) = match record.reason {
+            MissReason::TableMiss if key.is_parsed() => {
+                return Ok(RecordOutcome::Admitted(
+                    self.on_miss(key, P::from(record.handle)),
+                ))
+            }
+            MissReason::UnparsedKey | MissReason::TableMiss => {
+                self.decide_frame(record.header_bytes(), record.in_port)
+            }
+            MissReason::ToAgent => (key, self.rules.decide(&key)),
+        };
+        self.pending.decided_per_packet += 1;
+        Ok(RecordOutcome::DecidedInSoftware { key, decision })
+    }
+
+    /// A miss from the card: starts the flow's setup, or holds the packet behind it.
+    pub fn on_miss(&mut self, key: FlowKey, packet: P) -> Admission {
+        self.pending
+            .admit(key, packet, self.config.max_held_per_flow)
+    }
+
+    /// Completes every started setup, in arrival order: classifies, installs (or decides on
+    /// software forwarding) and releases the flow's packets in order.
+    pub fn process(&mut self, now: SimTime) -> Result<Vec<Released<P>>, AgentError> {
+        let mut out = Vec::new();
+        while let Some(key) = self.pending.setups.pop_front() {
+            let decision = self.rules.decide(&key);
+            let software = self
+                .table
+                .install(now, self.config.idle_timeout, &key, &decision)?;
+            let packets = self.pending.finish(&key, software.is_some());
+            out.extend(release(packets, key, decision, software));
+        }
+        Ok(out)
+    }
+
+    /// Evicts entries not hit within the idle timeout; returns how many went. Raises the flow
+    /// limit by as many (up to the capacity).
+    pub fn evict_idle(&mut self, now: SimTime) -> Result<usize, AgentError> {
+        self.table.evict_idle(now, self.config.idle_timeout)
+    }
+
+    /// Adds a rule and revalidates; when this returns, every installed entry agrees with the
+    /// new rule set. Returns the rule's id.
+    pub fn add_rule(&mut self, rule: Rule) -> Result<RuleId, AgentError> {
+        let affected = self.table.affected_by_new(&rule);
+        let id = self.rules.add(rule)?;
+        self.table.revalidate(&affected, &self.rules)?;
+        Ok(id)
+    }
+
+    /// Removes a rule and revalidates; when this returns, no installed entry was decided by
+    /// it (or still carries its decision).
+    pub fn remove_rule(&mut self, id: RuleId) -> Result<Rule, AgentError> {
+        let rule = self.rules.remove(id)?;
+        let affected = self.table.affected_by_removed(id);
+        self.table.revalidate(&affected, &self.rules)?;
+        Ok(rule)
+    }
+
+    /// Checks invariant 4 against a from-scratch linear classification of the rules in force:
+    /// every installed entry holds the action its key's decision resolves to, and the device
+    /// holds exactly the agent's entries. Returns the first violation.
+    pub fn check_consistency(&mut self) -> Result<(), String> {
+        self.table.check_consistency(&self.rules)
+    }
+}
+
+/// The agent shared by several handler threads (`parking_lot` locks).
+///
+/// **Lock order**: `rules` (read-write) before `table` before `pending`; a thread never takes
+/// an earlier lock while holding a later one. A handler holds `rules` for reading from
+/// classification until its entry is installed, so a rule update (which takes `rules` for
+/// writing, then `table` to revalidate) either sees the entry and revalidates it, or happens
+/// before the classification: no stale entry can be installed after an acknowledged update.
+#[derive(Debug)]
+pub struct SharedAgent<D: FlowTableDevice, P> {
+    config: AgentConfig,
+    rules: RwLock<RuleState>,
+    table: Mutex<TableState<D>>,
+    pending: Mutex<PendingState<P>>,
+}
+
+impl<D: FlowTableDevice, P> SharedAgent<D, P> {
+    /// A shared agent over `device` with `rules` (ids 0, 1, ... in list order).
+    pub fn with_rules(
+        device: D,
+        config: AgentConfig,
+        rules: Vec<Rule>,
+    ) -> Result<SharedAgent<D, P>, AgentError> {
+        Ok(SharedAgent {
+            config,
+            rules: RwLock::new(RuleState::with_rules(rules)?),
+            table: Mutex::new(TableState::new(device)),
+            pending: Mutex::new(PendingState::new()),
+        })
+    }
+
+    /// See [`Agent::on_miss_record`] (any thread).
+    pub fn on_miss_record(&self, record: &MissRecord) -> Result<RecordOutcome, AgentError>
+    where
+        P: From<PacketHandle>,
+    {
+        let key = record.flow_key()?;
+        let (key, decision) = match record.reason {
+            MissReason::TableMiss if key.is_parsed() => {
+                return Ok(RecordOutcome::Admitted(
+                    self.on_miss(key, P::from(record.handle)),
+                ))
+            }
+            MissReason::UnparsedKey | MissReason::TableMiss => {
+                self.decide_frame(record.header_bytes(), record.in_port)
+            }
+            MissReason::ToAgent => (key, self.rules.read().decide(&key)),
+        };
+        self.pending.lock().decided_per_packet += 1;
+        Ok(RecordOutcome::DecidedInSoftware { key, decision })
+    }
+
+    /// A miss from the card (any thread).
+    pub fn on_miss(&self, key: FlowKey, packet: P) -> Admission {
+        self.pending
+            .lock()
+            .admit(key, packet, self.config.max_held_per_flow)
+    }
+
+    /// One handler step: takes the oldest waiting setup, completes it and returns its
+    /// packets, or `None` when no setup is waiting.
+    pub fn handle_one(&self, now: SimTime) -> Result<Option<Vec<Released<P>>>, AgentError> {
+        let Some(key) = self.pending.lock().setups.pop_front() else {
+            return Ok(None);
+        };
+        let rules = self.rules.read();
+        let decision = rules.decide(&key);
+        let software = self
+            .table
+            .lock()
+            .install(now, self.config.idle_timeout, &key, &decision)?;
+        // Packets that arrived during the install are in the queue too, behind the others.
+        let packets = self.pending.lock().finish(&key, software.is_some());
+        drop(rules);
+        Ok(Some(release(packets, key, decision, software).collect()))
+    }
+
+    /// See [`Agent::decide_frame`].
+    pub fn decide_frame(&self, frame: &[u8], in_port: PortNo) -> (FlowKey, Decision) {
+        let key = nic_abi::parse::parse_software(frame, in_port);
+        (key, self.rules.read().decide(&key))
+    }
+
+    /// Adds a rule; revalidated when this returns (the acknowledgement).
+    pub fn add_rule(&self, rule: Rule) -> Result<RuleId, AgentError> {
+        let mut rules = self.rules.write();
+        let mut table = self.table.lock();
+        let affected = table.affected_by_new(&rule);
+        let id = rules.add(rule)?;
+        table.revalidate(&affected, &rules)?;
+        Ok(id)
+    }
+
+    /// Removes a rule; revalidated when this returns (the acknowledgement).
+    pub fn remove_rule(&self, id: RuleId) -> Result<Rule, AgentError> {
+        let mut rules = self.rules.write();
+        let mut table = self.table.lock();
+        let rule = rules.remove(id)?;
+        let affected = table.affected_by_removed(id);
+        table.revalidate(&affected, &rules)?;
+        Ok(rule)
+    }
+
+    /// Evicts idle entries (any thread).
+    pub fn evict_idle(&self, now: SimTime) -> Result<usize, AgentError> {
+        self.table.lock().evict_idle(now, self.config.idle_timeout)
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> AgentCounters {
+        let table = self.table.lock();
+        let pending = self.pending.lock();
+        counters(&table, &pending)
+    }
+
+    /// Flows whose setup is waiting or in progress.
+    pub fn pending_flows(&self) -> usize {
+        self.pending.lock().held.len()
+    }
+
+    /// See [`Agent::check_consistency`].
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let rules = self.rules.read();
+        let mut table = self.table.lock();
+        table.check_consistency(&rules)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn card_actions_follow_the_abi_table() {
+        let p1 = PortNo(1);
+        let out = |n| Action::Output(PortNo(n));
+        assert_eq!(card_action(&[], p1), Some(CardAction::DROP));
+        assert_eq!(
+            card_action(&[out(2)], p1),
+            Some(CardAction::output(PortNo(2)))
+        );
+        assert_eq!(
+            card_action(&[out(1)], p1),
+            Some(CardAction::DROP),
+            "output to in_port"
+        );
+        assert_eq!(
+            card_action(&[Action::InPort], p1),
+            Some(CardAction::output(p1))
+        );
+        assert_eq!(
+            card_action(&[Action::Controller { max_len: 65535 }], p1),
+            Some(CardAction::TO_AGENT)
+        );
+        assert_eq!(
+            card_action(&[Action::ModVlanVid(7), Action::Flood], p1),
+            Some(CardAction {
+                dest: Destination::Flood,
+                vlan: VlanOp::Set {
+                    vid: VlanId::new(7).unwrap(),
+                    pcp: None
+                }
+            })
+        );
+        assert_eq!(
+            card_action(&[Action::StripVlan], p1),
+            Some(CardAction::DROP),
+            "an edit on a dropped packet is canonically no edit"
+        );
+        assert_eq!(card_action(&[out(2), out(3)], p1), None);
+        assert_eq!(card_action(&[out(2), Action::StripVlan], p1), None);
+        assert_eq!(
+            card_action(&[Action::StripVlan, Action::ModVlanVid(3), out(2)], p1),
+            None
+        );
+        assert_eq!(card_action(&[Action::Normal], p1), None);
+    }
+}

@@ -1,0 +1,759 @@
+//! The agent against a mock flow table (the other side of the `FlowTableDevice` boundary).
+
+use std::collections::HashMap;
+
+use flow_setup::agent::{Admission, Agent, AgentConfig, SoftwareReason};
+use flow_setup::classifier::{Classifier, LinearClassifier};
+use flow_setup::ofctl::parse_rule;
+use flow_setup::rule::{Point, Rule, RuleId};
+use nic_abi::action::{Action as CardAction, Destination};
+use nic_abi::device::{EntryStats, FlowTableDevice, FlowTableError, InsertOutcome};
+use nic_abi::key::{EtherType, FlowKey, KeyClass, PortNo, UnparsedReason};
+use nic_abi::time::{SimDuration, SimTime};
+use proptest::prelude::*;
+
+use crate::strategies::{key_strategy, rule_strategy};
+
+/// A table with a capacity, a clock the test sets, and hits the test records. Like a cuckoo
+/// table it may fill before its capacity: inserts fail at `fills_at` entries.
+#[derive(Debug, Default)]
+pub(crate) struct MockTable {
+    capacity: u64,
+    fills_at: u64,
+    now: SimTime,
+    entries: HashMap<FlowKey, (CardAction, EntryStats)>,
+}
+
+impl MockTable {
+    pub(crate) fn new(capacity: u64) -> MockTable {
+        MockTable {
+            capacity,
+            fills_at: capacity,
+            ..MockTable::default()
+        }
+    }
+}
+
+impl MockTable {
+    /// A packet hit the entry for `key` at `now` (as the card's lookup would record).
+    fn hit(&mut self, key: &FlowKey, now: SimTime) {
+        if let Some(e) = self.entries.get_mut(key) {
+            e.1.hits += 1;
+            e.1.bytes += 64;
+            e.1.last_hit = now;
+        }
+    }
+}
+
+impl FlowTableDevice for MockTable {
+    fn insert(
+        &mut self,
+        key: &FlowKey,
+        action: CardAction,
+    ) -> Result<InsertOutcome, FlowTableError> {
+        if !key.is_parsed() {
+            return Err(FlowTableError::UnparsedKey(key.class));
+        }
+        action.validate()?;
+        if let Some(e) = self.entries.get_mut(key) {
+            e.0 = action;
+            return Ok(InsertOutcome::Updated);
+        }
+        if self.entries.len() as u64 >= self.fills_at.min(self.capacity) {
+            return Err(FlowTableError::TableFull {
+                occupancy: self.entries.len() as u64,
+                capacity: self.capacity,
+            });
+        }
+        let stats = EntryStats {
+            last_hit: self.now,
+            ..EntryStats::default()
+        };
+        self.entries.insert(*key, (action, stats));
+        Ok(InsertOutcome::Inserted)
+    }
+    fn delete(&mut self, key: &FlowKey) -> Result<bool, FlowTableError> {
+        Ok(self.entries.remove(key).is_some())
+    }
+    fn lookup(&mut self, key: &FlowKey) -> Result<Option<CardAction>, FlowTableError> {
+        Ok(self.entries.get(key).map(|e| e.0))
+    }
+    fn entry_stats(&mut self, key: &FlowKey) -> Result<Option<EntryStats>, FlowTableError> {
+        Ok(self.entries.get(key).map(|e| e.1))
+    }
+    fn capacity(&self) -> u64 {
+        self.capacity
+    }
+    fn occupancy(&self) -> u64 {
+        self.entries.len() as u64
+    }
+}
+
+fn tcp_key(port: u16, dst: u16) -> FlowKey {
+    FlowKey {
+        in_port: PortNo(port),
+        dl_type: EtherType::IPV4,
+        nw_proto: 6,
+        nw_dst: 0x0a00_0001,
+        tp_dst: dst,
+        ..FlowKey::default()
+    }
+}
+
+fn agent(capacity: u64, rules: &[&str]) -> Agent<MockTable, u32> {
+    let mut a = Agent::new(
+        MockTable::new(capacity),
+        AgentConfig {
+            max_held_per_flow: 3,
+            idle_timeout: SimDuration::from_ns(1000),
+        },
+    );
+    for r in rules {
+        a.add_rule(parse_rule(r).unwrap()).unwrap();
+    }
+    a
+}
+
+#[test]
+fn miss_installs_the_entry_and_releases_held_packets_in_order() {
+    let mut a = agent(
+        16,
+        &[
+            "priority=10,tcp,actions=output:2",
+            "priority=1,actions=drop",
+        ],
+    );
+    let k = tcp_key(1, 80);
+    let admissions: Vec<Admission> = (0..5).map(|i| a.on_miss(k, i)).collect();
+    assert_eq!(
+        admissions,
+        [
+            Admission::Started,
+            Admission::Held,
+            Admission::Held,
+            Admission::DroppedHeldOverflow,
+            Admission::DroppedHeldOverflow
+        ]
+    );
+    let out = a.process(SimTime(0)).unwrap();
+    assert_eq!(out.iter().map(|r| r.packet).collect::<Vec<_>>(), [0, 1, 2]);
+    assert!(out
+        .iter()
+        .all(|r| r.software.is_none() && r.decision.rule == Some(RuleId(0))));
+    assert_eq!(
+        a.device().entries.get(&k).map(|e| e.0),
+        Some(CardAction::output(PortNo(2)))
+    );
+    let c = a.counters();
+    assert_eq!(c.misses, c.started + c.held + c.held_overflow);
+    assert_eq!((c.installed, c.held_overflow), (1, 2));
+}
+
+#[test]
+fn flows_that_are_not_one_card_action_go_to_software() {
+    let mut a = agent(
+        16,
+        &[
+            "priority=10,tcp,actions=output:2,output:3",
+            "priority=5,udp,actions=normal",
+        ],
+    );
+    a.on_miss(tcp_key(1, 80), 7);
+    let out = a.process(SimTime(0)).unwrap();
+    assert_eq!(out[0].software, Some(SoftwareReason::NotACardAction));
+    let unparsed = FlowKey {
+        class: KeyClass::Unparsed(UnparsedReason::Truncated),
+        ..tcp_key(1, 81)
+    };
+    a.on_miss(unparsed, 8);
+    let out = a.process(SimTime(0)).unwrap();
+    assert_eq!(out[0].software, Some(SoftwareReason::Unparsed));
+    assert_eq!(a.device().occupancy(), 0);
+    assert_eq!(a.counters().software, 2);
+}
+
+#[test]
+fn output_to_the_input_port_installs_a_drop() {
+    let mut a = agent(16, &["priority=10,tcp,actions=output:1"]);
+    a.on_miss(tcp_key(1, 80), 0);
+    a.process(SimTime(0)).unwrap();
+    let e = a.device().entries.get(&tcp_key(1, 80)).map(|e| e.0.dest);
+    assert_eq!(e, Some(Destination::Drop));
+}
+
+#[test]
+fn full_table_goes_to_software_then_recovers_by_idle_eviction() {
+    // Four slots, but (as when a cuckoo insert finds no path) the third insert fails.
+    let mut table = MockTable::new(4);
+    table.fills_at = 2;
+    let mut a: Agent<MockTable, u32> = Agent::new(
+        table,
+        AgentConfig {
+            max_held_per_flow: 3,
+            idle_timeout: SimDuration::from_ns(1000),
+        },
+    );
+    a.add_rule(parse_rule("priority=10,tcp,actions=output:2").unwrap())
+        .unwrap();
+    for (i, port) in [80u16, 81, 82].into_iter().enumerate() {
+        a.on_miss(tcp_key(1, port), u32::try_from(i).unwrap());
+    }
+    let out = a.process(SimTime(0)).unwrap();
+    assert_eq!(out[2].software, Some(SoftwareReason::TableFull));
+    assert_eq!(a.flow_limit(), 2);
+    // Still full and nothing idle: the flow limit sends it to software without probing.
+    a.on_miss(tcp_key(1, 83), 3);
+    let out = a.process(SimTime(10)).unwrap();
+    assert_eq!(out[0].software, Some(SoftwareReason::FlowLimit));
+    // Later the two entries are idle: they are evicted and the new flow is installed.
+    a.on_miss(tcp_key(1, 84), 4);
+    let out = a.process(SimTime(5_000_000)).unwrap();
+    assert_eq!(out[0].software, None);
+    assert_eq!(a.counters().evicted, 2);
+    a.check_consistency().unwrap();
+}
+
+#[test]
+fn rule_updates_rewrite_exactly_the_affected_entries() {
+    let mut a = agent(16, &["priority=10,tcp,actions=output:2"]);
+    for p in [80u16, 443] {
+        a.on_miss(tcp_key(1, p), 0);
+    }
+    a.process(SimTime(0)).unwrap();
+    let id = a
+        .add_rule(parse_rule("priority=20,tcp,tp_dst=80,actions=drop").unwrap())
+        .unwrap();
+    assert_eq!(a.counters().revalidated, 1);
+    assert_eq!(
+        a.device().entries.get(&tcp_key(1, 80)).map(|e| e.0),
+        Some(CardAction::DROP)
+    );
+    a.check_consistency().unwrap();
+    a.remove_rule(id).unwrap();
+    assert_eq!(
+        a.device().entries.get(&tcp_key(1, 80)).map(|e| e.0),
+        Some(CardAction::output(PortNo(2)))
+    );
+    a.check_consistency().unwrap();
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Add(Box<Rule>),
+    Remove(prop::sample::Index),
+    Miss(FlowKey),
+    Process,
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => rule_strategy().prop_map(|r| Op::Add(Box::new(r))),
+        1 => any::<prop::sample::Index>().prop_map(Op::Remove),
+        4 => key_strategy().prop_map(Op::Miss),
+        2 => Just(Op::Process),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Rule updates interleaved with traffic: after every acknowledged update no installed
+    /// entry is stale (invariant 4), every released packet got the decision of the rules in
+    /// force when it was released (invariant 3), and each flow's packets leave in arrival
+    /// order (invariant 5).
+    #[test]
+    fn updates_interleaved_with_traffic_keep_entries_consistent(
+        ops in prop::collection::vec(op_strategy(), 1..60),
+    ) {
+        let mut a: Agent<MockTable, u32> = Agent::new(MockTable::new(3), AgentConfig {
+            max_held_per_flow: 4,
+            idle_timeout: SimDuration::from_ns(1000),
+        });
+        let mut model: Vec<(RuleId, Rule)> = Vec::new();
+        let mut next_packet = 0u32;
+        let mut sent: HashMap<FlowKey, Vec<u32>> = HashMap::new();
+        let mut now = 0u64;
+        for op in ops {
+            now += 100_000; // 100 ns (SimTime is in picoseconds)
+            match op {
+                Op::Add(r) => {
+                    let id = a.add_rule((*r).clone()).unwrap();
+                    model.push((id, *r));
+                    a.check_consistency().map_err(TestCaseError::fail)?;
+                }
+                Op::Remove(ix) => {
+                    if !model.is_empty() {
+                        let (id, _) = model.remove(ix.index(model.len()));
+                        a.remove_rule(id).unwrap();
+                        a.check_consistency().map_err(TestCaseError::fail)?;
+                    }
+                }
+                Op::Miss(k) => {
+                    if a.on_miss(k, next_packet) != Admission::DroppedHeldOverflow {
+                        sent.entry(k).or_default().push(next_packet);
+                    }
+                    next_packet += 1;
+                }
+                Op::Process => {
+                    let mut linear = LinearClassifier::new();
+                    for (id, r) in &model {
+                        linear.insert(*id, r.priority, &r.pattern).unwrap();
+                    }
+                    for rel in a.process(SimTime(now)).unwrap() {
+                        let want = linear.lookup(&Point::from(&rel.key));
+                        prop_assert_eq!(rel.decision.rule, want);
+                        let expected = sent.get_mut(&rel.key).unwrap();
+                        prop_assert_eq!(expected.remove(0), rel.packet, "order within a flow");
+                    }
+                    a.check_consistency().map_err(TestCaseError::fail)?;
+                }
+            }
+        }
+        let c = a.counters();
+        prop_assert_eq!(c.misses, c.started + c.held + c.held_overflow);
+        TOTALS.lock().unwrap().push((c.installed, c.revalidated, c.software, c.evicted));
+    }
+}
+
+static TOTALS: std::sync::Mutex<Vec<(u64, u64, u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+#[test]
+fn the_interleaving_test_exercises_installs_and_revalidation() {
+    updates_interleaved_with_traffic_keep_entries_consistent();
+    let t = TOTALS.lock().unwrap();
+    let sum = t.iter().fold((0, 0, 0, 0), |a, b| {
+        (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
+    });
+    println!(
+        "over {} cases: {} installs, {} revalidations, {} software, {} evictions",
+        t.len(),
+        sum.0,
+        sum.1,
+        sum.2,
+        sum.3
+    );
+    assert!(sum.0 > 100 && sum.1 > 20 && sum.3 > 10, "{sum:?}");
+}
+
+mod stress {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    use flow_setup::agent::{Admission, AgentConfig, Released, SharedAgent};
+    use flow_setup::ofctl::parse_rule;
+    use nic_abi::key::{EtherType, FlowKey, PortNo};
+    use nic_abi::time::{SimDuration, SimTime};
+
+    use super::MockTable;
+
+    fn key(i: u64) -> FlowKey {
+        FlowKey {
+            in_port: PortNo(1 + (i % 3) as u16),
+            dl_type: EtherType::IPV4,
+            nw_proto: if i % 2 == 0 { 6 } else { 17 },
+            nw_src: 0x0a00_0000 + u128::from(i % 7),
+            nw_dst: 0xc0a8_0001,
+            tp_dst: [80, 443, 53, 1500][(i % 4) as usize],
+            ..FlowKey::default()
+        }
+    }
+
+    const RULES: &[&str] = &[
+        "priority=50,tcp,tp_dst=80,actions=output:2",
+        "priority=40,udp,tp_dst=53,actions=output:3",
+        "priority=30,ip,nw_src=10.0.0.0/30,actions=drop",
+        "priority=20,tcp,actions=output:1",
+        "priority=10,ip,actions=flood",
+    ];
+    const UPDATES: &[&str] = &[
+        "priority=60,tcp,tp_dst=443,actions=output:3",
+        "priority=45,ip,nw_src=10.0.0.5,actions=output:2",
+        "priority=35,udp,actions=controller",
+        "priority=55,tcp,in_port=2,actions=in_port",
+    ];
+
+    /// Misses from the card, three handler threads, rule updates and idle eviction, all at
+    /// once; at the end: every miss is released or counted as dropped, each flow's packets
+    /// left in arrival order, and the installed entries agree with the rules (checked after
+    /// every acknowledged update too).
+    #[test]
+    fn concurrent_misses_installs_evictions_and_updates_keep_the_invariants() {
+        let rules = RULES.iter().map(|r| parse_rule(r).unwrap()).collect();
+        let agent: Arc<SharedAgent<MockTable, u64>> = Arc::new(
+            SharedAgent::with_rules(
+                MockTable::new(12),
+                AgentConfig {
+                    max_held_per_flow: 8,
+                    idle_timeout: SimDuration::from_ns(50),
+                },
+                rules,
+            )
+            .unwrap(),
+        );
+        let clock = Arc::new(AtomicU64::new(0));
+        let producing = Arc::new(AtomicBool::new(true));
+        let admitted: Arc<parking_lot::Mutex<HashMap<FlowKey, Vec<u64>>>> = Arc::default();
+
+        let producer = {
+            let (agent, clock, producing, admitted) = (
+                agent.clone(),
+                clock.clone(),
+                producing.clone(),
+                admitted.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+                for seq in 0..20_000u64 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let k = key(seed % 40);
+                    clock.fetch_add(10_000, Ordering::Relaxed); // 10 ns per miss
+                                                                // The pending lock orders admissions; holding `admitted` across the call
+                                                                // keeps our record in the same order.
+                    {
+                        let mut log = admitted.lock();
+                        if agent.on_miss(k, seq) != Admission::DroppedHeldOverflow {
+                            log.entry(k).or_default().push(seq);
+                        }
+                    }
+                    // The card's miss ring is bounded: when many setups are waiting, the card
+                    // stops sending misses until handlers catch up.
+                    while agent.pending_flows() > 8 {
+                        std::thread::yield_now();
+                    }
+                    if seq % 64 == 0 {
+                        std::thread::sleep(std::time::Duration::from_micros(20));
+                    }
+                }
+                producing.store(false, Ordering::Release);
+            })
+        };
+        let handlers: Vec<_> = (0..3)
+            .map(|_| {
+                let (agent, clock, producing) = (agent.clone(), clock.clone(), producing.clone());
+                std::thread::spawn(move || {
+                    let mut out: Vec<Vec<Released<u64>>> = Vec::new();
+                    loop {
+                        let now = SimTime(clock.load(Ordering::Relaxed));
+                        match agent.handle_one(now).unwrap() {
+                            Some(batch) => out.push(batch),
+                            None if !producing.load(Ordering::Acquire)
+                                && agent.pending_flows() == 0 =>
+                            {
+                                break
+                            }
+                            None => std::thread::yield_now(),
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        let updater = {
+            let (agent, producing) = (agent.clone(), producing.clone());
+            std::thread::spawn(move || {
+                let mut added = Vec::new();
+                let mut rounds = 0;
+                while producing.load(Ordering::Acquire) || rounds < 20 {
+                    for u in UPDATES {
+                        added.push(agent.add_rule(parse_rule(u).unwrap()).unwrap());
+                        agent.check_consistency().unwrap();
+                    }
+                    for id in added.drain(..) {
+                        agent.remove_rule(id).unwrap();
+                        agent.check_consistency().unwrap();
+                    }
+                    rounds += 1;
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+                rounds
+            })
+        };
+        let evictor = {
+            let (agent, clock, producing) = (agent.clone(), clock.clone(), producing.clone());
+            std::thread::spawn(move || {
+                let mut evicted = 0;
+                while producing.load(Ordering::Acquire) {
+                    evicted += agent
+                        .evict_idle(SimTime(clock.load(Ordering::Relaxed)))
+                        .unwrap();
+                    std::thread::yield_now();
+                }
+                evicted
+            })
+        };
+        producer.join().unwrap();
+        let batches: Vec<Vec<Released<u64>>> = handlers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        let rounds = updater.join().unwrap();
+        let evicted = evictor.join().unwrap();
+
+        let c = agent.counters();
+        let released: usize = batches.iter().map(Vec::len).sum();
+        assert_eq!(c.misses, 20_000);
+        assert_eq!(c.misses, c.started + c.held + c.held_overflow);
+        assert_eq!(c.misses, released as u64 + c.held_overflow, "conservation");
+        // Order: a flow's batches, by their first packet, concatenate to what was admitted.
+        let mut per_flow: HashMap<FlowKey, Vec<&Vec<Released<u64>>>> = HashMap::new();
+        for b in &batches {
+            per_flow.entry(b[0].key).or_default().push(b);
+        }
+        let admitted = admitted.lock();
+        for (k, mut bs) in per_flow {
+            bs.sort_by_key(|b| b[0].packet);
+            let got: Vec<u64> = bs.iter().flat_map(|b| b.iter().map(|r| r.packet)).collect();
+            assert_eq!(&got, &admitted[&k], "order of flow {k:?}");
+        }
+        agent.check_consistency().unwrap();
+        println!(
+            "stress: {} misses, {} setups, {} held, {} dropped (hold queue full), {} installs, {} software, {} revalidations, {} evictions ({} by the evictor thread), {} update rounds",
+            c.misses, c.started, c.held, c.held_overflow, c.installed, c.software, c.revalidated, c.evicted, evicted, rounds
+        );
+        assert!(
+            c.started > 1000,
+            "handlers must interleave with the misses: {c:?}"
+        );
+        assert!(
+            c.installed > 0 && c.revalidated > 0 && c.evicted > 0,
+            "{c:?}"
+        );
+    }
+}
+
+#[test]
+fn unparsed_packets_are_decided_on_a_full_software_parse() {
+    let a = agent(16, &["priority=10,tcp,tp_dst=80,actions=output:2"]);
+    // Ethernet + IPv4 (no options) + TCP to port 80.
+    let mut frame = vec![0u8; 14 + 20 + 20];
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    frame[14] = 0x45;
+    frame[16..18].copy_from_slice(&40u16.to_be_bytes());
+    frame[22] = 64;
+    frame[23] = 6;
+    frame[26..30].copy_from_slice(&[10, 0, 0, 1]);
+    frame[30..34].copy_from_slice(&[10, 0, 0, 2]);
+    frame[34..36].copy_from_slice(&1234u16.to_be_bytes());
+    frame[36..38].copy_from_slice(&80u16.to_be_bytes());
+    frame[46] = 0x50;
+    let (key, d) = a.decide_frame(&frame, PortNo(1));
+    assert!(key.is_parsed(), "{key:?}");
+    assert_eq!((key.nw_proto, key.tp_dst), (6, 80));
+    assert_eq!(d.rule, Some(RuleId(0)));
+    assert_eq!(d.card, Some(CardAction::output(PortNo(2))));
+}
+
+/// The agent over nic-model's card: its cuckoo table through `FlowTableDevice`.
+mod on_the_card_model {
+    use flow_setup::agent::{Agent, AgentConfig};
+    use flow_setup::classbench::{parse_filters, parse_trace_gz};
+    use flow_setup::ofctl::parse_rule;
+    use flow_setup::rule::Action;
+    use nic_abi::action::Action as CardAction;
+    use nic_abi::device::FlowTableDevice;
+    use nic_abi::key::{FlowKey, PortNo};
+    use nic_abi::time::SimTime;
+    use nic_model::card::{Card, CardConfig};
+    use nic_model::testing::FlatMemoryHost;
+
+    use crate::classbench_tests::data_bytes;
+    use crate::data;
+
+    #[test]
+    fn acl1_1k_flows_install_into_the_card_table_and_follow_rule_updates() {
+        let rules = parse_filters(&data("acl1_1K"), &[Action::Output(PortNo(2))]).unwrap();
+        let card = Card::new(CardConfig::default(), FlatMemoryHost::new()).unwrap();
+        let mut agent: Agent<Card<FlatMemoryHost>, usize> =
+            Agent::with_rules(card, AgentConfig::default(), rules).unwrap();
+        let mut keys: Vec<FlowKey> = parse_trace_gz(&data_bytes("acl1_1K_trace.gz"))
+            .unwrap()
+            .into_iter()
+            .take(2000)
+            .map(|h| FlowKey {
+                in_port: PortNo(1),
+                ..h.key
+            })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for (i, k) in keys.iter().enumerate() {
+            agent.on_miss(*k, i);
+        }
+        let out = agent.process(SimTime(0)).unwrap();
+        assert_eq!(out.len(), keys.len());
+        assert!(out.iter().all(|r| r.software.is_none()));
+        assert_eq!(agent.device().occupancy(), keys.len() as u64);
+        agent.check_consistency().unwrap();
+        // A rule above everything for TCP to port 1521: the affected entries now drop.
+        let id = agent
+            .add_rule(parse_rule("priority=65000,tcp,tp_dst=1521,actions=drop").unwrap())
+            .unwrap();
+        let hit = keys
+            .iter()
+            .filter(|k| k.nw_proto == 6 && k.tp_dst == 1521)
+            .count();
+        assert!(hit > 0, "the trace has flows to port 1521");
+        assert_eq!(agent.counters().revalidated, hit as u64);
+        agent.check_consistency().unwrap();
+        let k = keys
+            .iter()
+            .find(|k| k.nw_proto == 6 && k.tp_dst == 1521)
+            .unwrap();
+        let k = *k;
+        assert_eq!(
+            agent.device_mut().lookup(&k).unwrap(),
+            Some(CardAction::DROP)
+        );
+        agent.remove_rule(id).unwrap();
+        agent.check_consistency().unwrap();
+    }
+}
+
+mod miss_records {
+    use flow_setup::agent::{Admission, Agent, AgentConfig, RecordOutcome, SharedAgent};
+    use flow_setup::ofctl::parse_rule;
+    use flow_setup::rule::RuleId;
+    use nic_abi::action::Action as CardAction;
+    use nic_abi::desc::{MissReason, MissRecord, PacketHandle};
+    use nic_abi::key::PortNo;
+    use nic_abi::parse::parse_card;
+    use nic_abi::time::{SimDuration, SimTime};
+
+    use super::MockTable;
+
+    /// Ethernet + IPv6 + a hop-by-hop options header + TCP to port 80.
+    fn ipv6_hbh_tcp_frame() -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 40 + 8 + 20];
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        f[14] = 0x60;
+        f[18..20].copy_from_slice(&28u16.to_be_bytes()); // payload length
+        f[20] = 0; // next header: hop-by-hop
+        f[21] = 64;
+        f[22..38].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        f[38..54].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        f[54] = 6; // HBH next header: TCP; length 0 (8 bytes); PadN follows
+        f[56] = 1;
+        f[57] = 4;
+        f[62..64].copy_from_slice(&1234u16.to_be_bytes());
+        f[64..66].copy_from_slice(&80u16.to_be_bytes());
+        f[74] = 0x50;
+        f
+    }
+
+    #[test]
+    fn records_are_admitted_or_decided_per_packet() {
+        let mut a: Agent<MockTable, PacketHandle> = Agent::new(
+            MockTable::new(16),
+            AgentConfig {
+                max_held_per_flow: 4,
+                idle_timeout: SimDuration::from_ns(1000),
+            },
+        );
+        a.add_rule(parse_rule("priority=10,tcp6,tp_dst=80,actions=output:2").unwrap())
+            .unwrap();
+        let frame = ipv6_hbh_tcp_frame();
+        // The card does not walk IPv6 extension headers: its key is unparsed.
+        let card_key = parse_card(&frame, PortNo(1));
+        assert!(!card_key.is_parsed());
+        let rec = MissRecord::for_packet(
+            PortNo(1),
+            None,
+            PacketHandle(7),
+            SimTime(0),
+            MissReason::UnparsedKey,
+            &card_key,
+            &frame,
+        )
+        .unwrap();
+        match a.on_miss_record(&rec).unwrap() {
+            RecordOutcome::DecidedInSoftware { key, decision } => {
+                assert!(key.is_parsed());
+                assert_eq!((key.nw_proto, key.tp_dst), (6, 80));
+                assert_eq!(decision.rule, Some(RuleId(0)));
+                assert_eq!(decision.card, Some(CardAction::output(PortNo(2))));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A plain table miss is admitted with its handle and released after processing.
+        let mut plain = frame.clone();
+        plain[20] = 6; // no extension header: IPv6 next header TCP directly
+        plain.drain(54..62);
+        plain[18..20].copy_from_slice(&20u16.to_be_bytes());
+        let key = parse_card(&plain, PortNo(1));
+        assert!(key.is_parsed(), "{key:?}");
+        let rec = MissRecord::for_packet(
+            PortNo(1),
+            None,
+            PacketHandle(8),
+            SimTime(0),
+            MissReason::TableMiss,
+            &key,
+            &plain,
+        )
+        .unwrap();
+        assert_eq!(
+            a.on_miss_record(&rec).unwrap(),
+            RecordOutcome::Admitted(Admission::Started)
+        );
+        let out = a.process(SimTime(0)).unwrap();
+        assert_eq!(out[0].packet, PacketHandle(8));
+        assert_eq!(out[0].decision.rule, Some(RuleId(0)));
+        assert_eq!(a.counters().decided_per_packet, 1);
+    }
+
+    #[test]
+    fn the_shared_agent_handles_records_the_same_way() {
+        let shared: SharedAgent<MockTable, PacketHandle> = SharedAgent::with_rules(
+            MockTable::new(16),
+            AgentConfig::default(),
+            vec![parse_rule("priority=10,tcp6,tp_dst=80,actions=output:2").unwrap()],
+        )
+        .unwrap();
+        let frame = ipv6_hbh_tcp_frame();
+        let card_key = parse_card(&frame, PortNo(1));
+        let rec = MissRecord::for_packet(
+            PortNo(1),
+            None,
+            PacketHandle(1),
+            SimTime(0),
+            MissReason::UnparsedKey,
+            &card_key,
+            &frame,
+        )
+        .unwrap();
+        match shared.on_miss_record(&rec).unwrap() {
+            RecordOutcome::DecidedInSoftware { decision, .. } => {
+                assert_eq!(decision.rule, Some(RuleId(0)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(shared.counters().decided_per_packet, 1);
+    }
+}
+
+#[test]
+fn under_pressure_never_hit_entries_go_first() {
+    let mut a = agent(2, &["priority=10,tcp,actions=output:2"]);
+    for (i, port) in [80u16, 81].into_iter().enumerate() {
+        a.on_miss(tcp_key(1, port), u32::try_from(i).unwrap());
+    }
+    a.process(SimTime(0)).unwrap();
+    // Flow 80 keeps sending; flow 81 was a single packet.
+    a.device_mut().hit(&tcp_key(1, 80), SimTime(15_000));
+    // At 20 ns nothing is idle for the 1 us timeout, but flow 81 was never hit and has been
+    // idle for more than 10 ns (a hundredth): it makes room for the new flow.
+    a.on_miss(tcp_key(1, 82), 2);
+    let out = a.process(SimTime(20_000)).unwrap();
+    assert_eq!(out[0].software, None);
+    let installed: Vec<u16> = {
+        let mut v: Vec<u16> = a.installed().map(|(k, _)| k.tp_dst).collect();
+        v.sort_unstable();
+        v
+    };
+    assert_eq!(installed, [80, 82]);
+    assert_eq!(a.counters().evicted, 1);
+    a.check_consistency().unwrap();
+}
