@@ -325,6 +325,7 @@ impl Action {
     }
 
     /// Encodes the action (see the module doc for the layout).
+    #[inline]
     pub fn to_words(&self) -> ActionWords {
         use layout::*;
         let w0 = match self.dest {

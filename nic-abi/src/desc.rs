@@ -462,6 +462,7 @@ impl TxDescriptor {
     pub const SIZE: usize = 16;
 
     /// The wire image.
+    #[inline]
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         le::put_u64(&mut b, tx_desc::BUF, self.buf.0);
@@ -542,6 +543,7 @@ impl RxDescriptor {
     pub const SIZE: usize = 16;
 
     /// The wire image.
+    #[inline]
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         le::put_u64(&mut b, rx_desc::BUF, self.buf.0);
@@ -620,6 +622,7 @@ impl TxCompletion {
     pub const SIZE: usize = 16;
 
     /// The wire image.
+    #[inline]
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         le::put_u16(&mut b, tx_cpl::INDEX, self.index.value());
@@ -710,6 +713,7 @@ impl RxCompletion {
     pub const SIZE: usize = 24;
 
     /// The wire image.
+    #[inline]
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         le::put_u16(&mut b, rx_cpl::INDEX, self.index.value());
@@ -931,6 +935,7 @@ impl MissRecord {
     }
 
     /// The wire image.
+    #[inline]
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         le::put_u16(&mut b, miss::IN_PORT, self.in_port.0);
@@ -1100,6 +1105,7 @@ impl CopyCommand {
     pub const SIZE: usize = 32;
 
     /// The wire image.
+    #[inline]
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         le::put_u64(&mut b, copy_cmd::SRC, self.src.0);
@@ -1193,6 +1199,7 @@ impl CopyCompletion {
     pub const SIZE: usize = 16;
 
     /// The wire image.
+    #[inline]
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         le::put_u64(&mut b, copy_cpl::COOKIE, self.cookie.0);
@@ -1289,6 +1296,7 @@ impl ReleaseCommand {
     pub const SIZE: usize = 16;
 
     /// The wire image.
+    #[inline]
     pub fn to_bytes(&self) -> [u8; Self::SIZE] {
         let mut b = [0u8; Self::SIZE];
         le::put_u32(&mut b, release::HANDLE, self.handle.0);

@@ -18,6 +18,7 @@ pub const CRC32C_POLY_REFLECTED: u32 = 0x82f6_3b78;
 pub const CRC32_POLY_REFLECTED: u32 = 0xedb8_8320;
 
 /// The key's bytes as the hash functions see them: each word little-endian, word 0 first.
+#[inline]
 fn key_bytes(words: &KeyWords) -> [u8; KEY_WORDS * 4] {
     let mut bytes = [0u8; KEY_WORDS * 4];
     for (chunk, w) in bytes.chunks_exact_mut(4).zip(words) {
@@ -27,6 +28,7 @@ fn key_bytes(words: &KeyWords) -> [u8; KEY_WORDS * 4] {
 }
 
 /// The two hashes of a packed key: `[crc32c, crc32]`.
+#[inline]
 pub fn key_hashes(words: &KeyWords) -> [u32; 2] {
     let bytes = key_bytes(words);
     [crc32c::crc32c(&bytes), crc32fast::hash(&bytes)]

@@ -217,6 +217,7 @@ impl MacAddr {
     }
 
     /// The address as the low 48 bits of an integer.
+    #[inline]
     pub fn to_u64(self) -> u64 {
         self.0
             .iter()
@@ -224,6 +225,7 @@ impl MacAddr {
     }
 
     /// The address held in the low 48 bits of `v` (the upper 16 bits are ignored).
+    #[inline]
     pub fn from_u64(v: u64) -> MacAddr {
         let b = v.to_be_bytes();
         MacAddr([b[2], b[3], b[4], b[5], b[6], b[7]])
@@ -531,6 +533,7 @@ impl FlowKey {
     /// Packs the key into its word layout (see the module doc).
     // Every narrowing cast below takes bits already masked or shifted into range.
     #[allow(clippy::cast_possible_truncation)]
+    #[inline]
     pub fn to_words(&self) -> KeyWords {
         let mac = |m: MacAddr| m.to_u64();
         let dst = mac(self.dl_dst);
