@@ -64,15 +64,43 @@ pub struct AgentConfig {
     pub max_held_per_flow: usize,
     /// An entry not hit for this long may be evicted when the table is full.
     pub idle_timeout: SimDuration,
+    /// Host CPU time the agent's work costs ([`AgentCounters::host_cpu_time`]).
+    pub costs: AgentCosts,
 }
 
 impl Default for AgentConfig {
     /// 64 held packets per flow (a burst at line rate during one setup); 10 s idle timeout,
-    /// Open vSwitch's default `max-idle`.
+    /// Open vSwitch's default `max-idle`; [`AgentCosts::default`].
     fn default() -> Self {
         AgentConfig {
             max_held_per_flow: 64,
             idle_timeout: SimDuration::from_ns(10_000_000_000),
+            costs: AgentCosts::default(),
+        }
+    }
+}
+
+/// Host-core time per unit of the agent's work. The installs themselves cost what the device
+/// charges (the driver's MMIO writes on the PCIe model), not counted here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentCosts {
+    /// Handling one miss record (read it, classify, derive the entry, or decide the packet):
+    /// a userspace switch's whole per-packet cost.
+    pub miss: SimDuration,
+    /// Forwarding one packet in software (table full, flow limit, not a card action).
+    pub software_forward: SimDuration,
+}
+
+impl Default for AgentCosts {
+    /// Both 4,039 ns: Open vSwitch 3.1's userspace datapath with AF_XDP ports, 1 flow, no
+    /// rules, busy time of the switch core per forwarded 64-byte packet (median), measured on
+    /// this kind of machine (the team's `real_switches_2026-11-22.json`, record
+    /// `ovs-netdev`/`afxdp-nonpmd`/0 rules/1 flow). The agent, like that datapath, takes
+    /// packets from a ring in userspace, classifies them and hands them on.
+    fn default() -> Self {
+        AgentCosts {
+            miss: SimDuration::from_ns(4_039),
+            software_forward: SimDuration::from_ns(4_039),
         }
     }
 }
@@ -162,6 +190,17 @@ pub struct AgentCounters {
     pub evicted: u64,
     /// Miss records decided one by one in software (unparsed key, `ToAgent` entry).
     pub decided_per_packet: u64,
+}
+
+impl AgentCounters {
+    /// Host CPU time of the work counted: every miss and every record decided per packet
+    /// costs `costs.miss`, every packet forwarded in software `costs.software_forward`.
+    pub fn host_cpu_time(&self, costs: &AgentCosts) -> SimDuration {
+        costs
+            .miss
+            .times(self.misses.saturating_add(self.decided_per_packet))
+            + costs.software_forward.times(self.software)
+    }
 }
 
 /// Error from the agent: the device failed in a way that leaves its state unknown, or a rule
@@ -608,6 +647,11 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
     /// The counters.
     pub fn counters(&self) -> AgentCounters {
         counters(&self.table, &self.pending)
+    }
+
+    /// Host CPU time of the agent's work so far, at the configured costs.
+    pub fn host_cpu_time(&self) -> SimDuration {
+        self.counters().host_cpu_time(&self.config.costs)
     }
 
     /// The device.

@@ -106,6 +106,7 @@ fn agent(capacity: u64, rules: &[&str]) -> Agent<MockTable, u32> {
         AgentConfig {
             max_held_per_flow: 3,
             idle_timeout: SimDuration::from_ns(1000),
+            ..AgentConfig::default()
         },
     );
     for r in rules {
@@ -170,6 +171,9 @@ fn flows_that_are_not_one_card_action_go_to_software() {
     assert_eq!(out[0].software, Some(SoftwareReason::Unparsed));
     assert_eq!(a.device().occupancy(), 0);
     assert_eq!(a.counters().software, 2);
+    // Two misses handled and two packets forwarded in software, at 4,039 ns each.
+    assert_eq!(a.counters().misses, 2);
+    assert_eq!(a.host_cpu_time(), SimDuration::from_ns(4 * 4_039));
 }
 
 #[test]
@@ -191,6 +195,7 @@ fn full_table_goes_to_software_then_recovers_by_idle_eviction() {
         AgentConfig {
             max_held_per_flow: 3,
             idle_timeout: SimDuration::from_ns(1000),
+            ..AgentConfig::default()
         },
     );
     a.add_rule(parse_rule("priority=10,tcp,actions=output:2").unwrap())
@@ -268,6 +273,7 @@ proptest! {
         let mut a: Agent<MockTable, u32> = Agent::new(MockTable::new(3), AgentConfig {
             max_held_per_flow: 4,
             idle_timeout: SimDuration::from_ns(1000),
+            ..AgentConfig::default()
         });
         let mut model: Vec<(RuleId, Rule)> = Vec::new();
         let mut next_packet = 0u32;
@@ -386,6 +392,7 @@ mod stress {
                 AgentConfig {
                     max_held_per_flow: 8,
                     idle_timeout: SimDuration::from_ns(50),
+                    ..AgentConfig::default()
                 },
                 rules,
             )
@@ -650,6 +657,7 @@ mod miss_records {
             AgentConfig {
                 max_held_per_flow: 4,
                 idle_timeout: SimDuration::from_ns(1000),
+                ..AgentConfig::default()
             },
         );
         a.add_rule(parse_rule("priority=10,tcp6,tp_dst=80,actions=output:2").unwrap())
