@@ -109,6 +109,31 @@ pub struct CosimReport {
     pub first_mismatch: Option<Mismatch>,
 }
 
+impl Mismatch {
+    /// A disagreement about frame `index` of `frames` (or none, for an index beyond them).
+    fn at(
+        frames: &[(Vec<u8>, PortNo)],
+        kind: &'static str,
+        index: usize,
+        cycle: u64,
+        expected: String,
+        actual: String,
+    ) -> Mismatch {
+        let (frame, port) = frames
+            .get(index)
+            .map_or((&[][..], PortNo(0)), |(f, p)| (&f[..], *p));
+        Mismatch {
+            kind,
+            packet: index as u64,
+            frame_hex: hex(frame),
+            in_port: port.0,
+            cycle,
+            expected,
+            actual,
+        }
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -201,22 +226,15 @@ pub fn run_against(
         })?;
         summary.installs_compared += 1;
         if rsp.status != expected {
-            let (frame, port) = &frames[i];
-            return Ok(finish(
-                summary,
-                started,
-                &parser,
-                &table,
-                Some(Mismatch {
-                    kind: "install",
-                    packet: i as u64,
-                    frame_hex: hex(frame),
-                    in_port: port.0,
-                    cycle: table.cycles(),
-                    expected: format!("{expected:?}"),
-                    actual: format!("{rsp:?}"),
-                }),
-            ));
+            let mismatch = Mismatch::at(
+                frames,
+                "install",
+                i,
+                table.cycles(),
+                format!("{expected:?}"),
+                format!("{rsp:?}"),
+            );
+            return Ok(finish(summary, started, &parser, &table, Some(mismatch)));
         }
     }
 
@@ -283,41 +301,26 @@ pub fn run_against(
             let predicted = expected_cycles.get(i).copied();
             summary.timing_compared += 1;
             if predicted != Some(cycle + 1) {
-                let (frame, port) = frames.get(i).cloned().unwrap_or_default();
-                return Ok(finish(
-                    summary,
-                    started,
-                    &parser,
-                    &table,
-                    Some(Mismatch {
-                        kind: "timing",
-                        packet: u64::from(result.tag),
-                        frame_hex: hex(&frame),
-                        in_port: port.0,
-                        cycle,
-                        expected: format!("result valid in stream cycle {predicted:?} (nic-model)"),
-                        actual: format!("result valid in stream cycle {} (RTL)", cycle + 1),
-                    }),
-                ));
+                let mismatch = Mismatch::at(
+                    frames,
+                    "timing",
+                    i,
+                    cycle,
+                    format!("result valid in stream cycle {predicted:?} (nic-model)"),
+                    format!("result valid in stream cycle {} (RTL)", cycle + 1),
+                );
+                return Ok(finish(summary, started, &parser, &table, Some(mismatch)));
             }
             if expected != Some(result) {
-                let i = result.tag as usize;
-                let (frame, port) = frames.get(i).cloned().unwrap_or_default();
-                return Ok(finish(
-                    summary,
-                    started,
-                    &parser,
-                    &table,
-                    Some(Mismatch {
-                        kind: "lookup",
-                        packet: u64::from(result.tag),
-                        frame_hex: hex(&frame),
-                        in_port: port.0,
-                        cycle,
-                        expected: format!("{expected:?}"),
-                        actual: format!("{result:?}"),
-                    }),
-                ));
+                let mismatch = Mismatch::at(
+                    frames,
+                    "lookup",
+                    i,
+                    cycle,
+                    format!("{expected:?}"),
+                    format!("{result:?}"),
+                );
+                return Ok(finish(summary, started, &parser, &table, Some(mismatch)));
             }
         }
         if let Some(key) = pc.key {
@@ -326,22 +329,15 @@ pub fn run_against(
             summary.keys_compared += 1;
             let expected = expected_keys.get(i).map(FlowKey::to_words);
             if expected != Some(key) {
-                let (frame, port) = frames.get(i).cloned().unwrap_or_default();
-                return Ok(finish(
-                    summary,
-                    started,
-                    &parser,
-                    &table,
-                    Some(Mismatch {
-                        kind: "parser_key",
-                        packet: i as u64,
-                        frame_hex: hex(&frame),
-                        in_port: port.0,
-                        cycle,
-                        expected: format!("{:08x?}", expected),
-                        actual: format!("{key:08x?}"),
-                    }),
-                ));
+                let mismatch = Mismatch::at(
+                    frames,
+                    "parser_key",
+                    i,
+                    cycle,
+                    format!("{:08x?}", expected),
+                    format!("{key:08x?}"),
+                );
+                return Ok(finish(summary, started, &parser, &table, Some(mismatch)));
             }
             lookup_fifo.push_back((i, key));
         }
