@@ -5,6 +5,7 @@
 //! - [`capture`]: reading pcap and pcapng captures (gzipped or not) into validated Ethernet
 //!   frames, refusing bad files with the file and the place.
 //! - [`frames`]: seeded random Ethernet frames of every header kind the card parses.
+//! - [`rules_cli`]: `snich rules check | lint | trace`, flow-setup's rules tools.
 //! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
 //!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
 //!
@@ -22,3 +23,4 @@
 
 pub mod capture;
 pub mod frames;
+pub mod rules_cli;

@@ -11,9 +11,22 @@ fn help_lists_the_commands() {
     let out = snich().arg("--help").output().expect("runs");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("cosim"), "{text}");
+    assert!(text.contains("cosim") && text.contains("rules"), "{text}");
 }
 
+#[cfg(not(feature = "rtl"))]
+#[test]
+fn cosim_without_the_rtl_feature_says_how_to_get_it() {
+    let out = snich()
+        .args(["cosim", "--packets", "10"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--features rtl"), "{err}");
+}
+
+#[cfg(feature = "rtl")]
 #[test]
 fn cosim_refuses_a_file_that_is_not_a_capture() {
     let out = snich()

@@ -1,0 +1,430 @@
+//! `snich rules`: check, lint and trace flow rules with flow-setup.
+//!
+//! - `check FILE`: parses the rules file and reports every error as `FILE:LINE:COLUMN: what`.
+//! - `lint FILE`: shadowed, redundant and conflicting rules, each with a witness packet.
+//! - `trace FILE PACKETS`: one JSON object per packet: the matched rule's cookie and priority
+//!   (null when none matches), its actions, and the megaflow (the bits the decision used).
+//!
+//! Rules files: `ovs-ofctl` flow lines, ClassBench filters, ClassBench-ng `.ofrules`, JSON or
+//! TOML rule sets, detected from the content (or given with `--format`). Packets: a pcap or
+//! pcapng capture (parsed with nic-abi's software parser), a ClassBench trace, or `ovs-ofctl`
+//! packet descriptions (`in_port=1,tcp,nw_src=10.0.0.5,tcp_dst=80`, one per line; `-` reads
+//! them from standard input).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::read::GzDecoder;
+use flow_setup::classbench::{parse_filters, parse_ofrules, parse_trace};
+use flow_setup::classifier::{from_rules, Classifier, SplitTree};
+use flow_setup::lint::{lint, FindingKind};
+use flow_setup::ofctl::{
+    describe_packet, format_actions, is_blank_or_comment, parse_match_at, parse_rule_at, ParseError,
+};
+use flow_setup::rule::{Field, FieldMatch, Point, Rule};
+use flow_setup::ruleset::{RuleSet, RulesFormat};
+use nic_abi::key::{FlowKey, KeyClass, PortNo};
+use nic_abi::parse::parse_software;
+use serde_json::json;
+
+use crate::capture::Capture;
+
+/// The syntax of a rules file, as `--format` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RulesFileFormat {
+    /// `ovs-ofctl add-flows` lines.
+    Ofctl,
+    /// ClassBench filters (`@src/len dst/len ...`).
+    Classbench,
+    /// ClassBench-ng OpenFlow matches (`attr=value, ...`).
+    Ofrules,
+    /// A JSON rule set (`{"rules": [...]}`).
+    Json,
+    /// A TOML rule set (`[[rules]]`).
+    Toml,
+}
+
+/// The syntax of a packets input, as `--packets-format` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PacketsFormat {
+    /// A pcap or pcapng capture (gzipped or not).
+    Pcap,
+    /// A ClassBench trace (`src dst sport dport proto flags filter`), gzipped or not.
+    Classbench,
+    /// `ovs-ofctl` packet descriptions, one per line.
+    Ofctl,
+}
+
+/// Why a `snich rules` command could not do its work (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum RulesCliError {
+    /// A file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is not UTF-8 text where text was expected.
+    #[error("{path}: not UTF-8 text")]
+    NotText {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A gzipped file does not decompress.
+    #[error("{path}: gzip data is corrupt: {source}")]
+    Gzip {
+        /// The file.
+        path: PathBuf,
+        /// The decompression error.
+        source: std::io::Error,
+    },
+    /// Writing the output failed.
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+/// A rules file read as far as it parses: the rules, the detected format, and every error
+/// with its place.
+#[derive(Debug)]
+pub struct LoadedRules {
+    /// The rules that parsed, in file order (priority order for ClassBench files).
+    pub rules: Vec<Rule>,
+    /// The format read.
+    pub format: RulesFileFormat,
+    /// `FILE:LINE:COLUMN: what` for each error.
+    pub errors: Vec<String>,
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>, RulesCliError> {
+    let raw = std::fs::read(path).map_err(|source| RulesCliError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|source| RulesCliError::Gzip {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        return Ok(out);
+    }
+    Ok(raw)
+}
+
+fn read_text(path: &Path) -> Result<String, RulesCliError> {
+    String::from_utf8(read_bytes(path)?).map_err(|_| RulesCliError::NotText {
+        path: path.to_path_buf(),
+    })
+}
+
+/// The format of a rules file: `.ofrules` files by name, the others by their first line.
+pub fn detect_rules_format(path: &Path, text: &str) -> RulesFileFormat {
+    if path.extension().is_some_and(|e| e == "ofrules") {
+        return RulesFileFormat::Ofrules;
+    }
+    match RulesFormat::detect(text) {
+        RulesFormat::ClassBench => RulesFileFormat::Classbench,
+        RulesFormat::Json => RulesFileFormat::Json,
+        RulesFormat::Toml => RulesFileFormat::Toml,
+        RulesFormat::Ofctl => RulesFileFormat::Ofctl,
+    }
+}
+
+fn place(path: &Path, e: &ParseError) -> String {
+    format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.kind)
+}
+
+/// Reads a rules file, collecting every error it can find (ovs-ofctl and `.ofrules` files
+/// are checked line by line; ClassBench, JSON and TOML files stop at their first error).
+pub fn load_rules(
+    path: &Path,
+    format: Option<RulesFileFormat>,
+) -> Result<LoadedRules, RulesCliError> {
+    let text = read_text(path)?;
+    let format = format.unwrap_or_else(|| detect_rules_format(path, &text));
+    let mut errors = Vec::new();
+    let rules = match format {
+        RulesFileFormat::Ofctl => text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !is_blank_or_comment(l))
+            .filter_map(|(i, l)| {
+                parse_rule_at(l, i + 1)
+                    .map_err(|e| errors.push(place(path, &e)))
+                    .ok()
+            })
+            .collect(),
+        RulesFileFormat::Ofrules => {
+            let import = parse_ofrules(&text, &[]);
+            errors.extend(import.rejected.iter().map(|e| place(path, e)));
+            import.rules
+        }
+        RulesFileFormat::Classbench => parse_filters(&text, &[]).unwrap_or_else(|e| {
+            errors.push(format!("{}: {e}", path.display()));
+            Vec::new()
+        }),
+        RulesFileFormat::Json | RulesFileFormat::Toml => {
+            let f = if format == RulesFileFormat::Json {
+                RulesFormat::Json
+            } else {
+                RulesFormat::Toml
+            };
+            match RuleSet::parse(&text, f) {
+                Ok(set) => set.rules,
+                Err(e) => {
+                    errors.push(format!("{}: {e}", path.display()));
+                    Vec::new()
+                }
+            }
+        }
+    };
+    Ok(LoadedRules {
+        rules,
+        format,
+        errors,
+    })
+}
+
+fn format_name(f: RulesFileFormat) -> &'static str {
+    match f {
+        RulesFileFormat::Ofctl => "ovs-ofctl",
+        RulesFileFormat::Classbench => "ClassBench",
+        RulesFileFormat::Ofrules => "ClassBench-ng ofrules",
+        RulesFileFormat::Json => "JSON",
+        RulesFileFormat::Toml => "TOML",
+    }
+}
+
+/// `snich rules check`: every error on `err`, a summary on `out`. Returns true when the file
+/// has no error.
+pub fn check(
+    path: &Path,
+    format: Option<RulesFileFormat>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<bool, RulesCliError> {
+    let loaded = load_rules(path, format)?;
+    for e in &loaded.errors {
+        writeln!(err, "{e}")?;
+    }
+    writeln!(
+        out,
+        "{}: {} rules ({}), {} errors",
+        path.display(),
+        loaded.rules.len(),
+        format_name(loaded.format),
+        loaded.errors.len()
+    )?;
+    Ok(loaded.errors.is_empty())
+}
+
+fn kind_name(k: FindingKind) -> &'static str {
+    match k {
+        FindingKind::Shadowed => "shadowed",
+        FindingKind::Redundant => "redundant",
+        FindingKind::Conflict => "conflict",
+    }
+}
+
+/// What `snich rules lint` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LintOutcome {
+    /// The file did not parse (errors written).
+    ParseErrors,
+    /// No finding.
+    Clean,
+    /// At least one finding.
+    Findings,
+}
+
+/// `snich rules lint`: the findings, as text or one JSON document.
+pub fn lint_file(
+    path: &Path,
+    format: Option<RulesFileFormat>,
+    as_json: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<LintOutcome, RulesCliError> {
+    let loaded = load_rules(path, format)?;
+    if !loaded.errors.is_empty() {
+        for e in &loaded.errors {
+            writeln!(err, "{e}")?;
+        }
+        return Ok(LintOutcome::ParseErrors);
+    }
+    let rules = &loaded.rules;
+    let report = lint(rules);
+    if as_json {
+        let findings: Vec<serde_json::Value> = report
+            .findings
+            .iter()
+            .map(|f| {
+                // Rules are numbered from 1 in file order, as in the text report.
+                json!({
+                    "kind": kind_name(f.kind),
+                    "rule": f.rule + 1,
+                    "rule_text": rules.get(f.rule).map(ToString::to_string),
+                    "others": f.others.iter().map(|o| o + 1).collect::<Vec<_>>(),
+                    "witness": describe_packet(&f.witness),
+                })
+            })
+            .collect();
+        let doc = json!({
+            "file": path.display().to_string(),
+            "rules": rules.len(),
+            "overlaps": report.overlaps,
+            "findings": findings,
+            "undetermined": report.undetermined.iter().map(|u| u + 1).collect::<Vec<_>>(),
+        });
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_default()
+        )?;
+    } else {
+        write!(out, "{}", report.render(rules))?;
+    }
+    Ok(if report.findings.is_empty() {
+        LintOutcome::Clean
+    } else {
+        LintOutcome::Findings
+    })
+}
+
+/// A packet description (`ovs-ofctl` match syntax) as a packet: every field takes the value
+/// given (a masked value keeps its masked bits, the rest 0); ranges are refused.
+pub fn packet_from_description(text: &str, line: usize) -> Result<FlowKey, String> {
+    let m =
+        parse_match_at(text, line).map_err(|e| format!("{}:{}: {}", e.line, e.column, e.kind))?;
+    let mut p = Point::default();
+    for f in Field::ALL {
+        match m.get(f) {
+            FieldMatch::Any => {}
+            FieldMatch::Masked { value, .. } => p.0[f.index()] = value,
+            FieldMatch::Range { .. } => {
+                return Err(format!(
+                    "{line}:1: {} is a range; a packet needs one value",
+                    f.name()
+                ))
+            }
+        }
+    }
+    Ok(p.to_key())
+}
+
+/// Sniffs a packets file: a capture by its magic number, a ClassBench trace by its first line
+/// (seven integers), else packet descriptions.
+fn detect_packets(bytes: &[u8]) -> PacketsFormat {
+    const MAGICS: [[u8; 4]; 5] = [
+        [0xd4, 0xc3, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0xc3, 0xd4],
+        [0x4d, 0x3c, 0xb2, 0xa1],
+        [0xa1, 0xb2, 0x3c, 0x4d],
+        [0x0a, 0x0d, 0x0d, 0x0a],
+    ];
+    if MAGICS.iter().any(|m| bytes.starts_with(m)) {
+        return PacketsFormat::Pcap;
+    }
+    let first = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)])
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+        .unwrap_or_default();
+    let fields: Vec<&str> = first.split_whitespace().collect();
+    if fields.len() == 7 && fields.iter().all(|f| f.parse::<u64>().is_ok()) {
+        PacketsFormat::Classbench
+    } else {
+        PacketsFormat::Ofctl
+    }
+}
+
+/// Reads the packets to trace. `source` is a file path or `-` (standard input, packet
+/// descriptions). Errors (a bad line, a bad capture) are returned as text with their place.
+pub fn load_packets(
+    source: &str,
+    format: Option<PacketsFormat>,
+    in_port: PortNo,
+    stdin: &mut dyn Read,
+) -> Result<Result<Vec<FlowKey>, String>, RulesCliError> {
+    let (name, bytes) = if source == "-" {
+        let mut b = Vec::new();
+        stdin.read_to_end(&mut b)?;
+        ("<stdin>".to_string(), b)
+    } else {
+        (source.to_string(), read_bytes(Path::new(source))?)
+    };
+    let format = format.unwrap_or_else(|| {
+        if source == "-" {
+            PacketsFormat::Ofctl
+        } else {
+            detect_packets(&bytes)
+        }
+    });
+    Ok(match format {
+        PacketsFormat::Pcap => Capture::from_bytes(Path::new(&name), &bytes)
+            .map(|c| {
+                c.frames
+                    .iter()
+                    .map(|f| parse_software(&f.data, in_port))
+                    .collect()
+            })
+            .map_err(|e| e.to_string()),
+        PacketsFormat::Classbench => {
+            let text = String::from_utf8_lossy(&bytes);
+            parse_trace(&text)
+                .map(|t| {
+                    t.into_iter()
+                        .map(|h| FlowKey { in_port, ..h.key })
+                        .collect()
+                })
+                .map_err(|e| format!("{name}: {e}"))
+        }
+        PacketsFormat::Ofctl => {
+            let text = String::from_utf8_lossy(&bytes);
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| !is_blank_or_comment(l))
+                .map(|(i, l)| {
+                    packet_from_description(l.trim(), i + 1).map_err(|e| format!("{name}:{e}"))
+                })
+                .collect()
+        }
+    })
+}
+
+/// `snich rules trace`: one JSON object per packet on `out`: `packet` (0-based index),
+/// `cookie` and `priority` of the matched rule and its `actions` (all null when no rule
+/// matches), `megaflow` (the bits the decision depended on, `field=0xmask`), `flow` (the
+/// packet in ovs-ofctl syntax) and `class` (`parsed`, or why the key is incomplete).
+pub fn trace(
+    rules: &[Rule],
+    packets: &[FlowKey],
+    out: &mut dyn Write,
+) -> Result<(), RulesCliError> {
+    let classifier: SplitTree = from_rules(rules);
+    for (i, key) in packets.iter().enumerate() {
+        let found = classifier.lookup_megaflow(&Point::from(key));
+        let rule = found
+            .rule
+            .and_then(|id| rules.get(usize::try_from(id.0).unwrap_or(usize::MAX)));
+        let line = json!({
+            "packet": i,
+            "cookie": rule.map(|r| r.cookie),
+            "priority": rule.map(|r| r.priority),
+            "actions": rule.map(|r| format_actions(&r.actions)),
+            "megaflow": found.megaflow.to_string(),
+            "flow": describe_packet(key),
+            "class": match key.class {
+                KeyClass::Parsed => "parsed",
+                KeyClass::Unparsed(reason) => reason.name(),
+            },
+        });
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
