@@ -6,6 +6,9 @@
 //!   frames, refusing bad files with the file and the place.
 //! - [`frames`]: seeded random Ethernet frames of every header kind the card parses.
 //! - [`rules_cli`]: `snich rules check | lint | trace`, flow-setup's rules tools.
+//! - [`switch`]: the contract every switch under test keeps (topology, offered packets,
+//!   the conservation ledger, what a run measures).
+//! - [`host_cpu`]: the host's cores, on which every switch's software runs.
 //! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
 //!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
 //!
@@ -23,4 +26,6 @@
 
 pub mod capture;
 pub mod frames;
+pub mod host_cpu;
 pub mod rules_cli;
+pub mod switch;

@@ -1,0 +1,385 @@
+//! The contract every switch under test keeps: what a run offers it and what it reports back.
+//!
+//! A run turns a scenario into a [`Topology`], a rule set and a stream of [`OfferedPacket`]s
+//! (non-decreasing in time), builds each switch from the same [`SwitchContext`], offers it
+//! every packet, and calls [`SwitchUnderTest::finish`], which drains the switch, checks
+//! conservation (invariant 1) and returns a [`SwitchRun`]. Every switch, the sNICh system and
+//! the baselines alike, runs on the same host model ([`crate::host_cpu::HostCpu`]) and is
+//! measured the same way, so the numbers of a comparison mean the same thing.
+//!
+//! ```text
+//!  workload ──OfferedPacket(at, from, frame)──▶ SwitchUnderTest ──finish()──▶ SwitchRun
+//!                                                  │    ▲
+//!                                  HostCpu cycles ─┘    └─ SwitchContext (topology, rules,
+//!                                                           card config, cost profile)
+//! ```
+//!
+//! Ports: the uplink (the card's or host NIC's first MAC port) is [`UPLINK_PORT`]; VM `i` is
+//! [`Topology::vm_port`]`(i)` = port 101 + i. Rules' `in_port` and `output:N` use these numbers.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use nic_abi::key::{MacAddr, PortNo};
+use nic_abi::time::{SimDuration, SimTime};
+use serde::{Deserialize, Serialize};
+
+/// The uplink's switch port (the first MAC port; external hosts are behind it).
+pub const UPLINK_PORT: PortNo = PortNo(1);
+/// The switch port of VM 0; VM `i` has `FIRST_VM_PORT + i`.
+pub const FIRST_VM_PORT: u16 = 101;
+
+/// A VM's index in the scenario (0-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VmIndex(pub u16);
+
+/// An external host's index in the scenario (0-based); external hosts sit behind the uplink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExternalHostIndex(pub u16);
+
+/// Where a packet enters, or is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Endpoint {
+    /// A VM on this host (it sends through its virtual NIC or queue pair).
+    Vm(VmIndex),
+    /// A host on the wire (its packets arrive on the uplink).
+    External(ExternalHostIndex),
+}
+
+/// One VM of the topology.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VmNode {
+    /// Its virtual NIC's MAC address.
+    pub mac: MacAddr,
+    /// Its IPv4 address (host order, as `u32::from(Ipv4Addr)`).
+    pub ipv4: u32,
+    /// The VLAN its port is an access port of, if any (the switch tags and untags).
+    pub vlan: Option<u16>,
+    /// Entries of each of its rings (TX, RX), a power of two.
+    pub queue_entries: u16,
+}
+
+/// One host on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalNode {
+    /// Its MAC address.
+    pub mac: MacAddr,
+    /// Its IPv4 address (host order).
+    pub ipv4: u32,
+}
+
+/// The VMs and external hosts of a scenario: every switch learns the same addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topology {
+    /// The VMs, VM `i` at index `i`.
+    pub vms: Vec<VmNode>,
+    /// The hosts on the wire.
+    pub external_hosts: Vec<ExternalNode>,
+}
+
+impl Topology {
+    /// The switch port of VM `vm`.
+    pub fn vm_port(vm: VmIndex) -> PortNo {
+        PortNo(FIRST_VM_PORT.saturating_add(vm.0))
+    }
+
+    /// The VM whose port is `port`, if it is one of this topology's.
+    pub fn vm_of_port(&self, port: PortNo) -> Option<VmIndex> {
+        let i = port.0.checked_sub(FIRST_VM_PORT)?;
+        (usize::from(i) < self.vms.len()).then_some(VmIndex(i))
+    }
+
+    /// The switch port a packet from `from` enters on.
+    pub fn ingress_port(from: Endpoint) -> PortNo {
+        match from {
+            Endpoint::Vm(vm) => Topology::vm_port(vm),
+            Endpoint::External(_) => UPLINK_PORT,
+        }
+    }
+
+    /// Where frames for `mac` go: the VM owning it, or the uplink for an external host;
+    /// `None` for an unknown (or multicast) address, which a learning switch floods.
+    pub fn endpoint_of_mac(&self, mac: MacAddr) -> Option<Endpoint> {
+        if let Some(i) = self.vms.iter().position(|v| v.mac == mac) {
+            return u16::try_from(i).ok().map(|i| Endpoint::Vm(VmIndex(i)));
+        }
+        let i = self.external_hosts.iter().position(|h| h.mac == mac)?;
+        u16::try_from(i)
+            .ok()
+            .map(|i| Endpoint::External(ExternalHostIndex(i)))
+    }
+}
+
+/// A packet the workload offers to the switch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedPacket {
+    /// When it is handed to the sender's NIC (a VM's driver posts it, or its first bit
+    /// arrives on the uplink). Non-decreasing across a run's offers.
+    pub at: SimTime,
+    /// Who sends it.
+    pub from: Endpoint,
+    /// The Ethernet frame without FCS (14..=9216 bytes for a well-formed one; a replayed
+    /// capture may offer worse, which the switch counts as malformed).
+    pub frame: Bytes,
+}
+
+/// The counters of invariant 1: every offered packet is delivered, dropped for a named
+/// reason, or still in flight.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacketLedger {
+    /// Packets offered.
+    pub offered: u64,
+    /// Packets that reached at least one port (a flood counts once).
+    pub delivered: u64,
+    /// Packets dropped, by reason (`rule_drop`, `no_rx_buffer`, `queue_full`, `dma_fault`,
+    /// `malformed`, ...). Reasons are snake_case, stable names scripts may rely on.
+    pub dropped: BTreeMap<String, u64>,
+    /// Packets neither delivered nor dropped yet.
+    pub in_flight: u64,
+}
+
+/// A conservation violation, with the counters that broke it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "conservation violated: offered {} != delivered {} + dropped {} + in flight {} ({:?})",
+    .0.offered, .0.delivered, .0.dropped_total(), .0.in_flight, .0.dropped
+)]
+pub struct ConservationViolation(pub PacketLedger);
+
+impl PacketLedger {
+    /// Counts an offered packet (in flight until delivered or dropped).
+    pub fn offer(&mut self) {
+        self.offered += 1;
+        self.in_flight += 1;
+    }
+
+    /// Counts an in-flight packet as delivered.
+    pub fn deliver(&mut self) {
+        self.delivered += 1;
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// Counts an in-flight packet as dropped for `reason`.
+    pub fn drop_for(&mut self, reason: &str) {
+        *self.dropped.entry(reason.to_string()).or_insert(0) += 1;
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// All drops.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+
+    /// Invariant 1 after a drain: `offered = delivered + dropped` and nothing in flight.
+    pub fn check_drained(&self) -> Result<(), ConservationViolation> {
+        let accounted = self.delivered + self.dropped_total() + self.in_flight;
+        if accounted != self.offered || self.in_flight != 0 {
+            return Err(ConservationViolation(self.clone()));
+        }
+        Ok(())
+    }
+}
+
+/// What one switch's run measured. Everything is simulated (no wall-clock number).
+#[derive(Debug, Clone)]
+pub struct SwitchRun {
+    /// The switch's name as reports print it (`snich`, `linux-bridge`, `ovs`, `sriov-veb`;
+    /// the sNICh system adds its copy mode when it is not the default, `snich/hairpin`).
+    pub switch: String,
+    /// Invariant 1's counters, drained.
+    pub ledger: PacketLedger,
+    /// Bytes of the delivered frames (without FCS; a flood's frame counts once).
+    pub delivered_bytes: u64,
+    /// From the first offer to the last delivery or drop.
+    pub first_offer: SimTime,
+    /// The last delivery or drop.
+    pub last_event: SimTime,
+    /// Host CPU cycles spent on the switch's work, by what they were spent on
+    /// (`driver`, `agent`, `copy`, `bridge`, `netfilter`, `vnic_backend`, `upcall`, ...).
+    pub host_cpu_cycles: BTreeMap<String, u64>,
+    /// Bytes that crossed PCIe, both directions, TLP overheads included.
+    pub pcie_bytes: u64,
+    /// Latency of every delivered packet in nanoseconds, from its offer to its arrival in the
+    /// receiver's buffer (or its last bit on the wire).
+    pub latency_ns: Histogram<u64>,
+    /// Flows set up: exact-match entries the agent installed (sNICh), megaflows installed
+    /// (Open vSwitch), 0 where a switch has no flow setup.
+    pub flow_setups: u64,
+    /// Peak entries in the switch's flow table (card table, OVS megaflow cache), 0 if none.
+    pub table_occupancy_peak: u64,
+    /// Free-form, switch-specific counters for the report (table hits, upcalls, copies, ...).
+    pub extra: BTreeMap<String, u64>,
+}
+
+impl SwitchRun {
+    /// An empty run record for `switch`: every counter zero, an empty latency histogram
+    /// (1 ns to 1 s at 3 significant digits).
+    pub fn new(switch: impl Into<String>) -> Result<SwitchRun, SwitchError> {
+        let latency_ns = Histogram::new_with_bounds(1, 1_000_000_000, 3)
+            .map_err(|e| SwitchError::Internal(format!("latency histogram: {e}")))?;
+        Ok(SwitchRun {
+            switch: switch.into(),
+            ledger: PacketLedger::default(),
+            delivered_bytes: 0,
+            first_offer: SimTime::ZERO,
+            last_event: SimTime::ZERO,
+            host_cpu_cycles: BTreeMap::new(),
+            pcie_bytes: 0,
+            latency_ns,
+            flow_setups: 0,
+            table_occupancy_peak: 0,
+            extra: BTreeMap::new(),
+        })
+    }
+
+    /// Records one delivery at `at` of a frame of `bytes` offered at `offered_at`.
+    pub fn record_delivery(&mut self, offered_at: SimTime, at: SimTime, bytes: usize) {
+        self.ledger.deliver();
+        self.delivered_bytes += bytes as u64;
+        let ns = at.saturating_since(offered_at).as_ps() / 1_000;
+        // A latency beyond the histogram's 1 s bound is clamped rather than lost.
+        self.latency_ns.saturating_record(ns.max(1));
+        self.last_event = self.last_event.max(at);
+    }
+
+    /// Records a drop at `at` for `reason`.
+    pub fn record_drop(&mut self, at: SimTime, reason: &str) {
+        self.ledger.drop_for(reason);
+        self.last_event = self.last_event.max(at);
+    }
+
+    /// Adds `cycles` of host CPU under `what`.
+    pub fn charge_cpu(&mut self, what: &str, cycles: u64) {
+        *self.host_cpu_cycles.entry(what.to_string()).or_insert(0) += cycles;
+    }
+
+    /// All host CPU cycles.
+    pub fn host_cpu_cycles_total(&self) -> u64 {
+        self.host_cpu_cycles.values().sum()
+    }
+
+    /// Simulated time from the first offer to the last event.
+    pub fn span(&self) -> SimDuration {
+        self.last_event.saturating_since(self.first_offer)
+    }
+}
+
+/// Why a switch could not be built or run. Every message says what and where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SwitchError {
+    /// The scenario asks for something this switch cannot be configured with.
+    #[error("{switch}: cannot be configured: {what}")]
+    Config {
+        /// The switch.
+        switch: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// Invariant 1 broke: the run fails with the counters.
+    #[error("{switch}: {violation}")]
+    Conservation {
+        /// The switch.
+        switch: String,
+        /// The counters.
+        violation: ConservationViolation,
+    },
+    /// A component failed in a way the run cannot go on from (a bug, not bad input).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The switches a run can compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SwitchKind {
+    /// The sNICh card with its host driver and flow-setup agent.
+    Snich,
+    /// The Linux bridge in a driver domain with netfilter rules.
+    LinuxBridge,
+    /// Open vSwitch, kernel datapath.
+    Ovs,
+    /// An SR-IOV NIC's embedded bridge (VEB).
+    SriovVeb,
+}
+
+impl SwitchKind {
+    /// Every switch, in report order.
+    pub const ALL: [SwitchKind; 4] = [
+        SwitchKind::Snich,
+        SwitchKind::LinuxBridge,
+        SwitchKind::Ovs,
+        SwitchKind::SriovVeb,
+    ];
+
+    /// The name scenarios and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            SwitchKind::Snich => "snich",
+            SwitchKind::LinuxBridge => "linux-bridge",
+            SwitchKind::Ovs => "ovs",
+            SwitchKind::SriovVeb => "sriov-veb",
+        }
+    }
+}
+
+/// A switch under test. A run offers packets in non-decreasing time and then finishes.
+pub trait SwitchUnderTest {
+    /// The name reports print (see [`SwitchRun::switch`]).
+    fn name(&self) -> String;
+
+    /// Offers one packet. The switch simulates everything that happens before `packet.at`
+    /// first (its own events are its business), then takes the packet. Errors are internal
+    /// failures only: bad packets are counted as drops, never errors.
+    fn offer(&mut self, packet: OfferedPacket) -> Result<(), SwitchError>;
+
+    /// Runs until nothing is left to do, checks conservation, and returns what was measured.
+    fn finish(self: Box<Self>) -> Result<SwitchRun, SwitchError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_balances_only_when_drained() {
+        let mut l = PacketLedger::default();
+        l.offer();
+        l.offer();
+        l.deliver();
+        assert!(l.check_drained().is_err(), "one still in flight");
+        l.drop_for("rule_drop");
+        assert_eq!(l.check_drained(), Ok(()));
+        assert_eq!(l.dropped_total(), 1);
+    }
+
+    #[test]
+    fn ports_and_macs_map_both_ways() {
+        let t = Topology {
+            vms: vec![
+                VmNode {
+                    mac: MacAddr([2, 0, 0, 0, 1, 0]),
+                    ipv4: 0x0a00_0001,
+                    vlan: None,
+                    queue_entries: 256,
+                };
+                2
+            ],
+            external_hosts: vec![ExternalNode {
+                mac: MacAddr([2, 0, 0, 0, 0xff, 1]),
+                ipv4: 0xc000_0201,
+            }],
+        };
+        assert_eq!(Topology::vm_port(VmIndex(1)), PortNo(102));
+        assert_eq!(t.vm_of_port(PortNo(102)), Some(VmIndex(1)));
+        assert_eq!(t.vm_of_port(PortNo(103)), None);
+        assert_eq!(t.vm_of_port(UPLINK_PORT), None);
+        assert_eq!(
+            t.endpoint_of_mac(MacAddr([2, 0, 0, 0, 0xff, 1])),
+            Some(Endpoint::External(ExternalHostIndex(0)))
+        );
+        assert_eq!(t.endpoint_of_mac(MacAddr([9; 6])), None);
+    }
+}
