@@ -25,6 +25,8 @@ use nic_abi::key::{MacAddr, PortNo};
 use nic_abi::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
+use crate::host_cpu::HostConfig;
+
 /// The uplink's switch port (the first MAC port; external hosts are behind it).
 pub const UPLINK_PORT: PortNo = PortNo(1);
 /// The switch port of VM 0; VM `i` has `FIRST_VM_PORT + i`.
@@ -323,6 +325,51 @@ impl SwitchKind {
             SwitchKind::SriovVeb => "sriov-veb",
         }
     }
+}
+
+/// How the sNICh system moves an inter-VM packet's payload (the scenario's `card.inter_vm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InterVmCopy {
+    /// The host's copy engine (I/OAT style): the payload stays in host memory.
+    #[default]
+    CopyEngine,
+    /// A host core copies the payload (cycles charged to the CPU model).
+    CpuCopy,
+    /// The card reads the packet over PCIe and writes it back (as an SR-IOV bridge does).
+    Hairpin,
+}
+
+impl InterVmCopy {
+    /// The name scenarios and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            InterVmCopy::CopyEngine => "copy-engine",
+            InterVmCopy::CpuCopy => "cpu-copy",
+            InterVmCopy::Hairpin => "hairpin",
+        }
+    }
+}
+
+/// Everything a switch is built from: the same for every switch of a comparison.
+#[derive(Debug, Clone)]
+pub struct SwitchContext {
+    /// The VMs and external hosts.
+    pub topology: Topology,
+    /// The administrator's rules in force, in file order (ids are their positions).
+    pub rules: Vec<flow_setup::rule::Rule>,
+    /// The host's cores, clock and memory.
+    pub host: HostConfig,
+    /// The card's parameters (the sNICh card; the baselines take their host NIC's uplink
+    /// speed and PCIe link from it, so all switches see the same wire and bus).
+    pub card: nic_model::card::CardConfig,
+    /// The sNICh system's inter-VM path.
+    pub inter_vm: InterVmCopy,
+    /// The cost profile file (per-operation host CPU costs, each with its source); `None`:
+    /// the built-in default profile.
+    pub profile: Option<std::path::PathBuf>,
+    /// The run's seed, for any randomness inside a switch.
+    pub seed: u64,
 }
 
 /// A switch under test. A run offers packets in non-decreasing time and then finishes.
