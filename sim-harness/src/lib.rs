@@ -27,5 +27,9 @@
 pub mod capture;
 pub mod frames;
 pub mod host_cpu;
+pub mod report;
 pub mod rules_cli;
+pub mod runner;
+pub mod scenario;
 pub mod switch;
+pub mod workload;
