@@ -181,6 +181,9 @@ pub struct RulesSpec {
     pub inline: Option<String>,
     /// The rules' format (`ofctl`, `classbench`, `ofrules`, `json`, `toml`); default detected.
     pub format: Option<String>,
+    /// Use only the first this many filter rules (in file order), e.g. to sweep the rule
+    /// count over one ClassBench set; default: all.
+    pub count: Option<usize>,
     /// The action of rules whose format carries none (ClassBench, ofrules), in `ovs-ofctl`
     /// syntax: `drop` (default), `normal`, `output:1`, ...
     pub action: String,
@@ -192,6 +195,7 @@ impl Default for RulesSpec {
             file: None,
             inline: None,
             format: None,
+            count: None,
             action: "drop".into(),
         }
     }
@@ -555,13 +559,8 @@ fn card(spec: &ScenarioSpec, file: &str) -> Result<(CardConfig, InterVmCopy), Sc
     let mut table = spec.card.clone();
     let inter_vm = match table.remove("inter_vm") {
         None => InterVmCopy::default(),
-        Some(v) => InterVmCopy::deserialize(v).map_err(|e| {
-            key_err(
-                file,
-                "card.inter_vm",
-                format!("{} (copy-engine, cpu-copy or hairpin)", e.message().trim()),
-            )
-        })?,
+        Some(v) => InterVmCopy::deserialize(v)
+            .map_err(|e| key_err(file, "card.inter_vm", e.message().trim()))?,
     };
     let mut card: CardConfig = serde_path_to_error::deserialize(table).map_err(|e| {
         let key = e.path().to_string();
@@ -712,6 +711,16 @@ fn rules(
             }
             out.push(rule);
         }
+    }
+    if let Some(n) = r.count {
+        if n > out.len() {
+            return Err(key_err(
+                name,
+                "rules.count",
+                format!("{n} is more than the {} filter rules given", out.len()),
+            ));
+        }
+        out.truncate(n);
     }
     let filter_rules = out.len();
     let forwarding = topology

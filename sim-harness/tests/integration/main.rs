@@ -1,4 +1,10 @@
-//! sim-harness's integration tests: captures from the real fixtures, and the `snich` command.
+//! sim-harness's integration tests: captures from the real fixtures, the `snich` command,
+//! scenarios, workloads, runs and reports.
 mod capture;
 mod cli;
+mod cli_sim;
 mod rules;
+mod scenario_errors;
+mod sim_runs;
+mod support;
+mod workload_stats;
