@@ -19,10 +19,10 @@
 //! use sim_harness::baselines::LinuxBridge;
 //! use sim_harness::switch::SwitchUnderTest;
 //!
-//! // Two VMs on a one-core driver domain, VM 0 sends 64-byte packets every microsecond.
+//! // Two VMs on a one-core driver domain; VM 0 sends 64-byte packets every 2 us (500 kpps).
 //! let ctx = context(2, 0, 1, Vec::new());
 //! let mut bridge: Box<dyn SwitchUnderTest> = Box::new(LinuxBridge::new(&ctx)?);
-//! for p in offer_stream(&ctx.topology, 1_000, SimDuration::from_ns(1_000), 1) {
+//! for p in offer_stream(&ctx.topology, 1_000, SimDuration::from_ns(2_000), 1) {
 //!     bridge.offer(p)?;
 //! }
 //! let run = bridge.finish()?;
