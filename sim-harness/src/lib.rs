@@ -9,11 +9,14 @@
 //! - [`switch`]: the contract every switch under test keeps (topology, offered packets,
 //!   the conservation ledger, what a run measures).
 //! - [`host_cpu`]: the host's cores, on which every switch's software runs.
+//! - [`profile`]: cost profiles (`profiles/*.toml`), every per-operation cost with its
+//!   source; the built-in one is calibrated against real switches measured on these machines.
+//! - [`baselines`]: the switches sNICh is compared with: the Linux bridge, Open vSwitch and an
+//!   SR-IOV NIC's embedded bridge, on the same host CPU model.
 //! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
 //!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
 //!
-//! Not built yet (issue 6): scenarios, workloads, the host CPU model, the sNICh system and its
-//! baselines (Linux bridge, Open vSwitch, SR-IOV VEB), runs, sweeps and reports.
+//! Not built yet (issue 6): scenarios, workloads, the sNICh system, runs, sweeps and reports.
 //!
 //! ```
 //! use sim_harness::frames::random_frames;
@@ -24,9 +27,11 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod baselines;
 pub mod capture;
 pub mod frames;
 pub mod host_cpu;
+pub mod profile;
 pub mod report;
 pub mod rules_cli;
 pub mod runner;

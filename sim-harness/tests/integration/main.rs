@@ -1,5 +1,7 @@
 //! sim-harness's integration tests: captures from the real fixtures, the `snich` command,
-//! scenarios, workloads, runs and reports.
+//! scenarios, workloads, runs and reports, and the calibration of the baselines against
+//! measured switches.
+mod calibration;
 mod capture;
 mod cli;
 mod cli_sim;

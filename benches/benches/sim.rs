@@ -1,0 +1,109 @@
+//! Whole simulation runs: simulated packets per wall-clock second.
+//!
+//! Each bench builds a switch from a fixed small [`SwitchContext`] and offers it the same
+//! stream of packets, then finishes the run (drain and conservation check included). The
+//! scenario: 4 VMs and one external host on a 2-core host, 10 filter rules that never match
+//! above the per-destination-MAC forwarding rules a scenario generates, 64-byte UDP frames
+//! (60 bytes without FCS) from the 4 VMs in turn, 16 flows, 1 Mpps offered in total (below
+//! the software switches' saturation, so every packet takes the whole path).
+//!
+//! Benches: `sim/linux_bridge_64B`, `sim/ovs_64B`.
+
+use std::hint::black_box;
+use std::net::Ipv4Addr;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use flow_setup::rule::{Action, MatchBuilder, Rule};
+use nic_abi::time::SimTime;
+use sim_harness::baselines::testing::{context, udp_frame};
+use sim_harness::baselines::{LinuxBridge, OpenVswitch};
+use sim_harness::switch::{
+    Endpoint, OfferedPacket, SwitchContext, SwitchUnderTest, Topology, VmIndex,
+};
+
+/// Packets per run.
+const PACKETS: u64 = 20_000;
+const VMS: u16 = 4;
+const FLOWS: u16 = 16;
+
+fn small_scenario() -> SwitchContext {
+    let mut ctx = context(VMS, 1, 2, Vec::new());
+    let mut rules: Vec<Rule> = (0..10u8)
+        .map(|i| {
+            let m = MatchBuilder::new()
+                .udp()
+                .nw_src(Ipv4Addr::new(10, 99, 0, i), 32)
+                .build()
+                .expect("match");
+            Rule::new(100, m, Vec::new())
+        })
+        .collect();
+    for (i, vm) in ctx.topology.vms.iter().enumerate() {
+        let m = MatchBuilder::new().dl_dst(vm.mac).build().expect("match");
+        let port = Topology::vm_port(VmIndex(u16::try_from(i).expect("vm")));
+        rules.push(Rule::new(10, m, vec![Action::Output(port)]));
+    }
+    ctx.rules = rules;
+    ctx
+}
+
+/// The offered stream: VM `k % 4` to VM `(k + 1) % 4`, flow `k % 16`, one every 1 us.
+fn packets(ctx: &SwitchContext) -> Vec<OfferedPacket> {
+    let frames: Vec<(Endpoint, Bytes)> = (0..FLOWS)
+        .map(|f| {
+            let s = f % VMS;
+            let (from, to) = (
+                Endpoint::Vm(VmIndex(s)),
+                Endpoint::Vm(VmIndex((s + 1) % VMS)),
+            );
+            (from, udp_frame(&ctx.topology, from, to, f, 60))
+        })
+        .collect();
+    (0..PACKETS)
+        .map(|k| {
+            let (from, frame) = frames[usize::try_from(k % u64::from(FLOWS)).expect("k")].clone();
+            OfferedPacket {
+                at: SimTime(k * 1_000_000),
+                from,
+                frame,
+            }
+        })
+        .collect()
+}
+
+fn run(mut switch: Box<dyn SwitchUnderTest>, packets: &[OfferedPacket]) -> u64 {
+    for p in packets {
+        switch.offer(p.clone()).expect("offer");
+    }
+    let run = switch.finish().expect("run");
+    assert_eq!(
+        run.ledger.delivered, PACKETS,
+        "below saturation: all delivered"
+    );
+    run.ledger.delivered
+}
+
+fn baselines(c: &mut Criterion) {
+    let ctx = small_scenario();
+    let packets = packets(&ctx);
+    let mut g = c.benchmark_group("sim");
+    g.throughput(Throughput::Elements(PACKETS));
+    g.sample_size(20);
+    g.bench_function("linux_bridge_64B", |b| {
+        b.iter(|| {
+            let switch = Box::new(LinuxBridge::new(&ctx).expect("bridge"));
+            black_box(run(switch, &packets))
+        })
+    });
+    g.bench_function("ovs_64B", |b| {
+        b.iter(|| {
+            let switch = Box::new(OpenVswitch::new(&ctx).expect("ovs"));
+            black_box(run(switch, &packets))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, baselines);
+criterion_main!(benches);
