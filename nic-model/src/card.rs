@@ -251,6 +251,8 @@ struct Packet {
     src_buf: Iova,
     /// An action edited the frame (so the source buffer no longer holds what is sent).
     edited: bool,
+    /// For wire packets: how many wire packets entered before it (its [`PacketOrigin`]).
+    wire_seq: u64,
 }
 
 /// A ring's geometry and the card's indices into it.
@@ -441,6 +443,41 @@ enum ReleaseCode {
     Apply(Action),
 }
 
+/// Which packet a [`PacketOutcome`] is about, in terms its sender knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketOrigin {
+    /// The `seq`-th packet offered from the wire (0-based, all MAC ports together, in
+    /// [`Card::offer_from_wire`] call order), on `port`.
+    Wire {
+        /// The MAC port it entered on.
+        port: PortNo,
+        /// Wire packets offered before it.
+        seq: u64,
+    },
+    /// The packet of TX descriptor `index` of queue pair `queue`.
+    Vm {
+        /// The queue pair.
+        queue: QueueIndex,
+        /// The descriptor's ring index.
+        index: RingIndex,
+    },
+}
+
+/// How one packet ended: delivered (to at least one port) or dropped, and when. The time of a
+/// delivery is when its last copy was done: its RX completion written into the VM's ring, or
+/// its last bit sent on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketOutcome {
+    /// The packet.
+    pub origin: PacketOrigin,
+    /// Delivered, or the drop reason.
+    pub result: Result<(), DropReason>,
+    /// When it ended.
+    pub at: SimTime,
+    /// Its frame length (0 for a VM packet whose descriptor or data could not be read).
+    pub len: usize,
+}
+
 /// The sNICh card model. See the module doc for its paths.
 #[derive(Debug)]
 pub struct Card<H: HostBus> {
@@ -468,6 +505,8 @@ pub struct Card<H: HostBus> {
     regs: mmio::RegisterFile,
     /// A release-ring fetch is in flight.
     release_fetching: bool,
+    /// How packets ended, when recording is on ([`Card::record_outcomes`]).
+    outcomes: Option<Vec<PacketOutcome>>,
 }
 
 const PORT_SLOTS: usize = 1 << 16;
@@ -513,6 +552,7 @@ impl<H: HostBus> Card<H> {
             engine_error: None,
             regs: mmio::RegisterFile::default(),
             release_fetching: false,
+            outcomes: None,
             config,
         })
     }
@@ -760,6 +800,7 @@ impl<H: HostBus> Card<H> {
         }
         let len = frame.len() as u64;
         let done = self.macs[usize::from(mac)].receive(at, len);
+        let wire_seq = self.counters.offered_from_wire;
         self.counters.enter(true);
         let pkt = self.alloc_packet(Packet {
             frame,
@@ -774,6 +815,7 @@ impl<H: HostBus> Card<H> {
             body_ready: None,
             src_buf: Iova(0),
             edited: false,
+            wire_seq,
         });
         self.events
             .schedule_at(done, Event::WireRxDone { pkt, mac })?;
@@ -784,6 +826,35 @@ impl<H: HostBus> Card<H> {
     pub fn run_until(&mut self, until: SimTime) {
         while let Some((_, e)) = self.events.pop_until(until) {
             self.handle(e);
+        }
+    }
+
+    /// The time of the next event, if any is pending.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        self.events.peek_time()
+    }
+
+    /// Runs every event due at or before `t`, then moves the clock to `t` (never back): the
+    /// host acts at `t`, and its register writes are issued then.
+    pub fn advance_to(&mut self, t: SimTime) {
+        self.run_until(t);
+        self.events.advance_to(t);
+    }
+
+    /// Turns recording of every packet's outcome on or off ([`Card::take_outcomes`]). Off by
+    /// default (it costs a push per packet).
+    pub fn record_outcomes(&mut self, on: bool) {
+        match (on, self.outcomes.is_some()) {
+            (true, false) => self.outcomes = Some(Vec::new()),
+            (false, true) => self.outcomes = None,
+            _ => {}
+        }
+    }
+
+    /// Moves the outcomes recorded since the last call into `out` (in the order packets ended).
+    pub fn take_outcomes(&mut self, out: &mut Vec<PacketOutcome>) {
+        if let Some(v) = &mut self.outcomes {
+            out.append(v);
         }
     }
 
@@ -1286,6 +1357,24 @@ impl<H: HostBus> Card<H> {
             let p = &mut self.packets[pkt as usize];
             let fifo = p.fifo_bytes;
             p.fifo_bytes = 0;
+            if let Some(log) = &mut self.outcomes {
+                let origin = match p.source {
+                    Source::Wire { .. } => PacketOrigin::Wire {
+                        port: p.in_port,
+                        seq: p.wire_seq,
+                    },
+                    Source::Vm { queue, index } => PacketOrigin::Vm {
+                        queue: QueueIndex(queue),
+                        index: RingIndex::new(index),
+                    },
+                };
+                log.push(PacketOutcome {
+                    origin,
+                    result: outcome,
+                    at: now,
+                    len: p.frame.len(),
+                });
+            }
             p.frame = Bytes::new();
             (p.source, fifo)
         };
@@ -1402,6 +1491,7 @@ impl<H: HostBus> Card<H> {
                 body_ready: None,
                 src_buf: Iova(0),
                 edited: false,
+                wire_seq: 0,
             });
             if !fetched {
                 self.finish_packet(pkt, Err(DropReason::DmaFault), now);
