@@ -35,8 +35,11 @@ use nic_abi::regs::interrupts as ir;
 use nic_abi::time::{SimDuration, SimTime};
 use nic_model::host::IrqVector;
 
-use crate::driver::{Driver, DriverError};
-use crate::host::CpuUse;
+use nic_model::card::{Card, CardConfig};
+
+use crate::driver::{Driver, DriverConfig, DriverError};
+use crate::guest::{GuestSpec, MockGuest};
+use crate::host::{CpuUse, Host, HostConfig};
 
 /// A step of the host's work, at a time.
 #[derive(Debug)]
@@ -79,7 +82,50 @@ pub struct ControlPlane {
     metrics: ControlMetrics,
 }
 
+/// Everything [`ControlPlane::assemble`] builds a system from.
+#[derive(Debug, Clone)]
+pub struct SystemSpec {
+    /// The card (its `inter_vm` is set from `host.copy.mode`).
+    pub card: CardConfig,
+    /// The host.
+    pub host: HostConfig,
+    /// The driver.
+    pub driver: DriverConfig,
+    /// The agent.
+    pub agent: AgentConfig,
+    /// The guests, queue `i` for guest `i`.
+    pub guests: Vec<GuestSpec>,
+}
+
 impl ControlPlane {
+    /// Builds a whole system: the host, the card, the driver bringing it up, one queue pair
+    /// per guest (queue `i` for `spec.guests[i]`, whose `queue` must be `i`) with all its RX
+    /// buffers posted, and the agent with `rules`. Returns the control plane and the guests.
+    pub fn assemble(spec: SystemSpec, rules: Vec<Rule>) -> Result<(ControlPlane, Vec<MockGuest>), DriverError> {
+        let host = Host::new(spec.host)?;
+        let card_config = CardConfig {
+            inter_vm: spec.host.copy.mode.card_path(),
+            ..spec.card
+        };
+        let card = Card::new(card_config, host).map_err(|e| DriverError::Config(e.to_string()))?;
+        let mut driver = Driver::bring_up(card, spec.driver)?;
+        let mut guests = Vec::with_capacity(spec.guests.len());
+        for (i, g) in spec.guests.iter().enumerate() {
+            if usize::from(g.queue.0) != i {
+                return Err(DriverError::Config(format!(
+                    "guest {i} ({}) has queue {}, expected {i}",
+                    g.vm, g.queue.0
+                )));
+            }
+            let mut guest = MockGuest::attach(driver.card_mut().host_mut(), *g)?;
+            driver.add_queue(g.queue, &guest.queue_config())?;
+            guest.post_rx_buffers(driver.card_mut())?;
+            guests.push(guest);
+        }
+        let cp = ControlPlane::new(driver, spec.agent, rules)?;
+        Ok((cp, guests))
+    }
+
     /// The agent over `driver` with `rules` (ids in list order).
     pub fn new(driver: Driver, config: AgentConfig, rules: Vec<Rule>) -> Result<ControlPlane, DriverError> {
         let clock_mhz = driver.config().clock_mhz.max(1);

@@ -721,6 +721,11 @@ impl<H: HostBus> Card<H> {
     pub fn rx_doorbell(&mut self, q: QueueIndex, producer: u16) -> Result<(), CardError> {
         let now = self.now();
         self.dma.link_mut().mmio_write(now, 4);
+        self.set_rx_producer(q, producer)
+    }
+
+    /// The RX producer write has reached the card (its TLP already charged).
+    fn set_rx_producer(&mut self, q: QueueIndex, producer: u16) -> Result<(), CardError> {
         self.queue_mut(q)?.rx_producer = producer;
         Ok(())
     }
@@ -729,6 +734,16 @@ impl<H: HostBus> Card<H> {
     pub fn tx_doorbell(&mut self, q: QueueIndex, producer: u16) -> Result<(), CardError> {
         let now = self.now();
         let arrive = self.dma.link_mut().mmio_write(now, 4);
+        self.set_tx_producer(q, producer, arrive)
+    }
+
+    /// The TX producer write reaches the card at `arrive` (its TLP already charged).
+    fn set_tx_producer(
+        &mut self,
+        q: QueueIndex,
+        producer: u16,
+        arrive: SimTime,
+    ) -> Result<(), CardError> {
         self.queue_mut(q)?.tx_producer = producer;
         self.events
             .schedule_at(arrive, Event::TxDoorbell { queue: q.0 })?;
@@ -739,6 +754,11 @@ impl<H: HostBus> Card<H> {
     pub fn miss_doorbell(&mut self, consumer: u16) {
         let now = self.now();
         self.dma.link_mut().mmio_write(now, 4);
+        self.set_miss_consumer(consumer);
+    }
+
+    /// The miss consumer write has reached the card (its TLP already charged).
+    fn set_miss_consumer(&mut self, consumer: u16) {
         if let Some(m) = &mut self.miss {
             m.consumer = consumer;
         }
