@@ -320,6 +320,11 @@ impl Irq {
     }
 }
 
+/// When the miss ring's latest record write completes (zero without a miss ring).
+fn m_last_write(m: &Option<MissQueue>) -> SimTime {
+    m.as_ref().map_or(SimTime::ZERO, |m| m.last_write)
+}
+
 /// Interrupt causes (bit values of the register map's `CAUSE`).
 const CAUSE_TX: u32 = nic_abi::regs::interrupts::CAUSE_TX_COMPLETION;
 const CAUSE_RX: u32 = nic_abi::regs::interrupts::CAUSE_RX_COMPLETION;
@@ -355,7 +360,13 @@ struct VmQueue {
 struct MissQueue {
     vm: VmId,
     ring: Ring,
+    /// Slots reserved for records (a record's write may still be in flight).
     producer: u16,
+    /// Records written, in slot order: what the `PRODUCER` register shows, so the agent
+    /// never reads a slot before its record has landed.
+    published: u16,
+    /// When the latest record write completes (records land in slot order).
+    last_write: SimTime,
     consumer: u16,
     vector: IrqVector,
 }
@@ -703,6 +714,8 @@ impl<H: HostBus> Card<H> {
             vm: setup.vm,
             ring: Ring::new("miss ring", setup.ring)?,
             producer: 0,
+            published: 0,
+            last_write: SimTime::ZERO,
             consumer: 0,
             vector: setup.vector,
         });
@@ -1567,7 +1580,12 @@ impl<H: HostBus> Card<H> {
             p.fifo_bytes = 0;
             self.macs[usize::from(mac)].fifo_pop(fifo);
         }
-        let done = self.dma.write(now, MissRecord::SIZE as u64);
+        // Posted writes of one ring land in order: a record is visible no earlier than the
+        // one before it (the DMA engine's channels could otherwise finish them out of order).
+        let done = self.dma.write(now, MissRecord::SIZE as u64).max(m_last_write(&self.miss));
+        if let Some(m) = &mut self.miss {
+            m.last_write = done;
+        }
         self.schedule(
             done,
             Event::MissWritten {
@@ -1618,7 +1636,12 @@ impl<H: HostBus> Card<H> {
         };
         let addr = m.ring.addr(slot, MissRecord::SIZE);
         let agent_vm = m.vm;
+        let vector = m.vector;
         self.counters.miss_records += 1;
+        if let Some(m) = &mut self.miss {
+            // Records land in slot order (see `hold_for_agent`), so this is the next one.
+            m.published = slot.wrapping_add(1);
+        }
         if self
             .host
             .dma_write(agent_vm, addr, &record.to_bytes())
@@ -1630,7 +1653,6 @@ impl<H: HostBus> Card<H> {
             self.finish_packet(pkt, Err(DropReason::DmaFault), now);
             return;
         }
-        let vector = m.vector;
         self.raise(vector, CAUSE_MISS, now);
     }
 

@@ -330,7 +330,7 @@ impl<H: HostBus> Card<H> {
         let (producer, consumer) = self
             .miss
             .as_ref()
-            .map_or((0, 0), |m| (m.producer, m.consumer));
+            .map_or((0, 0), |m| (m.published, m.consumer));
         match rel {
             mq::RING_BASE_LO => lo(r.miss_base),
             mq::RING_BASE_HI => hi(r.miss_base),
