@@ -27,7 +27,7 @@
 
 use std::collections::BTreeMap;
 
-use flow_setup::agent::{Agent, AgentConfig, AgentCosts, Admission, RecordOutcome};
+use flow_setup::agent::{Admission, Agent, AgentConfig, AgentCosts, RecordOutcome};
 use flow_setup::rule::Rule;
 use nic_abi::action::Action;
 use nic_abi::desc::{MissRecord, PacketHandle, QueueIndex, Release, ReleaseCommand};
@@ -101,7 +101,10 @@ impl ControlPlane {
     /// Builds a whole system: the host, the card, the driver bringing it up, one queue pair
     /// per guest (queue `i` for `spec.guests[i]`, whose `queue` must be `i`) with all its RX
     /// buffers posted, and the agent with `rules`. Returns the control plane and the guests.
-    pub fn assemble(spec: SystemSpec, rules: Vec<Rule>) -> Result<(ControlPlane, Vec<MockGuest>), DriverError> {
+    pub fn assemble(
+        spec: SystemSpec,
+        rules: Vec<Rule>,
+    ) -> Result<(ControlPlane, Vec<MockGuest>), DriverError> {
         let host = Host::new(spec.host)?;
         let card_config = CardConfig {
             inter_vm: spec.host.copy.mode.card_path(),
@@ -127,9 +130,14 @@ impl ControlPlane {
     }
 
     /// The agent over `driver` with `rules` (ids in list order).
-    pub fn new(driver: Driver, config: AgentConfig, rules: Vec<Rule>) -> Result<ControlPlane, DriverError> {
+    pub fn new(
+        driver: Driver,
+        config: AgentConfig,
+        rules: Vec<Rule>,
+    ) -> Result<ControlPlane, DriverError> {
         let clock_mhz = driver.config().clock_mhz.max(1);
-        let agent = Agent::with_rules(driver, config, rules).map_err(|e| DriverError::Agent(e.to_string()))?;
+        let agent = Agent::with_rules(driver, config, rules)
+            .map_err(|e| DriverError::Agent(e.to_string()))?;
         Ok(ControlPlane {
             agent,
             agent_costs: config.costs,
@@ -247,7 +255,10 @@ impl ControlPlane {
             return Ok(());
         }
         let mut irqs = std::mem::take(&mut self.interrupts);
-        self.driver_mut().card_mut().host_mut().take_interrupts(&mut irqs);
+        self.driver_mut()
+            .card_mut()
+            .host_mut()
+            .take_interrupts(&mut irqs);
         let cost = self.driver().config().costs.interrupt_cycles;
         for &(vector, at) in &irqs {
             self.driver_mut().count_interrupt();
@@ -259,7 +270,10 @@ impl ControlPlane {
                     self.schedule(end, Work::ReadMisses);
                 }
             } else if let Some(q) = v.checked_sub(ir::VECTOR_QUEUE_0) {
-                self.driver_mut().card_mut().host_mut().charge(CpuUse::Interrupts, cost);
+                self.driver_mut()
+                    .card_mut()
+                    .host_mut()
+                    .charge(CpuUse::Interrupts, cost);
                 let q = QueueIndex(u16::try_from(q).unwrap_or(u16::MAX));
                 on_queue(self.driver_mut(), q)?;
             }
@@ -326,13 +340,19 @@ impl ControlPlane {
     }
 
     /// The agent's decisions for `records`, as release commands in order.
-    fn classify(&mut self, records: &[MissRecord], now: SimTime) -> Result<Vec<ReleaseCommand>, DriverError> {
+    fn classify(
+        &mut self,
+        records: &[MissRecord],
+        now: SimTime,
+    ) -> Result<Vec<ReleaseCommand>, DriverError> {
         let agent_err = |e: flow_setup::agent::AgentError| DriverError::Agent(e.to_string());
         let mut out = Vec::with_capacity(records.len());
         for r in records {
             let release = match self.agent.on_miss_record(r).map_err(agent_err)? {
                 RecordOutcome::Admitted(Admission::Started | Admission::Held) => continue,
-                RecordOutcome::Admitted(Admission::DroppedHeldOverflow) => Release::Apply(Action::DROP),
+                RecordOutcome::Admitted(Admission::DroppedHeldOverflow) => {
+                    Release::Apply(Action::DROP)
+                }
                 RecordOutcome::DecidedInSoftware { decision, .. } => {
                     Release::Apply(decision.card.unwrap_or(Action::DROP))
                 }

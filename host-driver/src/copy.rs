@@ -249,7 +249,11 @@ mod tests {
         let (b, _) = e.copy(1500, SimTime::ZERO);
         assert_eq!(b, a, "second channel");
         let (c, _) = e.copy(1500, SimTime::ZERO);
-        assert_eq!(c, SimTime(550_000 + 600_000), "queues behind the first channel");
+        assert_eq!(
+            c,
+            SimTime(550_000 + 600_000),
+            "queues behind the first channel"
+        );
         let mut cpu = InterVmCopier::new(CopyConfig {
             mode: CopyMode::CpuCopy,
             ..CopyConfig::default()

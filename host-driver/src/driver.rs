@@ -23,7 +23,9 @@
 
 use nic_abi::action::Action;
 use nic_abi::desc::{Iova, MissRecord, QueueIndex, ReleaseCommand, RingIndex, RingSize};
-use nic_abi::device::{mgmt_outcome, EntryStats, FlowTableDevice, FlowTableError, InsertOutcome, MgmtOutcome};
+use nic_abi::device::{
+    mgmt_outcome, EntryStats, FlowTableDevice, FlowTableError, InsertOutcome, MgmtOutcome,
+};
 use nic_abi::key::FlowKey;
 use nic_abi::regs::{
     self, flow_table as ft, interrupts as ir, miss_queue as mq, vm_queues as vq, BlockType,
@@ -337,7 +339,10 @@ impl Driver {
     fn moderate(&mut self, vector: u32, m: Moderation) {
         let i = self.blocks.interrupts;
         self.write(i.at(ir::vector_reg(vector, ir::MOD_COUNT)), m.max_events);
-        self.write(i.at(ir::vector_reg(vector, ir::MOD_TIME_NS)), m.max_delay_ns);
+        self.write(
+            i.at(ir::vector_reg(vector, ir::MOD_TIME_NS)),
+            m.max_delay_ns,
+        );
     }
 
     /// Writes a register (charged: PCIe by the card, CPU here).
@@ -498,7 +503,12 @@ impl Driver {
     }
 
     /// Writes the key (and action) words and the command, then polls the status.
-    fn mgmt(&mut self, cmd: MgmtCommand, key: &FlowKey, action: Option<&Action>) -> Result<(MgmtStatus, u32), FlowTableError> {
+    fn mgmt(
+        &mut self,
+        cmd: MgmtCommand,
+        key: &FlowKey,
+        action: Option<&Action>,
+    ) -> Result<(MgmtStatus, u32), FlowTableError> {
         let base = self.blocks.flow_table;
         for (n, w) in (0u32..).zip(key.to_words()) {
             self.write(base.at(ft::key(n)), w);
@@ -514,14 +524,20 @@ impl Driver {
         loop {
             let code = self.read(base.at(ft::STATUS));
             polls += 1;
-            let status = MgmtStatus::try_from(code).map_err(|e| FlowTableError::DeviceFault(e.to_string()))?;
+            let status = MgmtStatus::try_from(code)
+                .map_err(|e| FlowTableError::DeviceFault(e.to_string()))?;
             if status.is_done() || polls >= self.config.max_status_polls {
                 return Ok((status, polls));
             }
         }
     }
 
-    fn outcome(&mut self, cmd: MgmtCommand, key: &FlowKey, action: Option<&Action>) -> Result<MgmtOutcome, FlowTableError> {
+    fn outcome(
+        &mut self,
+        cmd: MgmtCommand,
+        key: &FlowKey,
+        action: Option<&Action>,
+    ) -> Result<MgmtOutcome, FlowTableError> {
         let (status, polls) = self.mgmt(cmd, key, action)?;
         mgmt_outcome(cmd, status, polls, self.occupancy, self.capacity())
     }
@@ -578,10 +594,13 @@ impl FlowTableDevice for Driver {
         match self.outcome(MgmtCommand::Lookup, key, None)? {
             MgmtOutcome::Done => {
                 let base = self.blocks.flow_table;
-                let words = [self.read(base.at(ft::action(0))), self.read(base.at(ft::action(1)))];
-                Action::from_words(&words)
-                    .map(Some)
-                    .map_err(|e| FlowTableError::DeviceFault(format!("lookup returned a bad action: {e}")))
+                let words = [
+                    self.read(base.at(ft::action(0))),
+                    self.read(base.at(ft::action(1))),
+                ];
+                Action::from_words(&words).map(Some).map_err(|e| {
+                    FlowTableError::DeviceFault(format!("lookup returned a bad action: {e}"))
+                })
             }
             MgmtOutcome::NotFound | MgmtOutcome::Updated => Ok(None),
         }

@@ -201,7 +201,8 @@ impl MockGuest {
         let rx_cq = place(rx.base.0 + n * RxDescriptor::SIZE as u64);
         let tx = place(rx_cq.base.0 + n * RxCompletion::SIZE as u64);
         let tx_cq = place(tx.base.0 + n * TxDescriptor::SIZE as u64);
-        let buffers = GuestAddress((tx_cq.base.0 + n * TxCompletion::SIZE as u64).next_multiple_of(4096));
+        let buffers =
+            GuestAddress((tx_cq.base.0 + n * TxCompletion::SIZE as u64).next_multiple_of(4096));
         for (p, size, access) in [
             (rx, RxDescriptor::SIZE, GrantAccess::DeviceReads),
             (rx_cq, RxCompletion::SIZE, GrantAccess::DeviceWrites),
@@ -280,8 +281,14 @@ impl MockGuest {
     pub fn device_writable(&self) -> Vec<(GuestAddress, u64)> {
         let n = u64::from(self.spec.entries.get());
         vec![
-            (self.rx_cq.place().base, self.rx_cq.place().bytes(RxCompletion::SIZE)),
-            (self.tx_cq.place().base, self.tx_cq.place().bytes(TxCompletion::SIZE)),
+            (
+                self.rx_cq.place().base,
+                self.rx_cq.place().bytes(RxCompletion::SIZE),
+            ),
+            (
+                self.tx_cq.place().base,
+                self.tx_cq.place().bytes(TxCompletion::SIZE),
+            ),
             (self.buffers, n * u64::from(BUFFER_BYTES)),
         ]
     }
@@ -316,7 +323,10 @@ impl MockGuest {
                 buf: Iova(buf.0),
                 capacity: BUFFER_BYTES,
             };
-            let mem = card.host_mut().memory_mut(vm).ok_or(GuestError::NoMemory(vm))?;
+            let mem = card
+                .host_mut()
+                .memory_mut(vm)
+                .ok_or(GuestError::NoMemory(vm))?;
             self.rx.post(mem, &d).map_err(|e| self.ring_err(e))?;
             self.rx_slots[slot].in_flight = true;
             self.rx_slots[slot].done = false;
@@ -363,7 +373,10 @@ impl MockGuest {
             vm,
             queue: self.spec.queue,
         };
-        let mem = card.host_mut().memory_mut(vm).ok_or(GuestError::NoMemory(vm))?;
+        let mem = card
+            .host_mut()
+            .memory_mut(vm)
+            .ok_or(GuestError::NoMemory(vm))?;
         mem.write(buf, frame)
             .map_err(|source| GuestError::Memory { vm, source })?;
         self.tx.post(mem, &d).map_err(|e| self.ring_err(e))?;
@@ -401,7 +414,8 @@ impl MockGuest {
                 break;
             };
             let slot = self.slot_of(c.index);
-            let outstanding = c.index.since(self.rx.consumer()) < self.rx.producer().since(self.rx.consumer());
+            let outstanding =
+                c.index.since(self.rx.consumer()) < self.rx.producer().since(self.rx.consumer());
             if !outstanding || !self.rx_slots[slot].in_flight || self.rx_slots[slot].done {
                 self.counters.bad_completions += 1;
                 continue;
@@ -435,7 +449,8 @@ impl MockGuest {
                 break;
             };
             let slot = self.slot_of(c.index);
-            let outstanding = c.index.since(self.tx.consumer()) < self.tx.producer().since(self.tx.consumer());
+            let outstanding =
+                c.index.since(self.tx.consumer()) < self.tx.producer().since(self.tx.consumer());
             if !outstanding || !self.tx_slots[slot].in_flight || self.tx_slots[slot].done {
                 self.counters.bad_completions += 1;
                 continue;
@@ -473,7 +488,12 @@ impl MockGuest {
     }
 
     /// The `len` bytes the card wrote into the RX buffer of ring index `index`.
-    pub fn rx_data<'h>(&self, host: &'h Host, index: RingIndex, len: usize) -> Result<&'h [u8], GuestError> {
+    pub fn rx_data<'h>(
+        &self,
+        host: &'h Host,
+        index: RingIndex,
+        len: usize,
+    ) -> Result<&'h [u8], GuestError> {
         let vm = self.spec.vm;
         host.memory(vm)
             .ok_or(GuestError::NoMemory(vm))?

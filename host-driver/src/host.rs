@@ -154,7 +154,9 @@ impl Host {
 
     /// `vm`'s memory.
     pub fn memory(&self, vm: VmId) -> Option<&GuestMemory> {
-        self.memories.get(usize::from(vm.0)).and_then(Option::as_ref)
+        self.memories
+            .get(usize::from(vm.0))
+            .and_then(Option::as_ref)
     }
 
     /// `vm`'s memory, writable (the VM's own accesses, which the IOMMU does not see).
@@ -184,7 +186,10 @@ impl Host {
     }
 
     /// Revokes a grant, charging the unmap.
-    pub fn revoke(&mut self, grant: crate::iommu::GrantRef) -> Result<(), crate::iommu::GrantError> {
+    pub fn revoke(
+        &mut self,
+        grant: crate::iommu::GrantRef,
+    ) -> Result<(), crate::iommu::GrantError> {
         self.iommu.unmap(grant)?;
         self.charge(CpuUse::Grants, self.iommu_costs.unmap_cycles);
         Ok(())
@@ -226,7 +231,13 @@ impl Host {
     }
 
     /// Checks an access and returns where it lands, or the fault (counted).
-    fn check(&mut self, vm: VmId, iova: Iova, len: u64, write: bool) -> Result<GuestAddress, Fault> {
+    fn check(
+        &mut self,
+        vm: VmId,
+        iova: Iova,
+        len: u64,
+        write: bool,
+    ) -> Result<GuestAddress, Fault> {
         if self.memory(vm).is_none() {
             let fault = Fault {
                 vm,
@@ -270,7 +281,9 @@ fn dma_fault(f: Fault) -> DmaFault {
 
 impl HostBus for Host {
     fn dma_read(&mut self, vm: VmId, iova: Iova, buf: &mut [u8]) -> Result<(), DmaFault> {
-        let guest = self.check(vm, iova, buf.len() as u64, false).map_err(dma_fault)?;
+        let guest = self
+            .check(vm, iova, buf.len() as u64, false)
+            .map_err(dma_fault)?;
         if let Some(m) = self.memory(vm) {
             // Checked above: inside one region.
             let _ = m.read(guest, buf);
@@ -281,7 +294,9 @@ impl HostBus for Host {
     }
 
     fn dma_write(&mut self, vm: VmId, iova: Iova, data: &[u8]) -> Result<(), DmaFault> {
-        let guest = self.check(vm, iova, data.len() as u64, true).map_err(dma_fault)?;
+        let guest = self
+            .check(vm, iova, data.len() as u64, true)
+            .map_err(dma_fault)?;
         if let Some(m) = self.memory_mut(vm) {
             let _ = m.write(guest, data);
         }
@@ -357,14 +372,31 @@ mod tests {
     #[test]
     fn dma_and_copies_are_checked_whole() {
         let mut h = Host::new(HostConfig::default()).expect("valid");
-        h.add_vm(GuestMemory::flat(VmId(1), 0x1000).expect("mem")).expect("new");
-        h.add_vm(GuestMemory::flat(VmId(2), 0x1000).expect("mem")).expect("new");
-        assert!(h.add_vm(GuestMemory::flat(VmId(2), 16).expect("mem")).is_err());
-        h.grant(VmId(1), Iova(0x100), 0x100, GuestAddress(0x100), GrantAccess::Both)
-            .expect("grant");
-        h.grant(VmId(2), Iova(0x200), 0x100, GuestAddress(0x200), GrantAccess::DeviceWrites)
-            .expect("grant");
-        h.dma_write(VmId(1), Iova(0x100), &[7; 16]).expect("granted");
+        h.add_vm(GuestMemory::flat(VmId(1), 0x1000).expect("mem"))
+            .expect("new");
+        h.add_vm(GuestMemory::flat(VmId(2), 0x1000).expect("mem"))
+            .expect("new");
+        assert!(h
+            .add_vm(GuestMemory::flat(VmId(2), 16).expect("mem"))
+            .is_err());
+        h.grant(
+            VmId(1),
+            Iova(0x100),
+            0x100,
+            GuestAddress(0x100),
+            GrantAccess::Both,
+        )
+        .expect("grant");
+        h.grant(
+            VmId(2),
+            Iova(0x200),
+            0x100,
+            GuestAddress(0x200),
+            GrantAccess::DeviceWrites,
+        )
+        .expect("grant");
+        h.dma_write(VmId(1), Iova(0x100), &[7; 16])
+            .expect("granted");
         let cmd = CopyCommand {
             src: Iova(0x100),
             dst: Iova(0x200),
@@ -376,21 +408,31 @@ mod tests {
         let done = h.copy(&cmd, SimTime::ZERO).expect("both sides granted");
         assert!(done > SimTime::ZERO);
         assert_eq!(
-            h.memory(VmId(2)).expect("vm").slice(GuestAddress(0x200), 16).expect("in"),
+            h.memory(VmId(2))
+                .expect("vm")
+                .slice(GuestAddress(0x200), 16)
+                .expect("in"),
             &[7; 16]
         );
         // The destination is not readable by the card, the source not writable beyond.
         assert!(h.dma_read(VmId(2), Iova(0x200), &mut [0; 4]).is_err());
-        let e = h.dma_write(VmId(1), Iova(0x1f8), &[1; 16]).expect_err("beyond");
+        let e = h
+            .dma_write(VmId(1), Iova(0x1f8), &[1; 16])
+            .expect_err("beyond");
         assert!(e.reason.contains("beyond"), "{e}");
         let far = CopyCommand {
             dst: Iova(0x2f8),
             ..cmd
         };
-        let e = h.copy(&far, SimTime::ZERO).expect_err("destination beyond its grant");
+        let e = h
+            .copy(&far, SimTime::ZERO)
+            .expect_err("destination beyond its grant");
         assert_eq!(e.status, CopyStatus::DestinationFault);
         assert_eq!(
-            h.memory(VmId(2)).expect("vm").slice(GuestAddress(0x2f8), 8).expect("in"),
+            h.memory(VmId(2))
+                .expect("vm")
+                .slice(GuestAddress(0x2f8), 8)
+                .expect("in"),
             &[0; 8],
             "nothing written"
         );

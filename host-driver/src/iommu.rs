@@ -314,7 +314,13 @@ impl Iommu {
         }
     }
 
-    fn check(&self, vm: VmId, iova: Iova, len: u64, write: bool) -> Result<GuestAddress, FaultReason> {
+    fn check(
+        &self,
+        vm: VmId,
+        iova: Iova,
+        len: u64,
+        write: bool,
+    ) -> Result<GuestAddress, FaultReason> {
         let end = iova
             .0
             .checked_add(len)
@@ -372,31 +378,74 @@ mod tests {
         let mut m = Iommu::new();
         let vm = VmId(1);
         let g = m
-            .map(vm, Iova(0x1000), 0x800, GuestAddress(0x9000), GrantAccess::DeviceWrites)
+            .map(
+                vm,
+                Iova(0x1000),
+                0x800,
+                GuestAddress(0x9000),
+                GrantAccess::DeviceWrites,
+            )
             .expect("grant");
-        assert_eq!(m.translate(vm, Iova(0x1010), 16, true), Ok(GuestAddress(0x9010)));
-        let reason = |m: &mut Iommu, v, a, l, w| m.translate(v, Iova(a), l, w).map_err(|f| f.reason);
-        assert_eq!(reason(&mut m, vm, 0x1010, 16, false), Err(FaultReason::WrongDirection));
-        assert_eq!(reason(&mut m, vm, 0x17ff, 2, true), Err(FaultReason::BeyondGrant));
-        assert_eq!(reason(&mut m, vm, 0x1800, 1, true), Err(FaultReason::NotGranted));
-        assert_eq!(reason(&mut m, VmId(2), 0x1010, 1, true), Err(FaultReason::NotGranted), "owner");
-        assert_eq!(reason(&mut m, vm, u64::MAX, 2, true), Err(FaultReason::BadRange));
-        assert_eq!(reason(&mut m, vm, 0x1000, 0, true), Err(FaultReason::BadRange));
+        assert_eq!(
+            m.translate(vm, Iova(0x1010), 16, true),
+            Ok(GuestAddress(0x9010))
+        );
+        let reason =
+            |m: &mut Iommu, v, a, l, w| m.translate(v, Iova(a), l, w).map_err(|f| f.reason);
+        assert_eq!(
+            reason(&mut m, vm, 0x1010, 16, false),
+            Err(FaultReason::WrongDirection)
+        );
+        assert_eq!(
+            reason(&mut m, vm, 0x17ff, 2, true),
+            Err(FaultReason::BeyondGrant)
+        );
+        assert_eq!(
+            reason(&mut m, vm, 0x1800, 1, true),
+            Err(FaultReason::NotGranted)
+        );
+        assert_eq!(
+            reason(&mut m, VmId(2), 0x1010, 1, true),
+            Err(FaultReason::NotGranted),
+            "owner"
+        );
+        assert_eq!(
+            reason(&mut m, vm, u64::MAX, 2, true),
+            Err(FaultReason::BadRange)
+        );
+        assert_eq!(
+            reason(&mut m, vm, 0x1000, 0, true),
+            Err(FaultReason::BadRange)
+        );
         m.unmap(g).expect("live");
-        assert_eq!(reason(&mut m, vm, 0x1000, 1, true), Err(FaultReason::Revoked));
+        assert_eq!(
+            reason(&mut m, vm, 0x1000, 1, true),
+            Err(FaultReason::Revoked)
+        );
         assert!(m.unmap(g).is_err(), "twice");
         assert_eq!(m.metrics().faults(), 7);
         assert_eq!(m.metrics().faults_by_vm[&VmId(2)], 1);
         // Re-mapping over the revoked grant replaces it; a live overlap is refused.
-        m.map(vm, Iova(0x1000), 0x800, GuestAddress(0x9000), GrantAccess::Both)
-            .expect("over a revoked grant");
+        m.map(
+            vm,
+            Iova(0x1000),
+            0x800,
+            GuestAddress(0x9000),
+            GrantAccess::Both,
+        )
+        .expect("over a revoked grant");
         assert!(m
             .map(vm, Iova(0x17ff), 1, GuestAddress(0), GrantAccess::Both)
             .is_err());
-        assert!(m.map(vm, Iova(0x800), 0x801, GuestAddress(0), GrantAccess::Both).is_err());
+        assert!(m
+            .map(vm, Iova(0x800), 0x801, GuestAddress(0), GrantAccess::Both)
+            .is_err());
         m.map(vm, Iova(0x800), 0x800, GuestAddress(0), GrantAccess::Both)
             .expect("adjacent");
         assert_eq!(m.metrics().maps, 3);
-        assert_eq!(m.writable(vm), vec![(Iova(0x800), 0x800), (Iova(0x1000), 0x800)]);
+        assert_eq!(
+            m.writable(vm),
+            vec![(Iova(0x800), 0x800), (Iova(0x1000), 0x800)]
+        );
     }
 }

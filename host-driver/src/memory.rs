@@ -229,8 +229,14 @@ mod tests {
         );
         m.write(GuestAddress(0x10_0ffc), &[1, 2, 3, 4]).expect("in");
         assert!(m.write(GuestAddress(0x10_0ffd), &[1, 2, 3, 4]).is_err());
-        assert!(m.read(GuestAddress(0x800), &mut [0; 0x900]).is_err(), "past the end");
-        assert!(m.read(GuestAddress(u64::MAX), &mut [0; 2]).is_err(), "wraps");
+        assert!(
+            m.read(GuestAddress(0x800), &mut [0; 0x900]).is_err(),
+            "past the end"
+        );
+        assert!(
+            m.read(GuestAddress(u64::MAX), &mut [0; 2]).is_err(),
+            "wraps"
+        );
         assert_eq!(
             m.guest_address_of(HostOffset(0xffc)),
             Some(GuestAddress(0x10_0ffc))

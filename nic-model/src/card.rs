@@ -1582,7 +1582,10 @@ impl<H: HostBus> Card<H> {
         }
         // Posted writes of one ring land in order: a record is visible no earlier than the
         // one before it (the DMA engine's channels could otherwise finish them out of order).
-        let done = self.dma.write(now, MissRecord::SIZE as u64).max(m_last_write(&self.miss));
+        let done = self
+            .dma
+            .write(now, MissRecord::SIZE as u64)
+            .max(m_last_write(&self.miss));
         if let Some(m) = &mut self.miss {
             m.last_write = done;
         }

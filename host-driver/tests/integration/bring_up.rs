@@ -19,11 +19,24 @@ use crate::support::{small_card, system, udp_frame, vm_mac};
 
 #[test]
 fn bring_up_finds_every_block_and_enables_the_miss_queue() {
-    let (mut cp, guests) = system(CopyMode::CopyEngine, 2, 16, GrantMode::Persistent, small_card(), Vec::new());
+    let (mut cp, guests) = system(
+        CopyMode::CopyEngine,
+        2,
+        16,
+        GrantMode::Persistent,
+        small_card(),
+        Vec::new(),
+    );
     let d = cp.driver_mut();
     let b = *d.blocks();
     assert_eq!(
-        [b.device_info, b.flow_table, b.miss_queue, b.interrupts, b.vm_queues],
+        [
+            b.device_info,
+            b.flow_table,
+            b.miss_queue,
+            b.interrupts,
+            b.vm_queues
+        ],
         [
             regs::device_info::BASE,
             regs::flow_table::BASE,
@@ -32,15 +45,36 @@ fn bring_up_finds_every_block_and_enables_the_miss_queue() {
             regs::vm_queues::BASE
         ]
     );
-    assert_eq!(d.device_info().table.capacity(), d.card().table().capacity() as u64);
+    assert_eq!(
+        d.device_info().table.capacity(),
+        d.card().table().capacity() as u64
+    );
     assert_eq!(d.device_info().uplinks, 2);
-    assert_eq!(d.card_mut().mmio_read(mq::BASE.at(mq::CONTROL)), mq::CONTROL_ENABLE);
-    assert!(d.metrics().mmio_reads >= 20, "the chain and the device information");
-    assert!(d.host().metrics().cycles(CpuUse::Driver) == 0, "billed only by the run loop");
+    assert_eq!(
+        d.card_mut().mmio_read(mq::BASE.at(mq::CONTROL)),
+        mq::CONTROL_ENABLE
+    );
+    assert!(
+        d.metrics().mmio_reads >= 20,
+        "the chain and the device information"
+    );
+    assert!(
+        d.host().metrics().cycles(CpuUse::Driver) == 0,
+        "billed only by the run loop"
+    );
     // A second queue on a port already in use is refused by the card, and reported.
     let q = guests[0].queue_config();
     let e = d.add_queue(QueueIndex(2), &q).expect_err("port taken");
-    assert!(matches!(e, DriverError::QueueRefused { queue: QueueIndex(2), .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            DriverError::QueueRefused {
+                queue: QueueIndex(2),
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = d.add_queue(QueueIndex(300), &q).expect_err("no such queue");
     assert!(e.to_string().contains("256 queue pairs"), "{e}");
 }
@@ -53,7 +87,14 @@ fn key(i: u32) -> FlowKey {
 
 #[test]
 fn flow_table_through_registers_agrees_with_the_card() {
-    let (mut cp, _) = system(CopyMode::CopyEngine, 1, 16, GrantMode::Persistent, small_card(), Vec::new());
+    let (mut cp, _) = system(
+        CopyMode::CopyEngine,
+        1,
+        16,
+        GrantMode::Persistent,
+        small_card(),
+        Vec::new(),
+    );
     let d = cp.driver_mut();
     let mut model: HashMap<u32, Action> = HashMap::new();
     let mut x = 12345u64;
@@ -98,16 +139,30 @@ fn flow_table_through_registers_agrees_with_the_card() {
 
 #[test]
 fn a_miss_is_set_up_by_the_agent_then_hits() {
-    let rules = parse_rules("priority=10,in_port=101,actions=output:102\npriority=5,actions=drop").expect("rules");
-    let (mut cp, mut guests) = system(CopyMode::CopyEngine, 2, 16, GrantMode::Persistent, small_card(), rules);
+    let rules = parse_rules("priority=10,in_port=101,actions=output:102\npriority=5,actions=drop")
+        .expect("rules");
+    let (mut cp, mut guests) = system(
+        CopyMode::CopyEngine,
+        2,
+        16,
+        GrantMode::Persistent,
+        small_card(),
+        rules,
+    );
     let f = udp_frame(vm_mac(0), vm_mac(1), 300, || 9);
-    let first = guests[0].send(cp.driver_mut().card_mut(), &f).expect("sent");
+    let first = guests[0]
+        .send(cp.driver_mut().card_mut(), &f)
+        .expect("sent");
     cp.drain(|_, _| Ok(())).expect("drained");
-    let second = guests[0].send(cp.driver_mut().card_mut(), &f).expect("sent");
+    let second = guests[0]
+        .send(cp.driver_mut().card_mut(), &f)
+        .expect("sent");
     cp.drain(|_, _| Ok(())).expect("drained");
     assert_eq!((first.value(), second.value()), (0, 1));
     let mut got = Vec::new();
-    guests[1].poll(cp.driver_mut().card_mut(), &mut got).expect("polled");
+    guests[1]
+        .poll(cp.driver_mut().card_mut(), &mut got)
+        .expect("polled");
     assert_eq!(got.len(), 2);
     assert!(got.iter().all(|r| r.status == RxStatus::Ok));
     let c = cp.driver().card().counters().clone();
@@ -123,7 +178,9 @@ fn a_miss_is_set_up_by_the_agent_then_hits() {
     // A flow the rules drop: the packet is released with drop and counted as the agent's.
     let mut other = f.clone();
     other[6..12].copy_from_slice(&vm_mac(7));
-    guests[1].send(cp.driver_mut().card_mut(), &other).expect("sent");
+    guests[1]
+        .send(cp.driver_mut().card_mut(), &other)
+        .expect("sent");
     cp.drain(|_, _| Ok(())).expect("drained");
     let counters = cp.driver_mut().card_mut().finish().expect("conserved");
     assert_eq!(counters.dropped_total(), 1);

@@ -6,7 +6,9 @@ use host_driver::guest::Received;
 use host_driver::host::CpuUse;
 use host_driver::iommu::GrantMode;
 use nic_abi::action::Action;
-use nic_abi::desc::{CopyCommand, CopyCompletion, RxCompletion, RxDescriptor, RxStatus, TxCompletion, TxDescriptor};
+use nic_abi::desc::{
+    CopyCommand, CopyCompletion, RxCompletion, RxDescriptor, RxStatus, TxCompletion, TxDescriptor,
+};
 use nic_abi::device::FlowTableDevice;
 use nic_abi::key::PortNo;
 use nic_abi::parse::parse_card;
@@ -46,7 +48,11 @@ fn expected_link_bytes(c: &PcieConfig, len: u64, hairpin: bool) -> (u64, u64) {
     let header = len.min(128);
     let mut up = 0;
     let mut down = 4 + req; // TX doorbell
-    for (u, d) in [read(TxDescriptor::SIZE as u64), read(header), read(RxDescriptor::SIZE as u64)] {
+    for (u, d) in [
+        read(TxDescriptor::SIZE as u64),
+        read(header),
+        read(RxDescriptor::SIZE as u64),
+    ] {
         up += u;
         down += d;
     }
@@ -79,7 +85,10 @@ fn worked_example_of_the_per_packet_bytes() {
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 }
@@ -90,11 +99,15 @@ fn vm_to_vm(mode: CopyMode, grants: GrantMode, seed: u64) {
     let mut frames = Vec::new();
     for _ in 0..48 {
         let len = usize::try_from(60 + rng.next() % 1455).expect("small");
-        frames.push(udp_frame(vm_mac(0), vm_mac(1), len, || rng.next().to_le_bytes()[0]));
+        frames.push(udp_frame(vm_mac(0), vm_mac(1), len, || {
+            rng.next().to_le_bytes()[0]
+        }));
     }
     // The flow's entry, installed through the management registers.
     let key = parse_card(&frames[0], PortNo(101));
-    cp.driver_mut().insert(&key, Action::output(PortNo(102))).expect("installed");
+    cp.driver_mut()
+        .insert(&key, Action::output(PortNo(102)))
+        .expect("installed");
     let link = |cp: &host_driver::control::ControlPlane| {
         let l = cp.driver().card().dma().link();
         (l.upstream().wire_bytes, l.downstream().wire_bytes)
@@ -118,13 +131,21 @@ fn vm_to_vm(mode: CopyMode, grants: GrantMode, seed: u64) {
             "{mode:?}, {} bytes",
             f.len()
         );
-        sender.poll(cp.driver_mut().card_mut(), &mut Vec::new()).expect("tx completions");
+        sender
+            .poll(cp.driver_mut().card_mut(), &mut Vec::new())
+            .expect("tx completions");
     }
-    receiver.poll(cp.driver_mut().card_mut(), &mut received).expect("rx completions");
+    receiver
+        .poll(cp.driver_mut().card_mut(), &mut received)
+        .expect("rx completions");
     assert_eq!(received.len(), frames.len());
     for (i, (r, f)) in received.iter().zip(&frames).enumerate() {
         assert_eq!(r.status, RxStatus::Ok, "{mode:?} packet {i}");
-        assert_eq!(r.index.value(), u16::try_from(i).expect("small"), "in order");
+        assert_eq!(
+            r.index.value(),
+            u16::try_from(i).expect("small"),
+            "in order"
+        );
         assert_eq!(r.in_port, PortNo(101));
         let data = receiver
             .rx_data(cp.driver().host(), r.index, usize::from(r.len))
@@ -135,11 +156,19 @@ fn vm_to_vm(mode: CopyMode, grants: GrantMode, seed: u64) {
     assert_eq!((counters.delivered, counters.dropped_total()), (48, 0));
     assert_eq!(sender.counters().tx_done, 48);
     let host = cp.driver().host();
-    assert!(host.dma_faults_by_vm().is_empty(), "{:?}", host.iommu().metrics().fault_log);
+    assert!(
+        host.dma_faults_by_vm().is_empty(),
+        "{:?}",
+        host.iommu().metrics().fault_log
+    );
     let copies = host.copy_metrics().copies;
     assert_eq!(copies, if hairpin { 0 } else { 48 });
     let copy_cycles = host.metrics().cycles(CpuUse::Copy);
-    assert_eq!(copy_cycles > 0, mode == CopyMode::CpuCopy, "{mode:?}: {copy_cycles}");
+    assert_eq!(
+        copy_cycles > 0,
+        mode == CopyMode::CpuCopy,
+        "{mode:?}: {copy_cycles}"
+    );
     let grant_cycles = host.metrics().cycles(CpuUse::Grants);
     // Persistent: rings and the pool once (4 rings + 2 x 64 buffers per guest, 2 guests,
     // and the driver's 2 rings); per post: rings at attach and two grant operations per
@@ -174,18 +203,32 @@ fn hairpin_crosses_twice() {
 fn per_post_grants_cost_more_cpu_than_persistent_ones() {
     vm_to_vm(CopyMode::CopyEngine, GrantMode::MapPerPost, 4);
     let cost = |grants| {
-        let (mut cp, mut guests) = system(CopyMode::CopyEngine, 2, 64, grants, small_card(), Vec::new());
+        let (mut cp, mut guests) = system(
+            CopyMode::CopyEngine,
+            2,
+            64,
+            grants,
+            small_card(),
+            Vec::new(),
+        );
         let f = udp_frame(vm_mac(0), vm_mac(1), 200, || 7);
         let key = parse_card(&f, PortNo(101));
-        cp.driver_mut().insert(&key, Action::output(PortNo(102))).expect("installed");
+        cp.driver_mut()
+            .insert(&key, Action::output(PortNo(102)))
+            .expect("installed");
         let before = cp.driver().host().metrics().cycles(CpuUse::Grants);
         for _ in 0..32 {
-            guests[0].send(cp.driver_mut().card_mut(), &f).expect("sent");
+            guests[0]
+                .send(cp.driver_mut().card_mut(), &f)
+                .expect("sent");
             cp.drain(|_, _| Ok(())).expect("drained");
             for g in &mut guests {
-                g.poll(cp.driver_mut().card_mut(), &mut Vec::new()).expect("polled");
+                g.poll(cp.driver_mut().card_mut(), &mut Vec::new())
+                    .expect("polled");
             }
-            guests[1].post_rx_buffers(cp.driver_mut().card_mut()).expect("reposted");
+            guests[1]
+                .post_rx_buffers(cp.driver_mut().card_mut())
+                .expect("reposted");
         }
         cp.driver().host().metrics().cycles(CpuUse::Grants) - before
     };
