@@ -9,6 +9,7 @@
 //! - [`switch`]: the contract every switch under test keeps (topology, offered packets,
 //!   the conservation ledger, what a run measures).
 //! - [`host_cpu`]: the host's cores, on which every switch's software runs.
+//! - [`snich_system`]: the sNICh system (card, host driver, agent) as a switch under test.
 //! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
 //!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
 //!
@@ -28,4 +29,5 @@ pub mod capture;
 pub mod frames;
 pub mod host_cpu;
 pub mod rules_cli;
+pub mod snich_system;
 pub mod switch;
