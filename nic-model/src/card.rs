@@ -251,6 +251,8 @@ struct Packet {
     src_buf: Iova,
     /// An action edited the frame (so the source buffer no longer holds what is sent).
     edited: bool,
+    /// For wire packets: how many wire packets entered before it (its [`PacketOrigin`]).
+    wire_seq: u64,
 }
 
 /// A ring's geometry and the card's indices into it.
@@ -318,6 +320,11 @@ impl Irq {
     }
 }
 
+/// When the miss ring's latest record write completes (zero without a miss ring).
+fn m_last_write(m: &Option<MissQueue>) -> SimTime {
+    m.as_ref().map_or(SimTime::ZERO, |m| m.last_write)
+}
+
 /// Interrupt causes (bit values of the register map's `CAUSE`).
 const CAUSE_TX: u32 = nic_abi::regs::interrupts::CAUSE_TX_COMPLETION;
 const CAUSE_RX: u32 = nic_abi::regs::interrupts::CAUSE_RX_COMPLETION;
@@ -353,7 +360,13 @@ struct VmQueue {
 struct MissQueue {
     vm: VmId,
     ring: Ring,
+    /// Slots reserved for records (a record's write may still be in flight).
     producer: u16,
+    /// Records written, in slot order: what the `PRODUCER` register shows, so the agent
+    /// never reads a slot before its record has landed.
+    published: u16,
+    /// When the latest record write completes (records land in slot order).
+    last_write: SimTime,
     consumer: u16,
     vector: IrqVector,
 }
@@ -441,6 +454,41 @@ enum ReleaseCode {
     Apply(Action),
 }
 
+/// Which packet a [`PacketOutcome`] is about, in terms its sender knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PacketOrigin {
+    /// The `seq`-th packet offered from the wire (0-based, all MAC ports together, in
+    /// [`Card::offer_from_wire`] call order), on `port`.
+    Wire {
+        /// The MAC port it entered on.
+        port: PortNo,
+        /// Wire packets offered before it.
+        seq: u64,
+    },
+    /// The packet of TX descriptor `index` of queue pair `queue`.
+    Vm {
+        /// The queue pair.
+        queue: QueueIndex,
+        /// The descriptor's ring index.
+        index: RingIndex,
+    },
+}
+
+/// How one packet ended: delivered (to at least one port) or dropped, and when. The time of a
+/// delivery is when its last copy was done: its RX completion written into the VM's ring, or
+/// its last bit sent on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketOutcome {
+    /// The packet.
+    pub origin: PacketOrigin,
+    /// Delivered, or the drop reason.
+    pub result: Result<(), DropReason>,
+    /// When it ended.
+    pub at: SimTime,
+    /// Its frame length (0 for a VM packet whose descriptor or data could not be read).
+    pub len: usize,
+}
+
 /// The sNICh card model. See the module doc for its paths.
 #[derive(Debug)]
 pub struct Card<H: HostBus> {
@@ -468,6 +516,8 @@ pub struct Card<H: HostBus> {
     regs: mmio::RegisterFile,
     /// A release-ring fetch is in flight.
     release_fetching: bool,
+    /// How packets ended, when recording is on ([`Card::record_outcomes`]).
+    outcomes: Option<Vec<PacketOutcome>>,
 }
 
 const PORT_SLOTS: usize = 1 << 16;
@@ -513,6 +563,7 @@ impl<H: HostBus> Card<H> {
             engine_error: None,
             regs: mmio::RegisterFile::default(),
             release_fetching: false,
+            outcomes: None,
             config,
         })
     }
@@ -663,6 +714,8 @@ impl<H: HostBus> Card<H> {
             vm: setup.vm,
             ring: Ring::new("miss ring", setup.ring)?,
             producer: 0,
+            published: 0,
+            last_write: SimTime::ZERO,
             consumer: 0,
             vector: setup.vector,
         });
@@ -681,6 +734,11 @@ impl<H: HostBus> Card<H> {
     pub fn rx_doorbell(&mut self, q: QueueIndex, producer: u16) -> Result<(), CardError> {
         let now = self.now();
         self.dma.link_mut().mmio_write(now, 4);
+        self.set_rx_producer(q, producer)
+    }
+
+    /// The RX producer write has reached the card (its TLP already charged).
+    fn set_rx_producer(&mut self, q: QueueIndex, producer: u16) -> Result<(), CardError> {
         self.queue_mut(q)?.rx_producer = producer;
         Ok(())
     }
@@ -689,6 +747,16 @@ impl<H: HostBus> Card<H> {
     pub fn tx_doorbell(&mut self, q: QueueIndex, producer: u16) -> Result<(), CardError> {
         let now = self.now();
         let arrive = self.dma.link_mut().mmio_write(now, 4);
+        self.set_tx_producer(q, producer, arrive)
+    }
+
+    /// The TX producer write reaches the card at `arrive` (its TLP already charged).
+    fn set_tx_producer(
+        &mut self,
+        q: QueueIndex,
+        producer: u16,
+        arrive: SimTime,
+    ) -> Result<(), CardError> {
         self.queue_mut(q)?.tx_producer = producer;
         self.events
             .schedule_at(arrive, Event::TxDoorbell { queue: q.0 })?;
@@ -699,6 +767,11 @@ impl<H: HostBus> Card<H> {
     pub fn miss_doorbell(&mut self, consumer: u16) {
         let now = self.now();
         self.dma.link_mut().mmio_write(now, 4);
+        self.set_miss_consumer(consumer);
+    }
+
+    /// The miss consumer write has reached the card (its TLP already charged).
+    fn set_miss_consumer(&mut self, consumer: u16) {
         if let Some(m) = &mut self.miss {
             m.consumer = consumer;
         }
@@ -760,6 +833,7 @@ impl<H: HostBus> Card<H> {
         }
         let len = frame.len() as u64;
         let done = self.macs[usize::from(mac)].receive(at, len);
+        let wire_seq = self.counters.offered_from_wire;
         self.counters.enter(true);
         let pkt = self.alloc_packet(Packet {
             frame,
@@ -774,6 +848,7 @@ impl<H: HostBus> Card<H> {
             body_ready: None,
             src_buf: Iova(0),
             edited: false,
+            wire_seq,
         });
         self.events
             .schedule_at(done, Event::WireRxDone { pkt, mac })?;
@@ -784,6 +859,35 @@ impl<H: HostBus> Card<H> {
     pub fn run_until(&mut self, until: SimTime) {
         while let Some((_, e)) = self.events.pop_until(until) {
             self.handle(e);
+        }
+    }
+
+    /// The time of the next event, if any is pending.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        self.events.peek_time()
+    }
+
+    /// Runs every event due at or before `t`, then moves the clock to `t` (never back): the
+    /// host acts at `t`, and its register writes are issued then.
+    pub fn advance_to(&mut self, t: SimTime) {
+        self.run_until(t);
+        self.events.advance_to(t);
+    }
+
+    /// Turns recording of every packet's outcome on or off ([`Card::take_outcomes`]). Off by
+    /// default (it costs a push per packet).
+    pub fn record_outcomes(&mut self, on: bool) {
+        match (on, self.outcomes.is_some()) {
+            (true, false) => self.outcomes = Some(Vec::new()),
+            (false, true) => self.outcomes = None,
+            _ => {}
+        }
+    }
+
+    /// Moves the outcomes recorded since the last call into `out` (in the order packets ended).
+    pub fn take_outcomes(&mut self, out: &mut Vec<PacketOutcome>) {
+        if let Some(v) = &mut self.outcomes {
+            out.append(v);
         }
     }
 
@@ -1286,6 +1390,24 @@ impl<H: HostBus> Card<H> {
             let p = &mut self.packets[pkt as usize];
             let fifo = p.fifo_bytes;
             p.fifo_bytes = 0;
+            if let Some(log) = &mut self.outcomes {
+                let origin = match p.source {
+                    Source::Wire { .. } => PacketOrigin::Wire {
+                        port: p.in_port,
+                        seq: p.wire_seq,
+                    },
+                    Source::Vm { queue, index } => PacketOrigin::Vm {
+                        queue: QueueIndex(queue),
+                        index: RingIndex::new(index),
+                    },
+                };
+                log.push(PacketOutcome {
+                    origin,
+                    result: outcome,
+                    at: now,
+                    len: p.frame.len(),
+                });
+            }
             p.frame = Bytes::new();
             (p.source, fifo)
         };
@@ -1402,6 +1524,7 @@ impl<H: HostBus> Card<H> {
                 body_ready: None,
                 src_buf: Iova(0),
                 edited: false,
+                wire_seq: 0,
             });
             if !fetched {
                 self.finish_packet(pkt, Err(DropReason::DmaFault), now);
@@ -1457,7 +1580,15 @@ impl<H: HostBus> Card<H> {
             p.fifo_bytes = 0;
             self.macs[usize::from(mac)].fifo_pop(fifo);
         }
-        let done = self.dma.write(now, MissRecord::SIZE as u64);
+        // Posted writes of one ring land in order: a record is visible no earlier than the
+        // one before it (the DMA engine's channels could otherwise finish them out of order).
+        let done = self
+            .dma
+            .write(now, MissRecord::SIZE as u64)
+            .max(m_last_write(&self.miss));
+        if let Some(m) = &mut self.miss {
+            m.last_write = done;
+        }
         self.schedule(
             done,
             Event::MissWritten {
@@ -1508,7 +1639,12 @@ impl<H: HostBus> Card<H> {
         };
         let addr = m.ring.addr(slot, MissRecord::SIZE);
         let agent_vm = m.vm;
+        let vector = m.vector;
         self.counters.miss_records += 1;
+        if let Some(m) = &mut self.miss {
+            // Records land in slot order (see `hold_for_agent`), so this is the next one.
+            m.published = slot.wrapping_add(1);
+        }
         if self
             .host
             .dma_write(agent_vm, addr, &record.to_bytes())
@@ -1520,7 +1656,6 @@ impl<H: HostBus> Card<H> {
             self.finish_packet(pkt, Err(DropReason::DmaFault), now);
             return;
         }
-        let vector = m.vector;
         self.raise(vector, CAUSE_MISS, now);
     }
 

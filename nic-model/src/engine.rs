@@ -239,6 +239,13 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// Moves the clock forward to `t` (never back), for a caller that acts at `t` with no
+    /// event due before it (the host driver doing its work between the card's events).
+    /// Events due before `t` are not skipped: they keep their times and fire next.
+    pub fn advance_to(&mut self, t: SimTime) {
+        self.now = self.now.max(t);
+    }
+
     /// Pops the earliest event if it is due at or before `until`.
     #[inline]
     pub fn pop_until(&mut self, until: SimTime) -> Option<(SimTime, E)> {

@@ -159,7 +159,8 @@ impl<H: HostBus> Card<H> {
     /// doc); the write reaches the card after its TLP crosses the link.
     pub fn mmio_write(&mut self, offset: RegOffset, value: u32) {
         let now = self.now();
-        self.dma.link_mut().mmio_write(now, 4);
+        // The write's TLP, charged once here; doorbells below take effect on its arrival.
+        let arrive = self.dma.link_mut().mmio_write(now, 4);
         let off = offset.0;
         if let Some(rel) = in_block(off, ft::BASE, ft::SIZE) {
             self.write_flow_table(rel, value);
@@ -168,7 +169,7 @@ impl<H: HostBus> Card<H> {
         } else if let Some(rel) = in_block(off, ir::BASE, ir::SIZE) {
             self.write_interrupts(rel, value);
         } else if let Some(rel) = in_block(off, vq::BASE, vq::SIZE) {
-            self.write_vm_queues(rel, value);
+            self.write_vm_queues(rel, value, arrive);
         }
     }
 
@@ -329,7 +330,7 @@ impl<H: HostBus> Card<H> {
         let (producer, consumer) = self
             .miss
             .as_ref()
-            .map_or((0, 0), |m| (m.producer, m.consumer));
+            .map_or((0, 0), |m| (m.published, m.consumer));
         match rel {
             mq::RING_BASE_LO => lo(r.miss_base),
             mq::RING_BASE_HI => hi(r.miss_base),
@@ -358,7 +359,7 @@ impl<H: HostBus> Card<H> {
             mq::RING_BASE_LO => set_lo(&mut r.miss_base, value),
             mq::RING_BASE_HI => set_hi(&mut r.miss_base, value),
             mq::RING_SIZE => r.miss_size = value,
-            mq::CONSUMER => self.miss_doorbell(low16(value)),
+            mq::CONSUMER => self.set_miss_consumer(low16(value)),
             mq::CONTROL => {
                 let enable = value & mq::CONTROL_ENABLE != 0;
                 let was = r.miss_control & mq::CONTROL_ENABLE != 0;
@@ -525,7 +526,7 @@ impl<H: HostBus> Card<H> {
         }
     }
 
-    fn write_vm_queues(&mut self, rel: u32, value: u32) {
+    fn write_vm_queues(&mut self, rel: u32, value: u32, arrive: SimTime) {
         let Some(v) = rel.checked_sub(vq::QUEUE_BASE) else {
             return;
         };
@@ -566,13 +567,13 @@ impl<H: HostBus> Card<H> {
             vq::TX_PRODUCER => {
                 let enabled = self.queues.get(usize::from(q)).is_some_and(|x| x.enabled);
                 if enabled {
-                    let _ = self.tx_doorbell(QueueIndex(q), low16(value));
+                    let _ = self.set_tx_producer(QueueIndex(q), low16(value), arrive);
                 }
             }
             vq::RX_PRODUCER => {
                 let enabled = self.queues.get(usize::from(q)).is_some_and(|x| x.enabled);
                 if enabled {
-                    let _ = self.rx_doorbell(QueueIndex(q), low16(value));
+                    let _ = self.set_rx_producer(QueueIndex(q), low16(value));
                 }
             }
             _ => {}

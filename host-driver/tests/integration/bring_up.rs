@@ -1,0 +1,187 @@
+//! The driver brings the card up through its registers, sets up queues, manages the flow
+//! table through the management port, and services misses for the agent.
+
+use std::collections::HashMap;
+
+use flow_setup::ofctl::parse_rules;
+use host_driver::copy::CopyMode;
+use host_driver::driver::DriverError;
+use host_driver::host::CpuUse;
+use host_driver::iommu::GrantMode;
+use nic_abi::action::Action;
+use nic_abi::desc::{QueueIndex, RxStatus};
+use nic_abi::device::{FlowTableDevice, InsertOutcome};
+use nic_abi::key::{FlowKey, PortNo};
+use nic_abi::parse::parse_card;
+use nic_abi::regs::{self, miss_queue as mq};
+
+use crate::support::{small_card, system, udp_frame, vm_mac};
+
+#[test]
+fn bring_up_finds_every_block_and_enables_the_miss_queue() {
+    let (mut cp, guests) = system(
+        CopyMode::CopyEngine,
+        2,
+        16,
+        GrantMode::Persistent,
+        small_card(),
+        Vec::new(),
+    );
+    let d = cp.driver_mut();
+    let b = *d.blocks();
+    assert_eq!(
+        [
+            b.device_info,
+            b.flow_table,
+            b.miss_queue,
+            b.interrupts,
+            b.vm_queues
+        ],
+        [
+            regs::device_info::BASE,
+            regs::flow_table::BASE,
+            regs::miss_queue::BASE,
+            regs::interrupts::BASE,
+            regs::vm_queues::BASE
+        ]
+    );
+    assert_eq!(
+        d.device_info().table.capacity(),
+        d.card().table().capacity() as u64
+    );
+    assert_eq!(d.device_info().uplinks, 2);
+    assert_eq!(
+        d.card_mut().mmio_read(mq::BASE.at(mq::CONTROL)),
+        mq::CONTROL_ENABLE
+    );
+    assert!(
+        d.metrics().mmio_reads >= 20,
+        "the chain and the device information"
+    );
+    assert!(
+        d.host().metrics().cycles(CpuUse::Driver) == 0,
+        "billed only by the run loop"
+    );
+    // A second queue on a port already in use is refused by the card, and reported.
+    let q = guests[0].queue_config();
+    let e = d.add_queue(QueueIndex(2), &q).expect_err("port taken");
+    assert!(
+        matches!(
+            e,
+            DriverError::QueueRefused {
+                queue: QueueIndex(2),
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = d.add_queue(QueueIndex(300), &q).expect_err("no such queue");
+    assert!(e.to_string().contains("256 queue pairs"), "{e}");
+}
+
+fn key(i: u32) -> FlowKey {
+    let mut f = udp_frame(vm_mac(0), vm_mac(1), 64, || 0);
+    f[30..34].copy_from_slice(&(0x0a00_0000 + i).to_be_bytes());
+    parse_card(&f, PortNo(101))
+}
+
+#[test]
+fn flow_table_through_registers_agrees_with_the_card() {
+    let (mut cp, _) = system(
+        CopyMode::CopyEngine,
+        1,
+        16,
+        GrantMode::Persistent,
+        small_card(),
+        Vec::new(),
+    );
+    let d = cp.driver_mut();
+    let mut model: HashMap<u32, Action> = HashMap::new();
+    let mut x = 12345u64;
+    for step in 0..600u32 {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let i = u32::try_from((x >> 40) % 40).expect("small");
+        let k = key(i);
+        let action = Action::output(PortNo(101 + u16::try_from(step % 3).expect("small")));
+        match (x >> 20) % 4 {
+            0 | 1 => {
+                let writes = d.metrics().mmio_writes;
+                let tlps = d.card().dma().link().downstream().tlps;
+                match d.insert(&k, action) {
+                    Ok(InsertOutcome::Inserted) => assert!(model.insert(i, action).is_none()),
+                    Ok(InsertOutcome::Updated) => assert!(model.insert(i, action).is_some()),
+                    Err(e) => panic!("{e}"),
+                }
+                // 15 key words, 2 action words and the command, each a TLP on the link.
+                assert_eq!(d.metrics().mmio_writes - writes, 18);
+                assert_eq!(d.card().dma().link().downstream().tlps - tlps, 18);
+            }
+            2 => assert_eq!(d.delete(&k).expect("delete"), model.remove(&i).is_some()),
+            _ => {
+                assert_eq!(d.lookup(&k).expect("lookup"), model.get(&i).copied());
+                let stats = d.entry_stats(&k).expect("counters");
+                assert_eq!(stats.is_some(), model.contains_key(&i));
+            }
+        }
+        assert_eq!(d.occupancy(), model.len() as u64);
+        assert_eq!(d.card().table().len(), model.len());
+        for (&i, &a) in &model {
+            assert_eq!(d.card().table().entry(&key(i)).map(|(a, _)| a), Some(a));
+        }
+    }
+    // Unparsed keys are refused before any register is written.
+    let mut bad = key(0);
+    bad.class = nic_abi::key::KeyClass::try_from(1).expect("an unparsed class");
+    let writes = d.metrics().mmio_writes;
+    assert!(d.insert(&bad, Action::DROP).is_err());
+    assert_eq!(d.metrics().mmio_writes, writes);
+}
+
+#[test]
+fn a_miss_is_set_up_by_the_agent_then_hits() {
+    let rules = parse_rules("priority=10,in_port=101,actions=output:102\npriority=5,actions=drop")
+        .expect("rules");
+    let (mut cp, mut guests) = system(
+        CopyMode::CopyEngine,
+        2,
+        16,
+        GrantMode::Persistent,
+        small_card(),
+        rules,
+    );
+    let f = udp_frame(vm_mac(0), vm_mac(1), 300, || 9);
+    let first = guests[0]
+        .send(cp.driver_mut().card_mut(), &f)
+        .expect("sent");
+    cp.drain(|_, _| Ok(())).expect("drained");
+    let second = guests[0]
+        .send(cp.driver_mut().card_mut(), &f)
+        .expect("sent");
+    cp.drain(|_, _| Ok(())).expect("drained");
+    assert_eq!((first.value(), second.value()), (0, 1));
+    let mut got = Vec::new();
+    guests[1]
+        .poll(cp.driver_mut().card_mut(), &mut got)
+        .expect("polled");
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|r| r.status == RxStatus::Ok));
+    let c = cp.driver().card().counters().clone();
+    assert_eq!((c.table_misses, c.table_hits, c.delivered), (1, 2, 2));
+    assert_eq!(cp.agent().counters().installed, 1);
+    assert_eq!(cp.metrics().relookups, 1);
+    let host = cp.driver().host().metrics();
+    // The setup cost the agent its per-miss time and the driver its register work.
+    assert!(host.cycles(CpuUse::Agent) >= 4_039 * 2_600 / 1_000);
+    assert!(host.cycles(CpuUse::Driver) > 0 && host.cycles(CpuUse::Interrupts) > 0);
+    // The first packet waited for the setup: its completion came microseconds later.
+    assert!(got[0].timestamp.0 > 4_039_000);
+    // A flow the rules drop: the packet is released with drop and counted as the agent's.
+    let mut other = f.clone();
+    other[6..12].copy_from_slice(&vm_mac(7));
+    guests[1]
+        .send(cp.driver_mut().card_mut(), &other)
+        .expect("sent");
+    cp.drain(|_, _| Ok(())).expect("drained");
+    let counters = cp.driver_mut().card_mut().finish().expect("conserved");
+    assert_eq!(counters.dropped_total(), 1);
+}

@@ -1,0 +1,543 @@
+//! The sNICh system as a switch under test: `nic-model`'s card with `host-driver`'s host,
+//! driver and mock guests, and the flow-setup agent servicing the miss queue, all built by
+//! [`host_driver::control::ControlPlane::assemble`], the same code the driver's own tests run.
+//!
+//! ```text
+//!  OfferedPacket ─┬─ from VM i:  guest i's TX ring + doorbell (queue i, port 101 + i)
+//!                 └─ from wire:  Card::offer_from_wire(uplink)
+//!        ▲ run the card and the host's work (misses -> agent -> installs -> releases) to `at`
+//!  card outcomes (per packet: delivered at its RX completion or last bit on the wire, or
+//!  dropped for a reason) ──▶ SwitchRun (latency from the offer)
+//! ```
+//!
+//! Guests re-post their RX buffers and free their TX slots when their queue's interrupt
+//! fires. A VM packet offered while its TX ring is full waits in a per-VM backlog (the guest
+//! driver's queue) of at most [`BACKLOG_LIMIT`] packets; beyond that it is dropped as
+//! `tx_queue_full`. Frames a guest cannot put in a 2 KiB TX buffer (under 14 or over 2,048
+//! bytes) are dropped as `malformed` before they reach the card.
+//!
+//! Host CPU: the control plane's driver core runs at the scenario host's clock (the
+//! interrupts, miss-ring service, the agent's classification, installs through the
+//! registers, releases, in simulated time: a flow setup's latency includes them); CPU copies
+//! run on a core of the same clock. Cycles are reported by use (`driver`, `agent`,
+//! `interrupts`, `grants`, `copy`). Guests use persistent grants (grant reuse). Driver costs
+//! are `host-driver`'s defaults (the scenario's cost profile is for the software switches).
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use flow_setup::agent::AgentConfig;
+use host_driver::control::{ControlPlane, SystemSpec};
+use host_driver::copy::{CopyConfig, CopyMode, CpuCopyConfig};
+use host_driver::driver::{Driver, DriverConfig, DriverError};
+use host_driver::guest::{GuestSpec, MockGuest, BUFFER_BYTES};
+use host_driver::host::{CpuUse, HostConfig};
+use host_driver::iommu::GrantMode;
+use nic_abi::desc::{QueueIndex, RingIndex, RingSize, VmId};
+use nic_abi::time::SimTime;
+use nic_model::card::{PacketOrigin, PacketOutcome};
+
+use crate::switch::{
+    Endpoint, InterVmCopy, OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest,
+    Topology, VmIndex, UPLINK_PORT,
+};
+
+/// Packets a VM's driver queues while its TX ring is full.
+pub const BACKLOG_LIMIT: usize = 4096;
+
+/// A VM packet waiting for a TX slot: offer time and frame.
+type Backlogged = (SimTime, Bytes);
+
+/// The guests and what the system remembers about packets in flight.
+#[derive(Debug)]
+struct Guests {
+    guests: Vec<MockGuest>,
+    backlog: Vec<VecDeque<Backlogged>>,
+    /// VM packets on the card: (queue, TX ring index) -> offer time.
+    vm_offers: HashMap<(u16, u16), SimTime>,
+}
+
+impl Guests {
+    /// Queue `q`'s interrupt: the guest reads its completions, re-posts RX buffers and
+    /// sends what its backlog holds while TX slots are free.
+    fn service(&mut self, d: &mut Driver, q: QueueIndex) -> Result<(), DriverError> {
+        let i = usize::from(q.0);
+        let Some(g) = self.guests.get_mut(i) else {
+            return Ok(());
+        };
+        g.poll(d.card_mut(), &mut Vec::new())?;
+        g.post_rx_buffers(d.card_mut())?;
+        while g.tx_free() > 0 {
+            let Some((at, frame)) = self.backlog[i].pop_front() else {
+                break;
+            };
+            let index = g.send(d.card_mut(), &frame)?;
+            self.vm_offers.insert((q.0, index.value()), at);
+        }
+        Ok(())
+    }
+}
+
+/// The sNICh system under test.
+#[derive(Debug)]
+pub struct SnichSystem {
+    name: String,
+    cp: ControlPlane,
+    guests: Guests,
+    run: SwitchRun,
+    /// Wire packets on the card: sequence number -> offer time.
+    wire_offers: HashMap<u64, SimTime>,
+    wire_seq: u64,
+    offered_any: bool,
+    outcomes: Vec<PacketOutcome>,
+}
+
+fn internal(e: impl std::fmt::Display) -> SwitchError {
+    SwitchError::Internal(format!("snich: {e}"))
+}
+
+impl SnichSystem {
+    /// Builds the system for `ctx`: one queue pair per VM of the topology (rings of the VM's
+    /// `queue_entries`), the card per `ctx.card` with `ctx.inter_vm` as its inter-VM path,
+    /// brought up through its registers, and the agent with `ctx.rules`.
+    pub fn new(ctx: &SwitchContext) -> Result<SnichSystem, SwitchError> {
+        let (name, mode) = match ctx.inter_vm {
+            InterVmCopy::CopyEngine => ("snich", CopyMode::CopyEngine),
+            InterVmCopy::CpuCopy => ("snich/cpu-copy", CopyMode::CpuCopy),
+            InterVmCopy::Hairpin => ("snich/hairpin", CopyMode::Hairpin),
+        };
+        let config = |what: String| SwitchError::Config {
+            switch: name.to_string(),
+            what,
+        };
+        let mut guests = Vec::with_capacity(ctx.topology.vms.len());
+        for (i, vm) in ctx.topology.vms.iter().enumerate() {
+            let i = u16::try_from(i)
+                .ok()
+                .filter(|&i| i < u16::MAX - 1)
+                .ok_or_else(|| config("more than 65,533 VMs".into()))?;
+            let entries = RingSize::new(vm.queue_entries)
+                .map_err(|e| config(format!("VM {i}: queue_entries: {e}")))?;
+            guests.push(GuestSpec {
+                vm: VmId(i + 1),
+                port: Topology::vm_port(VmIndex(i)),
+                queue: QueueIndex(i),
+                entries,
+                grants: GrantMode::Persistent,
+            });
+        }
+        let spec = SystemSpec {
+            card: ctx.card.clone(),
+            host: HostConfig {
+                copy: CopyConfig {
+                    mode,
+                    cpu: CpuCopyConfig {
+                        clock_mhz: ctx.host.clock_mhz,
+                        ..CpuCopyConfig::default()
+                    },
+                    ..CopyConfig::default()
+                },
+                ..HostConfig::default()
+            },
+            driver: DriverConfig {
+                clock_mhz: ctx.host.clock_mhz,
+                ..DriverConfig::default()
+            },
+            agent: AgentConfig::default(),
+            guests,
+        };
+        let (mut cp, guests) =
+            ControlPlane::assemble(spec, ctx.rules.clone()).map_err(|e| config(e.to_string()))?;
+        cp.driver_mut().card_mut().record_outcomes(true);
+        let n = guests.len();
+        Ok(SnichSystem {
+            name: name.to_string(),
+            cp,
+            guests: Guests {
+                guests,
+                backlog: vec![VecDeque::new(); n],
+                vm_offers: HashMap::new(),
+            },
+            run: SwitchRun::new(name)?,
+            wire_offers: HashMap::new(),
+            wire_seq: 0,
+            offered_any: false,
+            outcomes: Vec::new(),
+        })
+    }
+
+    /// The control plane (driver, agent, card), for inspection.
+    pub fn control_plane(&self) -> &ControlPlane {
+        &self.cp
+    }
+
+    /// Runs the card and the host up to `until`, then records the packets that ended.
+    fn run_until(&mut self, until: SimTime) -> Result<(), SwitchError> {
+        let guests = &mut self.guests;
+        self.cp
+            .run_until(until, |d, q| guests.service(d, q))
+            .map_err(internal)?;
+        self.collect()
+    }
+
+    /// Records the card's outcomes since the last call.
+    fn collect(&mut self) -> Result<(), SwitchError> {
+        self.cp
+            .driver_mut()
+            .card_mut()
+            .take_outcomes(&mut self.outcomes);
+        for o in self.outcomes.drain(..) {
+            let offered = match o.origin {
+                PacketOrigin::Wire { seq, .. } => self.wire_offers.remove(&seq),
+                PacketOrigin::Vm { queue, index } => {
+                    self.guests.vm_offers.remove(&(queue.0, index.value()))
+                }
+            }
+            .ok_or_else(|| internal(format!("an outcome for a packet never offered: {o:?}")))?;
+            match o.result {
+                Ok(()) => self.run.record_delivery(offered, o.at, o.len),
+                Err(reason) => self.run.record_drop(o.at, reason.name()),
+            }
+        }
+        Ok(())
+    }
+
+    fn offer_from_vm(&mut self, vm: VmIndex, at: SimTime, frame: Bytes) -> Result<(), SwitchError> {
+        let i = usize::from(vm.0);
+        if i >= self.guests.guests.len() {
+            return Err(internal(format!("no VM {}", vm.0)));
+        }
+        if !(14..=usize::from(BUFFER_BYTES)).contains(&frame.len()) {
+            self.run.record_drop(at, "malformed");
+            return Ok(());
+        }
+        let card = self.cp.driver_mut().card_mut();
+        let g = &mut self.guests.guests[i];
+        if g.tx_free() == 0 {
+            // Completions may be waiting behind interrupt moderation.
+            g.poll(card, &mut Vec::new()).map_err(internal)?;
+        }
+        if g.tx_free() == 0 || !self.guests.backlog[i].is_empty() {
+            if self.guests.backlog[i].len() >= BACKLOG_LIMIT {
+                self.run.record_drop(at, "tx_queue_full");
+            } else {
+                self.guests.backlog[i].push_back((at, frame));
+            }
+            return Ok(());
+        }
+        let index: RingIndex = g.send(card, &frame).map_err(internal)?;
+        let queue = u16::try_from(i).map_err(internal)?;
+        self.guests.vm_offers.insert((queue, index.value()), at);
+        Ok(())
+    }
+
+    /// Sends what the backlogs hold, running the system until the guests have room.
+    fn flush_backlogs(&mut self) -> Result<(), SwitchError> {
+        let waiting = |g: &Guests| g.backlog.iter().map(VecDeque::len).sum::<usize>();
+        loop {
+            let before = waiting(&self.guests);
+            if before == 0 {
+                return Ok(());
+            }
+            let guests = &mut self.guests;
+            self.cp
+                .drain(|d, q| guests.service(d, q))
+                .map_err(internal)?;
+            // Drained: every completion is written; each guest reads them and sends more.
+            let d = self.cp.driver_mut();
+            for q in 0..guests.guests.len() {
+                let q = QueueIndex(u16::try_from(q).map_err(internal)?);
+                guests.service(d, q).map_err(internal)?;
+            }
+            self.collect()?;
+            if waiting(&self.guests) == before {
+                return Err(internal("a VM's TX ring never frees (completions lost)"));
+            }
+        }
+    }
+}
+
+impl SwitchUnderTest for SnichSystem {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn offer(&mut self, packet: OfferedPacket) -> Result<(), SwitchError> {
+        let at = packet.at;
+        if !self.offered_any {
+            self.offered_any = true;
+            self.run.first_offer = at;
+        }
+        self.run_until(at)?;
+        self.cp.driver_mut().card_mut().advance_to(at);
+        self.run.ledger.offer();
+        match packet.from {
+            Endpoint::Vm(vm) => self.offer_from_vm(vm, at, packet.frame),
+            Endpoint::External(_) => {
+                let seq = self.wire_seq;
+                self.wire_seq += 1;
+                self.wire_offers.insert(seq, at);
+                self.cp
+                    .driver_mut()
+                    .card_mut()
+                    .offer_from_wire(UPLINK_PORT, packet.frame, at)
+                    .map_err(internal)
+            }
+        }
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<SwitchRun, SwitchError> {
+        self.flush_backlogs()?;
+        let guests = &mut self.guests;
+        self.cp
+            .drain(|d, q| guests.service(d, q))
+            .map_err(internal)?;
+        self.collect()?;
+        let counters = self.cp.driver_mut().card_mut().finish().map_err(internal)?;
+        let mut run = std::mem::replace(&mut self.run, SwitchRun::new(self.name.clone())?);
+        run.ledger
+            .check_drained()
+            .map_err(|violation| SwitchError::Conservation {
+                switch: self.name.clone(),
+                violation,
+            })?;
+        let driver = self.cp.driver();
+        let host = driver.host();
+        for u in CpuUse::ALL {
+            let c = host.metrics().cycles(u);
+            if c > 0 {
+                run.charge_cpu(u.name(), c);
+            }
+        }
+        let link = driver.card().dma().link();
+        run.pcie_bytes = link.upstream().wire_bytes + link.downstream().wire_bytes;
+        let agent = self.cp.agent().counters();
+        // New entries (the agent's `installed` also counts rewrites of a present key, as when
+        // packets that missed during a setup are set up again).
+        run.flow_setups = driver.metrics().inserts;
+        run.table_occupancy_peak = driver.metrics().occupancy_peak;
+        let copies = host.copy_metrics();
+        let faults: u64 = host.dma_faults_by_vm().values().sum();
+        for (k, v) in [
+            ("table_hits", counters.table_hits),
+            ("table_misses", counters.table_misses),
+            ("miss_records", driver.metrics().miss_records),
+            ("releases", driver.metrics().releases),
+            ("copies", copies.copies),
+            ("copy_bytes", copies.bytes),
+            ("dma_faults", faults),
+            ("interrupts", driver.metrics().interrupts),
+            ("mmio_writes", driver.metrics().mmio_writes),
+            ("mmio_reads", driver.metrics().mmio_reads),
+            ("software_forwarded", agent.software),
+            ("agent_held_overflow", agent.held_overflow),
+        ] {
+            run.extra.insert(k.to_string(), v);
+        }
+        Ok(run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host_cpu::HostConfig as HostCpuConfig;
+    use crate::switch::{ExternalHostIndex, ExternalNode, VmNode};
+    use flow_setup::ofctl::parse_rules;
+    use nic_abi::key::MacAddr;
+    use nic_abi::time::SimDuration;
+    use nic_model::card::{CardConfig, TableConfig};
+
+    fn mac(i: u8) -> MacAddr {
+        MacAddr([2, 0, 0, 0, 0, i])
+    }
+
+    /// Two VMs (MACs ..:01, ..:02) and one external host (..:f0), with a rule per address.
+    fn ctx(inter_vm: InterVmCopy, extra_rules: &str) -> SwitchContext {
+        let vm = |i: u8| VmNode {
+            mac: mac(i),
+            ipv4: 0x0a00_0000 + u32::from(i),
+            vlan: None,
+            queue_entries: 64,
+        };
+        let text = format!(
+            "{extra_rules}\npriority=10,dl_dst=02:00:00:00:00:01,actions=output:101\n\
+             priority=10,dl_dst=02:00:00:00:00:02,actions=output:102\n\
+             priority=10,dl_dst=02:00:00:00:00:f0,actions=output:1"
+        );
+        SwitchContext {
+            topology: Topology {
+                vms: vec![vm(1), vm(2)],
+                external_hosts: vec![ExternalNode {
+                    mac: mac(0xf0),
+                    ipv4: 0xc000_0201,
+                }],
+            },
+            rules: parse_rules(&text).expect("rules"),
+            host: HostCpuConfig::default(),
+            card: CardConfig {
+                table: TableConfig {
+                    buckets: 256,
+                    ..TableConfig::default()
+                },
+                ..CardConfig::default()
+            },
+            inter_vm,
+            profile: None,
+            seed: 1,
+        }
+    }
+
+    fn frame(src: MacAddr, dst: MacAddr, len: usize, sport: u16) -> Bytes {
+        let mut f = vec![0u8; len];
+        f[0..6].copy_from_slice(&dst.0);
+        f[6..12].copy_from_slice(&src.0);
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        let ip_len = u16::try_from(len - 14).expect("short");
+        f[16..18].copy_from_slice(&ip_len.to_be_bytes());
+        f[22] = 64;
+        f[23] = 17;
+        f[26..30].copy_from_slice(&[10, 0, 0, 1]);
+        f[30..34].copy_from_slice(&[10, 0, 0, 2]);
+        f[34..36].copy_from_slice(&sport.to_be_bytes());
+        f[36..38].copy_from_slice(&80u16.to_be_bytes());
+        Bytes::from(f)
+    }
+
+    fn offer(s: &mut SnichSystem, n: u64, from: Endpoint, dst: MacAddr, len: usize) {
+        let src = match from {
+            Endpoint::Vm(v) => mac(u8::try_from(v.0 + 1).expect("small")),
+            Endpoint::External(_) => mac(0xf0),
+        };
+        for i in 0..n {
+            s.offer(OfferedPacket {
+                at: SimTime::ZERO + SimDuration::from_ns(1_000 * i),
+                from,
+                frame: frame(src, dst, len, 1000),
+            })
+            .expect("offered");
+        }
+    }
+
+    fn run(inter_vm: InterVmCopy, n: u64, len: usize) -> SwitchRun {
+        let mut s = SnichSystem::new(&ctx(inter_vm, "")).expect("built");
+        offer(&mut s, n, Endpoint::Vm(VmIndex(0)), mac(2), len);
+        Box::new(s).finish().expect("finished")
+    }
+
+    #[test]
+    fn inter_vm_traffic_is_delivered_and_conserved() {
+        let r = run(InterVmCopy::CopyEngine, 200, 1500);
+        assert_eq!(r.switch, "snich");
+        assert_eq!((r.ledger.offered, r.ledger.delivered), (200, 200));
+        assert_eq!(r.delivered_bytes, 200 * 1500);
+        assert_eq!(r.latency_ns.len(), 200);
+        // One flow: one entry set up by the agent; the packets that arrived during its setup
+        // missed too (one record each), and every packet hit once (those after a relookup).
+        assert_eq!(r.flow_setups, 1);
+        let misses = r.extra["table_misses"];
+        assert!((1..200).contains(&misses), "{misses}");
+        assert_eq!(r.extra["miss_records"], misses);
+        assert_eq!(r.extra["table_hits"], 200);
+        assert_eq!(r.extra["copies"], 200);
+        assert_eq!(r.table_occupancy_peak, 1);
+        // The first packet waited for the setup (the agent's 4 us and more); later ones not.
+        assert!(r.latency_ns.max() > 4_039, "{}", r.latency_ns.max());
+        assert!(r.latency_ns.min() < 4_039, "{}", r.latency_ns.min());
+        for what in ["driver", "agent", "interrupts"] {
+            assert!(
+                r.host_cpu_cycles.get(what).copied().unwrap_or(0) > 0,
+                "{what}"
+            );
+        }
+        assert!(
+            !r.host_cpu_cycles.contains_key("copy"),
+            "the engine copies, no core"
+        );
+        assert!(r.last_event > r.first_offer);
+    }
+
+    #[test]
+    fn wire_to_vm_and_vm_to_wire() {
+        let mut s = SnichSystem::new(&ctx(InterVmCopy::CopyEngine, "")).expect("built");
+        offer(
+            &mut s,
+            50,
+            Endpoint::External(ExternalHostIndex(0)),
+            mac(1),
+            64,
+        );
+        for i in 0..20u64 {
+            s.offer(OfferedPacket {
+                at: SimTime::ZERO + SimDuration::from_ns(60_000 + 1_000 * i),
+                from: Endpoint::Vm(VmIndex(1)),
+                frame: frame(mac(2), mac(0xf0), 64, 7),
+            })
+            .expect("offered");
+        }
+        let r = Box::new(s).finish().expect("finished");
+        assert_eq!((r.ledger.offered, r.ledger.delivered), (70, 70));
+        assert_eq!(r.flow_setups, 2);
+        assert_eq!(r.ledger.check_drained(), Ok(()));
+    }
+
+    #[test]
+    fn pcie_bytes_per_packet_by_copy_mode() {
+        let n = 100;
+        let engine = run(InterVmCopy::CopyEngine, n, 1500);
+        let cpu = run(InterVmCopy::CpuCopy, n, 1500);
+        let hairpin = run(InterVmCopy::Hairpin, n, 1500);
+        assert_eq!(
+            (cpu.switch.as_str(), hairpin.switch.as_str()),
+            ("snich/cpu-copy", "snich/hairpin")
+        );
+        for r in [&engine, &cpu, &hairpin] {
+            assert_eq!(r.ledger.delivered, n, "{}", r.switch);
+        }
+        // The payload crosses PCIe twice when hairpinned, never through the copy engine or a
+        // CPU copy (which move it in host memory and cost the same bus bytes).
+        assert_eq!(engine.pcie_bytes, cpu.pcie_bytes);
+        assert!(hairpin.pcie_bytes > engine.pcie_bytes + 2 * 1_372 * n);
+        assert!(cpu.host_cpu_cycles["copy"] > 0);
+        assert_eq!(hairpin.extra["copies"], 0);
+    }
+
+    #[test]
+    fn a_rule_that_drops() {
+        let c = ctx(
+            InterVmCopy::CopyEngine,
+            "priority=20,dl_src=02:00:00:00:00:01,actions=drop",
+        );
+        let mut s = SnichSystem::new(&c).expect("built");
+        offer(&mut s, 30, Endpoint::Vm(VmIndex(0)), mac(2), 200);
+        let r = Box::new(s).finish().expect("finished");
+        assert_eq!(r.ledger.delivered, 0);
+        assert_eq!(r.ledger.dropped.get("rule_drop"), Some(&30));
+        assert_eq!(r.flow_setups, 1, "a drop entry is installed too");
+    }
+
+    #[test]
+    fn bad_frames_and_a_full_tx_ring_are_counted() {
+        let mut s = SnichSystem::new(&ctx(InterVmCopy::CopyEngine, "")).expect("built");
+        s.offer(OfferedPacket {
+            at: SimTime::ZERO,
+            from: Endpoint::Vm(VmIndex(0)),
+            frame: Bytes::from(vec![0u8; 10]),
+        })
+        .expect("offered");
+        // A burst larger than the TX ring at one instant waits in the backlog.
+        for _ in 0..150 {
+            s.offer(OfferedPacket {
+                at: SimTime(1_000),
+                from: Endpoint::Vm(VmIndex(0)),
+                frame: frame(mac(1), mac(2), 100, 3),
+            })
+            .expect("offered");
+        }
+        let r = Box::new(s).finish().expect("finished");
+        assert_eq!(r.ledger.dropped.get("malformed"), Some(&1));
+        assert_eq!(r.ledger.offered, 151);
+        assert_eq!(r.ledger.delivered + r.ledger.dropped_total(), 151);
+    }
+}
