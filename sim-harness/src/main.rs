@@ -343,13 +343,14 @@ fn run_scenario(
     kinds: &[SwitchKind],
     output: &OutputArgs,
 ) -> Result<(), CommandError> {
-    let dir = output_dir(output.out.as_deref(), command)?;
     let total = runner::packets_offered(scenario) * kinds.len() as u64;
     let bar = progress(output.quiet, total);
     let start = Instant::now();
     let runs = runner::compare(&runner::build_switch, kinds, scenario, &bar)?;
     let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    // Created only once there are results: a failed run leaves no empty directory.
+    let dir = output_dir(output.out.as_deref(), command)?;
     emit(
         &Report::of_runs(command, scenario, &runs, wall),
         &dir,
@@ -480,7 +481,6 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
         }
         experiments.push((f.clone(), doc, vary));
     }
-    let dir = output_dir(args.output.out.as_deref(), "paper")?;
     let threads = threads(args.threads);
     let mut sections = Vec::new();
     for (file, doc, vary) in &experiments {
@@ -495,7 +495,11 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
             );
         }
         let report = run_sweep(doc, vary, threads, args.output.quiet)?;
-        let sub = dir.join(&stem);
+        sections.push((stem, report));
+    }
+    let dir = output_dir(args.output.out.as_deref(), "paper")?;
+    for (stem, report) in &sections {
+        let sub = dir.join(stem);
         std::fs::create_dir_all(&sub).map_err(|e| {
             CommandError::Output(format!(
                 "{}: cannot create the directory: {e}",
@@ -503,10 +507,9 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
             ))
         })?;
         report::write_file(&sub.join("report.json"), &report.to_json())?;
-        report::write_file(&sub.join("sweep.csv"), &report::csv(&report))?;
-        report::write_file(&sub.join("table.txt"), &report::report_text(&report))?;
-        report::plots(&report, &sub)?;
-        sections.push((stem, report));
+        report::write_file(&sub.join("sweep.csv"), &report::csv(report))?;
+        report::write_file(&sub.join("table.txt"), &report::report_text(report))?;
+        report::plots(report, &sub)?;
     }
     let md = report::paper_markdown(&sections);
     report::write_file(&dir.join("paper.md"), &md)?;

@@ -616,6 +616,15 @@ fn y_top(series: &[Series]) -> f64 {
     }
 }
 
+/// An axis tick: whole numbers without decimals, others with as many as they need.
+fn axis_label(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        fmt_f(v)
+    }
+}
+
 /// Grouped bars: one group per category, one bar per series.
 fn bar_chart(
     path: &Path,
@@ -623,6 +632,7 @@ fn bar_chart(
     unit: &str,
     categories: &[String],
     series: &[Series],
+    legend: bool,
 ) -> Result<(), ReportError> {
     let mut svg = String::new();
     {
@@ -651,6 +661,7 @@ fn bar_chart(
                 }
             })
             .y_desc(unit)
+            .y_label_formatter(&|v| axis_label(*v))
             .draw()
             .map_err(|e| plot_err(path, e))?;
         let k = series.len().max(1) as f64;
@@ -668,7 +679,7 @@ fn bar_chart(
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
                 });
         }
-        if series.len() > 1 {
+        if legend {
             chart
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.85))
@@ -715,6 +726,8 @@ fn line_chart(
                     .configure_mesh()
                     .x_desc(x_desc)
                     .y_desc(unit)
+                    .x_label_formatter(&|v| axis_label(*v))
+                    .y_label_formatter(&|v| axis_label(*v))
                     .draw()
                     .map_err(|e| plot_err(path, e))?;
                 for (si, (name, values)) in series.iter().enumerate() {
@@ -770,6 +783,7 @@ pub fn plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
                     m.unit,
                     &switches,
                     &[(m.unit.to_string(), values)],
+                    false,
                 )?;
                 written.push(path);
             }
@@ -783,7 +797,14 @@ pub fn plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
                     )
                 })
                 .collect();
-            bar_chart(&path, "Latency percentiles", "ns", &switches, &lat_series)?;
+            bar_chart(
+                &path,
+                "Latency percentiles",
+                "ns",
+                &switches,
+                &lat_series,
+                true,
+            )?;
             written.push(path);
             let reasons: std::collections::BTreeSet<&String> = report
                 .results
@@ -809,7 +830,14 @@ pub fn plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
             } else {
                 drop_series
             };
-            bar_chart(&path, "Drops by reason", "packets", &switches, &drop_series)?;
+            bar_chart(
+                &path,
+                "Drops by reason",
+                "packets",
+                &switches,
+                &drop_series,
+                true,
+            )?;
             written.push(path);
         }
         Some(s) => {
@@ -852,7 +880,7 @@ pub fn plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
                                 .iter()
                                 .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
                                 .collect();
-                            bar_chart(&path, &title, unit, &cats, &series)?;
+                            bar_chart(&path, &title, unit, &cats, &series, true)?;
                         }
                     }
                     written.push(path);
@@ -1283,6 +1311,7 @@ mod tests {
             "u",
             &["a".into(), "b".into()],
             &[("x".into(), vec![1.0, 2.0])],
+            true,
         )
         .unwrap();
         let line = dir.join("line.svg");

@@ -54,6 +54,8 @@ use crate::switch::{Endpoint, ExternalHostIndex, OfferedPacket, Topology, VmInde
 
 /// Bytes of the FCS, which sizes include and offered frames do not.
 const FCS_BYTES: usize = 4;
+/// Sizes of frames a flow keeps built (the simple IMIX has three).
+const FRAME_CACHE: usize = 4;
 /// Preamble, start delimiter and inter-frame gap: the wire time of a frame beyond its bytes.
 const WIRE_OVERHEAD_BYTES: u64 = 8 + 12;
 
@@ -787,8 +789,9 @@ struct Flow {
     serial: u64,
     /// Still in its pool.
     active: bool,
-    /// The last frame built, reused while the size stays the same.
-    cached: Option<Bytes>,
+    /// Frames built for this flow, by size (at most [`FRAME_CACHE`]), reused: a flow's
+    /// frames of one size are identical.
+    cached: Vec<Bytes>,
 }
 
 #[derive(Debug)]
@@ -883,7 +886,7 @@ impl<'a> GeneratorState<'a> {
             sent: 0,
             serial,
             active: true,
-            cached: None,
+            cached: Vec::new(),
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -1129,11 +1132,10 @@ impl Iterator for PacketStream<'_> {
                 let protocol = state.g.protocol;
                 let rate = state.g.rate;
                 let flow = &mut state.flows[id as usize];
-                let frame = match &flow.cached {
-                    Some(b) if b.len() + FCS_BYTES == usize::try_from(size).unwrap_or(0) => {
-                        b.clone()
-                    }
-                    _ => {
+                let len = usize::try_from(size).unwrap_or(0).saturating_sub(FCS_BYTES);
+                let frame = match flow.cached.iter().find(|b| b.len() == len) {
+                    Some(b) => b.clone(),
+                    None => {
                         let b = Bytes::from(build_frame(
                             protocol,
                             size,
@@ -1143,7 +1145,10 @@ impl Iterator for PacketStream<'_> {
                             (flow.src_ip, flow.dst_ip),
                             (flow.src_port, flow.dst_port),
                         ));
-                        flow.cached = Some(b.clone());
+                        if flow.cached.len() == FRAME_CACHE {
+                            flow.cached.remove(0);
+                        }
+                        flow.cached.push(b.clone());
                         b
                     }
                 };
