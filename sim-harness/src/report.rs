@@ -1153,7 +1153,9 @@ fn claim_pcie(sections: &[(String, Report)], out: &mut String) {
         );
         out.push('\n');
         if t.points == 0 {
-            out.push_str("No SR-IOV VEB results to compare with.\n\n");
+            out.push_str(
+                "No sNICh and SR-IOV VEB results at the same points: nothing to compare.\n\n",
+            );
         } else if t.worse.is_empty() {
             let _ = writeln!(
                 out,
