@@ -626,6 +626,19 @@ impl Workload {
         }
     }
 
+    /// Packets per second on average of a generated workload (`None` for a replay).
+    pub fn mean_pps(&self) -> Option<f64> {
+        match self {
+            Workload::Generated(g) => Some(match g.rate {
+                Rate::Line { bits_per_second } => {
+                    bits_per_second / ((g.sizes.mean() + WIRE_OVERHEAD_BYTES as f64) * 8.0)
+                }
+                Rate::Fixed { pps } | Rate::Poisson { pps } => pps,
+            }),
+            Workload::Replay(_) => None,
+        }
+    }
+
     /// Replay statistics, for a replayed workload.
     pub fn replay_stats(&self) -> Option<&ReplayStats> {
         match self {
