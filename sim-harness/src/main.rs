@@ -218,6 +218,8 @@ enum CommandError {
     #[error(transparent)]
     Report(#[from] report::ReportError),
     #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
     Output(String),
 }
 
@@ -236,9 +238,9 @@ fn finish(command: &str, result: Result<(), CommandError>) -> ExitCode {
         Err(e) => {
             eprintln!("snich {command}: {e}");
             match e {
-                CommandError::Scenario(_) | CommandError::Run(RunError::Vary { .. }) => {
-                    ExitCode::from(1)
-                }
+                CommandError::Scenario(_)
+                | CommandError::Input(_)
+                | CommandError::Run(RunError::Vary { .. }) => ExitCode::from(1),
                 _ => ExitCode::from(2),
             }
         }
@@ -376,15 +378,12 @@ fn sweep_of(doc: &ScenarioDocument, vary: Option<&str>) -> Result<Vary, CommandE
                 key: s.key,
                 values: s.values,
             }),
-            None => Err(CommandError::Run(RunError::Vary {
-                arg: String::new(),
-                what: format!(
-                    "{}: no --vary given and the scenario has no [sweep]",
-                    doc.file
-                        .as_deref()
-                        .map_or("<scenario>".into(), |f| f.display().to_string())
-                ),
-            })),
+            None => Err(CommandError::Input(format!(
+                "{}: no --vary given and the scenario has no [sweep]",
+                doc.file
+                    .as_deref()
+                    .map_or("<scenario>".into(), |f| f.display().to_string())
+            ))),
         },
     }
 }

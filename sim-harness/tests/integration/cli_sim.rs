@@ -59,6 +59,14 @@ fn a_bad_scenario_is_refused_with_its_file_and_key() {
 #[test]
 fn a_bad_vary_is_refused() {
     let dir = scratch("cli-bad-vary");
+    let default = repo("scenarios/default.toml")
+        .to_string_lossy()
+        .into_owned();
+    refused(
+        &snich(&["sweep", &default], &dir),
+        1,
+        "default.toml: no --vary given and the scenario has no [sweep]",
+    );
     let s = here("data/small_scenario.toml")
         .to_string_lossy()
         .into_owned();
