@@ -608,7 +608,7 @@ impl Workload {
     ) -> PacketStream<'a> {
         let rng = ChaCha8Rng::seed_from_u64(seed);
         let source = match self {
-            Workload::Generated(g) => Source::Generated(Box::new(GeneratorState::new(g, topology))),
+            Workload::Generated(g) => Source::Generated(Box::new(GeneratorState::new(g))),
             Workload::Replay(r) => Source::Replay {
                 replay: r,
                 next: 0,
@@ -824,7 +824,7 @@ struct GeneratorState<'a> {
 }
 
 impl<'a> GeneratorState<'a> {
-    fn new(g: &'a Generated, _topology: &Topology) -> GeneratorState<'a> {
+    fn new(g: &'a Generated) -> GeneratorState<'a> {
         let n = usize::try_from(g.flows.max_active).unwrap_or(1);
         let mut cdf = Vec::with_capacity(n);
         let mut acc = 0.0;
