@@ -593,6 +593,18 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(0x7f, 0x7f, 0x7f),
 ];
 
+/// A series' colour: each switch kind keeps its colour in every plot (sNICh blue, the Linux
+/// bridge red, Open vSwitch green, SR-IOV orange); other series take the rest in order.
+fn series_color(name: &str, index: usize) -> RGBColor {
+    match kind_of(name) {
+        "snich" => PALETTE[0],
+        "linux-bridge" => PALETTE[1],
+        "ovs" => PALETTE[2],
+        "sriov-veb" => PALETTE[3],
+        _ => PALETTE[index % PALETTE.len()],
+    }
+}
+
 /// A named series of values, one per category or x.
 type Series = (String, Vec<f64>);
 
@@ -666,7 +678,7 @@ fn bar_chart(
             .map_err(|e| plot_err(path, e))?;
         let k = series.len().max(1) as f64;
         for (si, (name, values)) in series.iter().enumerate() {
-            let color = PALETTE[si % PALETTE.len()];
+            let color = series_color(name, si);
             let bars = values.iter().enumerate().map(move |(ci, &v)| {
                 let x0 = ci as f64 + 0.1 + 0.8 * si as f64 / k;
                 Rectangle::new([(x0, 0.0), (x0 + 0.8 / k, v)], color.filled())
@@ -731,7 +743,7 @@ fn line_chart(
                     .draw()
                     .map_err(|e| plot_err(path, e))?;
                 for (si, (name, values)) in series.iter().enumerate() {
-                    let color = PALETTE[si % PALETTE.len()];
+                    let color = series_color(name, si);
                     let pts: Vec<(f64, f64)> =
                         xs.iter().copied().zip(values.iter().copied()).collect();
                     chart
