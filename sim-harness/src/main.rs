@@ -80,7 +80,7 @@ struct SweepArgs {
     /// The scenario file (TOML).
     scenario: PathBuf,
     /// KEY=V1,V2,...: the scenario key (dotted path, e.g. vms.count, workload.size.fixed,
-    /// card.inter_vm) and its values; default: the scenario's own [sweep].
+    /// card.inter_vm) and its values; default: the scenario's own `[sweep]`.
     #[arg(long)]
     vary: Option<String>,
     /// Worker threads (results do not depend on it); default: the machine's cores.
@@ -107,7 +107,7 @@ struct ReplayArgs {
 
 #[derive(Debug, clap::Args)]
 struct PaperArgs {
-    /// The directory of the experiments' scenario files (each with a [sweep]).
+    /// The directory of the experiments' scenario files (each with a `[sweep]`).
     #[arg(long, default_value = "scenarios/paper")]
     scenarios: PathBuf,
     /// Worker threads (results do not depend on it); default: the machine's cores.

@@ -434,7 +434,7 @@ pub fn report_text(report: &Report) -> String {
 }
 
 /// The CSV columns of a sweep, after `value` and `switch`.
-const CSV_COLUMNS: [&str; 14] = [
+pub const CSV_COLUMNS: [&str; 14] = [
     "offered_packets",
     "delivered_packets",
     "dropped_packets",
