@@ -1,7 +1,29 @@
 //! # sim-harness: the `snich` command
 //!
-//! The command users run. Built so far:
+//! The command users run, and the simulation harness behind it:
 //!
+//! ```text
+//!  scenario.toml ─▶ scenario::ScenarioSpec ─TryFrom─▶ scenario::Scenario
+//!                                                     │ topology, rules, host, card
+//!                     workload::Workload::packets ◀───┤
+//!                                │ OfferedPacket      ▼
+//!                                └──────────▶ runner (build_switch → SwitchUnderTest)
+//!                                                     │ SwitchRun per switch
+//!                                                     ▼
+//!                          report: JSON, table, CSV, SVG plots, paper.md
+//! ```
+//!
+//! - [`scenario`]: scenario files (TOML) validated into scenarios; errors name the file, the
+//!   key path and what is wrong. The built-in default scenario.
+//! - [`workload`]: seeded flows (inter-VM, VM-to-wire, wire-to-VM, mixes; fixed, IMIX or
+//!   captured sizes; line, fixed or Poisson rates; Zipf popularity, new flows per second)
+//!   and the replay of captures, as byte-exact frames.
+//! - [`runner`]: the switch factory, runs with conservation checked, comparisons, and
+//!   sweeps over any scenario key in parallel with results independent of the thread count.
+//! - [`report`]: the JSON report, the side-by-side table, CSV, SVG plots, the paper report.
+//! - [`switch`]: the contract every switch under test keeps (topology, offered packets,
+//!   the conservation ledger, what a run measures).
+//! - [`host_cpu`]: the host's cores, on which every switch's software runs.
 //! - [`capture`]: reading pcap and pcapng captures (gzipped or not) into validated Ethernet
 //!   frames, refusing bad files with the file and the place.
 //! - [`frames`]: seeded random Ethernet frames of every header kind the card parses.
@@ -17,14 +39,17 @@
 //! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
 //!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
 //!
-//! Not built yet (issue 6): scenarios, workloads, the sNICh system, runs, sweeps and reports.
+//! The sNICh system and the Linux bridge, Open vSwitch and SR-IOV baselines plug into
+//! [`runner::build_switch`].
 //!
 //! ```
-//! use sim_harness::frames::random_frames;
+//! use sim_harness::scenario::{Limit, Scenario};
 //!
-//! let frames = random_frames(100, 7);
-//! assert_eq!(frames.len(), 100);
-//! assert_eq!(frames, random_frames(100, 7), "seeded: the same frames every time");
+//! let s = Scenario::from_toml("seed = 3\n[workload]\nkind = \"inter-vm\"\n", None)?;
+//! let packets: Vec<_> = s.workload.packets(&s.topology, s.seed, Limit::Packets(100)).collect();
+//! assert_eq!(packets.len(), 100);
+//! assert!(packets.windows(2).all(|w| w[0].at <= w[1].at), "in time order");
+//! # Ok::<(), sim_harness::scenario::ScenarioError>(())
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 

@@ -80,7 +80,7 @@ struct SweepArgs {
     /// The scenario file (TOML).
     scenario: PathBuf,
     /// KEY=V1,V2,...: the scenario key (dotted path, e.g. vms.count, workload.size.fixed,
-    /// card.inter_vm) and its values; default: the scenario's own [sweep].
+    /// card.inter_vm) and its values; default: the scenario's own `[sweep]`.
     #[arg(long)]
     vary: Option<String>,
     /// Worker threads (results do not depend on it); default: the machine's cores.
@@ -107,7 +107,7 @@ struct ReplayArgs {
 
 #[derive(Debug, clap::Args)]
 struct PaperArgs {
-    /// The directory of the experiments' scenario files (each with a [sweep]).
+    /// The directory of the experiments' scenario files (each with a `[sweep]`).
     #[arg(long, default_value = "scenarios/paper")]
     scenarios: PathBuf,
     /// Worker threads (results do not depend on it); default: the machine's cores.
@@ -218,6 +218,8 @@ enum CommandError {
     #[error(transparent)]
     Report(#[from] report::ReportError),
     #[error("{0}")]
+    Input(String),
+    #[error("{0}")]
     Output(String),
 }
 
@@ -236,9 +238,9 @@ fn finish(command: &str, result: Result<(), CommandError>) -> ExitCode {
         Err(e) => {
             eprintln!("snich {command}: {e}");
             match e {
-                CommandError::Scenario(_) | CommandError::Run(RunError::Vary { .. }) => {
-                    ExitCode::from(1)
-                }
+                CommandError::Scenario(_)
+                | CommandError::Input(_)
+                | CommandError::Run(RunError::Vary { .. }) => ExitCode::from(1),
                 _ => ExitCode::from(2),
             }
         }
@@ -343,13 +345,14 @@ fn run_scenario(
     kinds: &[SwitchKind],
     output: &OutputArgs,
 ) -> Result<(), CommandError> {
-    let dir = output_dir(output.out.as_deref(), command)?;
     let total = runner::packets_offered(scenario) * kinds.len() as u64;
     let bar = progress(output.quiet, total);
     let start = Instant::now();
     let runs = runner::compare(&runner::build_switch, kinds, scenario, &bar)?;
     let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    // Created only once there are results: a failed run leaves no empty directory.
+    let dir = output_dir(output.out.as_deref(), command)?;
     emit(
         &Report::of_runs(command, scenario, &runs, wall),
         &dir,
@@ -375,15 +378,12 @@ fn sweep_of(doc: &ScenarioDocument, vary: Option<&str>) -> Result<Vary, CommandE
                 key: s.key,
                 values: s.values,
             }),
-            None => Err(CommandError::Run(RunError::Vary {
-                arg: String::new(),
-                what: format!(
-                    "{}: no --vary given and the scenario has no [sweep]",
-                    doc.file
-                        .as_deref()
-                        .map_or("<scenario>".into(), |f| f.display().to_string())
-                ),
-            })),
+            None => Err(CommandError::Input(format!(
+                "{}: no --vary given and the scenario has no [sweep]",
+                doc.file
+                    .as_deref()
+                    .map_or("<scenario>".into(), |f| f.display().to_string())
+            ))),
         },
     }
 }
@@ -480,7 +480,6 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
         }
         experiments.push((f.clone(), doc, vary));
     }
-    let dir = output_dir(args.output.out.as_deref(), "paper")?;
     let threads = threads(args.threads);
     let mut sections = Vec::new();
     for (file, doc, vary) in &experiments {
@@ -495,7 +494,11 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
             );
         }
         let report = run_sweep(doc, vary, threads, args.output.quiet)?;
-        let sub = dir.join(&stem);
+        sections.push((stem, report));
+    }
+    let dir = output_dir(args.output.out.as_deref(), "paper")?;
+    for (stem, report) in &sections {
+        let sub = dir.join(stem);
         std::fs::create_dir_all(&sub).map_err(|e| {
             CommandError::Output(format!(
                 "{}: cannot create the directory: {e}",
@@ -503,10 +506,9 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
             ))
         })?;
         report::write_file(&sub.join("report.json"), &report.to_json())?;
-        report::write_file(&sub.join("sweep.csv"), &report::csv(&report))?;
-        report::write_file(&sub.join("table.txt"), &report::report_text(&report))?;
-        report::plots(&report, &sub)?;
-        sections.push((stem, report));
+        report::write_file(&sub.join("sweep.csv"), &report::csv(report))?;
+        report::write_file(&sub.join("table.txt"), &report::report_text(report))?;
+        report::plots(report, &sub)?;
     }
     let md = report::paper_markdown(&sections);
     report::write_file(&dir.join("paper.md"), &md)?;

@@ -434,7 +434,7 @@ pub fn report_text(report: &Report) -> String {
 }
 
 /// The CSV columns of a sweep, after `value` and `switch`.
-const CSV_COLUMNS: [&str; 14] = [
+pub const CSV_COLUMNS: [&str; 14] = [
     "offered_packets",
     "delivered_packets",
     "dropped_packets",
@@ -593,6 +593,18 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(0x7f, 0x7f, 0x7f),
 ];
 
+/// A series' colour: each switch kind keeps its colour in every plot (sNICh blue, the Linux
+/// bridge red, Open vSwitch green, SR-IOV orange); other series take the rest in order.
+fn series_color(name: &str, index: usize) -> RGBColor {
+    match kind_of(name) {
+        "snich" => PALETTE[0],
+        "linux-bridge" => PALETTE[1],
+        "ovs" => PALETTE[2],
+        "sriov-veb" => PALETTE[3],
+        _ => PALETTE[index % PALETTE.len()],
+    }
+}
+
 /// A named series of values, one per category or x.
 type Series = (String, Vec<f64>);
 
@@ -616,6 +628,15 @@ fn y_top(series: &[Series]) -> f64 {
     }
 }
 
+/// An axis tick: whole numbers without decimals, others with as many as they need.
+fn axis_label(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        fmt_f(v)
+    }
+}
+
 /// Grouped bars: one group per category, one bar per series.
 fn bar_chart(
     path: &Path,
@@ -623,6 +644,7 @@ fn bar_chart(
     unit: &str,
     categories: &[String],
     series: &[Series],
+    legend: bool,
 ) -> Result<(), ReportError> {
     let mut svg = String::new();
     {
@@ -651,11 +673,12 @@ fn bar_chart(
                 }
             })
             .y_desc(unit)
+            .y_label_formatter(&|v| axis_label(*v))
             .draw()
             .map_err(|e| plot_err(path, e))?;
         let k = series.len().max(1) as f64;
         for (si, (name, values)) in series.iter().enumerate() {
-            let color = PALETTE[si % PALETTE.len()];
+            let color = series_color(name, si);
             let bars = values.iter().enumerate().map(move |(ci, &v)| {
                 let x0 = ci as f64 + 0.1 + 0.8 * si as f64 / k;
                 Rectangle::new([(x0, 0.0), (x0 + 0.8 / k, v)], color.filled())
@@ -668,7 +691,7 @@ fn bar_chart(
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled())
                 });
         }
-        if series.len() > 1 {
+        if legend {
             chart
                 .configure_series_labels()
                 .background_style(WHITE.mix(0.85))
@@ -715,10 +738,12 @@ fn line_chart(
                     .configure_mesh()
                     .x_desc(x_desc)
                     .y_desc(unit)
+                    .x_label_formatter(&|v| axis_label(*v))
+                    .y_label_formatter(&|v| axis_label(*v))
                     .draw()
                     .map_err(|e| plot_err(path, e))?;
                 for (si, (name, values)) in series.iter().enumerate() {
-                    let color = PALETTE[si % PALETTE.len()];
+                    let color = series_color(name, si);
                     let pts: Vec<(f64, f64)> =
                         xs.iter().copied().zip(values.iter().copied()).collect();
                     chart
@@ -770,6 +795,7 @@ pub fn plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
                     m.unit,
                     &switches,
                     &[(m.unit.to_string(), values)],
+                    false,
                 )?;
                 written.push(path);
             }
@@ -783,7 +809,14 @@ pub fn plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
                     )
                 })
                 .collect();
-            bar_chart(&path, "Latency percentiles", "ns", &switches, &lat_series)?;
+            bar_chart(
+                &path,
+                "Latency percentiles",
+                "ns",
+                &switches,
+                &lat_series,
+                true,
+            )?;
             written.push(path);
             let reasons: std::collections::BTreeSet<&String> = report
                 .results
@@ -809,7 +842,14 @@ pub fn plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
             } else {
                 drop_series
             };
-            bar_chart(&path, "Drops by reason", "packets", &switches, &drop_series)?;
+            bar_chart(
+                &path,
+                "Drops by reason",
+                "packets",
+                &switches,
+                &drop_series,
+                true,
+            )?;
             written.push(path);
         }
         Some(s) => {
@@ -852,7 +892,7 @@ pub fn plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
                                 .iter()
                                 .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
                                 .collect();
-                            bar_chart(&path, &title, unit, &cats, &series)?;
+                            bar_chart(&path, &title, unit, &cats, &series, true)?;
                         }
                     }
                     written.push(path);
@@ -1125,7 +1165,9 @@ fn claim_pcie(sections: &[(String, Report)], out: &mut String) {
         );
         out.push('\n');
         if t.points == 0 {
-            out.push_str("No SR-IOV VEB results to compare with.\n\n");
+            out.push_str(
+                "No sNICh and SR-IOV VEB results at the same points: nothing to compare.\n\n",
+            );
         } else if t.worse.is_empty() {
             let _ = writeln!(
                 out,
@@ -1283,6 +1325,7 @@ mod tests {
             "u",
             &["a".into(), "b".into()],
             &[("x".into(), vec![1.0, 2.0])],
+            true,
         )
         .unwrap();
         let line = dir.join("line.svg");

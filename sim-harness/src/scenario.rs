@@ -309,6 +309,10 @@ pub enum ScenarioError {
     },
 }
 
+/// Packets a generated workload may offer in one run (hours of the fastest simulation): a
+/// bound that turns a typo in `packets` or a rate into an error, not a hang.
+const MAX_PACKETS: f64 = 1e10;
+
 /// The name errors use for a scenario without a file.
 const NO_FILE: &str = "<scenario>";
 
@@ -318,7 +322,7 @@ fn file_name(file: Option<&Path>) -> String {
 
 /// 1-based line and column of byte `offset` in `text`.
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before
         .rfind('\n')
@@ -786,6 +790,15 @@ impl TryFrom<LocatedSpec> for Scenario {
             .profile
             .as_deref()
             .map(|p| resolve(file.as_deref(), p));
+        if let Some(p) = &profile {
+            if !p.is_file() {
+                return Err(key_err(
+                    f,
+                    "host.profile",
+                    format!("{}: no such file", p.display()),
+                ));
+            }
+        }
         let (card, inter_vm) = card(&spec, f)?;
         let topology = topology(&spec, f)?;
         let (rules, filter_rules) = rules(&spec, file.as_deref(), f, &topology)?;
@@ -796,6 +809,22 @@ impl TryFrom<LocatedSpec> for Scenario {
         .map_err(|e| match e {
             WorkloadError::Invalid { key, what } => key_err(f, format!("workload.{key}"), what),
         })?;
+        if let Some(pps) = workload.mean_pps() {
+            let (key, packets) = match limit {
+                Limit::Packets(n) => ("packets", n as f64),
+                Limit::Duration(d) => ("duration_us", pps * d.as_secs_f64()),
+            };
+            if packets > MAX_PACKETS {
+                return Err(key_err(
+                    f,
+                    key,
+                    format!(
+                        "the run would offer about {packets:.3e} packets, more than the \
+                         {MAX_PACKETS:.0e} a run may offer"
+                    ),
+                ));
+            }
+        }
         let name = spec
             .name
             .clone()

@@ -54,6 +54,8 @@ use crate::switch::{Endpoint, ExternalHostIndex, OfferedPacket, Topology, VmInde
 
 /// Bytes of the FCS, which sizes include and offered frames do not.
 const FCS_BYTES: usize = 4;
+/// Sizes of frames a flow keeps built (the simple IMIX has three).
+const FRAME_CACHE: usize = 4;
 /// Preamble, start delimiter and inter-frame gap: the wire time of a frame beyond its bytes.
 const WIRE_OVERHEAD_BYTES: u64 = 8 + 12;
 
@@ -606,7 +608,7 @@ impl Workload {
     ) -> PacketStream<'a> {
         let rng = ChaCha8Rng::seed_from_u64(seed);
         let source = match self {
-            Workload::Generated(g) => Source::Generated(Box::new(GeneratorState::new(g, topology))),
+            Workload::Generated(g) => Source::Generated(Box::new(GeneratorState::new(g))),
             Workload::Replay(r) => Source::Replay {
                 replay: r,
                 next: 0,
@@ -621,6 +623,19 @@ impl Workload {
             emitted: 0,
             t_ps: 0.0,
             last_at: 0,
+        }
+    }
+
+    /// Packets per second on average of a generated workload (`None` for a replay).
+    pub fn mean_pps(&self) -> Option<f64> {
+        match self {
+            Workload::Generated(g) => Some(match g.rate {
+                Rate::Line { bits_per_second } => {
+                    bits_per_second / ((g.sizes.mean() + WIRE_OVERHEAD_BYTES as f64) * 8.0)
+                }
+                Rate::Fixed { pps } | Rate::Poisson { pps } => pps,
+            }),
+            Workload::Replay(_) => None,
         }
     }
 
@@ -787,8 +802,9 @@ struct Flow {
     serial: u64,
     /// Still in its pool.
     active: bool,
-    /// The last frame built, reused while the size stays the same.
-    cached: Option<Bytes>,
+    /// Frames built for this flow, by size (at most [`FRAME_CACHE`]), reused: a flow's
+    /// frames of one size are identical.
+    cached: Vec<Bytes>,
 }
 
 #[derive(Debug)]
@@ -808,7 +824,7 @@ struct GeneratorState<'a> {
 }
 
 impl<'a> GeneratorState<'a> {
-    fn new(g: &'a Generated, _topology: &Topology) -> GeneratorState<'a> {
+    fn new(g: &'a Generated) -> GeneratorState<'a> {
         let n = usize::try_from(g.flows.max_active).unwrap_or(1);
         let mut cdf = Vec::with_capacity(n);
         let mut acc = 0.0;
@@ -883,7 +899,7 @@ impl<'a> GeneratorState<'a> {
             sent: 0,
             serial,
             active: true,
-            cached: None,
+            cached: Vec::new(),
         };
         let id = match self.free.pop() {
             Some(id) => {
@@ -1129,11 +1145,10 @@ impl Iterator for PacketStream<'_> {
                 let protocol = state.g.protocol;
                 let rate = state.g.rate;
                 let flow = &mut state.flows[id as usize];
-                let frame = match &flow.cached {
-                    Some(b) if b.len() + FCS_BYTES == usize::try_from(size).unwrap_or(0) => {
-                        b.clone()
-                    }
-                    _ => {
+                let len = usize::try_from(size).unwrap_or(0).saturating_sub(FCS_BYTES);
+                let frame = match flow.cached.iter().find(|b| b.len() == len) {
+                    Some(b) => b.clone(),
+                    None => {
                         let b = Bytes::from(build_frame(
                             protocol,
                             size,
@@ -1143,7 +1158,10 @@ impl Iterator for PacketStream<'_> {
                             (flow.src_ip, flow.dst_ip),
                             (flow.src_port, flow.dst_port),
                         ));
-                        flow.cached = Some(b.clone());
+                        if flow.cached.len() == FRAME_CACHE {
+                            flow.cached.remove(0);
+                        }
+                        flow.cached.push(b.clone());
                         b
                     }
                 };

@@ -8,7 +8,7 @@ use sim_harness::runner::{self, Vary};
 use sim_harness::scenario::{Scenario, ScenarioDocument};
 use sim_harness::switch::SwitchKind;
 
-use crate::support::{golden, here, ideal_factory, scratch};
+use crate::support::{golden, here, ideal_factory, named_factory, scratch};
 
 fn small() -> Scenario {
     Scenario::from_file(&here("data/small_scenario.toml")).unwrap_or_else(|e| panic!("{e}"))
@@ -219,4 +219,78 @@ fn the_builtin_default_runs_and_compares_all_four() {
         .results
         .iter()
         .all(|x| x.offered_packets == 2000 && x.in_flight_packets == 0));
+}
+
+#[test]
+fn a_comparison_gets_a_plot_per_metric() {
+    let r = compare_report(&small());
+    let dir = scratch("compare-plots");
+    let plots = report::plots(&r, &dir).expect("plots");
+    let names: Vec<String> = plots
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for n in [
+        "throughput_gbps.svg",
+        "throughput_mpps.svg",
+        "host_cpu_cycles_per_packet.svg",
+        "pcie_bytes_per_packet.svg",
+        "latency_ns.svg",
+        "drops_by_reason.svg",
+        "flow_setups_per_second.svg",
+        "table_occupancy_peak.svg",
+    ] {
+        assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+    }
+    let svg = std::fs::read_to_string(dir.join("drops_by_reason.svg")).unwrap();
+    assert!(svg.contains("rule_drop"), "the reason is named");
+}
+
+#[test]
+fn the_paper_report_states_for_each_claim_where_it_holds_and_where_not() {
+    let doc = ScenarioDocument::from_file(&here("data/small_scenario.toml")).expect("doc");
+    let sweep = |arg: &str| {
+        let vary: Vary = arg.parse().expect("vary");
+        let points = runner::sweep(
+            &named_factory,
+            &SwitchKind::ALL,
+            &doc,
+            &vary,
+            2,
+            &ProgressBar::hidden(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        Report::of_sweep("sweep", &vary.key, &points, 1.0, 2).expect("points")
+    };
+    let vms = sweep("vms.count=2,8");
+    let copy = sweep("card.inter_vm=copy-engine,hairpin");
+    let md = report::paper_markdown(&[("vms".into(), vms), ("copy".into(), copy)]);
+    assert!(
+        md.contains("## Claim 1: sNICh outperforms the Linux bridge and Open vSwitch"),
+        "{md}"
+    );
+    // Cycles: sNICh 100 against the bridge's 50 (never better) and OVS's 200 (always).
+    assert!(md.contains("host CPU cycles per packet (lower is better) against `linux-bridge`: does not hold at any point: sNICh is at least as good at 0 of 4 points."), "{md}");
+    assert!(
+        md.contains(
+            "  - not at vms at vms.count = 2 (snich): cycles/packet 100 vs linux-bridge 50.00"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "host CPU cycles per packet (lower is better) against `ovs`: holds at every point"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("### vms: from 2 to 8 VMs"), "{md}");
+    assert!(
+        md.contains("## Claim 3: sNICh saves I/O bus (PCIe) bandwidth"),
+        "{md}"
+    );
+    assert!(md.contains("| hairpin | snich/hairpin |"), "{md}");
+    assert!(
+        md.contains("![vms: throughput, Gb/s](vms/throughput_gbps.svg)"),
+        "{md}"
+    );
 }

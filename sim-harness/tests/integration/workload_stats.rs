@@ -281,3 +281,55 @@ fn a_real_capture_replays_every_frame() {
     );
     assert!(stats.offered > 0);
 }
+
+#[test]
+fn a_duration_offers_the_packets_that_fit_in_it() {
+    let (_, p) = packets("duration_us = 10\n[workload]\nrate = { pps = 1e6 }\n");
+    assert_eq!(
+        p.len(),
+        10,
+        "one packet every microsecond, the last at 9 us"
+    );
+    assert_eq!(p[9].at.as_ps(), 9_000_000);
+}
+
+#[test]
+fn sizes_from_a_capture_are_its_frame_lengths() {
+    let file = repo("tests/data/pcapparser_wireshark_samples-test.pcapng");
+    let text = format!(
+        "packets = 3000\n[workload]\nsize = {{ pcap = \"{}\" }}\n",
+        file.display()
+    );
+    let (_, p) = packets(&text);
+    let capture = sim_harness::capture::Capture::open(&file).expect("capture");
+    let lengths: std::collections::BTreeSet<usize> = capture
+        .frames
+        .iter()
+        .map(|f| (f.orig_len as usize + 4).clamp(64, 9220) - 4)
+        .collect();
+    assert!(
+        p.iter().all(|x| lengths.contains(&x.frame.len())),
+        "every size is a captured one"
+    );
+    let distinct: std::collections::BTreeSet<usize> = p.iter().map(|x| x.frame.len()).collect();
+    assert!(distinct.len() > 5, "sizes vary: {distinct:?}");
+}
+
+#[test]
+fn a_replay_at_capture_timing_keeps_the_captures_gaps() {
+    let file = repo("tests/data/pcapparser_wireshark_samples-test.pcapng");
+    let text = format!(
+        "packets = 200\n[workload]\nkind = \"pcap\"\npcap = {{ file = \"{}\", timing = \"capture\" }}\n",
+        file.display()
+    );
+    let (_, p) = packets(&text);
+    let capture = sim_harness::capture::Capture::open(&file).expect("capture");
+    let t0 = capture.frames[0].timestamp;
+    let mut last = 0;
+    for (x, f) in p.iter().zip(&capture.frames) {
+        let expected =
+            (u64::try_from(f.timestamp.saturating_sub(t0).as_nanos()).unwrap() * 1_000).max(last);
+        assert_eq!(x.at.as_ps(), expected);
+        last = expected;
+    }
+}
