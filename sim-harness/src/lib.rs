@@ -10,11 +10,14 @@
 //!   the conservation ledger, what a run measures).
 //! - [`host_cpu`]: the host's cores, on which every switch's software runs.
 //! - [`snich_system`]: the sNICh system (card, host driver, agent) as a switch under test.
+//! - [`profile`]: cost profiles (`profiles/*.toml`), every per-operation cost with its
+//!   source; the built-in one is calibrated against real switches measured on these machines.
+//! - [`baselines`]: the switches sNICh is compared with: the Linux bridge, Open vSwitch and an
+//!   SR-IOV NIC's embedded bridge, on the same host CPU model.
 //! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
 //!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
 //!
-//! Not built yet (issue 6): scenarios, workloads, the host CPU model, the sNICh system and its
-//! baselines (Linux bridge, Open vSwitch, SR-IOV VEB), runs, sweeps and reports.
+//! Not built yet (issue 6): scenarios, workloads, runs, sweeps and reports.
 //!
 //! ```
 //! use sim_harness::frames::random_frames;
@@ -25,9 +28,15 @@
 //! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod baselines;
 pub mod capture;
 pub mod frames;
 pub mod host_cpu;
+pub mod profile;
+pub mod report;
 pub mod rules_cli;
+pub mod runner;
+pub mod scenario;
 pub mod snich_system;
 pub mod switch;
+pub mod workload;

@@ -1,11 +1,21 @@
 //! `snich`: the sNICh command.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
 use nic_abi::key::PortNo;
+use sim_harness::report::{self, Report};
 use sim_harness::rules_cli::{self, LintOutcome, PacketsFormat, RulesCliError, RulesFileFormat};
+use sim_harness::runner::{self, RunError, Vary};
+use sim_harness::scenario::{
+    LocatedSpec, Scenario, ScenarioDocument, ScenarioError, ScenarioSpec, DEFAULT_SCENARIO,
+};
+use sim_harness::switch::SwitchKind;
+use sim_harness::workload::{PcapSpec, WorkloadKind};
 
 /// sNICh: a flow-switching NIC for servers that host many VMs, its model, its RTL, and its
 /// flow-rule tools.
@@ -18,6 +28,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run a scenario's switches (default: the built-in default scenario) and print the
+    /// side-by-side table; writes the JSON report and plots.
+    Run(RunArgs),
+    /// Run all four switches (snich, linux-bridge, ovs, sriov-veb) on the same workload.
+    Compare(RunArgs),
+    /// Run a scenario's switches at every value of one key (in parallel); one curve per
+    /// switch, CSV and plots.
+    Sweep(SweepArgs),
+    /// Replay a capture (pcap or pcapng) through all four switches, its addresses mapped
+    /// onto the default scenario's VMs and external hosts.
+    Replay(ReplayArgs),
+    /// Run the paper's experiments (scenarios/paper/) and write a Markdown report with the
+    /// plots, saying for each claim what the numbers show.
+    Paper(PaperArgs),
     /// Check, lint and trace flow rules (ovs-ofctl, ClassBench, ofrules, JSON, TOML).
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -25,6 +49,72 @@ enum Command {
     /// nic-model's table; prints a JSON summary, exits 1 on any mismatch (needs the `rtl`
     /// feature: cargo run -p sim-harness --features rtl -- cosim).
     Cosim(CosimArgs),
+}
+
+/// Where results go; shared by every command that runs simulations.
+#[derive(Debug, clap::Args)]
+struct OutputArgs {
+    /// Directory for the report, CSV and plots (default: a new numbered directory under
+    /// snich-results/, never an earlier one).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write the JSON report here (`-`: standard output, and the table goes to
+    /// standard error).
+    #[arg(long)]
+    json: Option<String>,
+    /// No table, no progress bars: only errors (and `--json -`).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The scenario file (TOML); default: the built-in default scenario.
+    scenario: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct SweepArgs {
+    /// The scenario file (TOML).
+    scenario: PathBuf,
+    /// KEY=V1,V2,...: the scenario key (dotted path, e.g. vms.count, workload.size.fixed,
+    /// card.inter_vm) and its values; default: the scenario's own [sweep].
+    #[arg(long)]
+    vary: Option<String>,
+    /// Worker threads (results do not depend on it); default: the machine's cores.
+    #[arg(long)]
+    threads: Option<usize>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// The capture (pcap or pcapng, gzipped or not, Ethernet).
+    pcap: PathBuf,
+    /// Filter rules (any format `snich rules check` reads).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// The scenario whose host, card and endpoints the capture is mapped onto (default: the
+    /// built-in default scenario).
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct PaperArgs {
+    /// The directory of the experiments' scenario files (each with a [sweep]).
+    #[arg(long, default_value = "scenarios/paper")]
+    scenarios: PathBuf,
+    /// Worker threads (results do not depend on it); default: the machine's cores.
+    #[arg(long)]
+    threads: Option<usize>,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,7 +199,333 @@ fn main() -> ExitCode {
             }
         },
         Command::Cosim(args) => cosim(&args),
+        Command::Run(args) => finish("run", run_command("run", &args, false)),
+        Command::Compare(args) => finish("compare", run_command("compare", &args, true)),
+        Command::Sweep(args) => finish("sweep", sweep_command(&args)),
+        Command::Replay(args) => finish("replay", replay_command(&args)),
+        Command::Paper(args) => finish("paper", paper_command(&args)),
     }
+}
+
+/// Why a simulation command failed: bad input (exit 1) or a run that could not be done
+/// (exit 2).
+#[derive(Debug, thiserror::Error)]
+enum CommandError {
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error(transparent)]
+    Run(RunError),
+    #[error(transparent)]
+    Report(#[from] report::ReportError),
+    #[error("{0}")]
+    Output(String),
+}
+
+impl From<RunError> for CommandError {
+    fn from(e: RunError) -> Self {
+        match e {
+            RunError::Scenario(s) => CommandError::Scenario(s),
+            other => CommandError::Run(other),
+        }
+    }
+}
+
+fn finish(command: &str, result: Result<(), CommandError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("snich {command}: {e}");
+            match e {
+                CommandError::Scenario(_) | CommandError::Run(RunError::Vary { .. }) => {
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::from(2),
+            }
+        }
+    }
+}
+
+/// Where results go: `--out`, or the next free `snich-results/NNN-command`.
+fn output_dir(out: Option<&Path>, command: &str) -> Result<PathBuf, CommandError> {
+    let fail = |p: &Path, e: std::io::Error| {
+        CommandError::Output(format!("{}: cannot create the directory: {e}", p.display()))
+    };
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+        return Ok(dir.to_path_buf());
+    }
+    let base = Path::new("snich-results");
+    std::fs::create_dir_all(base).map_err(|e| fail(base, e))?;
+    let highest = std::fs::read_dir(base)
+        .map_err(|e| fail(base, e))?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.split('-').next()?.parse::<u32>().ok()
+        })
+        .max()
+        .unwrap_or(0);
+    for n in highest + 1.. {
+        let dir = base.join(format!("{n:03}-{command}"));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            // Another snich took it meanwhile: the next one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(fail(&dir, e)),
+        }
+    }
+    Err(CommandError::Output(
+        "snich-results: no free directory number".into(),
+    ))
+}
+
+fn progress(quiet: bool, total: u64) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {bar:40} {human_pos}/{human_len} packets ({per_sec}, {eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn threads(arg: Option<usize>) -> usize {
+    arg.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1)
+}
+
+/// Writes the report (JSON, text, CSV for sweeps, plots) into `dir` and `--json`, and prints
+/// the table and where everything went.
+fn emit(report: &Report, dir: &Path, output: &OutputArgs) -> Result<(), CommandError> {
+    let json = report.to_json();
+    report::write_file(&dir.join("report.json"), &json)?;
+    let text = report::report_text(report);
+    report::write_file(&dir.join("table.txt"), &text)?;
+    if report.sweep.is_some() {
+        report::write_file(&dir.join("sweep.csv"), &report::csv(report))?;
+    }
+    let plots = report::plots(report, dir)?;
+    let to_stdout = output.json.as_deref() == Some("-");
+    match output.json.as_deref() {
+        Some("-") => print!("{json}"),
+        Some(path) => report::write_file(Path::new(path), &json)?,
+        None => {}
+    }
+    if !output.quiet {
+        let summary = format!(
+            "{text}\nreport: {}\nplots: {} SVG files in {}\n",
+            dir.join("report.json").display(),
+            plots.len(),
+            dir.display()
+        );
+        if to_stdout {
+            eprint!("{summary}");
+        } else {
+            print!("{summary}");
+        }
+    }
+    Ok(())
+}
+
+fn load_scenario(file: Option<&Path>) -> Result<Scenario, ScenarioError> {
+    match file {
+        Some(f) => Scenario::from_file(f),
+        None => Scenario::builtin_default(),
+    }
+}
+
+fn run_scenario(
+    command: &str,
+    scenario: &Scenario,
+    kinds: &[SwitchKind],
+    output: &OutputArgs,
+) -> Result<(), CommandError> {
+    let dir = output_dir(output.out.as_deref(), command)?;
+    let total = runner::packets_offered(scenario) * kinds.len() as u64;
+    let bar = progress(output.quiet, total);
+    let start = Instant::now();
+    let runs = runner::compare(&runner::build_switch, kinds, scenario, &bar)?;
+    let wall = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    emit(
+        &Report::of_runs(command, scenario, &runs, wall),
+        &dir,
+        output,
+    )
+}
+
+fn run_command(command: &str, args: &RunArgs, all: bool) -> Result<(), CommandError> {
+    let scenario = load_scenario(args.scenario.as_deref())?;
+    let kinds = if all {
+        SwitchKind::ALL.to_vec()
+    } else {
+        scenario.switches.clone()
+    };
+    run_scenario(command, &scenario, &kinds, &args.output)
+}
+
+fn sweep_of(doc: &ScenarioDocument, vary: Option<&str>) -> Result<Vary, CommandError> {
+    match vary {
+        Some(v) => Ok(v.parse::<Vary>()?),
+        None => match doc.sweep()? {
+            Some(s) => Ok(Vary {
+                key: s.key,
+                values: s.values,
+            }),
+            None => Err(CommandError::Run(RunError::Vary {
+                arg: String::new(),
+                what: format!(
+                    "{}: no --vary given and the scenario has no [sweep]",
+                    doc.file
+                        .as_deref()
+                        .map_or("<scenario>".into(), |f| f.display().to_string())
+                ),
+            })),
+        },
+    }
+}
+
+fn run_sweep(
+    doc: &ScenarioDocument,
+    vary: &Vary,
+    threads: usize,
+    quiet: bool,
+) -> Result<Report, CommandError> {
+    let base = doc.scenario()?;
+    let kinds = base.switches.clone();
+    let scenarios: Vec<Scenario> = vary
+        .values
+        .iter()
+        .map(|v| doc.with(&vary.key, v))
+        .collect::<Result<_, _>>()?;
+    let total: u64 = scenarios
+        .iter()
+        .map(|s| runner::packets_offered(s) * kinds.len() as u64)
+        .sum();
+    let bar = progress(quiet, total);
+    let start = Instant::now();
+    let points = runner::sweep(&runner::build_switch, &kinds, doc, vary, threads, &bar)?;
+    let wall = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    Report::of_sweep("sweep", &vary.key, &points, wall, threads)
+        .ok_or_else(|| CommandError::Output("the sweep has no points".into()))
+}
+
+fn sweep_command(args: &SweepArgs) -> Result<(), CommandError> {
+    let doc = ScenarioDocument::from_file(&args.scenario)?;
+    let vary = sweep_of(&doc, args.vary.as_deref())?;
+    let report = run_sweep(&doc, &vary, threads(args.threads), args.output.quiet)?;
+    let dir = output_dir(args.output.out.as_deref(), "sweep")?;
+    emit(&report, &dir, &args.output)
+}
+
+fn replay_command(args: &ReplayArgs) -> Result<(), CommandError> {
+    let (text, file) = match &args.scenario {
+        Some(f) => (
+            std::fs::read_to_string(f).map_err(|e| ScenarioError::Io {
+                file: f.display().to_string(),
+                what: e.to_string(),
+            })?,
+            Some(f.clone()),
+        ),
+        None => (DEFAULT_SCENARIO.to_string(), None),
+    };
+    let mut spec = ScenarioSpec::from_toml(&text, file.as_deref())?;
+    // The command line's paths are relative to the working directory, not the scenario.
+    let here = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    spec.workload.kind = WorkloadKind::Pcap;
+    spec.workload.pcap = Some(PcapSpec {
+        file: here(&args.pcap),
+        map: Default::default(),
+        timing: Default::default(),
+    });
+    spec.packets = Some(u64::MAX);
+    spec.duration_us = None;
+    if let Some(r) = &args.rules {
+        spec.rules.file = Some(here(r));
+        spec.rules.inline = None;
+    }
+    let scenario = Scenario::try_from(LocatedSpec { spec, file })?;
+    run_scenario("replay", &scenario, &SwitchKind::ALL, &args.output)
+}
+
+fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.scenarios)
+        .map_err(|e| ScenarioError::Io {
+            file: args.scenarios.display().to_string(),
+            what: e.to_string(),
+        })?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ScenarioError::Io {
+            file: args.scenarios.display().to_string(),
+            what: "no scenario (*.toml) in the directory".into(),
+        }
+        .into());
+    }
+    // Every experiment is validated before the first one runs.
+    let mut experiments = Vec::new();
+    for f in &files {
+        let doc = ScenarioDocument::from_file(f)?;
+        let vary = sweep_of(&doc, None)?;
+        for v in &vary.values {
+            doc.with(&vary.key, v)?;
+        }
+        experiments.push((f.clone(), doc, vary));
+    }
+    let dir = output_dir(args.output.out.as_deref(), "paper")?;
+    let threads = threads(args.threads);
+    let mut sections = Vec::new();
+    for (file, doc, vary) in &experiments {
+        let stem = file
+            .file_stem()
+            .map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
+        if !args.output.quiet {
+            eprintln!(
+                "snich paper: {stem} ({} = {} values)",
+                vary.key,
+                vary.values.len()
+            );
+        }
+        let report = run_sweep(doc, vary, threads, args.output.quiet)?;
+        let sub = dir.join(&stem);
+        std::fs::create_dir_all(&sub).map_err(|e| {
+            CommandError::Output(format!(
+                "{}: cannot create the directory: {e}",
+                sub.display()
+            ))
+        })?;
+        report::write_file(&sub.join("report.json"), &report.to_json())?;
+        report::write_file(&sub.join("sweep.csv"), &report::csv(&report))?;
+        report::write_file(&sub.join("table.txt"), &report::report_text(&report))?;
+        report::plots(&report, &sub)?;
+        sections.push((stem, report));
+    }
+    let md = report::paper_markdown(&sections);
+    report::write_file(&dir.join("paper.md"), &md)?;
+    let all = report::paper_json(&sections);
+    match args.output.json.as_deref() {
+        Some("-") => print!("{all}"),
+        Some(path) => report::write_file(Path::new(path), &all)?,
+        None => {}
+    }
+    report::write_file(&dir.join("report.json"), &all)?;
+    if !args.output.quiet {
+        let line = format!("paper report: {}", dir.join("paper.md").display());
+        if args.output.json.as_deref() == Some("-") {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+    Ok(())
 }
 
 /// Exit statuses: 0 clean, 1 errors or findings in the input, 2 the command could not run.

@@ -145,7 +145,13 @@ pub fn load_rules(
     format: Option<RulesFileFormat>,
 ) -> Result<LoadedRules, RulesCliError> {
     let text = read_text(path)?;
-    let format = format.unwrap_or_else(|| detect_rules_format(path, &text));
+    Ok(parse_rules_text(path, &text, format))
+}
+
+/// Parses rules `text` read from `path` (named in errors; an inline rule set passes where it
+/// was written), as [`load_rules`] does with a file's content.
+pub fn parse_rules_text(path: &Path, text: &str, format: Option<RulesFileFormat>) -> LoadedRules {
+    let format = format.unwrap_or_else(|| detect_rules_format(path, text));
     let mut errors = Vec::new();
     let rules = match format {
         RulesFileFormat::Ofctl => text
@@ -159,11 +165,11 @@ pub fn load_rules(
             })
             .collect(),
         RulesFileFormat::Ofrules => {
-            let import = parse_ofrules(&text, &[]);
+            let import = parse_ofrules(text, &[]);
             errors.extend(import.rejected.iter().map(|e| place(path, e)));
             import.rules
         }
-        RulesFileFormat::Classbench => parse_filters(&text, &[]).unwrap_or_else(|e| {
+        RulesFileFormat::Classbench => parse_filters(text, &[]).unwrap_or_else(|e| {
             errors.push(format!("{}: {e}", path.display()));
             Vec::new()
         }),
@@ -173,7 +179,7 @@ pub fn load_rules(
             } else {
                 RulesFormat::Toml
             };
-            match RuleSet::parse(&text, f) {
+            match RuleSet::parse(text, f) {
                 Ok(set) => set.rules,
                 Err(e) => {
                     errors.push(format!("{}: {e}", path.display()));
@@ -182,11 +188,11 @@ pub fn load_rules(
             }
         }
     };
-    Ok(LoadedRules {
+    LoadedRules {
         rules,
         format,
         errors,
-    })
+    }
 }
 
 fn format_name(f: RulesFileFormat) -> &'static str {

@@ -1,4 +1,12 @@
-//! sim-harness's integration tests: captures from the real fixtures, and the `snich` command.
+//! sim-harness's integration tests: captures from the real fixtures, the `snich` command,
+//! scenarios, workloads, runs and reports, and the calibration of the baselines against
+//! measured switches.
+mod calibration;
 mod capture;
 mod cli;
+mod cli_sim;
 mod rules;
+mod scenario_errors;
+mod sim_runs;
+mod support;
+mod workload_stats;

@@ -1,0 +1,667 @@
+//! Open vSwitch's datapath: an exact-match cache (EMC) in front of a megaflow cache, and
+//! upcalls to a slow path that classifies the packet against the OpenFlow rules and installs
+//! a megaflow.
+//!
+//! Per packet, on its switch core (see [`crate::baselines::software`] for the queues, ports
+//! and cores shared with the bridge):
+//!
+//! | step | profile key | use |
+//! |---|---|---|
+//! | port I/O in and out | `vnic.*`, `nic_driver.*` (as the bridge) | `vnic_backend`, `copy`, `driver` |
+//! | key extraction, action execution | `ovs.fast_path` | `ovs_fast_path` |
+//! | EMC probe (hit or miss) | `ovs.emc_hit` | `emc` |
+//! | on an EMC miss: megaflow subtables probed in order until a hit | `ovs.dpcls_per_subtable` x probed | `dpcls` |
+//! | on a megaflow miss: upcall (queued, at most `ovs.upcall_queue`, else `upcall_lost`), on the core that frees first | `ovs.upcall` + `ovs.megaflow_install` | `upcall` |
+//! | every `ovs.revalidation_interval`: each megaflow revalidated, idle ones (`ovs.max_idle`) evicted | `ovs.revalidation_per_flow` | `revalidation` |
+//!
+//! The slow path is flow-setup's [`SplitTree`] over every rule in force: its
+//! [`Classifier::lookup_megaflow`] gives the winning rule and the megaflow mask, the header
+//! bits the decision depended on; the megaflow (mask, masked key, rule) goes into the
+//! subtable of its mask when the upcall finishes, unless `ovs.flow_limit` megaflows are
+//! installed (the packet is still forwarded; `flow_limit_hits` counts it) or an earlier
+//! upcall of the same megaflow installed it already (`duplicate_upcalls`). An EMC miss that
+//! hits a megaflow inserts the flow into the EMC with probability
+//! 1 / `ovs.emc_insert_inverse_probability` (a seeded stream), replacing the slot's entry.
+//!
+//! Actions, applied per packet from the megaflow's rule: `output:N` (skipped when N is the
+//! input port, as OVS does), `normal` (the bridge's MAC forwarding), `flood`, `in_port`;
+//! `controller` goes nowhere (no controller: `controller_actions` counts it); VLAN rewrites
+//! are not modelled. No matching rule: `no_match` (OpenFlow 1.3 table-miss drop); no actions:
+//! `rule_drop`; actions that output nothing: `no_egress`.
+
+use std::collections::HashMap;
+
+use flow_setup::classifier::{from_rules, Classifier, FlowMask, SplitTree};
+use flow_setup::rule::{Action, Point, Rule, RuleId};
+use nic_abi::time::SimTime;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::baselines::l2::{Egress, L2Decision, L2Fabric};
+use crate::baselines::software::{Datapath, Packet, SoftwareSwitch, Verdict, Work};
+use crate::host_cpu::HostCpu;
+use crate::profile::{whole_cycles, OvsCosts, Profile};
+use crate::switch::{
+    Endpoint, OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest, Topology,
+    UPLINK_PORT,
+};
+
+/// The switch name reports print.
+pub const NAME: &str = "ovs";
+
+/// A packet's point with every bit outside `mask` cleared.
+fn masked(p: &Point, mask: &FlowMask) -> Point {
+    Point(core::array::from_fn(|i| p.0[i] & mask.0[i]))
+}
+
+/// A deterministic hash of a point (FNV-1a over its words), for the EMC's slot.
+fn point_hash(p: &Point) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in p.0 {
+        for w in [v >> 64, v & u128::from(u64::MAX)] {
+            h = (h ^ u64::try_from(w).unwrap_or(0)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// An installed megaflow.
+#[derive(Debug, Clone)]
+struct Megaflow {
+    mask: FlowMask,
+    key: Point,
+    rule: Option<RuleId>,
+    last_used: SimTime,
+}
+
+/// One subtable: the megaflows of one mask.
+#[derive(Debug, Clone)]
+struct Subtable {
+    mask: FlowMask,
+    flows: HashMap<Point, usize>,
+}
+
+/// What an upcall installs when it finishes.
+#[derive(Debug, Clone)]
+pub struct MegaflowInstall {
+    mask: FlowMask,
+    key: Point,
+    rule: Option<RuleId>,
+}
+
+/// An EMC entry: the exact point, the megaflow slot and that slot's generation.
+type EmcEntry = (Point, usize, u64);
+
+/// Open vSwitch's caches, slow path and counters.
+#[derive(Debug)]
+pub struct OvsDatapath {
+    costs: OvsCosts,
+    rules: Vec<Rule>,
+    classifier: SplitTree,
+    vms: usize,
+    subtables: Vec<Subtable>,
+    /// Megaflow slots (`None`: free) and each slot's generation, so an EMC entry pointing
+    /// at a reused slot is recognised as stale.
+    megaflows: Vec<Option<Megaflow>>,
+    generations: Vec<u64>,
+    free: Vec<usize>,
+    live: u64,
+    emc: Vec<Option<EmcEntry>>,
+    rng: ChaCha8Rng,
+    next_revalidation: Option<SimTime>,
+    counters: OvsCounters,
+}
+
+#[derive(Debug, Default, Clone)]
+struct OvsCounters {
+    installed: u64,
+    peak: u64,
+    emc_hits: u64,
+    megaflow_hits: u64,
+    upcalls: u64,
+    duplicate_upcalls: u64,
+    flow_limit_hits: u64,
+    evicted: u64,
+    revalidations: u64,
+    controller_actions: u64,
+    subtables_peak: u64,
+}
+
+impl OvsDatapath {
+    /// The datapath for `rules` on `topology`, its EMC insertions seeded by `seed`.
+    pub fn new(rules: &[Rule], topology: &Topology, costs: OvsCosts, seed: u64) -> OvsDatapath {
+        OvsDatapath {
+            emc: vec![None; costs.emc_entries as usize],
+            costs,
+            rules: rules.to_vec(),
+            classifier: from_rules(rules),
+            vms: topology.vms.len(),
+            subtables: Vec::new(),
+            megaflows: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6f76_735f_656d_6300),
+            next_revalidation: None,
+            counters: OvsCounters::default(),
+        }
+    }
+
+    /// Megaflows installed now.
+    pub fn megaflows(&self) -> u64 {
+        self.live
+    }
+
+    fn emc_slot(&self, p: &Point) -> usize {
+        usize::try_from(point_hash(p) % self.emc.len().max(1) as u64).unwrap_or(0)
+    }
+
+    /// The megaflow slot of an EMC hit for `p`, if any.
+    fn emc_lookup(&self, p: &Point) -> Option<usize> {
+        let (key, slot, generation) = self.emc.get(self.emc_slot(p))?.as_ref()?;
+        (key == p
+            && self.generations.get(*slot) == Some(generation)
+            && self.megaflows.get(*slot).is_some_and(Option::is_some))
+        .then_some(*slot)
+    }
+
+    /// The verdict of rule `rule`'s actions for `pkt`.
+    fn verdict(&mut self, rule: Option<RuleId>, pkt: &Packet, l2: &L2Fabric) -> Verdict {
+        let Some(rule) = rule.and_then(|id| self.rules.get(usize::try_from(id.0).ok()?)) else {
+            return Verdict::Drop("no_match");
+        };
+        if rule.actions.is_empty() {
+            return Verdict::Drop("rule_drop");
+        }
+        let in_port = Topology::ingress_port(pkt.from);
+        let ingress_egress = match pkt.from {
+            Endpoint::Vm(vm) => Egress::Vm(vm),
+            Endpoint::External(_) => Egress::Uplink,
+        };
+        let mut out = Vec::new();
+        let mut l2_reason = None;
+        for a in &rule.actions {
+            match a {
+                Action::Output(p) if *p == in_port => {}
+                Action::Output(p) if *p == UPLINK_PORT => out.push(Egress::Uplink),
+                Action::Output(p) => {
+                    if let Some(i) = p.0.checked_sub(crate::switch::FIRST_VM_PORT) {
+                        if usize::from(i) < self.vms {
+                            out.push(Egress::Vm(crate::switch::VmIndex(i)));
+                        }
+                    }
+                }
+                Action::Normal => match l2.forward(pkt.from, &pkt.key) {
+                    L2Decision::Forward(e) => out.extend(e),
+                    L2Decision::Drop(r) => l2_reason = Some(r),
+                },
+                Action::Flood => out.extend(l2.all_ports_except(pkt.from)),
+                Action::InPort => out.push(ingress_egress),
+                Action::Controller { .. } => self.counters.controller_actions += 1,
+                Action::ModVlanVid(_) | Action::StripVlan => {}
+            }
+        }
+        out.sort();
+        out.dedup();
+        if out.is_empty() {
+            Verdict::Drop(l2_reason.unwrap_or("no_egress"))
+        } else {
+            Verdict::Forward(out)
+        }
+    }
+
+    fn evict(&mut self, slot: usize) {
+        let Some(mf) = self.megaflows.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        if let Some(i) = self.subtables.iter().position(|s| s.mask == mf.mask) {
+            self.subtables[i].flows.remove(&mf.key);
+            if self.subtables[i].flows.is_empty() {
+                self.subtables.remove(i);
+            }
+        }
+        if let Some(g) = self.generations.get_mut(slot) {
+            *g += 1;
+        }
+        self.free.push(slot);
+        self.live = self.live.saturating_sub(1);
+        self.counters.evicted += 1;
+    }
+}
+
+impl Datapath for OvsDatapath {
+    type Install = MegaflowInstall;
+
+    fn fast_path(&mut self, now: SimTime, pkt: &Packet, l2: &L2Fabric, work: &mut Work) -> Verdict {
+        work.add("ovs_fast_path", self.costs.fast_path);
+        work.add("emc", self.costs.emc_hit);
+        if let Some(slot) = self.emc_lookup(&pkt.point) {
+            self.counters.emc_hits += 1;
+            let rule = self.megaflows[slot].as_mut().map(|mf| {
+                mf.last_used = now;
+                mf.rule
+            });
+            return self.verdict(rule.flatten(), pkt, l2);
+        }
+        let mut found = None;
+        let mut probed = 0u64;
+        for st in &self.subtables {
+            probed += 1;
+            if let Some(slot) = st.flows.get(&masked(&pkt.point, &st.mask)) {
+                found = Some(*slot);
+                break;
+            }
+        }
+        work.add("dpcls", self.costs.dpcls_per_subtable * probed as f64);
+        let Some(slot) = found else {
+            return Verdict::Upcall;
+        };
+        self.counters.megaflow_hits += 1;
+        let inv = self.costs.emc_insert_inverse_probability.max(1);
+        if self.rng.random_range(0..inv) == 0 {
+            let e = self.emc_slot(&pkt.point);
+            let generation = self.generations.get(slot).copied().unwrap_or(0);
+            if let Some(entry) = self.emc.get_mut(e) {
+                *entry = Some((pkt.point, slot, generation));
+            }
+        }
+        let rule = self.megaflows[slot].as_mut().map(|mf| {
+            mf.last_used = now;
+            mf.rule
+        });
+        self.verdict(rule.flatten(), pkt, l2)
+    }
+
+    fn slow_path(
+        &mut self,
+        _now: SimTime,
+        pkt: &Packet,
+        l2: &L2Fabric,
+        work: &mut Work,
+    ) -> (Verdict, Option<MegaflowInstall>) {
+        self.counters.upcalls += 1;
+        work.add("upcall", self.costs.upcall + self.costs.megaflow_install);
+        let lookup = self.classifier.lookup_megaflow(&pkt.point);
+        let verdict = self.verdict(lookup.rule, pkt, l2);
+        let install = if self.live >= self.costs.flow_limit {
+            self.counters.flow_limit_hits += 1;
+            None
+        } else {
+            Some(MegaflowInstall {
+                mask: lookup.megaflow,
+                key: masked(&pkt.point, &lookup.megaflow),
+                rule: lookup.rule,
+            })
+        };
+        (verdict, install)
+    }
+
+    fn install(&mut self, now: SimTime, i: MegaflowInstall) {
+        let st = match self.subtables.iter().position(|s| s.mask == i.mask) {
+            Some(st) => st,
+            None => {
+                self.subtables.push(Subtable {
+                    mask: i.mask,
+                    flows: HashMap::new(),
+                });
+                self.subtables.len() - 1
+            }
+        };
+        if self.subtables[st].flows.contains_key(&i.key) {
+            self.counters.duplicate_upcalls += 1;
+            return;
+        }
+        if self.live >= self.costs.flow_limit {
+            self.counters.flow_limit_hits += 1;
+            return;
+        }
+        let mf = Megaflow {
+            mask: i.mask,
+            key: i.key,
+            rule: i.rule,
+            last_used: now,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.megaflows[s] = Some(mf);
+                s
+            }
+            None => {
+                self.megaflows.push(Some(mf));
+                self.generations.push(0);
+                self.megaflows.len() - 1
+            }
+        };
+        self.subtables[st].flows.insert(i.key, slot);
+        self.live += 1;
+        self.counters.installed += 1;
+        self.counters.peak = self.counters.peak.max(self.live);
+        self.counters.subtables_peak = self
+            .counters
+            .subtables_peak
+            .max(self.subtables.len() as u64);
+    }
+
+    fn maintain(&mut self, now: SimTime, cpu: &mut HostCpu) {
+        let interval = self.costs.revalidation_interval;
+        let next = *self.next_revalidation.get_or_insert(now + interval);
+        if now < next {
+            return;
+        }
+        let mut due = next;
+        while due <= now {
+            self.counters.revalidations += 1;
+            if self.live > 0 {
+                let cycles = whole_cycles(self.costs.revalidation_per_flow * self.live as f64);
+                cpu.run_anywhere(due, cycles, "revalidation");
+            }
+            let idle: Vec<usize> = self
+                .megaflows
+                .iter()
+                .enumerate()
+                .filter_map(|(s, m)| m.as_ref().map(|m| (s, m.last_used)))
+                .filter(|(_, used)| due.saturating_since(*used) > self.costs.max_idle)
+                .map(|(s, _)| s)
+                .collect();
+            for s in idle {
+                self.evict(s);
+            }
+            due += interval;
+        }
+        self.next_revalidation = Some(due);
+    }
+
+    fn report(&self, run: &mut SwitchRun) {
+        let c = &self.counters;
+        run.flow_setups = c.installed;
+        run.table_occupancy_peak = c.peak;
+        for (k, v) in [
+            ("emc_hits", c.emc_hits),
+            ("megaflow_hits", c.megaflow_hits),
+            ("upcalls", c.upcalls),
+            ("duplicate_upcalls", c.duplicate_upcalls),
+            ("flow_limit_hits", c.flow_limit_hits),
+            ("megaflows_evicted", c.evicted),
+            ("revalidations", c.revalidations),
+            ("controller_actions", c.controller_actions),
+            ("subtables_peak", c.subtables_peak),
+        ] {
+            run.extra.insert(k.into(), v);
+        }
+    }
+}
+
+/// The Open vSwitch baseline.
+#[derive(Debug)]
+pub struct OpenVswitch {
+    inner: SoftwareSwitch<OvsDatapath>,
+}
+
+impl OpenVswitch {
+    /// Open vSwitch for `ctx` with the context's profile (or the built-in one).
+    pub fn new(ctx: &SwitchContext) -> Result<OpenVswitch, SwitchError> {
+        let profile =
+            Profile::for_context(ctx.profile.as_ref()).map_err(|e| SwitchError::Config {
+                switch: NAME.into(),
+                what: e.to_string(),
+            })?;
+        OpenVswitch::with_profile(ctx, profile)
+    }
+
+    /// Open vSwitch for `ctx` with `profile`.
+    pub fn with_profile(ctx: &SwitchContext, profile: Profile) -> Result<OpenVswitch, SwitchError> {
+        let datapath = OvsDatapath::new(&ctx.rules, &ctx.topology, profile.ovs.clone(), ctx.seed);
+        Ok(OpenVswitch {
+            inner: SoftwareSwitch::new(NAME, ctx, profile, datapath)?,
+        })
+    }
+}
+
+impl SwitchUnderTest for OpenVswitch {
+    fn name(&self) -> String {
+        NAME.into()
+    }
+
+    fn offer(&mut self, packet: OfferedPacket) -> Result<(), SwitchError> {
+        self.inner.offer(packet)
+    }
+
+    fn finish(self: Box<Self>) -> Result<SwitchRun, SwitchError> {
+        self.inner.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::baselines::testing::{context, offer_stream, udp_frame, udp_frame_ports};
+    use crate::switch::VmIndex;
+    use flow_setup::rule::MatchBuilder;
+    use nic_abi::time::SimDuration;
+
+    fn normal_rule() -> Rule {
+        Rule::new(
+            0,
+            MatchBuilder::new().build().expect("any"),
+            vec![Action::Normal],
+        )
+    }
+
+    fn ovs(ctx: &SwitchContext) -> Box<OpenVswitch> {
+        Box::new(OpenVswitch::new(ctx).expect("ovs"))
+    }
+
+    fn offer(s: &mut OpenVswitch, at_ns: u64, frame: bytes::Bytes) {
+        s.offer(OfferedPacket {
+            at: SimTime(at_ns * 1_000),
+            from: Endpoint::Vm(VmIndex(0)),
+            frame,
+        })
+        .expect("offer");
+    }
+
+    #[test]
+    fn first_packet_upcalls_then_the_caches_hit() {
+        let ctx = context(2, 0, 1, vec![normal_rule()]);
+        let mut s = ovs(&ctx);
+        let t = &ctx.topology;
+        // 1,500 packets of 3 flows, 10 us apart (well below capacity).
+        for k in 0..1_500u64 {
+            let flow = u16::try_from(k % 3).expect("flow");
+            let f = udp_frame(
+                t,
+                Endpoint::Vm(VmIndex(0)),
+                Endpoint::Vm(VmIndex(1)),
+                flow,
+                60,
+            );
+            offer(&mut s, k * 10_000, f);
+        }
+        let run = s.finish().expect("finish");
+        assert_eq!(run.ledger.delivered, 1_500);
+        // One rule matching everything: one megaflow with an empty mask for all three flows.
+        assert_eq!(run.flow_setups, 1);
+        assert_eq!(run.table_occupancy_peak, 1);
+        assert_eq!(run.extra["upcalls"], 1);
+        assert_eq!(run.extra["megaflow_hits"] + run.extra["emc_hits"], 1_499);
+        // A flow enters the EMC after about 100 megaflow hits (1 in 100 inserts).
+        assert!(
+            run.extra["emc_hits"] > 900,
+            "the EMC takes over: {:?}",
+            run.extra
+        );
+        assert!(run.extra["megaflow_hits"] > 30, "{:?}", run.extra);
+        assert!(run.host_cpu_cycles["upcall"] > 0);
+    }
+
+    #[test]
+    fn drop_rules_drop_and_megaflows_follow_the_rules() {
+        let drop53 = Rule::new(
+            10,
+            MatchBuilder::new().udp().tp_dst(53).build().expect("m"),
+            Vec::new(),
+        );
+        let ctx = context(2, 0, 1, vec![drop53, normal_rule()]);
+        let mut s = ovs(&ctx);
+        let t = &ctx.topology;
+        let (a, b) = (Endpoint::Vm(VmIndex(0)), Endpoint::Vm(VmIndex(1)));
+        for k in 0..40u64 {
+            let dport = if k % 2 == 0 { 53 } else { 80 };
+            offer(
+                &mut s,
+                k * 10_000,
+                udp_frame_ports(t, a, b, 1000, dport, 60),
+            );
+        }
+        let run = s.finish().expect("finish");
+        assert_eq!(run.ledger.dropped.get("rule_drop"), Some(&20));
+        assert_eq!(run.ledger.delivered, 20);
+        assert_eq!(
+            run.flow_setups, 2,
+            "one drop megaflow, one forward megaflow"
+        );
+    }
+
+    #[test]
+    fn no_rules_means_table_miss_drops() {
+        let ctx = context(2, 0, 1, Vec::new());
+        let mut s = ovs(&ctx);
+        let f = udp_frame(
+            &ctx.topology,
+            Endpoint::Vm(VmIndex(0)),
+            Endpoint::Vm(VmIndex(1)),
+            0,
+            60,
+        );
+        offer(&mut s, 0, f.clone());
+        offer(&mut s, 100_000, f);
+        let run = s.finish().expect("finish");
+        assert_eq!(run.ledger.dropped.get("no_match"), Some(&2));
+        assert_eq!(run.flow_setups, 1, "the drop is cached too");
+    }
+
+    #[test]
+    fn flow_limit_stops_installs_but_not_forwarding() {
+        let mut ctx = context(2, 0, 1, Vec::new());
+        // A rule per source port makes one megaflow per flow.
+        ctx.rules = (0..20u16)
+            .map(|i| {
+                let m = MatchBuilder::new()
+                    .udp()
+                    .tp_src(1024 + i)
+                    .build()
+                    .expect("m");
+                Rule::new(10, m, vec![Action::Normal])
+            })
+            .collect();
+        let mut profile = Profile::builtin().expect("profile");
+        profile.ovs.flow_limit = 5;
+        let mut s = OpenVswitch::with_profile(&ctx, profile).expect("ovs");
+        for k in 0..20u64 {
+            let flow = u16::try_from(k).expect("k");
+            let f = udp_frame(
+                &ctx.topology,
+                Endpoint::Vm(VmIndex(0)),
+                Endpoint::Vm(VmIndex(1)),
+                flow,
+                60,
+            );
+            offer(&mut s, k * 100_000, f);
+        }
+        let run = Box::new(s).finish().expect("finish");
+        assert_eq!(run.ledger.delivered, 20);
+        assert_eq!(run.flow_setups, 5);
+        assert_eq!(run.extra["flow_limit_hits"], 15);
+    }
+
+    #[test]
+    fn idle_megaflows_are_revalidated_away() {
+        let mut profile = Profile::builtin().expect("profile");
+        profile.ovs.revalidation_interval = SimDuration::from_ms(1);
+        profile.ovs.max_idle = SimDuration::from_ms(2);
+        let ctx = context(2, 0, 1, vec![normal_rule()]);
+        let mut s = OpenVswitch::with_profile(&ctx, profile).expect("ovs");
+        let f = udp_frame(
+            &ctx.topology,
+            Endpoint::Vm(VmIndex(0)),
+            Endpoint::Vm(VmIndex(1)),
+            0,
+            60,
+        );
+        offer(&mut s, 0, f.clone());
+        // 10 ms later the megaflow has been idle 10 ms: evicted, the next packet upcalls again.
+        offer(&mut s, 10_000_000, f);
+        let run = Box::new(s).finish().expect("finish");
+        assert_eq!(run.flow_setups, 2);
+        assert_eq!(run.extra["megaflows_evicted"], 1);
+        assert_eq!(run.extra["upcalls"], 2);
+        assert!(run
+            .host_cpu_cycles
+            .get("revalidation")
+            .is_some_and(|c| *c > 0));
+    }
+
+    #[test]
+    fn saturates_at_one_core_over_the_per_packet_cost() {
+        let ctx = context(2, 0, 1, vec![normal_rule()]);
+        let mut s = ovs(&ctx);
+        let n = 3_000;
+        for p in offer_stream(&ctx.topology, n, SimDuration::from_ns(1_000), 1) {
+            s.offer(p).expect("offer");
+        }
+        let run = s.finish().expect("finish");
+        let l = &run.ledger;
+        assert!(
+            l.dropped.get("queue_full").is_some_and(|d| *d > 1_000),
+            "{l:?}"
+        );
+        assert_eq!(l.delivered + l.dropped_total(), n);
+        // 4,039 ns per packet (the fitted AF_XDP figure) plus one 30 us upcall at the start.
+        let pps = l.delivered as f64 / run.span().as_secs_f64();
+        let expected = 1e9 / 4_039.0;
+        assert!((pps / expected - 1.0).abs() < 0.03, "{pps} vs {expected}");
+    }
+
+    #[test]
+    fn upcall_queue_overflow_is_counted_as_lost() {
+        let mut profile = Profile::builtin().expect("profile");
+        profile.ovs.upcall_queue = 2;
+        // Every packet a new megaflow (a rule per source port), from 4 VMs on 4 cores: the
+        // fast paths make upcalls faster than the 30 us slow path drains them.
+        let mut ctx = context(4, 0, 4, Vec::new());
+        ctx.rules = (0..400u16)
+            .map(|i| {
+                let m = MatchBuilder::new()
+                    .udp()
+                    .tp_src(1024 + i)
+                    .build()
+                    .expect("m");
+                Rule::new(10, m, vec![Action::Normal])
+            })
+            .collect();
+        let mut s = OpenVswitch::with_profile(&ctx, profile).expect("ovs");
+        for k in 0..400u64 {
+            let flow = u16::try_from(k).expect("k");
+            let vm = u16::try_from(k % 4).expect("vm");
+            let (from, to) = (
+                Endpoint::Vm(VmIndex(vm)),
+                Endpoint::Vm(VmIndex((vm + 1) % 4)),
+            );
+            s.offer(OfferedPacket {
+                at: SimTime(k * 1_000_000),
+                from,
+                frame: udp_frame(&ctx.topology, from, to, flow, 60),
+            })
+            .expect("offer");
+        }
+        let run = Box::new(s).finish().expect("finish");
+        let lost = run.ledger.dropped.get("upcall_lost").copied().unwrap_or(0);
+        assert!(lost > 0, "{:?}", run.ledger);
+        assert_eq!(run.ledger.delivered + run.ledger.dropped_total(), 400);
+        assert_eq!(
+            run.flow_setups + lost,
+            400,
+            "every upcall not lost installs"
+        );
+    }
+}

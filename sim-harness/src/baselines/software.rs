@@ -1,0 +1,543 @@
+//! The machinery the two software switches share: bounded ingress queues, the driver domain's
+//! cores, the host NIC, and an event queue that runs it all in time order. The Linux bridge
+//! and Open vSwitch differ only in their [`Datapath`]: what a packet costs on the switch core
+//! and where it goes.
+//!
+//! ```text
+//!  VM i TX ring (queue_entries) ──┐                       ┌─▶ vNIC to VM j (+copy) ─▶ delivered
+//!                                 ├─▶ core (i % cores) ───┤
+//!  wire ─MAC─PCIe─▶ NIC RX ring ──┘   ingress cost        └─▶ NIC driver TX ─PCIe─MAC─▶ wire
+//!                  (rx_ring)          + datapath          (tx_ring)
+//!                                     miss ─▶ upcall queue ─▶ any core (slow path) ─▶ egress
+//! ```
+//!
+//! A packet holds a slot of its ingress queue (the VM's TX ring, or the NIC's RX ring) from
+//! its arrival until its core has finished with it; a full queue drops the packet on arrival
+//! (`queue_full`, `no_rx_buffer`) before any CPU is spent, as a full ring does. Each core
+//! serves its queue in arrival order and decides a packet when it starts on it, so the state
+//! the decision sees (installed megaflows) is the state at that time. Events at the same time
+//! fire in the order they were scheduled; nothing is random here (the datapath's own
+//! randomness is seeded).
+
+use std::collections::VecDeque;
+
+use bytes::Bytes;
+use flow_setup::rule::Point;
+use nic_abi::key::FlowKey;
+use nic_abi::parse::parse_software;
+use nic_abi::time::SimTime;
+
+use crate::baselines::events::TimedEvents;
+use crate::baselines::host_nic::HostNic;
+use crate::baselines::l2::{Egress, L2Fabric};
+use crate::host_cpu::{CoreId, HostCpu};
+use crate::profile::{whole_cycles, Profile};
+use crate::switch::{
+    Endpoint, OfferedPacket, SwitchContext, SwitchError, SwitchRun, Topology, VmIndex,
+};
+
+/// Frames shorter than an Ethernet header or longer than a jumbo frame are malformed.
+pub const MIN_FRAME_BYTES: usize = 14;
+/// The largest well-formed frame (without FCS) a VM may offer.
+pub const MAX_FRAME_BYTES: usize = 9_216;
+
+/// Which bounded queue a packet holds a slot of until its core is done with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingress {
+    /// The sending VM's TX ring.
+    VmTx(VmIndex),
+    /// The host NIC's RX ring.
+    NicRx,
+}
+
+/// A packet inside a software switch.
+#[derive(Debug, Clone)]
+pub struct Packet {
+    /// When it was offered.
+    pub offered_at: SimTime,
+    /// Its sender.
+    pub from: Endpoint,
+    /// The frame.
+    pub frame: Bytes,
+    /// Its key (software parser, ingress port set).
+    pub key: FlowKey,
+    /// The key as a classifier point.
+    pub point: Point,
+    /// The queue it holds a slot of.
+    pub ingress: Ingress,
+}
+
+/// What the datapath decided for a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send to these ports.
+    Forward(Vec<Egress>),
+    /// Drop for this reason.
+    Drop(&'static str),
+    /// Not decided on the fast path: send it up to the slow path.
+    Upcall,
+}
+
+/// Host CPU work of one step, by use, in (fractional) cycles.
+#[derive(Debug, Clone, Default)]
+pub struct Work {
+    items: Vec<(&'static str, f64)>,
+}
+
+impl Work {
+    /// Adds `cycles` spent on `what`.
+    pub fn add(&mut self, what: &'static str, cycles: f64) {
+        if cycles > 0.0 {
+            self.items.push((what, cycles));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+    }
+
+    /// Runs the work on `core` from `at`; returns when it ends.
+    fn run_on(&self, cpu: &mut HostCpu, core: CoreId, at: SimTime) -> SimTime {
+        let mut end = at;
+        for (what, c) in &self.items {
+            end = end.max(cpu.run_on(core, at, whole_cycles(*c), what));
+        }
+        end
+    }
+}
+
+/// The part of a software switch that differs between the bridge and Open vSwitch.
+pub trait Datapath {
+    /// What the slow path hands back to install once it is done (OVS: a megaflow).
+    type Install;
+
+    /// Decides `pkt` on its switch core at `now`, adding the datapath's own work (the
+    /// ingress and egress port costs are the runtime's).
+    fn fast_path(&mut self, now: SimTime, pkt: &Packet, l2: &L2Fabric, work: &mut Work) -> Verdict;
+
+    /// Decides an upcalled packet in the slow path at `now` (never [`Verdict::Upcall`]),
+    /// adding its work; what to install when the slow path finishes.
+    fn slow_path(
+        &mut self,
+        now: SimTime,
+        pkt: &Packet,
+        l2: &L2Fabric,
+        work: &mut Work,
+    ) -> (Verdict, Option<Self::Install>);
+
+    /// Installs what the slow path produced, at `now`.
+    fn install(&mut self, now: SimTime, install: Self::Install);
+
+    /// Periodic housekeeping due by `now` (revalidation), charged to `cpu`.
+    fn maintain(&mut self, now: SimTime, cpu: &mut HostCpu);
+
+    /// Adds the datapath's counters to the run record (flow setups, occupancy, extras).
+    fn report(&self, run: &mut SwitchRun);
+}
+
+enum Event<I> {
+    /// A packet from the wire has been received by the NIC, which writes it to host memory.
+    WireReceived { core: u16, pkt: Packet },
+    /// A packet from the wire is in host memory and joins its core's queue.
+    AtCore { core: u16, pkt: Packet },
+    /// A core that other work (an upcall, revalidation) kept busy is free again.
+    CoreFree { core: u16 },
+    /// A core finished a packet's fast path.
+    CoreDone {
+        core: u16,
+        pkt: Packet,
+        verdict: Verdict,
+    },
+    /// The slow path finished an upcalled packet.
+    SlowPathDone {
+        pkt: Packet,
+        verdict: Verdict,
+        install: Option<I>,
+    },
+}
+
+/// One core's queue of packets waiting for it.
+#[derive(Debug, Default)]
+struct CoreQueue {
+    waiting: VecDeque<Packet>,
+    busy: bool,
+    /// A [`Event::CoreFree`] is scheduled.
+    retry_pending: bool,
+}
+
+/// A software switch: the runtime around a [`Datapath`].
+pub struct SoftwareSwitch<D: Datapath> {
+    name: String,
+    datapath: D,
+    l2: L2Fabric,
+    profile: Profile,
+    cpu: HostCpu,
+    nic: HostNic,
+    cores: Vec<CoreQueue>,
+    vm_tx_used: Vec<u32>,
+    vm_tx_entries: Vec<u32>,
+    nic_rx_used: u32,
+    /// Wire-end times of frames handed to the NIC, oldest first (the TX ring's occupancy).
+    nic_tx: VecDeque<SimTime>,
+    upcalls_queued: u32,
+    events: TimedEvents<Event<D::Install>>,
+    work: Work,
+    run: SwitchRun,
+    last_offer: Option<SimTime>,
+}
+
+impl<D: Datapath> std::fmt::Debug for SoftwareSwitch<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftwareSwitch")
+            .field("name", &self.name)
+            .field("ledger", &self.run.ledger)
+            .field("pending_events", &self.events.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<D: Datapath> SoftwareSwitch<D> {
+    /// A switch named `name` with `datapath`, built from `ctx` with `profile`.
+    pub fn new(
+        name: &str,
+        ctx: &SwitchContext,
+        profile: Profile,
+        datapath: D,
+    ) -> Result<SoftwareSwitch<D>, SwitchError> {
+        let cpu = HostCpu::new(&ctx.host).map_err(|e| SwitchError::Config {
+            switch: name.to_string(),
+            what: e.to_string(),
+        })?;
+        let nic = HostNic::new(name, &ctx.card)?;
+        let cores = (0..cpu.cores()).map(|_| CoreQueue::default()).collect();
+        Ok(SoftwareSwitch {
+            name: name.to_string(),
+            datapath,
+            l2: L2Fabric::new(&ctx.topology),
+            profile,
+            cpu,
+            nic,
+            cores,
+            vm_tx_used: vec![0; ctx.topology.vms.len()],
+            vm_tx_entries: ctx
+                .topology
+                .vms
+                .iter()
+                .map(|v| u32::from(v.queue_entries.max(1)))
+                .collect(),
+            nic_rx_used: 0,
+            nic_tx: VecDeque::new(),
+            upcalls_queued: 0,
+            events: TimedEvents::default(),
+            work: Work::default(),
+            run: SwitchRun::new(name)?,
+            last_offer: None,
+        })
+    }
+
+    /// The datapath (for tests).
+    pub fn datapath(&self) -> &D {
+        &self.datapath
+    }
+
+    fn schedule(&mut self, at: SimTime, event: Event<D::Install>) {
+        self.events.schedule(at, event);
+    }
+
+    /// Fires every event due at or before `until`.
+    fn advance(&mut self, until: SimTime) {
+        while let Some((at, event)) = self.events.pop_due(until) {
+            self.handle(at, event);
+        }
+    }
+
+    fn handle(&mut self, now: SimTime, event: Event<D::Install>) {
+        match event {
+            Event::WireReceived { core, pkt } => {
+                let in_host = self.nic.write_to_host(now, pkt.frame.len() as u64);
+                self.schedule(in_host, Event::AtCore { core, pkt });
+            }
+            Event::AtCore { core, pkt } => self.enqueue(now, core, pkt),
+            Event::CoreFree { core } => {
+                if let Some(q) = self.cores.get_mut(usize::from(core)) {
+                    q.retry_pending = false;
+                }
+                self.start(now, core);
+            }
+            Event::CoreDone { core, pkt, verdict } => {
+                self.release(pkt.ingress);
+                self.after_fast_path(now, pkt, verdict);
+                if let Some(q) = self.cores.get_mut(usize::from(core)) {
+                    q.busy = false;
+                }
+                self.start(now, core);
+            }
+            Event::SlowPathDone {
+                pkt,
+                verdict,
+                install,
+            } => {
+                self.upcalls_queued = self.upcalls_queued.saturating_sub(1);
+                if let Some(i) = install {
+                    self.datapath.install(now, i);
+                }
+                self.conclude(now, pkt, verdict);
+            }
+        }
+    }
+
+    fn release(&mut self, ingress: Ingress) {
+        match ingress {
+            Ingress::VmTx(vm) => {
+                if let Some(u) = self.vm_tx_used.get_mut(usize::from(vm.0)) {
+                    *u = u.saturating_sub(1);
+                }
+            }
+            Ingress::NicRx => self.nic_rx_used = self.nic_rx_used.saturating_sub(1),
+        }
+    }
+
+    fn enqueue(&mut self, now: SimTime, core: u16, pkt: Packet) {
+        if let Some(q) = self.cores.get_mut(usize::from(core)) {
+            q.waiting.push_back(pkt);
+        }
+        self.start(now, core);
+    }
+
+    /// Starts the next waiting packet on `core` if it is idle.
+    fn start(&mut self, now: SimTime, core: u16) {
+        let Some(q) = self.cores.get_mut(usize::from(core)) else {
+            return;
+        };
+        if q.busy || q.retry_pending || q.waiting.is_empty() {
+            return;
+        }
+        // Work the core took on outside its queue (an upcall, revalidation) goes first; the
+        // next packet is decided when the core really starts on it.
+        let free = self.cpu.free_at(CoreId(core));
+        if free > now {
+            q.retry_pending = true;
+            self.schedule(free, Event::CoreFree { core });
+            return;
+        }
+        let Some(pkt) = q.waiting.pop_front() else {
+            return;
+        };
+        q.busy = true;
+        let mut work = std::mem::take(&mut self.work);
+        work.clear();
+        self.ingress_work(&pkt, &mut work);
+        let verdict = self.datapath.fast_path(now, &pkt, &self.l2, &mut work);
+        if let Verdict::Forward(egress) = &verdict {
+            self.egress_work(&pkt, egress, &mut work);
+        }
+        let end = work.run_on(&mut self.cpu, CoreId(core), now);
+        self.work = work;
+        self.schedule(end, Event::CoreDone { core, pkt, verdict });
+    }
+
+    fn ingress_work(&self, pkt: &Packet, work: &mut Work) {
+        let len = pkt.frame.len() as f64;
+        match pkt.ingress {
+            Ingress::VmTx(_) => {
+                work.add("vnic_backend", self.profile.vnic.from_vm);
+                work.add("copy", self.profile.vnic.copy_per_byte * len);
+            }
+            Ingress::NicRx => work.add("driver", self.profile.nic_driver.rx),
+        }
+    }
+
+    fn egress_work(&self, pkt: &Packet, egress: &[Egress], work: &mut Work) {
+        let len = pkt.frame.len() as f64;
+        for e in egress {
+            match e {
+                Egress::Vm(_) => {
+                    work.add("vnic_backend", self.profile.vnic.to_vm);
+                    work.add("copy", self.profile.vnic.copy_per_byte * len);
+                }
+                Egress::Uplink => work.add("driver", self.profile.nic_driver.tx),
+            }
+        }
+    }
+
+    fn after_fast_path(&mut self, now: SimTime, pkt: Packet, verdict: Verdict) {
+        if verdict != Verdict::Upcall {
+            self.conclude(now, pkt, verdict);
+            return;
+        }
+        if self.upcalls_queued >= self.profile.ovs.upcall_queue {
+            self.run.record_drop(now, "upcall_lost");
+            return;
+        }
+        self.upcalls_queued += 1;
+        let mut work = std::mem::take(&mut self.work);
+        work.clear();
+        let (verdict, install) = self.datapath.slow_path(now, &pkt, &self.l2, &mut work);
+        if let Verdict::Forward(egress) = &verdict {
+            self.egress_work(&pkt, egress, &mut work);
+        }
+        // The handler thread runs on whichever core frees first; its work stays together.
+        let (core, _) = self.cpu.run_anywhere(now, 0, "upcall");
+        let end = work.run_on(&mut self.cpu, core, now);
+        self.work = work;
+        self.schedule(
+            end,
+            Event::SlowPathDone {
+                pkt,
+                verdict,
+                install,
+            },
+        );
+    }
+
+    /// Delivers or drops a decided packet at `now` (its core work is done).
+    fn conclude(&mut self, now: SimTime, pkt: Packet, verdict: Verdict) {
+        let egress = match verdict {
+            Verdict::Forward(egress) => egress,
+            Verdict::Drop(reason) => {
+                self.run.record_drop(now, reason);
+                return;
+            }
+            Verdict::Upcall => {
+                // The slow path never upcalls again; count it rather than loop.
+                self.run.record_drop(now, "slow_path_upcall");
+                return;
+            }
+        };
+        let len = pkt.frame.len() as u64;
+        let mut delivered_at = None;
+        for e in egress {
+            let at = match e {
+                // The back end's copy into the VM's RX buffer was part of the core's work.
+                Egress::Vm(_) => Some(now),
+                Egress::Uplink => {
+                    while self.nic_tx.front().is_some_and(|t| *t <= now) {
+                        self.nic_tx.pop_front();
+                    }
+                    if self.nic_tx.len() >= self.profile.nic_driver.tx_ring as usize {
+                        None
+                    } else {
+                        let end = self.nic.send_from_host(now, len);
+                        self.nic_tx.push_back(end);
+                        Some(end)
+                    }
+                }
+            };
+            if let Some(at) = at {
+                delivered_at = Some(delivered_at.map_or(at, |d: SimTime| d.max(at)));
+            }
+        }
+        match delivered_at {
+            Some(at) => self
+                .run
+                .record_delivery(pkt.offered_at, at, pkt.frame.len()),
+            None => self.run.record_drop(now, "queue_full"),
+        }
+    }
+
+    /// Takes one offered packet (see [`crate::switch::SwitchUnderTest::offer`]).
+    pub fn offer(&mut self, p: OfferedPacket) -> Result<(), SwitchError> {
+        if self.last_offer.is_some_and(|t| p.at < t) {
+            return Err(SwitchError::Internal(format!(
+                "{}: packet offered at {} before the previous offer",
+                self.name, p.at
+            )));
+        }
+        self.advance(p.at);
+        self.datapath.maintain(p.at, &mut self.cpu);
+        if self.last_offer.is_none() {
+            self.run.first_offer = p.at;
+            self.run.last_event = p.at;
+        }
+        self.last_offer = Some(p.at);
+        self.run.ledger.offer();
+        let len = p.frame.len();
+        if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&len) {
+            self.run.record_drop(p.at, "malformed");
+            return Ok(());
+        }
+        let key = parse_software(&p.frame, Topology::ingress_port(p.from));
+        let point = Point::from(&key);
+        match p.from {
+            Endpoint::Vm(vm) => {
+                let i = usize::from(vm.0);
+                let (Some(used), Some(cap)) = (self.vm_tx_used.get(i), self.vm_tx_entries.get(i))
+                else {
+                    self.run.record_drop(p.at, "no_such_port");
+                    return Ok(());
+                };
+                if used >= cap {
+                    self.run.record_drop(p.at, "queue_full");
+                    return Ok(());
+                }
+                self.vm_tx_used[i] += 1;
+                let core = u16::try_from(i % self.cores.len()).unwrap_or(0);
+                let pkt = Packet {
+                    offered_at: p.at,
+                    from: p.from,
+                    frame: p.frame,
+                    key,
+                    point,
+                    ingress: Ingress::VmTx(vm),
+                };
+                self.enqueue(p.at, core, pkt);
+            }
+            Endpoint::External(_) => {
+                if len as u64 > self.nic.max_frame_bytes() {
+                    self.run.record_drop(p.at, "malformed");
+                    return Ok(());
+                }
+                if self.nic_rx_used >= self.profile.nic_driver.rx_ring {
+                    self.run.record_drop(p.at, "no_rx_buffer");
+                    return Ok(());
+                }
+                self.nic_rx_used += 1;
+                let received = self.nic.receive_on_wire(p.at, len as u64);
+                let core = rss_core(&key, self.cores.len());
+                let pkt = Packet {
+                    offered_at: p.at,
+                    from: p.from,
+                    frame: p.frame,
+                    key,
+                    point,
+                    ingress: Ingress::NicRx,
+                };
+                self.schedule(received, Event::WireReceived { core, pkt });
+            }
+        }
+        Ok(())
+    }
+
+    /// Drains every event, checks conservation and returns the run record.
+    pub fn finish(mut self) -> Result<SwitchRun, SwitchError> {
+        self.advance(SimTime(u64::MAX));
+        let mut run = self.run;
+        run.host_cpu_cycles = self.cpu.cycles_by_use().clone();
+        run.host_cpu_cycles.retain(|_, c| *c > 0);
+        run.pcie_bytes = self.nic.pcie_bytes();
+        self.datapath.report(&mut run);
+        run.ledger
+            .check_drained()
+            .map_err(|violation| SwitchError::Conservation {
+                switch: self.name.clone(),
+                violation,
+            })?;
+        Ok(run)
+    }
+}
+
+/// Receive-side scaling: the core a wire packet's flow is steered to (a hash of its
+/// addresses and ports, so one flow stays on one core).
+fn rss_core(key: &FlowKey, cores: usize) -> u16 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let low = |v: u128| u64::try_from(v & u128::from(u64::MAX)).unwrap_or(0);
+    for w in [
+        low(key.nw_src),
+        low(key.nw_dst),
+        u64::from(key.tp_src) << 16 | u64::from(key.tp_dst),
+        u64::from(key.nw_proto),
+    ] {
+        h = (h ^ w).wrapping_mul(0x0100_0000_01b3);
+    }
+    u16::try_from(h % cores.max(1) as u64).unwrap_or(0)
+}

@@ -1,0 +1,1051 @@
+//! Scenarios: what a run simulates, read from TOML and validated before anything runs.
+//!
+//! A scenario file is read into a plain [`ScenarioSpec`] (serde, unknown keys refused), which
+//! becomes a [`Scenario`] only through `TryFrom<LocatedSpec>`: addresses parsed, counts and
+//! shares checked, the rules file read (any `flow-setup` format, through
+//! [`crate::rules_cli`]), the capture of a replay read and mapped. Every error names the file,
+//! the key path (`vms.count`, `workload.mix[1].share`) and what is wrong, so a user never
+//! meets a panic or a run that silently ignored a typo.
+//!
+//! Every key has a default, so an empty file is a valid scenario; the built-in default
+//! scenario ([`DEFAULT_SCENARIO`], `scenarios/default.toml`) is what `snich compare` runs
+//! without a file.
+//!
+//! The rules every switch gets are the administrator's filter rules (from `rules.file` or
+//! `rules.inline`, priority at least 1) followed by one generated forwarding rule per VM and
+//! external host, `priority=0,dl_dst=<mac>,actions=output:<port>`, so that every switch,
+//! whatever its own forwarding mechanism, forwards by destination MAC the same way.
+//!
+//! ```
+//! use sim_harness::scenario::Scenario;
+//!
+//! let s = Scenario::from_toml("seed = 7\npackets = 100\n[vms]\ncount = 2\n", None)?;
+//! assert_eq!(s.seed, 7);
+//! assert_eq!(s.topology.vms.len(), 2);
+//! // Two VMs and the default four external hosts: six forwarding rules.
+//! assert_eq!(s.rules.len(), 6);
+//! let err = Scenario::from_toml("[vms]\ncount = 0\n", None).unwrap_err();
+//! assert_eq!(err.to_string(), "<scenario>: vms.count: must be at least 1");
+//! # Ok::<(), sim_harness::scenario::ScenarioError>(())
+//! ```
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use flow_setup::rule::{Action, MatchBuilder, Rule};
+use nic_abi::key::MacAddr;
+use nic_abi::time::SimDuration;
+use nic_model::card::{CardConfig, InterVmPath};
+use serde::{Deserialize, Serialize};
+
+use crate::host_cpu::{HostConfig, HostCpu};
+use crate::rules_cli::{self, RulesFileFormat};
+use crate::switch::{
+    ExternalNode, InterVmCopy, SwitchContext, SwitchKind, Topology, VmIndex, VmNode, UPLINK_PORT,
+};
+use crate::workload::{Workload, WorkloadError, WorkloadSpec};
+
+/// The built-in default scenario (`scenarios/default.toml`).
+pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.toml");
+
+/// What a scenario file says, before validation. Every key is optional.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScenarioSpec {
+    /// A short name for reports.
+    pub name: Option<String>,
+    /// What the scenario is for.
+    pub description: Option<String>,
+    /// The seed of every random choice of the run (workload and switches).
+    pub seed: u64,
+    /// Packets to offer (default 100,000 when `duration_us` is not given either).
+    pub packets: Option<u64>,
+    /// Simulated time to offer packets for, in microseconds (instead of `packets`).
+    pub duration_us: Option<u64>,
+    /// The switches `snich run` runs (`snich compare` runs all four).
+    pub switches: Vec<SwitchKind>,
+    /// The host's cores, clock, memory and cost profile.
+    pub host: HostSpec,
+    /// Every `nic-model` card parameter (`CardConfig`'s keys), plus `inter_vm`
+    /// (`copy-engine`, `cpu-copy` or `hairpin`).
+    pub card: toml::Table,
+    /// The VMs.
+    pub vms: VmsSpec,
+    /// The hosts on the wire, behind the uplink.
+    pub external_hosts: Vec<ExternalHostSpec>,
+    /// The administrator's filter rules.
+    pub rules: RulesSpec,
+    /// The traffic.
+    pub workload: WorkloadSpec,
+    /// The sweep `snich sweep` and `snich paper` run when no `--vary` is given.
+    pub sweep: Option<SweepSpec>,
+}
+
+impl Default for ScenarioSpec {
+    fn default() -> Self {
+        ScenarioSpec {
+            name: None,
+            description: None,
+            seed: 1,
+            packets: None,
+            duration_us: None,
+            switches: SwitchKind::ALL.to_vec(),
+            host: HostSpec::default(),
+            card: toml::Table::new(),
+            vms: VmsSpec::default(),
+            external_hosts: (1..=4u8)
+                .map(|i| ExternalHostSpec {
+                    mac: format!("02:00:00:00:ff:{i:02x}"),
+                    ip: format!("192.0.2.{i}"),
+                })
+                .collect(),
+            rules: RulesSpec::default(),
+            workload: WorkloadSpec::default(),
+            sweep: None,
+        }
+    }
+}
+
+/// The host section: `host_cpu::HostConfig` plus the cost profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostSpec {
+    /// Cores for the switch's software.
+    pub cores: u16,
+    /// Core clock, MHz.
+    pub clock_mhz: u32,
+    /// Memory bandwidth for copies, GB/s.
+    pub memory_gbps: f64,
+    /// Per-operation cycle costs (relative to the scenario file); none: the built-in profile.
+    pub profile: Option<PathBuf>,
+}
+
+impl Default for HostSpec {
+    fn default() -> Self {
+        let h = HostConfig::default();
+        HostSpec {
+            cores: h.cores,
+            clock_mhz: h.clock_mhz,
+            memory_gbps: h.memory_gbps,
+            profile: None,
+        }
+    }
+}
+
+/// The VMs section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VmsSpec {
+    /// How many VMs (1..=1024).
+    pub count: u16,
+    /// VM 0's MAC; VM `i` has this plus `i`.
+    pub mac_base: String,
+    /// VM 0's IPv4 address; VM `i` has this plus `i`.
+    pub ip_base: String,
+    /// VLANs of the VMs' access ports: VM `i` is on `vlans[i % len]`; empty: untagged.
+    pub vlans: Vec<u16>,
+    /// Entries of each VM ring (a power of two, 2..=32768).
+    pub queue_entries: u16,
+}
+
+impl Default for VmsSpec {
+    fn default() -> Self {
+        VmsSpec {
+            count: 4,
+            mac_base: "02:00:00:00:01:00".into(),
+            ip_base: "10.0.0.1".into(),
+            vlans: Vec::new(),
+            queue_entries: 256,
+        }
+    }
+}
+
+/// One host on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExternalHostSpec {
+    /// Its MAC address.
+    pub mac: String,
+    /// Its IPv4 address.
+    pub ip: String,
+}
+
+/// The rules section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesSpec {
+    /// A rules file in any `flow-setup` format (relative to the scenario file).
+    pub file: Option<PathBuf>,
+    /// Rules written in the scenario itself (instead of `file`).
+    pub inline: Option<String>,
+    /// The rules' format (`ofctl`, `classbench`, `ofrules`, `json`, `toml`); default detected.
+    pub format: Option<String>,
+    /// Use only the first this many filter rules (in file order), e.g. to sweep the rule
+    /// count over one ClassBench set; default: all.
+    pub count: Option<usize>,
+    /// The action of rules whose format carries none (ClassBench, ofrules), in `ovs-ofctl`
+    /// syntax: `drop` (default), `normal`, `output:1`, ...
+    pub action: String,
+}
+
+impl Default for RulesSpec {
+    fn default() -> Self {
+        RulesSpec {
+            file: None,
+            inline: None,
+            format: None,
+            count: None,
+            action: "drop".into(),
+        }
+    }
+}
+
+/// A sweep written in the scenario: the key it varies and the values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// The key path (`vms.count`, `workload.size.fixed`, `card.inter_vm`).
+    pub key: String,
+    /// Its values, one run per value and switch.
+    pub values: Vec<toml::Value>,
+}
+
+/// A spec with where it came from (paths in it are relative to that file's directory).
+#[derive(Debug, Clone)]
+pub struct LocatedSpec {
+    /// The spec.
+    pub spec: ScenarioSpec,
+    /// The file it was read from; `None`: built in or given as text.
+    pub file: Option<PathBuf>,
+}
+
+/// When a run stops offering packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// After this many packets.
+    Packets(u64),
+    /// Packets offered before this simulated time.
+    Duration(SimDuration),
+}
+
+/// A validated scenario: everything a run needs.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Its name (the `name` key, else the file stem, else `default`).
+    pub name: String,
+    /// The file it was read from.
+    pub file: Option<PathBuf>,
+    /// The spec as written (with defaults), for the report.
+    pub spec: ScenarioSpec,
+    /// The seed.
+    pub seed: u64,
+    /// When to stop offering packets.
+    pub limit: Limit,
+    /// The switches `snich run` runs, in report order, each once.
+    pub switches: Vec<SwitchKind>,
+    /// The host.
+    pub host: HostConfig,
+    /// The cost profile, resolved against the scenario's directory.
+    pub profile: Option<PathBuf>,
+    /// The card (its `inter_vm` path follows [`Scenario::inter_vm`]).
+    pub card: CardConfig,
+    /// The sNICh system's inter-VM copy mode.
+    pub inter_vm: InterVmCopy,
+    /// VMs and external hosts.
+    pub topology: Topology,
+    /// Filter rules first, then the generated forwarding rules.
+    pub rules: Vec<Rule>,
+    /// How many of `rules` are filter rules (the rest are forwarding rules).
+    pub filter_rules: usize,
+    /// The traffic.
+    pub workload: Workload,
+}
+
+/// A scenario that cannot be used. Messages: `FILE[:LINE:COLUMN]: KEY: what`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {what}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        what: String,
+    },
+    /// The text is not TOML.
+    #[error("{file}:{line}:{column}: not valid TOML: {what}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser found.
+        what: String,
+    },
+    /// A key has a bad value (or is unknown).
+    #[error("{file}{place}: {key}: {what}")]
+    Key {
+        /// The file.
+        file: String,
+        /// `:LINE:COLUMN` when known, else empty.
+        place: String,
+        /// The key path.
+        key: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// The rules file (or inline rules) does not parse.
+    #[error("{file}: rules: {errors} error(s) in the rules:\n{first}")]
+    Rules {
+        /// The scenario file.
+        file: String,
+        /// How many errors.
+        errors: usize,
+        /// The errors, one per line (at most ten), each with its place.
+        first: String,
+    },
+}
+
+/// The name errors use for a scenario without a file.
+const NO_FILE: &str = "<scenario>";
+
+fn file_name(file: Option<&Path>) -> String {
+    file.map_or_else(|| NO_FILE.to_string(), |f| f.display().to_string())
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, column)
+}
+
+impl ScenarioSpec {
+    /// Parses TOML `text` read from `file` (named in errors) into a spec.
+    pub fn from_toml(text: &str, file: Option<&Path>) -> Result<ScenarioSpec, ScenarioError> {
+        let name = file_name(file);
+        let de = toml::Deserializer::parse(text).map_err(|e| {
+            let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
+            ScenarioError::Syntax {
+                file: name.clone(),
+                line,
+                column,
+                what: e.message().trim().to_string(),
+            }
+        })?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let place = inner.span().map_or_else(String::new, |s| {
+                let (l, c) = line_column(text, s.start);
+                format!(":{l}:{c}")
+            });
+            ScenarioError::Key {
+                file: name.clone(),
+                place,
+                key: if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                },
+                what: inner.message().trim().to_string(),
+            }
+        })
+    }
+}
+
+fn key_err(file: &str, key: impl Into<String>, what: impl Into<String>) -> ScenarioError {
+    ScenarioError::Key {
+        file: file.to_string(),
+        place: String::new(),
+        key: key.into(),
+        what: what.into(),
+    }
+}
+
+impl Scenario {
+    /// Reads and validates the scenario file at `path`.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+            file: path.display().to_string(),
+            what: e.to_string(),
+        })?;
+        Scenario::from_toml(&text, Some(path))
+    }
+
+    /// Validates the scenario in TOML `text`, read from `file` (paths in it are relative to
+    /// the file's directory; without a file, to the working directory).
+    pub fn from_toml(text: &str, file: Option<&Path>) -> Result<Scenario, ScenarioError> {
+        let spec = ScenarioSpec::from_toml(text, file)?;
+        Scenario::try_from(LocatedSpec {
+            spec,
+            file: file.map(Path::to_path_buf),
+        })
+    }
+
+    /// The built-in default scenario.
+    pub fn builtin_default() -> Result<Scenario, ScenarioError> {
+        Scenario::from_toml(DEFAULT_SCENARIO, None)
+    }
+
+    /// The context every switch of a run is built from.
+    pub fn context(&self) -> SwitchContext {
+        SwitchContext {
+            topology: self.topology.clone(),
+            rules: self.rules.clone(),
+            host: self.host.clone(),
+            card: self.card.clone(),
+            inter_vm: self.inter_vm,
+            profile: self.profile.clone(),
+            seed: self.seed,
+        }
+    }
+
+    /// The scenario as the report records it: the spec with every default filled in, the
+    /// card with every parameter.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.spec).unwrap_or(serde_json::Value::Null);
+        let mut card = serde_json::to_value(&self.card).unwrap_or(serde_json::Value::Null);
+        if let Some(c) = card.as_object_mut() {
+            c.insert(
+                "inter_vm".into(),
+                serde_json::Value::String(self.inter_vm.name().into()),
+            );
+        }
+        if let Some(o) = v.as_object_mut() {
+            o.insert("card".into(), card);
+            o.insert("name".into(), serde_json::Value::String(self.name.clone()));
+        }
+        v
+    }
+}
+
+fn parse_mac(file: &str, key: &str, text: &str) -> Result<MacAddr, ScenarioError> {
+    let mac = MacAddr::from_str(text)
+        .map_err(|_| key_err(file, key, format!("`{text}` is not a MAC address")))?;
+    if mac.0[0] & 1 != 0 {
+        return Err(key_err(
+            file,
+            key,
+            format!("{mac} is a multicast address; a host needs a unicast one"),
+        ));
+    }
+    Ok(mac)
+}
+
+fn parse_ip(file: &str, key: &str, text: &str) -> Result<u32, ScenarioError> {
+    Ipv4Addr::from_str(text)
+        .map(u32::from)
+        .map_err(|_| key_err(file, key, format!("`{text}` is not an IPv4 address")))
+}
+
+fn mac_plus(base: MacAddr, i: u16) -> Option<MacAddr> {
+    let mut b = [0u8; 8];
+    b[2..].copy_from_slice(&base.0);
+    let v = u64::from_be_bytes(b).checked_add(u64::from(i))?;
+    if v >= 1 << 48 {
+        return None;
+    }
+    let bytes = v.to_be_bytes();
+    let mut out = [0u8; 6];
+    out.copy_from_slice(&bytes[2..]);
+    Some(MacAddr(out))
+}
+
+fn topology(spec: &ScenarioSpec, file: &str) -> Result<Topology, ScenarioError> {
+    let v = &spec.vms;
+    if v.count == 0 {
+        return Err(key_err(file, "vms.count", "must be at least 1"));
+    }
+    if v.count > 1024 {
+        return Err(key_err(
+            file,
+            "vms.count",
+            format!("{} is more than the 1024 VMs a scenario may have", v.count),
+        ));
+    }
+    if !v.queue_entries.is_power_of_two() || v.queue_entries < 2 {
+        return Err(key_err(
+            file,
+            "vms.queue_entries",
+            format!("{} is not a power of two of at least 2", v.queue_entries),
+        ));
+    }
+    for (i, &vlan) in v.vlans.iter().enumerate() {
+        if !(1..=4094).contains(&vlan) {
+            return Err(key_err(
+                file,
+                format!("vms.vlans[{i}]"),
+                format!("{vlan} is not a VLAN id (1..=4094)"),
+            ));
+        }
+    }
+    let mac_base = parse_mac(file, "vms.mac_base", &v.mac_base)?;
+    let ip_base = parse_ip(file, "vms.ip_base", &v.ip_base)?;
+    let mut vms = Vec::with_capacity(usize::from(v.count));
+    for i in 0..v.count {
+        let mac = mac_plus(mac_base, i)
+            .filter(|m| m.0[0] & 1 == 0)
+            .ok_or_else(|| {
+                key_err(
+                    file,
+                    "vms.mac_base",
+                    format!("{mac_base} plus {i} leaves the unicast addresses"),
+                )
+            })?;
+        let ipv4 = ip_base.checked_add(u32::from(i)).ok_or_else(|| {
+            key_err(
+                file,
+                "vms.ip_base",
+                format!("{} plus {i} overflows", v.ip_base),
+            )
+        })?;
+        let vlan = (!v.vlans.is_empty()).then(|| v.vlans[usize::from(i) % v.vlans.len()]);
+        vms.push(VmNode {
+            mac,
+            ipv4,
+            vlan,
+            queue_entries: v.queue_entries,
+        });
+    }
+    let mut external_hosts = Vec::new();
+    for (i, h) in spec.external_hosts.iter().enumerate() {
+        let mac = parse_mac(file, &format!("external_hosts[{i}].mac"), &h.mac)?;
+        let ipv4 = parse_ip(file, &format!("external_hosts[{i}].ip"), &h.ip)?;
+        external_hosts.push(ExternalNode { mac, ipv4 });
+    }
+    if external_hosts.len() > 1024 {
+        return Err(key_err(
+            file,
+            "external_hosts",
+            "more than the 1024 external hosts a scenario may have",
+        ));
+    }
+    // Every address names one endpoint, or forwarding by MAC would be ambiguous.
+    let mut seen = std::collections::BTreeMap::new();
+    let names = vms
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.mac, format!("VM {i} (from vms.mac_base)")))
+        .chain(
+            external_hosts
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.mac, format!("external_hosts[{i}].mac"))),
+        );
+    for (mac, name) in names {
+        if let Some(first) = seen.insert(mac, name.clone()) {
+            return Err(key_err(
+                file,
+                name,
+                format!("{mac} is already the address of {first}"),
+            ));
+        }
+    }
+    Ok(Topology {
+        vms,
+        external_hosts,
+    })
+}
+
+fn card(spec: &ScenarioSpec, file: &str) -> Result<(CardConfig, InterVmCopy), ScenarioError> {
+    let mut table = spec.card.clone();
+    let inter_vm = match table.remove("inter_vm") {
+        None => InterVmCopy::default(),
+        Some(v) => InterVmCopy::deserialize(v)
+            .map_err(|e| key_err(file, "card.inter_vm", e.message().trim()))?,
+    };
+    let mut card: CardConfig = serde_path_to_error::deserialize(table).map_err(|e| {
+        let key = e.path().to_string();
+        key_err(
+            file,
+            if key == "." {
+                "card".to_string()
+            } else {
+                format!("card.{key}")
+            },
+            e.into_inner().message().trim(),
+        )
+    })?;
+    if card.macs.is_empty() {
+        return Err(key_err(
+            file,
+            "card.macs",
+            "the card needs at least one MAC port (the uplink)",
+        ));
+    }
+    if !card.table.buckets.is_power_of_two() {
+        return Err(key_err(
+            file,
+            "card.table.buckets",
+            format!("{} is not a power of two", card.table.buckets),
+        ));
+    }
+    card.inter_vm = match inter_vm {
+        InterVmCopy::Hairpin => InterVmPath::Hairpin,
+        InterVmCopy::CopyEngine | InterVmCopy::CpuCopy => InterVmPath::CopyEngine,
+    };
+    Ok((card, inter_vm))
+}
+
+fn host(spec: &ScenarioSpec, file: &str) -> Result<HostConfig, ScenarioError> {
+    let h = &spec.host;
+    let config = HostConfig {
+        cores: h.cores,
+        clock_mhz: h.clock_mhz,
+        memory_gbps: h.memory_gbps,
+    };
+    if h.cores == 0 {
+        return Err(key_err(file, "host.cores", "must be at least 1"));
+    }
+    if h.clock_mhz == 0 {
+        return Err(key_err(file, "host.clock_mhz", "must be at least 1"));
+    }
+    if !h.memory_gbps.is_finite() || h.memory_gbps <= 0.0 {
+        return Err(key_err(
+            file,
+            "host.memory_gbps",
+            "must be a positive number",
+        ));
+    }
+    // The CPU model agrees (it is what every switch builds).
+    HostCpu::new(&config).map_err(|e| key_err(file, "host", e.to_string()))?;
+    Ok(config)
+}
+
+fn resolve(base: Option<&Path>, p: &Path) -> PathBuf {
+    match base.and_then(Path::parent) {
+        Some(dir) if p.is_relative() => dir.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// The filter rules (with `rules.action` given to formats that carry none), then one
+/// forwarding rule per VM and external host.
+fn rules(
+    spec: &ScenarioSpec,
+    file: Option<&Path>,
+    name: &str,
+    topology: &Topology,
+) -> Result<(Vec<Rule>, usize), ScenarioError> {
+    let r = &spec.rules;
+    let format = r
+        .format
+        .as_deref()
+        .map(|f| {
+            <RulesFileFormat as clap::ValueEnum>::from_str(f, true).map_err(|_| {
+                key_err(
+                    name,
+                    "rules.format",
+                    format!("`{f}` is not one of ofctl, classbench, ofrules, json, toml"),
+                )
+            })
+        })
+        .transpose()?;
+    let action = flow_setup::ofctl::parse_rule(&format!("priority=1,actions={}", r.action))
+        .map_err(|e| {
+            key_err(
+                name,
+                "rules.action",
+                format!("`{}` is not an action: {}", r.action, e.kind),
+            )
+        })?
+        .actions;
+    let loaded = match (&r.file, &r.inline) {
+        (Some(_), Some(_)) => {
+            return Err(key_err(name, "rules", "give `file` or `inline`, not both"))
+        }
+        (Some(f), None) => {
+            let path = resolve(file, f);
+            Some(
+                rules_cli::load_rules(&path, format)
+                    .map_err(|e| key_err(name, "rules.file", e.to_string()))?,
+            )
+        }
+        (None, Some(text)) => {
+            let origin = PathBuf::from(format!("{name} rules.inline"));
+            Some(rules_cli::parse_rules_text(&origin, text, format))
+        }
+        (None, None) => None,
+    };
+    let mut out = Vec::new();
+    if let Some(loaded) = loaded {
+        if !loaded.errors.is_empty() {
+            return Err(ScenarioError::Rules {
+                file: name.to_string(),
+                errors: loaded.errors.len(),
+                first: loaded
+                    .errors
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            });
+        }
+        let carries_no_actions = matches!(
+            loaded.format,
+            RulesFileFormat::Classbench | RulesFileFormat::Ofrules
+        );
+        for (i, mut rule) in loaded.rules.into_iter().enumerate() {
+            if rule.priority == 0 {
+                return Err(key_err(
+                    name,
+                    "rules",
+                    format!(
+                        "rule {} has priority 0, the generated forwarding rules' priority; \
+                         filter rules need at least 1",
+                        i + 1
+                    ),
+                ));
+            }
+            if carries_no_actions {
+                rule.actions.clone_from(&action);
+            }
+            out.push(rule);
+        }
+    }
+    if let Some(n) = r.count {
+        if n > out.len() {
+            return Err(key_err(
+                name,
+                "rules.count",
+                format!("{n} is more than the {} filter rules given", out.len()),
+            ));
+        }
+        out.truncate(n);
+    }
+    let filter_rules = out.len();
+    let forwarding = topology
+        .vms
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let vm = VmIndex(u16::try_from(i).unwrap_or(u16::MAX));
+            (v.mac, Topology::vm_port(vm))
+        })
+        .chain(topology.external_hosts.iter().map(|h| (h.mac, UPLINK_PORT)));
+    for (i, (mac, port)) in forwarding.enumerate() {
+        let pattern = MatchBuilder::new()
+            .dl_dst(mac)
+            .build()
+            .map_err(|e| key_err(name, "vms", format!("forwarding rule for {mac}: {e}")))?;
+        // Cookies of generated rules sit above any 32-bit filter-rule cookie.
+        out.push(
+            Rule::new(0, pattern, vec![Action::Output(port)]).with_cookie((1 << 32) + i as u64),
+        );
+    }
+    Ok((out, filter_rules))
+}
+
+impl TryFrom<LocatedSpec> for Scenario {
+    type Error = ScenarioError;
+
+    fn try_from(located: LocatedSpec) -> Result<Scenario, ScenarioError> {
+        let LocatedSpec { spec, file } = located;
+        let name_of_file = file_name(file.as_deref());
+        let f = name_of_file.as_str();
+        let limit = match (spec.packets, spec.duration_us) {
+            (Some(_), Some(_)) => {
+                return Err(key_err(
+                    f,
+                    "packets",
+                    "give `packets` or `duration_us`, not both",
+                ))
+            }
+            (Some(0), None) => return Err(key_err(f, "packets", "must be at least 1")),
+            (Some(n), None) => Limit::Packets(n),
+            (None, Some(0)) => return Err(key_err(f, "duration_us", "must be at least 1")),
+            (None, Some(us)) => Limit::Duration(SimDuration::from_us(us)),
+            (None, None) => Limit::Packets(100_000),
+        };
+        if spec.switches.is_empty() {
+            return Err(key_err(f, "switches", "name at least one switch"));
+        }
+        let mut switches = Vec::new();
+        for (i, s) in spec.switches.iter().enumerate() {
+            if switches.contains(s) {
+                return Err(key_err(
+                    f,
+                    format!("switches[{i}]"),
+                    format!("`{}` is listed twice", s.name()),
+                ));
+            }
+            switches.push(*s);
+        }
+        let host = host(&spec, f)?;
+        let profile = spec
+            .host
+            .profile
+            .as_deref()
+            .map(|p| resolve(file.as_deref(), p));
+        let (card, inter_vm) = card(&spec, f)?;
+        let topology = topology(&spec, f)?;
+        let (rules, filter_rules) = rules(&spec, file.as_deref(), f, &topology)?;
+        let uplink = card.macs[0].clone();
+        let workload = Workload::from_spec(&spec.workload, &topology, &uplink, &|p: &Path| {
+            resolve(file.as_deref(), p)
+        })
+        .map_err(|e| match e {
+            WorkloadError::Invalid { key, what } => key_err(f, format!("workload.{key}"), what),
+        })?;
+        let name = spec
+            .name
+            .clone()
+            .or_else(|| {
+                file.as_deref()
+                    .and_then(Path::file_stem)
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "default".into());
+        Ok(Scenario {
+            name,
+            file,
+            seed: spec.seed,
+            limit,
+            switches,
+            host,
+            profile,
+            card,
+            inter_vm,
+            topology,
+            rules,
+            filter_rules,
+            workload,
+            spec,
+        })
+    }
+}
+
+/// A scenario file kept as a TOML document, so a sweep can set any key by its path.
+#[derive(Debug, Clone)]
+pub struct ScenarioDocument {
+    /// The document.
+    pub table: toml::Table,
+    /// The file it was read from.
+    pub file: Option<PathBuf>,
+    /// Its text as read.
+    pub text: String,
+}
+
+impl ScenarioDocument {
+    /// Reads the file at `path` as a document.
+    pub fn from_file(path: &Path) -> Result<ScenarioDocument, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
+            file: path.display().to_string(),
+            what: e.to_string(),
+        })?;
+        ScenarioDocument::from_toml(&text, Some(path))
+    }
+
+    /// Reads TOML `text` (from `file`) as a document; validates it as a scenario too, so a
+    /// bad file is refused before any sweep point runs.
+    pub fn from_toml(text: &str, file: Option<&Path>) -> Result<ScenarioDocument, ScenarioError> {
+        ScenarioSpec::from_toml(text, file)?;
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
+            ScenarioError::Syntax {
+                file: file_name(file),
+                line,
+                column,
+                what: e.message().trim().to_string(),
+            }
+        })?;
+        Ok(ScenarioDocument {
+            table,
+            file: file.map(Path::to_path_buf),
+            text: text.to_string(),
+        })
+    }
+
+    /// The scenario of the document as it is.
+    pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
+        Scenario::from_toml(&self.text, self.file.as_deref())
+    }
+
+    /// The sweep the document itself names (`[sweep]`), if any.
+    pub fn sweep(&self) -> Result<Option<SweepSpec>, ScenarioError> {
+        Ok(ScenarioSpec::from_toml(&self.text, self.file.as_deref())?.sweep)
+    }
+
+    /// The scenario with `key` (a dotted path, `[i]` for array elements) set to `value`.
+    /// Errors name the file, the key and the value.
+    pub fn with(&self, key: &str, value: &toml::Value) -> Result<Scenario, ScenarioError> {
+        let f = file_name(self.file.as_deref());
+        let mut table = self.table.clone();
+        set_path(&mut table, key, value.clone()).map_err(|what| key_err(&f, key, what))?;
+        let spec: ScenarioSpec = serde_path_to_error::deserialize(table).map_err(|e| {
+            let path = e.path().to_string();
+            key_err(
+                &f,
+                path,
+                format!("{} (with {key} = {value})", e.into_inner().message().trim()),
+            )
+        })?;
+        Scenario::try_from(LocatedSpec {
+            spec,
+            file: self.file.clone(),
+        })
+        .map_err(|e| match e {
+            ScenarioError::Key {
+                file,
+                place,
+                key: k,
+                what,
+            } => ScenarioError::Key {
+                file,
+                place,
+                key: k,
+                what: format!("{what} (with {key} = {value})"),
+            },
+            other => other,
+        })
+    }
+}
+
+/// One step of a key path: a table key, or an index into an array.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn parse_path(path: &str) -> Result<Vec<Step<'_>>, String> {
+    let mut steps = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if name.is_empty() {
+            return Err(format!("`{path}` is not a key path (`a.b`, `a[0].b`)"));
+        }
+        steps.push(Step::Key(name));
+        while !rest.is_empty() {
+            let close = rest
+                .find(']')
+                .filter(|_| rest.starts_with('['))
+                .ok_or_else(|| format!("`{path}` is not a key path (`a.b`, `a[0].b`)"))?;
+            let i = rest[1..close]
+                .parse()
+                .map_err(|_| format!("`{}` is not an array index", &rest[1..close]))?;
+            steps.push(Step::Index(i));
+            rest = &rest[close + 1..];
+        }
+    }
+    Ok(steps)
+}
+
+/// Sets the scalar at `path` in `table`, creating missing tables on the way (the key's
+/// validity is then checked by deserialising the spec, which refuses unknown keys).
+fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
+    let steps = parse_path(path)?;
+    let mut slot: Option<&mut toml::Value> = None;
+    let mut root = Some(table);
+    for (n, step) in steps.iter().enumerate() {
+        let last = n + 1 == steps.len();
+        let next: &mut toml::Value = match (step, root.take(), slot.take()) {
+            (Step::Key(k), Some(t), None) => t
+                .entry((*k).to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+            (Step::Key(k), None, Some(v)) => match v {
+                toml::Value::Table(t) => t
+                    .entry((*k).to_string())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new())),
+                _ => return Err(format!("`{k}`'s parent is not a table")),
+            },
+            (Step::Index(i), None, Some(v)) => match v {
+                toml::Value::Array(a) => {
+                    let len = a.len();
+                    a.get_mut(*i)
+                        .ok_or_else(|| format!("index {i} is past the array's {len} elements"))?
+                }
+                _ => return Err(format!("[{i}] indexes something that is not an array")),
+            },
+            _ => return Err(format!("`{path}` is not a key path")),
+        };
+        if last {
+            if matches!(next, toml::Value::Table(t) if !t.is_empty())
+                || matches!(next, toml::Value::Array(_))
+            {
+                return Err(
+                    "is not a scalar key (a sweep varies numbers, strings or booleans)".into(),
+                );
+            }
+            *next = value;
+            return Ok(());
+        }
+        slot = Some(next);
+    }
+    Err(format!("`{path}` is empty"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_a_valid_scenario() {
+        let s = Scenario::from_toml("", None).expect("valid");
+        assert_eq!(s.switches, SwitchKind::ALL.to_vec());
+        assert_eq!(s.topology.vms.len(), 4);
+        assert_eq!(s.filter_rules, 0);
+        assert_eq!(s.limit, Limit::Packets(100_000));
+    }
+
+    #[test]
+    fn the_builtin_default_is_valid() {
+        let s = Scenario::builtin_default().expect("valid");
+        assert_eq!(s.switches.len(), 4);
+    }
+
+    #[test]
+    fn unknown_keys_name_their_path_and_place() {
+        let e = Scenario::from_toml("[vms]\ncount = 2\ncolour = 3\n", None).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "<scenario>:3:1: vms.colour: unknown field `colour`, expected one of `count`"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn forwarding_rules_sit_below_filter_rules() {
+        let s = Scenario::from_toml(
+            "[rules]\ninline = \"priority=5,tcp,tp_dst=23,actions=drop\"\n[vms]\ncount = 2\n",
+            None,
+        )
+        .expect("valid");
+        assert_eq!(s.filter_rules, 1);
+        assert_eq!(s.rules[0].priority, 5);
+        assert!(s.rules[1..].iter().all(|r| r.priority == 0));
+        assert_eq!(
+            flow_setup::ofctl::format_rule(&s.rules[1]),
+            "priority=0,cookie=0x100000000,dl_dst=02:00:00:00:01:00,actions=output:101"
+        );
+        assert_eq!(
+            s.rules.last().map(|r| r.actions.clone()),
+            Some(vec![Action::Output(UPLINK_PORT)])
+        );
+    }
+
+    #[test]
+    fn set_path_creates_tables_and_refuses_non_scalars() {
+        let mut t: toml::Table = toml::from_str("[workload]\nmix = [{ share = 1.0 }]").unwrap();
+        set_path(&mut t, "vms.count", toml::Value::Integer(3)).unwrap();
+        set_path(&mut t, "workload.mix[0].share", toml::Value::Float(0.5)).unwrap();
+        assert_eq!(t["vms"]["count"].as_integer(), Some(3));
+        assert_eq!(t["workload"]["mix"][0]["share"].as_float(), Some(0.5));
+        assert!(set_path(&mut t, "workload.mix", toml::Value::Integer(1)).is_err());
+        assert!(set_path(&mut t, "workload.mix[4].share", toml::Value::Integer(1)).is_err());
+        assert!(set_path(&mut t, "a..b", toml::Value::Integer(1)).is_err());
+    }
+}

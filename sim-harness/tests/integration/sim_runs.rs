@@ -1,0 +1,222 @@
+//! Runs, comparisons and sweeps through the runner with the test-only ideal switch: the
+//! report's keys, the golden table, and determinism (invariant 6): the same run twice and a
+//! sweep on one or two threads give byte-identical reports apart from `simulator`.
+
+use indicatif::ProgressBar;
+use sim_harness::report::{self, Report};
+use sim_harness::runner::{self, Vary};
+use sim_harness::scenario::{Scenario, ScenarioDocument};
+use sim_harness::switch::SwitchKind;
+
+use crate::support::{golden, here, ideal_factory, scratch};
+
+fn small() -> Scenario {
+    Scenario::from_file(&here("data/small_scenario.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn compare_report(s: &Scenario) -> Report {
+    let runs = runner::compare(&ideal_factory, &SwitchKind::ALL, s, &ProgressBar::hidden())
+        .unwrap_or_else(|e| panic!("{e}"));
+    Report::of_runs("compare", s, &runs, 0.5)
+}
+
+/// The report as JSON without the `simulator` key.
+fn simulated(json: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(json).expect("JSON");
+    v.as_object_mut().expect("object").remove("simulator");
+    v
+}
+
+#[test]
+fn the_report_has_every_key_scripts_rely_on() {
+    let r = compare_report(&small());
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("JSON");
+    for key in ["version", "seed", "scenario", "simulator", "results"] {
+        assert!(v.get(key).is_some(), "{key}");
+    }
+    for key in ["wall_seconds", "simulated_packets_per_second"] {
+        assert!(v["simulator"].get(key).is_some(), "simulator.{key}");
+    }
+    assert_eq!(v["seed"], 42);
+    assert_eq!(v["scenario"]["vms"]["count"], 4);
+    assert_eq!(v["scenario"]["card"]["inter_vm"], "copy-engine");
+    let results = v["results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    for r in results {
+        for key in [
+            "switch",
+            "offered_packets",
+            "delivered_packets",
+            "dropped",
+            "in_flight_packets",
+            "throughput_gbps",
+            "throughput_mpps",
+            "host_cpu_cycles_per_packet",
+            "pcie_bytes_per_packet",
+            "flow_setups",
+            "flow_setups_per_second",
+            "table_occupancy_peak",
+            "host_cpu_cycles",
+        ] {
+            assert!(r.get(key).is_some(), "results[].{key}");
+        }
+        for p in ["p50", "p99", "p999"] {
+            assert!(r["latency_ns"][p].is_u64(), "latency_ns.{p}");
+        }
+        let dropped: u64 = r["dropped"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|x| x.as_u64().unwrap())
+            .sum();
+        assert_eq!(
+            r["offered_packets"].as_u64().unwrap(),
+            r["delivered_packets"].as_u64().unwrap() + dropped,
+            "conservation in the report"
+        );
+        // The inline rule drops UDP to ports below 8192: an eighth of random ports.
+        let rule_drop = r["dropped"]["rule_drop"].as_u64().unwrap();
+        assert!((200..=600).contains(&rule_drop), "rule drops {rule_drop}");
+    }
+}
+
+#[test]
+fn the_small_scenarios_table_matches_its_snapshot() {
+    let r = compare_report(&small());
+    golden("report_small.txt", &report::report_text(&r));
+}
+
+#[test]
+fn the_same_run_twice_is_byte_identical_apart_from_the_simulator() {
+    let a = compare_report(&small()).to_json();
+    let mut b_report = compare_report(&small());
+    b_report.simulator.wall_seconds = 9.0;
+    let b = b_report.to_json();
+    assert_ne!(a, b, "the simulator key differs");
+    assert_eq!(simulated(&a), simulated(&b));
+    // Every other byte is the same: re-serialised without the simulator key.
+    assert_eq!(
+        serde_json::to_string_pretty(&simulated(&a)).unwrap(),
+        serde_json::to_string_pretty(&simulated(&b)).unwrap()
+    );
+}
+
+#[test]
+fn sweeps_give_the_same_bytes_on_one_or_two_threads() {
+    let doc = ScenarioDocument::from_file(&here("data/small_scenario.toml")).expect("doc");
+    let vary: Vary = "vms.count=2,4,8".parse().expect("vary");
+    let kinds = SwitchKind::ALL;
+    let run = |threads| {
+        let points = runner::sweep(
+            &ideal_factory,
+            &kinds,
+            &doc,
+            &vary,
+            threads,
+            &ProgressBar::hidden(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let r = Report::of_sweep("sweep", &vary.key, &points, 1.0, threads).expect("points");
+        (
+            serde_json::to_string_pretty(&simulated(&r.to_json())).unwrap(),
+            report::csv(&r),
+            r,
+        )
+    };
+    let (j1, c1, r1) = run(1);
+    let (j2, c2, _) = run(2);
+    assert_eq!(j1, j2);
+    assert_eq!(c1, c2);
+    assert_eq!(r1.results.len(), 12);
+    let header = c1.lines().next().unwrap();
+    assert!(
+        header.starts_with("vms.count,switch,offered_packets,"),
+        "{header}"
+    );
+    assert_eq!(c1.lines().count(), 13);
+    // The plots of a sweep: one SVG per metric, curves per switch.
+    let dir = scratch("sweep-plots");
+    let plots = report::plots(&r1, &dir).expect("plots");
+    assert!(plots.iter().any(|p| p.ends_with("throughput_gbps.svg")));
+    assert!(plots.iter().any(|p| p.ends_with("dropped_rule_drop.svg")));
+    let svg = std::fs::read_to_string(dir.join("throughput_gbps.svg")).unwrap();
+    assert!(
+        svg.contains("ideal-snich") && svg.contains("ideal-ovs"),
+        "a curve per switch"
+    );
+}
+
+#[test]
+fn a_sweep_point_that_is_invalid_is_refused_before_running() {
+    let doc = ScenarioDocument::from_file(&here("data/small_scenario.toml")).expect("doc");
+    let vary: Vary = "vms.count=2,0".parse().expect("vary");
+    let e = runner::sweep(
+        &ideal_factory,
+        &SwitchKind::ALL,
+        &doc,
+        &vary,
+        2,
+        &ProgressBar::hidden(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("vms.count: must be at least 1 (with vms.count = 0)"),
+        "{e}"
+    );
+    let vary: Vary = "vms.colour=2".parse().expect("vary");
+    let e = runner::sweep(
+        &ideal_factory,
+        &SwitchKind::ALL,
+        &doc,
+        &vary,
+        2,
+        &ProgressBar::hidden(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+}
+
+#[test]
+fn a_switch_that_loses_packets_fails_the_run() {
+    use sim_harness::switch::{
+        OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest,
+    };
+    struct Leaky(SwitchRun);
+    impl SwitchUnderTest for Leaky {
+        fn name(&self) -> String {
+            "leaky".into()
+        }
+        fn offer(&mut self, _: OfferedPacket) -> Result<(), SwitchError> {
+            Ok(())
+        }
+        fn finish(self: Box<Self>) -> Result<SwitchRun, SwitchError> {
+            Ok(self.0)
+        }
+    }
+    let factory =
+        |_: SwitchKind, _: &SwitchContext| -> Result<Box<dyn SwitchUnderTest>, SwitchError> {
+            Ok(Box::new(Leaky(SwitchRun::new("leaky")?)))
+        };
+    let e = runner::run_switch_with(&factory, SwitchKind::Ovs, &small(), &ProgressBar::hidden())
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("offered 3000 packets, the switch counted 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_builtin_default_runs_and_compares_all_four() {
+    let s = Scenario::builtin_default().expect("default");
+    assert_eq!(s.switches, SwitchKind::ALL.to_vec());
+    let mut quick = s.clone();
+    quick.limit = sim_harness::scenario::Limit::Packets(2000);
+    let r = compare_report(&quick);
+    assert_eq!(r.results.len(), 4);
+    assert!(r
+        .results
+        .iter()
+        .all(|x| x.offered_packets == 2000 && x.in_flight_packets == 0));
+}
