@@ -7,7 +7,9 @@
 //! (60 bytes without FCS) from the 4 VMs in turn, 16 flows, 1 Mpps offered in total (below
 //! the software switches' saturation, so every packet takes the whole path).
 //!
-//! Benches: `sim/linux_bridge_64B`, `sim/ovs_64B`.
+//! Benches: `sim/linux_bridge_64B`, `sim/ovs_64B`; the sNICh system on the same stream,
+//! `sim/snich_inter_vm_64B`, and from the wire (the external host to the 4 VMs in turn, 16
+//! flows, 1 Mpps), `sim/snich_wire_to_vm_64B`.
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
@@ -18,8 +20,9 @@ use flow_setup::rule::{Action, MatchBuilder, Rule};
 use nic_abi::time::SimTime;
 use sim_harness::baselines::testing::{context, udp_frame};
 use sim_harness::baselines::{LinuxBridge, OpenVswitch};
+use sim_harness::snich_system::SnichSystem;
 use sim_harness::switch::{
-    Endpoint, OfferedPacket, SwitchContext, SwitchUnderTest, Topology, VmIndex,
+    Endpoint, ExternalHostIndex, OfferedPacket, SwitchContext, SwitchUnderTest, Topology, VmIndex,
 };
 
 /// Packets per run.
@@ -105,5 +108,42 @@ fn baselines(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, baselines);
+/// The wire stream: the external host to VM `k % 4`, flow `k % 16`, one every 1 us.
+fn wire_packets(ctx: &SwitchContext) -> Vec<OfferedPacket> {
+    let from = Endpoint::External(ExternalHostIndex(0));
+    let frames: Vec<Bytes> = (0..FLOWS)
+        .map(|f| udp_frame(&ctx.topology, from, Endpoint::Vm(VmIndex(f % VMS)), f, 60))
+        .collect();
+    (0..PACKETS)
+        .map(|k| OfferedPacket {
+            at: SimTime(k * 1_000_000),
+            from,
+            frame: frames[usize::try_from(k % u64::from(FLOWS)).expect("k")].clone(),
+        })
+        .collect()
+}
+
+fn snich(c: &mut Criterion) {
+    let ctx = small_scenario();
+    let inter_vm = packets(&ctx);
+    let wire = wire_packets(&ctx);
+    let mut g = c.benchmark_group("sim");
+    g.throughput(Throughput::Elements(PACKETS));
+    g.sample_size(20);
+    g.bench_function("snich_inter_vm_64B", |b| {
+        b.iter(|| {
+            let switch = Box::new(SnichSystem::new(&ctx).expect("snich"));
+            black_box(run(switch, &inter_vm))
+        })
+    });
+    g.bench_function("snich_wire_to_vm_64B", |b| {
+        b.iter(|| {
+            let switch = Box::new(SnichSystem::new(&ctx).expect("snich"));
+            black_box(run(switch, &wire))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, baselines, snich);
 criterion_main!(benches);

@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!   card event ──▶ interrupt (vector, at)
-//!                   ├─ miss vector: the driver core takes it, then
+//!                   ├─ miss vector: the driver core takes it (then masks it and polls
+//!                   │  the ring until it is empty, as NAPI does), then
 //!                   │    ReadMisses   read producer, records, write consumer (driver cycles)
 //!                   │    Classify     agent: on_miss_record, process -> installs through the
 //!                   │                 management registers, release decisions (agent cycles
@@ -66,6 +67,8 @@ pub struct ControlMetrics {
     pub dropped: u64,
     /// Time the driver core was busy (ps).
     pub core_busy_ps: u64,
+    /// Miss interrupts that came while the driver was polling the miss ring (masked).
+    pub masked_interrupts: u64,
 }
 
 /// The driver and the flow-setup agent, run together.
@@ -77,7 +80,9 @@ pub struct ControlPlane {
     core_free: SimTime,
     work: BTreeMap<(SimTime, u64), Work>,
     next_seq: u64,
-    miss_service_pending: bool,
+    /// The miss vector was taken and the driver polls the miss ring until it is empty (as
+    /// NAPI does); miss interrupts meanwhile are masked and cost nothing.
+    miss_polling: bool,
     interrupts: Vec<(IrqVector, SimTime)>,
     metrics: ControlMetrics,
 }
@@ -136,6 +141,14 @@ impl ControlPlane {
         rules: Vec<Rule>,
     ) -> Result<ControlPlane, DriverError> {
         let clock_mhz = driver.config().clock_mhz.max(1);
+        let mut driver = driver;
+        // Bring-up's register work happened before the run: its cycles are counted, but
+        // it occupies no core during the run.
+        let bring_up = driver.take_unbilled_cycles();
+        driver
+            .card_mut()
+            .host_mut()
+            .charge(CpuUse::Driver, bring_up);
         let agent = Agent::with_rules(driver, config, rules)
             .map_err(|e| DriverError::Agent(e.to_string()))?;
         Ok(ControlPlane {
@@ -145,7 +158,7 @@ impl ControlPlane {
             core_free: SimTime::ZERO,
             work: BTreeMap::new(),
             next_seq: 0,
-            miss_service_pending: false,
+            miss_polling: false,
             interrupts: Vec::new(),
             metrics: ControlMetrics::default(),
         })
@@ -264,9 +277,11 @@ impl ControlPlane {
             self.driver_mut().count_interrupt();
             let v = u32::from(vector.0);
             if v == ir::VECTOR_MISS {
-                let end = self.run_core(at, cost, CpuUse::Interrupts);
-                if !self.miss_service_pending {
-                    self.miss_service_pending = true;
+                if self.miss_polling {
+                    self.metrics.masked_interrupts += 1;
+                } else {
+                    self.miss_polling = true;
+                    let end = self.run_core(at, cost, CpuUse::Interrupts);
                     self.schedule(end, Work::ReadMisses);
                 }
             } else if let Some(q) = v.checked_sub(ir::VECTOR_QUEUE_0) {
@@ -286,13 +301,14 @@ impl ControlPlane {
     fn execute(&mut self, w: Work, now: SimTime) -> Result<(), DriverError> {
         match w {
             Work::ReadMisses => {
-                self.miss_service_pending = false;
                 self.metrics.miss_services += 1;
                 let mut records = Vec::new();
                 self.driver_mut().read_miss_records(&mut records)?;
                 let cycles = self.driver_mut().take_unbilled_cycles();
                 let end = self.run_core(now, cycles, CpuUse::Driver);
                 if records.is_empty() {
+                    // The ring is empty: interrupts again.
+                    self.miss_polling = false;
                     return Ok(());
                 }
                 let predicted = self.agent_costs.miss.times(records.len() as u64);
@@ -333,6 +349,9 @@ impl ControlPlane {
                     // The ring is full: try the rest once the card has fetched some.
                     let rest = releases[posted..].to_vec();
                     self.schedule(end + SimDuration::from_ns(1_000), Work::Release(rest));
+                } else {
+                    // Poll the miss ring again until it is empty.
+                    self.schedule(end, Work::ReadMisses);
                 }
             }
         }

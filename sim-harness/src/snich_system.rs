@@ -496,8 +496,14 @@ mod tests {
             assert_eq!(r.ledger.delivered, n, "{}", r.switch);
         }
         // The payload crosses PCIe twice when hairpinned, never through the copy engine or a
-        // CPU copy (which move it in host memory and cost the same bus bytes).
-        assert_eq!(engine.pcie_bytes, cpu.pcie_bytes);
+        // CPU copy (which move it in host memory: the same bus bytes per packet, up to a
+        // doorbell more or less as the guests' interrupts fall at other times).
+        assert!(
+            engine.pcie_bytes.abs_diff(cpu.pcie_bytes) <= 4 * 28,
+            "{} {}",
+            engine.pcie_bytes,
+            cpu.pcie_bytes
+        );
         assert!(hairpin.pcie_bytes > engine.pcie_bytes + 2 * 1_372 * n);
         assert!(cpu.host_cpu_cycles["copy"] > 0);
         assert_eq!(hairpin.extra["copies"], 0);

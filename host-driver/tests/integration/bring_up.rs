@@ -58,10 +58,9 @@ fn bring_up_finds_every_block_and_enables_the_miss_queue() {
         d.metrics().mmio_reads >= 20,
         "the chain and the device information"
     );
-    assert!(
-        d.host().metrics().cycles(CpuUse::Driver) == 0,
-        "billed only by the run loop"
-    );
+    // Bring-up's register work is counted (before the run, on no core's timeline).
+    let reads = d.metrics().mmio_reads;
+    assert!(d.host().metrics().cycles(CpuUse::Driver) >= reads * 2_600);
     // A second queue on a port already in use is refused by the card, and reported.
     let q = guests[0].queue_config();
     let e = d.add_queue(QueueIndex(2), &q).expect_err("port taken");
