@@ -84,22 +84,34 @@ impl Default for AgentConfig {
 /// charges (the driver's MMIO writes on the PCIe model), not counted here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentCosts {
-    /// Handling one miss record (read it, classify, derive the entry, or decide the packet):
-    /// a userspace switch's whole per-packet cost.
-    pub miss: SimDuration,
+    /// A miss that starts a flow's setup, or a record decided on its own (read it, classify,
+    /// derive the entry or decide the packet): a userspace switch's whole per-packet cost.
+    pub setup: SimDuration,
+    /// A miss of a flow whose setup is already under way: unpack the record's key, find the
+    /// flow among the pending ones (one hash-map probe) and append the packet to its queue (or
+    /// count it dropped when the queue is full). No classification.
+    pub held: SimDuration,
     /// Forwarding one packet in software (table full, flow limit, not a card action).
     pub software_forward: SimDuration,
 }
 
 impl Default for AgentCosts {
-    /// Both 4,039 ns: Open vSwitch 3.1's userspace datapath with AF_XDP ports, 1 flow, no
-    /// rules, busy time of the switch core per forwarded 64-byte packet (median), measured on
-    /// this kind of machine (the team's `real_switches_2026-11-22.json`, record
-    /// `ovs-netdev`/`afxdp-nonpmd`/0 rules/1 flow). The agent, like that datapath, takes
-    /// packets from a ring in userspace, classifies them and hands them on.
+    /// `setup` and `software_forward` 4,039 ns: Open vSwitch 3.1's userspace datapath with
+    /// AF_XDP ports, 1 flow, no rules, busy time of the switch core per forwarded 64-byte
+    /// packet (median), measured on this kind of machine (the team's
+    /// `real_switches_2026-11-22.json`, record `ovs-netdev`/`afxdp-nonpmd`/0 rules/1 flow). The
+    /// agent, like that datapath, takes packets from a ring in userspace, classifies them and
+    /// hands them on.
+    ///
+    /// `held` 100 ns: this agent's own held-miss path (`Agent::on_miss_record` for a flow
+    /// already pending, 1,024 flows pending) measured by the criterion bench `agent/held_miss`
+    /// at 79-87 ns per record (11.5-12.7 M records/s) on the same 2-core AMD EPYC class of
+    /// machine (2026-12-02, load 2), rounded up; the driver's ring reads are charged apart
+    /// (`host-driver`'s `miss_record_cycles`).
     fn default() -> Self {
         AgentCosts {
-            miss: SimDuration::from_ns(4_039),
+            setup: SimDuration::from_ns(4_039),
+            held: SimDuration::from_ns(100),
             software_forward: SimDuration::from_ns(4_039),
         }
     }
@@ -193,12 +205,17 @@ pub struct AgentCounters {
 }
 
 impl AgentCounters {
-    /// Host CPU time of the work counted: every miss and every record decided per packet
-    /// costs `costs.miss`, every packet forwarded in software `costs.software_forward`.
+    /// Host CPU time of the work counted: every setup started and every record decided per
+    /// packet costs `costs.setup`, every miss held behind a setup (or dropped because its
+    /// flow's queue was full) `costs.held`, every packet forwarded in software
+    /// `costs.software_forward`.
     pub fn host_cpu_time(&self, costs: &AgentCosts) -> SimDuration {
         costs
-            .miss
-            .times(self.misses.saturating_add(self.decided_per_packet))
+            .setup
+            .times(self.started.saturating_add(self.decided_per_packet))
+            + costs
+                .held
+                .times(self.held.saturating_add(self.held_overflow))
             + costs.software_forward.times(self.software)
     }
 }

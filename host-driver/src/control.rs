@@ -8,7 +8,8 @@
 //!                   │    ReadMisses   read producer, records, write consumer (driver cycles)
 //!                   │    Classify     agent: on_miss_record, process -> installs through the
 //!                   │                 management registers, release decisions (agent cycles
-//!                   │                 from AgentCosts: per record, per software-forwarded one)
+//!                   │                 from AgentCosts: per setup, per held record, per
+//!                   │                 software-forwarded packet)
 //!                   │    Release      release commands into the release ring, doorbell
 //!                   └─ queue vector: the caller's guest callback (its VM polls its rings)
 //! ```
@@ -303,7 +304,8 @@ impl ControlPlane {
             Work::ReadMisses => {
                 self.metrics.miss_services += 1;
                 let mut records = Vec::new();
-                self.driver_mut().read_miss_records(&mut records)?;
+                let budget = self.driver().config().miss_poll_budget.max(1);
+                self.driver_mut().read_miss_records(&mut records, budget)?;
                 let cycles = self.driver_mut().take_unbilled_cycles();
                 let end = self.run_core(now, cycles, CpuUse::Driver);
                 if records.is_empty() {
@@ -311,7 +313,10 @@ impl ControlPlane {
                     self.miss_polling = false;
                     return Ok(());
                 }
-                let predicted = self.agent_costs.miss.times(records.len() as u64);
+                // The least the records can cost (each is at least held); what classifying
+                // them costs beyond that is charged once it is known, before the releases.
+                let least = self.agent_costs.held.min(self.agent_costs.setup);
+                let predicted = least.times(records.len() as u64);
                 let end = self.run_core(end, self.cycles_of(predicted), CpuUse::Agent);
                 let agent_before = self.agent.host_cpu_time();
                 self.schedule(

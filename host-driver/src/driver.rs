@@ -103,6 +103,10 @@ pub struct DriverConfig {
     pub queue_moderation: Option<Moderation>,
     /// Status reads of the management port before giving up on a busy one. Default 16.
     pub max_status_polls: u32,
+    /// Miss records the control plane takes per poll of the miss ring (its NAPI budget), so
+    /// that the first flows of a burst are installed before the whole burst is classified.
+    /// Default 64, Linux's `NAPI_POLL_WEIGHT`.
+    pub miss_poll_budget: usize,
 }
 
 impl Default for DriverConfig {
@@ -118,6 +122,7 @@ impl Default for DriverConfig {
             },
             queue_moderation: None,
             max_status_polls: 16,
+            miss_poll_budget: 64,
         }
     }
 }
@@ -441,15 +446,20 @@ impl Driver {
         self.metrics.interrupts += 1;
     }
 
-    /// Reads every miss record the card has published (its producer register), advances the
-    /// consumer register, and returns them. Records that do not decode are counted and
-    /// skipped.
-    pub fn read_miss_records(&mut self, out: &mut Vec<MissRecord>) -> Result<(), DriverError> {
+    /// Reads the miss records the card has published (its producer register), at most
+    /// `budget` of them (decoded or not), advances the consumer register, and appends them
+    /// to `out`. Records that do not decode are counted and skipped.
+    pub fn read_miss_records(
+        &mut self,
+        out: &mut Vec<MissRecord>,
+        budget: usize,
+    ) -> Result<(), DriverError> {
         let producer = RingIndex::new(
             u16::try_from(self.read(self.blocks.miss_queue.at(mq::PRODUCER)) & 0xffff).unwrap_or(0),
         );
         let before = out.len();
-        loop {
+        let consumer_before = self.miss.consumer();
+        for _ in 0..budget {
             let mem = self
                 .card
                 .host()
@@ -463,9 +473,9 @@ impl Driver {
             }
         }
         let n = out.len() - before;
-        if n > 0 {
-            self.metrics.miss_records += n as u64;
-            self.unbilled += n as u64 * self.config.costs.miss_record_cycles;
+        self.metrics.miss_records += n as u64;
+        self.unbilled += n as u64 * self.config.costs.miss_record_cycles;
+        if self.miss.consumer() != consumer_before {
             let consumer = u32::from(self.miss.consumer().value());
             self.write(self.blocks.miss_queue.at(mq::CONSUMER), consumer);
         }

@@ -16,6 +16,14 @@
 //! - **Miss.** A packet without an entry (or with an unparsed key, or a ToAgent action) is
 //!   held on the card; a miss record (key, first bytes) goes to the miss ring; the agent's
 //!   release command later says look it up again or apply an action.
+//! - **Behind a setup.** A table miss makes its key a *pending flow* (a table of the keys
+//!   being set up, bounded by the held-packet buffer). Later packets with a pending key wait
+//!   on the card behind the first one, in arrival order, with no miss record of their own
+//!   (one record per flow setup), even once the entry is installed: when the first packet's
+//!   release arrives, it and every packet behind it go through the lookup pipeline again, in
+//!   order, and packets that reach the lookup while these are still in the pipeline follow
+//!   them (another pass), so no later packet of the flow overtakes an earlier one
+//!   (invariant 5). A release that applies an action applies it to the packets behind too.
 //!
 //! A packet ends delivered (to at least one port) or dropped for a named reason; the card's
 //! [`Counters`] keep the conservation law and [`Card::finish`] checks it.
@@ -25,7 +33,7 @@ use std::collections::{HashMap, VecDeque};
 use bytes::Bytes;
 use nic_abi::action::{Action, Destination, VlanOp};
 use nic_abi::hash::key_hashes;
-use nic_abi::key::{FlowKey, PortNo};
+use nic_abi::key::{FlowKey, KeyWords, PortNo};
 use nic_abi::table::TableGeometry;
 use nic_abi::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
@@ -253,6 +261,25 @@ struct Packet {
     edited: bool,
     /// For wire packets: how many wire packets entered before it (its [`PacketOrigin`]).
     wire_seq: u64,
+    /// The packet is in the pipeline again because its pending flow was released.
+    setup_pass: bool,
+}
+
+/// A packet held for the agent: the packet, and the pending flow it heads (table misses).
+#[derive(Debug, Clone, Copy)]
+struct HeldPacket {
+    pkt: u32,
+    heads: Option<KeyWords>,
+}
+
+/// A key being set up: its first packet is held for the agent, later ones wait behind it.
+#[derive(Debug, Default)]
+struct PendingFlow {
+    /// Packets of the flow after the first, in arrival order.
+    behind: VecDeque<u32>,
+    /// The first packet's release arrived: packets of the flow still in the pipeline for
+    /// their second pass (until none is, later packets follow them).
+    releasing: Option<u32>,
 }
 
 /// A ring's geometry and the card's indices into it.
@@ -504,7 +531,9 @@ pub struct Card<H: HostBus> {
     /// Interrupt state by vector number.
     vectors: Vec<Irq>,
     miss: Option<MissQueue>,
-    held: HashMap<u32, u32>,
+    held: HashMap<u32, HeldPacket>,
+    /// Keys being set up (see the module doc, "Behind a setup").
+    pending: HashMap<KeyWords, PendingFlow>,
     next_handle: u32,
     packets: Vec<Packet>,
     free_packets: Vec<u32>,
@@ -555,6 +584,7 @@ impl<H: HostBus> Card<H> {
             vectors: Vec::new(),
             miss: None,
             held: HashMap::new(),
+            pending: HashMap::new(),
             next_handle: 0,
             packets: Vec::new(),
             free_packets: Vec::new(),
@@ -849,6 +879,7 @@ impl<H: HostBus> Card<H> {
             src_buf: Iova(0),
             edited: false,
             wire_seq,
+            setup_pass: false,
         });
         self.events
             .schedule_at(done, Event::WireRxDone { pkt, mac })?;
@@ -1015,6 +1046,9 @@ impl<H: HostBus> Card<H> {
             return;
         }
         let words = key.to_words();
+        if self.wait_behind_setup(pkt, &words, len, now) {
+            return;
+        }
         let hashes = key_hashes(&words);
         self.packets[pkt as usize].flow_hash = hashes[0];
         match self.table.lookup_with_hashes(&words, hashes, len, now) {
@@ -1024,7 +1058,82 @@ impl<H: HostBus> Card<H> {
             }
             None => {
                 self.counters.table_misses += 1;
-                self.hold_for_agent(pkt, MissReason::TableMiss, now);
+                if self.hold_for_agent(pkt, MissReason::TableMiss, now) {
+                    self.start_pending(pkt, words);
+                }
+            }
+        }
+    }
+
+    /// A parsed packet at the lookup: if its key is pending, it waits behind the flow's
+    /// first packet (or, while the flow is being released, takes another pass through the
+    /// pipeline behind the released ones); returns whether it was taken. A packet on its
+    /// second pass is looked up normally and ends its flow's release when it is the last.
+    fn wait_behind_setup(&mut self, pkt: u32, words: &KeyWords, len: u64, now: SimTime) -> bool {
+        let p = &mut self.packets[pkt as usize];
+        if std::mem::take(&mut p.setup_pass) {
+            if let Some(flow) = self.pending.get_mut(words) {
+                if let Some(n) = &mut flow.releasing {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.pending.remove(words);
+                    }
+                }
+            }
+            return false;
+        }
+        let Some(flow) = self.pending.get_mut(words) else {
+            return false;
+        };
+        if let Some(n) = &mut flow.releasing {
+            *n += 1;
+            self.packets[pkt as usize].setup_pass = true;
+            let t = self.pipeline.process(now, len);
+            self.schedule(t, Event::LookupDone { pkt });
+            return true;
+        }
+        if self.counters.held >= u64::from(self.config.held_packets) {
+            self.finish_packet(pkt, Err(DropReason::MissQueueFull), now);
+            return true;
+        }
+        flow.behind.push_back(pkt);
+        self.counters.held += 1;
+        self.counters.behind_setup += 1;
+        self.leave_rx_fifo(pkt);
+        true
+    }
+
+    /// Makes the key of `pkt`, just held for the agent, a pending flow headed by it.
+    fn start_pending(&mut self, pkt: u32, words: KeyWords) {
+        let handle = self.next_handle.wrapping_sub(1);
+        if self.pending.contains_key(&words) {
+            // The flow is still being released (this packet missed on its second pass):
+            // it is the agent's alone.
+            return;
+        }
+        if let Some(h) = self.held.get_mut(&handle).filter(|h| h.pkt == pkt) {
+            h.heads = Some(words);
+            self.pending.insert(words, PendingFlow::default());
+        }
+    }
+
+    /// The packet moves from its MAC's RX FIFO (wire packets) to the held-packet buffer.
+    fn leave_rx_fifo(&mut self, pkt: u32) {
+        let p = &mut self.packets[pkt as usize];
+        if let Source::Wire { mac } = p.source {
+            let fifo = p.fifo_bytes;
+            p.fifo_bytes = 0;
+            self.macs[usize::from(mac)].fifo_pop(fifo);
+        }
+    }
+
+    /// Ends a pending flow whose first packet will not be released: the packets behind it
+    /// end as `reason`.
+    fn abandon_pending(&mut self, words: &KeyWords, reason: DropReason, now: SimTime) {
+        if let Some(flow) = self.pending.remove(words) {
+            for pkt in flow.behind {
+                self.counters.held = self.counters.held.saturating_sub(1);
+                self.finish_packet(pkt, Err(reason), now);
             }
         }
     }
@@ -1525,6 +1634,7 @@ impl<H: HostBus> Card<H> {
                 src_buf: Iova(0),
                 edited: false,
                 wire_seq: 0,
+                setup_pass: false,
             });
             if !fetched {
                 self.finish_packet(pkt, Err(DropReason::DmaFault), now);
@@ -1556,30 +1666,26 @@ impl<H: HostBus> Card<H> {
         self.on_tx_doorbell(q, now);
     }
 
-    fn hold_for_agent(&mut self, pkt: u32, reason: MissReason, now: SimTime) {
-        let held_limit = self.config.held_packets as usize;
+    /// Holds `pkt` for the agent and writes its miss record; returns false when it was
+    /// dropped instead (no miss queue, the ring or the held-packet buffer full).
+    fn hold_for_agent(&mut self, pkt: u32, reason: MissReason, now: SimTime) -> bool {
+        let held_limit = u64::from(self.config.held_packets);
         let Some(m) = &mut self.miss else {
             self.finish_packet(pkt, Err(DropReason::MissQueueFull), now);
-            return;
+            return false;
         };
         let used = m.producer.wrapping_sub(m.consumer);
-        if used >= m.ring.entries || self.held.len() >= held_limit {
+        if used >= m.ring.entries || self.counters.held >= held_limit {
             self.finish_packet(pkt, Err(DropReason::MissQueueFull), now);
-            return;
+            return false;
         }
         let slot_producer = m.producer;
         m.producer = m.producer.wrapping_add(1);
         let handle = self.next_handle;
         self.next_handle = self.next_handle.wrapping_add(1);
-        self.held.insert(handle, pkt);
+        self.held.insert(handle, HeldPacket { pkt, heads: None });
         self.counters.held += 1;
-        // The packet moves from the RX FIFO to the held-packet buffer.
-        let p = &mut self.packets[pkt as usize];
-        if let Source::Wire { mac } = p.source {
-            let fifo = p.fifo_bytes;
-            p.fifo_bytes = 0;
-            self.macs[usize::from(mac)].fifo_pop(fifo);
-        }
+        self.leave_rx_fifo(pkt);
         // Posted writes of one ring land in order: a record is visible no earlier than the
         // one before it (the DMA engine's channels could otherwise finish them out of order).
         let done = self
@@ -1598,6 +1704,7 @@ impl<H: HostBus> Card<H> {
                 slot: slot_producer,
             },
         );
+        true
     }
 
     fn on_miss_written(
@@ -1650,8 +1757,14 @@ impl<H: HostBus> Card<H> {
             .dma_write(agent_vm, addr, &record.to_bytes())
             .is_err()
         {
-            // The agent will never hear of this packet: drop it now rather than hold it forever.
-            self.held.remove(&handle);
+            // The agent will never hear of this packet: drop it now rather than hold it
+            // forever, and the packets waiting behind it.
+            if let Some(HeldPacket {
+                heads: Some(words), ..
+            }) = self.held.remove(&handle)
+            {
+                self.abandon_pending(&words, DropReason::DmaFault, now);
+            }
             self.counters.held = self.counters.held.saturating_sub(1);
             self.finish_packet(pkt, Err(DropReason::DmaFault), now);
             return;
@@ -1669,26 +1782,46 @@ impl<H: HostBus> Card<H> {
     }
 
     fn on_release(&mut self, handle: u32, release: ReleaseCode, now: SimTime) {
-        let Some(pkt) = self.held.remove(&handle) else {
+        let Some(HeldPacket { pkt, heads }) = self.held.remove(&handle) else {
             self.counters.bad_releases += 1;
             return;
         };
         self.counters.held = self.counters.held.saturating_sub(1);
         self.counters.releases += 1;
-        match release {
-            ReleaseCode::Relookup => {
-                let len = self.packets[pkt as usize].frame.len() as u64;
-                let t = self.pipeline.process(now, len);
-                self.schedule(t, Event::LookupDone { pkt });
-            }
-            ReleaseCode::Apply(action) => {
-                if action.dest == Destination::Drop {
-                    self.finish_packet(pkt, Err(DropReason::AgentDrop), now);
-                } else if action.dest == Destination::ToAgent {
-                    // The agent cannot send a packet back to itself: that would hold it forever.
-                    self.finish_packet(pkt, Err(DropReason::AgentDrop), now);
+        // The first packet of a pending flow brings the packets behind it.
+        let behind = match heads.and_then(|w| self.pending.get_mut(&w).map(|f| (w, f))) {
+            Some((words, flow)) => {
+                let behind = std::mem::take(&mut flow.behind);
+                if matches!(release, ReleaseCode::Relookup) {
+                    let in_pipeline = u32::try_from(behind.len() + 1).unwrap_or(u32::MAX);
+                    flow.releasing = Some(in_pipeline);
                 } else {
-                    self.apply(pkt, action, now);
+                    self.pending.remove(&words);
+                }
+                behind
+            }
+            None => VecDeque::new(),
+        };
+        self.counters.held = self.counters.held.saturating_sub(behind.len() as u64);
+        for pkt in std::iter::once(pkt).chain(behind) {
+            match release {
+                ReleaseCode::Relookup => {
+                    let p = &mut self.packets[pkt as usize];
+                    p.setup_pass = heads.is_some();
+                    let len = p.frame.len() as u64;
+                    let t = self.pipeline.process(now, len);
+                    self.schedule(t, Event::LookupDone { pkt });
+                }
+                ReleaseCode::Apply(action) => {
+                    if action.dest == Destination::Drop {
+                        self.finish_packet(pkt, Err(DropReason::AgentDrop), now);
+                    } else if action.dest == Destination::ToAgent {
+                        // The agent cannot send a packet back to itself: that would hold it
+                        // forever.
+                        self.finish_packet(pkt, Err(DropReason::AgentDrop), now);
+                    } else {
+                        self.apply(pkt, action, now);
+                    }
                 }
             }
         }

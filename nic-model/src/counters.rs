@@ -118,8 +118,12 @@ pub struct Counters {
     pub miss_records: u64,
     /// Packets released by the agent.
     pub releases: u64,
-    /// Packets held for the agent now.
+    /// Packets held for the agent now (including those waiting behind their flow's first
+    /// packet).
     pub held: u64,
+    /// Packets that waited behind their flow's pending setup, with no miss record of their
+    /// own. Not an exit: they leave with the flow's first packet's release.
+    pub behind_setup: u64,
     /// Completion records the host refused to accept (the packet's fate is unaffected).
     pub completion_faults: u64,
     /// Copy commands sent to the host's copy engine (inter-VM packets whose payload never

@@ -765,3 +765,31 @@ fn under_pressure_never_hit_entries_go_first() {
     assert_eq!(a.counters().evicted, 1);
     a.check_consistency().unwrap();
 }
+
+#[test]
+fn held_misses_cost_less_than_setups() {
+    let mut a = agent(16, &["priority=10,tcp,actions=output:2"]);
+    // Two setups, three packets held behind them (within the hold limit of 3 per flow).
+    for (port, packet) in [(80, 0), (80, 1), (81, 2), (80, 3), (81, 4)] {
+        a.on_miss(tcp_key(1, port), packet);
+    }
+    let c = a.counters();
+    assert_eq!((c.started, c.held, c.misses), (2, 3, 5));
+    let costs = AgentConfig::default().costs;
+    assert!(costs.held < costs.setup);
+    assert_eq!(
+        a.host_cpu_time(),
+        costs.setup.times(2) + costs.held.times(3)
+    );
+    let out = a.process(SimTime(0)).unwrap();
+    assert_eq!(
+        out.iter().map(|r| r.packet).collect::<Vec<_>>(),
+        [0, 1, 3, 2, 4]
+    );
+    // Installed: no software forwarding, nothing more to pay.
+    assert_eq!(a.counters().software, 0);
+    assert_eq!(
+        a.host_cpu_time(),
+        costs.setup.times(2) + costs.held.times(3)
+    );
+}

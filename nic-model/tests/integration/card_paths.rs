@@ -137,6 +137,91 @@ fn miss_is_held_reported_and_released_after_install() {
     assert!(b.card.release(record.handle, Release::Relookup).is_err());
 }
 
+/// Offers `lens.len()` packets of one flow from the wire, `gap_ns` apart from `from`.
+fn offer_flow(b: &mut Bed, flow: u32, lens: &[usize], from: SimTime, gap_ns: u64) {
+    for (i, &len) in (0u64..).zip(lens) {
+        let at = from + nic_abi::time::SimDuration::from_ns(gap_ns * i);
+        b.card
+            .offer_from_wire(PortNo(1), bytes(udp_frame(flow, len)), at)
+            .expect("mac");
+    }
+}
+
+/// The lengths of the frames VM `vm` received, in RX-completion order.
+fn received_lens(b: &Bed, vm: usize, n: u16) -> Vec<usize> {
+    (0..n)
+        .map(|i| {
+            let cpl = b.vms[vm]
+                .rx_completion(b.card.host(), i)
+                .expect("completion");
+            usize::from(cpl.len)
+        })
+        .collect()
+}
+
+#[test]
+fn packets_behind_a_setup_wait_on_the_card_and_leave_in_order() {
+    let mut b = bed(1);
+    // Five packets miss: one record, four wait behind it.
+    let first: Vec<usize> = (0..5).map(|i| 100 + i).collect();
+    offer_flow(&mut b, 7, &first, SimTime::ZERO, 100);
+    b.card.drain();
+    let c = b.card.counters().clone();
+    assert_eq!((c.miss_records, c.held, c.behind_setup), (1, 5, 4));
+    assert_eq!(c.table_misses, 1, "the others never reach the table");
+    let record = b.miss.record(b.card.host(), 0).expect("record");
+    // The entry is installed before the release: packets arriving now still wait, so none
+    // overtakes the held ones.
+    let key = key_of(&udp_frame(7, 100), PortNo(1));
+    b.card
+        .install(&key, Action::output(b.vms[0].port))
+        .expect("room");
+    let now = b.card.now();
+    offer_flow(&mut b, 7, &[105, 106], now, 100);
+    b.card.drain();
+    assert_eq!(b.card.counters().held, 7);
+    // More packets, back to back on the wire, and the release in their midst: packets
+    // already in the lookup pipeline when it arrives take a second pass behind the released
+    // ones.
+    b.post_rx(0, 32, 32);
+    let now = b.card.now();
+    let later: Vec<usize> = (107..164).collect();
+    offer_flow(&mut b, 7, &later, now, 10);
+    b.card
+        .run_until(now + nic_abi::time::SimDuration::from_ns(1_000));
+    b.card
+        .release(record.handle, Release::Relookup)
+        .expect("held");
+    let c = b.card.finish().expect("conserved and drained");
+    assert_eq!(
+        (c.delivered, c.held, c.releases, c.miss_records),
+        (64, 0, 1, 1)
+    );
+    assert_eq!(received_lens(&b, 0, 64), (100..164).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_release_that_applies_an_action_applies_it_to_the_packets_behind() {
+    let mut b = bed(1);
+    offer_flow(&mut b, 3, &[80, 81, 82], SimTime::ZERO, 50);
+    // Another flow is not held behind the first.
+    offer_flow(&mut b, 4, &[90], SimTime::ZERO, 0);
+    b.card.drain();
+    assert_eq!(b.card.counters().miss_records, 2);
+    let record = b.miss.record(b.card.host(), 0).expect("record");
+    b.card
+        .release(record.handle, Release::Apply(Action::DROP))
+        .expect("held");
+    let other = b.miss.record(b.card.host(), 1).expect("record");
+    b.card
+        .release(other.handle, Release::Apply(Action::output(b.vms[0].port)))
+        .expect("held");
+    let c = b.card.finish().expect("conserved");
+    assert_eq!(c.dropped(DropReason::AgentDrop), 3);
+    assert_eq!(c.delivered, 1);
+    assert_eq!(received_lens(&b, 0, 1), [90]);
+}
+
 #[test]
 fn agent_drop_and_unparsed_keys() {
     let mut b = bed(1);
