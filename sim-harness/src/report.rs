@@ -97,11 +97,13 @@ pub struct SwitchResult {
     pub throughput_gbps: f64,
     /// Delivered packets per second of span, in millions.
     pub throughput_mpps: f64,
-    /// Host CPU cycles per offered packet.
+    /// Host CPU cycles per delivered packet (the work spent on dropped packets included, as
+    /// the real switches' `switch_core_ns_per_fwd_pkt` is measured).
     pub host_cpu_cycles_per_packet: f64,
     /// Host CPU cycles by what they were spent on.
     pub host_cpu_cycles: BTreeMap<String, u64>,
-    /// PCIe bytes (both directions, TLP overheads included) per offered packet.
+    /// PCIe bytes (both directions, TLP overheads included) per delivered packet (the bytes
+    /// of dropped packets included).
     pub pcie_bytes_per_packet: f64,
     /// PCIe bytes in all.
     pub pcie_bytes: u64,
@@ -129,7 +131,7 @@ impl SwitchResult {
     /// The result of `run`, at sweep value `value`.
     pub fn from_run(run: &SwitchRun, value: Option<serde_json::Value>) -> SwitchResult {
         let span_s = run.span().as_secs_f64();
-        let offered = run.ledger.offered as f64;
+        let delivered = run.ledger.delivered as f64;
         let h = &run.latency_ns;
         let some = !h.is_empty();
         let q = |x: f64| some.then(|| h.value_at_quantile(x));
@@ -145,9 +147,9 @@ impl SwitchResult {
             span_ns: run.span().as_ns_f64(),
             throughput_gbps: per(run.delivered_bytes as f64 * 8.0, span_s) / 1e9,
             throughput_mpps: per(run.ledger.delivered as f64, span_s) / 1e6,
-            host_cpu_cycles_per_packet: per(cycles as f64, offered),
+            host_cpu_cycles_per_packet: per(cycles as f64, delivered),
             host_cpu_cycles: run.host_cpu_cycles.clone(),
-            pcie_bytes_per_packet: per(run.pcie_bytes as f64, offered),
+            pcie_bytes_per_packet: per(run.pcie_bytes as f64, delivered),
             pcie_bytes: run.pcie_bytes,
             latency_ns: Latency {
                 p50: q(0.5),
