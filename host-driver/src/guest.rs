@@ -413,20 +413,16 @@ impl MockGuest {
             else {
                 break;
             };
-            let slot = self.slot_of(c.index);
-            let outstanding =
-                c.index.since(self.rx.consumer()) < self.rx.producer().since(self.rx.consumer());
-            if !outstanding || !self.rx_slots[slot].in_flight || self.rx_slots[slot].done {
+            let Some(grant) = Self::complete(&self.rx, &mut self.rx_slots, c.index) else {
                 self.counters.bad_completions += 1;
                 continue;
-            }
+            };
             if c.status == RxStatus::Ok {
                 self.counters.received += 1;
             } else {
                 self.counters.rx_errors += 1;
             }
-            self.rx_slots[slot].done = true;
-            if let Some(g) = self.rx_slots[slot].grant.take() {
+            if let Some(g) = grant {
                 card.host_mut().revoke(g)?;
             }
             received.push(Received {
@@ -448,25 +444,38 @@ impl MockGuest {
             else {
                 break;
             };
-            let slot = self.slot_of(c.index);
-            let outstanding =
-                c.index.since(self.tx.consumer()) < self.tx.producer().since(self.tx.consumer());
-            if !outstanding || !self.tx_slots[slot].in_flight || self.tx_slots[slot].done {
+            let Some(grant) = Self::complete(&self.tx, &mut self.tx_slots, c.index) else {
                 self.counters.bad_completions += 1;
                 continue;
-            }
+            };
             if c.status == TxStatus::Done {
                 self.counters.tx_done += 1;
             } else {
                 self.counters.tx_errors += 1;
             }
-            self.tx_slots[slot].done = true;
-            if let Some(g) = self.tx_slots[slot].grant.take() {
+            if let Some(g) = grant {
                 card.host_mut().revoke(g)?;
             }
         }
         Self::retire(&mut self.tx, &mut self.tx_slots, self.spec.entries)
             .map_err(|e| self.ring_err(e))
+    }
+
+    /// Marks the slot of ring index `index` done for a completion the card wrote, and takes
+    /// its per-post grant (to revoke); `None` when the completion names a descriptor that is
+    /// not outstanding or was already completed (a card bug, ignored by the caller).
+    fn complete<T: crate::ring::RingRecord>(
+        ring: &ProducerRing<T>,
+        slots: &mut [Slot],
+        index: RingIndex,
+    ) -> Option<Option<GrantRef>> {
+        let outstanding = index.since(ring.consumer()) < ring.producer().since(ring.consumer());
+        let slot = slots.get_mut(index.slot(ring.place().size))?;
+        if !outstanding || !slot.in_flight || slot.done {
+            return None;
+        }
+        slot.done = true;
+        Some(slot.grant.take())
     }
 
     /// Moves a ring's consumer over the completed slots at its front.

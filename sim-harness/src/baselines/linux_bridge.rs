@@ -29,10 +29,12 @@ use flow_setup::classifier::{rule_id, Classifier, SplitTree};
 use flow_setup::rule::{Action, Field, Rule, RuleId};
 
 use crate::baselines::l2::{L2Decision, L2Fabric};
-use crate::baselines::software::{Datapath, Packet, SoftwareSwitch, Verdict, Work};
+use crate::baselines::software::{
+    software_switch_under_test, Datapath, Packet, SoftwareSwitch, Verdict, Work,
+};
 use crate::host_cpu::HostCpu;
 use crate::profile::{BridgeCosts, Profile};
-use crate::switch::{OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest};
+use crate::switch::{SwitchContext, SwitchError, SwitchRun};
 use nic_abi::time::SimTime;
 
 /// The switch name reports print.
@@ -196,25 +198,14 @@ impl LinuxBridge {
     }
 }
 
-impl SwitchUnderTest for LinuxBridge {
-    fn name(&self) -> String {
-        NAME.into()
-    }
-
-    fn offer(&mut self, packet: OfferedPacket) -> Result<(), SwitchError> {
-        self.inner.offer(packet)
-    }
-
-    fn finish(self: Box<Self>) -> Result<SwitchRun, SwitchError> {
-        self.inner.finish()
-    }
-}
+software_switch_under_test!(LinuxBridge);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::baselines::testing::{context, offer_stream, udp_frame};
     use crate::switch::{Endpoint, VmIndex};
+    use crate::switch::{OfferedPacket, SwitchUnderTest};
     use flow_setup::rule::{MatchBuilder, Rule};
     use nic_abi::time::SimDuration;
 

@@ -38,6 +38,7 @@ pub mod ovs;
 pub mod software;
 pub mod sriov_veb;
 pub mod testing;
+pub mod vm_tx;
 
 pub use linux_bridge::LinuxBridge;
 pub use ovs::OpenVswitch;

@@ -38,13 +38,12 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::baselines::l2::{Egress, L2Decision, L2Fabric};
-use crate::baselines::software::{Datapath, Packet, SoftwareSwitch, Verdict, Work};
+use crate::baselines::software::{
+    software_switch_under_test, Datapath, Packet, SoftwareSwitch, Verdict, Work,
+};
 use crate::host_cpu::HostCpu;
 use crate::profile::{whole_cycles, OvsCosts, Profile};
-use crate::switch::{
-    Endpoint, OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest, Topology,
-    UPLINK_PORT,
-};
+use crate::switch::{Endpoint, SwitchContext, SwitchError, SwitchRun, Topology, UPLINK_PORT};
 
 /// The switch name reports print.
 pub const NAME: &str = "ovs";
@@ -417,25 +416,14 @@ impl OpenVswitch {
     }
 }
 
-impl SwitchUnderTest for OpenVswitch {
-    fn name(&self) -> String {
-        NAME.into()
-    }
-
-    fn offer(&mut self, packet: OfferedPacket) -> Result<(), SwitchError> {
-        self.inner.offer(packet)
-    }
-
-    fn finish(self: Box<Self>) -> Result<SwitchRun, SwitchError> {
-        self.inner.finish()
-    }
-}
+software_switch_under_test!(OpenVswitch);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::baselines::testing::{context, offer_stream, udp_frame, udp_frame_ports};
     use crate::switch::VmIndex;
+    use crate::switch::{OfferedPacket, SwitchUnderTest};
     use flow_setup::rule::MatchBuilder;
     use nic_abi::time::SimDuration;
 
@@ -540,11 +528,9 @@ mod tests {
         assert_eq!(run.flow_setups, 1, "the drop is cached too");
     }
 
-    #[test]
-    fn flow_limit_stops_installs_but_not_forwarding() {
-        let mut ctx = context(2, 0, 1, Vec::new());
-        // A rule per source port makes one megaflow per flow.
-        ctx.rules = (0..20u16)
+    /// `n` rules, one per UDP source port from 1024, each `NORMAL`: one megaflow per flow.
+    fn rule_per_source_port(n: u16) -> Vec<Rule> {
+        (0..n)
             .map(|i| {
                 let m = MatchBuilder::new()
                     .udp()
@@ -553,7 +539,14 @@ mod tests {
                     .expect("m");
                 Rule::new(10, m, vec![Action::Normal])
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn flow_limit_stops_installs_but_not_forwarding() {
+        let mut ctx = context(2, 0, 1, Vec::new());
+        // A rule per source port makes one megaflow per flow.
+        ctx.rules = rule_per_source_port(20);
         let mut profile = Profile::builtin().expect("profile");
         profile.ovs.flow_limit = 5;
         let mut s = OpenVswitch::with_profile(&ctx, profile).expect("ovs");
@@ -629,16 +622,7 @@ mod tests {
         // Every packet a new megaflow (a rule per source port), from 4 VMs on 4 cores: the
         // fast paths make upcalls faster than the 30 us slow path drains them.
         let mut ctx = context(4, 0, 4, Vec::new());
-        ctx.rules = (0..400u16)
-            .map(|i| {
-                let m = MatchBuilder::new()
-                    .udp()
-                    .tp_src(1024 + i)
-                    .build()
-                    .expect("m");
-                Rule::new(10, m, vec![Action::Normal])
-            })
-            .collect();
+        ctx.rules = rule_per_source_port(400);
         let mut s = OpenVswitch::with_profile(&ctx, profile).expect("ovs");
         for k in 0..400u64 {
             let flow = u16::try_from(k).expect("k");

@@ -30,6 +30,7 @@ use nic_abi::time::SimTime;
 use crate::baselines::events::TimedEvents;
 use crate::baselines::host_nic::HostNic;
 use crate::baselines::l2::{Egress, L2Fabric};
+use crate::baselines::vm_tx::VmTxRings;
 use crate::host_cpu::{CoreId, HostCpu};
 use crate::profile::{whole_cycles, Profile};
 use crate::switch::{
@@ -174,8 +175,7 @@ pub struct SoftwareSwitch<D: Datapath> {
     cpu: HostCpu,
     nic: HostNic,
     cores: Vec<CoreQueue>,
-    vm_tx_used: Vec<u32>,
-    vm_tx_entries: Vec<u32>,
+    vm_tx: VmTxRings,
     nic_rx_used: u32,
     /// Wire-end times of frames handed to the NIC, oldest first (the TX ring's occupancy).
     nic_tx: VecDeque<SimTime>,
@@ -185,6 +185,32 @@ pub struct SoftwareSwitch<D: Datapath> {
     run: SwitchRun,
     last_offer: Option<SimTime>,
 }
+
+/// Implements [`SwitchUnderTest`] for a software switch, a type whose field `inner` is a
+/// [`SoftwareSwitch`], by handing every call to it.
+macro_rules! software_switch_under_test {
+    ($switch:ty) => {
+        impl $crate::switch::SwitchUnderTest for $switch {
+            fn name(&self) -> String {
+                self.inner.name().to_string()
+            }
+
+            fn offer(
+                &mut self,
+                packet: $crate::switch::OfferedPacket,
+            ) -> Result<(), $crate::switch::SwitchError> {
+                self.inner.offer(packet)
+            }
+
+            fn finish(
+                self: Box<Self>,
+            ) -> Result<$crate::switch::SwitchRun, $crate::switch::SwitchError> {
+                self.inner.finish()
+            }
+        }
+    };
+}
+pub(crate) use software_switch_under_test;
 
 impl<D: Datapath> std::fmt::Debug for SoftwareSwitch<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -218,13 +244,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
             cpu,
             nic,
             cores,
-            vm_tx_used: vec![0; ctx.topology.vms.len()],
-            vm_tx_entries: ctx
-                .topology
-                .vms
-                .iter()
-                .map(|v| u32::from(v.queue_entries.max(1)))
-                .collect(),
+            vm_tx: VmTxRings::new(&ctx.topology),
             nic_rx_used: 0,
             nic_tx: VecDeque::new(),
             upcalls_queued: 0,
@@ -288,11 +308,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
 
     fn release(&mut self, ingress: Ingress) {
         match ingress {
-            Ingress::VmTx(vm) => {
-                if let Some(u) = self.vm_tx_used.get_mut(usize::from(vm.0)) {
-                    *u = u.saturating_sub(1);
-                }
-            }
+            Ingress::VmTx(vm) => self.vm_tx.take(vm),
             Ingress::NicRx => self.nic_rx_used = self.nic_rx_used.saturating_sub(1),
         }
     }
@@ -435,6 +451,11 @@ impl<D: Datapath> SoftwareSwitch<D> {
         }
     }
 
+    /// The switch's name in reports.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Takes one offered packet (see [`crate::switch::SwitchUnderTest::offer`]).
     pub fn offer(&mut self, p: OfferedPacket) -> Result<(), SwitchError> {
         if self.last_offer.is_some_and(|t| p.at < t) {
@@ -460,17 +481,11 @@ impl<D: Datapath> SoftwareSwitch<D> {
         let point = Point::from(&key);
         match p.from {
             Endpoint::Vm(vm) => {
-                let i = usize::from(vm.0);
-                let (Some(used), Some(cap)) = (self.vm_tx_used.get(i), self.vm_tx_entries.get(i))
-                else {
-                    self.run.record_drop(p.at, "no_such_port");
-                    return Ok(());
-                };
-                if used >= cap {
-                    self.run.record_drop(p.at, "queue_full");
+                if let Err(reason) = self.vm_tx.post(vm) {
+                    self.run.record_drop(p.at, reason);
                     return Ok(());
                 }
-                self.vm_tx_used[i] += 1;
+                let i = usize::from(vm.0);
                 let core = u16::try_from(i % self.cores.len()).unwrap_or(0);
                 let pkt = Packet {
                     offered_at: p.at,

@@ -35,6 +35,7 @@ use crate::baselines::events::TimedEvents;
 use crate::baselines::host_nic::HostNic;
 use crate::baselines::l2::{Egress, L2Decision, L2Fabric};
 use crate::baselines::software::{MAX_FRAME_BYTES, MIN_FRAME_BYTES};
+use crate::baselines::vm_tx::VmTxRings;
 use crate::profile::{Profile, VebCosts};
 use crate::switch::{
     Endpoint, OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest, Topology,
@@ -88,8 +89,7 @@ pub struct SriovVeb {
     packets_against_rules: u64,
     hairpins: u64,
     /// Per VM: frames in its TX ring not yet read by the NIC.
-    vm_tx_used: Vec<usize>,
-    vm_tx_entries: Vec<usize>,
+    vm_tx: VmTxRings,
     events: TimedEvents<VebEvent>,
     switch_free: SimTime,
     run: SwitchRun,
@@ -142,14 +142,8 @@ impl SriovVeb {
             rules_not_enforced: (ctx.rules.len() - l2_count) as u64,
             packets_against_rules: 0,
             hairpins: 0,
-            vm_tx_used: vec![0; ctx.topology.vms.len()],
+            vm_tx: VmTxRings::new(&ctx.topology),
             events: TimedEvents::default(),
-            vm_tx_entries: ctx
-                .topology
-                .vms
-                .iter()
-                .map(|v| usize::from(v.queue_entries.max(1)))
-                .collect(),
             switch_free: SimTime::ZERO,
             run: SwitchRun::new(NAME)?,
             last_offer: None,
@@ -162,9 +156,7 @@ impl SriovVeb {
             match event {
                 VebEvent::OnCard(pkt) => {
                     if let Endpoint::Vm(vm) = pkt.from {
-                        if let Some(u) = self.vm_tx_used.get_mut(usize::from(vm.0)) {
-                            *u = u.saturating_sub(1);
-                        }
+                        self.vm_tx.take(vm);
                     }
                     let start = now.max(self.switch_free);
                     self.switch_free = start + self.costs.per_packet;
@@ -252,17 +244,10 @@ impl SwitchUnderTest for SriovVeb {
         };
         let on_card = match p.from {
             Endpoint::Vm(vm) => {
-                let i = usize::from(vm.0);
-                let (Some(used), Some(cap)) = (self.vm_tx_used.get(i), self.vm_tx_entries.get(i))
-                else {
-                    self.run.record_drop(p.at, "no_such_port");
-                    return Ok(());
-                };
-                if used >= cap {
-                    self.run.record_drop(p.at, "queue_full");
+                if let Err(reason) = self.vm_tx.post(vm) {
+                    self.run.record_drop(p.at, reason);
                     return Ok(());
                 }
-                self.vm_tx_used[i] += 1;
                 let read = self.nic.read_from_host(p.at, len64);
                 // Reserved now, like the host NIC's: see `HostNic::send_from_host`.
                 self.nic.complete_tx(p.at);

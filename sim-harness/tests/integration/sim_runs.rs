@@ -278,7 +278,10 @@ fn the_paper_report_states_for_each_claim_where_it_holds_and_where_not() {
         .iter()
         .find(|r| r.switch == "snich" && r.value == Some(serde_json::json!(2)))
         .expect("snich at 2 VMs");
-    assert!(at_2.delivered_packets < at_2.offered_packets, "some dropped");
+    assert!(
+        at_2.delivered_packets < at_2.offered_packets,
+        "some dropped"
+    );
     let per_delivered = at_2.offered_packets as f64 / at_2.delivered_packets as f64;
     let line = md
         .lines()
