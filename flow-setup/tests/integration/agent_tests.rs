@@ -22,6 +22,8 @@ pub(crate) struct MockTable {
     fills_at: u64,
     now: SimTime,
     entries: HashMap<FlowKey, (CardAction, EntryStats)>,
+    /// Calls of `entry_stats` (each a counter read over the management port on the card).
+    stats_reads: u64,
 }
 
 impl MockTable {
@@ -79,6 +81,7 @@ impl FlowTableDevice for MockTable {
         Ok(self.entries.get(key).map(|e| e.0))
     }
     fn entry_stats(&mut self, key: &FlowKey) -> Result<Option<EntryStats>, FlowTableError> {
+        self.stats_reads += 1;
         Ok(self.entries.get(key).map(|e| e.1))
     }
     fn capacity(&self) -> u64 {
@@ -186,10 +189,16 @@ fn output_to_the_input_port_installs_a_drop() {
 }
 
 #[test]
-fn full_table_goes_to_software_then_recovers_by_idle_eviction() {
-    // Four slots, but (as when a cuckoo insert finds no path) the third insert fails.
+fn full_table_goes_to_software_when_eviction_cannot_make_room() {
+    // Four slots, but (as when a cuckoo insert finds no path) the third insert fails; the
+    // entries are not the agent's (installed behind its back), so it has nothing to evict.
     let mut table = MockTable::new(4);
     table.fills_at = 2;
+    for port in [1u16, 2] {
+        table
+            .insert(&tcp_key(9, port), CardAction::output(PortNo(2)))
+            .unwrap();
+    }
     let mut a: Agent<MockTable, u32> = Agent::new(
         table,
         AgentConfig {
@@ -200,21 +209,61 @@ fn full_table_goes_to_software_then_recovers_by_idle_eviction() {
     );
     a.add_rule(parse_rule("priority=10,tcp,actions=output:2").unwrap())
         .unwrap();
-    for (i, port) in [80u16, 81, 82].into_iter().enumerate() {
-        a.on_miss(tcp_key(1, port), u32::try_from(i).unwrap());
-    }
+    a.on_miss(tcp_key(1, 80), 0);
     let out = a.process(SimTime(0)).unwrap();
-    assert_eq!(out[2].software, Some(SoftwareReason::TableFull));
+    assert_eq!(out[0].software, Some(SoftwareReason::TableFull));
     assert_eq!(a.flow_limit(), 2);
-    // Still full and nothing idle: the flow limit sends it to software without probing.
-    a.on_miss(tcp_key(1, 83), 3);
+    // Still full: the flow limit sends the next flow to software without probing the table.
+    a.on_miss(tcp_key(1, 81), 1);
     let out = a.process(SimTime(10)).unwrap();
     assert_eq!(out[0].software, Some(SoftwareReason::FlowLimit));
-    // Later the two entries are idle: they are evicted and the new flow is installed.
-    a.on_miss(tcp_key(1, 84), 4);
-    let out = a.process(SimTime(5_000_000)).unwrap();
-    assert_eq!(out[0].software, None);
+    assert_eq!(a.counters().evicted, 0);
+}
+
+/// Installs a flow to `dst` for `in_port` 1 at `now`; whether it went to the card.
+fn install_at(a: &mut Agent<MockTable, u32>, dst: u16, now: SimTime) -> bool {
+    a.device_mut().now = now;
+    a.on_miss(tcp_key(1, dst), 0);
+    let out = a.process(now).unwrap();
+    out.len() == 1 && out[0].software.is_none()
+}
+
+#[test]
+fn a_full_table_of_live_flows_makes_room_at_a_cost_spread_over_many_installs() {
+    // 16 slots; idle timeout 1 us, so a pressure scan runs at most every 10 ns and evicts
+    // what is idle for 10 ns; an eviction pass frees an eighth of the table (2 entries).
+    let mut a = agent(16, &["priority=10,tcp,actions=output:2"]);
+    for dst in 0..16u16 {
+        assert!(install_at(&mut a, dst, SimTime(0)));
+    }
+    // Flows 8-15 see traffic at 5 ns; 0-7 stay idle since 0.
+    for dst in 8..16u16 {
+        let k = tcp_key(1, dst);
+        a.device_mut().hit(&k, SimTime(5_000));
+    }
+    // Full at 6 ns: the first scan reads every entry's counters, finds nothing idle for 10 ns
+    // and evicts the two least recently hit (0 and 1, idle 6 ns, in key order).
+    assert!(install_at(&mut a, 100, SimTime(6_000)));
+    assert_eq!(a.device().stats_reads, 16);
     assert_eq!(a.counters().evicted, 2);
+    for dst in [0u16, 1] {
+        assert!(!a.device().entries.contains_key(&tcp_key(1, dst)));
+    }
+    // The freed room takes one more flow; the next finds the table full again before the next
+    // scan is due: the two installed longest ago (2 and 3) go, with no counter read.
+    assert!(install_at(&mut a, 101, SimTime(7_000)));
+    assert!(install_at(&mut a, 102, SimTime(7_000)));
+    assert_eq!(a.device().stats_reads, 16, "no scan between scans");
+    assert_eq!(a.counters().evicted, 4);
+    for dst in [2u16, 3] {
+        assert!(!a.device().entries.contains_key(&tcp_key(1, dst)));
+    }
+    // At 20 ns a scan is due again and everything has been idle for 10 ns: all of it goes.
+    assert!(install_at(&mut a, 103, SimTime(20_000)));
+    assert!(install_at(&mut a, 104, SimTime(20_000)));
+    assert_eq!(a.device().stats_reads, 32);
+    assert_eq!(a.counters().evicted, 4 + 15);
+    assert_eq!(a.device().occupancy(), 2);
     a.check_consistency().unwrap();
 }
 
@@ -743,7 +792,7 @@ mod miss_records {
 }
 
 #[test]
-fn under_pressure_never_hit_entries_go_first() {
+fn under_pressure_the_least_recently_hit_go_first() {
     let mut a = agent(2, &["priority=10,tcp,actions=output:2"]);
     for (i, port) in [80u16, 81].into_iter().enumerate() {
         a.on_miss(tcp_key(1, port), u32::try_from(i).unwrap());
@@ -751,8 +800,8 @@ fn under_pressure_never_hit_entries_go_first() {
     a.process(SimTime(0)).unwrap();
     // Flow 80 keeps sending; flow 81 was a single packet.
     a.device_mut().hit(&tcp_key(1, 80), SimTime(15_000));
-    // At 20 ns nothing is idle for the 1 us timeout, but flow 81 was never hit and has been
-    // idle for more than 10 ns (a hundredth): it makes room for the new flow.
+    // At 20 ns nothing is idle for the 1 us timeout, but flow 81 has been idle for more than
+    // 10 ns (a hundredth) and flow 80 for 5 ns: 81 makes room for the new flow.
     a.on_miss(tcp_key(1, 82), 2);
     let out = a.process(SimTime(20_000)).unwrap();
     assert_eq!(out[0].software, None);
