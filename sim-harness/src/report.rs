@@ -1105,18 +1105,18 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
                 let behind: Vec<String> = others
                     .iter()
                     .filter(|(_, r)| *r > o)
-                    .map(|(s, r)| format!("`{s}` keeps {} of its throughput", fmt_f(*r)))
+                    .map(|(s, r)| format!("`{s}`'s {}x", fmt_f(*r)))
                     .collect();
                 if behind.is_empty() {
                     let _ = writeln!(
                         out,
-                        "Holds here: sNICh keeps {} of its throughput from the smallest to the largest VM count, no less than the software switches.\n",
+                        "Holds here: from the smallest to the largest VM count, sNICh's throughput changes {}x, no less than the software switches'.\n",
                         fmt_f(o)
                     );
                 } else {
                     let _ = writeln!(
                         out,
-                        "Does not hold here: sNICh keeps {} of its throughput, while {}.\n",
+                        "Does not hold here: from the smallest to the largest VM count, sNICh's throughput changes {}x, less than {}.\n",
                         fmt_f(o),
                         behind.join(", ")
                     );
