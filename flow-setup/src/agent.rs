@@ -461,8 +461,12 @@ impl<D: FlowTableDevice> TableState<D> {
                 .values()
                 .map(|(k, e)| (e.order, *k))
                 .collect();
-            by_age.sort_unstable_by_key(|&(order, _)| order);
-            by_age.into_iter().take(batch).map(|(_, k)| k).collect()
+            // Only which are the oldest matters, not their order among themselves.
+            if batch < by_age.len() {
+                by_age.select_nth_unstable_by_key(batch, |&(order, _)| order);
+                by_age.truncate(batch);
+            }
+            by_age.into_iter().map(|(_, k)| k).collect()
         };
         chosen.sort_unstable();
         self.evict_keys(&chosen)

@@ -204,8 +204,7 @@ software_switch_under_test!(LinuxBridge);
 mod tests {
     use super::*;
     use crate::baselines::testing::{context, offer_stream, udp_frame};
-    use crate::switch::{Endpoint, VmIndex};
-    use crate::switch::{OfferedPacket, SwitchUnderTest};
+    use crate::switch::{Endpoint, OfferedPacket, SwitchUnderTest, VmIndex};
     use flow_setup::rule::{MatchBuilder, Rule};
     use nic_abi::time::SimDuration;
 

@@ -422,8 +422,7 @@ software_switch_under_test!(OpenVswitch);
 mod tests {
     use super::*;
     use crate::baselines::testing::{context, offer_stream, udp_frame, udp_frame_ports};
-    use crate::switch::VmIndex;
-    use crate::switch::{OfferedPacket, SwitchUnderTest};
+    use crate::switch::{OfferedPacket, SwitchUnderTest, VmIndex};
     use flow_setup::rule::MatchBuilder;
     use nic_abi::time::SimDuration;
 
