@@ -29,20 +29,28 @@
 //! FIFO behind it. A flow holds at most [`AgentConfig::max_held_per_flow`] packets; beyond
 //! that each packet is dropped and counted ([`AgentCounters::held_overflow`]), never silently.
 //!
-//! **Table full.** An insert that fails with `TableFull` first makes room and retries once:
-//! it evicts entries idle for [`AgentConfig::idle_timeout`], or, when none are, entries never
-//! hit since installation and idle for a hundredth of it (the hit counter spares flows that
-//! proved to be more than one packet); if it still fails the flow is forwarded in
-//! software and the flow limit drops to the table's occupancy, so later misses go straight to
-//! software instead of probing a full table. Like Open vSwitch's adaptive flow limit it
-//! recovers: every eviction that frees entries raises it again (by the number freed, up to
-//! the table's capacity).
+//! **Table full.** When the table is full or at the flow limit, an install first makes room
+//! (like Open vSwitch's revalidators over their flow limit), then retries once. A pressure scan
+//! reads every installed entry's counters and evicts the entries idle for a hundredth of
+//! [`AgentConfig::idle_timeout`] (100 ms by default: Open vSwitch cuts `max-idle` to that over
+//! its limit), and, when that frees less than an eighth of the table, the least recently hit
+//! entries up to that eighth. A scan runs at most once per that hundredth of the idle timeout;
+//! pressure between scans evicts the eighth of the table installed longest ago, with no counter
+//! reads. Either way a pass makes room for an eighth of the table, so its cost is spread over
+//! that many installs instead of falling on every miss. If the insert still fails the flow is
+//! forwarded in software and the flow limit drops to the table's occupancy, so later misses go
+//! straight to software instead of probing a full table; every eviction raises the limit again
+//! by the number of entries it freed, up to the table's capacity.
 //!
 //! **Threads.** [`Agent`] is owned by one thread; [`SharedAgent`] is the same agent behind
 //! `parking_lot` locks for several handler threads (its doc gives the lock order).
 //!
-//! Not built here: the CPU cost of software forwarding (the sim-harness host model prices
-//! [`AgentCounters::software`]) and `normal` (MAC learning).
+//! **Cost.** [`AgentCounters::host_cpu_time`] prices the agent's work with [`AgentCosts`]: a
+//! setup per started flow or record decided on its own, a held-miss cost per packet queued
+//! behind a setup, and a software-forwarding cost per packet forwarded in software. Whoever
+//! runs the agent on a host core charges that time there.
+//!
+//! Not built here: `normal` (MAC learning).
 
 use std::collections::{HashMap, VecDeque};
 

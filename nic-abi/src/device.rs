@@ -24,7 +24,8 @@
 //! - An entry's counters start at zero; its `last_hit` is the insert time until the first hit,
 //!   so idle eviction measures idleness from installation for flows that never hit again.
 //!
-//! The trait is object safe: the agent holds a `Box<dyn FlowTableDevice>`.
+//! The trait is object safe. The agent is generic over it (`Agent<D: FlowTableDevice, _>`),
+//! so the card model, the driver's management port and the RTL can each stand behind it.
 //!
 //! ```
 //! use nic_abi::device::{EntryStats, FlowTableDevice, FlowTableError};
