@@ -1,4 +1,4 @@
-//! Packet counters and the conservation law (ARCHITECTURE.md, invariant 1).
+//! Packet counters and the conservation law (invariant 1, Conservation, in DESIGN.md).
 //!
 //! Every packet that enters the card (from the wire or from a VM's TX queue) ends in exactly
 //! one way, and the counters below do not overlap:

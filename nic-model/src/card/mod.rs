@@ -3,37 +3,37 @@
 //!
 //! # Paths
 //!
-//! - **Wire to card** ([`wire`]). A frame offered on a MAC port arrives after its wire time
+//! - **Wire to card** (`wire`). A frame offered on a MAC port arrives after its wire time
 //!   ([`MacConfig::wire_time`](crate::mac::MacConfig::wire_time)), enters the RX FIFO (or is
-//!   dropped, `rx_fifo_full`), goes through the parser and the lookup ([`lookup`]), and the
+//!   dropped, `rx_fifo_full`), goes through the parser and the lookup (`lookup`), and the
 //!   action decides.
-//! - **VM to card** ([`tx`]). A TX doorbell makes the card fetch descriptors (in batches),
+//! - **VM to card** (`tx`). A TX doorbell makes the card fetch descriptors (in batches),
 //!   read each packet's header window (header-only read), parse and look it up. The rest of
 //!   the packet is read only if it must leave the card through it (to the wire or, hairpin,
 //!   to a VM).
-//! - **Out to a VM** ([`rx`]). The card takes the VM's next RX descriptor (fetching a batch
+//! - **Out to a VM** (`rx`). The card takes the VM's next RX descriptor (fetching a batch
 //!   when it has none cached), writes the packet and then a completion (posted writes, in
-//!   order), and signals the queue's interrupt through moderation ([`interrupt`]).
-//! - **Out to the wire** ([`wire`]). The MAC serialises it; frames queue behind each other.
-//! - **Miss** ([`miss`]). A packet without an entry (or with an unparsed key, or a ToAgent
+//!   order), and signals the queue's interrupt through moderation (`interrupt`).
+//! - **Out to the wire** (`wire`). The MAC serialises it; frames queue behind each other.
+//! - **Miss** (`miss`). A packet without an entry (or with an unparsed key, or a ToAgent
 //!   action) is held on the card; a miss record (key, first bytes) goes to the miss ring; the
 //!   agent's release command later says look it up again or apply an action. Packets of a
 //!   flow being set up wait behind its first packet, so none overtakes an earlier one
 //!   (invariant 5, Order).
 //!
 //! A packet ends delivered (to at least one port) or dropped for a named reason
-//! ([`outcome`]); the card's [`Counters`] keep the conservation law (invariant 1) and
+//! (`outcome`); the card's [`Counters`] keep the conservation law (invariant 1, Conservation) and
 //! [`Card::finish`] checks it.
 //!
 //! # Modules
 //!
 //! - this module: [`Card`], its construction, accessors and the event loop that dispatches
-//!   each [`event`] to its path.
-//! - [`config`]: [`CardConfig`] and the ring setups; [`error`]: [`CardError`], [`ConfigError`].
-//! - [`event`]: the events; [`packet_store`]: the packets inside the card, by id.
-//! - [`wire`], [`lookup`], [`rx`], [`tx`], [`miss`]: the paths above; [`outcome`]: a packet's
-//!   end; [`queues`]: VM queue pairs and rings; [`interrupt`]: vectors and moderation.
-//! - [`vlan`]: VLAN edits; [`management`]: the table as a `FlowTableDevice`; [`mmio`]: the
+//!   each `event` to its path.
+//! - `config`: [`CardConfig`] and the ring setups; `error`: [`CardError`], [`ConfigError`].
+//! - `event`: the events; `packet_store`: the packets inside the card, by id.
+//! - `wire`, `lookup`, `rx`, `tx`, `miss`: the paths above; `outcome`: a packet's
+//!   end; `queues`: VM queue pairs and rings; `interrupt`: vectors and moderation.
+//! - `vlan`: VLAN edits; `management`: the table as a `FlowTableDevice`; `mmio`: the
 //!   register interface (BAR 0).
 
 use std::collections::HashMap;

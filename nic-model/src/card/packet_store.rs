@@ -111,10 +111,11 @@ impl PacketStore {
             self[id] = p;
             id
         } else {
-            self.packets.push(p);
             // The store never holds more than u32::MAX packets: offered packets are u64 but
             // the card's buffers are bounded by FIFO sizes and held_packets.
-            PacketId(u32::try_from(self.packets.len() - 1).unwrap_or(u32::MAX))
+            let id = PacketId(u32::try_from(self.packets.len()).unwrap_or(u32::MAX));
+            self.packets.push(p);
+            id
         }
     }
 
