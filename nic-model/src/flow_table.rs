@@ -118,6 +118,46 @@ pub enum FlowTableError {
     Geometry(#[from] TableGeometryError),
 }
 
+/// A structural invariant [`FlowTable::check_invariants`] found broken, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvariantViolation {
+    /// The slot's stored hashes are not its key's.
+    #[error("slot {}: stored hashes are stale", .slot.0)]
+    StaleHashes {
+        /// The slot.
+        slot: SlotIndex,
+    },
+    /// The entry is in neither of its key's candidate buckets.
+    #[error("slot {}: entry in bucket {} but its buckets are {} and {}",
+        .slot.0, .slot.bucket(), .candidates[0], .candidates[1])]
+    WrongBucket {
+        /// The slot.
+        slot: SlotIndex,
+        /// The key's candidate buckets.
+        candidates: [u32; 2],
+    },
+    /// The slot's tag is not its key's.
+    #[error("slot {}: tag does not match the key", .slot.0)]
+    WrongTag {
+        /// The slot.
+        slot: SlotIndex,
+    },
+    /// The key is stored in another slot too.
+    #[error("slot {}: key stored twice", .slot.0)]
+    KeyTwice {
+        /// The second slot found holding the key.
+        slot: SlotIndex,
+    },
+    /// The entry count disagrees with the valid slots.
+    #[error("len {len} but {valid} valid slots")]
+    Len {
+        /// The table's count.
+        len: usize,
+        /// Valid slots found.
+        valid: usize,
+    },
+}
+
 /// Why an insert failed. The table is unchanged in every case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum InsertError {
@@ -501,7 +541,7 @@ impl<V: Copy + Default> FlowTable<V> {
     /// Checks the structural invariants (each entry in one of its candidate buckets, tags
     /// match, no key stored twice, `len` equals the valid slots); returns a description of the
     /// first violation. For tests and debugging.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    pub fn check_invariants(&self) -> Result<(), InvariantViolation> {
         let mut seen = std::collections::HashSet::new();
         let mut count = 0usize;
         for (slot, key, _, _) in self.entries() {
@@ -509,25 +549,27 @@ impl<V: Copy + Default> FlowTable<V> {
             let i = slot.0 as usize;
             let h = key_hashes(key);
             if h != self.slots[i].hashes {
-                return Err(format!("slot {}: stored hashes are stale", slot.0));
+                return Err(InvariantViolation::StaleHashes { slot });
             }
             let [b0, b1] = self.candidate_buckets(h);
             if slot.bucket() != b0 && slot.bucket() != b1 {
-                return Err(format!(
-                    "slot {}: entry in bucket {} but its buckets are {b0} and {b1}",
-                    slot.0,
-                    slot.bucket()
-                ));
+                return Err(InvariantViolation::WrongBucket {
+                    slot,
+                    candidates: [b0, b1],
+                });
             }
             if self.meta[i / SLOTS_PER_BUCKET].tags[i % SLOTS_PER_BUCKET] != tag_of(h) {
-                return Err(format!("slot {}: tag does not match the key", slot.0));
+                return Err(InvariantViolation::WrongTag { slot });
             }
             if !seen.insert(*key) {
-                return Err(format!("slot {}: key stored twice", slot.0));
+                return Err(InvariantViolation::KeyTwice { slot });
             }
         }
         if count != self.len {
-            return Err(format!("len {} but {count} valid slots", self.len));
+            return Err(InvariantViolation::Len {
+                len: self.len,
+                valid: count,
+            });
         }
         Ok(())
     }

@@ -33,7 +33,10 @@
 //! - [`host`]: the boundary: [`host::HostBus`] (DMA by IOVA, interrupts) that `host-driver`
 //!   implements; [`testing`] has a flat-memory host and guest-driver helpers.
 //! - [`counters`]: packet counters and the conservation law, checked by [`card::Card::finish`].
-//! - [`card`]: everything wired together, with its register interface.
+//! - [`card`]: everything wired together: [`card::Card`] and its configuration, one file per
+//!   job under `card/` (events, the packet store, the wire, lookup, RX, TX, miss and
+//!   interrupt paths, a packet's end, VM queue pairs, VLAN edits, the management port's
+//!   `FlowTableDevice` and the register interface); its module doc lists them.
 //!
 //! ## A first run
 //!

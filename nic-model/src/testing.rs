@@ -96,6 +96,30 @@ impl VmLayout {
         u64::from(index & (self.entries - 1))
     }
 
+    /// Writes a 16-byte descriptor at ring index `index` of the ring at `ring`.
+    fn write_entry(
+        &self,
+        host: &mut FlatMemoryHost,
+        ring: u64,
+        index: u16,
+        bytes: &[u8; 16],
+    ) -> Result<(), DmaFault> {
+        host.dma_write(
+            self.vm,
+            Iova(ring + self.slot(index) * bytes.len() as u64),
+            bytes,
+        )
+    }
+
+    /// The `size` bytes of the entry at ring index `index` of the ring at `ring` (empty when
+    /// outside the VM's memory).
+    fn entry<'h>(&self, host: &'h FlatMemoryHost, ring: u64, index: u16, size: usize) -> &'h [u8] {
+        let at = usize::try_from(ring + self.slot(index) * size as u64).unwrap_or(usize::MAX);
+        host.memory(self.vm)
+            .and_then(|m| m.get(at..at.saturating_add(size)))
+            .unwrap_or(&[])
+    }
+
     /// The RX buffer of ring index `index`.
     pub fn rx_buffer(&self, index: u16) -> Iova {
         Iova(self.buffers() + self.slot(index) * u64::from(BUFFER_BYTES))
@@ -114,11 +138,7 @@ impl VmLayout {
             buf: self.rx_buffer(index),
             capacity: BUFFER_BYTES,
         };
-        host.dma_write(
-            self.vm,
-            Iova(self.rx_ring() + self.slot(index) * RxDescriptor::SIZE as u64),
-            &d.to_bytes(),
-        )
+        self.write_raw_rx(host, index, &d.to_bytes())
     }
 
     /// Writes raw descriptor bytes at ring slot `index` (for hostile-descriptor tests).
@@ -128,11 +148,7 @@ impl VmLayout {
         index: u16,
         bytes: &[u8; 16],
     ) -> Result<(), DmaFault> {
-        host.dma_write(
-            self.vm,
-            Iova(self.rx_ring() + self.slot(index) * RxDescriptor::SIZE as u64),
-            bytes,
-        )
+        self.write_entry(host, self.rx_ring(), index, bytes)
     }
 
     /// Copies `frame` into the TX buffer of ring index `index` and writes its descriptor.
@@ -160,11 +176,7 @@ impl VmLayout {
         index: u16,
         bytes: &[u8; 16],
     ) -> Result<(), DmaFault> {
-        host.dma_write(
-            self.vm,
-            Iova(self.tx_ring() + self.slot(index) * TxDescriptor::SIZE as u64),
-            bytes,
-        )
+        self.write_entry(host, self.tx_ring(), index, bytes)
     }
 
     /// The RX completion the card wrote at completion index `index`.
@@ -173,10 +185,7 @@ impl VmLayout {
         host: &FlatMemoryHost,
         index: u16,
     ) -> Result<RxCompletion, DescError> {
-        let at = usize::try_from(self.rx_cq() + self.slot(index) * RxCompletion::SIZE as u64)
-            .unwrap_or(usize::MAX);
-        let mem = host.memory(self.vm).unwrap_or(&[]);
-        RxCompletion::try_from(mem.get(at..at + RxCompletion::SIZE).unwrap_or(&[]))
+        RxCompletion::try_from(self.entry(host, self.rx_cq(), index, RxCompletion::SIZE))
     }
 
     /// The TX completion the card wrote at completion index `index`.
@@ -185,10 +194,7 @@ impl VmLayout {
         host: &FlatMemoryHost,
         index: u16,
     ) -> Result<TxCompletion, DescError> {
-        let at = usize::try_from(self.tx_cq() + self.slot(index) * TxCompletion::SIZE as u64)
-            .unwrap_or(usize::MAX);
-        let mem = host.memory(self.vm).unwrap_or(&[]);
-        TxCompletion::try_from(mem.get(at..at + TxCompletion::SIZE).unwrap_or(&[]))
+        TxCompletion::try_from(self.entry(host, self.tx_cq(), index, TxCompletion::SIZE))
     }
 
     /// `len` bytes of the RX buffer of ring index `index`.

@@ -16,7 +16,7 @@
 //!   does not model that latency): `STATUS` holds its result when the `CMD` write returns.
 
 use nic_abi::action::{Action, ACTION_WORDS};
-use nic_abi::desc::{Iova, QueueIndex, ReleaseCommand, VmId};
+use nic_abi::desc::{Iova, QueueIndex, RingIndex, VmId};
 use nic_abi::key::{FlowKey, PortNo, KEY_WORDS};
 use nic_abi::regs::{
     self, device_info, flow_table as ft, interrupts as ir, miss_queue as mq, vm_queues as vq,
@@ -24,7 +24,10 @@ use nic_abi::regs::{
 };
 use nic_abi::time::SimTime;
 
-use super::{Card, Event, MissQueueSetup, QueueSetup, RingSetup};
+use super::config::{MissQueueSetup, QueueSetup, RingSetup};
+use super::event::Event;
+use super::queues::VmQueue;
+use super::Card;
 use crate::counters::DropReason;
 use crate::flow_table::{InsertError, InsertOutcome};
 use crate::host::{HostBus, IrqVector};
@@ -73,10 +76,10 @@ pub(super) struct RegisterFile {
     miss_base: u64,
     miss_size: u32,
     miss_control: u32,
-    release_base: u64,
-    release_size: u32,
-    pub(super) release_producer: u16,
-    pub(super) release_consumer: u16,
+    pub(super) release_base: u64,
+    pub(super) release_size: u32,
+    pub(super) release_producer: RingIndex,
+    pub(super) release_consumer: RingIndex,
     pub(super) queues: Vec<QueueRegs>,
 }
 
@@ -94,8 +97,8 @@ impl Default for RegisterFile {
             miss_control: 0,
             release_base: 0,
             release_size: 0,
-            release_producer: 0,
-            release_consumer: 0,
+            release_producer: RingIndex::default(),
+            release_consumer: RingIndex::default(),
             queues: vec![QueueRegs::default(); usize::from(regs::MAX_VM_QUEUES)],
         }
     }
@@ -330,7 +333,7 @@ impl<H: HostBus> Card<H> {
         let (producer, consumer) = self
             .miss
             .as_ref()
-            .map_or((0, 0), |m| (m.published, m.consumer));
+            .map_or((0, 0), |m| (m.published.value(), m.consumer.value()));
         match rel {
             mq::RING_BASE_LO => lo(r.miss_base),
             mq::RING_BASE_HI => hi(r.miss_base),
@@ -341,8 +344,8 @@ impl<H: HostBus> Card<H> {
             mq::RELEASE_BASE_LO => lo(r.release_base),
             mq::RELEASE_BASE_HI => hi(r.release_base),
             mq::RELEASE_SIZE => r.release_size,
-            mq::RELEASE_PRODUCER => u32::from(r.release_producer),
-            mq::RELEASE_CONSUMER => u32::from(r.release_consumer),
+            mq::RELEASE_PRODUCER => u32::from(r.release_producer.value()),
+            mq::RELEASE_CONSUMER => u32::from(r.release_consumer.value()),
             mq::HELD_PACKETS => u32::try_from(self.held.len()).unwrap_or(u32::MAX),
             mq::HELD_LIMIT => self.config.held_packets,
             mq::HELD_OVERFLOW_DROPS => {
@@ -359,7 +362,7 @@ impl<H: HostBus> Card<H> {
             mq::RING_BASE_LO => set_lo(&mut r.miss_base, value),
             mq::RING_BASE_HI => set_hi(&mut r.miss_base, value),
             mq::RING_SIZE => r.miss_size = value,
-            mq::CONSUMER => self.set_miss_consumer(low16(value)),
+            mq::CONSUMER => self.set_miss_consumer(RingIndex::new(low16(value))),
             mq::CONTROL => {
                 let enable = value & mq::CONTROL_ENABLE != 0;
                 let was = r.miss_control & mq::CONTROL_ENABLE != 0;
@@ -387,58 +390,12 @@ impl<H: HostBus> Card<H> {
             mq::RELEASE_BASE_HI => set_hi(&mut r.release_base, value),
             mq::RELEASE_SIZE => r.release_size = value,
             mq::RELEASE_PRODUCER => {
-                r.release_producer = low16(value);
+                r.release_producer = RingIndex::new(low16(value));
                 let now = self.now();
                 self.schedule(now, Event::ReleaseDoorbell);
             }
             _ => {}
         }
-    }
-
-    /// The release ring's doorbell: fetch the new commands (up to the ring's end) by DMA.
-    pub(super) fn on_release_doorbell(&mut self, now: SimTime) {
-        let r = &self.regs;
-        let size = u16::try_from(r.release_size).unwrap_or(0);
-        if !size.is_power_of_two() || self.release_fetching {
-            return;
-        }
-        let pending = r
-            .release_producer
-            .wrapping_sub(r.release_consumer)
-            .min(size);
-        if pending == 0 {
-            return;
-        }
-        let slot = r.release_consumer & (size - 1);
-        let n = pending.min(size - slot);
-        let first = r.release_consumer;
-        self.regs.release_consumer = first.wrapping_add(n);
-        self.release_fetching = true;
-        let done = self
-            .dma
-            .read(now, u64::from(n) * ReleaseCommand::SIZE as u64);
-        self.schedule(done, Event::ReleasesFetched { first, count: n });
-    }
-
-    /// Release commands are on the card: apply them in ring order.
-    pub(super) fn on_releases_fetched(&mut self, first: u16, count: u16, now: SimTime) {
-        self.release_fetching = false;
-        let size = u16::try_from(self.regs.release_size).unwrap_or(1).max(1);
-        let base = self.regs.release_base;
-        let addr =
-            Iova(base.wrapping_add(u64::from(first & (size - 1)) * ReleaseCommand::SIZE as u64));
-        let mut buf = vec![0u8; usize::from(count) * ReleaseCommand::SIZE];
-        if self.host.dma_read(VmId(0), addr, &mut buf).is_ok() {
-            for chunk in buf.chunks_exact(ReleaseCommand::SIZE) {
-                match ReleaseCommand::try_from(chunk) {
-                    Ok(cmd) => self.apply_release(cmd.handle.0, cmd.release, now),
-                    Err(_) => self.counters.bad_releases += 1,
-                }
-            }
-        } else {
-            self.counters.bad_releases += u64::from(count);
-        }
-        self.on_release_doorbell(now);
     }
 
     fn read_interrupts(&self, rel: u32) -> u32 {
@@ -498,7 +455,7 @@ impl<H: HostBus> Card<H> {
             return 0;
         };
         let live = self.queues.get(q as usize).filter(|x| x.enabled);
-        let idx = |f: fn(&super::VmQueue) -> u16| live.map_or(0, |x| u32::from(f(x)));
+        let idx = |f: fn(&VmQueue) -> RingIndex| live.map_or(0, |x| u32::from(f(x).value()));
         match reg {
             vq::CONTROL => r.control,
             vq::VM_ID => r.vm_id,
@@ -567,13 +524,14 @@ impl<H: HostBus> Card<H> {
             vq::TX_PRODUCER => {
                 let enabled = self.queues.get(usize::from(q)).is_some_and(|x| x.enabled);
                 if enabled {
-                    let _ = self.set_tx_producer(QueueIndex(q), low16(value), arrive);
+                    let _ =
+                        self.set_tx_producer(QueueIndex(q), RingIndex::new(low16(value)), arrive);
                 }
             }
             vq::RX_PRODUCER => {
                 let enabled = self.queues.get(usize::from(q)).is_some_and(|x| x.enabled);
                 if enabled {
-                    let _ = self.set_rx_producer(QueueIndex(q), low16(value));
+                    let _ = self.set_rx_producer(QueueIndex(q), RingIndex::new(low16(value)));
                 }
             }
             _ => {}

@@ -124,14 +124,8 @@ fn miss_is_held_reported_and_released_after_install() {
     b.card
         .install(&key, Action::output(b.vms[0].port))
         .expect("room");
-    b.card
-        .release(record.handle, Release::Relookup)
-        .expect("held");
-    let c = b.card.finish().expect("conserved and drained");
-    assert_eq!(
-        (c.delivered, c.held, c.releases, c.miss_records),
-        (1, 0, 1, 1)
-    );
+    let (counts, c) = b.release_and_finish(record.handle, Release::Relookup);
+    assert_eq!(counts, (1, 0, 1, 1));
     assert_eq!(c.table_misses, 1);
     assert_eq!(c.table_hits, 1);
     assert!(b.card.release(record.handle, Release::Relookup).is_err());
@@ -189,14 +183,8 @@ fn packets_behind_a_setup_wait_on_the_card_and_leave_in_order() {
     offer_flow(&mut b, 7, &later, now, 10);
     b.card
         .run_until(now + nic_abi::time::SimDuration::from_ns(1_000));
-    b.card
-        .release(record.handle, Release::Relookup)
-        .expect("held");
-    let c = b.card.finish().expect("conserved and drained");
-    assert_eq!(
-        (c.delivered, c.held, c.releases, c.miss_records),
-        (64, 0, 1, 1)
-    );
+    let (counts, _) = b.release_and_finish(record.handle, Release::Relookup);
+    assert_eq!(counts, (64, 0, 1, 1));
     assert_eq!(received_lens(&b, 0, 64), (100..164).collect::<Vec<_>>());
 }
 

@@ -1,6 +1,6 @@
-//! Conservation (invariant 1) under random traffic with a drop forced at every drop point:
-//! tiny FIFOs, a short miss ring and few held-packet buffers, too few RX buffers, rules that
-//! drop or point nowhere, hostile descriptors, DMA refused by the host, malformed frames, and
+//! Conservation (invariant 1, in DESIGN.md) under random traffic with a drop forced at every
+//! drop point: tiny FIFOs, a short miss ring and few held-packet buffers, too few RX buffers,
+//! rules that drop or point nowhere, hostile descriptors, DMA refused by the host, malformed frames, and
 //! an agent that drops some held packets. Every run must end with
 //! `offered = delivered + dropped` and nothing in flight.
 

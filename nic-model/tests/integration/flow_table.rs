@@ -177,7 +177,9 @@ fn run_ops(buckets: u32, max_kicks: u32, ops: &[Op]) -> Result<(), TestCaseError
         }
         prop_assert_eq!(table.len(), model.len());
     }
-    table.check_invariants().map_err(TestCaseError::fail)?;
+    table
+        .check_invariants()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
     // Placement equals the reference slot by slot.
     let placed: Vec<(usize, KeyWords, u32)> = table
         .entries()

@@ -88,23 +88,15 @@ fn driver_over_registers() {
     let q = |reg| at(vq::BASE, vq::queue_reg(0, reg));
     card.mmio_write(q(vq::VM_ID), 5);
     card.mmio_write(q(vq::PORT), 100);
-    card.mmio_write(
-        q(vq::RX_RING_BASE_LO),
-        u32::try_from(setup.rx.base.0).expect("small"),
-    );
-    card.mmio_write(
-        q(vq::RX_CPL_BASE_LO),
-        u32::try_from(setup.rx_completions.base.0).expect("small"),
-    );
+    for (reg, ring) in [
+        (vq::RX_RING_BASE_LO, setup.rx),
+        (vq::RX_CPL_BASE_LO, setup.rx_completions),
+        (vq::TX_RING_BASE_LO, setup.tx),
+        (vq::TX_CPL_BASE_LO, setup.tx_completions),
+    ] {
+        card.mmio_write(q(reg), u32::try_from(ring.base.0).expect("small"));
+    }
     card.mmio_write(q(vq::RX_RING_SIZE), 64);
-    card.mmio_write(
-        q(vq::TX_RING_BASE_LO),
-        u32::try_from(setup.tx.base.0).expect("small"),
-    );
-    card.mmio_write(
-        q(vq::TX_CPL_BASE_LO),
-        u32::try_from(setup.tx_completions.base.0).expect("small"),
-    );
     card.mmio_write(q(vq::TX_RING_SIZE), 64);
     card.mmio_write(q(vq::CONTROL), vq::CONTROL_ENABLE);
     assert_eq!(card.mmio_read(q(vq::CONTROL)), vq::CONTROL_ENABLE);

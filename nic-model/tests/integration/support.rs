@@ -1,10 +1,11 @@
 //! Shared helpers: frames, a card with VMs and an agent's miss ring.
 
 use bytes::Bytes;
-use nic_abi::desc::{QueueIndex, VmId};
+use nic_abi::desc::{PacketHandle, QueueIndex, Release, VmId};
 use nic_abi::key::{FlowKey, PortNo};
 use nic_abi::parse::parse_card;
 use nic_model::card::{Card, CardConfig};
+use nic_model::counters::Counters;
 use nic_model::host::IrqVector;
 use nic_model::testing::{FlatMemoryHost, MissLayout, VmLayout};
 
@@ -91,6 +92,18 @@ impl Bed {
         self.card
             .rx_doorbell(l.queue, from.wrapping_add(count))
             .expect("queue");
+    }
+
+    /// Releases held packet `handle`, runs to the end and checks conservation: the
+    /// (delivered, held, releases, miss records) counts, and the counters.
+    pub fn release_and_finish(
+        &mut self,
+        handle: PacketHandle,
+        release: Release,
+    ) -> ((u64, u64, u64, u64), Counters) {
+        self.card.release(handle, release).expect("held");
+        let c = self.card.finish().expect("conserved and drained");
+        ((c.delivered, c.held, c.releases, c.miss_records), c)
     }
 }
 
