@@ -208,12 +208,14 @@ impl<E> EventQueue<E> {
                 slot
             }
             None => {
-                if self.payloads.len() >= MAX_PENDING_EVENTS {
-                    return Err(EngineError::TooManyEvents);
-                }
+                // The new slot's index is taken before the push; below MAX_PENDING_EVENTS
+                // = 2^24, so it fits.
+                let slot = u32::try_from(self.payloads.len())
+                    .ok()
+                    .filter(|&s| (s as usize) < MAX_PENDING_EVENTS)
+                    .ok_or(EngineError::TooManyEvents)?;
                 self.payloads.push(Some(event));
-                // Below MAX_PENDING_EVENTS = 2^24, checked above.
-                u32::try_from(self.payloads.len() - 1).unwrap_or(u32::MAX)
+                slot
             }
         };
         self.next_seq += 1;
