@@ -512,28 +512,33 @@ fn parse_l4(
 mod tests {
     use super::*;
 
-    /// Ethernet + IPv4 (`ihl` words) + TCP, with `tags` VLAN tags and an optional LLC/SNAP.
+    /// Ethernet + IPv4 (`ihl` words) + TCP 12345 -> 80, with `tags` VLAN tags and an optional
+    /// LLC/SNAP.
     fn deep_frame(tags: usize, snap: bool, ihl: u8) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
-        for _ in 0..tags {
-            f.extend([0x81, 0x00, 0x00, 0x05]);
+        use crate::emit::{EthernetRepr, FrameRepr, Ipv4Repr, Len, NetworkRepr, TcpRepr};
+        use crate::emit::{TransportRepr, VlanTag};
+        let options = vec![0; (usize::from(ihl) - 5) * 4];
+        FrameRepr {
+            ethernet: EthernetRepr {
+                tags: &[VlanTag::dot1q(5, 0); 2][..tags],
+                llc_snap: snap.then_some(Len::Consistent),
+                ..EthernetRepr::default()
+            },
+            network: NetworkRepr::Ipv4(Ipv4Repr {
+                src: [10, 0, 0, 1].into(),
+                dst: [10, 0, 0, 2].into(),
+                options: &options,
+                ..Ipv4Repr::default()
+            }),
+            transport: TransportRepr::Tcp(TcpRepr {
+                src_port: 12345,
+                dst_port: 80,
+                ..TcpRepr::default()
+            }),
+            ..FrameRepr::default()
         }
-        let ip_len = usize::from(ihl) * 4;
-        let total = u16::try_from(ip_len + 20).unwrap();
-        if snap {
-            f.extend((total + 8).to_be_bytes());
-            f.extend([0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
-        } else {
-            f.extend([0x08, 0x00]);
-        }
-        f.extend([0x40 | ihl, 0]);
-        f.extend(total.to_be_bytes());
-        f.extend([0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-        f.resize(f.len() + ip_len - 20, 0);
-        // Ports 12345 -> 80, data offset 5 words.
-        f.extend([0x30, 0x39, 0x00, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0x50]);
-        f.resize(f.len() + 7, 0);
-        f
+        .to_vec()
+        .unwrap()
     }
 
     #[test]
