@@ -12,8 +12,7 @@
 //!   software profile, both following Open vSwitch's `flow_extract`.
 //! - [`emit`]: the inverse, header representations ([`FrameRepr`](emit::FrameRepr)) to frame
 //!   bytes, with consistent lengths and IPv4 checksum unless a field is forced wrong; written
-//!   with the parser's own field offsets. Every crate builds its test and workload frames
-//!   with it.
+//!   with the parser's own field offsets.
 //! - [`hash`]: the flow table's two hash functions over the packed key.
 //! - [`action`]: the [`Action`](action::Action) an exact-match entry applies (VLAN edit, then
 //!   drop / output / flood / to the agent) and its fixed word encoding.
