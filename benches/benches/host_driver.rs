@@ -22,7 +22,10 @@ use nic_abi::desc::{
     Iova, QueueIndex, RingIndex, RingSize, TxCompletion, TxDescriptor, TxFlags, TxStatus, VmId,
 };
 use nic_abi::device::FlowTableDevice;
-use nic_abi::key::PortNo;
+use nic_abi::emit::{
+    EthernetRepr, FrameRepr, Ipv4Repr, NetworkRepr, Payload, TransportRepr, UdpRepr,
+};
+use nic_abi::key::{MacAddr, PortNo};
 use nic_abi::parse::parse_card;
 use nic_abi::time::SimTime;
 use nic_model::card::CardConfig;
@@ -70,19 +73,25 @@ fn ring(c: &mut Criterion) {
     g.finish();
 }
 
+/// A `len`-byte UDP frame (`len` >= 42), 10.0.0.1 -> 10.0.0.2.
 fn frame(len: usize) -> Vec<u8> {
-    let mut f = vec![0u8; len];
-    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f[14] = 0x45;
-    let ip_len = u16::try_from(len - 14).expect("short");
-    f[16..18].copy_from_slice(&ip_len.to_be_bytes());
-    f[22] = 64;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[10, 0, 0, 1]);
-    f[30..34].copy_from_slice(&[10, 0, 0, 2]);
-    f
+    FrameRepr {
+        ethernet: EthernetRepr {
+            dst: MacAddr([2, 0, 0, 0, 0, 2]),
+            src: MacAddr([2, 0, 0, 0, 0, 1]),
+            ..EthernetRepr::default()
+        },
+        network: NetworkRepr::Ipv4(Ipv4Repr {
+            src: [10, 0, 0, 1].into(),
+            dst: [10, 0, 0, 2].into(),
+            ..Ipv4Repr::default()
+        }),
+        transport: TransportRepr::Udp(UdpRepr::default()),
+        payload: Payload::Zeros(len.checked_sub(42).expect("room for the headers")),
+        ..FrameRepr::default()
+    }
+    .to_vec()
+    .expect("a plain UDP frame")
 }
 
 fn inter_vm(c: &mut Criterion) {

@@ -13,7 +13,10 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nic_abi::action::Action;
 use nic_abi::desc::{QueueIndex, VmId};
-use nic_abi::key::PortNo;
+use nic_abi::emit::{
+    EthernetRepr, FrameRepr, Ipv4Repr, NetworkRepr, Payload, TransportRepr, UdpRepr,
+};
+use nic_abi::key::{MacAddr, PortNo};
 use nic_abi::parse::parse_card;
 use nic_abi::time::SimDuration;
 use nic_model::card::{Card, CardConfig};
@@ -30,21 +33,29 @@ const ROUNDS: u64 = 8;
 const PACKETS: u64 = ROUND * ROUNDS;
 const FLOWS_PER_VM: u32 = 64;
 
+/// A 60-byte UDP frame of flow `flow`: 10.0.0.1:1000 -> 10.1.x.y:`flow`.
 fn frame(flow: u32) -> Vec<u8> {
-    let mut f = vec![0u8; 60];
-    f[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
-    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&46u16.to_be_bytes());
-    f[22] = 64;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[10, 0, 0, 1]);
-    f[30..34].copy_from_slice(&(0x0a01_0000u32 + flow).to_be_bytes());
-    f[34..36].copy_from_slice(&1000u16.to_be_bytes());
-    f[36..38].copy_from_slice(&u16::try_from(flow).expect("few flows").to_be_bytes());
-    f[38..40].copy_from_slice(&26u16.to_be_bytes());
-    f
+    FrameRepr {
+        ethernet: EthernetRepr {
+            dst: MacAddr([0x02, 0, 0, 0, 0, 0x01]),
+            src: MacAddr([0x02, 0, 0, 0, 0, 0x02]),
+            ..EthernetRepr::default()
+        },
+        network: NetworkRepr::Ipv4(Ipv4Repr {
+            src: [10, 0, 0, 1].into(),
+            dst: (0x0a01_0000u32 + flow).into(),
+            ..Ipv4Repr::default()
+        }),
+        transport: TransportRepr::Udp(UdpRepr {
+            src_port: 1000,
+            dst_port: u16::try_from(flow).expect("few flows"),
+            ..UdpRepr::default()
+        }),
+        payload: Payload::Zeros(18),
+        ..FrameRepr::default()
+    }
+    .to_vec()
+    .expect("a plain UDP frame")
 }
 
 struct Bench {

@@ -371,38 +371,36 @@ fn finish(
 mod tests {
     use super::*;
 
+    /// 200 TCP frames to port 80 over 7 source addresses, 8 destination MACs and 3 ports.
     fn small_stream() -> Vec<(Vec<u8>, PortNo)> {
-        let mut frames = Vec::new();
-        for i in 0..200u8 {
-            let mut f = vec![0x02, 0, 0, 0, 0, i, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
-            f.extend([
-                0x45,
-                0,
-                0,
-                40,
-                0,
-                0,
-                0,
-                0,
-                64,
-                6,
-                0,
-                0,
-                10,
-                0,
-                0,
-                i % 7,
-                10,
-                0,
-                0,
-                2,
-            ]);
-            f.extend([
-                0x13, 0x88, 0, 80, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0, 0, 0, 0, 0, 0, 0,
-            ]);
-            frames.push((f, PortNo(u16::from(i % 3) + 1)));
-        }
-        frames
+        use nic_abi::emit::TransportRepr;
+        use nic_abi::emit::{EthernetRepr, FrameRepr, Ipv4Repr, NetworkRepr, TcpRepr};
+        use nic_abi::key::MacAddr;
+        (0..200u8)
+            .map(|i| {
+                let frame = FrameRepr {
+                    ethernet: EthernetRepr {
+                        dst: MacAddr([0x02, 0, 0, 0, 0, i]),
+                        src: MacAddr([0x02, 0, 0, 0, 0, 1]),
+                        ..EthernetRepr::default()
+                    },
+                    network: NetworkRepr::Ipv4(Ipv4Repr {
+                        src: [10, 0, 0, i % 7].into(),
+                        dst: [10, 0, 0, 2].into(),
+                        ..Ipv4Repr::default()
+                    }),
+                    transport: TransportRepr::Tcp(TcpRepr {
+                        src_port: 5000,
+                        dst_port: 80,
+                        ..TcpRepr::default()
+                    }),
+                    ..FrameRepr::default()
+                }
+                .to_vec()
+                .expect("a plain TCP frame");
+                (frame, PortNo(u16::from(i % 3) + 1))
+            })
+            .collect()
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //! - [`parse`]: header parsing, frame bytes to [`FlowKey`](key::FlowKey), in the card's
 //!   profile (a 128-byte header window, the rules the RTL implements) and the agent's full
 //!   software profile, both following Open vSwitch's `flow_extract`.
+//! - [`emit`]: the inverse, header representations ([`FrameRepr`](emit::FrameRepr)) to frame
+//!   bytes, with consistent lengths and IPv4 checksum unless a field is forced wrong; written
+//!   with the parser's own field offsets.
 //! - [`hash`]: the flow table's two hash functions over the packed key.
 //! - [`action`]: the [`Action`](action::Action) an exact-match entry applies (VLAN edit, then
 //!   drop / output / flood / to the agent) and its fixed word encoding.
@@ -64,11 +67,58 @@
 //! assert_eq!(Action::output(PortNo(2)).to_words(), [0x1000_0002, 0]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A frame built from its headers parses back to the key those headers say:
+//!
+//! ```
+//! use std::net::Ipv6Addr;
+//! use nic_abi::emit::{EthernetRepr, FrameRepr, Ipv6Repr, NetworkRepr, TcpRepr, TransportRepr, VlanTag};
+//! use nic_abi::key::{EtherType, FlowKey, KeyClass, MacAddr, PortNo, VlanTci};
+//! use nic_abi::parse::parse_software;
+//!
+//! let frame = FrameRepr {
+//!     ethernet: EthernetRepr {
+//!         dst: MacAddr([2, 0, 0, 0, 0, 2]),
+//!         src: MacAddr([2, 0, 0, 0, 0, 1]),
+//!         tags: &[VlanTag::dot1q(100, 5)],
+//!         ..EthernetRepr::default()
+//!     },
+//!     network: NetworkRepr::Ipv6(Ipv6Repr {
+//!         src: Ipv6Addr::LOCALHOST,
+//!         dst: "2001:db8::1".parse()?,
+//!         traffic_class: 0x28,
+//!         ..Ipv6Repr::default()
+//!     }),
+//!     transport: TransportRepr::Tcp(TcpRepr { src_port: 40000, dst_port: 443, ..TcpRepr::default() }),
+//!     min_len: 60,
+//!     ..FrameRepr::default()
+//! }
+//! .to_vec()?;
+//! let key = parse_software(&frame, PortNo(4));
+//! assert_eq!(key, FlowKey {
+//!     in_port: PortNo(4),
+//!     class: KeyClass::Parsed,
+//!     dl_dst: MacAddr([2, 0, 0, 0, 0, 2]),
+//!     dl_src: MacAddr([2, 0, 0, 0, 0, 1]),
+//!     dl_type: EtherType::IPV6,
+//!     vlan: VlanTci::new(100, 5),
+//!     nw_proto: 6,
+//!     nw_tos: 0x28,
+//!     nw_src: 1,
+//!     nw_dst: 0x2001_0db8_0000_0000_0000_0000_0000_0001,
+//!     tp_src: 40000,
+//!     tp_dst: 443,
+//!     ..FlowKey::default()
+//! });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod action;
 pub mod desc;
 pub mod device;
+pub mod emit;
+mod field;
 pub mod hash;
 pub mod key;
 pub mod parse;

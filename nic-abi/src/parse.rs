@@ -181,129 +181,7 @@ pub fn parse_software(frame: &[u8], in_port: PortNo) -> FlowKey {
     parse::<{ usize::MAX }, true>(frame, in_port)
 }
 
-/// Field offsets and lengths of every header the parser reads, relative to the header's start.
-mod field {
-    /// Ethernet II.
-    pub mod eth {
-        pub const DST: usize = 0;
-        pub const SRC: usize = 6;
-        pub const TYPE: usize = 12;
-        pub const HEADER_LEN: usize = 14;
-    }
-    /// An 802.1Q / 802.1ad tag, starting at its TPID.
-    pub mod vlan {
-        pub const TCI: usize = 2;
-        /// The tag (TPID + TCI).
-        pub const TAG_LEN: usize = 4;
-        /// The tag and the type that follows it: what must be present to take a tag (OVS).
-        pub const TAG_AND_TYPE_LEN: usize = 6;
-        /// The most tags a key holds.
-        pub const MAX_TAGS: usize = 2;
-    }
-    /// 802.2 LLC + SNAP, after an 802.3 length field.
-    pub mod llc_snap {
-        /// DSAP, SSAP, control, OUI.
-        pub const LLC_AND_OUI: core::ops::Range<usize> = 0..6;
-        pub const SNAP_TYPE: usize = 6;
-        pub const HEADER_LEN: usize = 8;
-        /// `AA AA 03` (SNAP) and OUI `00 00 00` (an EtherType follows).
-        pub const ETHERNET_SNAP: [u8; 6] = [0xaa, 0xaa, 0x03, 0, 0, 0];
-    }
-    /// ARP for Ethernet and IPv4.
-    pub mod arp {
-        pub const HTYPE: usize = 0;
-        pub const PTYPE: usize = 2;
-        pub const HLEN: usize = 4;
-        pub const PLEN: usize = 5;
-        pub const OPER: usize = 6;
-        pub const SPA: usize = 14;
-        pub const TPA: usize = 24;
-        pub const HEADER_LEN: usize = 28;
-        pub const HTYPE_ETHERNET: u16 = 1;
-        pub const HLEN_ETHERNET: u8 = 6;
-        pub const PLEN_IPV4: u8 = 4;
-    }
-    /// IPv4.
-    pub mod ipv4 {
-        pub const VER_IHL: usize = 0;
-        pub const TOS: usize = 1;
-        pub const TOTAL_LEN: usize = 2;
-        pub const FLAGS_FRAG: usize = 6;
-        pub const PROTOCOL: usize = 9;
-        pub const SRC: usize = 12;
-        pub const DST: usize = 16;
-        pub const MIN_HEADER_LEN: usize = 20;
-        pub const VERSION: u8 = 4;
-        /// More-fragments flag and fragment offset.
-        pub const FRAGMENT_MASK: u16 = 0x3fff;
-        pub const OFFSET_MASK: u16 = 0x1fff;
-    }
-    /// IPv6 and its extension headers.
-    pub mod ipv6 {
-        pub const VER_TC_FLOW: usize = 0;
-        pub const PAYLOAD_LEN: usize = 4;
-        pub const NEXT_HEADER: usize = 6;
-        pub const SRC: usize = 8;
-        pub const DST: usize = 24;
-        pub const HEADER_LEN: usize = 40;
-        pub const VERSION: u8 = 6;
-        /// Traffic class: bits 27..20 of the first word.
-        pub const TC_SHIFT: u32 = 20;
-        /// Every extension header: next header at 0, a length at 1, at least 8 bytes.
-        pub const EXT_NEXT_HEADER: usize = 0;
-        pub const EXT_LEN: usize = 1;
-        pub const EXT_MIN_LEN: usize = 8;
-        /// Hop-by-hop, routing, destination options: `(len + 1) * 8` bytes.
-        pub const EXT_LEN_UNIT: usize = 8;
-        /// AH: `(len + 2) * 4` bytes.
-        pub const AH_LEN_UNIT: usize = 4;
-        pub const AH_LEN_BIAS: usize = 2;
-        /// Fragment header: offset (13 bits), reserved (2), M (1).
-        pub const FRAG_OFFLG: usize = 2;
-        pub const FRAG_OFFSET_MASK: u16 = 0xfff8;
-        pub const FRAG_HEADER_LEN: usize = 8;
-    }
-    /// Transport headers: where the ports (or type and code) are, and the minimum lengths OVS
-    /// requires before it reads them.
-    pub mod l4 {
-        pub const SRC_PORT: usize = 0;
-        pub const DST_PORT: usize = 2;
-        pub const ICMP_TYPE: usize = 0;
-        pub const ICMP_CODE: usize = 1;
-        /// TCP data offset: the high nibble, in 32-bit words.
-        pub const TCP_DATA_OFFSET: usize = 12;
-        pub const TCP_DATA_OFFSET_SHIFT: u32 = 4;
-        pub const TCP_HEADER_LEN: usize = 20;
-        pub const UDP_HEADER_LEN: usize = 8;
-        pub const SCTP_HEADER_LEN: usize = 12;
-        /// ICMP, IGMP and ICMPv6 headers alike.
-        pub const ICMP_HEADER_LEN: usize = 8;
-    }
-    /// IP protocol numbers the parser acts on.
-    pub mod proto {
-        pub const HOPOPTS: u8 = 0;
-        pub const ICMP: u8 = 1;
-        pub const IGMP: u8 = 2;
-        pub const TCP: u8 = 6;
-        pub const UDP: u8 = 17;
-        pub const ROUTING: u8 = 43;
-        pub const FRAGMENT: u8 = 44;
-        pub const AH: u8 = 51;
-        pub const ICMPV6: u8 = 58;
-        pub const DSTOPTS: u8 = 60;
-        pub const SCTP: u8 = 132;
-    }
-    /// EtherType values beyond those in [`crate::key::EtherType`].
-    pub mod ethertype {
-        /// Smallest EtherType; smaller values are 802.3 lengths.
-        pub const MIN: u16 = 0x0600;
-        pub const RARP: u16 = 0x8035;
-    }
-    /// The most bytes allowed after an IP datagram inside the frame (OVS 3.1's limit on the
-    /// L2 pad it records, `UINT16_MAX`).
-    pub const MAX_L2_PAD: usize = 0xffff;
-}
-
+use crate::field;
 use UnparsedReason::{BeyondHeaderWindow, Ipv6ExtensionHeader, Malformed, Truncated};
 
 /// The bytes a profile may read and the frame's full length.
@@ -634,28 +512,33 @@ fn parse_l4(
 mod tests {
     use super::*;
 
-    /// Ethernet + IPv4 (`ihl` words) + TCP, with `tags` VLAN tags and an optional LLC/SNAP.
+    /// Ethernet + IPv4 (`ihl` words) + TCP 12345 -> 80, with `tags` VLAN tags and an optional
+    /// LLC/SNAP.
     fn deep_frame(tags: usize, snap: bool, ihl: u8) -> Vec<u8> {
-        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1];
-        for _ in 0..tags {
-            f.extend([0x81, 0x00, 0x00, 0x05]);
+        use crate::emit::{EthernetRepr, FrameRepr, Ipv4Repr, Len, NetworkRepr, TcpRepr};
+        use crate::emit::{TransportRepr, VlanTag};
+        let options = vec![0; (usize::from(ihl) - 5) * 4];
+        FrameRepr {
+            ethernet: EthernetRepr {
+                tags: &[VlanTag::dot1q(5, 0); 2][..tags],
+                llc_snap: snap.then_some(Len::Consistent),
+                ..EthernetRepr::default()
+            },
+            network: NetworkRepr::Ipv4(Ipv4Repr {
+                src: [10, 0, 0, 1].into(),
+                dst: [10, 0, 0, 2].into(),
+                options: &options,
+                ..Ipv4Repr::default()
+            }),
+            transport: TransportRepr::Tcp(TcpRepr {
+                src_port: 12345,
+                dst_port: 80,
+                ..TcpRepr::default()
+            }),
+            ..FrameRepr::default()
         }
-        let ip_len = usize::from(ihl) * 4;
-        let total = u16::try_from(ip_len + 20).unwrap();
-        if snap {
-            f.extend((total + 8).to_be_bytes());
-            f.extend([0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]);
-        } else {
-            f.extend([0x08, 0x00]);
-        }
-        f.extend([0x40 | ihl, 0]);
-        f.extend(total.to_be_bytes());
-        f.extend([0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
-        f.resize(f.len() + ip_len - 20, 0);
-        // Ports 12345 -> 80, data offset 5 words.
-        f.extend([0x30, 0x39, 0x00, 0x50, 0, 0, 0, 0, 0, 0, 0, 0, 0x50]);
-        f.resize(f.len() + 7, 0);
-        f
+        .to_vec()
+        .unwrap()
     }
 
     #[test]

@@ -8,6 +8,7 @@ use flow_setup::ofctl::parse_rule;
 use flow_setup::rule::{Point, Rule, RuleId};
 use nic_abi::action::{Action as CardAction, Destination};
 use nic_abi::device::{EntryStats, FlowTableDevice, FlowTableError, InsertOutcome};
+use nic_abi::emit::{FrameRepr, Ipv4Repr, NetworkRepr, TcpRepr, TransportRepr};
 use nic_abi::key::{EtherType, FlowKey, KeyClass, PortNo, UnparsedReason};
 use nic_abi::time::{SimDuration, SimTime};
 use proptest::prelude::*;
@@ -584,17 +585,21 @@ mod stress {
 fn unparsed_packets_are_decided_on_a_full_software_parse() {
     let a = agent(16, &["priority=10,tcp,tp_dst=80,actions=output:2"]);
     // Ethernet + IPv4 (no options) + TCP to port 80.
-    let mut frame = vec![0u8; 14 + 20 + 20];
-    frame[12..14].copy_from_slice(&[0x08, 0x00]);
-    frame[14] = 0x45;
-    frame[16..18].copy_from_slice(&40u16.to_be_bytes());
-    frame[22] = 64;
-    frame[23] = 6;
-    frame[26..30].copy_from_slice(&[10, 0, 0, 1]);
-    frame[30..34].copy_from_slice(&[10, 0, 0, 2]);
-    frame[34..36].copy_from_slice(&1234u16.to_be_bytes());
-    frame[36..38].copy_from_slice(&80u16.to_be_bytes());
-    frame[46] = 0x50;
+    let frame = FrameRepr {
+        network: NetworkRepr::Ipv4(Ipv4Repr {
+            src: [10, 0, 0, 1].into(),
+            dst: [10, 0, 0, 2].into(),
+            ..Ipv4Repr::default()
+        }),
+        transport: TransportRepr::Tcp(TcpRepr {
+            src_port: 1234,
+            dst_port: 80,
+            ..TcpRepr::default()
+        }),
+        ..FrameRepr::default()
+    }
+    .to_vec()
+    .unwrap();
     let (key, d) = a.decide_frame(&frame, PortNo(1));
     assert!(key.is_parsed(), "{key:?}");
     assert_eq!((key.nw_proto, key.tp_dst), (6, 80));
@@ -674,29 +679,35 @@ mod miss_records {
     use flow_setup::rule::RuleId;
     use nic_abi::action::Action as CardAction;
     use nic_abi::desc::{MissReason, MissRecord, PacketHandle};
+    use nic_abi::emit::{FrameRepr, Ipv6ExtHeader, Ipv6Repr, NetworkRepr, TcpRepr, TransportRepr};
     use nic_abi::key::PortNo;
     use nic_abi::parse::parse_card;
     use nic_abi::time::{SimDuration, SimTime};
 
     use super::MockTable;
 
-    /// Ethernet + IPv6 + a hop-by-hop options header + TCP to port 80.
-    fn ipv6_hbh_tcp_frame() -> Vec<u8> {
-        let mut f = vec![0u8; 14 + 40 + 8 + 20];
-        f[12..14].copy_from_slice(&[0x86, 0xdd]);
-        f[14] = 0x60;
-        f[18..20].copy_from_slice(&28u16.to_be_bytes()); // payload length
-        f[20] = 0; // next header: hop-by-hop
-        f[21] = 64;
-        f[22..38].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
-        f[38..54].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
-        f[54] = 6; // HBH next header: TCP; length 0 (8 bytes); PadN follows
-        f[56] = 1;
-        f[57] = 4;
-        f[62..64].copy_from_slice(&1234u16.to_be_bytes());
-        f[64..66].copy_from_slice(&80u16.to_be_bytes());
-        f[74] = 0x50;
-        f
+    /// Ethernet + IPv6 + TCP to port 80, behind a hop-by-hop options header (PadN) when `hbh`.
+    fn ipv6_tcp_frame(hbh: bool) -> Vec<u8> {
+        let hop_by_hop = [Ipv6ExtHeader::Options {
+            protocol: 0,
+            data: &[1, 4, 0, 0, 0, 0],
+        }];
+        FrameRepr {
+            network: NetworkRepr::Ipv6(Ipv6Repr {
+                src: "2001:db8::1".parse().unwrap(),
+                dst: "2001:db8::2".parse().unwrap(),
+                extensions: if hbh { &hop_by_hop } else { &[] },
+                ..Ipv6Repr::default()
+            }),
+            transport: TransportRepr::Tcp(TcpRepr {
+                src_port: 1234,
+                dst_port: 80,
+                ..TcpRepr::default()
+            }),
+            ..FrameRepr::default()
+        }
+        .to_vec()
+        .unwrap()
     }
 
     #[test]
@@ -711,7 +722,7 @@ mod miss_records {
         );
         a.add_rule(parse_rule("priority=10,tcp6,tp_dst=80,actions=output:2").unwrap())
             .unwrap();
-        let frame = ipv6_hbh_tcp_frame();
+        let frame = ipv6_tcp_frame(true);
         // The card does not walk IPv6 extension headers: its key is unparsed.
         let card_key = parse_card(&frame, PortNo(1));
         assert!(!card_key.is_parsed());
@@ -735,10 +746,7 @@ mod miss_records {
             other => panic!("{other:?}"),
         }
         // A plain table miss is admitted with its handle and released after processing.
-        let mut plain = frame.clone();
-        plain[20] = 6; // no extension header: IPv6 next header TCP directly
-        plain.drain(54..62);
-        plain[18..20].copy_from_slice(&20u16.to_be_bytes());
+        let plain = ipv6_tcp_frame(false);
         let key = parse_card(&plain, PortNo(1));
         assert!(key.is_parsed(), "{key:?}");
         let rec = MissRecord::for_packet(
@@ -769,7 +777,7 @@ mod miss_records {
             vec![parse_rule("priority=10,tcp6,tp_dst=80,actions=output:2").unwrap()],
         )
         .unwrap();
-        let frame = ipv6_hbh_tcp_frame();
+        let frame = ipv6_tcp_frame(true);
         let card_key = parse_card(&frame, PortNo(1));
         let rec = MissRecord::for_packet(
             PortNo(1),

@@ -7,7 +7,8 @@ use std::io::Read;
 
 use flate2::read::GzDecoder;
 use hw_rtl::pkt_parser::{window_beats, PacketParserRtl, PARSE_LATENCY_CYCLES};
-use nic_abi::key::{KeyWords, PortNo};
+use nic_abi::emit::{EthernetRepr, FrameRepr, Len, Payload, VlanTag};
+use nic_abi::key::{EtherType, KeyWords, MacAddr, PortNo};
 use nic_abi::parse::parse_card;
 use pcap_file::pcap::PcapReader;
 use pcap_file::DataLink;
@@ -137,44 +138,64 @@ fn a_stray_beat_is_a_counted_protocol_error_not_a_key() {
     assert_eq!(key, parse_card(&frame, PortNo(1)).to_words());
 }
 
+/// The L2 shapes the parser cares about: tags `(tpid, tci)`, then a type, perhaps behind an
+/// 802.3 length and LLC/SNAP.
+fn l2_shape() -> impl Strategy<Value = (Vec<(u16, u16)>, u16, bool)> {
+    prop_oneof![
+        Just((vec![], 0x0800, false)),
+        Just((vec![], 0x86dd, false)),
+        Just((vec![], 0x0806, false)),
+        Just((vec![(0x8100, 5)], 0x0800, false)),
+        Just((vec![(0x88a8, 5), (0x8100, 6)], 0x86dd, false)),
+        Just((vec![(0x8100, 1), (0x8100, 2), (0x8100, 3)], 0x0800, false)),
+        Just((vec![], 0x0800, true)),
+        any::<u16>().prop_map(|t| (vec![], t, false)),
+    ]
+}
+
 /// Frames built from the shapes the parser cares about, then randomly corrupted.
 fn frame_strategy() -> impl Strategy<Value = Vec<u8>> {
-    let header = prop_oneof![
-        Just(vec![0x08, 0x00]),
-        Just(vec![0x86, 0xdd]),
-        Just(vec![0x08, 0x06]),
-        Just(vec![0x81, 0x00, 0x00, 0x05, 0x08, 0x00]),
-        Just(vec![
-            0x88, 0xa8, 0x00, 0x05, 0x81, 0x00, 0x00, 0x06, 0x86, 0xdd
-        ]),
-        Just(vec![
-            0x81, 0x00, 0, 1, 0x81, 0x00, 0, 2, 0x81, 0x00, 0, 3, 0x08, 0x00
-        ]),
-        Just(vec![0x00, 0x40, 0xaa, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00]),
-        proptest::collection::vec(any::<u8>(), 2),
-    ];
     (
-        proptest::collection::vec(any::<u8>(), 12),
-        header,
+        any::<([u8; 6], [u8; 6])>(),
+        l2_shape(),
         0u8..=0xff,
         proptest::collection::vec(any::<u8>(), 0..160),
         proptest::collection::vec((0usize..200, any::<u8>()), 0..4),
         0usize..220,
     )
-        .prop_map(|(macs, header, first, mut rest, flips, cut)| {
-            let mut f = macs;
-            f.extend(header);
-            // A plausible first L3 byte (IPv4 0x45.., IPv6 0x6.) half the time.
-            rest.insert(0, if first & 1 == 0 { 0x45 } else { first });
-            f.extend(rest);
-            for (at, v) in flips {
-                if let Some(b) = f.get_mut(at) {
-                    *b = v;
+        .prop_map(
+            |((dst, src), (tags, ty, snap), first, mut rest, flips, cut)| {
+                // A plausible first L3 byte (IPv4 0x45.., IPv6 0x6.) half the time.
+                rest.insert(0, if first & 1 == 0 { 0x45 } else { first });
+                let tags: Vec<VlanTag> = tags
+                    .into_iter()
+                    .map(|(tpid, tci)| VlanTag {
+                        tpid: EtherType(tpid),
+                        tci,
+                    })
+                    .collect();
+                let mut f = FrameRepr {
+                    ethernet: EthernetRepr {
+                        dst: MacAddr(dst),
+                        src: MacAddr(src),
+                        tags: &tags,
+                        ether_type: Some(EtherType(ty)),
+                        llc_snap: snap.then_some(Len::Consistent),
+                    },
+                    payload: Payload::Bytes(&rest),
+                    ..FrameRepr::default()
                 }
-            }
-            f.truncate(cut.max(1));
-            f
-        })
+                .to_vec()
+                .expect("an L2 header and bytes");
+                for (at, v) in flips {
+                    if let Some(b) = f.get_mut(at) {
+                        *b = v;
+                    }
+                }
+                f.truncate(cut.max(1));
+                f
+            },
+        )
 }
 
 proptest! {
