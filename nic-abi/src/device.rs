@@ -4,7 +4,7 @@
 //! trait here, in the crate both sides share:
 //!
 //! ```text
-//!   flow-setup agent --FlowTableDevice--> nic-model's table      (direct calls, now)
+//!   flow-setup agent --FlowTableDevice--> nic-model's table      (direct calls)
 //!                                    \--> host-driver            (management registers over PCIe)
 //!                                    \--> hw-rtl                 (the RTL's management port)
 //! ```

@@ -35,8 +35,9 @@ pub enum DropReason {
     /// A descriptor the host wrote does not decode (reserved bits, zero or out-of-range
     /// length, a buffer that wraps the address space).
     BadDescriptor,
-    /// The agent's release command said drop (its rules drop the flow, or its software path
-    /// is over budget when the table is full).
+    /// The agent's release command said drop: a drop decided in software (an unparsed key, a
+    /// flow that got no entry), a rule whose actions the card cannot apply, or a packet over
+    /// the agent's per-flow held limit. The card cannot tell which.
     AgentDrop,
     /// The frame is shorter than an Ethernet header or longer than the maximum frame, or a
     /// TX descriptor's length is zero or beyond the maximum.

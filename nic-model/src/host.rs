@@ -2,7 +2,7 @@
 //! interrupts.
 //!
 //! ```text
-//!   host (driver, VMs, agent) --Card::doorbell_* / Card::release (register writes)--> card
+//!   host (driver, VMs, agent) --Card::*_doorbell, Card::mmio_write, Card::release--> card
 //!   card --HostBus::dma_read / dma_write (by VM and IOVA)--> host memory (IOMMU-checked)
 //!   card --HostBus::interrupt(vector)--> host
 //! ```

@@ -1,4 +1,4 @@
-//! The card driven only through its registers, as `host-driver` will: enumerate the blocks,
+//! The card driven only through its registers, as `host-driver` does: enumerate the blocks,
 //! set up a queue pair and the miss and release rings, manage the table through the
 //! management port, and release a held packet through the release ring.
 
