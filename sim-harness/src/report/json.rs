@@ -75,7 +75,7 @@ pub struct SwitchResult {
 }
 
 /// `n / d`, 0 when `d` is 0.
-pub(crate) fn per(n: f64, d: f64) -> f64 {
+pub(super) fn per(n: f64, d: f64) -> f64 {
     if d > 0.0 {
         n / d
     } else {

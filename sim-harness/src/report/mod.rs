@@ -75,6 +75,6 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
 }
 
 /// The switch kind of a result's switch name (`snich/hairpin` is a `snich`).
-pub(crate) fn kind_of(switch: &str) -> &str {
+fn kind_of(switch: &str) -> &str {
     switch.split('/').next().unwrap_or(switch)
 }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::json::{Report, SwitchResult};
 
 /// A number for people: whole above 100, two decimals above 1, three below.
-pub(crate) fn fmt_f(v: f64) -> String {
+pub(super) fn fmt_f(v: f64) -> String {
     if v == 0.0 {
         "0".into()
     } else if v.abs() >= 100.0 {
@@ -20,7 +20,7 @@ pub(crate) fn fmt_f(v: f64) -> String {
 }
 
 /// An optional number, `-` when there is none.
-pub(crate) fn fmt_opt(v: Option<u64>) -> String {
+pub(super) fn fmt_opt(v: Option<u64>) -> String {
     v.map_or_else(|| "-".into(), |v| v.to_string())
 }
 
@@ -135,7 +135,7 @@ pub fn report_text(report: &Report) -> String {
 }
 
 /// Every drop reason of `results`, in name order.
-pub(crate) fn drop_reasons(results: &[SwitchResult]) -> BTreeSet<&String> {
+pub(super) fn drop_reasons(results: &[SwitchResult]) -> BTreeSet<&String> {
     results.iter().flat_map(|r| r.dropped.keys()).collect()
 }
 
