@@ -13,29 +13,34 @@
 //!                          report: JSON, table, CSV, SVG plots, paper.md
 //! ```
 //!
+//! The modules, in the order of a packet's life:
+//!
 //! - [`scenario`]: scenario files (TOML) validated into scenarios; errors name the file, the
 //!   key path and what is wrong. The built-in default scenario.
+//! - [`scenario_path`]: a scenario kept as a TOML document, any scalar key set by its path
+//!   (what a sweep varies).
 //! - [`workload`]: seeded flows (inter-VM, VM-to-wire, wire-to-VM, mixes; fixed, IMIX or
 //!   captured sizes; line, fixed or Poisson rates; Zipf popularity, new flows per second)
 //!   and the replay of captures, as byte-exact frames.
-//! - [`runner`]: the switch factory, runs with conservation checked, comparisons, and
-//!   sweeps over any scenario key in parallel with results independent of the thread count.
-//! - [`report`]: the JSON report, the side-by-side table, CSV, SVG plots, the paper report.
-//! - [`switch`]: the contract every switch under test keeps (topology, offered packets,
-//!   the conservation ledger, what a run measures).
-//! - [`host_cpu`]: the host's cores, on which every switch's software runs.
 //! - [`capture`]: reading pcap and pcapng captures (gzipped or not) into validated Ethernet
 //!   frames, refusing bad files with the file and the place.
-//! - [`frames`]: seeded random Ethernet frames of every header kind the card parses.
-//! - [`rules_cli`]: `snich rules check | lint | trace`, flow-setup's rules tools.
 //! - [`switch`]: the contract every switch under test keeps (topology, offered packets,
 //!   the conservation ledger, what a run measures).
 //! - [`host_cpu`]: the host's cores, on which every switch's software runs.
 //! - [`profile`]: cost profiles (`profiles/*.toml`), every per-operation cost with its
 //!   source; the built-in one is calibrated against real switches measured on these machines.
+//! - [`snich_system`]: the sNICh system (card, host driver, agent) as a switch under test.
 //! - [`baselines`]: the switches sNICh is compared with: the Linux bridge, Open vSwitch and an
 //!   SR-IOV NIC's embedded bridge, on the same host CPU model.
-//! - [`snich_system`]: the sNICh system (card, host driver, agent) as a switch under test.
+//! - [`runner`]: the switch factory, runs with conservation checked, comparisons, and
+//!   sweeps over any scenario key in parallel with results independent of the thread count.
+//! - [`report`]: what the runs measured: the JSON report, the side-by-side table, CSV, SVG
+//!   plots, the paper's claims checked.
+//!
+//! Beside the runs:
+//!
+//! - [`rules_cli`]: `snich rules check | lint | trace`, flow-setup's rules tools.
+//! - [`frames`]: seeded random Ethernet frames of every header kind the card parses.
 //! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
 //!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
 //!
@@ -62,6 +67,7 @@ pub mod report;
 pub mod rules_cli;
 pub mod runner;
 pub mod scenario;
+pub mod scenario_path;
 pub mod snich_system;
 pub mod switch;
 pub mod workload;

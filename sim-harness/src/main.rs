@@ -46,8 +46,8 @@ enum Command {
     #[command(subcommand)]
     Rules(RulesCommand),
     /// Co-simulate the RTL parser and lookup pipeline against nic-abi's parser and
-    /// nic-model's table; prints a JSON summary, exits 1 on any mismatch (needs the `rtl`
-    /// feature: cargo run -p sim-harness --features rtl -- cosim).
+    /// nic-model's table; prints what it compared (`--json`: a JSON summary), exits 1 on any
+    /// mismatch (needs the `rtl` feature: cargo run -p sim-harness --features rtl -- cosim).
     Cosim(CosimArgs),
 }
 
@@ -182,6 +182,10 @@ struct CosimArgs {
     /// Dump VCD waveforms next to this path (also: SNICH_VCD=path).
     #[arg(long, env = "SNICH_VCD")]
     vcd: Option<PathBuf>,
+    /// Also write the JSON summary here (`-`: standard output, and the text goes to standard
+    /// error).
+    #[arg(long)]
+    json: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -626,10 +630,36 @@ fn cosim(args: &CosimArgs) -> ExitCode {
     };
     let mut summary = serde_json::json!(report.summary);
     summary["verilator"] = serde_json::json!(hw_rtl::VERILATOR_VERSION);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&summary).unwrap_or_default()
+    let json = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
+    let s = &report.summary;
+    let text = format!(
+        "cosim: {} frames: {} parser keys, {} lookups ({} hits), {} result timings and {} \
+         installs compared; {} mismatches; {} cycles, {:.0} cycles/s ({})\n",
+        s.packets,
+        s.keys_compared,
+        s.lookups_compared,
+        s.hits,
+        s.timing_compared,
+        s.installs_compared,
+        s.mismatches,
+        s.cycles,
+        s.cycles_per_second,
+        hw_rtl::VERILATOR_VERSION
     );
+    match args.json.as_deref() {
+        Some("-") => {
+            print!("{json}");
+            eprint!("{text}");
+        }
+        Some(path) => {
+            if let Err(e) = report::write_file(Path::new(path), &json) {
+                eprintln!("snich cosim: {e}");
+                return ExitCode::from(2);
+            }
+            print!("{text}");
+        }
+        None => print!("{text}"),
+    }
     match &report.first_mismatch {
         None => ExitCode::SUCCESS,
         Some(m) => {

@@ -13,17 +13,14 @@
 //! its job's slot, so the results do not depend on the thread count (invariant 6).
 //!
 //! ```
-//! use sim_harness::runner::{run_switch, RunError};
+//! use sim_harness::runner::run_switch;
 //! use sim_harness::scenario::Scenario;
 //! use sim_harness::switch::SwitchKind;
 //!
-//! let scenario = Scenario::from_toml("packets = 10", None).unwrap();
-//! // Switches not built into this version say so.
-//! match run_switch(SwitchKind::Snich, &scenario) {
-//!     Ok(run) => assert_eq!(run.ledger.offered, 10),
-//!     Err(RunError::Switch { .. }) => {}
-//!     Err(e) => panic!("{e}"),
-//! }
+//! let scenario = Scenario::from_toml("packets = 10", None)?;
+//! let run = run_switch(SwitchKind::Snich, &scenario)?;
+//! assert_eq!(run.ledger.offered, 10);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use std::str::FromStr;

@@ -46,6 +46,8 @@ use crate::switch::{
 };
 use crate::workload::{Workload, WorkloadError, WorkloadSpec};
 
+pub use crate::scenario_path::ScenarioDocument;
+
 /// The built-in default scenario (`scenarios/default.toml`).
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.toml");
 
@@ -316,12 +318,13 @@ const MAX_PACKETS: f64 = 1e10;
 /// The name errors use for a scenario without a file.
 const NO_FILE: &str = "<scenario>";
 
-fn file_name(file: Option<&Path>) -> String {
+/// The name errors use for `file`.
+pub(crate) fn file_name(file: Option<&Path>) -> String {
     file.map_or_else(|| NO_FILE.to_string(), |f| f.display().to_string())
 }
 
 /// 1-based line and column of byte `offset` in `text`.
-fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let column = before
@@ -365,7 +368,12 @@ impl ScenarioSpec {
     }
 }
 
-fn key_err(file: &str, key: impl Into<String>, what: impl Into<String>) -> ScenarioError {
+/// The error of `key` in `file`: `what` is wrong.
+pub(crate) fn key_err(
+    file: &str,
+    key: impl Into<String>,
+    what: impl Into<String>,
+) -> ScenarioError {
     ScenarioError::Key {
         file: file.to_string(),
         place: String::new(),
@@ -853,168 +861,6 @@ impl TryFrom<LocatedSpec> for Scenario {
     }
 }
 
-/// A scenario file kept as a TOML document, so a sweep can set any key by its path.
-#[derive(Debug, Clone)]
-pub struct ScenarioDocument {
-    /// The document.
-    pub table: toml::Table,
-    /// The file it was read from.
-    pub file: Option<PathBuf>,
-    /// Its text as read.
-    pub text: String,
-}
-
-impl ScenarioDocument {
-    /// Reads the file at `path` as a document.
-    pub fn from_file(path: &Path) -> Result<ScenarioDocument, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
-            file: path.display().to_string(),
-            what: e.to_string(),
-        })?;
-        ScenarioDocument::from_toml(&text, Some(path))
-    }
-
-    /// Reads TOML `text` (from `file`) as a document; validates it as a scenario too, so a
-    /// bad file is refused before any sweep point runs.
-    pub fn from_toml(text: &str, file: Option<&Path>) -> Result<ScenarioDocument, ScenarioError> {
-        ScenarioSpec::from_toml(text, file)?;
-        let table: toml::Table = toml::from_str(text).map_err(|e| {
-            let (line, column) = line_column(text, e.span().map_or(0, |s| s.start));
-            ScenarioError::Syntax {
-                file: file_name(file),
-                line,
-                column,
-                what: e.message().trim().to_string(),
-            }
-        })?;
-        Ok(ScenarioDocument {
-            table,
-            file: file.map(Path::to_path_buf),
-            text: text.to_string(),
-        })
-    }
-
-    /// The scenario of the document as it is.
-    pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
-        Scenario::from_toml(&self.text, self.file.as_deref())
-    }
-
-    /// The sweep the document itself names (`[sweep]`), if any.
-    pub fn sweep(&self) -> Result<Option<SweepSpec>, ScenarioError> {
-        Ok(ScenarioSpec::from_toml(&self.text, self.file.as_deref())?.sweep)
-    }
-
-    /// The scenario with `key` (a dotted path, `[i]` for array elements) set to `value`.
-    /// Errors name the file, the key and the value.
-    pub fn with(&self, key: &str, value: &toml::Value) -> Result<Scenario, ScenarioError> {
-        let f = file_name(self.file.as_deref());
-        let mut table = self.table.clone();
-        set_path(&mut table, key, value.clone()).map_err(|what| key_err(&f, key, what))?;
-        let spec: ScenarioSpec = serde_path_to_error::deserialize(table).map_err(|e| {
-            let path = e.path().to_string();
-            key_err(
-                &f,
-                path,
-                format!("{} (with {key} = {value})", e.into_inner().message().trim()),
-            )
-        })?;
-        Scenario::try_from(LocatedSpec {
-            spec,
-            file: self.file.clone(),
-        })
-        .map_err(|e| match e {
-            ScenarioError::Key {
-                file,
-                place,
-                key: k,
-                what,
-            } => ScenarioError::Key {
-                file,
-                place,
-                key: k,
-                what: format!("{what} (with {key} = {value})"),
-            },
-            other => other,
-        })
-    }
-}
-
-/// One step of a key path: a table key, or an index into an array.
-enum Step<'a> {
-    Key(&'a str),
-    Index(usize),
-}
-
-fn parse_path(path: &str) -> Result<Vec<Step<'_>>, String> {
-    let mut steps = Vec::new();
-    for part in path.split('.') {
-        let (name, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if name.is_empty() {
-            return Err(format!("`{path}` is not a key path (`a.b`, `a[0].b`)"));
-        }
-        steps.push(Step::Key(name));
-        while !rest.is_empty() {
-            let close = rest
-                .find(']')
-                .filter(|_| rest.starts_with('['))
-                .ok_or_else(|| format!("`{path}` is not a key path (`a.b`, `a[0].b`)"))?;
-            let i = rest[1..close]
-                .parse()
-                .map_err(|_| format!("`{}` is not an array index", &rest[1..close]))?;
-            steps.push(Step::Index(i));
-            rest = &rest[close + 1..];
-        }
-    }
-    Ok(steps)
-}
-
-/// Sets the scalar at `path` in `table`, creating missing tables on the way (the key's
-/// validity is then checked by deserialising the spec, which refuses unknown keys).
-fn set_path(table: &mut toml::Table, path: &str, value: toml::Value) -> Result<(), String> {
-    let steps = parse_path(path)?;
-    let mut slot: Option<&mut toml::Value> = None;
-    let mut root = Some(table);
-    for (n, step) in steps.iter().enumerate() {
-        let last = n + 1 == steps.len();
-        let next: &mut toml::Value = match (step, root.take(), slot.take()) {
-            (Step::Key(k), Some(t), None) => t
-                .entry((*k).to_string())
-                .or_insert_with(|| toml::Value::Table(toml::Table::new())),
-            (Step::Key(k), None, Some(v)) => match v {
-                toml::Value::Table(t) => t
-                    .entry((*k).to_string())
-                    .or_insert_with(|| toml::Value::Table(toml::Table::new())),
-                _ => return Err(format!("`{k}`'s parent is not a table")),
-            },
-            (Step::Index(i), None, Some(v)) => match v {
-                toml::Value::Array(a) => {
-                    let len = a.len();
-                    a.get_mut(*i)
-                        .ok_or_else(|| format!("index {i} is past the array's {len} elements"))?
-                }
-                _ => return Err(format!("[{i}] indexes something that is not an array")),
-            },
-            _ => return Err(format!("`{path}` is not a key path")),
-        };
-        if last {
-            if matches!(next, toml::Value::Table(t) if !t.is_empty())
-                || matches!(next, toml::Value::Array(_))
-            {
-                return Err(
-                    "is not a scalar key (a sweep varies numbers, strings or booleans)".into(),
-                );
-            }
-            *next = value;
-            return Ok(());
-        }
-        slot = Some(next);
-    }
-    Err(format!("`{path}` is empty"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1064,17 +910,5 @@ mod tests {
             s.rules.last().map(|r| r.actions.clone()),
             Some(vec![Action::Output(UPLINK_PORT)])
         );
-    }
-
-    #[test]
-    fn set_path_creates_tables_and_refuses_non_scalars() {
-        let mut t: toml::Table = toml::from_str("[workload]\nmix = [{ share = 1.0 }]").unwrap();
-        set_path(&mut t, "vms.count", toml::Value::Integer(3)).unwrap();
-        set_path(&mut t, "workload.mix[0].share", toml::Value::Float(0.5)).unwrap();
-        assert_eq!(t["vms"]["count"].as_integer(), Some(3));
-        assert_eq!(t["workload"]["mix"][0]["share"].as_float(), Some(0.5));
-        assert!(set_path(&mut t, "workload.mix", toml::Value::Integer(1)).is_err());
-        assert!(set_path(&mut t, "workload.mix[4].share", toml::Value::Integer(1)).is_err());
-        assert!(set_path(&mut t, "a..b", toml::Value::Integer(1)).is_err());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use crate::support::{here, repo, scratch};
+use crate::support::{here, pcap_header, repo, scratch};
 
 fn snich(args: &[&str], cwd: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_snich"))
@@ -101,17 +101,6 @@ fn bad_rules_are_refused_with_their_place() {
     refused(&out, 1, "r.rules:2:");
 }
 
-fn pcap_header(link: u32) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&4u16.to_le_bytes());
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&65_535u32.to_le_bytes());
-    b.extend_from_slice(&link.to_le_bytes());
-    b
-}
-
 #[test]
 fn bad_captures_are_refused_with_their_file_and_place() {
     let dir = scratch("cli-bad-pcap");
@@ -160,23 +149,21 @@ fn paper_refuses_a_directory_without_scenarios() {
     );
 }
 
-/// The JSON report of `args` written to standard output, without `simulator`; `None` when a
-/// switch of the run is not part of this build (the command then says so and exits 2).
-fn report_without_simulator(args: &[&str], dir: &std::path::Path) -> Option<serde_json::Value> {
+/// The JSON report of `args` written to standard output, without `simulator`.
+fn report_without_simulator(args: &[&str], dir: &std::path::Path) -> serde_json::Value {
     let out = snich(args, dir);
-    let err = String::from_utf8_lossy(&out.stderr);
-    if out.status.code() == Some(2) && err.contains("not built in this version") {
-        return None;
-    }
-    assert!(out.status.success(), "{err}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     v.as_object_mut().expect("object").remove("simulator");
-    Some(v)
+    v
 }
 
-/// Invariant 6 through the command line, with whatever switches this build has: the same run
-/// twice, and a sweep on one and on two threads, give the same report apart from
-/// `simulator`. (With no switch built in, each command must refuse cleanly instead.)
+/// Invariant 6 through the command line: the same run twice, and a sweep on one and on two
+/// threads, give the same report apart from `simulator`.
 #[test]
 fn runs_and_sweeps_from_the_command_line_are_deterministic() {
     let dir = scratch("cli-determinism");
@@ -193,7 +180,8 @@ fn runs_and_sweeps_from_the_command_line_are_deterministic() {
     };
     let first = run("a");
     assert_eq!(first, run("b"));
-    let switches = first.map(|v| v["results"].as_array().map_or(0, Vec::len));
+    let switches = first["results"].as_array().map_or(0, Vec::len);
+    assert_eq!(switches, 4, "every switch ran: {first}");
     let sweep = |threads: &str, out: &str| {
         report_without_simulator(
             &[
@@ -211,15 +199,9 @@ fn runs_and_sweeps_from_the_command_line_are_deterministic() {
         )
     };
     let one = sweep("1", "c");
-    if let Some(v) = &one {
-        let points = v["results"].as_array().map_or(0, Vec::len);
-        assert_eq!(
-            Some(points),
-            switches.map(|n| 2 * n),
-            "two values, every switch"
-        );
-        let csv = |d: &str| std::fs::read_to_string(dir.join(d).join("sweep.csv")).unwrap();
-        assert_eq!(sweep("2", "d").as_ref(), Some(v));
-        assert_eq!(csv("c"), csv("d"));
-    }
+    let points = one["results"].as_array().map_or(0, Vec::len);
+    assert_eq!(points, 2 * switches, "two values, every switch");
+    let csv = |d: &str| std::fs::read_to_string(dir.join(d).join("sweep.csv")).unwrap();
+    assert_eq!(sweep("2", "d"), one);
+    assert_eq!(csv("c"), csv("d"));
 }

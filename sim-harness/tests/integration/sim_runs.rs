@@ -149,32 +149,20 @@ fn sweeps_give_the_same_bytes_on_one_or_two_threads() {
 #[test]
 fn a_sweep_point_that_is_invalid_is_refused_before_running() {
     let doc = ScenarioDocument::from_file(&here("data/small_scenario.toml")).expect("doc");
-    let vary: Vary = "vms.count=2,0".parse().expect("vary");
-    let e = runner::sweep(
-        &ideal_factory,
-        &SwitchKind::ALL,
-        &doc,
-        &vary,
-        2,
-        &ProgressBar::hidden(),
-    )
-    .unwrap_err();
+    let refusal = |vary: &str| {
+        let vary: Vary = vary.parse().expect("vary");
+        let bar = ProgressBar::hidden();
+        runner::sweep(&ideal_factory, &SwitchKind::ALL, &doc, &vary, 2, &bar)
+            .unwrap_err()
+            .to_string()
+    };
+    let e = refusal("vms.count=2,0");
     assert!(
-        e.to_string()
-            .ends_with("vms.count: must be at least 1 (with vms.count = 0)"),
+        e.ends_with("vms.count: must be at least 1 (with vms.count = 0)"),
         "{e}"
     );
-    let vary: Vary = "vms.colour=2".parse().expect("vary");
-    let e = runner::sweep(
-        &ideal_factory,
-        &SwitchKind::ALL,
-        &doc,
-        &vary,
-        2,
-        &ProgressBar::hidden(),
-    )
-    .unwrap_err();
-    assert!(e.to_string().contains("unknown field `colour`"), "{e}");
+    let e = refusal("vms.colour=2");
+    assert!(e.contains("unknown field `colour`"), "{e}");
 }
 
 #[test]

@@ -167,3 +167,29 @@ pub fn scratch(name: &str) -> PathBuf {
     std::fs::create_dir_all(&d).expect("scratch dir");
     d
 }
+
+/// A classic pcap file header (little-endian, version 2.4, snap length 65,535) of link type
+/// `link` (1: Ethernet).
+pub fn pcap_header(link: u32) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&4u16.to_le_bytes());
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&65_535u32.to_le_bytes());
+    b.extend_from_slice(&link.to_le_bytes());
+    b
+}
+
+/// A classic Ethernet pcap file of `records`, record `i` at `i` seconds, none cut short.
+pub fn pcap(records: &[Vec<u8>]) -> Vec<u8> {
+    let mut b = pcap_header(1);
+    for (i, r) in records.iter().enumerate() {
+        b.extend_from_slice(&u32::try_from(i).unwrap().to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&u32::try_from(r.len()).unwrap().to_le_bytes());
+        b.extend_from_slice(&u32::try_from(r.len()).unwrap().to_le_bytes());
+        b.extend_from_slice(r);
+    }
+    b
+}

@@ -4,15 +4,25 @@
 
 use std::collections::BTreeMap;
 
+use sim_harness::capture::Capture;
 use sim_harness::scenario::Scenario;
 use sim_harness::switch::{Endpoint, OfferedPacket};
 
-use crate::support::{repo, scratch};
+use crate::support::{pcap, repo, scratch};
 
 fn packets(toml: &str) -> (Scenario, Vec<OfferedPacket>) {
     let s = Scenario::from_toml(toml, None).unwrap_or_else(|e| panic!("{e}"));
     let p = s.workload.packets(&s.topology, s.seed, s.limit).collect();
     (s, p)
+}
+
+/// The packets of scenario `toml` with `CAPTURE` in it standing for the path of the sample
+/// pcapng capture of the repository's test data, and that capture.
+fn packets_of_sample_capture(toml: &str) -> (Scenario, Vec<OfferedPacket>, Capture) {
+    let file = repo("tests/data/pcapparser_wireshark_samples-test.pcapng");
+    let capture = Capture::open(&file).expect("capture");
+    let (s, p) = packets(&toml.replace("CAPTURE", &file.display().to_string()));
+    (s, p, capture)
 }
 
 /// The UDP source port: the flow's identity within a sender-receiver pair.
@@ -186,24 +196,6 @@ fn new_flows_arrive_at_the_asked_rate_and_end_after_their_length() {
     );
 }
 
-fn pcap(records: &[Vec<u8>]) -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&4u16.to_le_bytes());
-    b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&65_535u32.to_le_bytes());
-    b.extend_from_slice(&1u32.to_le_bytes());
-    for (i, r) in records.iter().enumerate() {
-        b.extend_from_slice(&u32::try_from(i).unwrap().to_le_bytes());
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&u32::try_from(r.len()).unwrap().to_le_bytes());
-        b.extend_from_slice(&u32::try_from(r.len()).unwrap().to_le_bytes());
-        b.extend_from_slice(r);
-    }
-    b
-}
-
 #[test]
 fn replay_maps_addresses_onto_the_scenario_and_counts_what_it_cannot() {
     let dir = scratch("replay-map");
@@ -267,12 +259,8 @@ fn replay_maps_addresses_onto_the_scenario_and_counts_what_it_cannot() {
 
 #[test]
 fn a_real_capture_replays_every_frame() {
-    let file = repo("tests/data/pcapparser_wireshark_samples-test.pcapng");
-    let text = format!(
-        "[workload]\nkind = \"pcap\"\npcap = {{ file = \"{}\" }}\n",
-        file.display()
-    );
-    let (s, p) = packets(&text);
+    let (s, p, _) =
+        packets_of_sample_capture("[workload]\nkind = \"pcap\"\npcap = { file = \"CAPTURE\" }\n");
     let stats = s.workload.replay_stats().expect("replay");
     assert_eq!(stats.offered, p.len() as u64);
     assert_eq!(
@@ -295,13 +283,8 @@ fn a_duration_offers_the_packets_that_fit_in_it() {
 
 #[test]
 fn sizes_from_a_capture_are_its_frame_lengths() {
-    let file = repo("tests/data/pcapparser_wireshark_samples-test.pcapng");
-    let text = format!(
-        "packets = 3000\n[workload]\nsize = {{ pcap = \"{}\" }}\n",
-        file.display()
-    );
-    let (_, p) = packets(&text);
-    let capture = sim_harness::capture::Capture::open(&file).expect("capture");
+    let (_, p, capture) =
+        packets_of_sample_capture("packets = 3000\n[workload]\nsize = { pcap = \"CAPTURE\" }\n");
     let lengths: std::collections::BTreeSet<usize> = capture
         .frames
         .iter()
@@ -317,13 +300,9 @@ fn sizes_from_a_capture_are_its_frame_lengths() {
 
 #[test]
 fn a_replay_at_capture_timing_keeps_the_captures_gaps() {
-    let file = repo("tests/data/pcapparser_wireshark_samples-test.pcapng");
-    let text = format!(
-        "packets = 200\n[workload]\nkind = \"pcap\"\npcap = {{ file = \"{}\", timing = \"capture\" }}\n",
-        file.display()
+    let (_, p, capture) = packets_of_sample_capture(
+        "packets = 200\n[workload]\nkind = \"pcap\"\npcap = { file = \"CAPTURE\", timing = \"capture\" }\n",
     );
-    let (_, p) = packets(&text);
-    let capture = sim_harness::capture::Capture::open(&file).expect("capture");
     let t0 = capture.frames[0].timestamp;
     let mut last = 0;
     for (x, f) in p.iter().zip(&capture.frames) {

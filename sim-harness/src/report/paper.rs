@@ -1,0 +1,364 @@
+//! `snich paper`: each of the paper's claims checked against every experiment that bears
+//! on it (listing every point where the numbers do not support it), each experiment's table
+//! and plots, as Markdown; and all the experiments' reports as one JSON document.
+
+use std::fmt::Write as _;
+
+use super::json::{per, Report, SwitchResult, REPORT_VERSION};
+use super::kind_of;
+use super::table::{fmt_f, fmt_opt};
+
+fn value_text(v: Option<&serde_json::Value>) -> String {
+    match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+        None => "-".into(),
+    }
+}
+
+/// A comparison of sNICh with one baseline over every point of the experiments given.
+struct Tally {
+    points: usize,
+    better: usize,
+    worse: Vec<String>,
+}
+
+fn tally(
+    sections: &[(String, Report)],
+    baseline: &str,
+    metric: &str,
+    get: fn(&SwitchResult) -> f64,
+    higher_is_better: bool,
+) -> Tally {
+    let mut t = Tally {
+        points: 0,
+        better: 0,
+        worse: Vec::new(),
+    };
+    for (name, report) in sections {
+        for r in report
+            .results
+            .iter()
+            .filter(|r| kind_of(&r.switch) == "snich")
+        {
+            let Some(b) = report
+                .results
+                .iter()
+                .find(|b| b.switch == baseline && b.value == r.value)
+            else {
+                continue;
+            };
+            t.points += 1;
+            let (ours, theirs) = (get(r), get(b));
+            let ok = if higher_is_better {
+                ours >= theirs
+            } else {
+                ours <= theirs
+            };
+            if ok {
+                t.better += 1;
+            } else {
+                t.worse.push(format!(
+                    "{name} at {} = {} ({}): {metric} {} vs {baseline} {}",
+                    report.sweep.as_ref().map_or("-", |s| s.key.as_str()),
+                    value_text(r.value.as_ref()),
+                    r.switch,
+                    fmt_f(ours),
+                    fmt_f(theirs)
+                ));
+            }
+        }
+    }
+    t
+}
+
+/// What a claim compares: description, metric name, the metric, whether higher is better.
+type Check = (&'static str, &'static str, fn(&SwitchResult) -> f64, bool);
+
+fn claim_outperforms(sections: &[(String, Report)], out: &mut String) {
+    out.push_str("## Claim 1: sNICh outperforms the Linux bridge and Open vSwitch\n\n");
+    let checks: [Check; 2] = [
+        (
+            "throughput (Gb/s, higher is better)",
+            "throughput",
+            |r| r.throughput_gbps,
+            true,
+        ),
+        (
+            "host CPU cycles per packet (lower is better)",
+            "cycles/packet",
+            |r| r.host_cpu_cycles_per_packet,
+            false,
+        ),
+    ];
+    for baseline in ["linux-bridge", "ovs"] {
+        for (what, metric, get, higher) in checks {
+            let t = tally(sections, baseline, metric, get, higher);
+            if t.points == 0 {
+                let _ = writeln!(
+                    out,
+                    "- {what} against `{baseline}`: no data (no experiment ran both)."
+                );
+                continue;
+            }
+            let verdict = if t.worse.is_empty() {
+                "holds at every point"
+            } else if t.better == 0 {
+                "does not hold at any point"
+            } else {
+                "holds only in part"
+            };
+            let _ = writeln!(
+                out,
+                "- {what} against `{baseline}`: {verdict}: sNICh is at least as good at {} of {} points.",
+                t.better, t.points
+            );
+            for w in t.worse.iter().take(8) {
+                let _ = writeln!(out, "  - not at {w}");
+            }
+            if t.worse.len() > 8 {
+                let _ = writeln!(out, "  - and {} more points", t.worse.len() - 8);
+            }
+        }
+    }
+    out.push('\n');
+}
+
+fn claim_scales(sections: &[(String, Report)], out: &mut String) {
+    out.push_str("## Claim 2: sNICh scales better with the number of VMs\n\n");
+    let mut any = false;
+    for (name, report) in sections {
+        let Some(sweep) = report.sweep.as_ref().filter(|s| s.key == "vms.count") else {
+            continue;
+        };
+        let (Some(lo), Some(hi)) = (sweep.values.first(), sweep.values.last()) else {
+            continue;
+        };
+        any = true;
+        let _ = writeln!(
+            out,
+            "### {name}: from {} to {} VMs\n\n| switch | Gb/s at {} | Gb/s at {} | ratio | cycles/packet at {} | at {} |\n|---|---|---|---|---|---|",
+            value_text(Some(lo)), value_text(Some(hi)),
+            value_text(Some(lo)), value_text(Some(hi)),
+            value_text(Some(lo)), value_text(Some(hi))
+        );
+        let mut ratios: Vec<(String, f64)> = Vec::new();
+        for r in report
+            .results
+            .iter()
+            .filter(|r| r.value.as_ref() == Some(lo))
+        {
+            let Some(h) = report
+                .results
+                .iter()
+                .find(|x| x.switch == r.switch && x.value.as_ref() == Some(hi))
+            else {
+                continue;
+            };
+            let ratio = per(h.throughput_gbps, r.throughput_gbps);
+            ratios.push((r.switch.clone(), ratio));
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.switch,
+                fmt_f(r.throughput_gbps),
+                fmt_f(h.throughput_gbps),
+                fmt_f(ratio),
+                fmt_f(r.host_cpu_cycles_per_packet),
+                fmt_f(h.host_cpu_cycles_per_packet)
+            );
+        }
+        let ours = ratios
+            .iter()
+            .find(|(s, _)| kind_of(s) == "snich")
+            .map(|(_, r)| *r);
+        let others: Vec<&(String, f64)> = ratios
+            .iter()
+            .filter(|(s, _)| s == "linux-bridge" || s == "ovs")
+            .collect();
+        out.push('\n');
+        match ours {
+            None => out.push_str("No sNICh results: the claim cannot be checked here.\n\n"),
+            Some(_) if others.is_empty() => {
+                out.push_str("No Linux bridge or Open vSwitch results to compare with.\n\n");
+            }
+            Some(o) => {
+                let behind: Vec<String> = others
+                    .iter()
+                    .filter(|(_, r)| *r > o)
+                    .map(|(s, r)| format!("`{s}`'s {}x", fmt_f(*r)))
+                    .collect();
+                if behind.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "Holds here: from the smallest to the largest VM count, sNICh's throughput changes {}x, no less than the software switches'.\n",
+                        fmt_f(o)
+                    );
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "Does not hold here: from the smallest to the largest VM count, sNICh's throughput changes {}x, less than {}.\n",
+                        fmt_f(o),
+                        behind.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    if !any {
+        out.push_str("No experiment varies `vms.count`: no data.\n\n");
+    }
+}
+
+fn claim_pcie(sections: &[(String, Report)], out: &mut String) {
+    out.push_str("## Claim 3: sNICh saves I/O bus (PCIe) bandwidth\n\n");
+    let mut any = false;
+    for (name, report) in sections {
+        let inter_vm = report
+            .scenario
+            .pointer("/workload/kind")
+            .and_then(serde_json::Value::as_str)
+            == Some("inter-vm");
+        let copy_modes = report
+            .sweep
+            .as_ref()
+            .is_some_and(|s| s.key == "card.inter_vm");
+        if !inter_vm && !copy_modes {
+            continue;
+        }
+        any = true;
+        let key = report.sweep.as_ref().map_or("-", |s| s.key.as_str());
+        let _ = writeln!(out, "### {name}\n\n| {key} | switch | PCIe bytes/packet | throughput Gb/s |\n|---|---|---|---|");
+        for r in &report.results {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                value_text(r.value.as_ref()),
+                r.switch,
+                fmt_f(r.pcie_bytes_per_packet),
+                fmt_f(r.throughput_gbps)
+            );
+        }
+        let t = tally(
+            std::slice::from_ref(&(name.clone(), report.clone())),
+            "sriov-veb",
+            "PCIe bytes/packet",
+            |r| r.pcie_bytes_per_packet,
+            false,
+        );
+        out.push('\n');
+        if t.points == 0 {
+            out.push_str(
+                "No sNICh and SR-IOV VEB results at the same points: nothing to compare.\n\n",
+            );
+        } else if t.worse.is_empty() {
+            let _ = writeln!(
+                out,
+                "Holds here: sNICh moves no more PCIe bytes per packet than the SR-IOV VEB at all {} points.\n",
+                t.points
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "Holds at {} of {} points; not at:\n",
+                t.better, t.points
+            );
+            for w in &t.worse {
+                let _ = writeln!(out, "- {w}");
+            }
+            out.push('\n');
+        }
+    }
+    if !any {
+        out.push_str("No inter-VM or copy-mode experiment: no data.\n\n");
+    }
+}
+
+/// The Markdown report of `snich paper`: each claim and what the experiments' numbers show
+/// (including where they do not support it), then each experiment's table and plots
+/// (SVG files in a directory named as the experiment, beside the Markdown file).
+pub fn paper_markdown(sections: &[(String, Report)]) -> String {
+    let mut out = format!(
+        "# sNICh: the paper's questions, answered by simulation\n\n\
+         Generated by `snich paper` (snich {}). Every number below is simulated: the same \
+         scenarios and seeds give the same numbers on any machine. The claims are those of Ram \
+         et al., \"sNICh: Efficient Last Hop Networking in the Data Center\" (ANCS 2010); each \
+         is checked against every experiment that bears on it, and every point where our \
+         numbers do not support it is listed.\n\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    claim_outperforms(sections, &mut out);
+    claim_scales(sections, &mut out);
+    claim_pcie(sections, &mut out);
+    out.push_str("## Experiments\n\n");
+    for (name, report) in sections {
+        let desc = report
+            .scenario
+            .get("description")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let key = report.sweep.as_ref().map_or("-", |s| s.key.as_str());
+        let _ = writeln!(
+            out,
+            "### {name}\n\n{desc}\n\nVaries `{key}`; seed {}. Data: `{name}/sweep.csv`, `{name}/report.json`.\n",
+            report.seed
+        );
+        let _ = writeln!(
+            out,
+            "| {key} | switch | Gb/s | Mpps | cycles/packet | PCIe bytes/packet | p99 ns | dropped | flow setups/s |\n|---|---|---|---|---|---|---|---|---|"
+        );
+        for r in &report.results {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                value_text(r.value.as_ref()),
+                r.switch,
+                fmt_f(r.throughput_gbps),
+                fmt_f(r.throughput_mpps),
+                fmt_f(r.host_cpu_cycles_per_packet),
+                fmt_f(r.pcie_bytes_per_packet),
+                fmt_opt(r.latency_ns.p99),
+                r.dropped_total(),
+                fmt_f(r.flow_setups_per_second)
+            );
+        }
+        out.push('\n');
+        for (file, title) in [
+            ("throughput_gbps", "throughput, Gb/s"),
+            ("throughput_mpps", "throughput, Mpps"),
+            ("host_cpu_cycles_per_packet", "host CPU cycles per packet"),
+            ("pcie_bytes_per_packet", "PCIe bytes per packet"),
+            ("latency_p99_ns", "latency p99"),
+            ("flow_setups_per_second", "flow setups per second"),
+            ("table_occupancy_peak", "table occupancy"),
+        ] {
+            let _ = writeln!(out, "![{name}: {title}]({name}/{file}.svg)");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The JSON of `snich paper`: the report format version, the simulator's speed over all
+/// experiments, and each experiment's report by name.
+pub fn paper_json(sections: &[(String, Report)]) -> String {
+    let wall: f64 = sections.iter().map(|(_, r)| r.simulator.wall_seconds).sum();
+    let packets: u64 = sections
+        .iter()
+        .flat_map(|(_, r)| r.results.iter().map(|x| x.offered_packets))
+        .sum();
+    let experiments: serde_json::Map<String, serde_json::Value> = sections
+        .iter()
+        .map(|(n, r)| (n.clone(), serde_json::to_value(r).unwrap_or_default()))
+        .collect();
+    let doc = serde_json::json!({
+        "version": REPORT_VERSION,
+        "command": "paper",
+        "simulator": {
+            "wall_seconds": wall,
+            "simulated_packets_per_second": per(packets as f64, wall),
+        },
+        "experiments": experiments,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
