@@ -47,6 +47,7 @@
 //! use bytes::Bytes;
 //! use nic_abi::action::Action;
 //! use nic_abi::desc::{QueueIndex, RxStatus, VmId};
+//! use nic_abi::emit::{FrameRepr, Ipv4Repr, NetworkRepr, TransportRepr, UdpRepr};
 //! use nic_abi::key::PortNo;
 //! use nic_abi::parse::parse_card;
 //! use nic_abi::time::SimTime;
@@ -69,11 +70,13 @@
 //! card.rx_doorbell(vm.queue, 8)?;
 //!
 //! // A 64-byte UDP frame (60 bytes + FCS) and an entry for its flow.
-//! let mut frame = vec![0u8; 60];
-//! frame[12..14].copy_from_slice(&[0x08, 0x00]); // IPv4
-//! frame[14] = 0x45; // version 4, 20-byte header
-//! frame[16..18].copy_from_slice(&46u16.to_be_bytes());
-//! frame[23] = 17; // UDP
+//! let frame = FrameRepr {
+//!     network: NetworkRepr::Ipv4(Ipv4Repr::default()),
+//!     transport: TransportRepr::Udp(UdpRepr::default()),
+//!     min_len: 60,
+//!     ..FrameRepr::default()
+//! }
+//! .to_vec()?;
 //! let key = parse_card(&frame, PortNo(1));
 //! card.install(&key, Action::output(vm.port))?;
 //!

@@ -48,12 +48,18 @@ pub(super) fn apply_vlan_op(frame: &Bytes, op: VlanOp) -> Bytes {
 mod tests {
     use super::*;
     use nic_abi::action::{VlanId, VlanPcp};
+    use nic_abi::emit::{FrameRepr, Ipv4Repr, NetworkRepr, TransportRepr, UdpRepr};
 
     #[test]
     fn vlan_edits() {
-        let mut f = vec![0u8; 60];
-        f[12] = 0x08;
-        let untagged = Bytes::from(f);
+        let untagged = FrameRepr {
+            network: NetworkRepr::Ipv4(Ipv4Repr::default()),
+            transport: TransportRepr::Udp(UdpRepr::default()),
+            min_len: 60,
+            ..FrameRepr::default()
+        }
+        .to_bytes()
+        .expect("an IPv4 frame");
         let set = VlanOp::Set {
             vid: VlanId::new(100).expect("vid"),
             pcp: Some(VlanPcp::new(5).expect("pcp")),

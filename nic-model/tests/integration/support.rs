@@ -1,35 +1,48 @@
 //! Shared helpers: frames, a card with VMs and an agent's miss ring.
 
+use std::net::Ipv4Addr;
+
 use bytes::Bytes;
 use nic_abi::desc::{PacketHandle, QueueIndex, Release, VmId};
-use nic_abi::key::{FlowKey, PortNo};
+use nic_abi::emit::{
+    EthernetRepr, FrameRepr, Ipv4Repr, NetworkRepr, Payload, TransportRepr, UdpRepr,
+};
+use nic_abi::key::{FlowKey, MacAddr, PortNo};
 use nic_abi::parse::parse_card;
 use nic_model::card::{Card, CardConfig};
 use nic_model::counters::Counters;
 use nic_model::host::IrqVector;
 use nic_model::testing::{FlatMemoryHost, MissLayout, VmLayout};
 
-/// An IPv4/UDP frame of `len` bytes (at least 42) from flow number `flow`.
+/// An IPv4/UDP frame of `len` bytes (at least 42) from flow number `flow`: 10.0.0.1:1000 to
+/// 10.1.x.y (the flow number) on port `flow % 60,000 + 1`, a payload that differs by flow.
 pub fn udp_frame(flow: u32, len: usize) -> Vec<u8> {
     assert!(len >= 42);
-    let mut f = vec![0u8; len];
-    f[0..6].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
-    f[6..12].copy_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    let ip_len = u16::try_from(len - 14).expect("short frame");
-    f[14] = 0x45;
-    f[16..18].copy_from_slice(&ip_len.to_be_bytes());
-    f[22] = 64;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[10, 0, 0, 1]);
-    f[30..34].copy_from_slice(&(0x0a01_0000u32 + flow).to_be_bytes());
-    f[34..36].copy_from_slice(&1000u16.to_be_bytes());
-    f[36..38].copy_from_slice(&(u16::try_from(flow % 60_000).expect("fits") + 1).to_be_bytes());
-    f[38..40].copy_from_slice(&u16::try_from(len - 34).expect("short").to_be_bytes());
-    for (i, b) in (0u32..).zip(f[42..].iter_mut()) {
-        *b = (i ^ flow).to_le_bytes()[0];
+    let payload: Vec<u8> = (0u32..)
+        .take(len - 42)
+        .map(|i| (i ^ flow).to_le_bytes()[0])
+        .collect();
+    FrameRepr {
+        ethernet: EthernetRepr {
+            dst: MacAddr([0x02, 0, 0, 0, 0, 0x01]),
+            src: MacAddr([0x02, 0, 0, 0, 0, 0x02]),
+            ..EthernetRepr::default()
+        },
+        network: NetworkRepr::Ipv4(Ipv4Repr {
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: Ipv4Addr::from(0x0a01_0000u32 + flow),
+            ..Ipv4Repr::default()
+        }),
+        transport: TransportRepr::Udp(UdpRepr {
+            src_port: 1000,
+            dst_port: u16::try_from(flow % 60_000).expect("fits") + 1,
+            ..UdpRepr::default()
+        }),
+        payload: Payload::Bytes(&payload),
+        ..FrameRepr::default()
     }
-    f
+    .to_vec()
+    .expect("a UDP frame")
 }
 
 /// The key the card forms for `frame` entering on `port`.
