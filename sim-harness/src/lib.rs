@@ -35,7 +35,8 @@
 //!   source; the built-in one is calibrated against real switches measured on these machines.
 //! - [`baselines`]: the switches sNICh is compared with: the Linux bridge, Open vSwitch and an
 //!   SR-IOV NIC's embedded bridge, on the same host CPU model.
-//! - [`snich_system`]: the sNICh system (card, host driver, agent) as a switch under test.
+//! - [`snich_switch`]: the sNICh system (`snich-system`: card, host driver, agent) as a switch
+//!   under test.
 //! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
 //!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
 //!
@@ -62,6 +63,6 @@ pub mod report;
 pub mod rules_cli;
 pub mod runner;
 pub mod scenario;
-pub mod snich_system;
+pub mod snich_switch;
 pub mod switch;
 pub mod workload;

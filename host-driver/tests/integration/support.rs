@@ -1,15 +1,13 @@
-//! Shared helpers: frames and small systems.
+//! Shared helpers: frames and a small card brought up with guests (no agent: the tests
+//! drive the management port themselves).
 
-use flow_setup::agent::AgentConfig;
-use host_driver::control::{ControlPlane, SystemSpec};
-use host_driver::copy::{CopyConfig, CopyMode};
-use host_driver::driver::DriverConfig;
+use host_driver::driver::{Driver, DriverConfig};
 use host_driver::guest::{GuestSpec, MockGuest};
-use host_driver::host::HostConfig;
+use host_driver::host::{Host, HostConfig};
 use host_driver::iommu::GrantMode;
 use nic_abi::desc::{QueueIndex, RingSize, VmId};
 use nic_abi::key::PortNo;
-use nic_model::card::{CardConfig, TableConfig};
+use nic_model::card::{Card, CardConfig, TableConfig};
 
 /// The MAC of VM `i` (0-based).
 pub fn vm_mac(i: u16) -> [u8; 6] {
@@ -55,39 +53,28 @@ pub fn small_card() -> CardConfig {
     c
 }
 
-/// A system of `vms` guests (VM i+1 on port 101+i, queue i) with rings of `entries`.
-pub fn system(
-    mode: CopyMode,
-    vms: u16,
-    entries: u16,
-    grants: GrantMode,
-    card: CardConfig,
-    rules: Vec<flow_setup::rule::Rule>,
-) -> (ControlPlane, Vec<MockGuest>) {
-    let spec = SystemSpec {
-        card,
-        host: HostConfig {
-            copy: CopyConfig {
-                mode,
-                ..CopyConfig::default()
-            },
-            ..HostConfig::default()
-        },
-        driver: DriverConfig {
-            miss_ring_entries: 64,
-            release_ring_entries: 64,
-            ..DriverConfig::default()
-        },
-        agent: AgentConfig::default(),
-        guests: (0..vms)
-            .map(|i| GuestSpec {
+/// The small card brought up by the driver (rings of 64 for misses and releases), with `vms`
+/// guests (VM i+1 on port 101+i, queue i, persistent grants) with rings of 16 attached.
+pub fn brought_up(vms: u16) -> (Driver, Vec<MockGuest>) {
+    let host = Host::new(HostConfig::default()).expect("host");
+    let card = Card::new(small_card(), host).expect("card");
+    let config = DriverConfig {
+        miss_ring_entries: 64,
+        release_ring_entries: 64,
+        ..DriverConfig::default()
+    };
+    let mut driver = Driver::bring_up(card, config).expect("brought up");
+    let guests = (0..vms)
+        .map(|i| {
+            let spec = GuestSpec {
                 vm: VmId(i + 1),
                 port: PortNo(101 + i),
                 queue: QueueIndex(i),
-                entries: RingSize::new(entries).expect("power of two"),
-                grants,
-            })
-            .collect(),
-    };
-    ControlPlane::assemble(spec, rules).expect("system")
+                entries: RingSize::new(16).expect("power of two"),
+                grants: GrantMode::Persistent,
+            };
+            driver.attach_guest(spec).expect("attached")
+        })
+        .collect();
+    (driver, guests)
 }

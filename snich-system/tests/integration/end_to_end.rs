@@ -108,7 +108,7 @@ fn vm_to_vm(mode: CopyMode, grants: GrantMode, seed: u64) {
     cp.driver_mut()
         .insert(&key, Action::output(PortNo(102)))
         .expect("installed");
-    let link = |cp: &host_driver::control::ControlPlane| {
+    let link = |cp: &snich_system::control::ControlPlane| {
         let l = cp.driver().card().dma().link();
         (l.upstream().wire_bytes, l.downstream().wire_bytes)
     };
