@@ -7,6 +7,7 @@
 //!              layout constants) -> host memory for the miss and release rings, granted
 //!              -> miss queue registers, CONTROL enable, read back -> moderation
 //!   add_queue: a guest's rings -> the queue's registers -> CONTROL enable, read back
+//!   attach_guest: MockGuest::attach (memory, rings, grants) -> add_queue -> RX buffers posted
 //!   insert:    15 key words + 2 action words + CMD (MMIO writes) -> STATUS (MMIO read)
 //! ```
 //!

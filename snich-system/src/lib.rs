@@ -36,7 +36,7 @@
 //! - [`driver_core`]: [`driver_core::DriverCore`], the driver core's timeline and clock.
 //! - [`agent_pricing`]: [`agent_pricing::AgentPricing`], what classifying miss records costs
 //!   that core, from the agent's costs.
-//! - [`error`]: [`error::SystemError`].
+//! - [`error`]: [`error::SystemError`], what failed and where.
 //!
 //! ## VM to VM through the whole stack
 //!

@@ -11,7 +11,8 @@ use nic_abi::key::{FlowKey, PortNo};
 use nic_abi::parse::parse_card;
 use nic_abi::regs::{self, miss_queue as mq};
 
-use crate::support::{brought_up, udp_frame, vm_mac};
+use crate::fixtures::{udp_frame, vm_mac};
+use crate::support::brought_up;
 
 #[test]
 fn bring_up_finds_every_block_and_enables_the_miss_queue() {

@@ -2,4 +2,5 @@
 //! whole system with the agent is tested in `snich-system`).
 
 mod bring_up;
+mod fixtures;
 mod support;

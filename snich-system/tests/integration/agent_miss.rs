@@ -7,7 +7,8 @@ use host_driver::host::CpuUse;
 use host_driver::iommu::GrantMode;
 use nic_abi::desc::RxStatus;
 
-use crate::support::{small_card, system, udp_frame, vm_mac};
+use crate::fixtures::{small_card, udp_frame, vm_mac};
+use crate::support::system;
 
 #[test]
 fn bring_up_work_is_billed_to_the_host_before_the_run() {

@@ -20,7 +20,8 @@ use nic_model::counters::DropReason;
 use proptest::prelude::*;
 use snich_system::control::ControlPlane;
 
-use crate::support::{small_card, system, udp_frame, vm_mac};
+use crate::fixtures::{small_card, udp_frame, vm_mac};
+use crate::support::system;
 
 const HOSTILE: VmId = VmId(1);
 const VICTIM: VmId = VmId(2);
