@@ -16,10 +16,9 @@
 //! Each step runs on the [`DriverCore`] (one core, busy while it works): a step starts when
 //! the core is free and its successor is scheduled when it ends, so a flow setup's latency
 //! includes the interrupt, the record reads, the classification, the installs' register
-//! writes (on the PCIe model too) and the release. Steps wait in an
-//! [`EventQueue`](nic_model::engine::EventQueue), ordered by time, then by scheduling order,
-//! and happen at their times: the card is run up to a step's time, moved to it, and the
-//! step's register writes are issued then. Guests' interrupt handling runs on the guests' own
+//! writes (on the PCIe model too) and the release. Steps wait in an [`EventQueue`], ordered
+//! by time, then by scheduling order, and happen at their times: the card is run up to a
+//! step's time, moved to it, and the step's register writes are issued then. Guests' interrupt handling runs on the guests' own
 //! CPUs: its interrupt is counted and priced (host CPU, `interrupts`), the guest's work is
 //! not.
 //!
