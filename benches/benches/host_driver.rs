@@ -3,17 +3,13 @@
 //! - `ring/post_complete`: a guest posts a TX descriptor into its ring in guest memory, the
 //!   device side writes its completion, the guest reads it and frees the slot.
 //! - `copy/inter_vm_1500B`: 1,500-byte packets from VM A to VM B through the card, the host's
-//!   copy engine and the driver (entry installed through the management registers), drained
-//!   per batch: simulated packets per wall-clock second.
+//!   copy engine and the driver (entry installed through the management registers), the
+//!   system assembled by `snich-system`, drained per batch: simulated packets per wall-clock
+//!   second.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use flow_setup::agent::AgentConfig;
-use host_driver::control::{ControlPlane, SystemSpec};
-use host_driver::driver::DriverConfig;
-use host_driver::guest::GuestSpec;
-use host_driver::host::HostConfig;
 use host_driver::iommu::GrantMode;
 use host_driver::memory::{GuestAddress, GuestMemory};
 use host_driver::ring::{write_slot, ConsumerRing, ProducerRing, RingPlace};
@@ -28,7 +24,7 @@ use nic_abi::emit::{
 use nic_abi::key::{MacAddr, PortNo};
 use nic_abi::parse::parse_card;
 use nic_abi::time::SimTime;
-use nic_model::card::CardConfig;
+use snich_system::assemble::SystemSpec;
 
 fn ring(c: &mut Criterion) {
     const OPS: u64 = 4096;
@@ -97,21 +93,8 @@ fn frame(len: usize) -> Vec<u8> {
 fn inter_vm(c: &mut Criterion) {
     const BATCH: u64 = 256;
     let entries = RingSize::new(512).expect("power of two");
-    let guest = |i: u16| GuestSpec {
-        vm: VmId(i + 1),
-        port: PortNo(101 + i),
-        queue: QueueIndex(i),
-        entries,
-        grants: GrantMode::Persistent,
-    };
-    let spec = SystemSpec {
-        card: CardConfig::default(),
-        host: HostConfig::default(),
-        driver: DriverConfig::default(),
-        agent: AgentConfig::default(),
-        guests: vec![guest(0), guest(1)],
-    };
-    let (mut cp, mut guests) = ControlPlane::assemble(spec, Vec::new()).expect("system");
+    let spec = SystemSpec::with_guests(2, entries, GrantMode::Persistent);
+    let (mut cp, mut guests) = spec.assemble(Vec::new()).expect("system");
     let f = frame(1500);
     cp.driver_mut()
         .insert(&parse_card(&f, PortNo(101)), Action::output(PortNo(102)))

@@ -22,7 +22,7 @@ use flow_setup::rule::{Action, MatchBuilder, Rule};
 use nic_abi::time::SimTime;
 use sim_harness::baselines::testing::{context, udp_frame};
 use sim_harness::baselines::{LinuxBridge, OpenVswitch};
-use sim_harness::snich_system::SnichSystem;
+use sim_harness::snich_switch::SnichSwitch;
 use sim_harness::switch::{
     Endpoint, ExternalHostIndex, OfferedPacket, SwitchContext, SwitchUnderTest, Topology, VmIndex,
 };
@@ -137,13 +137,13 @@ fn snich(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("snich_inter_vm_64B", |b| {
         b.iter(|| {
-            let switch = Box::new(SnichSystem::new(&ctx).expect("snich"));
+            let switch = Box::new(SnichSwitch::new(&ctx).expect("snich"));
             black_box(run(switch, &inter_vm))
         })
     });
     g.bench_function("snich_wire_to_vm_64B", |b| {
         b.iter(|| {
-            let switch = Box::new(SnichSystem::new(&ctx).expect("snich"));
+            let switch = Box::new(SnichSwitch::new(&ctx).expect("snich"));
             black_box(run(switch, &wire))
         })
     });

@@ -7,22 +7,23 @@
 //!              layout constants) -> host memory for the miss and release rings, granted
 //!              -> miss queue registers, CONTROL enable, read back -> moderation
 //!   add_queue: a guest's rings -> the queue's registers -> CONTROL enable, read back
+//!   attach_guest: MockGuest::attach (memory, rings, grants) -> add_queue -> RX buffers posted
 //!   insert:    15 key words + 2 action words + CMD (MMIO writes) -> STATUS (MMIO read)
 //! ```
 //!
 //! **Ownership.** The driver owns the card (`Card<Host>`, which owns the host and so every
-//! VM's memory). The flow-setup agent owns its device, and the driver *is* that device, so
-//! the stack is one chain of ownership, with no shared handle:
-//! `ControlPlane -> Agent<Driver, _> -> Driver -> Card<Host> -> Host`
-//! ([`crate::control::ControlPlane`] runs it). Tests and `sim-harness` reach the card through
-//! [`Driver::card_mut`], and every register access the driver makes costs what the card
-//! charges on its PCIe model plus the driver's CPU cost ([`DriverCosts`]).
+//! VM's memory). Whatever decides the flow table's entries owns the driver as its
+//! [`FlowTableDevice`] (in `snich-system`, the flow-setup agent), so the stack is one chain
+//! of ownership with no shared handle, ending `Driver -> Card<Host> -> Host`. Callers reach
+//! the card through [`Driver::card_mut`], and every register access the driver makes costs
+//! what the card charges on its PCIe model plus the driver's CPU cost ([`DriverCosts`]).
 //!
 //! CPU costs of register accesses are accumulated as they happen (a [`FlowTableDevice`] call
-//! has no time argument) and billed on the driver's core by the control plane's run loop.
+//! has no time argument) and taken with [`Driver::take_unbilled_cycles`] by whoever runs the
+//! driver's core in time (`snich-system`'s control plane).
 
 use nic_abi::action::Action;
-use nic_abi::desc::{Iova, MissRecord, QueueIndex, ReleaseCommand, RingIndex, RingSize};
+use nic_abi::desc::{DescError, Iova, MissRecord, QueueIndex, ReleaseCommand, RingIndex, RingSize};
 use nic_abi::device::{
     mgmt_outcome, EntryStats, FlowTableDevice, FlowTableError, InsertOutcome, MgmtOutcome,
 };
@@ -34,7 +35,7 @@ use nic_abi::regs::{
 use nic_abi::time::SimTime;
 use nic_model::card::Card;
 
-use crate::guest::QueueConfig;
+use crate::guest::{GuestError, GuestSpec, MockGuest, QueueConfig};
 use crate::host::{Host, HostError, HOST_VM};
 use crate::iommu::{GrantAccess, GrantError};
 use crate::memory::{GuestAddress, GuestMemory, MemoryError};
@@ -142,9 +143,14 @@ pub enum DriverError {
     /// A grant of the driver's rings failed.
     #[error("bring-up: {0}")]
     Grant(#[from] GrantError),
-    /// A configuration value is invalid.
-    #[error("driver config: {0}")]
-    Config(String),
+    /// A ring size in the configuration is not one a ring can have.
+    #[error("driver config: {field}: {source}")]
+    RingSize {
+        /// The configuration field (`miss_ring_entries`, `release_ring_entries`).
+        field: &'static str,
+        /// What is wrong with it.
+        source: DescError,
+    },
     /// The host lost the driver's memory.
     #[error("the host has no memory for the driver's rings")]
     NoHostMemory,
@@ -170,12 +176,9 @@ pub enum DriverError {
     /// A ring of the driver's misbehaved (the card wrote an impossible index).
     #[error(transparent)]
     Ring(#[from] RingError),
-    /// A guest's processing failed (from a control-plane callback).
+    /// A guest could not be attached (its memory, rings or buffers).
     #[error(transparent)]
-    Guest(#[from] crate::guest::GuestError),
-    /// The agent failed in a way that leaves its device's state unknown.
-    #[error("agent: {0}")]
-    Agent(String),
+    Guest(#[from] GuestError),
 }
 
 /// Where the blocks the driver uses were found.
@@ -274,8 +277,8 @@ impl Driver {
             card.mmio_read(off)
         })?;
 
-        let ring = |what: &str, n: u16| {
-            RingSize::new(n).map_err(|e| DriverError::Config(format!("{what}: {e}")))
+        let ring = |field: &'static str, n: u16| {
+            RingSize::new(n).map_err(|source| DriverError::RingSize { field, source })
         };
         let miss_ring = ring("miss_ring_entries", config.miss_ring_entries)?;
         let release_ring = ring("release_ring_entries", config.release_ring_entries)?;
@@ -401,6 +404,16 @@ impl Driver {
         Ok(())
     }
 
+    /// Attaches a guest: its memory, rings and buffers on the host ([`MockGuest::attach`]),
+    /// its queue pair `spec.queue` set up through the registers ([`Driver::add_queue`]), and
+    /// all its RX buffers posted.
+    pub fn attach_guest(&mut self, spec: GuestSpec) -> Result<MockGuest, DriverError> {
+        let mut guest = MockGuest::attach(self.card.host_mut(), spec)?;
+        self.add_queue(spec.queue, &guest.queue_config())?;
+        guest.post_rx_buffers(&mut self.card)?;
+        Ok(guest)
+    }
+
     /// The card.
     pub fn card(&self) -> &Card<Host> {
         &self.card
@@ -441,8 +454,8 @@ impl Driver {
         std::mem::take(&mut self.unbilled)
     }
 
-    /// Counts an interrupt taken.
-    pub(crate) fn count_interrupt(&mut self) {
+    /// Counts an interrupt taken (by whoever services the card's interrupts).
+    pub fn count_interrupt(&mut self) {
         self.metrics.interrupts += 1;
     }
 

@@ -35,7 +35,7 @@ use nic_model::card::Card;
 use crate::host::Host;
 use crate::iommu::{GrantAccess, GrantError, GrantMode, GrantRef};
 use crate::memory::{GuestAddress, GuestMemory, MemoryError};
-use crate::ring::{ConsumerRing, ProducerRing, RingError, RingPlace};
+use crate::ring::{ConsumerRing, ProducerRing, RingError, RingPlace, RingRecord};
 
 /// Bytes of each packet buffer.
 pub const BUFFER_BYTES: u16 = 2048;
@@ -404,67 +404,57 @@ impl MockGuest {
         let q = self.spec.queue;
         let rx_producer = RingIndex::new(low16(card.mmio_read(reg(q, vq::RX_CPL_PRODUCER))));
         let tx_producer = RingIndex::new(low16(card.mmio_read(reg(q, vq::TX_CPL_PRODUCER))));
-        loop {
-            let mem = card.host().memory(vm).ok_or(GuestError::NoMemory(vm))?;
-            let Some(c) = self
-                .rx_cq
-                .poll(mem, rx_producer)
-                .map_err(|e| self.ring_err(e))?
-            else {
-                break;
-            };
-            let Some(grant) = Self::complete(&self.rx, &mut self.rx_slots, c.index) else {
-                self.counters.bad_completions += 1;
-                continue;
-            };
-            if c.status == RxStatus::Ok {
-                self.counters.received += 1;
-            } else {
-                self.counters.rx_errors += 1;
-            }
-            if let Some(g) = grant {
-                card.host_mut().revoke(g)?;
-            }
-            received.push(Received {
-                index: c.index,
-                status: c.status,
-                len: c.len,
-                in_port: c.in_port,
-                timestamp: c.timestamp,
-            });
-        }
-        Self::retire(&mut self.rx, &mut self.rx_slots, self.spec.entries)
-            .map_err(|e| self.ring_err(e))?;
-        loop {
-            let mem = card.host().memory(vm).ok_or(GuestError::NoMemory(vm))?;
-            let Some(c) = self
-                .tx_cq
-                .poll(mem, tx_producer)
-                .map_err(|e| self.ring_err(e))?
-            else {
-                break;
-            };
-            let Some(grant) = Self::complete(&self.tx, &mut self.tx_slots, c.index) else {
-                self.counters.bad_completions += 1;
-                continue;
-            };
-            if c.status == TxStatus::Done {
-                self.counters.tx_done += 1;
-            } else {
-                self.counters.tx_errors += 1;
-            }
-            if let Some(g) = grant {
-                card.host_mut().revoke(g)?;
-            }
-        }
-        Self::retire(&mut self.tx, &mut self.tx_slots, self.spec.entries)
-            .map_err(|e| self.ring_err(e))
+        let rx = CompletionRing {
+            vm,
+            cq: &mut self.rx_cq,
+            ring: &mut self.rx,
+            slots: &mut self.rx_slots,
+            counters: &mut self.counters,
+        };
+        rx.take(
+            card,
+            rx_producer,
+            |c| c.index,
+            |c, counters| {
+                if c.status == RxStatus::Ok {
+                    counters.received += 1;
+                } else {
+                    counters.rx_errors += 1;
+                }
+                received.push(Received {
+                    index: c.index,
+                    status: c.status,
+                    len: c.len,
+                    in_port: c.in_port,
+                    timestamp: c.timestamp,
+                });
+            },
+        )?;
+        let tx = CompletionRing {
+            vm,
+            cq: &mut self.tx_cq,
+            ring: &mut self.tx,
+            slots: &mut self.tx_slots,
+            counters: &mut self.counters,
+        };
+        tx.take(
+            card,
+            tx_producer,
+            |c| c.index,
+            |c, counters| {
+                if c.status == TxStatus::Done {
+                    counters.tx_done += 1;
+                } else {
+                    counters.tx_errors += 1;
+                }
+            },
+        )
     }
 
     /// Marks the slot of ring index `index` done for a completion the card wrote, and takes
     /// its per-post grant (to revoke); `None` when the completion names a descriptor that is
     /// not outstanding or was already completed (a card bug, ignored by the caller).
-    fn complete<T: crate::ring::RingRecord>(
+    fn complete<T: RingRecord>(
         ring: &ProducerRing<T>,
         slots: &mut [Slot],
         index: RingIndex,
@@ -479,7 +469,7 @@ impl MockGuest {
     }
 
     /// Moves a ring's consumer over the completed slots at its front.
-    fn retire<T: crate::ring::RingRecord>(
+    fn retire<T: RingRecord>(
         ring: &mut ProducerRing<T>,
         slots: &mut [Slot],
         size: RingSize,
@@ -522,6 +512,47 @@ impl MockGuest {
             },
             None => Ok(false),
         }
+    }
+}
+
+/// One ring's completion side, borrowed from a guest while it reads completions.
+struct CompletionRing<'g, C: RingRecord, D: RingRecord> {
+    vm: VmId,
+    cq: &'g mut ConsumerRing<C>,
+    ring: &'g mut ProducerRing<D>,
+    slots: &'g mut [Slot],
+    counters: &'g mut GuestCounters,
+}
+
+impl<C: RingRecord, D: RingRecord> CompletionRing<'_, C, D> {
+    /// Reads every completion up to `producer`: one naming a descriptor in flight marks its
+    /// slot done, has its per-post grant revoked and is handed to `each`; one naming none is
+    /// counted as bad. Then the ring's consumer moves over the completed slots at its front.
+    fn take(
+        self,
+        card: &mut Card<Host>,
+        producer: RingIndex,
+        index_of: impl Fn(&C) -> RingIndex,
+        mut each: impl FnMut(&C, &mut GuestCounters),
+    ) -> Result<(), GuestError> {
+        let vm = self.vm;
+        let ring_err = |source| GuestError::Ring { vm, source };
+        loop {
+            let mem = card.host().memory(vm).ok_or(GuestError::NoMemory(vm))?;
+            let Some(c) = self.cq.poll(mem, producer).map_err(ring_err)? else {
+                break;
+            };
+            let Some(grant) = MockGuest::complete(self.ring, self.slots, index_of(&c)) else {
+                self.counters.bad_completions += 1;
+                continue;
+            };
+            each(&c, self.counters);
+            if let Some(g) = grant {
+                card.host_mut().revoke(g)?;
+            }
+        }
+        let size = self.ring.place().size;
+        MockGuest::retire(self.ring, self.slots, size).map_err(ring_err)
     }
 }
 

@@ -239,15 +239,8 @@ impl Host {
         write: bool,
     ) -> Result<GuestAddress, Fault> {
         if self.memory(vm).is_none() {
-            let fault = Fault {
-                vm,
-                iova,
-                len,
-                write,
-                reason: FaultReason::NoSuchVm,
-            };
-            self.iommu.record(fault);
-            return Err(fault);
+            let reason = FaultReason::NoSuchVm;
+            return Err(self.iommu.refuse(vm, iova, len, write, reason));
         }
         let guest = self.iommu.translate(vm, iova, len, write)?;
         // A grant of memory the VM does not have is the guest's bug: refuse, counted.
@@ -255,15 +248,29 @@ impl Host {
             .memory(vm)
             .is_some_and(|m| m.translate(guest, len).is_ok());
         if !backed {
-            let fault = Fault {
-                vm,
-                iova,
-                len,
-                write,
-                reason: FaultReason::Unbacked,
-            };
-            self.iommu.record(fault);
-            return Err(fault);
+            let reason = FaultReason::Unbacked;
+            return Err(self.iommu.refuse(vm, iova, len, write, reason));
+        }
+        Ok(guest)
+    }
+
+    /// Checks a DMA of the card and counts it: where it lands, or the fault as the card
+    /// sees it.
+    fn admit_dma(
+        &mut self,
+        vm: VmId,
+        iova: Iova,
+        len: usize,
+        write: bool,
+    ) -> Result<GuestAddress, DmaFault> {
+        let bytes = len as u64;
+        let guest = self.check(vm, iova, bytes, write).map_err(dma_fault)?;
+        if write {
+            self.metrics.dma_writes += 1;
+            self.metrics.dma_write_bytes += bytes;
+        } else {
+            self.metrics.dma_reads += 1;
+            self.metrics.dma_read_bytes += bytes;
         }
         Ok(guest)
     }
@@ -281,27 +288,20 @@ fn dma_fault(f: Fault) -> DmaFault {
 
 impl HostBus for Host {
     fn dma_read(&mut self, vm: VmId, iova: Iova, buf: &mut [u8]) -> Result<(), DmaFault> {
-        let guest = self
-            .check(vm, iova, buf.len() as u64, false)
-            .map_err(dma_fault)?;
+        let guest = self.admit_dma(vm, iova, buf.len(), false)?;
         if let Some(m) = self.memory(vm) {
-            // Checked above: inside one region.
+            // Checked: inside one region.
             let _ = m.read(guest, buf);
         }
-        self.metrics.dma_reads += 1;
-        self.metrics.dma_read_bytes += buf.len() as u64;
         Ok(())
     }
 
     fn dma_write(&mut self, vm: VmId, iova: Iova, data: &[u8]) -> Result<(), DmaFault> {
-        let guest = self
-            .check(vm, iova, data.len() as u64, true)
-            .map_err(dma_fault)?;
+        let guest = self.admit_dma(vm, iova, data.len(), true)?;
         if let Some(m) = self.memory_mut(vm) {
+            // Checked: inside one region.
             let _ = m.write(guest, data);
         }
-        self.metrics.dma_writes += 1;
-        self.metrics.dma_write_bytes += data.len() as u64;
         Ok(())
     }
 

@@ -197,6 +197,12 @@ impl IommuMetrics {
 /// Most faults kept in [`IommuMetrics::fault_log`].
 pub const FAULT_LOG_LIMIT: usize = 64;
 
+/// The end of the range of `len` bytes at `iova`, or `None` when it is empty or wraps the
+/// address space.
+fn range_end(iova: Iova, len: u64) -> Option<u64> {
+    iova.0.checked_add(len).filter(|_| len > 0)
+}
+
 /// The grant tables of every VM.
 #[derive(Debug, Clone, Default)]
 pub struct Iommu {
@@ -229,11 +235,7 @@ impl Iommu {
         guest: GuestAddress,
         access: GrantAccess,
     ) -> Result<GrantRef, GrantError> {
-        let end = iova
-            .0
-            .checked_add(len)
-            .filter(|_| len > 0)
-            .ok_or(GrantError::BadRange { vm, iova, len })?;
+        let end = range_end(iova, len).ok_or(GrantError::BadRange { vm, iova, len })?;
         guest
             .checked_add(len)
             .ok_or(GrantError::BadRange { vm, iova, len })?;
@@ -291,10 +293,20 @@ impl Iommu {
         write: bool,
     ) -> Result<GuestAddress, Fault> {
         self.metrics.checks += 1;
-        let reason = match self.check(vm, iova, len, write) {
-            Ok(a) => return Ok(a),
-            Err(r) => r,
-        };
+        self.check(vm, iova, len, write)
+            .map_err(|reason| self.refuse(vm, iova, len, write, reason))
+    }
+
+    /// Refuses an access for `reason` (found here or by the host: a VM it does not know,
+    /// memory the VM does not have): the fault, counted and logged.
+    pub fn refuse(
+        &mut self,
+        vm: VmId,
+        iova: Iova,
+        len: u64,
+        write: bool,
+        reason: FaultReason,
+    ) -> Fault {
         let fault = Fault {
             vm,
             iova,
@@ -303,11 +315,11 @@ impl Iommu {
             reason,
         };
         self.record(fault);
-        Err(fault)
+        fault
     }
 
-    /// Counts and logs a fault found elsewhere (a VM the host does not know).
-    pub fn record(&mut self, fault: Fault) {
+    /// Counts and logs a fault.
+    fn record(&mut self, fault: Fault) {
         *self.metrics.faults_by_vm.entry(fault.vm).or_insert(0) += 1;
         if self.metrics.fault_log.len() < FAULT_LOG_LIMIT {
             self.metrics.fault_log.push(fault);
@@ -321,11 +333,7 @@ impl Iommu {
         len: u64,
         write: bool,
     ) -> Result<GuestAddress, FaultReason> {
-        let end = iova
-            .0
-            .checked_add(len)
-            .filter(|_| len > 0)
-            .ok_or(FaultReason::BadRange)?;
+        let end = range_end(iova, len).ok_or(FaultReason::BadRange)?;
         let table = self
             .tables
             .get(usize::from(vm.0))

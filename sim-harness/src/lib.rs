@@ -29,7 +29,8 @@
 //! - [`host_cpu`]: the host's cores, on which every switch's software runs.
 //! - [`profile`]: cost profiles (`profiles/*.toml`), every per-operation cost with its
 //!   source; the built-in one is calibrated against real switches measured on these machines.
-//! - [`snich_system`]: the sNICh system (card, host driver, agent) as a switch under test.
+//! - [`snich_switch`]: the sNICh system (`snich-system`: card, host driver, agent) as a switch
+//!   under test.
 //! - [`baselines`]: the switches sNICh is compared with: the Linux bridge, Open vSwitch and an
 //!   SR-IOV NIC's embedded bridge, on the same host CPU model.
 //! - [`runner`]: the switch factory, runs with conservation checked, comparisons, and
@@ -68,6 +69,6 @@ pub mod rules_cli;
 pub mod runner;
 pub mod scenario;
 pub mod scenario_path;
-pub mod snich_system;
+pub mod snich_switch;
 pub mod switch;
 pub mod workload;

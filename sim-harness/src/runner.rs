@@ -45,7 +45,7 @@ pub fn build_switch(
     ctx: &SwitchContext,
 ) -> Result<Box<dyn SwitchUnderTest>, SwitchError> {
     Ok(match kind {
-        SwitchKind::Snich => Box::new(crate::snich_system::SnichSystem::new(ctx)?),
+        SwitchKind::Snich => Box::new(crate::snich_switch::SnichSwitch::new(ctx)?),
         SwitchKind::LinuxBridge => Box::new(crate::baselines::linux_bridge::LinuxBridge::new(ctx)?),
         SwitchKind::Ovs => Box::new(crate::baselines::ovs::OpenVswitch::new(ctx)?),
         SwitchKind::SriovVeb => Box::new(crate::baselines::sriov_veb::SriovVeb::new(ctx)?),

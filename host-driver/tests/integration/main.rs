@@ -1,6 +1,6 @@
-//! host-driver's integration tests: the card, the host and the driver together.
+//! host-driver's integration tests: the card, the host and the driver together (the
+//! whole system with the agent is tested in `snich-system`).
 
 mod bring_up;
-mod end_to_end;
-mod hostile;
+mod fixtures;
 mod support;

@@ -1,93 +1,38 @@
-//! Shared helpers: frames and small systems.
+//! A small card brought up with guests (no agent: the tests drive the management port
+//! themselves).
 
-use flow_setup::agent::AgentConfig;
-use host_driver::control::{ControlPlane, SystemSpec};
-use host_driver::copy::{CopyConfig, CopyMode};
-use host_driver::driver::DriverConfig;
+use host_driver::driver::{Driver, DriverConfig};
 use host_driver::guest::{GuestSpec, MockGuest};
-use host_driver::host::HostConfig;
+use host_driver::host::{Host, HostConfig};
 use host_driver::iommu::GrantMode;
 use nic_abi::desc::{QueueIndex, RingSize, VmId};
 use nic_abi::key::PortNo;
-use nic_model::card::{CardConfig, TableConfig};
+use nic_model::card::Card;
 
-/// The MAC of VM `i` (0-based).
-pub fn vm_mac(i: u16) -> [u8; 6] {
-    let [a, b] = i.to_be_bytes();
-    [0x02, 0, 0, 0, a, b]
-}
+use crate::fixtures::small_card;
 
-/// An IPv4/UDP frame of `len` bytes (at least 42) from `src` to `dst`, payload from `fill`.
-pub fn udp_frame(src: [u8; 6], dst: [u8; 6], len: usize, fill: impl FnMut() -> u8) -> Vec<u8> {
-    assert!(len >= 42);
-    let mut f = vec![0u8; len];
-    f[0..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f[14] = 0x45;
-    let ip_len = u16::try_from(len - 14).expect("short frame");
-    f[16..18].copy_from_slice(&ip_len.to_be_bytes());
-    f[22] = 64;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[10, 0, 0, 1]);
-    f[30..34].copy_from_slice(&[10, 0, 0, 2]);
-    f[34..36].copy_from_slice(&1000u16.to_be_bytes());
-    f[36..38].copy_from_slice(&2000u16.to_be_bytes());
-    f[38..40].copy_from_slice(&u16::try_from(len - 34).expect("short").to_be_bytes());
-    let mut fill = fill;
-    for b in &mut f[42..] {
-        *b = fill();
-    }
-    f
-}
-
-/// A small card: a 64-bucket table, descriptor batches of one (so every packet's PCIe
-/// traffic is its own and can be computed by hand).
-pub fn small_card() -> CardConfig {
-    let mut c = CardConfig {
-        table: TableConfig {
-            buckets: 64,
-            ..TableConfig::default()
-        },
-        ..CardConfig::default()
+/// The small card brought up by the driver (rings of 64 for misses and releases), with `vms`
+/// guests (VM i+1 on port 101+i, queue i, persistent grants) with rings of 16 attached.
+pub fn brought_up(vms: u16) -> (Driver, Vec<MockGuest>) {
+    let host = Host::new(HostConfig::default()).expect("host");
+    let card = Card::new(small_card(), host).expect("card");
+    let config = DriverConfig {
+        miss_ring_entries: 64,
+        release_ring_entries: 64,
+        ..DriverConfig::default()
     };
-    c.dma.descriptor_batch = 1;
-    c
-}
-
-/// A system of `vms` guests (VM i+1 on port 101+i, queue i) with rings of `entries`.
-pub fn system(
-    mode: CopyMode,
-    vms: u16,
-    entries: u16,
-    grants: GrantMode,
-    card: CardConfig,
-    rules: Vec<flow_setup::rule::Rule>,
-) -> (ControlPlane, Vec<MockGuest>) {
-    let spec = SystemSpec {
-        card,
-        host: HostConfig {
-            copy: CopyConfig {
-                mode,
-                ..CopyConfig::default()
-            },
-            ..HostConfig::default()
-        },
-        driver: DriverConfig {
-            miss_ring_entries: 64,
-            release_ring_entries: 64,
-            ..DriverConfig::default()
-        },
-        agent: AgentConfig::default(),
-        guests: (0..vms)
-            .map(|i| GuestSpec {
+    let mut driver = Driver::bring_up(card, config).expect("brought up");
+    let guests = (0..vms)
+        .map(|i| {
+            let spec = GuestSpec {
                 vm: VmId(i + 1),
                 port: PortNo(101 + i),
                 queue: QueueIndex(i),
-                entries: RingSize::new(entries).expect("power of two"),
-                grants,
-            })
-            .collect(),
-    };
-    ControlPlane::assemble(spec, rules).expect("system")
+                entries: RingSize::new(16).expect("power of two"),
+                grants: GrantMode::Persistent,
+            };
+            driver.attach_guest(spec).expect("attached")
+        })
+        .collect();
+    (driver, guests)
 }

@@ -1,6 +1,7 @@
-//! The sNICh system as a switch under test: `nic-model`'s card with `host-driver`'s host,
-//! driver and mock guests, and the flow-setup agent servicing the miss queue, all built by
-//! [`host_driver::control::ControlPlane::assemble`], the same code the driver's own tests run.
+//! The sNICh system as a switch under test: `snich-system`'s composition of `nic-model`'s
+//! card with `host-driver`'s host, driver and mock guests, and the flow-setup agent servicing
+//! the miss queue, built by [`snich_system::assemble::SystemSpec::assemble`], the same code
+//! the system's own tests run.
 //!
 //! ```text
 //!  OfferedPacket ─┬─ from VM i:  guest i's TX ring + doorbell (queue i, port 101 + i)
@@ -26,20 +27,21 @@
 use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
-use flow_setup::agent::AgentConfig;
-use host_driver::control::{ControlPlane, SystemSpec};
-use host_driver::copy::{CopyConfig, CopyMode, CpuCopyConfig};
-use host_driver::driver::{Driver, DriverConfig, DriverError};
-use host_driver::guest::{GuestSpec, MockGuest, BUFFER_BYTES};
-use host_driver::host::{CpuUse, HostConfig};
+use host_driver::copy::CopyMode;
+use host_driver::driver::Driver;
+use host_driver::guest::{MockGuest, BUFFER_BYTES};
+use host_driver::host::CpuUse;
 use host_driver::iommu::GrantMode;
-use nic_abi::desc::{QueueIndex, RingIndex, RingSize, VmId};
+use nic_abi::desc::{QueueIndex, RingIndex, RingSize};
 use nic_abi::time::SimTime;
 use nic_model::card::{PacketOrigin, PacketOutcome};
+use snich_system::assemble::{numbered_guest, SystemSpec};
+use snich_system::control::ControlPlane;
+use snich_system::error::SystemError;
 
 use crate::switch::{
     Endpoint, InterVmCopy, OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest,
-    Topology, VmIndex, UPLINK_PORT,
+    VmIndex, UPLINK_PORT,
 };
 
 /// Packets a VM's driver queues while its TX ring is full.
@@ -60,7 +62,7 @@ struct Guests {
 impl Guests {
     /// Queue `q`'s interrupt: the guest reads its completions, re-posts RX buffers and
     /// sends what its backlog holds while TX slots are free.
-    fn service(&mut self, d: &mut Driver, q: QueueIndex) -> Result<(), DriverError> {
+    fn service(&mut self, d: &mut Driver, q: QueueIndex) -> Result<(), SystemError> {
         let i = usize::from(q.0);
         let Some(g) = self.guests.get_mut(i) else {
             return Ok(());
@@ -78,9 +80,9 @@ impl Guests {
     }
 }
 
-/// The sNICh system under test.
+/// The sNICh system as a switch under test.
 #[derive(Debug)]
-pub struct SnichSystem {
+pub struct SnichSwitch {
     name: String,
     cp: ControlPlane,
     guests: Guests,
@@ -96,11 +98,11 @@ fn internal(e: impl std::fmt::Display) -> SwitchError {
     SwitchError::Internal(format!("snich: {e}"))
 }
 
-impl SnichSystem {
+impl SnichSwitch {
     /// Builds the system for `ctx`: one queue pair per VM of the topology (rings of the VM's
     /// `queue_entries`), the card per `ctx.card` with `ctx.inter_vm` as its inter-VM path,
     /// brought up through its registers, and the agent with `ctx.rules`.
-    pub fn new(ctx: &SwitchContext) -> Result<SnichSystem, SwitchError> {
+    pub fn new(ctx: &SwitchContext) -> Result<SnichSwitch, SwitchError> {
         let (name, mode) = match ctx.inter_vm {
             InterVmCopy::CopyEngine => ("snich", CopyMode::CopyEngine),
             InterVmCopy::CpuCopy => ("snich/cpu-copy", CopyMode::CpuCopy),
@@ -118,39 +120,21 @@ impl SnichSystem {
                 .ok_or_else(|| config("more than 65,533 VMs".into()))?;
             let entries = RingSize::new(vm.queue_entries)
                 .map_err(|e| config(format!("VM {i}: queue_entries: {e}")))?;
-            guests.push(GuestSpec {
-                vm: VmId(i + 1),
-                port: Topology::vm_port(VmIndex(i)),
-                queue: QueueIndex(i),
-                entries,
-                grants: GrantMode::Persistent,
-            });
+            guests.push(numbered_guest(i, entries, GrantMode::Persistent));
         }
-        let spec = SystemSpec {
+        let mut spec = SystemSpec {
             card: ctx.card.clone(),
-            host: HostConfig {
-                copy: CopyConfig {
-                    mode,
-                    cpu: CpuCopyConfig {
-                        clock_mhz: ctx.host.clock_mhz,
-                        ..CpuCopyConfig::default()
-                    },
-                    ..CopyConfig::default()
-                },
-                ..HostConfig::default()
-            },
-            driver: DriverConfig {
-                clock_mhz: ctx.host.clock_mhz,
-                ..DriverConfig::default()
-            },
-            agent: AgentConfig::default(),
-            guests,
-        };
-        let (mut cp, guests) =
-            ControlPlane::assemble(spec, ctx.rules.clone()).map_err(|e| config(e.to_string()))?;
+            ..SystemSpec::new(guests)
+        }
+        .with_copy_mode(mode);
+        spec.host.copy.cpu.clock_mhz = ctx.host.clock_mhz;
+        spec.driver.clock_mhz = ctx.host.clock_mhz;
+        let (mut cp, guests) = spec
+            .assemble(ctx.rules.clone())
+            .map_err(|e| config(e.to_string()))?;
         cp.driver_mut().card_mut().record_outcomes(true);
         let n = guests.len();
-        Ok(SnichSystem {
+        Ok(SnichSwitch {
             name: name.to_string(),
             cp,
             guests: Guests {
@@ -257,7 +241,7 @@ impl SnichSystem {
     }
 }
 
-impl SwitchUnderTest for SnichSystem {
+impl SwitchUnderTest for SnichSwitch {
     fn name(&self) -> String {
         self.name.clone()
     }
@@ -342,7 +326,7 @@ impl SwitchUnderTest for SnichSystem {
 mod tests {
     use super::*;
     use crate::host_cpu::HostConfig as HostCpuConfig;
-    use crate::switch::{ExternalHostIndex, ExternalNode, VmNode};
+    use crate::switch::{ExternalHostIndex, ExternalNode, Topology, VmNode};
     use flow_setup::ofctl::parse_rules;
     use nic_abi::key::MacAddr;
     use nic_abi::time::SimDuration;
@@ -405,7 +389,7 @@ mod tests {
         Bytes::from(f)
     }
 
-    fn offer(s: &mut SnichSystem, n: u64, from: Endpoint, dst: MacAddr, len: usize) {
+    fn offer(s: &mut SnichSwitch, n: u64, from: Endpoint, dst: MacAddr, len: usize) {
         let src = match from {
             Endpoint::Vm(v) => mac(u8::try_from(v.0 + 1).expect("small")),
             Endpoint::External(_) => mac(0xf0),
@@ -421,9 +405,19 @@ mod tests {
     }
 
     fn run(inter_vm: InterVmCopy, n: u64, len: usize) -> SwitchRun {
-        let mut s = SnichSystem::new(&ctx(inter_vm, "")).expect("built");
+        let mut s = SnichSwitch::new(&ctx(inter_vm, "")).expect("built");
         offer(&mut s, n, Endpoint::Vm(VmIndex(0)), mac(2), len);
         Box::new(s).finish().expect("finished")
+    }
+
+    #[test]
+    fn the_systems_guests_sit_on_the_topologys_vm_ports() {
+        let entries = RingSize::new(8).expect("power of two");
+        for i in [0u16, 1, 7, 300] {
+            let g = numbered_guest(i, entries, GrantMode::Persistent);
+            assert_eq!(g.port, Topology::vm_port(VmIndex(i)), "VM {i}");
+            assert_eq!(g.queue, QueueIndex(i));
+        }
     }
 
     #[test]
@@ -460,7 +454,7 @@ mod tests {
 
     #[test]
     fn wire_to_vm_and_vm_to_wire() {
-        let mut s = SnichSystem::new(&ctx(InterVmCopy::CopyEngine, "")).expect("built");
+        let mut s = SnichSwitch::new(&ctx(InterVmCopy::CopyEngine, "")).expect("built");
         offer(
             &mut s,
             50,
@@ -515,7 +509,7 @@ mod tests {
             InterVmCopy::CopyEngine,
             "priority=20,dl_src=02:00:00:00:00:01,actions=drop",
         );
-        let mut s = SnichSystem::new(&c).expect("built");
+        let mut s = SnichSwitch::new(&c).expect("built");
         offer(&mut s, 30, Endpoint::Vm(VmIndex(0)), mac(2), 200);
         let r = Box::new(s).finish().expect("finished");
         assert_eq!(r.ledger.delivered, 0);
@@ -525,7 +519,7 @@ mod tests {
 
     #[test]
     fn bad_frames_and_a_full_tx_ring_are_counted() {
-        let mut s = SnichSystem::new(&ctx(InterVmCopy::CopyEngine, "")).expect("built");
+        let mut s = SnichSwitch::new(&ctx(InterVmCopy::CopyEngine, "")).expect("built");
         s.offer(OfferedPacket {
             at: SimTime::ZERO,
             from: Endpoint::Vm(VmIndex(0)),

@@ -4,7 +4,6 @@
 //! panics, no byte lands outside the memory the card was granted to write, every refusal is
 //! counted against the hostile VM, and every packet is accounted for (invariant 1).
 
-use host_driver::control::ControlPlane;
 use host_driver::copy::CopyMode;
 use host_driver::guest::MockGuest;
 use host_driver::host::HOST_VM;
@@ -19,8 +18,10 @@ use nic_abi::regs::vm_queues as vq;
 use nic_abi::time::{SimDuration, SimTime};
 use nic_model::counters::DropReason;
 use proptest::prelude::*;
+use snich_system::control::ControlPlane;
 
-use crate::support::{small_card, system, udp_frame, vm_mac};
+use crate::fixtures::{small_card, udp_frame, vm_mac};
+use crate::support::system;
 
 const HOSTILE: VmId = VmId(1);
 const VICTIM: VmId = VmId(2);

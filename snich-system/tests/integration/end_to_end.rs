@@ -14,7 +14,8 @@ use nic_abi::key::PortNo;
 use nic_abi::parse::parse_card;
 use nic_model::pcie::PcieConfig;
 
-use crate::support::{small_card, system, udp_frame, vm_mac};
+use crate::fixtures::{small_card, udp_frame, vm_mac};
+use crate::support::system;
 
 /// Link bytes (upstream = card to host, downstream = host to card) of one packet from VM A
 /// to VM B, worked out from the card's paths:
@@ -108,7 +109,7 @@ fn vm_to_vm(mode: CopyMode, grants: GrantMode, seed: u64) {
     cp.driver_mut()
         .insert(&key, Action::output(PortNo(102)))
         .expect("installed");
-    let link = |cp: &host_driver::control::ControlPlane| {
+    let link = |cp: &snich_system::control::ControlPlane| {
         let l = cp.driver().card().dma().link();
         (l.upstream().wire_bytes, l.downstream().wire_bytes)
     };

@@ -1,0 +1,9 @@
+//! snich-system's integration tests: the card, the host, the driver and the agent together.
+
+mod agent_miss;
+mod end_to_end;
+// The frames and small card host-driver's tests use, so both crates test the same traffic.
+#[path = "../../../host-driver/tests/integration/fixtures.rs"]
+mod fixtures;
+mod hostile;
+mod support;
