@@ -22,7 +22,7 @@ fn random_frames_are_the_bytes_they_were_for_a_seed() {
     let got: Vec<(u64, u64)> = [0u64, 1, 0x5eed]
         .into_iter()
         .map(|seed| {
-            let frames = random_frames(1000, seed);
+            let frames = random_frames(1000, seed).expect("frames");
             (seed, fnv1a(frames.iter().map(Vec::as_slice)))
         })
         .collect();
