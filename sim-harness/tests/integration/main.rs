@@ -5,6 +5,7 @@ mod calibration;
 mod capture;
 mod cli;
 mod cli_sim;
+mod readme;
 mod rules;
 mod scenario_errors;
 mod sim_runs;
