@@ -141,7 +141,7 @@ impl SwitchResult {
             switch: run.switch.clone(),
             offered_packets: run.ledger.offered,
             delivered_packets: run.ledger.delivered,
-            dropped: run.ledger.dropped.clone(),
+            dropped: run.ledger.dropped_by_name(),
             in_flight_packets: run.ledger.in_flight,
             delivered_bytes: run.delivered_bytes,
             span_ns: run.span().as_ns_f64(),
@@ -1295,7 +1295,7 @@ mod tests {
                 run.record_delivery(SimTime(0), SimTime(1_000 * (i + 1)), 60);
             }
         }
-        run.record_drop(SimTime(0), "rule_drop");
+        run.record_drop(SimTime(0), crate::switch::DropReason::RuleDrop);
         SwitchResult::from_run(&run, None)
     }
 

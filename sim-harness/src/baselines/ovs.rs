@@ -43,7 +43,9 @@ use crate::baselines::software::{
 };
 use crate::host_cpu::HostCpu;
 use crate::profile::{whole_cycles, OvsCosts, Profile};
-use crate::switch::{Endpoint, SwitchContext, SwitchError, SwitchRun, Topology, UPLINK_PORT};
+use crate::switch::{
+    DropReason, Endpoint, SwitchContext, SwitchError, SwitchRun, Topology, UPLINK_PORT,
+};
 
 /// The switch name reports print.
 pub const NAME: &str = "ovs";
@@ -167,10 +169,10 @@ impl OvsDatapath {
     /// The verdict of rule `rule`'s actions for `pkt`.
     fn verdict(&mut self, rule: Option<RuleId>, pkt: &Packet, l2: &L2Fabric) -> Verdict {
         let Some(rule) = rule.and_then(|id| self.rules.get(usize::try_from(id.0).ok()?)) else {
-            return Verdict::Drop("no_match");
+            return Verdict::Drop(DropReason::NoMatch);
         };
         if rule.actions.is_empty() {
-            return Verdict::Drop("rule_drop");
+            return Verdict::Drop(DropReason::RuleDrop);
         }
         let in_port = Topology::ingress_port(pkt.from);
         let ingress_egress = match pkt.from {
@@ -203,7 +205,7 @@ impl OvsDatapath {
         out.sort();
         out.dedup();
         if out.is_empty() {
-            Verdict::Drop(l2_reason.unwrap_or("no_egress"))
+            Verdict::Drop(l2_reason.unwrap_or(DropReason::NoEgress))
         } else {
             Verdict::Forward(out)
         }
@@ -501,7 +503,7 @@ mod tests {
             );
         }
         let run = s.finish().expect("finish");
-        assert_eq!(run.ledger.dropped.get("rule_drop"), Some(&20));
+        assert_eq!(run.ledger.dropped.get(&DropReason::RuleDrop), Some(&20));
         assert_eq!(run.ledger.delivered, 20);
         assert_eq!(
             run.flow_setups, 2,
@@ -523,7 +525,7 @@ mod tests {
         offer(&mut s, 0, f.clone());
         offer(&mut s, 100_000, f);
         let run = s.finish().expect("finish");
-        assert_eq!(run.ledger.dropped.get("no_match"), Some(&2));
+        assert_eq!(run.ledger.dropped.get(&DropReason::NoMatch), Some(&2));
         assert_eq!(run.flow_setups, 1, "the drop is cached too");
     }
 
@@ -604,7 +606,9 @@ mod tests {
         let run = s.finish().expect("finish");
         let l = &run.ledger;
         assert!(
-            l.dropped.get("queue_full").is_some_and(|d| *d > 1_000),
+            l.dropped
+                .get(&DropReason::QueueFull)
+                .is_some_and(|d| *d > 1_000),
             "{l:?}"
         );
         assert_eq!(l.delivered + l.dropped_total(), n);
@@ -638,7 +642,12 @@ mod tests {
             .expect("offer");
         }
         let run = Box::new(s).finish().expect("finish");
-        let lost = run.ledger.dropped.get("upcall_lost").copied().unwrap_or(0);
+        let lost = run
+            .ledger
+            .dropped
+            .get(&DropReason::UpcallLost)
+            .copied()
+            .unwrap_or(0);
         assert!(lost > 0, "{:?}", run.ledger);
         assert_eq!(run.ledger.delivered + run.ledger.dropped_total(), 400);
         assert_eq!(
