@@ -295,12 +295,7 @@ impl SwitchUnderTest for SnichSystem {
         self.collect()?;
         let counters = self.cp.driver_mut().card_mut().finish().map_err(internal)?;
         let mut run = std::mem::replace(&mut self.run, SwitchRun::new(self.name.clone())?);
-        run.ledger
-            .check_drained()
-            .map_err(|violation| SwitchError::Conservation {
-                switch: self.name.clone(),
-                violation,
-            })?;
+        run.check_conservation()?;
         let driver = self.cp.driver();
         let host = driver.host();
         for u in CpuUse::ALL {

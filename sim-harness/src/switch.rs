@@ -27,6 +27,7 @@ use nic_abi::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
 use crate::host_cpu::HostConfig;
+use crate::profile::Profile;
 
 /// The uplink's switch port (the first MAC port; external hosts are behind it).
 pub const UPLINK_PORT: PortNo = PortNo(1);
@@ -358,6 +359,8 @@ pub struct SwitchRun {
     pub table_occupancy_peak: u64,
     /// Free-form, switch-specific counters for the report (table hits, upcalls, copies, ...).
     pub extra: BTreeMap<String, u64>,
+    /// When the last offer was taken ([`SwitchRun::admit_offer`]).
+    last_offer: Option<SimTime>,
 }
 
 impl SwitchRun {
@@ -378,7 +381,41 @@ impl SwitchRun {
             flow_setups: 0,
             table_occupancy_peak: 0,
             extra: BTreeMap::new(),
+            last_offer: None,
         })
+    }
+
+    /// Counts a packet offered at `at` (in flight until delivered or dropped); the first
+    /// offer starts the run's span. An offer before the previous one breaks the run's
+    /// contract ([`SwitchUnderTest::offer`]) and is refused, counting nothing.
+    pub fn admit_offer(&mut self, at: SimTime) -> Result<(), SwitchError> {
+        match self.last_offer {
+            Some(last) if at < last => {
+                return Err(SwitchError::Internal(format!(
+                    "{}: packet offered at {at} before the previous offer",
+                    self.switch
+                )))
+            }
+            Some(_) => {}
+            None => {
+                self.first_offer = at;
+                self.last_event = at;
+            }
+        }
+        self.last_offer = Some(at);
+        self.ledger.offer();
+        Ok(())
+    }
+
+    /// Invariant 1 after a drain, as the run's error: the switch and the counters that
+    /// broke it.
+    pub fn check_conservation(&self) -> Result<(), SwitchError> {
+        self.ledger
+            .check_drained()
+            .map_err(|violation| SwitchError::Conservation {
+                switch: self.switch.clone(),
+                violation,
+            })
     }
 
     /// Records one delivery at `at` of a frame of `bytes` offered at `offered_at`.
@@ -516,6 +553,17 @@ pub struct SwitchContext {
     pub seed: u64,
 }
 
+impl SwitchContext {
+    /// The cost profile the context names (or the built-in one), for `switch`: a profile
+    /// that does not load is that switch's configuration error.
+    pub fn profile_for(&self, switch: &str) -> Result<Profile, SwitchError> {
+        Profile::for_context(self.profile.as_ref()).map_err(|e| SwitchError::Config {
+            switch: switch.to_string(),
+            what: e.to_string(),
+        })
+    }
+}
+
 /// A switch under test. A run offers packets in non-decreasing time and then finishes.
 pub trait SwitchUnderTest {
     /// The name reports print (see [`SwitchRun::switch`]).
@@ -587,6 +635,27 @@ mod tests {
         let back: PacketLedger = serde_json::from_str(&json).expect("reads back");
         assert_eq!(back, l);
         assert!(serde_json::from_str::<PacketLedger>(&json.replace("no_egress", "nope")).is_err());
+    }
+
+    #[test]
+    fn offers_go_forward_in_time() {
+        let mut run = SwitchRun::new("t").expect("run");
+        run.admit_offer(SimTime(5)).expect("first");
+        run.admit_offer(SimTime(5)).expect("same time");
+        assert_eq!((run.first_offer, run.last_event), (SimTime(5), SimTime(5)));
+        let e = run.admit_offer(SimTime(4)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "internal error: t: packet offered at 0.004 ns before the previous offer"
+        );
+        assert_eq!(run.ledger.offered, 2, "the refused offer is not counted");
+        assert!(matches!(
+            run.check_conservation(),
+            Err(SwitchError::Conservation { switch, .. }) if switch == "t"
+        ));
+        run.record_delivery(SimTime(5), SimTime(9), 64);
+        run.record_drop(SimTime(9), DropReason::QueueFull);
+        assert_eq!(run.check_conservation(), Ok(()));
     }
 
     #[test]

@@ -181,12 +181,7 @@ pub struct LinuxBridge {
 impl LinuxBridge {
     /// A bridge for `ctx` with the context's profile (or the built-in one).
     pub fn new(ctx: &SwitchContext) -> Result<LinuxBridge, SwitchError> {
-        let profile =
-            Profile::for_context(ctx.profile.as_ref()).map_err(|e| SwitchError::Config {
-                switch: NAME.into(),
-                what: e.to_string(),
-            })?;
-        LinuxBridge::with_profile(ctx, profile)
+        LinuxBridge::with_profile(ctx, ctx.profile_for(NAME)?)
     }
 
     /// A bridge for `ctx` with `profile`.

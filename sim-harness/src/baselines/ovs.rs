@@ -401,12 +401,7 @@ pub struct OpenVswitch {
 impl OpenVswitch {
     /// Open vSwitch for `ctx` with the context's profile (or the built-in one).
     pub fn new(ctx: &SwitchContext) -> Result<OpenVswitch, SwitchError> {
-        let profile =
-            Profile::for_context(ctx.profile.as_ref()).map_err(|e| SwitchError::Config {
-                switch: NAME.into(),
-                what: e.to_string(),
-            })?;
-        OpenVswitch::with_profile(ctx, profile)
+        OpenVswitch::with_profile(ctx, ctx.profile_for(NAME)?)
     }
 
     /// Open vSwitch for `ctx` with `profile`.
@@ -440,6 +435,18 @@ mod tests {
         Box::new(OpenVswitch::new(ctx).expect("ovs"))
     }
 
+    /// A 60-byte UDP frame of `flow` from VM 0 to VM 1 (what [`offer`] sends).
+    fn vm0_to_vm1(t: &Topology, flow: u16) -> bytes::Bytes {
+        udp_frame(
+            t,
+            Endpoint::Vm(VmIndex(0)),
+            Endpoint::Vm(VmIndex(1)),
+            flow,
+            60,
+        )
+    }
+
+    /// Offers `frame` from VM 0 at `at_ns`.
     fn offer(s: &mut OpenVswitch, at_ns: u64, frame: bytes::Bytes) {
         s.offer(OfferedPacket {
             at: SimTime(at_ns * 1_000),
@@ -457,13 +464,7 @@ mod tests {
         // 1,500 packets of 3 flows, 10 us apart (well below capacity).
         for k in 0..1_500u64 {
             let flow = u16::try_from(k % 3).expect("flow");
-            let f = udp_frame(
-                t,
-                Endpoint::Vm(VmIndex(0)),
-                Endpoint::Vm(VmIndex(1)),
-                flow,
-                60,
-            );
+            let f = vm0_to_vm1(t, flow);
             offer(&mut s, k * 10_000, f);
         }
         let run = s.finish().expect("finish");
@@ -515,13 +516,7 @@ mod tests {
     fn no_rules_means_table_miss_drops() {
         let ctx = context(2, 0, 1, Vec::new());
         let mut s = ovs(&ctx);
-        let f = udp_frame(
-            &ctx.topology,
-            Endpoint::Vm(VmIndex(0)),
-            Endpoint::Vm(VmIndex(1)),
-            0,
-            60,
-        );
+        let f = vm0_to_vm1(&ctx.topology, 0);
         offer(&mut s, 0, f.clone());
         offer(&mut s, 100_000, f);
         let run = s.finish().expect("finish");
@@ -553,13 +548,7 @@ mod tests {
         let mut s = OpenVswitch::with_profile(&ctx, profile).expect("ovs");
         for k in 0..20u64 {
             let flow = u16::try_from(k).expect("k");
-            let f = udp_frame(
-                &ctx.topology,
-                Endpoint::Vm(VmIndex(0)),
-                Endpoint::Vm(VmIndex(1)),
-                flow,
-                60,
-            );
+            let f = vm0_to_vm1(&ctx.topology, flow);
             offer(&mut s, k * 100_000, f);
         }
         let run = Box::new(s).finish().expect("finish");
@@ -575,13 +564,7 @@ mod tests {
         profile.ovs.max_idle = SimDuration::from_ms(2);
         let ctx = context(2, 0, 1, vec![normal_rule()]);
         let mut s = OpenVswitch::with_profile(&ctx, profile).expect("ovs");
-        let f = udp_frame(
-            &ctx.topology,
-            Endpoint::Vm(VmIndex(0)),
-            Endpoint::Vm(VmIndex(1)),
-            0,
-            60,
-        );
+        let f = vm0_to_vm1(&ctx.topology, 0);
         offer(&mut s, 0, f.clone());
         // 10 ms later the megaflow has been idle 10 ms: evicted, the next packet upcalls again.
         offer(&mut s, 10_000_000, f);

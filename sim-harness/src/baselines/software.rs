@@ -185,7 +185,6 @@ pub struct SoftwareSwitch<D: Datapath> {
     events: EventQueue<Event<D::Install>>,
     work: Work,
     run: SwitchRun,
-    last_offer: Option<SimTime>,
 }
 
 /// Implements [`SwitchUnderTest`] for a software switch, a type whose field `inner` is a
@@ -253,7 +252,6 @@ impl<D: Datapath> SoftwareSwitch<D> {
             events: EventQueue::new(),
             work: Work::default(),
             run: SwitchRun::new(name)?,
-            last_offer: None,
         })
     }
 
@@ -471,20 +469,9 @@ impl<D: Datapath> SoftwareSwitch<D> {
 
     /// Takes one offered packet (see [`crate::switch::SwitchUnderTest::offer`]).
     pub fn offer(&mut self, p: OfferedPacket) -> Result<(), SwitchError> {
-        if self.last_offer.is_some_and(|t| p.at < t) {
-            return Err(SwitchError::Internal(format!(
-                "{}: packet offered at {} before the previous offer",
-                self.name, p.at
-            )));
-        }
+        self.run.admit_offer(p.at)?;
         self.advance(p.at)?;
         self.datapath.maintain(p.at, &mut self.cpu);
-        if self.last_offer.is_none() {
-            self.run.first_offer = p.at;
-            self.run.last_event = p.at;
-        }
-        self.last_offer = Some(p.at);
-        self.run.ledger.offer();
         let len = p.frame.len();
         if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&len) {
             self.run.record_drop(p.at, DropReason::Malformed);
@@ -492,23 +479,14 @@ impl<D: Datapath> SoftwareSwitch<D> {
         }
         let key = parse_software(&p.frame, Topology::ingress_port(p.from));
         let point = Point::from(&key);
-        match p.from {
+        // The packet takes a slot of its ingress queue, or is dropped before any CPU is spent.
+        let ingress = match p.from {
             Endpoint::Vm(vm) => {
                 if let Err(reason) = self.vm_tx.post(vm) {
                     self.run.record_drop(p.at, reason);
                     return Ok(());
                 }
-                let i = usize::from(vm.0);
-                let core = u16::try_from(i % self.cores.len()).unwrap_or(0);
-                let pkt = Packet {
-                    offered_at: p.at,
-                    from: p.from,
-                    frame: p.frame,
-                    key,
-                    point,
-                    ingress: Ingress::VmTx(vm),
-                };
-                self.enqueue(p.at, core, pkt)?;
+                Ingress::VmTx(vm)
             }
             Endpoint::External(_) => {
                 if len as u64 > self.nic.max_frame_bytes() {
@@ -520,20 +498,30 @@ impl<D: Datapath> SoftwareSwitch<D> {
                     return Ok(());
                 }
                 self.nic_rx_used += 1;
+                Ingress::NicRx
+            }
+        };
+        let pkt = Packet {
+            offered_at: p.at,
+            from: p.from,
+            frame: p.frame,
+            key,
+            point,
+            ingress,
+        };
+        match ingress {
+            // A VM's packets are served by the core its index picks.
+            Ingress::VmTx(vm) => {
+                let core = u16::try_from(usize::from(vm.0) % self.cores.len()).unwrap_or(0);
+                self.enqueue(p.at, core, pkt)
+            }
+            // A wire packet crosses the uplink, then goes to the core RSS steers its flow to.
+            Ingress::NicRx => {
                 let received = self.nic.receive_on_wire(p.at, len as u64);
-                let core = rss_core(&key, self.cores.len());
-                let pkt = Packet {
-                    offered_at: p.at,
-                    from: p.from,
-                    frame: p.frame,
-                    key,
-                    point,
-                    ingress: Ingress::NicRx,
-                };
-                self.schedule(received, Event::WireReceived { core, pkt })?;
+                let core = rss_core(&pkt.key, self.cores.len());
+                self.schedule(received, Event::WireReceived { core, pkt })
             }
         }
-        Ok(())
     }
 
     /// Drains every event, checks conservation and returns the run record.
@@ -544,12 +532,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
         run.host_cpu_cycles.retain(|_, c| *c > 0);
         run.pcie_bytes = self.nic.pcie_bytes();
         self.datapath.report(&mut run);
-        run.ledger
-            .check_drained()
-            .map_err(|violation| SwitchError::Conservation {
-                switch: self.name.clone(),
-                violation,
-            })?;
+        run.check_conservation()?;
         Ok(run)
     }
 }

@@ -94,18 +94,12 @@ pub struct SriovVeb {
     events: EventQueue<VebEvent>,
     switch_free: SimTime,
     run: SwitchRun,
-    last_offer: Option<SimTime>,
 }
 
 impl SriovVeb {
     /// The VEB for `ctx` with the context's profile (or the built-in one).
     pub fn new(ctx: &SwitchContext) -> Result<SriovVeb, SwitchError> {
-        let profile =
-            Profile::for_context(ctx.profile.as_ref()).map_err(|e| SwitchError::Config {
-                switch: NAME.into(),
-                what: e.to_string(),
-            })?;
-        SriovVeb::with_profile(ctx, &profile)
+        SriovVeb::with_profile(ctx, &ctx.profile_for(NAME)?)
     }
 
     /// The VEB for `ctx` with `profile`.
@@ -147,7 +141,6 @@ impl SriovVeb {
             events: EventQueue::new(),
             switch_free: SimTime::ZERO,
             run: SwitchRun::new(NAME)?,
-            last_offer: None,
         })
     }
 
@@ -228,19 +221,8 @@ impl SwitchUnderTest for SriovVeb {
     }
 
     fn offer(&mut self, p: OfferedPacket) -> Result<(), SwitchError> {
-        if self.last_offer.is_some_and(|t| p.at < t) {
-            return Err(SwitchError::Internal(format!(
-                "{NAME}: packet offered at {} before the previous offer",
-                p.at
-            )));
-        }
+        self.run.admit_offer(p.at)?;
         self.advance(p.at)?;
-        if self.last_offer.is_none() {
-            self.run.first_offer = p.at;
-            self.run.last_event = p.at;
-        }
-        self.last_offer = Some(p.at);
-        self.run.ledger.offer();
         let len = p.frame.len();
         if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&len) {
             self.run.record_drop(p.at, DropReason::Malformed);
@@ -284,12 +266,7 @@ impl SwitchUnderTest for SriovVeb {
         run.extra
             .insert("packets_against_rules".into(), self.packets_against_rules);
         run.extra.insert("hairpin_packets".into(), self.hairpins);
-        run.ledger
-            .check_drained()
-            .map_err(|violation| SwitchError::Conservation {
-                switch: NAME.into(),
-                violation,
-            })?;
+        run.check_conservation()?;
         Ok(run)
     }
 }
