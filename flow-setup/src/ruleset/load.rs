@@ -50,7 +50,7 @@ pub enum RulesFileError {
         /// The file (or where inline rules were written).
         origin: String,
         /// What is wrong, at which line and column.
-        source: ParseError,
+        source: Box<ParseError>,
     },
     /// A ClassBench, JSON or TOML file does not parse (these stop at their first error).
     #[error("{origin}: {source}")]
@@ -58,7 +58,7 @@ pub enum RulesFileError {
         /// The file (or where inline rules were written).
         origin: String,
         /// What is wrong (its message gives the line where the parser knows it).
-        source: RuleSetError,
+        source: Box<RuleSetError>,
     },
 }
 
@@ -67,7 +67,7 @@ impl RulesFileError {
     pub fn place(&self) -> Option<(usize, usize)> {
         match self {
             RulesFileError::Line { source, .. } => Some((source.line, source.column)),
-            RulesFileError::Whole { source, .. } => match source {
+            RulesFileError::Whole { source, .. } => match source.as_ref() {
                 RuleSetError::ClassBench(ClassBenchError::Syntax { line, column, .. }) => {
                     Some((*line, *column))
                 }
@@ -134,7 +134,7 @@ impl RuleSet {
         let name = origin.display().to_string();
         let line_error = |source: ParseError| RulesFileError::Line {
             origin: name.clone(),
-            source,
+            source: Box::new(source),
         };
         let mut errors = Vec::new();
         let whole = match format {
@@ -161,7 +161,7 @@ impl RuleSet {
         let rules = whole.unwrap_or_else(|source| {
             errors.push(RulesFileError::Whole {
                 origin: name.clone(),
-                source,
+                source: Box::new(source),
             });
             Vec::new()
         });
