@@ -113,13 +113,14 @@ impl Default for ScenarioSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HostSpec {
-    /// Cores for the switch's software.
+    /// Cores of the software baselines (the sNICh system and the SR-IOV VEB do not use them).
     pub cores: u16,
-    /// Core clock, MHz.
+    /// Core clock, MHz (every switch's host work).
     pub clock_mhz: u32,
-    /// Memory bandwidth for copies, GB/s.
+    /// Memory bandwidth, GB/s (validated and reported; no copy is bounded by it yet).
     pub memory_gbps: f64,
-    /// Per-operation cycle costs (relative to the scenario file); none: the built-in profile.
+    /// The baselines' cost profile (a path relative to the scenario file); none: the built-in
+    /// `profiles/default.toml`. The sNICh system's costs are `snich-system`'s defaults.
     pub profile: Option<PathBuf>,
 }
 

@@ -4,14 +4,16 @@
 //! (non-decreasing in time), builds each switch from the same [`SwitchContext`], offers it
 //! every packet, and calls [`SwitchUnderTest::finish`], which drains the switch, checks
 //! conservation (invariant 1, counted by the [`PacketLedger`], every drop with its
-//! [`DropReason`]) and returns a [`SwitchRun`]. Every switch, the sNICh system and
-//! the baselines alike, runs on the same host model ([`crate::host_cpu::HostCpu`]) and is
-//! measured the same way, so the numbers of a comparison mean the same thing.
+//! [`DropReason`]) and returns a [`SwitchRun`]. Every switch gets the same packets and
+//! is measured the same way. Where their host work runs differs today (DESIGN.md, "Baselines,
+//! the host CPU model and cost profiles"): the Linux bridge and Open vSwitch on the scenario's
+//! cores ([`crate::host_cpu::HostCpu`]), the sNICh system on `snich-system`'s own driver core
+//! at the scenario's clock, the SR-IOV VEB on none.
 //!
 //! ```text
 //!  workload ──OfferedPacket(at, from, frame)──▶ SwitchUnderTest ──finish()──▶ SwitchRun
 //!                                                  │    ▲
-//!                                  HostCpu cycles ─┘    └─ SwitchContext (topology, rules,
+//!                                host CPU cycles ──┘    └─ SwitchContext (topology, rules,
 //!                                                           card config, cost profile)
 //! ```
 //!
@@ -482,7 +484,8 @@ pub enum SwitchKind {
     Snich,
     /// The Linux bridge in a driver domain with netfilter rules.
     LinuxBridge,
-    /// Open vSwitch, kernel datapath.
+    /// Open vSwitch's datapath (EMC, megaflow cache, upcalls), costed by the built-in profile as
+    /// Open vSwitch 3.1's userspace datapath with AF_XDP ports.
     Ovs,
     /// An SR-IOV NIC's embedded bridge (VEB).
     SriovVeb,

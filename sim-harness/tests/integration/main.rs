@@ -5,6 +5,7 @@ mod calibration;
 mod capture;
 mod cli;
 mod cli_sim;
+mod crate_map;
 mod readme;
 mod rules;
 mod scenario_errors;
