@@ -23,7 +23,8 @@
 //!   identity); errors carry line and column and name unsupported OVS features.
 //! - [`classbench`]: ClassBench filters and traces, ClassBench-ng OpenFlow matches, and the
 //!   export of port ranges to OpenFlow prefixes.
-//! - [`ruleset`]: rule sets in JSON and TOML, format detection.
+//! - [`ruleset`]: rule sets in JSON and TOML, and the one place rules files are loaded
+//!   ([`ruleset::RuleSet::load`]: gzip, format detection, every error with its place).
 //! - [`lint`]: shadowed, redundant and conflicting rules, with witness packets.
 //! - [`classifier`]: [`classifier::SplitTree`], a partitioned HyperSplit-style decision tree
 //!   with in-place insert and delete, and [`classifier::LinearClassifier`], the reference;

@@ -1,4 +1,13 @@
-//! A rule set and its file formats: `ovs-ofctl` text, ClassBench filters, JSON and TOML.
+//! A rule set, its file formats (`ovs-ofctl` text, ClassBench filters, ClassBench-ng
+//! OpenFlow matches, JSON and TOML) and the one place rules files are loaded.
+//!
+//! - [`RulesFormat`] (in `format`): the formats, their names (`--format`, a scenario's
+//!   `rules.format`) and detection from a file's name, then its content.
+//! - [`RuleSet::load`] / [`RuleSet::load_text`] (in `load`): read a file (gunzipped if it is
+//!   gzip), detect its format, parse it as far as it goes and collect every error with its
+//!   place ([`LoadedRules`], [`RulesFileError`]).
+//! - [`RuleSet::parse`]: text in a known format to a rule set, stopping at the first error;
+//!   JSON and TOML both ways.
 //!
 //! In JSON and TOML each rule is a table of four strings and a number, the match and actions
 //! in `ovs-ofctl` syntax (so a rule reads the same in every format):
@@ -13,8 +22,26 @@
 //!
 //! The cookie is a string because TOML integers stop at 2^63 - 1. Deserialising goes through
 //! the plain [`RuleSpec`] and validates it into a [`Rule`] (`TryFrom`).
+//!
+//! ```
+//! use std::path::Path;
+//! use flow_setup::ruleset::{RuleSet, RulesFormat};
+//!
+//! let text = "priority=10,tcp,tp_dst=80,actions=output:2\npriority=5,tp_dst=81,actions=drop\n";
+//! let loaded = RuleSet::load_text(Path::new("acl.rules"), text, None);
+//! assert_eq!(loaded.format, RulesFormat::Ofctl);
+//! assert_eq!(loaded.rules.len(), 1);
+//! assert_eq!(loaded.errors[0].place(), Some((2, 12)));
+//! assert!(loaded.errors[0].to_string().starts_with("acl.rules:2:12: tp_dst requires"));
+//! ```
+
+mod format;
+mod load;
 
 use serde::{Deserialize, Serialize};
+
+pub use format::{RulesFormat, UnknownRulesFormat};
+pub use load::{read_file, LoadedRules, RulesFileError};
 
 use crate::classbench::{self, ClassBenchError};
 use crate::ofctl::{self, format_actions, format_match, parse_match_at, ParseError};
@@ -146,50 +173,26 @@ impl<'de> Deserialize<'de> for Rule {
     }
 }
 
-/// The syntax of a rules file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RulesFormat {
-    /// `ovs-ofctl add-flows` lines.
-    Ofctl,
-    /// ClassBench filters (lines start with `@`).
-    ClassBench,
-    /// JSON (`{"rules": [...]}`).
-    Json,
-    /// TOML (`[[rules]]` tables).
-    Toml,
-}
-
-impl RulesFormat {
-    /// Guesses the format from the first non-blank, non-comment line.
-    pub fn detect(text: &str) -> RulesFormat {
-        let first = text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .unwrap_or_default();
-        if first.starts_with('@') {
-            RulesFormat::ClassBench
-        } else if first.starts_with('{') {
-            RulesFormat::Json
-        } else if first.starts_with("[[rules]]") {
-            RulesFormat::Toml
-        } else {
-            RulesFormat::Ofctl
-        }
-    }
-}
-
 impl RuleSet {
     /// A rule set of these rules.
     pub fn new(rules: Vec<Rule>) -> RuleSet {
         RuleSet { rules }
     }
 
-    /// Parses a rules file in the given format (ClassBench rules get no actions: drop).
+    /// Parses a rules file's text in the given format, stopping at the first error
+    /// (ClassBench and ClassBench-ng rules get no actions: drop). [`RuleSet::load_text`]
+    /// collects every error instead.
     pub fn parse(text: &str, format: RulesFormat) -> Result<RuleSet, RuleSetError> {
         Ok(match format {
             RulesFormat::Ofctl => RuleSet::new(ofctl::parse_rules(text)?),
             RulesFormat::ClassBench => RuleSet::new(classbench::parse_filters(text, &[])?),
+            RulesFormat::OfRules => {
+                let import = classbench::parse_ofrules(text, &[]);
+                if let Some(e) = import.rejected.into_iter().next() {
+                    return Err(e.into());
+                }
+                RuleSet::new(import.rules)
+            }
             RulesFormat::Json => RuleSet::from_json(text)?,
             RulesFormat::Toml => RuleSet::from_toml(text)?,
         })

@@ -1,5 +1,8 @@
-//! The host CPU model every switch's software runs on: cores that are busy while they work,
-//! so work queues behind work and a software switch saturates where its cores do.
+//! The host CPU model the software baselines (the Linux bridge, Open vSwitch) run on: cores
+//! that are busy while they work, so work queues behind work and a software switch saturates
+//! where its cores do. (The sNICh system runs its driver and agent on `snich-system`'s own
+//! driver core at the same clock; see DESIGN.md, "Baselines, the host CPU model and cost
+//! profiles".)
 //!
 //! A piece of work is a number of cycles on a core, submitted at a time: it starts when the
 //! core is free (or at once), finishes `cycles / clock` later, and the core is busy until
@@ -29,11 +32,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HostConfig {
-    /// Cores available to the switch's software (driver domain, hypervisor switch, agent).
+    /// Cores of the software baselines' driver domain or hypervisor switch (the sNICh system
+    /// and the SR-IOV VEB do not use them).
     pub cores: u16,
     /// Core clock in MHz.
     pub clock_mhz: u32,
-    /// Memory bandwidth in GB/s available to copies (CPU copies and the copy engine).
+    /// Memory bandwidth in GB/s. Validated and reported; no copy is bounded by it yet
+    /// ([`HostCpu::memory_copy_ps`] has no caller outside its test).
     pub memory_gbps: f64,
 }
 

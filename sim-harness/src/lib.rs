@@ -26,13 +26,13 @@
 //!   frames, refusing bad files with the file and the place.
 //! - [`switch`]: the contract every switch under test keeps (topology, offered packets,
 //!   the conservation ledger, what a run measures).
-//! - [`host_cpu`]: the host's cores, on which every switch's software runs.
+//! - [`host_cpu`]: the host's cores, on which the software baselines run.
 //! - [`profile`]: cost profiles (`profiles/*.toml`), every per-operation cost with its
 //!   source; the built-in one is calibrated against real switches measured on these machines.
 //! - [`snich_switch`]: the sNICh system (`snich-system`: card, host driver, agent) as a switch
 //!   under test.
 //! - [`baselines`]: the switches sNICh is compared with: the Linux bridge, Open vSwitch and an
-//!   SR-IOV NIC's embedded bridge, on the same host CPU model.
+//!   SR-IOV NIC's embedded bridge, with the same packets, wire and PCIe models.
 //! - [`runner`]: the switch factory, runs with conservation checked, comparisons, and
 //!   sweeps over any scenario key in parallel with results independent of the thread count.
 //! - [`report`]: what the runs measured: the JSON report, the side-by-side table, CSV, SVG

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
+use flow_setup::ruleset::{RuleSet, RulesFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 use nic_abi::key::PortNo;
 use sim_harness::report::{self, Report};
-use sim_harness::rules_cli::{self, LintOutcome, PacketsFormat, RulesCliError, RulesFileFormat};
+use sim_harness::rules_cli::{self, LintOutcome, PacketsFormat, RulesCliError};
 use sim_harness::runner::{self, RunError, Vary};
 use sim_harness::scenario::{
     LocatedSpec, Scenario, ScenarioDocument, ScenarioError, ScenarioSpec, DEFAULT_SCENARIO,
@@ -123,9 +125,9 @@ enum RulesCommand {
     Check {
         /// The rules file.
         file: PathBuf,
-        /// Its format (default: detected from the content).
-        #[arg(long, value_enum)]
-        format: Option<RulesFileFormat>,
+        /// Its format (default: detected from the file name, then the content).
+        #[arg(long, value_parser = rules_format())]
+        format: Option<RulesFormat>,
         /// Print nothing but the errors.
         #[arg(long)]
         quiet: bool,
@@ -135,9 +137,9 @@ enum RulesCommand {
     Lint {
         /// The rules file.
         file: PathBuf,
-        /// Its format (default: detected from the content).
-        #[arg(long, value_enum)]
-        format: Option<RulesFileFormat>,
+        /// Its format (default: detected from the file name, then the content).
+        #[arg(long, value_parser = rules_format())]
+        format: Option<RulesFormat>,
         /// One JSON document instead of text.
         #[arg(long)]
         json: bool,
@@ -150,9 +152,9 @@ enum RulesCommand {
         /// A pcap/pcapng capture, a ClassBench trace, a file of ovs-ofctl packet descriptions,
         /// or `-` for descriptions on standard input.
         packets: String,
-        /// The rules file's format (default: detected from the content).
-        #[arg(long, value_enum)]
-        format: Option<RulesFileFormat>,
+        /// The rules file's format (default: detected from the file name, then the content).
+        #[arg(long, value_parser = rules_format())]
+        format: Option<RulesFormat>,
         /// The packets' format (default: detected).
         #[arg(long, value_enum)]
         packets_format: Option<PacketsFormat>,
@@ -160,6 +162,14 @@ enum RulesCommand {
         #[arg(long, default_value_t = 1)]
         in_port: u16,
     },
+}
+
+/// `--format`'s values: flow-setup's rules formats by name, each with what reports call it.
+fn rules_format() -> impl TypedValueParser<Value = RulesFormat> {
+    clap::builder::PossibleValuesParser::new(
+        RulesFormat::ALL.map(|f| clap::builder::PossibleValue::new(f.name()).help(f.title())),
+    )
+    .try_map(|name| name.parse::<RulesFormat>())
 }
 
 #[derive(Debug, clap::Args)]
@@ -565,7 +575,7 @@ fn rules(cmd: RulesCommand) -> Result<ExitCode, RulesCliError> {
             packets_format,
             in_port,
         } => {
-            let loaded = rules_cli::load_rules(&file, format)?;
+            let loaded = RuleSet::load(&file, format)?;
             if !loaded.errors.is_empty() {
                 for e in &loaded.errors {
                     eprintln!("{e}");

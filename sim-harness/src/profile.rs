@@ -11,8 +11,10 @@
 //! on-card times `"ns"`.
 //!
 //! The built-in profile ([`Profile::builtin`], `profiles/default.toml`) is calibrated against
-//! the real switches measured on this project's machines; DESIGN.md ("Baselines and host CPU
-//! model") says which numbers were fitted and which predicted.
+//! the real switches measured on this project's machines; DESIGN.md ("Baselines, the host CPU
+//! model and cost profiles") says which numbers were fitted and which predicted. Only the
+//! baselines read a profile; the sNICh system's costs are constants of `snich-system`,
+//! `host-driver` and `flow-setup`.
 //!
 //! ```
 //! use sim_harness::profile::Profile;

@@ -6,43 +6,26 @@
 //!   (null when none matches), its actions, and the megaflow (the bits the decision used).
 //!
 //! Rules files: `ovs-ofctl` flow lines, ClassBench filters, ClassBench-ng `.ofrules`, JSON or
-//! TOML rule sets, detected from the content (or given with `--format`). Packets: a pcap or
+//! TOML rule sets, gzipped or not, loaded by `flow_setup::ruleset` (the format detected from
+//! the file's name and content, or given with `--format`). Packets: a pcap or
 //! pcapng capture (parsed with nic-abi's software parser), a ClassBench trace, or `ovs-ofctl`
 //! packet descriptions (`in_port=1,tcp,nw_src=10.0.0.5,tcp_dst=80`, one per line; `-` reads
 //! them from standard input).
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use flate2::read::GzDecoder;
-use flow_setup::classbench::{parse_filters, parse_ofrules, parse_trace};
+use flow_setup::classbench::parse_trace;
 use flow_setup::classifier::{from_rules, Classifier, SplitTree};
 use flow_setup::lint::{lint, FindingKind};
-use flow_setup::ofctl::{
-    describe_packet, format_actions, is_blank_or_comment, parse_match_at, parse_rule_at, ParseError,
-};
+use flow_setup::ofctl::{describe_packet, format_actions, is_blank_or_comment, parse_match_at};
 use flow_setup::rule::{Field, FieldMatch, Point, Rule};
-use flow_setup::ruleset::{RuleSet, RulesFormat};
+use flow_setup::ruleset::{read_file, RuleSet, RulesFileError, RulesFormat};
 use nic_abi::key::{FlowKey, KeyClass, PortNo};
 use nic_abi::parse::parse_software;
 use serde_json::json;
 
 use crate::capture::Capture;
-
-/// The syntax of a rules file, as `--format` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RulesFileFormat {
-    /// `ovs-ofctl add-flows` lines.
-    Ofctl,
-    /// ClassBench filters (`@src/len dst/len ...`).
-    Classbench,
-    /// ClassBench-ng OpenFlow matches (`attr=value, ...`).
-    Ofrules,
-    /// A JSON rule set (`{"rules": [...]}`).
-    Json,
-    /// A TOML rule set (`[[rules]]`).
-    Toml,
-}
 
 /// The syntax of a packets input, as `--packets-format` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -58,162 +41,23 @@ pub enum PacketsFormat {
 /// Why a `snich rules` command could not do its work (exit status 2).
 #[derive(Debug, thiserror::Error)]
 pub enum RulesCliError {
-    /// A file could not be read.
-    #[error("{path}: cannot read: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A file is not UTF-8 text where text was expected.
-    #[error("{path}: not UTF-8 text")]
-    NotText {
-        /// The file.
-        path: PathBuf,
-    },
-    /// A gzipped file does not decompress.
-    #[error("{path}: gzip data is corrupt: {source}")]
-    Gzip {
-        /// The file.
-        path: PathBuf,
-        /// The decompression error.
-        source: std::io::Error,
-    },
+    /// A rules or packets file could not be read (what and which file).
+    #[error(transparent)]
+    File(#[from] RulesFileError),
     /// Writing the output failed.
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
-}
-
-/// A rules file read as far as it parses: the rules, the detected format, and every error
-/// with its place.
-#[derive(Debug)]
-pub struct LoadedRules {
-    /// The rules that parsed, in file order (priority order for ClassBench files).
-    pub rules: Vec<Rule>,
-    /// The format read.
-    pub format: RulesFileFormat,
-    /// `FILE:LINE:COLUMN: what` for each error.
-    pub errors: Vec<String>,
-}
-
-fn read_bytes(path: &Path) -> Result<Vec<u8>, RulesCliError> {
-    let raw = std::fs::read(path).map_err(|source| RulesCliError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        GzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|source| RulesCliError::Gzip {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        return Ok(out);
-    }
-    Ok(raw)
-}
-
-fn read_text(path: &Path) -> Result<String, RulesCliError> {
-    String::from_utf8(read_bytes(path)?).map_err(|_| RulesCliError::NotText {
-        path: path.to_path_buf(),
-    })
-}
-
-/// The format of a rules file: `.ofrules` files by name, the others by their first line.
-pub fn detect_rules_format(path: &Path, text: &str) -> RulesFileFormat {
-    if path.extension().is_some_and(|e| e == "ofrules") {
-        return RulesFileFormat::Ofrules;
-    }
-    match RulesFormat::detect(text) {
-        RulesFormat::ClassBench => RulesFileFormat::Classbench,
-        RulesFormat::Json => RulesFileFormat::Json,
-        RulesFormat::Toml => RulesFileFormat::Toml,
-        RulesFormat::Ofctl => RulesFileFormat::Ofctl,
-    }
-}
-
-fn place(path: &Path, e: &ParseError) -> String {
-    format!("{}:{}:{}: {}", path.display(), e.line, e.column, e.kind)
-}
-
-/// Reads a rules file, collecting every error it can find (ovs-ofctl and `.ofrules` files
-/// are checked line by line; ClassBench, JSON and TOML files stop at their first error).
-pub fn load_rules(
-    path: &Path,
-    format: Option<RulesFileFormat>,
-) -> Result<LoadedRules, RulesCliError> {
-    let text = read_text(path)?;
-    Ok(parse_rules_text(path, &text, format))
-}
-
-/// Parses rules `text` read from `path` (named in errors; an inline rule set passes where it
-/// was written), as [`load_rules`] does with a file's content.
-pub fn parse_rules_text(path: &Path, text: &str, format: Option<RulesFileFormat>) -> LoadedRules {
-    let format = format.unwrap_or_else(|| detect_rules_format(path, text));
-    let mut errors = Vec::new();
-    let rules = match format {
-        RulesFileFormat::Ofctl => text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !is_blank_or_comment(l))
-            .filter_map(|(i, l)| {
-                parse_rule_at(l, i + 1)
-                    .map_err(|e| errors.push(place(path, &e)))
-                    .ok()
-            })
-            .collect(),
-        RulesFileFormat::Ofrules => {
-            let import = parse_ofrules(text, &[]);
-            errors.extend(import.rejected.iter().map(|e| place(path, e)));
-            import.rules
-        }
-        RulesFileFormat::Classbench => parse_filters(text, &[]).unwrap_or_else(|e| {
-            errors.push(format!("{}: {e}", path.display()));
-            Vec::new()
-        }),
-        RulesFileFormat::Json | RulesFileFormat::Toml => {
-            let f = if format == RulesFileFormat::Json {
-                RulesFormat::Json
-            } else {
-                RulesFormat::Toml
-            };
-            match RuleSet::parse(text, f) {
-                Ok(set) => set.rules,
-                Err(e) => {
-                    errors.push(format!("{}: {e}", path.display()));
-                    Vec::new()
-                }
-            }
-        }
-    };
-    LoadedRules {
-        rules,
-        format,
-        errors,
-    }
-}
-
-fn format_name(f: RulesFileFormat) -> &'static str {
-    match f {
-        RulesFileFormat::Ofctl => "ovs-ofctl",
-        RulesFileFormat::Classbench => "ClassBench",
-        RulesFileFormat::Ofrules => "ClassBench-ng ofrules",
-        RulesFileFormat::Json => "JSON",
-        RulesFileFormat::Toml => "TOML",
-    }
 }
 
 /// `snich rules check`: every error on `err`, a summary on `out`. Returns true when the file
 /// has no error.
 pub fn check(
     path: &Path,
-    format: Option<RulesFileFormat>,
+    format: Option<RulesFormat>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<bool, RulesCliError> {
-    let loaded = load_rules(path, format)?;
+    let loaded = RuleSet::load(path, format)?;
     for e in &loaded.errors {
         writeln!(err, "{e}")?;
     }
@@ -222,7 +66,7 @@ pub fn check(
         "{}: {} rules ({}), {} errors",
         path.display(),
         loaded.rules.len(),
-        format_name(loaded.format),
+        loaded.format.title(),
         loaded.errors.len()
     )?;
     Ok(loaded.errors.is_empty())
@@ -250,12 +94,12 @@ pub enum LintOutcome {
 /// `snich rules lint`: the findings, as text or one JSON document.
 pub fn lint_file(
     path: &Path,
-    format: Option<RulesFileFormat>,
+    format: Option<RulesFormat>,
     as_json: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<LintOutcome, RulesCliError> {
-    let loaded = load_rules(path, format)?;
+    let loaded = RuleSet::load(path, format)?;
     if !loaded.errors.is_empty() {
         for e in &loaded.errors {
             writeln!(err, "{e}")?;
@@ -362,7 +206,7 @@ pub fn load_packets(
         stdin.read_to_end(&mut b)?;
         ("<stdin>".to_string(), b)
     } else {
-        (source.to_string(), read_bytes(Path::new(source))?)
+        (source.to_string(), read_file(Path::new(source))?)
     };
     let format = format.unwrap_or_else(|| {
         if source == "-" {

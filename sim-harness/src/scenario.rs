@@ -3,7 +3,7 @@
 //! A scenario file is read into a plain [`ScenarioSpec`] (serde, unknown keys refused), which
 //! becomes a [`Scenario`] only through `TryFrom<LocatedSpec>`: addresses parsed, counts and
 //! shares checked, the rules file read (any `flow-setup` format, through
-//! [`crate::rules_cli`]), the capture of a replay read and mapped. Every error names the file,
+//! [`flow_setup::ruleset::RuleSet::load`]), the capture of a replay read and mapped. Every error names the file,
 //! the key path (`vms.count`, `workload.mix[1].share`) and what is wrong, so a user never
 //! meets a panic or a run that silently ignored a typo.
 //!
@@ -34,13 +34,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use flow_setup::rule::{Action, MatchBuilder, Rule};
+use flow_setup::ruleset::{RuleSet, RulesFormat};
 use nic_abi::key::MacAddr;
 use nic_abi::time::SimDuration;
 use nic_model::card::{CardConfig, InterVmPath};
 use serde::{Deserialize, Serialize};
 
 use crate::host_cpu::{HostConfig, HostCpu};
-use crate::rules_cli::{self, RulesFileFormat};
 use crate::switch::{
     ExternalNode, InterVmCopy, SwitchContext, SwitchKind, Topology, VmIndex, VmNode, UPLINK_PORT,
 };
@@ -113,13 +113,14 @@ impl Default for ScenarioSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HostSpec {
-    /// Cores for the switch's software.
+    /// Cores of the software baselines (the sNICh system and the SR-IOV VEB do not use them).
     pub cores: u16,
-    /// Core clock, MHz.
+    /// Core clock, MHz (every switch's host work).
     pub clock_mhz: u32,
-    /// Memory bandwidth for copies, GB/s.
+    /// Memory bandwidth, GB/s (validated and reported; no copy is bounded by it yet).
     pub memory_gbps: f64,
-    /// Per-operation cycle costs (relative to the scenario file); none: the built-in profile.
+    /// The baselines' cost profile (a path relative to the scenario file); none: the built-in
+    /// `profiles/default.toml`. The sNICh system's costs are `snich-system`'s defaults.
     pub profile: Option<PathBuf>,
 }
 
@@ -652,13 +653,8 @@ fn rules(
         .format
         .as_deref()
         .map(|f| {
-            <RulesFileFormat as clap::ValueEnum>::from_str(f, true).map_err(|_| {
-                key_err(
-                    name,
-                    "rules.format",
-                    format!("`{f}` is not one of ofctl, classbench, ofrules, json, toml"),
-                )
-            })
+            f.parse::<RulesFormat>()
+                .map_err(|e| key_err(name, "rules.format", e.to_string()))
         })
         .transpose()?;
     let action = flow_setup::ofctl::parse_rule(&format!("priority=1,actions={}", r.action))
@@ -677,13 +673,13 @@ fn rules(
         (Some(f), None) => {
             let path = resolve(file, f);
             Some(
-                rules_cli::load_rules(&path, format)
+                RuleSet::load(&path, format)
                     .map_err(|e| key_err(name, "rules.file", e.to_string()))?,
             )
         }
         (None, Some(text)) => {
             let origin = PathBuf::from(format!("{name} rules.inline"));
-            Some(rules_cli::parse_rules_text(&origin, text, format))
+            Some(RuleSet::load_text(&origin, text, format))
         }
         (None, None) => None,
     };
@@ -697,15 +693,12 @@ fn rules(
                     .errors
                     .iter()
                     .take(10)
-                    .cloned()
+                    .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("\n"),
             });
         }
-        let carries_no_actions = matches!(
-            loaded.format,
-            RulesFileFormat::Classbench | RulesFileFormat::Ofrules
-        );
+        let carries_no_actions = loaded.format.carries_no_actions();
         for (i, mut rule) in loaded.rules.into_iter().enumerate() {
             if rule.priority == 0 {
                 return Err(key_err(

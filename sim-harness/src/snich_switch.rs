@@ -40,8 +40,8 @@ use snich_system::control::ControlPlane;
 use snich_system::error::SystemError;
 
 use crate::switch::{
-    Endpoint, InterVmCopy, OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest,
-    VmIndex, UPLINK_PORT,
+    DropReason, Endpoint, InterVmCopy, OfferedPacket, SwitchContext, SwitchError, SwitchRun,
+    SwitchUnderTest, VmIndex, UPLINK_PORT,
 };
 
 /// Packets a VM's driver queues while its TX ring is full.
@@ -180,7 +180,7 @@ impl SnichSwitch {
             .ok_or_else(|| internal(format!("an outcome for a packet never offered: {o:?}")))?;
             match o.result {
                 Ok(()) => self.run.record_delivery(offered, o.at, o.len),
-                Err(reason) => self.run.record_drop(o.at, reason.name()),
+                Err(reason) => self.run.record_drop(o.at, reason.into()),
             }
         }
         Ok(())
@@ -192,7 +192,7 @@ impl SnichSwitch {
             return Err(internal(format!("no VM {}", vm.0)));
         }
         if !(14..=usize::from(BUFFER_BYTES)).contains(&frame.len()) {
-            self.run.record_drop(at, "malformed");
+            self.run.record_drop(at, DropReason::Malformed);
             return Ok(());
         }
         let card = self.cp.driver_mut().card_mut();
@@ -203,7 +203,7 @@ impl SnichSwitch {
         }
         if g.tx_free() == 0 || !self.guests.backlog[i].is_empty() {
             if self.guests.backlog[i].len() >= BACKLOG_LIMIT {
-                self.run.record_drop(at, "tx_queue_full");
+                self.run.record_drop(at, DropReason::TxQueueFull);
             } else {
                 self.guests.backlog[i].push_back((at, frame));
             }
@@ -279,12 +279,7 @@ impl SwitchUnderTest for SnichSwitch {
         self.collect()?;
         let counters = self.cp.driver_mut().card_mut().finish().map_err(internal)?;
         let mut run = std::mem::replace(&mut self.run, SwitchRun::new(self.name.clone())?);
-        run.ledger
-            .check_drained()
-            .map_err(|violation| SwitchError::Conservation {
-                switch: self.name.clone(),
-                violation,
-            })?;
+        run.check_conservation()?;
         let driver = self.cp.driver();
         let host = driver.host();
         for u in CpuUse::ALL {
@@ -524,7 +519,7 @@ mod tests {
         offer(&mut s, 30, Endpoint::Vm(VmIndex(0)), mac(2), 200);
         let r = Box::new(s).finish().expect("finished");
         assert_eq!(r.ledger.delivered, 0);
-        assert_eq!(r.ledger.dropped.get("rule_drop"), Some(&30));
+        assert_eq!(r.ledger.dropped.get(&DropReason::RuleDrop), Some(&30));
         assert_eq!(r.flow_setups, 1, "a drop entry is installed too");
     }
 
@@ -547,7 +542,7 @@ mod tests {
             .expect("offered");
         }
         let r = Box::new(s).finish().expect("finished");
-        assert_eq!(r.ledger.dropped.get("malformed"), Some(&1));
+        assert_eq!(r.ledger.dropped.get(&DropReason::Malformed), Some(&1));
         assert_eq!(r.ledger.offered, 151);
         assert_eq!(r.ledger.delivered + r.ledger.dropped_total(), 151);
     }

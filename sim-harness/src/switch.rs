@@ -3,14 +3,17 @@
 //! A run turns a scenario into a [`Topology`], a rule set and a stream of [`OfferedPacket`]s
 //! (non-decreasing in time), builds each switch from the same [`SwitchContext`], offers it
 //! every packet, and calls [`SwitchUnderTest::finish`], which drains the switch, checks
-//! conservation (invariant 1) and returns a [`SwitchRun`]. Every switch, the sNICh system and
-//! the baselines alike, runs on the same host model ([`crate::host_cpu::HostCpu`]) and is
-//! measured the same way, so the numbers of a comparison mean the same thing.
+//! conservation (invariant 1, counted by the [`PacketLedger`], every drop with its
+//! [`DropReason`]) and returns a [`SwitchRun`]. Every switch gets the same packets and
+//! is measured the same way. Where their host work runs differs today (DESIGN.md, "Baselines,
+//! the host CPU model and cost profiles"): the Linux bridge and Open vSwitch on the scenario's
+//! cores ([`crate::host_cpu::HostCpu`]), the sNICh system on `snich-system`'s own driver core
+//! at the scenario's clock, the SR-IOV VEB on none.
 //!
 //! ```text
 //!  workload ──OfferedPacket(at, from, frame)──▶ SwitchUnderTest ──finish()──▶ SwitchRun
 //!                                                  │    ▲
-//!                                  HostCpu cycles ─┘    └─ SwitchContext (topology, rules,
+//!                                host CPU cycles ──┘    └─ SwitchContext (topology, rules,
 //!                                                           card config, cost profile)
 //! ```
 //!
@@ -26,6 +29,7 @@ use nic_abi::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
 use crate::host_cpu::HostConfig;
+use crate::profile::Profile;
 
 /// The uplink's switch port (the first MAC port; external hosts are behind it).
 pub const UPLINK_PORT: PortNo = PortNo(1);
@@ -128,6 +132,142 @@ pub struct OfferedPacket {
     pub frame: Bytes,
 }
 
+/// Why a switch dropped a packet: the names of invariant 1's drop counters. Reports and
+/// scripts see the snake_case [`DropReason::name`]s, so the variants are declared in the
+/// alphabetical order of their names and the derived order sorts a map of them as it sorts
+/// the names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DropReason {
+    /// The agent's release command said drop (sNICh card).
+    AgentDrop,
+    /// A descriptor the host wrote does not decode (sNICh card).
+    BadDescriptor,
+    /// The host refused one of the packet's DMA accesses (sNICh card).
+    DmaFault,
+    /// The frame is shorter than an Ethernet header or longer than the largest frame.
+    Malformed,
+    /// The card's miss queue toward the agent had no free buffer (sNICh card).
+    MissQueueFull,
+    /// The MAC-table destination is the port the frame came in on, or nowhere it may go.
+    NoEgress,
+    /// No rule matched (OpenFlow 1.3 table-miss drop).
+    NoMatch,
+    /// The receiving ring had no free buffer.
+    NoRxBuffer,
+    /// The packet names a port (a VM) the switch does not have.
+    NoSuchPort,
+    /// A bounded queue on the packet's way (a VM's TX ring, the NIC's TX ring) was full.
+    QueueFull,
+    /// The winning rule drops.
+    RuleDrop,
+    /// The MAC's receive FIFO had no room for the frame (sNICh card).
+    RxFifoFull,
+    /// The slow path answered with another upcall (a datapath bug, counted, not looped).
+    SlowPathUpcall,
+    /// The sending VM's TX queue on the card was full (sNICh system).
+    TxQueueFull,
+    /// The upcall queue to the slow path was full (Open vSwitch).
+    UpcallLost,
+    /// Sender and receiver are on different VLANs.
+    VlanMismatch,
+}
+
+/// A drop reason name that is not one of [`DropReason::ALL`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a drop reason")]
+pub struct UnknownDropReason(pub String);
+
+impl DropReason {
+    /// Every reason, in the order of their names.
+    pub const ALL: [DropReason; 16] = [
+        DropReason::AgentDrop,
+        DropReason::BadDescriptor,
+        DropReason::DmaFault,
+        DropReason::Malformed,
+        DropReason::MissQueueFull,
+        DropReason::NoEgress,
+        DropReason::NoMatch,
+        DropReason::NoRxBuffer,
+        DropReason::NoSuchPort,
+        DropReason::QueueFull,
+        DropReason::RuleDrop,
+        DropReason::RxFifoFull,
+        DropReason::SlowPathUpcall,
+        DropReason::TxQueueFull,
+        DropReason::UpcallLost,
+        DropReason::VlanMismatch,
+    ];
+
+    /// The stable snake_case name reports print (the card's reasons keep the card's names).
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::AgentDrop => "agent_drop",
+            DropReason::BadDescriptor => "bad_descriptor",
+            DropReason::DmaFault => "dma_fault",
+            DropReason::Malformed => "malformed",
+            DropReason::MissQueueFull => "miss_queue_full",
+            DropReason::NoEgress => "no_egress",
+            DropReason::NoMatch => "no_match",
+            DropReason::NoRxBuffer => "no_rx_buffer",
+            DropReason::NoSuchPort => "no_such_port",
+            DropReason::QueueFull => "queue_full",
+            DropReason::RuleDrop => "rule_drop",
+            DropReason::RxFifoFull => "rx_fifo_full",
+            DropReason::SlowPathUpcall => "slow_path_upcall",
+            DropReason::TxQueueFull => "tx_queue_full",
+            DropReason::UpcallLost => "upcall_lost",
+            DropReason::VlanMismatch => "vlan_mismatch",
+        }
+    }
+}
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DropReason {
+    type Err = UnknownDropReason;
+
+    fn from_str(s: &str) -> Result<DropReason, UnknownDropReason> {
+        DropReason::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| UnknownDropReason(s.to_string()))
+    }
+}
+
+impl Serialize for DropReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for DropReason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<DropReason, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl From<nic_model::counters::DropReason> for DropReason {
+    fn from(r: nic_model::counters::DropReason) -> DropReason {
+        use nic_model::counters::DropReason as Card;
+        match r {
+            Card::RuleDrop => DropReason::RuleDrop,
+            Card::RxFifoFull => DropReason::RxFifoFull,
+            Card::MissQueueFull => DropReason::MissQueueFull,
+            Card::NoRxBuffer => DropReason::NoRxBuffer,
+            Card::BadDescriptor => DropReason::BadDescriptor,
+            Card::AgentDrop => DropReason::AgentDrop,
+            Card::Malformed => DropReason::Malformed,
+            Card::DmaFault => DropReason::DmaFault,
+            Card::NoSuchPort => DropReason::NoSuchPort,
+        }
+    }
+}
+
 /// The counters of invariant 1: every offered packet is delivered, dropped for a named
 /// reason, or still in flight.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,9 +276,8 @@ pub struct PacketLedger {
     pub offered: u64,
     /// Packets that reached at least one port (a flood counts once).
     pub delivered: u64,
-    /// Packets dropped, by reason (`rule_drop`, `no_rx_buffer`, `queue_full`, `dma_fault`,
-    /// `malformed`, ...). Reasons are snake_case, stable names scripts may rely on.
-    pub dropped: BTreeMap<String, u64>,
+    /// Packets dropped, by reason (serialised by their snake_case names, in name order).
+    pub dropped: BTreeMap<DropReason, u64>,
     /// Packets neither delivered nor dropped yet.
     pub in_flight: u64,
 }
@@ -147,7 +286,7 @@ pub struct PacketLedger {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "conservation violated: offered {} != delivered {} + dropped {} + in flight {} ({:?})",
-    .0.offered, .0.delivered, .0.dropped_total(), .0.in_flight, .0.dropped
+    .0.offered, .0.delivered, .0.dropped_total(), .0.in_flight, .0.dropped_by_name()
 )]
 pub struct ConservationViolation(pub PacketLedger);
 
@@ -165,9 +304,17 @@ impl PacketLedger {
     }
 
     /// Counts an in-flight packet as dropped for `reason`.
-    pub fn drop_for(&mut self, reason: &str) {
-        *self.dropped.entry(reason.to_string()).or_insert(0) += 1;
+    pub fn drop_for(&mut self, reason: DropReason) {
+        *self.dropped.entry(reason).or_insert(0) += 1;
         self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// The drops by reason name (as reports key them), in name order.
+    pub fn dropped_by_name(&self) -> BTreeMap<String, u64> {
+        self.dropped
+            .iter()
+            .map(|(r, n)| (r.name().to_string(), *n))
+            .collect()
     }
 
     /// All drops.
@@ -214,6 +361,8 @@ pub struct SwitchRun {
     pub table_occupancy_peak: u64,
     /// Free-form, switch-specific counters for the report (table hits, upcalls, copies, ...).
     pub extra: BTreeMap<String, u64>,
+    /// When the last offer was taken ([`SwitchRun::admit_offer`]).
+    last_offer: Option<SimTime>,
 }
 
 impl SwitchRun {
@@ -234,7 +383,41 @@ impl SwitchRun {
             flow_setups: 0,
             table_occupancy_peak: 0,
             extra: BTreeMap::new(),
+            last_offer: None,
         })
+    }
+
+    /// Counts a packet offered at `at` (in flight until delivered or dropped); the first
+    /// offer starts the run's span. An offer before the previous one breaks the run's
+    /// contract ([`SwitchUnderTest::offer`]) and is refused, counting nothing.
+    pub fn admit_offer(&mut self, at: SimTime) -> Result<(), SwitchError> {
+        match self.last_offer {
+            Some(last) if at < last => {
+                return Err(SwitchError::Internal(format!(
+                    "{}: packet offered at {at} before the previous offer",
+                    self.switch
+                )))
+            }
+            Some(_) => {}
+            None => {
+                self.first_offer = at;
+                self.last_event = at;
+            }
+        }
+        self.last_offer = Some(at);
+        self.ledger.offer();
+        Ok(())
+    }
+
+    /// Invariant 1 after a drain, as the run's error: the switch and the counters that
+    /// broke it.
+    pub fn check_conservation(&self) -> Result<(), SwitchError> {
+        self.ledger
+            .check_drained()
+            .map_err(|violation| SwitchError::Conservation {
+                switch: self.switch.clone(),
+                violation,
+            })
     }
 
     /// Records one delivery at `at` of a frame of `bytes` offered at `offered_at`.
@@ -248,7 +431,7 @@ impl SwitchRun {
     }
 
     /// Records a drop at `at` for `reason`.
-    pub fn record_drop(&mut self, at: SimTime, reason: &str) {
+    pub fn record_drop(&mut self, at: SimTime, reason: DropReason) {
         self.ledger.drop_for(reason);
         self.last_event = self.last_event.max(at);
     }
@@ -301,7 +484,8 @@ pub enum SwitchKind {
     Snich,
     /// The Linux bridge in a driver domain with netfilter rules.
     LinuxBridge,
-    /// Open vSwitch, kernel datapath.
+    /// Open vSwitch's datapath (EMC, megaflow cache, upcalls), costed by the built-in profile as
+    /// Open vSwitch 3.1's userspace datapath with AF_XDP ports.
     Ovs,
     /// An SR-IOV NIC's embedded bridge (VEB).
     SriovVeb,
@@ -372,6 +556,17 @@ pub struct SwitchContext {
     pub seed: u64,
 }
 
+impl SwitchContext {
+    /// The cost profile the context names (or the built-in one), for `switch`: a profile
+    /// that does not load is that switch's configuration error.
+    pub fn profile_for(&self, switch: &str) -> Result<Profile, SwitchError> {
+        Profile::for_context(self.profile.as_ref()).map_err(|e| SwitchError::Config {
+            switch: switch.to_string(),
+            what: e.to_string(),
+        })
+    }
+}
+
 /// A switch under test. A run offers packets in non-decreasing time and then finishes.
 pub trait SwitchUnderTest {
     /// The name reports print (see [`SwitchRun::switch`]).
@@ -397,9 +592,73 @@ mod tests {
         l.offer();
         l.deliver();
         assert!(l.check_drained().is_err(), "one still in flight");
-        l.drop_for("rule_drop");
+        l.drop_for(DropReason::RuleDrop);
         assert_eq!(l.check_drained(), Ok(()));
         assert_eq!(l.dropped_total(), 1);
+    }
+
+    #[test]
+    fn drop_reasons_sort_and_serialise_by_name() {
+        let names: Vec<&str> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted, "declared in name order, names unique");
+        let mut declared = DropReason::ALL;
+        declared.sort();
+        assert_eq!(
+            declared,
+            DropReason::ALL,
+            "the derived order is the name order"
+        );
+        for r in DropReason::ALL {
+            assert_eq!(r.name().parse::<DropReason>(), Ok(r));
+        }
+        for c in nic_model::counters::DropReason::ALL {
+            assert_eq!(
+                DropReason::from(c).name(),
+                c.name(),
+                "the card's names kept"
+            );
+        }
+        let mut l = PacketLedger::default();
+        for r in [
+            DropReason::VlanMismatch,
+            DropReason::AgentDrop,
+            DropReason::NoEgress,
+        ] {
+            l.offer();
+            l.drop_for(r);
+        }
+        let json = serde_json::to_string(&l).expect("json");
+        assert!(
+            json.contains(r#""dropped":{"agent_drop":1,"no_egress":1,"vlan_mismatch":1}"#),
+            "{json}"
+        );
+        let back: PacketLedger = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, l);
+        assert!(serde_json::from_str::<PacketLedger>(&json.replace("no_egress", "nope")).is_err());
+    }
+
+    #[test]
+    fn offers_go_forward_in_time() {
+        let mut run = SwitchRun::new("t").expect("run");
+        run.admit_offer(SimTime(5)).expect("first");
+        run.admit_offer(SimTime(5)).expect("same time");
+        assert_eq!((run.first_offer, run.last_event), (SimTime(5), SimTime(5)));
+        let e = run.admit_offer(SimTime(4)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "internal error: t: packet offered at 0.004 ns before the previous offer"
+        );
+        assert_eq!(run.ledger.offered, 2, "the refused offer is not counted");
+        assert!(matches!(
+            run.check_conservation(),
+            Err(SwitchError::Conservation { switch, .. }) if switch == "t"
+        ));
+        run.record_delivery(SimTime(5), SimTime(9), 64);
+        run.record_drop(SimTime(9), DropReason::QueueFull);
+        assert_eq!(run.check_conservation(), Ok(()));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use nic_abi::key::{FlowKey, MacAddr};
 
-use crate::switch::{Endpoint, Topology, VmIndex};
+use crate::switch::{DropReason, Endpoint, Topology, VmIndex};
 
 /// Where a baseline sends a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,7 +29,7 @@ pub enum L2Decision {
     /// Send to these ports (one for a known unicast address, several for a flood).
     Forward(Vec<Egress>),
     /// Nothing to send to, for this reason (`vlan_mismatch`, `no_egress`).
-    Drop(&'static str),
+    Drop(DropReason),
 }
 
 /// The MAC table and VLAN membership of a topology.
@@ -89,9 +89,9 @@ impl L2Fabric {
         match self.endpoint_of_mac(key.dl_dst) {
             Some(Endpoint::Vm(vm)) => {
                 if Endpoint::Vm(vm) == from {
-                    L2Decision::Drop("no_egress")
+                    L2Decision::Drop(DropReason::NoEgress)
                 } else if self.vm_vlans.get(usize::from(vm.0)).copied().flatten() != vlan {
-                    L2Decision::Drop("vlan_mismatch")
+                    L2Decision::Drop(DropReason::VlanMismatch)
                 } else {
                     L2Decision::Forward(vec![Egress::Vm(vm)])
                 }
@@ -99,7 +99,7 @@ impl L2Fabric {
             Some(Endpoint::External(_)) => match from {
                 Endpoint::Vm(_) => L2Decision::Forward(vec![Egress::Uplink]),
                 // The FDB puts the destination behind the port the frame came in on.
-                Endpoint::External(_) => L2Decision::Drop("no_egress"),
+                Endpoint::External(_) => L2Decision::Drop(DropReason::NoEgress),
             },
             None => self.flood(from, vlan),
         }
@@ -120,7 +120,7 @@ impl L2Fabric {
             out.push(Egress::Uplink);
         }
         if out.is_empty() {
-            L2Decision::Drop("no_egress")
+            L2Decision::Drop(DropReason::NoEgress)
         } else {
             L2Decision::Forward(out)
         }
@@ -170,11 +170,11 @@ mod tests {
         let wire = Endpoint::External(ExternalHostIndex(0));
         assert_eq!(
             l2.forward(wire, &key_to(t.external_hosts[0].mac)),
-            L2Decision::Drop("no_egress")
+            L2Decision::Drop(DropReason::NoEgress)
         );
         assert_eq!(
             l2.forward(from, &key_to(t.vms[0].mac)),
-            L2Decision::Drop("no_egress")
+            L2Decision::Drop(DropReason::NoEgress)
         );
     }
 
@@ -186,7 +186,7 @@ mod tests {
         let from = Endpoint::Vm(VmIndex(0));
         assert_eq!(
             l2.forward(from, &key_to(t.vms[1].mac)),
-            L2Decision::Drop("vlan_mismatch")
+            L2Decision::Drop(DropReason::VlanMismatch)
         );
         assert_eq!(
             l2.forward(from, &key_to(MacAddr([0xff; 6]))),

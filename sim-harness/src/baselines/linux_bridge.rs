@@ -34,7 +34,7 @@ use crate::baselines::software::{
 };
 use crate::host_cpu::HostCpu;
 use crate::profile::{BridgeCosts, Profile};
-use crate::switch::{SwitchContext, SwitchError, SwitchRun};
+use crate::switch::{DropReason, SwitchContext, SwitchError, SwitchRun};
 use nic_abi::time::SimTime;
 
 /// The switch name reports print.
@@ -139,7 +139,7 @@ impl Datapath for BridgeDatapath {
                 .copied()
                 .unwrap_or(false);
             if drops {
-                return Verdict::Drop("rule_drop");
+                return Verdict::Drop(DropReason::RuleDrop);
             }
         }
         match l2.forward(pkt.from, &pkt.key) {
@@ -156,7 +156,7 @@ impl Datapath for BridgeDatapath {
         _work: &mut Work,
     ) -> (Verdict, Option<()>) {
         // The bridge decides everything on its fast path and never upcalls.
-        (Verdict::Drop("slow_path_upcall"), None)
+        (Verdict::Drop(DropReason::SlowPathUpcall), None)
     }
 
     fn install(&mut self, _now: SimTime, _install: ()) {}
@@ -181,12 +181,7 @@ pub struct LinuxBridge {
 impl LinuxBridge {
     /// A bridge for `ctx` with the context's profile (or the built-in one).
     pub fn new(ctx: &SwitchContext) -> Result<LinuxBridge, SwitchError> {
-        let profile =
-            Profile::for_context(ctx.profile.as_ref()).map_err(|e| SwitchError::Config {
-                switch: NAME.into(),
-                what: e.to_string(),
-            })?;
-        LinuxBridge::with_profile(ctx, profile)
+        LinuxBridge::with_profile(ctx, ctx.profile_for(NAME)?)
     }
 
     /// A bridge for `ctx` with `profile`.
@@ -292,7 +287,7 @@ mod tests {
             .expect("offer");
         }
         let run = b.finish().expect("finish");
-        assert_eq!(run.ledger.dropped.get("rule_drop"), Some(&1));
+        assert_eq!(run.ledger.dropped.get(&DropReason::RuleDrop), Some(&1));
         assert_eq!(run.ledger.delivered, 1);
         // The dropped packet walked all 11 rules, the accepted one 11 too (no match).
         assert_eq!(run.extra.get("netfilter_rules_walked"), Some(&22));
@@ -335,7 +330,9 @@ mod tests {
         let l = &run.ledger;
         assert_eq!(l.offered, n);
         assert!(
-            l.dropped.get("queue_full").is_some_and(|d| *d > 1_000),
+            l.dropped
+                .get(&DropReason::QueueFull)
+                .is_some_and(|d| *d > 1_000),
             "{l:?}"
         );
         assert_eq!(l.delivered + l.dropped_total(), n, "conservation");
@@ -386,11 +383,11 @@ mod tests {
             .expect("offer");
         }
         let run = b.finish().expect("finish");
-        assert_eq!(run.ledger.dropped.get("malformed"), Some(&1));
+        assert_eq!(run.ledger.dropped.get(&DropReason::Malformed), Some(&1));
         assert!(run
             .ledger
             .dropped
-            .get("no_rx_buffer")
+            .get(&DropReason::NoRxBuffer)
             .is_some_and(|d| *d > 1_000));
         assert!(run.ledger.delivered >= 512);
         assert_eq!(run.ledger.offered, 2_001);

@@ -9,9 +9,10 @@
 //!   PCIe twice, no filter rules beyond MAC and VLAN.
 //!
 //! Shared pieces: [`l2`] (MAC table and VLANs every baseline forwards by), [`host_nic`] (the
-//! uplink and PCIe link, timed by `nic-model`), [`events`] (their event queue), [`software`] (queues, cores and events of the
-//! two software switches), [`testing`] (contexts, frames and offer streams for tests and
-//! benches).
+//! uplink and PCIe link, timed by `nic-model`), [`vm_tx`] (the VMs' TX rings), [`software`]
+//! (queues, cores and events of the two software switches), [`testing`] (contexts, frames and
+//! offer streams for tests and benches). Their events run on `nic_model::engine::EventQueue`,
+//! the card model's own queue (time, then scheduling order).
 //!
 //! ```
 //! use nic_abi::time::SimDuration;
@@ -30,7 +31,6 @@
 //! # Ok::<(), sim_harness::switch::SwitchError>(())
 //! ```
 
-pub mod events;
 pub mod host_nic;
 pub mod l2;
 pub mod linux_bridge;

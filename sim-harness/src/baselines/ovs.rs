@@ -43,7 +43,9 @@ use crate::baselines::software::{
 };
 use crate::host_cpu::HostCpu;
 use crate::profile::{whole_cycles, OvsCosts, Profile};
-use crate::switch::{Endpoint, SwitchContext, SwitchError, SwitchRun, Topology, UPLINK_PORT};
+use crate::switch::{
+    DropReason, Endpoint, SwitchContext, SwitchError, SwitchRun, Topology, UPLINK_PORT,
+};
 
 /// The switch name reports print.
 pub const NAME: &str = "ovs";
@@ -167,10 +169,10 @@ impl OvsDatapath {
     /// The verdict of rule `rule`'s actions for `pkt`.
     fn verdict(&mut self, rule: Option<RuleId>, pkt: &Packet, l2: &L2Fabric) -> Verdict {
         let Some(rule) = rule.and_then(|id| self.rules.get(usize::try_from(id.0).ok()?)) else {
-            return Verdict::Drop("no_match");
+            return Verdict::Drop(DropReason::NoMatch);
         };
         if rule.actions.is_empty() {
-            return Verdict::Drop("rule_drop");
+            return Verdict::Drop(DropReason::RuleDrop);
         }
         let in_port = Topology::ingress_port(pkt.from);
         let ingress_egress = match pkt.from {
@@ -203,7 +205,7 @@ impl OvsDatapath {
         out.sort();
         out.dedup();
         if out.is_empty() {
-            Verdict::Drop(l2_reason.unwrap_or("no_egress"))
+            Verdict::Drop(l2_reason.unwrap_or(DropReason::NoEgress))
         } else {
             Verdict::Forward(out)
         }
@@ -399,12 +401,7 @@ pub struct OpenVswitch {
 impl OpenVswitch {
     /// Open vSwitch for `ctx` with the context's profile (or the built-in one).
     pub fn new(ctx: &SwitchContext) -> Result<OpenVswitch, SwitchError> {
-        let profile =
-            Profile::for_context(ctx.profile.as_ref()).map_err(|e| SwitchError::Config {
-                switch: NAME.into(),
-                what: e.to_string(),
-            })?;
-        OpenVswitch::with_profile(ctx, profile)
+        OpenVswitch::with_profile(ctx, ctx.profile_for(NAME)?)
     }
 
     /// Open vSwitch for `ctx` with `profile`.
@@ -438,6 +435,18 @@ mod tests {
         Box::new(OpenVswitch::new(ctx).expect("ovs"))
     }
 
+    /// A 60-byte UDP frame of `flow` from VM 0 to VM 1 (what [`offer`] sends).
+    fn vm0_to_vm1(t: &Topology, flow: u16) -> bytes::Bytes {
+        udp_frame(
+            t,
+            Endpoint::Vm(VmIndex(0)),
+            Endpoint::Vm(VmIndex(1)),
+            flow,
+            60,
+        )
+    }
+
+    /// Offers `frame` from VM 0 at `at_ns`.
     fn offer(s: &mut OpenVswitch, at_ns: u64, frame: bytes::Bytes) {
         s.offer(OfferedPacket {
             at: SimTime(at_ns * 1_000),
@@ -455,13 +464,7 @@ mod tests {
         // 1,500 packets of 3 flows, 10 us apart (well below capacity).
         for k in 0..1_500u64 {
             let flow = u16::try_from(k % 3).expect("flow");
-            let f = udp_frame(
-                t,
-                Endpoint::Vm(VmIndex(0)),
-                Endpoint::Vm(VmIndex(1)),
-                flow,
-                60,
-            );
+            let f = vm0_to_vm1(t, flow);
             offer(&mut s, k * 10_000, f);
         }
         let run = s.finish().expect("finish");
@@ -501,7 +504,7 @@ mod tests {
             );
         }
         let run = s.finish().expect("finish");
-        assert_eq!(run.ledger.dropped.get("rule_drop"), Some(&20));
+        assert_eq!(run.ledger.dropped.get(&DropReason::RuleDrop), Some(&20));
         assert_eq!(run.ledger.delivered, 20);
         assert_eq!(
             run.flow_setups, 2,
@@ -513,17 +516,11 @@ mod tests {
     fn no_rules_means_table_miss_drops() {
         let ctx = context(2, 0, 1, Vec::new());
         let mut s = ovs(&ctx);
-        let f = udp_frame(
-            &ctx.topology,
-            Endpoint::Vm(VmIndex(0)),
-            Endpoint::Vm(VmIndex(1)),
-            0,
-            60,
-        );
+        let f = vm0_to_vm1(&ctx.topology, 0);
         offer(&mut s, 0, f.clone());
         offer(&mut s, 100_000, f);
         let run = s.finish().expect("finish");
-        assert_eq!(run.ledger.dropped.get("no_match"), Some(&2));
+        assert_eq!(run.ledger.dropped.get(&DropReason::NoMatch), Some(&2));
         assert_eq!(run.flow_setups, 1, "the drop is cached too");
     }
 
@@ -551,13 +548,7 @@ mod tests {
         let mut s = OpenVswitch::with_profile(&ctx, profile).expect("ovs");
         for k in 0..20u64 {
             let flow = u16::try_from(k).expect("k");
-            let f = udp_frame(
-                &ctx.topology,
-                Endpoint::Vm(VmIndex(0)),
-                Endpoint::Vm(VmIndex(1)),
-                flow,
-                60,
-            );
+            let f = vm0_to_vm1(&ctx.topology, flow);
             offer(&mut s, k * 100_000, f);
         }
         let run = Box::new(s).finish().expect("finish");
@@ -573,13 +564,7 @@ mod tests {
         profile.ovs.max_idle = SimDuration::from_ms(2);
         let ctx = context(2, 0, 1, vec![normal_rule()]);
         let mut s = OpenVswitch::with_profile(&ctx, profile).expect("ovs");
-        let f = udp_frame(
-            &ctx.topology,
-            Endpoint::Vm(VmIndex(0)),
-            Endpoint::Vm(VmIndex(1)),
-            0,
-            60,
-        );
+        let f = vm0_to_vm1(&ctx.topology, 0);
         offer(&mut s, 0, f.clone());
         // 10 ms later the megaflow has been idle 10 ms: evicted, the next packet upcalls again.
         offer(&mut s, 10_000_000, f);
@@ -604,7 +589,9 @@ mod tests {
         let run = s.finish().expect("finish");
         let l = &run.ledger;
         assert!(
-            l.dropped.get("queue_full").is_some_and(|d| *d > 1_000),
+            l.dropped
+                .get(&DropReason::QueueFull)
+                .is_some_and(|d| *d > 1_000),
             "{l:?}"
         );
         assert_eq!(l.delivered + l.dropped_total(), n);
@@ -638,7 +625,12 @@ mod tests {
             .expect("offer");
         }
         let run = Box::new(s).finish().expect("finish");
-        let lost = run.ledger.dropped.get("upcall_lost").copied().unwrap_or(0);
+        let lost = run
+            .ledger
+            .dropped
+            .get(&DropReason::UpcallLost)
+            .copied()
+            .unwrap_or(0);
         assert!(lost > 0, "{:?}", run.ledger);
         assert_eq!(run.ledger.delivered + run.ledger.dropped_total(), 400);
         assert_eq!(

@@ -15,9 +15,11 @@
 //! its arrival until its core has finished with it; a full queue drops the packet on arrival
 //! (`queue_full`, `no_rx_buffer`) before any CPU is spent, as a full ring does. Each core
 //! serves its queue in arrival order and decides a packet when it starts on it, so the state
-//! the decision sees (installed megaflows) is the state at that time. Events at the same time
-//! fire in the order they were scheduled; nothing is random here (the datapath's own
-//! randomness is seeded).
+//! the decision sees (installed megaflows) is the state at that time. The events run on
+//! `nic_model::engine::EventQueue`, the card model's queue: events at the same time fire in
+//! the order they were scheduled, and an event scheduled before the current time is refused
+//! (an internal error of the run, never a silent reordering); nothing is random here (the
+//! datapath's own randomness is seeded).
 
 use std::collections::VecDeque;
 
@@ -26,15 +28,15 @@ use flow_setup::rule::Point;
 use nic_abi::key::FlowKey;
 use nic_abi::parse::parse_software;
 use nic_abi::time::SimTime;
+use nic_model::engine::EventQueue;
 
-use crate::baselines::events::TimedEvents;
 use crate::baselines::host_nic::HostNic;
 use crate::baselines::l2::{Egress, L2Fabric};
 use crate::baselines::vm_tx::VmTxRings;
 use crate::host_cpu::{CoreId, HostCpu};
 use crate::profile::{whole_cycles, Profile};
 use crate::switch::{
-    Endpoint, OfferedPacket, SwitchContext, SwitchError, SwitchRun, Topology, VmIndex,
+    DropReason, Endpoint, OfferedPacket, SwitchContext, SwitchError, SwitchRun, Topology, VmIndex,
 };
 
 /// Frames shorter than an Ethernet header or longer than a jumbo frame are malformed.
@@ -74,7 +76,7 @@ pub enum Verdict {
     /// Send to these ports.
     Forward(Vec<Egress>),
     /// Drop for this reason.
-    Drop(&'static str),
+    Drop(DropReason),
     /// Not decided on the fast path: send it up to the slow path.
     Upcall,
 }
@@ -180,10 +182,9 @@ pub struct SoftwareSwitch<D: Datapath> {
     /// Wire-end times of frames handed to the NIC, oldest first (the TX ring's occupancy).
     nic_tx: VecDeque<SimTime>,
     upcalls_queued: u32,
-    events: TimedEvents<Event<D::Install>>,
+    events: EventQueue<Event<D::Install>>,
     work: Work,
     run: SwitchRun,
-    last_offer: Option<SimTime>,
 }
 
 /// Implements [`SwitchUnderTest`] for a software switch, a type whose field `inner` is a
@@ -248,10 +249,9 @@ impl<D: Datapath> SoftwareSwitch<D> {
             nic_rx_used: 0,
             nic_tx: VecDeque::new(),
             upcalls_queued: 0,
-            events: TimedEvents::default(),
+            events: EventQueue::new(),
             work: Work::default(),
             run: SwitchRun::new(name)?,
-            last_offer: None,
         })
     }
 
@@ -260,37 +260,43 @@ impl<D: Datapath> SoftwareSwitch<D> {
         &self.datapath
     }
 
-    fn schedule(&mut self, at: SimTime, event: Event<D::Install>) {
-        self.events.schedule(at, event);
+    /// Schedules `event` at `at`. Every time the runtime schedules at is the current event's
+    /// or later (the NIC, bus and cores only finish after they start); one before it would
+    /// be a bug, reported rather than fired out of order.
+    fn schedule(&mut self, at: SimTime, event: Event<D::Install>) -> Result<(), SwitchError> {
+        self.events
+            .schedule_at(at, event)
+            .map_err(|e| SwitchError::Internal(format!("{}: event queue: {e}", self.name)))
     }
 
     /// Fires every event due at or before `until`.
-    fn advance(&mut self, until: SimTime) {
-        while let Some((at, event)) = self.events.pop_due(until) {
-            self.handle(at, event);
+    fn advance(&mut self, until: SimTime) -> Result<(), SwitchError> {
+        while let Some((at, event)) = self.events.pop_until(until) {
+            self.handle(at, event)?;
         }
+        Ok(())
     }
 
-    fn handle(&mut self, now: SimTime, event: Event<D::Install>) {
+    fn handle(&mut self, now: SimTime, event: Event<D::Install>) -> Result<(), SwitchError> {
         match event {
             Event::WireReceived { core, pkt } => {
                 let in_host = self.nic.write_to_host(now, pkt.frame.len() as u64);
-                self.schedule(in_host, Event::AtCore { core, pkt });
+                self.schedule(in_host, Event::AtCore { core, pkt })?;
             }
-            Event::AtCore { core, pkt } => self.enqueue(now, core, pkt),
+            Event::AtCore { core, pkt } => self.enqueue(now, core, pkt)?,
             Event::CoreFree { core } => {
                 if let Some(q) = self.cores.get_mut(usize::from(core)) {
                     q.retry_pending = false;
                 }
-                self.start(now, core);
+                self.start(now, core)?;
             }
             Event::CoreDone { core, pkt, verdict } => {
                 self.release(pkt.ingress);
-                self.after_fast_path(now, pkt, verdict);
+                self.after_fast_path(now, pkt, verdict)?;
                 if let Some(q) = self.cores.get_mut(usize::from(core)) {
                     q.busy = false;
                 }
-                self.start(now, core);
+                self.start(now, core)?;
             }
             Event::SlowPathDone {
                 pkt,
@@ -304,6 +310,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 self.conclude(now, pkt, verdict);
             }
         }
+        Ok(())
     }
 
     fn release(&mut self, ingress: Ingress) {
@@ -313,31 +320,30 @@ impl<D: Datapath> SoftwareSwitch<D> {
         }
     }
 
-    fn enqueue(&mut self, now: SimTime, core: u16, pkt: Packet) {
+    fn enqueue(&mut self, now: SimTime, core: u16, pkt: Packet) -> Result<(), SwitchError> {
         if let Some(q) = self.cores.get_mut(usize::from(core)) {
             q.waiting.push_back(pkt);
         }
-        self.start(now, core);
+        self.start(now, core)
     }
 
     /// Starts the next waiting packet on `core` if it is idle.
-    fn start(&mut self, now: SimTime, core: u16) {
+    fn start(&mut self, now: SimTime, core: u16) -> Result<(), SwitchError> {
         let Some(q) = self.cores.get_mut(usize::from(core)) else {
-            return;
+            return Ok(());
         };
         if q.busy || q.retry_pending || q.waiting.is_empty() {
-            return;
+            return Ok(());
         }
         // Work the core took on outside its queue (an upcall, revalidation) goes first; the
         // next packet is decided when the core really starts on it.
         let free = self.cpu.free_at(CoreId(core));
         if free > now {
             q.retry_pending = true;
-            self.schedule(free, Event::CoreFree { core });
-            return;
+            return self.schedule(free, Event::CoreFree { core });
         }
         let Some(pkt) = q.waiting.pop_front() else {
-            return;
+            return Ok(());
         };
         q.busy = true;
         let mut work = std::mem::take(&mut self.work);
@@ -349,7 +355,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
         }
         let end = work.run_on(&mut self.cpu, CoreId(core), now);
         self.work = work;
-        self.schedule(end, Event::CoreDone { core, pkt, verdict });
+        self.schedule(end, Event::CoreDone { core, pkt, verdict })
     }
 
     fn ingress_work(&self, pkt: &Packet, work: &mut Work) {
@@ -376,14 +382,19 @@ impl<D: Datapath> SoftwareSwitch<D> {
         }
     }
 
-    fn after_fast_path(&mut self, now: SimTime, pkt: Packet, verdict: Verdict) {
+    fn after_fast_path(
+        &mut self,
+        now: SimTime,
+        pkt: Packet,
+        verdict: Verdict,
+    ) -> Result<(), SwitchError> {
         if verdict != Verdict::Upcall {
             self.conclude(now, pkt, verdict);
-            return;
+            return Ok(());
         }
         if self.upcalls_queued >= self.profile.ovs.upcall_queue {
-            self.run.record_drop(now, "upcall_lost");
-            return;
+            self.run.record_drop(now, DropReason::UpcallLost);
+            return Ok(());
         }
         self.upcalls_queued += 1;
         let mut work = std::mem::take(&mut self.work);
@@ -403,7 +414,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 verdict,
                 install,
             },
-        );
+        )
     }
 
     /// Delivers or drops a decided packet at `now` (its core work is done).
@@ -416,7 +427,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
             }
             Verdict::Upcall => {
                 // The slow path never upcalls again; count it rather than loop.
-                self.run.record_drop(now, "slow_path_upcall");
+                self.run.record_drop(now, DropReason::SlowPathUpcall);
                 return;
             }
         };
@@ -447,7 +458,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
             Some(at) => self
                 .run
                 .record_delivery(pkt.offered_at, at, pkt.frame.len()),
-            None => self.run.record_drop(now, "queue_full"),
+            None => self.run.record_drop(now, DropReason::QueueFull),
         }
     }
 
@@ -458,85 +469,70 @@ impl<D: Datapath> SoftwareSwitch<D> {
 
     /// Takes one offered packet (see [`crate::switch::SwitchUnderTest::offer`]).
     pub fn offer(&mut self, p: OfferedPacket) -> Result<(), SwitchError> {
-        if self.last_offer.is_some_and(|t| p.at < t) {
-            return Err(SwitchError::Internal(format!(
-                "{}: packet offered at {} before the previous offer",
-                self.name, p.at
-            )));
-        }
-        self.advance(p.at);
+        self.run.admit_offer(p.at)?;
+        self.advance(p.at)?;
         self.datapath.maintain(p.at, &mut self.cpu);
-        if self.last_offer.is_none() {
-            self.run.first_offer = p.at;
-            self.run.last_event = p.at;
-        }
-        self.last_offer = Some(p.at);
-        self.run.ledger.offer();
         let len = p.frame.len();
         if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&len) {
-            self.run.record_drop(p.at, "malformed");
+            self.run.record_drop(p.at, DropReason::Malformed);
             return Ok(());
         }
         let key = parse_software(&p.frame, Topology::ingress_port(p.from));
         let point = Point::from(&key);
-        match p.from {
+        // The packet takes a slot of its ingress queue, or is dropped before any CPU is spent.
+        let ingress = match p.from {
             Endpoint::Vm(vm) => {
                 if let Err(reason) = self.vm_tx.post(vm) {
                     self.run.record_drop(p.at, reason);
                     return Ok(());
                 }
-                let i = usize::from(vm.0);
-                let core = u16::try_from(i % self.cores.len()).unwrap_or(0);
-                let pkt = Packet {
-                    offered_at: p.at,
-                    from: p.from,
-                    frame: p.frame,
-                    key,
-                    point,
-                    ingress: Ingress::VmTx(vm),
-                };
-                self.enqueue(p.at, core, pkt);
+                Ingress::VmTx(vm)
             }
             Endpoint::External(_) => {
                 if len as u64 > self.nic.max_frame_bytes() {
-                    self.run.record_drop(p.at, "malformed");
+                    self.run.record_drop(p.at, DropReason::Malformed);
                     return Ok(());
                 }
                 if self.nic_rx_used >= self.profile.nic_driver.rx_ring {
-                    self.run.record_drop(p.at, "no_rx_buffer");
+                    self.run.record_drop(p.at, DropReason::NoRxBuffer);
                     return Ok(());
                 }
                 self.nic_rx_used += 1;
+                Ingress::NicRx
+            }
+        };
+        let pkt = Packet {
+            offered_at: p.at,
+            from: p.from,
+            frame: p.frame,
+            key,
+            point,
+            ingress,
+        };
+        match ingress {
+            // A VM's packets are served by the core its index picks.
+            Ingress::VmTx(vm) => {
+                let core = u16::try_from(usize::from(vm.0) % self.cores.len()).unwrap_or(0);
+                self.enqueue(p.at, core, pkt)
+            }
+            // A wire packet crosses the uplink, then goes to the core RSS steers its flow to.
+            Ingress::NicRx => {
                 let received = self.nic.receive_on_wire(p.at, len as u64);
-                let core = rss_core(&key, self.cores.len());
-                let pkt = Packet {
-                    offered_at: p.at,
-                    from: p.from,
-                    frame: p.frame,
-                    key,
-                    point,
-                    ingress: Ingress::NicRx,
-                };
-                self.schedule(received, Event::WireReceived { core, pkt });
+                let core = rss_core(&pkt.key, self.cores.len());
+                self.schedule(received, Event::WireReceived { core, pkt })
             }
         }
-        Ok(())
     }
 
     /// Drains every event, checks conservation and returns the run record.
     pub fn finish(mut self) -> Result<SwitchRun, SwitchError> {
-        self.advance(SimTime(u64::MAX));
+        self.advance(SimTime(u64::MAX))?;
         let mut run = self.run;
         run.host_cpu_cycles = self.cpu.cycles_by_use().clone();
         run.host_cpu_cycles.retain(|_, c| *c > 0);
         run.pcie_bytes = self.nic.pcie_bytes();
         self.datapath.report(&mut run);
-        run.ledger
-            .check_drained()
-            .map_err(|violation| SwitchError::Conservation {
-                switch: self.name.clone(),
-                violation,
-            })?;
+        run.check_conservation()?;
         Ok(run)
     }
 }

@@ -30,15 +30,16 @@ use flow_setup::classifier::{rule_id, Classifier, SplitTree};
 use flow_setup::rule::{Field, Point, Rule};
 use nic_abi::parse::parse_software;
 use nic_abi::time::SimTime;
+use nic_model::engine::EventQueue;
 
-use crate::baselines::events::TimedEvents;
 use crate::baselines::host_nic::HostNic;
 use crate::baselines::l2::{Egress, L2Decision, L2Fabric};
 use crate::baselines::software::{MAX_FRAME_BYTES, MIN_FRAME_BYTES};
 use crate::baselines::vm_tx::VmTxRings;
 use crate::profile::{Profile, VebCosts};
 use crate::switch::{
-    Endpoint, OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest, Topology,
+    DropReason, Endpoint, OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest,
+    Topology,
 };
 
 /// The switch name reports print.
@@ -90,21 +91,15 @@ pub struct SriovVeb {
     hairpins: u64,
     /// Per VM: frames in its TX ring not yet read by the NIC.
     vm_tx: VmTxRings,
-    events: TimedEvents<VebEvent>,
+    events: EventQueue<VebEvent>,
     switch_free: SimTime,
     run: SwitchRun,
-    last_offer: Option<SimTime>,
 }
 
 impl SriovVeb {
     /// The VEB for `ctx` with the context's profile (or the built-in one).
     pub fn new(ctx: &SwitchContext) -> Result<SriovVeb, SwitchError> {
-        let profile =
-            Profile::for_context(ctx.profile.as_ref()).map_err(|e| SwitchError::Config {
-                switch: NAME.into(),
-                what: e.to_string(),
-            })?;
-        SriovVeb::with_profile(ctx, &profile)
+        SriovVeb::with_profile(ctx, &ctx.profile_for(NAME)?)
     }
 
     /// The VEB for `ctx` with `profile`.
@@ -143,16 +138,24 @@ impl SriovVeb {
             packets_against_rules: 0,
             hairpins: 0,
             vm_tx: VmTxRings::new(&ctx.topology),
-            events: TimedEvents::default(),
+            events: EventQueue::new(),
             switch_free: SimTime::ZERO,
             run: SwitchRun::new(NAME)?,
-            last_offer: None,
         })
     }
 
+    /// Schedules `event` at `at`. Every time scheduled at is the current event's or later (a
+    /// decision follows its frame's arrival, an arrival its offer); one before it would be a
+    /// bug, reported rather than fired out of order.
+    fn schedule(&mut self, at: SimTime, event: VebEvent) -> Result<(), SwitchError> {
+        self.events
+            .schedule_at(at, event)
+            .map_err(|e| SwitchError::Internal(format!("{NAME}: event queue: {e}")))
+    }
+
     /// Fires every event due at or before `until`.
-    fn advance(&mut self, until: SimTime) {
-        while let Some((now, event)) = self.events.pop_due(until) {
+    fn advance(&mut self, until: SimTime) -> Result<(), SwitchError> {
+        while let Some((now, event)) = self.events.pop_until(until) {
             match event {
                 VebEvent::OnCard(pkt) => {
                     if let Endpoint::Vm(vm) = pkt.from {
@@ -160,12 +163,12 @@ impl SriovVeb {
                     }
                     let start = now.max(self.switch_free);
                     self.switch_free = start + self.costs.per_packet;
-                    self.events
-                        .schedule(start + self.costs.latency, VebEvent::Decided(pkt));
+                    self.schedule(start + self.costs.latency, VebEvent::Decided(pkt))?;
                 }
                 VebEvent::Decided(pkt) => self.decided(now, pkt),
             }
         }
+        Ok(())
     }
 
     /// Applies the MAC/VLAN filters and sends the frame on.
@@ -173,7 +176,7 @@ impl SriovVeb {
         let key = parse_software(&pkt.frame, Topology::ingress_port(pkt.from));
         let point = Point::from(&key);
         if self.l2_rules > 0 && self.rule_drops(&self.l2_filter, &point) {
-            self.run.record_drop(now, "rule_drop");
+            self.run.record_drop(now, DropReason::RuleDrop);
             return;
         }
         let egress = match self.l2.forward(pkt.from, &key) {
@@ -218,22 +221,11 @@ impl SwitchUnderTest for SriovVeb {
     }
 
     fn offer(&mut self, p: OfferedPacket) -> Result<(), SwitchError> {
-        if self.last_offer.is_some_and(|t| p.at < t) {
-            return Err(SwitchError::Internal(format!(
-                "{NAME}: packet offered at {} before the previous offer",
-                p.at
-            )));
-        }
-        self.advance(p.at);
-        if self.last_offer.is_none() {
-            self.run.first_offer = p.at;
-            self.run.last_event = p.at;
-        }
-        self.last_offer = Some(p.at);
-        self.run.ledger.offer();
+        self.run.admit_offer(p.at)?;
+        self.advance(p.at)?;
         let len = p.frame.len();
         if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&len) {
-            self.run.record_drop(p.at, "malformed");
+            self.run.record_drop(p.at, DropReason::Malformed);
             return Ok(());
         }
         let len64 = len as u64;
@@ -255,18 +247,18 @@ impl SwitchUnderTest for SriovVeb {
             }
             Endpoint::External(_) => {
                 if len64 > self.nic.max_frame_bytes() {
-                    self.run.record_drop(p.at, "malformed");
+                    self.run.record_drop(p.at, DropReason::Malformed);
                     return Ok(());
                 }
                 self.nic.receive_on_wire(p.at, len64)
             }
         };
-        self.events.schedule(on_card, VebEvent::OnCard(pkt));
+        self.schedule(on_card, VebEvent::OnCard(pkt))?;
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> Result<SwitchRun, SwitchError> {
-        self.advance(SimTime(u64::MAX));
+        self.advance(SimTime(u64::MAX))?;
         let mut run = self.run;
         run.pcie_bytes = self.nic.pcie_bytes();
         run.extra
@@ -274,12 +266,7 @@ impl SwitchUnderTest for SriovVeb {
         run.extra
             .insert("packets_against_rules".into(), self.packets_against_rules);
         run.extra.insert("hairpin_packets".into(), self.hairpins);
-        run.ledger
-            .check_drained()
-            .map_err(|violation| SwitchError::Conservation {
-                switch: NAME.into(),
-                violation,
-            })?;
+        run.check_conservation()?;
         Ok(run)
     }
 }
@@ -373,7 +360,7 @@ mod tests {
         );
         let run = veb.finish().expect("finish");
         assert_eq!(
-            run.ledger.dropped.get("rule_drop"),
+            run.ledger.dropped.get(&DropReason::RuleDrop),
             Some(&1),
             "the MAC rule holds"
         );
@@ -398,7 +385,7 @@ mod tests {
         assert!(
             run.ledger
                 .dropped
-                .get("queue_full")
+                .get(&DropReason::QueueFull)
                 .is_some_and(|d| *d > 100),
             "{:?}",
             run.ledger

@@ -3,7 +3,7 @@
 //! frame is dropped as `queue_full` (a guest driver would hold it; the workload offered it at
 //! that time regardless).
 
-use crate::switch::{Topology, VmIndex};
+use crate::switch::{DropReason, Topology, VmIndex};
 
 /// Per VM: frames in its TX ring, and the ring's size.
 #[derive(Debug, Clone)]
@@ -26,14 +26,14 @@ impl VmTxRings {
     }
 
     /// Takes a slot of `vm`'s ring for a frame it posts, or the drop reason:
-    /// `no_such_port` (no such VM) or `queue_full`.
-    pub fn post(&mut self, vm: VmIndex) -> Result<(), &'static str> {
+    /// [`DropReason::NoSuchPort`] (no such VM) or [`DropReason::QueueFull`].
+    pub fn post(&mut self, vm: VmIndex) -> Result<(), DropReason> {
         let i = usize::from(vm.0);
         let (Some(used), Some(&cap)) = (self.used.get_mut(i), self.entries.get(i)) else {
-            return Err("no_such_port");
+            return Err(DropReason::NoSuchPort);
         };
         if *used >= cap {
-            return Err("queue_full");
+            return Err(DropReason::QueueFull);
         }
         *used += 1;
         Ok(())
@@ -59,11 +59,11 @@ mod tests {
         let mut rings = VmTxRings::new(&ctx.topology);
         assert_eq!(rings.post(VmIndex(0)), Ok(()));
         assert_eq!(rings.post(VmIndex(0)), Ok(()));
-        assert_eq!(rings.post(VmIndex(0)), Err("queue_full"));
+        assert_eq!(rings.post(VmIndex(0)), Err(DropReason::QueueFull));
         assert_eq!(rings.post(VmIndex(1)), Ok(()), "rings are per VM");
         rings.take(VmIndex(0));
         assert_eq!(rings.post(VmIndex(0)), Ok(()));
-        assert_eq!(rings.post(VmIndex(7)), Err("no_such_port"));
+        assert_eq!(rings.post(VmIndex(7)), Err(DropReason::NoSuchPort));
         rings.take(VmIndex(7));
     }
 }

@@ -97,7 +97,7 @@ impl SwitchResult {
             switch: run.switch.clone(),
             offered_packets: run.ledger.offered,
             delivered_packets: run.ledger.delivered,
-            dropped: run.ledger.dropped.clone(),
+            dropped: run.ledger.dropped_by_name(),
             in_flight_packets: run.ledger.in_flight,
             delivered_bytes: run.delivered_bytes,
             span_ns: run.span().as_ns_f64(),

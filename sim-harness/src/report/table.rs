@@ -153,7 +153,7 @@ mod tests {
                 run.record_delivery(SimTime(0), SimTime(1_000 * (i + 1)), 60);
             }
         }
-        run.record_drop(SimTime(0), "rule_drop");
+        run.record_drop(SimTime(0), crate::switch::DropReason::RuleDrop);
         SwitchResult::from_run(&run, None)
     }
 

@@ -4,7 +4,7 @@
 //! The ideal wire is honest and simple: it classifies every frame against the context's rules
 //! (highest priority first, the first of equal priority winning, as flow-setup's reference
 //! classifier does), drops what the rule drops (`rule_drop`) or what no rule matches
-//! (`no_rule`), and delivers the rest after a fixed delay, serialised on the output port at
+//! (`no_match`), and delivers the rest after a fixed delay, serialised on the output port at
 //! the uplink's line rate. It spends no host CPU and no PCIe. It is never shipped.
 
 use std::collections::BTreeMap;
@@ -14,7 +14,8 @@ use flow_setup::rule::{Action, Rule};
 use nic_abi::parse::parse_software;
 use nic_abi::time::{SimDuration, SimTime};
 use sim_harness::switch::{
-    OfferedPacket, SwitchContext, SwitchError, SwitchKind, SwitchRun, SwitchUnderTest, Topology,
+    DropReason, OfferedPacket, SwitchContext, SwitchError, SwitchKind, SwitchRun, SwitchUnderTest,
+    Topology,
 };
 
 pub struct IdealWire {
@@ -65,14 +66,14 @@ impl SwitchUnderTest for IdealWire {
         }
         let key = parse_software(&p.frame, Topology::ingress_port(p.from));
         let Some(rule) = self.rules.iter().find(|r| r.pattern.matches(&key)) else {
-            self.run.record_drop(p.at, "no_rule");
+            self.run.record_drop(p.at, DropReason::NoMatch);
             return Ok(());
         };
         let Some(port) = rule.actions.iter().find_map(|a| match a {
             Action::Output(port) => Some(*port),
             _ => None,
         }) else {
-            self.run.record_drop(p.at, "rule_drop");
+            self.run.record_drop(p.at, DropReason::RuleDrop);
             return Ok(());
         };
         // Wire time with preamble, FCS and gap (24 bytes).
