@@ -1,6 +1,6 @@
 //! sim-harness's integration tests: captures from the real fixtures, the `snich` command,
-//! scenarios, workloads and the bytes of their frames, runs and reports, and the calibration of the baselines against
-//! measured switches.
+//! scenarios, workloads and the bytes of their frames, runs and reports, and the calibration
+//! of the baselines against measured switches.
 mod calibration;
 mod capture;
 mod cli;
