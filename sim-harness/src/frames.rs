@@ -53,6 +53,7 @@ struct Layers {
 }
 
 impl Layers {
+    /// `network` alone, under the EtherType it implies.
     fn network(network: NetworkRepr<'static>) -> Layers {
         Layers {
             ether_type: None,
