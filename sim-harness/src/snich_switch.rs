@@ -323,6 +323,9 @@ mod tests {
     use crate::host_cpu::HostConfig as HostCpuConfig;
     use crate::switch::{ExternalHostIndex, ExternalNode, Topology, VmNode};
     use flow_setup::ofctl::parse_rules;
+    use nic_abi::emit::{
+        EthernetRepr, FrameRepr, Ipv4Repr, NetworkRepr, Payload, TransportRepr, UdpRepr,
+    };
     use nic_abi::key::MacAddr;
     use nic_abi::time::SimDuration;
     use nic_model::card::{CardConfig, TableConfig};
@@ -367,21 +370,29 @@ mod tests {
         }
     }
 
+    /// A `len`-byte UDP frame (at least 42), 10.0.0.1:`sport` -> 10.0.0.2:80.
     fn frame(src: MacAddr, dst: MacAddr, len: usize, sport: u16) -> Bytes {
-        let mut f = vec![0u8; len];
-        f[0..6].copy_from_slice(&dst.0);
-        f[6..12].copy_from_slice(&src.0);
-        f[12..14].copy_from_slice(&[0x08, 0x00]);
-        f[14] = 0x45;
-        let ip_len = u16::try_from(len - 14).expect("short");
-        f[16..18].copy_from_slice(&ip_len.to_be_bytes());
-        f[22] = 64;
-        f[23] = 17;
-        f[26..30].copy_from_slice(&[10, 0, 0, 1]);
-        f[30..34].copy_from_slice(&[10, 0, 0, 2]);
-        f[34..36].copy_from_slice(&sport.to_be_bytes());
-        f[36..38].copy_from_slice(&80u16.to_be_bytes());
-        Bytes::from(f)
+        FrameRepr {
+            ethernet: EthernetRepr {
+                dst,
+                src,
+                ..EthernetRepr::default()
+            },
+            network: NetworkRepr::Ipv4(Ipv4Repr {
+                src: [10, 0, 0, 1].into(),
+                dst: [10, 0, 0, 2].into(),
+                ..Ipv4Repr::default()
+            }),
+            transport: TransportRepr::Udp(UdpRepr {
+                src_port: sport,
+                dst_port: 80,
+                ..UdpRepr::default()
+            }),
+            payload: Payload::Zeros(len.checked_sub(42).expect("room for the headers")),
+            ..FrameRepr::default()
+        }
+        .to_bytes()
+        .expect("a plain UDP frame")
     }
 
     fn offer(s: &mut SnichSwitch, n: u64, from: Endpoint, dst: MacAddr, len: usize) {

@@ -48,17 +48,21 @@
 //! use flow_setup::ofctl::parse_rules;
 //! use host_driver::iommu::GrantMode;
 //! use nic_abi::desc::{RingSize, RxStatus};
+//! use nic_abi::emit::{FrameRepr, Ipv4Repr, NetworkRepr, Payload, TransportRepr, UdpRepr};
 //! use snich_system::assemble::SystemSpec;
 //!
 //! let spec = SystemSpec::with_guests(2, RingSize::new(64)?, GrantMode::Persistent);
 //! let rules = parse_rules("in_port=101,actions=output:102")?;
 //! let (mut cp, mut guests) = spec.assemble(rules)?;
 //!
-//! let mut frame = vec![0u8; 1000];
-//! frame[12..14].copy_from_slice(&[0x08, 0x00]); // IPv4
-//! frame[14] = 0x45;
-//! frame[16..18].copy_from_slice(&986u16.to_be_bytes());
-//! frame[23] = 17; // UDP
+//! // A 1,000-byte IPv4/UDP frame: 42 bytes of headers, 958 of payload.
+//! let frame = FrameRepr {
+//!     network: NetworkRepr::Ipv4(Ipv4Repr::default()),
+//!     transport: TransportRepr::Udp(UdpRepr::default()),
+//!     payload: Payload::Zeros(958),
+//!     ..FrameRepr::default()
+//! }
+//! .to_vec()?;
 //! for _ in 0..2 {
 //!     guests[0].send(cp.driver_mut().card_mut(), &frame)?;
 //! }
