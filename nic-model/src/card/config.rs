@@ -104,7 +104,10 @@ pub struct CardConfig {
     pub held_packets: u32,
     /// The inter-VM path. Default: the host's copy engine (the design's point).
     pub inter_vm: InterVmPath,
-    /// What the lookup matches on. Default: the whole flow key (the sNICh design).
+    /// What the lookup matches on. Default: the whole flow key (the sNICh design). Not part
+    /// of a configuration file: the system that assembles the card chooses it (the VEB's
+    /// assembly sets [`LookupMode::MacVlan`] and writes its entries).
+    #[serde(skip)]
     pub lookup: LookupMode,
 }
 
