@@ -159,16 +159,6 @@ pub struct OvsSpec {
     pub upcall_queue: QuantitySpec,
 }
 
-/// `[sriov_veb]`: on-card times of the embedded switch.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct VebSpec {
-    /// Time the switch is busy per packet (`ns`).
-    pub per_packet: QuantitySpec,
-    /// Time from a packet entering the switch to its decision (`ns`).
-    pub latency: QuantitySpec,
-}
-
 /// A profile file as written.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -183,8 +173,6 @@ pub struct ProfileSpec {
     pub linux_bridge: BridgeSpec,
     /// `[ovs]`.
     pub ovs: OvsSpec,
-    /// `[sriov_veb]`.
-    pub sriov_veb: VebSpec,
 }
 
 /// vNIC back-end costs, in cycles.
@@ -251,15 +239,6 @@ pub struct OvsCosts {
     pub upcall_queue: u32,
 }
 
-/// SR-IOV VEB on-card times.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VebCosts {
-    /// Switch busy time per packet.
-    pub per_packet: SimDuration,
-    /// Decision latency.
-    pub latency: SimDuration,
-}
-
 /// A validated profile: host costs in cycles (fractional: a per-byte cost is less than one).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
@@ -275,8 +254,6 @@ pub struct Profile {
     pub linux_bridge: BridgeCosts,
     /// `[ovs]`.
     pub ovs: OvsCosts,
-    /// `[sriov_veb]`.
-    pub sriov_veb: VebCosts,
     sources: BTreeMap<String, String>,
 }
 
@@ -466,11 +443,6 @@ impl Profile {
         if ovs.revalidation_interval == SimDuration::ZERO {
             return Err(c.invalid("ovs.revalidation_interval", "must be positive"));
         }
-        let s = &spec.sriov_veb;
-        let sriov_veb = VebCosts {
-            per_packet: c.duration("sriov_veb.per_packet", &s.per_packet, "ns")?,
-            latency: c.duration("sriov_veb.latency", &s.latency, "ns")?,
-        };
         Ok(Profile {
             name: spec.meta.name.clone(),
             reference_clock_mhz: clock,
@@ -478,7 +450,6 @@ impl Profile {
             nic_driver,
             linux_bridge,
             ovs,
-            sriov_veb,
             sources: c.sources,
         })
     }
@@ -509,12 +480,11 @@ mod tests {
     fn builtin_profile_loads_and_every_number_has_a_source() {
         let p = Profile::builtin().expect("built-in profile");
         assert_eq!(p.reference_clock_mhz, 2_600);
-        // 25 numbers, each with a source.
-        assert_eq!(p.sources().len(), 25);
+        // 23 numbers, each with a source.
+        assert_eq!(p.sources().len(), 23);
         assert!(p.sources().values().all(|s| !s.trim().is_empty()));
         assert_eq!(p.ovs.flow_limit, 200_000);
         assert_eq!(p.ovs.revalidation_interval, SimDuration::from_ms(500));
-        assert_eq!(p.sriov_veb.latency, SimDuration::from_ns(200));
         // 790 ns at 2.6 GHz.
         assert!((p.vnic.from_vm - 2_054.0).abs() < 1e-9);
     }

@@ -1,7 +1,10 @@
 //! The sNICh system as a switch under test: `snich-system`'s composition of `nic-model`'s
 //! card with `host-driver`'s host, driver and mock guests, and the flow-setup agent servicing
 //! the miss queue, built by [`snich_system::assemble::SystemSpec::assemble`], the same code
-//! the system's own tests run.
+//! the system's own tests run. The SR-IOV VEB baseline ([`crate::baselines::SriovVeb`]) runs
+//! through this same switch over the card in its VEB configuration
+//! ([`SnichSwitch::assembled`] with `SystemSpec::assemble_veb`): same guests, queues,
+//! interrupts and host, another lookup.
 //!
 //! ```text
 //!  OfferedPacket ─┬─ from VM i:  guest i's TX ring + doorbell (queue i, port 101 + i)
@@ -12,10 +15,12 @@
 //! ```
 //!
 //! Guests re-post their RX buffers and free their TX slots when their queue's interrupt
-//! fires. A VM packet offered while its TX ring is full waits in a per-VM backlog (the guest
-//! driver's queue) of at most [`BACKLOG_LIMIT`] packets; beyond that it is dropped as
-//! `tx_queue_full`. Frames a guest cannot put in a 2 KiB TX buffer (under 14 or over 2,048
-//! bytes) are dropped as `malformed` before they reach the card.
+//! fires (and a guest whose TX ring looks full reads its completions first). A VM packet
+//! offered while its TX ring is still full is dropped as `queue_full`: the workload offers
+//! packets at fixed times whatever the switch does (open loop), and every switch's guests
+//! drop when their ring is full, the baselines' too (`baselines::vm_tx`), so no switch gets
+//! a deeper guest queue than another. Frames a guest cannot put in a 2 KiB TX buffer (under
+//! 14 or over 2,048 bytes) are dropped as `malformed` before they reach the card.
 //!
 //! Host CPU: the control plane's driver core runs at the scenario host's clock (the
 //! interrupts, miss-ring service, the agent's classification, installs through the
@@ -24,12 +29,13 @@
 //! `interrupts`, `grants`, `copy`). Guests use persistent grants (grant reuse). Driver costs
 //! are `host-driver`'s defaults (the scenario's cost profile is for the software switches).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use bytes::Bytes;
 use host_driver::copy::CopyMode;
 use host_driver::driver::Driver;
-use host_driver::guest::{MockGuest, BUFFER_BYTES};
+use host_driver::guest::MockGuest;
+use host_driver::guest::BUFFER_BYTES;
 use host_driver::host::CpuUse;
 use host_driver::iommu::GrantMode;
 use nic_abi::desc::{QueueIndex, RingIndex, RingSize};
@@ -44,38 +50,26 @@ use crate::switch::{
     SwitchUnderTest, VmIndex, UPLINK_PORT,
 };
 
-/// Packets a VM's driver queues while its TX ring is full.
-pub const BACKLOG_LIMIT: usize = 4096;
-
-/// A VM packet waiting for a TX slot: offer time and frame.
-type Backlogged = (SimTime, Bytes);
+/// A packet on the card: its offer time, and whether the caller marked it (the VEB marks
+/// packets its full rule set would drop, to count those it delivers).
+type Offered = (SimTime, bool);
 
 /// The guests and what the system remembers about packets in flight.
 #[derive(Debug)]
 struct Guests {
     guests: Vec<MockGuest>,
-    backlog: Vec<VecDeque<Backlogged>>,
-    /// VM packets on the card: (queue, TX ring index) -> offer time.
-    vm_offers: HashMap<(u16, u16), SimTime>,
+    /// VM packets on the card: (queue, TX ring index) -> offer.
+    vm_offers: HashMap<(u16, u16), Offered>,
 }
 
 impl Guests {
-    /// Queue `q`'s interrupt: the guest reads its completions, re-posts RX buffers and
-    /// sends what its backlog holds while TX slots are free.
+    /// Queue `q`'s interrupt: the guest reads its completions and re-posts RX buffers.
     fn service(&mut self, d: &mut Driver, q: QueueIndex) -> Result<(), SystemError> {
-        let i = usize::from(q.0);
-        let Some(g) = self.guests.get_mut(i) else {
+        let Some(g) = self.guests.get_mut(usize::from(q.0)) else {
             return Ok(());
         };
         g.poll(d.card_mut(), &mut Vec::new())?;
         g.post_rx_buffers(d.card_mut())?;
-        while g.tx_free() > 0 {
-            let Some((at, frame)) = self.backlog[i].pop_front() else {
-                break;
-            };
-            let index = g.send(d.card_mut(), &frame)?;
-            self.vm_offers.insert((q.0, index.value()), at);
-        }
         Ok(())
     }
 }
@@ -87,8 +81,10 @@ pub struct SnichSwitch {
     cp: ControlPlane,
     guests: Guests,
     run: SwitchRun,
-    /// Wire packets on the card: sequence number -> offer time.
-    wire_offers: HashMap<u64, SimTime>,
+    /// Wire packets on the card: sequence number -> offer.
+    wire_offers: HashMap<u64, Offered>,
+    /// Marked packets delivered.
+    marked_delivered: u64,
     wire_seq: u64,
     offered_any: bool,
     outcomes: Vec<PacketOutcome>,
@@ -108,6 +104,18 @@ impl SnichSwitch {
             InterVmCopy::CpuCopy => ("snich/cpu-copy", CopyMode::CpuCopy),
             InterVmCopy::Hairpin => ("snich/hairpin", CopyMode::Hairpin),
         };
+        let rules = ctx.rules.clone();
+        SnichSwitch::assembled(name, ctx, |spec| spec.with_copy_mode(mode).assemble(rules))
+    }
+
+    /// The switch `name` over the system `build` assembles from `ctx`'s spec: one queue pair
+    /// per VM of the topology (rings of the VM's `queue_entries`), the card per `ctx.card`,
+    /// the host's and driver's clocks at the scenario host's.
+    pub(crate) fn assembled(
+        name: &str,
+        ctx: &SwitchContext,
+        build: impl FnOnce(SystemSpec) -> Result<(ControlPlane, Vec<MockGuest>), SystemError>,
+    ) -> Result<SnichSwitch, SwitchError> {
         let config = |what: String| SwitchError::Config {
             switch: name.to_string(),
             what,
@@ -125,25 +133,21 @@ impl SnichSwitch {
         let mut spec = SystemSpec {
             card: ctx.card.clone(),
             ..SystemSpec::new(guests)
-        }
-        .with_copy_mode(mode);
+        };
         spec.host.copy.cpu.clock_mhz = ctx.host.clock_mhz;
         spec.driver.clock_mhz = ctx.host.clock_mhz;
-        let (mut cp, guests) = spec
-            .assemble(ctx.rules.clone())
-            .map_err(|e| config(e.to_string()))?;
+        let (mut cp, guests) = build(spec).map_err(|e| config(e.to_string()))?;
         cp.driver_mut().card_mut().record_outcomes(true);
-        let n = guests.len();
         Ok(SnichSwitch {
             name: name.to_string(),
             cp,
             guests: Guests {
                 guests,
-                backlog: vec![VecDeque::new(); n],
                 vm_offers: HashMap::new(),
             },
             run: SwitchRun::new(name)?,
             wire_offers: HashMap::new(),
+            marked_delivered: 0,
             wire_seq: 0,
             offered_any: false,
             outcomes: Vec::new(),
@@ -153,6 +157,11 @@ impl SnichSwitch {
     /// The control plane (driver, agent, card), for inspection.
     pub fn control_plane(&self) -> &ControlPlane {
         &self.cp
+    }
+
+    /// The control plane, writable (tests pre-installing entries on the card).
+    pub fn control_plane_mut(&mut self) -> &mut ControlPlane {
+        &mut self.cp
     }
 
     /// Runs the card and the host up to `until`, then records the packets that ended.
@@ -179,14 +188,23 @@ impl SnichSwitch {
             }
             .ok_or_else(|| internal(format!("an outcome for a packet never offered: {o:?}")))?;
             match o.result {
-                Ok(()) => self.run.record_delivery(offered, o.at, o.len),
+                Ok(()) => {
+                    self.marked_delivered += u64::from(offered.1);
+                    self.run.record_delivery(offered.0, o.at, o.len);
+                }
                 Err(reason) => self.run.record_drop(o.at, reason.into()),
             }
         }
         Ok(())
     }
 
-    fn offer_from_vm(&mut self, vm: VmIndex, at: SimTime, frame: Bytes) -> Result<(), SwitchError> {
+    fn offer_from_vm(
+        &mut self,
+        vm: VmIndex,
+        at: SimTime,
+        frame: Bytes,
+        marked: bool,
+    ) -> Result<(), SwitchError> {
         let i = usize::from(vm.0);
         if i >= self.guests.guests.len() {
             return Err(internal(format!("no VM {}", vm.0)));
@@ -201,43 +219,16 @@ impl SnichSwitch {
             // Completions may be waiting behind interrupt moderation.
             g.poll(card, &mut Vec::new()).map_err(internal)?;
         }
-        if g.tx_free() == 0 || !self.guests.backlog[i].is_empty() {
-            if self.guests.backlog[i].len() >= BACKLOG_LIMIT {
-                self.run.record_drop(at, DropReason::TxQueueFull);
-            } else {
-                self.guests.backlog[i].push_back((at, frame));
-            }
+        if g.tx_free() == 0 {
+            self.run.record_drop(at, DropReason::QueueFull);
             return Ok(());
         }
         let index: RingIndex = g.send(card, &frame).map_err(internal)?;
         let queue = u16::try_from(i).map_err(internal)?;
-        self.guests.vm_offers.insert((queue, index.value()), at);
+        self.guests
+            .vm_offers
+            .insert((queue, index.value()), (at, marked));
         Ok(())
-    }
-
-    /// Sends what the backlogs hold, running the system until the guests have room.
-    fn flush_backlogs(&mut self) -> Result<(), SwitchError> {
-        let waiting = |g: &Guests| g.backlog.iter().map(VecDeque::len).sum::<usize>();
-        loop {
-            let before = waiting(&self.guests);
-            if before == 0 {
-                return Ok(());
-            }
-            let guests = &mut self.guests;
-            self.cp
-                .drain(|d, q| guests.service(d, q))
-                .map_err(internal)?;
-            // Drained: every completion is written; each guest reads them and sends more.
-            let d = self.cp.driver_mut();
-            for q in 0..guests.guests.len() {
-                let q = QueueIndex(u16::try_from(q).map_err(internal)?);
-                guests.service(d, q).map_err(internal)?;
-            }
-            self.collect()?;
-            if waiting(&self.guests) == before {
-                return Err(internal("a VM's TX ring never frees (completions lost)"));
-            }
-        }
     }
 }
 
@@ -247,6 +238,21 @@ impl SwitchUnderTest for SnichSwitch {
     }
 
     fn offer(&mut self, packet: OfferedPacket) -> Result<(), SwitchError> {
+        self.offer_marked(packet, false)
+    }
+
+    fn finish(self: Box<Self>) -> Result<SwitchRun, SwitchError> {
+        Ok((*self).finish_marked()?.0)
+    }
+}
+
+impl SnichSwitch {
+    /// Offers `packet`, marked or not (see [`SnichSwitch::finish_marked`]).
+    pub(crate) fn offer_marked(
+        &mut self,
+        packet: OfferedPacket,
+        marked: bool,
+    ) -> Result<(), SwitchError> {
         let at = packet.at;
         if !self.offered_any {
             self.offered_any = true;
@@ -256,11 +262,11 @@ impl SwitchUnderTest for SnichSwitch {
         self.cp.driver_mut().card_mut().advance_to(at);
         self.run.ledger.offer();
         match packet.from {
-            Endpoint::Vm(vm) => self.offer_from_vm(vm, at, packet.frame),
+            Endpoint::Vm(vm) => self.offer_from_vm(vm, at, packet.frame, marked),
             Endpoint::External(_) => {
                 let seq = self.wire_seq;
                 self.wire_seq += 1;
-                self.wire_offers.insert(seq, at);
+                self.wire_offers.insert(seq, (at, marked));
                 self.cp
                     .driver_mut()
                     .card_mut()
@@ -270,8 +276,8 @@ impl SwitchUnderTest for SnichSwitch {
         }
     }
 
-    fn finish(mut self: Box<Self>) -> Result<SwitchRun, SwitchError> {
-        self.flush_backlogs()?;
+    /// Ends the run: the run, and how many marked packets were delivered.
+    pub(crate) fn finish_marked(mut self) -> Result<(SwitchRun, u64), SwitchError> {
         let guests = &mut self.guests;
         self.cp
             .drain(|d, q| guests.service(d, q))
@@ -313,7 +319,7 @@ impl SwitchUnderTest for SnichSwitch {
         ] {
             run.extra.insert(k.to_string(), v);
         }
-        Ok(run)
+        Ok((run, self.marked_delivered))
     }
 }
 
@@ -532,7 +538,7 @@ mod tests {
             frame: Bytes::from(vec![0u8; 10]),
         })
         .expect("offered");
-        // A burst larger than the TX ring at one instant waits in the backlog.
+        // A burst larger than the 64-entry TX ring at one instant: what does not fit drops.
         for _ in 0..150 {
             s.offer(OfferedPacket {
                 at: SimTime(1_000),
@@ -544,6 +550,10 @@ mod tests {
         let r = Box::new(s).finish().expect("finished");
         assert_eq!(r.ledger.dropped.get(&DropReason::Malformed), Some(&1));
         assert_eq!(r.ledger.offered, 151);
+        assert_eq!(
+            r.ledger.dropped.get(&DropReason::QueueFull),
+            Some(&(150 - 64))
+        );
         assert_eq!(r.ledger.delivered + r.ledger.dropped_total(), 151);
     }
 }

@@ -164,8 +164,6 @@ pub enum DropReason {
     RxFifoFull,
     /// The slow path answered with another upcall (a datapath bug, counted, not looped).
     SlowPathUpcall,
-    /// The sending VM's TX queue on the card was full (sNICh system).
-    TxQueueFull,
     /// The upcall queue to the slow path was full (Open vSwitch).
     UpcallLost,
     /// Sender and receiver are on different VLANs.
@@ -179,7 +177,7 @@ pub struct UnknownDropReason(pub String);
 
 impl DropReason {
     /// Every reason, in the order of their names.
-    pub const ALL: [DropReason; 16] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::AgentDrop,
         DropReason::BadDescriptor,
         DropReason::DmaFault,
@@ -193,7 +191,6 @@ impl DropReason {
         DropReason::RuleDrop,
         DropReason::RxFifoFull,
         DropReason::SlowPathUpcall,
-        DropReason::TxQueueFull,
         DropReason::UpcallLost,
         DropReason::VlanMismatch,
     ];
@@ -214,7 +211,6 @@ impl DropReason {
             DropReason::RuleDrop => "rule_drop",
             DropReason::RxFifoFull => "rx_fifo_full",
             DropReason::SlowPathUpcall => "slow_path_upcall",
-            DropReason::TxQueueFull => "tx_queue_full",
             DropReason::UpcallLost => "upcall_lost",
             DropReason::VlanMismatch => "vlan_mismatch",
         }

@@ -29,7 +29,9 @@
 //!
 //! - [`assemble`]: [`assemble::SystemSpec`], what a system is built from, and
 //!   [`assemble::SystemSpec::assemble`], which builds it (guests numbered densely by
-//!   [`assemble::numbered_guest`]).
+//!   [`assemble::numbered_guest`]); [`assemble::SystemSpec::assemble_veb`] builds the same
+//!   host, driver and guests around the card as an SR-IOV embedded bridge (MAC/VLAN entries
+//!   written at bring-up, [`assemble::MacVlanEntry`]; no agent work; inter-VM hairpin).
 //! - [`control`]: [`control::ControlPlane`], the agent over the driver and the run loop that
 //!   puts the host's work (interrupts, miss service, classification, releases) on the driver
 //!   core in simulated time.

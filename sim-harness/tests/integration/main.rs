@@ -12,4 +12,5 @@ mod rules;
 mod scenario_errors;
 mod sim_runs;
 mod support;
+mod veb_symmetry;
 mod workload_stats;
