@@ -39,6 +39,17 @@ fn build(rules: &[Rule]) -> SplitTree {
     t
 }
 
+/// Looks every header of the trace up; returns how many matched a rule.
+fn trace_hits(tree: &SplitTree, headers: &[TraceHeader]) -> u32 {
+    let mut hits = 0u32;
+    for h in headers {
+        if tree.lookup_key(black_box(&h.key)).is_some() {
+            hits += 1;
+        }
+    }
+    hits
+}
+
 fn lookups(c: &mut Criterion) {
     let mut g = c.benchmark_group("classifier");
     for (set, tr) in [
@@ -48,17 +59,7 @@ fn lookups(c: &mut Criterion) {
         let tree = build(&rules(set));
         let headers = trace(tr);
         g.throughput(Throughput::Elements(headers.len() as u64));
-        g.bench_function(set, |b| {
-            b.iter(|| {
-                let mut hits = 0u32;
-                for h in &headers {
-                    if tree.lookup_key(black_box(&h.key)).is_some() {
-                        hits += 1;
-                    }
-                }
-                hits
-            })
-        });
+        g.bench_function(set, |b| b.iter(|| trace_hits(&tree, &headers)));
     }
 
     let acl = rules("acl1_10K");
@@ -70,15 +71,7 @@ fn lookups(c: &mut Criterion) {
         .sum();
     g.throughput(Throughput::Elements(visits));
     g.bench_function("visits_acl1_10K", |b| {
-        b.iter(|| {
-            let mut hits = 0u32;
-            for h in &headers {
-                if tree.lookup_key(black_box(&h.key)).is_some() {
-                    hits += 1;
-                }
-            }
-            hits
-        })
+        b.iter(|| trace_hits(&tree, &headers))
     });
 
     let mut tree = tree;
