@@ -26,18 +26,23 @@
 //! interrupts, miss-ring service, the agent's classification, installs through the
 //! registers, releases, in simulated time: a flow setup's latency includes them); CPU copies
 //! run on a core of the same clock. Cycles are reported by use (`driver`, `agent`,
-//! `interrupts`, `grants`, `copy`). Guests use persistent grants (grant reuse). Driver costs
-//! are `host-driver`'s defaults (the scenario's cost profile is for the software switches).
+//! `interrupts`, `grants`, `copy`). Guests use persistent grants (grant reuse).
+//!
+//! Costs: every host cost of the system comes from the scenario's cost profile
+//! ([`crate::profile`]): `[snich.driver]` (MMIO reads and writes, interrupts, miss records,
+//! releases), `[snich.agent]` with `classifier.per_visit` (a setup's fixed part plus the
+//! split tree's node visits of its lookup, held misses, software forwarding) and
+//! `[snich.iommu]` (grant maps and unmaps), converted at the scenario host's clock.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use flow_setup::agent::AgentCosts;
 use host_driver::copy::CopyMode;
-use host_driver::driver::Driver;
-use host_driver::guest::MockGuest;
-use host_driver::guest::BUFFER_BYTES;
+use host_driver::driver::{Driver, DriverCosts};
+use host_driver::guest::{MockGuest, BUFFER_BYTES};
 use host_driver::host::CpuUse;
-use host_driver::iommu::GrantMode;
+use host_driver::iommu::{GrantMode, IommuCosts};
 use nic_abi::desc::{QueueIndex, RingIndex, RingSize};
 use nic_abi::time::SimTime;
 use nic_model::card::{PacketOrigin, PacketOutcome};
@@ -45,6 +50,7 @@ use snich_system::assemble::{numbered_guest, SystemSpec};
 use snich_system::control::ControlPlane;
 use snich_system::error::SystemError;
 
+use crate::profile::{cycles_at, whole_cycles, Profile};
 use crate::switch::{
     DropReason, Endpoint, InterVmCopy, OfferedPacket, SwitchContext, SwitchError, SwitchRun,
     SwitchUnderTest, VmIndex, UPLINK_PORT,
@@ -72,6 +78,30 @@ impl Guests {
         g.post_rx_buffers(d.card_mut())?;
         Ok(())
     }
+}
+
+/// Sets every host cost of `spec` from `profile` (cycles of a core at `clock_mhz`).
+fn apply_profile(spec: &mut SystemSpec, profile: &Profile, clock_mhz: u32) {
+    let d = &profile.snich.driver;
+    spec.driver.costs = DriverCosts {
+        mmio_write_cycles: whole_cycles(d.mmio_write),
+        mmio_read_cycles: whole_cycles(d.mmio_read),
+        interrupt_cycles: whole_cycles(d.interrupt),
+        miss_record_cycles: whole_cycles(d.miss_record),
+        release_cycles: whole_cycles(d.release),
+    };
+    let a = &profile.snich.agent;
+    spec.agent.costs = AgentCosts {
+        setup: cycles_at(a.setup, clock_mhz),
+        per_visit: cycles_at(profile.classifier.per_visit, clock_mhz),
+        held: cycles_at(a.held, clock_mhz),
+        software_forward: cycles_at(a.software_forward, clock_mhz),
+    };
+    let i = &profile.snich.iommu;
+    spec.host.iommu = IommuCosts {
+        map_cycles: whole_cycles(i.map),
+        unmap_cycles: whole_cycles(i.unmap),
+    };
 }
 
 /// The sNICh system as a switch under test.
@@ -136,6 +166,7 @@ impl SnichSwitch {
         };
         spec.host.copy.cpu.clock_mhz = ctx.host.clock_mhz;
         spec.driver.clock_mhz = ctx.host.clock_mhz;
+        apply_profile(&mut spec, &ctx.profile_for(name)?, ctx.host.clock_mhz);
         let (mut cp, guests) = build(spec).map_err(|e| config(e.to_string()))?;
         cp.driver_mut().card_mut().record_outcomes(true);
         Ok(SnichSwitch {
@@ -372,6 +403,7 @@ mod tests {
             },
             inter_vm,
             profile: None,
+            profile_overrides: Default::default(),
             seed: 1,
         }
     }

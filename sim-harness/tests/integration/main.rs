@@ -7,6 +7,7 @@ mod cli;
 mod cli_sim;
 mod crate_map;
 mod frame_bytes;
+mod profile_costs;
 mod readme;
 mod rules;
 mod scenario_errors;
