@@ -4,11 +4,11 @@
 # LFE5UM-85F (CABGA381). Prints LUTs, flip-flops, block RAMs (DP16KD) and nextpnr's Fmax for
 # each module, as a table and as JSON ({"modules": {NAME: {luts, ffs, brams, fmax_mhz}}}).
 #
-#   hw-rtl/synth/run.sh [--buckets N] [--max-kicks K] [--json PATH] [--out DIR]
+#   hw-rtl/synth/run.sh [--buckets N] [--max-kicks K] [--module NAME]... [--json PATH] [--out DIR]
 #   hw-rtl/synth/run.sh --netlist-only [--buckets N] [--max-kicks K] [--out DIR]
 #
-# Modules: pkt_parser, and flow_table_regs (the lookup pipeline, its management port and the
-# register block) with N buckets (default 1024). Each is placed and routed inside a harness
+# Modules: flow_table_regs (the lookup pipeline, its management port and the register block)
+# with N buckets (default 512, the largest that fits the part), and pkt_parser; --module picks some of them. Each is placed and routed inside a harness
 # (synth/<module>_top.sv) that serialises its ports onto two pins; the numbers are the
 # module's own (kept as one level of hierarchy), without the harness. luts counts LUT4s, two
 # per carry cell (CCU2C), and four per 16x4 distributed RAM (TRELLIS_DPR16X4). The target clock
@@ -25,11 +25,12 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 rtl="$here/../rtl"
-buckets=1024
+buckets=512
 max_kicks=""
 json=""
 out=""
 netlist_only=0
+modules=()
 freq_mhz=250
 yosys_version="0.70.0.0.post1259"
 nextpnr_version="0.11.1.0.post826"
@@ -41,7 +42,8 @@ while [ $# -gt 0 ]; do
         --json) json="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --netlist-only) netlist_only=1; shift ;;
-        -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+        --module) modules+=("$2"); shift 2 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -132,8 +134,16 @@ print(f"{name}\t{luts}\t{ffs}\t{brams}\t{fmax:.1f}")
 PY
 }
 
-run_module pkt_parser "$rtl/pkt_parser.sv" ""
-run_module flow_table_regs "$table_sources" "$table_params"
+if [ ${#modules[@]} -eq 0 ]; then
+    modules=(flow_table_regs pkt_parser)
+fi
+for m in "${modules[@]}"; do
+    case "$m" in
+        flow_table_regs) run_module flow_table_regs "$table_sources" "$table_params" ;;
+        pkt_parser) run_module pkt_parser "$rtl/pkt_parser.sv" "" ;;
+        *) echo "run.sh: unknown module $m (flow_table_regs, pkt_parser)" >&2; exit 2 ;;
+    esac
+done
 
 python3 - "$results" "$buckets" "$freq_mhz" "${json:-}" <<'PY'
 import json, sys
