@@ -854,19 +854,18 @@ module flow_table #(
                     rsp_action_reg <= ex_entry[ENTRY_BITS-1 -: ACTION_BITS];
                     m_state <= M_COUNTERS;
                 end
-                if (cmd_op == OP_READ_SLOT && ex_status != ST_BAD_COMMAND) begin
+                if (cmd_op == OP_READ_SLOT) begin
+                    // The slot read echoes the slot; an existing slot returns its entry, valid
+                    // or not (the register block keeps only a valid one).
                     rsp_slot_reg <= cmd_slot;
-                    rsp_entry_valid_reg <= ex_entry[0];
-                    rsp_key_reg <= ex_entry[KEY_BITS:1];
-                    rsp_action_reg <= ex_entry[ENTRY_BITS-1 -: ACTION_BITS];
-                    rsp_hits_reg <= ca_rdata[63:0];
-                    rsp_bytes_reg <= ca_rdata[127:64];
-                    rsp_last_hit_reg <= ca_rdata[191:128];
-                end
-                if (cmd_op == OP_READ_SLOT && ex_status == ST_BAD_COMMAND
-                    && !(cmd_op != OP_INSERT && cmd_op != OP_DELETE && cmd_op != OP_LOOKUP
-                         && cmd_op != OP_READ_COUNTERS && cmd_op != OP_READ_SLOT)) begin
-                    rsp_slot_reg <= cmd_slot;
+                    if (ex_slot_ok) begin
+                        rsp_entry_valid_reg <= ex_entry[0];
+                        rsp_key_reg <= ex_entry[KEY_BITS:1];
+                        rsp_action_reg <= ex_entry[ENTRY_BITS-1 -: ACTION_BITS];
+                        rsp_hits_reg <= ca_rdata[63:0];
+                        rsp_bytes_reg <= ca_rdata[127:64];
+                        rsp_last_hit_reg <= ca_rdata[191:128];
+                    end
                 end
                 if (ex_walk) begin
                     car_valid <= 1'b1;

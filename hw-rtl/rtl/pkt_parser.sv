@@ -72,33 +72,31 @@ module pkt_parser #(
 
     // ------------------------------------------------------------ byte access and key fields
 
-    // The byte at `at` of the window (0 past its end).
-    function automatic logic [7:0] byte_at(input logic [WINDOW_BITS-1:0] w, input int at);
-        if (at < 0 || at >= WINDOW_BYTES) begin
-            byte_at = 8'd0;
-        end else begin
-            byte_at = w[at * 8 +: 8];
-        end
-    endfunction
+    // The header window: the frame's first WINDOW_BYTES bytes, byte i at bits [8i+7:8i]. The
+    // parse functions below read it directly (passing it by value to each would copy it per
+    // call in a synthesis front end).
+    logic [WINDOW_BITS-1:0] win = '0;
 
-    function automatic logic [15:0] be16(input logic [WINDOW_BITS-1:0] w, input int at);
-        be16 = {byte_at(w, at), byte_at(w, at + 1)};
-    endfunction
-
-    function automatic logic [31:0] be32(input logic [WINDOW_BITS-1:0] w, input int at);
-        be32 = {be16(w, at), be16(w, at + 2)};
-    endfunction
+    // The byte at `at` of the window (0 past its end), and big-endian 16- and 32-bit fields:
+    // macros rather than functions, so each read is a select of `win` (a function reading a
+    // module signal cannot take constant arguments in Yosys, and passing the window by value
+    // copies it per call).
+`define PP_BYTE_AT(at) 8'(((at) < 0 || (at) >= WINDOW_BYTES) ? 8'd0 \
+    : win[(((at) < 0 || (at) >= WINDOW_BYTES) ? 0 : (at)) * 8 +: 8])
+`define PP_BE16(at) {`PP_BYTE_AT(at), `PP_BYTE_AT((at) + 1)}
+`define PP_BE32(at) {`PP_BE16(at), `PP_BE16((at) + 2)}
 
     // Writes a field of at most 32 bits at its place in the packed key (word-major, word 0 at
-    // bits 31:0), from the include's layout constants.
+    // bits 31:0), from the include's layout constants. A whole-word masked write: synthesis
+    // front ends handle word assignments far faster than one assignment per bit.
     function automatic logic [KEY_BITS-1:0] put(input logic [KEY_BITS-1:0] key,
                                                 input int unsigned word, input int unsigned lsb,
                                                 input int unsigned width,
                                                 input logic [31:0] value);
+        logic [31:0] mask;
+        mask = (width >= 32 ? 32'hffff_ffff : (32'd1 << width) - 32'd1) << lsb;
         put = key;
-        for (int unsigned b = 0; b < width; b++) begin
-            put[word * 32 + lsb + b] = value[b];
-        end
+        put[word * 32 +: 32] = (key[word * 32 +: 32] & ~mask) | ((value << lsb) & mask);
     endfunction
 
     // Writes a 128-bit address field: most significant word first.
@@ -126,8 +124,7 @@ module pkt_parser #(
     // `return`); the branches come in the order of nic_abi::parse::parse_card's rules.
 
     // L4 of the header at `at` with `avail` bytes left in the datagram; `proto` is nw_proto.
-    function automatic logic [KEY_BITS-1:0] parse_l4(input logic [WINDOW_BITS-1:0] w,
-                                                     input logic [KEY_BITS-1:0] key_in,
+    function automatic logic [KEY_BITS-1:0] parse_l4(input logic [KEY_BITS-1:0] key_in,
                                                      input logic [7:0] proto,
                                                      input int at, input int avail);
         int needs;
@@ -146,7 +143,7 @@ module pkt_parser #(
         endcase
         // TCP, as OVS 3.1: the data offset (the high nibble of TCP byte 12) must cover the
         // 20-byte header and fit the datagram.
-        data_offset = (int'(byte_at(w, at + 12)) >> 4) * 4;
+        data_offset = (int'(`PP_BYTE_AT(at + 12)) >> 4) * 4;
         if (!known) begin
             parse_l4 = key_in;
         end else if (avail < needs) begin
@@ -159,19 +156,18 @@ module pkt_parser #(
             parse_l4 = put_class(key_in, CLASS_TRUNCATED);
         end else if (ports) begin
             parse_l4 = put(key_in, KEY_TP_SRC_WORD, KEY_TP_SRC_LSB, KEY_TP_SRC_WIDTH,
-                           32'(be16(w, at)));
+                           32'(`PP_BE16(at)));
             parse_l4 = put(parse_l4, KEY_TP_DST_WORD, KEY_TP_DST_LSB, KEY_TP_DST_WIDTH,
-                           32'(be16(w, at + 2)));
+                           32'(`PP_BE16(at + 2)));
         end else begin
             parse_l4 = put(key_in, KEY_TP_SRC_WORD, KEY_TP_SRC_LSB, KEY_TP_SRC_WIDTH,
-                           32'(byte_at(w, at)));
+                           32'(`PP_BYTE_AT(at)));
             parse_l4 = put(parse_l4, KEY_TP_DST_WORD, KEY_TP_DST_LSB, KEY_TP_DST_WIDTH,
-                           32'(byte_at(w, at + 1)));
+                           32'(`PP_BYTE_AT(at + 1)));
         end
     endfunction
 
-    function automatic logic [KEY_BITS-1:0] parse_ipv4(input logic [WINDOW_BITS-1:0] w,
-                                                       input logic [KEY_BITS-1:0] key_in,
+    function automatic logic [KEY_BITS-1:0] parse_ipv4(input logic [KEY_BITS-1:0] key_in,
                                                        input int len, input int l3);
         logic [KEY_BITS-1:0] key;
         int size;
@@ -181,11 +177,11 @@ module pkt_parser #(
         logic [15:0] frag;
         logic [7:0] proto;
         size = len - l3;
-        ver_ihl = byte_at(w, l3);
+        ver_ihl = `PP_BYTE_AT(l3);
         ip_len = int'(ver_ihl[3:0]) * 4;
-        total_len = int'(be16(w, l3 + 2));
-        proto = byte_at(w, l3 + 9);
-        frag = be16(w, l3 + 6);
+        total_len = int'(`PP_BE16(l3 + 2));
+        proto = `PP_BYTE_AT(l3 + 9);
+        frag = `PP_BE16(l3 + 6);
         if (size < 20) begin
             parse_ipv4 = put_class(key_in, CLASS_TRUNCATED);
         end else if (!readable(l3, 20)) begin
@@ -202,10 +198,10 @@ module pkt_parser #(
             key = key_in;
             // A wrong version is noted, not a stop: OVS parses the header as IPv4.
             if (ver_ihl[7:4] != 4'd4) key = put_class(key, CLASS_MALFORMED);
-            key = put(key, KEY_NW_SRC_WORD + 3, 0, 32, be32(w, l3 + 12));
-            key = put(key, KEY_NW_DST_WORD + 3, 0, 32, be32(w, l3 + 16));
+            key = put(key, KEY_NW_SRC_WORD + 3, 0, 32, `PP_BE32(l3 + 12));
+            key = put(key, KEY_NW_DST_WORD + 3, 0, 32, `PP_BE32(l3 + 16));
             key = put(key, KEY_NW_TOS_WORD, KEY_NW_TOS_LSB, KEY_NW_TOS_WIDTH,
-                      32'(byte_at(w, l3 + 1)));
+                      32'(`PP_BYTE_AT(l3 + 1)));
             key = put(key, KEY_NW_PROTO_WORD, KEY_NW_PROTO_LSB, KEY_NW_PROTO_WIDTH, 32'(proto));
             if ((frag & 16'h3fff) != 16'd0 && (frag & 16'h1fff) != 16'd0) begin
                 parse_ipv4 = put(key, KEY_FRAG_WORD, KEY_FRAG_LSB, KEY_FRAG_WIDTH,
@@ -214,13 +210,12 @@ module pkt_parser #(
                 if ((frag & 16'h3fff) != 16'd0) begin
                     key = put(key, KEY_FRAG_WORD, KEY_FRAG_LSB, KEY_FRAG_WIDTH, 32'(FRAG_ANY));
                 end
-                parse_ipv4 = parse_l4(w, key, proto, l3 + ip_len, total_len - ip_len);
+                parse_ipv4 = parse_l4(key, proto, l3 + ip_len, total_len - ip_len);
             end
         end
     endfunction
 
-    function automatic logic [KEY_BITS-1:0] parse_ipv6(input logic [WINDOW_BITS-1:0] w,
-                                                       input logic [KEY_BITS-1:0] key_in,
+    function automatic logic [KEY_BITS-1:0] parse_ipv6(input logic [KEY_BITS-1:0] key_in,
                                                        input int len, input int l3);
         logic [KEY_BITS-1:0] key;
         int size;
@@ -231,15 +226,15 @@ module pkt_parser #(
         logic [127:0] src;
         logic [127:0] dst;
         size = len - l3;
-        payload_len = int'(be16(w, l3 + 4));
+        payload_len = int'(`PP_BE16(l3 + 4));
         after = size - 40;
         // Version (4 bits) and traffic class (8 bits); the flow label is not a key field.
-        ver_tc = 12'(be16(w, l3) >> 4);
+        ver_tc = 12'(`PP_BE16(l3) >> 4);
         for (int i = 0; i < 16; i++) begin
-            src[(15 - i) * 8 +: 8] = byte_at(w, l3 + 8 + i);
-            dst[(15 - i) * 8 +: 8] = byte_at(w, l3 + 24 + i);
+            src[(15 - i) * 8 +: 8] = `PP_BYTE_AT(l3 + 8 + i);
+            dst[(15 - i) * 8 +: 8] = `PP_BYTE_AT(l3 + 24 + i);
         end
-        nh = byte_at(w, l3 + 6);
+        nh = `PP_BYTE_AT(l3 + 6);
         if (size < 40) begin
             parse_ipv6 = put_class(key_in, CLASS_TRUNCATED);
         end else if (!readable(l3, 40)) begin
@@ -262,26 +257,25 @@ module pkt_parser #(
                 key = put(key, KEY_NW_TOS_WORD, KEY_NW_TOS_LSB, KEY_NW_TOS_WIDTH,
                           32'(ver_tc[7:0]));
                 key = put(key, KEY_NW_PROTO_WORD, KEY_NW_PROTO_LSB, KEY_NW_PROTO_WIDTH, 32'(nh));
-                parse_ipv6 = parse_l4(w, key, nh, l3 + 40, payload_len);
+                parse_ipv6 = parse_l4(key, nh, l3 + 40, payload_len);
             end
         end
     endfunction
 
-    function automatic logic [KEY_BITS-1:0] parse_arp(input logic [WINDOW_BITS-1:0] w,
-                                                      input logic [KEY_BITS-1:0] key_in,
+    function automatic logic [KEY_BITS-1:0] parse_arp(input logic [KEY_BITS-1:0] key_in,
                                                       input int len, input int o);
         logic [15:0] oper;
-        oper = be16(w, o + 6);
+        oper = `PP_BE16(o + 6);
         if (len - o < 28) begin
             parse_arp = put_class(key_in, CLASS_TRUNCATED);
         end else if (!readable(o, 28)) begin
             parse_arp = put_class(key_in, CLASS_BEYOND_HEADER_WINDOW);
         end else begin
             parse_arp = key_in;
-            if (be16(w, o) == 16'd1 && be16(w, o + 2) == 16'h0800 && byte_at(w, o + 4) == 8'd6
-                && byte_at(w, o + 5) == 8'd4) begin
-                parse_arp = put(parse_arp, KEY_NW_SRC_WORD + 3, 0, 32, be32(w, o + 14));
-                parse_arp = put(parse_arp, KEY_NW_DST_WORD + 3, 0, 32, be32(w, o + 24));
+            if (`PP_BE16(o) == 16'd1 && `PP_BE16(o + 2) == 16'h0800 && `PP_BYTE_AT(o + 4) == 8'd6
+                && `PP_BYTE_AT(o + 5) == 8'd4) begin
+                parse_arp = put(parse_arp, KEY_NW_SRC_WORD + 3, 0, 32, `PP_BE32(o + 14));
+                parse_arp = put(parse_arp, KEY_NW_DST_WORD + 3, 0, 32, `PP_BE32(o + 24));
                 if (oper <= 16'd255) begin
                     parse_arp = put(parse_arp, KEY_NW_PROTO_WORD, KEY_NW_PROTO_LSB,
                                     KEY_NW_PROTO_WIDTH, 32'(oper));
@@ -295,8 +289,7 @@ module pkt_parser #(
             || t == ETH_TYPE_QINQ_LEGACY[15:0];
     endfunction
 
-    function automatic logic [KEY_BITS-1:0] parse_frame(input logic [WINDOW_BITS-1:0] w,
-                                                        input int len,
+    function automatic logic [KEY_BITS-1:0] parse_frame(input int len,
                                                         input logic [15:0] in_port);
         logic [KEY_BITS-1:0] key;
         int o;
@@ -313,14 +306,14 @@ module pkt_parser #(
             parse_frame = put_class(key, CLASS_TRUNCATED);
             stop = 1'b1;
         end
-        key = put(key, KEY_DL_DST_HI_WORD, KEY_DL_DST_HI_LSB, KEY_DL_DST_HI_WIDTH, be32(w, 0));
+        key = put(key, KEY_DL_DST_HI_WORD, KEY_DL_DST_HI_LSB, KEY_DL_DST_HI_WIDTH, `PP_BE32(0));
         key = put(key, KEY_DL_DST_LO_WORD, KEY_DL_DST_LO_LSB, KEY_DL_DST_LO_WIDTH,
-                  32'(be16(w, 4)));
+                  32'(`PP_BE16(4)));
         key = put(key, KEY_DL_SRC_HI_WORD, KEY_DL_SRC_HI_LSB, KEY_DL_SRC_HI_WIDTH,
-                  32'(be16(w, 6)));
-        key = put(key, KEY_DL_SRC_LO_WORD, KEY_DL_SRC_LO_LSB, KEY_DL_SRC_LO_WIDTH, be32(w, 8));
+                  32'(`PP_BE16(6)));
+        key = put(key, KEY_DL_SRC_LO_WORD, KEY_DL_SRC_LO_LSB, KEY_DL_SRC_LO_WIDTH, `PP_BE32(8));
         o = 12;
-        t = be16(w, 12);
+        t = `PP_BE16(12);
         tags = 0;
         done = 1'b0;
         // At most three TPIDs are examined: two tags taken, the third refused.
@@ -340,15 +333,15 @@ module pkt_parser #(
                 end else begin
                     if (tags == 0) begin
                         key = put(key, KEY_VLAN_TCI_WORD, KEY_VLAN_TCI_LSB, KEY_VLAN_TCI_WIDTH,
-                                  32'(be16(w, o + 2)) | VLAN_TCI_PRESENT);
+                                  32'(`PP_BE16(o + 2)) | VLAN_TCI_PRESENT);
                     end else begin
                         key = put(key, KEY_INNER_VLAN_TCI_WORD, KEY_INNER_VLAN_TCI_LSB,
                                   KEY_INNER_VLAN_TCI_WIDTH,
-                                  32'(be16(w, o + 2)) | VLAN_TCI_PRESENT);
+                                  32'(`PP_BE16(o + 2)) | VLAN_TCI_PRESENT);
                     end
                     tags = tags + 1;
                     o = o + 4;
-                    t = be16(w, o);
+                    t = `PP_BE16(o);
                 end
             end else begin
                 done = 1'b1;
@@ -363,25 +356,25 @@ module pkt_parser #(
             end else if (!readable(o, 8)) begin
                 parse_frame = put_class(key, CLASS_BEYOND_HEADER_WINDOW);
                 stop = 1'b1;
-            end else if (byte_at(w, o) != 8'haa || byte_at(w, o + 1) != 8'haa
-                         || byte_at(w, o + 2) != 8'h03 || byte_at(w, o + 3) != 8'h00
-                         || byte_at(w, o + 4) != 8'h00 || byte_at(w, o + 5) != 8'h00
-                         || be16(w, o + 6) < 16'h0600) begin
+            end else if (`PP_BYTE_AT(o) != 8'haa || `PP_BYTE_AT(o + 1) != 8'haa
+                         || `PP_BYTE_AT(o + 2) != 8'h03 || `PP_BYTE_AT(o + 3) != 8'h00
+                         || `PP_BYTE_AT(o + 4) != 8'h00 || `PP_BYTE_AT(o + 5) != 8'h00
+                         || `PP_BE16(o + 6) < 16'h0600) begin
                 parse_frame = key;
                 stop = 1'b1;
             end else begin
-                t = be16(w, o + 6);
+                t = `PP_BE16(o + 6);
                 o = o + 8;
             end
         end
         if (!stop) begin
             key = put(key, KEY_DL_TYPE_WORD, KEY_DL_TYPE_LSB, KEY_DL_TYPE_WIDTH, 32'(t));
             if (t == ETH_TYPE_IPV4[15:0]) begin
-                parse_frame = parse_ipv4(w, key, len, o);
+                parse_frame = parse_ipv4(key, len, o);
             end else if (t == ETH_TYPE_IPV6[15:0]) begin
-                parse_frame = parse_ipv6(w, key, len, o);
+                parse_frame = parse_ipv6(key, len, o);
             end else if (t == ETH_TYPE_ARP[15:0] || t == 16'h8035) begin
-                parse_frame = parse_arp(w, key, len, o);
+                parse_frame = parse_arp(key, len, o);
             end else begin
                 parse_frame = key;
             end
@@ -395,7 +388,6 @@ module pkt_parser #(
         frame_len_int = len[31] ? 32'h7fff_ffff : int'(len);
     endfunction
 
-    logic [WINDOW_BITS-1:0] win = '0;
     logic [31:0]            frame_len = 32'd0;
     logic [15:0]            in_port = 16'd0;
     logic [15:0]            collected = 16'd0;
@@ -407,6 +399,13 @@ module pkt_parser #(
     logic                   key_valid_reg = 1'b0;
     logic [KEY_BITS-1:0]    key_reg = '0;
 
+    // The parse of the window, combinational (its own process: synthesis front ends handle
+    // it far faster than inside the clocked block).
+    logic [KEY_BITS-1:0]    parsed_key;
+    always_comb begin
+        parsed_key = parse_frame(frame_len_int(frame_len), in_port);
+    end
+
     wire out_free = !key_valid_reg || m_axis_key_ready;
     wire stalled = parse_go && !out_free;
 
@@ -417,7 +416,7 @@ module pkt_parser #(
             key_valid_reg <= 1'b0;
         end
         if (parse_go && out_free) begin
-            key_reg <= parse_frame(win, frame_len_int(frame_len), in_port);
+            key_reg <= parsed_key;
             key_valid_reg <= 1'b1;
             parse_go <= 1'b0;
         end
@@ -481,4 +480,7 @@ module pkt_parser #(
 
 endmodule
 
+`undef PP_BYTE_AT
+`undef PP_BE16
+`undef PP_BE32
 `resetall
