@@ -2,10 +2,13 @@
 # Installs what the test suite needs when it is missing, then runs every test.
 #
 # On a fresh Debian machine, as root:  ./test.sh
-#   - Verilator and g++ (hw-rtl's co-simulation) and Open vSwitch (the flow-setup
-#     oracle) come from apt when missing.
+#   - Verilator and g++ (hw-rtl's co-simulation), Open vSwitch (the flow-setup oracle) and
+#     Python's venv (for the open FPGA flow) come from apt when missing.
 #   - Formatting, clippy (all targets, warnings are errors) and the whole workspace's
 #     tests, unit, integration and doc.
+#   - The open FPGA flow is `hw-rtl/synth/run.sh` (Yosys and nextpnr from PyPI, in a virtual
+#     environment; see DESIGN.md). Its gate-level co-simulation (hw-rtl's `gate-level`
+#     feature) does not pass yet and is not run here.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +16,8 @@ need=()
 command -v verilator >/dev/null 2>&1 || need+=(verilator)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v ovs-vswitchd >/dev/null 2>&1 || need+=(openvswitch-switch)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]} from apt"
     if [ "$(id -u)" -ne 0 ]; then

@@ -8,6 +8,12 @@
 //! builds: the co-simulation tests run millions of cycles.
 //!
 //! Verilator and g++ must be installed (`apt-get install verilator g++`; `./test.sh` does it).
+//!
+//! With the `gate-level` feature, the build also synthesizes the small flow table
+//! (`synth/run.sh --netlist-only`, Yosys for a Lattice ECP5) and verilates the gate-level
+//! netlist Yosys writes, with the ECP5 cells' simulation models, as the model
+//! `flow_table_gate` behind the same shim as the RTL models. `SNICH_GATE_NETLIST_DIR` names a
+//! directory with a netlist already written by `run.sh --netlist-only` instead.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -24,10 +30,10 @@ struct ModelSpec {
     params: &'static [(&'static str, &'static str)],
 }
 
-const HASH_SOURCES: &[&str] = &["rtl/flow_hash_pkg.sv", "rtl/flow_key_hash.sv"];
+const HASH_SOURCES: &[&str] = &["rtl/flow_key_hash.sv"];
 const TABLE_SOURCES: &[&str] = &[
-    "rtl/flow_hash_pkg.sv",
     "rtl/flow_key_hash.sv",
+    "rtl/flow_table_ram.sv",
     "rtl/flow_table.sv",
     "rtl/flow_table_regs.sv",
 ];
@@ -94,12 +100,11 @@ fn build() -> Result<(), String> {
     let mut models = cxx_build(&[&include, &vltstd]);
     for model in MODELS {
         let (name, top) = (model.name, model.top);
-        let mdir = out.join("verilated").join(name);
-        fs::create_dir_all(&mdir).map_err(|e| format!("creating {}: {e}", mdir.display()))?;
+        let mdir = fresh_dir(&out.join("verilated").join(name))?;
         let mut cmd = Command::new("verilator");
         cmd.current_dir(&manifest)
             .args(["--cc", "-Wall", "--trace", "-O3", "--x-assign", "fast"])
-            .args(["--x-initial", "fast", "--unroll-count", "1024"])
+            .args(["--x-initial", "fast", "--unroll-count", "256"])
             .args(["--top-module", top, "--prefix"])
             .arg(format!("V{name}"))
             .arg("-Mdir")
@@ -117,6 +122,21 @@ fn build() -> Result<(), String> {
         models.include(&mdir);
         models.file(manifest.join("csrc").join(format!("{name}_shim.cpp")));
     }
+    if env::var_os("CARGO_FEATURE_GATE_LEVEL").is_some() {
+        let mdir = gate_model(&manifest, &out)?;
+        // Its own archive at -O1: the netlist's C++ is two orders of magnitude larger than an
+        // RTL model's, and a short stream does not repay -O2's compile time.
+        let mut gate = cxx_build(&[&include, &vltstd]);
+        gate.opt_level(1);
+        for cpp in cpp_files(&mdir)? {
+            gate.file(cpp);
+        }
+        gate.include(&mdir)
+            .include(manifest.join("csrc"))
+            .file(manifest.join("csrc").join("flow_table_gate_shim.cpp"));
+        gate.try_compile("snich_rtl_gate_model")
+            .map_err(|e| e.to_string())?;
+    }
     models.include(manifest.join("csrc"));
     models
         .try_compile("snich_rtl_models")
@@ -124,6 +144,68 @@ fn build() -> Result<(), String> {
 
     runtime(&out, &include, &vltstd, &version)?;
     Ok(())
+}
+
+/// Parameters of the gate-level build: the small table's (`flow_table_small`).
+const GATE_PARAMS: &[(&str, &str)] = &[("BUCKETS", "16"), ("MAX_KICKS", "16")];
+
+/// Synthesizes the gate-level netlist of `flow_table_regs` (unless `SNICH_GATE_NETLIST_DIR`
+/// names one) and verilates it as `Vflow_table_gate`; returns the directory of the C++.
+fn gate_model(manifest: &Path, out: &Path) -> Result<PathBuf, String> {
+    println!("cargo:rerun-if-env-changed=SNICH_GATE_NETLIST_DIR");
+    println!("cargo:rerun-if-changed=synth");
+    let netlist_dir = match env::var_os("SNICH_GATE_NETLIST_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let dir = out.join("gate");
+            let mut synth = Command::new("bash");
+            synth
+                .current_dir(manifest)
+                .arg("synth/run.sh")
+                .arg("--netlist-only")
+                .arg("--out")
+                .arg(&dir);
+            for (k, v) in GATE_PARAMS {
+                synth
+                    .arg(format!("--{}", k.to_lowercase().replace('_', "-")))
+                    .arg(v);
+            }
+            run(&mut synth)?;
+            dir
+        }
+    };
+    for (k, v) in GATE_PARAMS {
+        println!("cargo:rustc-env=SNICH_RTL_FLOW_TABLE_GATE_{k}={v}");
+    }
+    let mdir = fresh_dir(&out.join("verilated").join("flow_table_gate"))?;
+    // The netlist and the vendor cell models are not this project's RTL: no -Wall, and their
+    // lint warnings (unused cell pins, duplicate cell modules) are not errors.
+    let mut cmd = Command::new("verilator");
+    cmd.current_dir(&netlist_dir)
+        .args([
+            "--cc",
+            "-Wno-fatal",
+            "-Wno-lint",
+            "-Wno-style",
+            // Ports only: the netlist's internal nets name nothing of the design.
+            "--trace",
+            "--trace-depth",
+            "1",
+            "-O3",
+        ])
+        .args(["--x-assign", "fast", "--x-initial", "fast"])
+        .args([
+            "--top-module",
+            "flow_table_regs",
+            "--prefix",
+            "Vflow_table_gate",
+        ])
+        .arg("-Mdir")
+        .arg(&mdir)
+        .arg("-I.")
+        .args(["cells_sim_ecp5.v", "flow_table_regs_gate.v"]);
+    run(&mut cmd)?;
+    Ok(mdir)
 }
 
 /// Compiles the Verilator runtime into `$OUT_DIR/verilated_runtime` unless a build for the same
@@ -172,6 +254,16 @@ fn cxx_build(includes: &[&Path]) -> cc::Build {
         b.include(inc);
     }
     b
+}
+
+/// An empty directory at `dir`: Verilator does not remove the files of an earlier run, and
+/// every `.cpp` in the directory is compiled.
+fn fresh_dir(dir: &Path) -> Result<PathBuf, String> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
+    }
+    fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    Ok(dir.to_path_buf())
 }
 
 fn cpp_files(dir: &Path) -> Result<Vec<PathBuf>, String> {

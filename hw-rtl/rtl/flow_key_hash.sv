@@ -1,15 +1,18 @@
 // flow_key_hash: the flow table's two bucket hashes of a packed flow key, one key per cycle.
 //
-// The hash functions are flow_hash_pkg's (nic-abi's CRC-32C and CRC-32). Pipeline: one
+// The hash functions are flow_hash.svh's (nic-abi's CRC-32C and CRC-32). Pipeline: one
 // register stage; initiation interval 1, latency 1 enabled cycle. `enable` low freezes the
 // stage (the lookup pipeline stalls as a whole under output backpressure).
 `default_nettype none
 
-module flow_key_hash
-    import flow_hash_pkg::KEY_BITS;
-    import flow_hash_pkg::key_hash0;
-    import flow_hash_pkg::key_hash1;
-(
+`include "snich_abi.svh"
+
+// Yosys reads package imports only at file scope, and only whole packages.
+/* verilator lint_off IMPORTSTAR */
+import snich_abi_pkg::*;
+/* verilator lint_on IMPORTSTAR */
+
+module flow_key_hash (
     input  wire                 clk,
     input  wire                 rst,
     input  wire                 enable,
@@ -23,6 +26,8 @@ module flow_key_hash
     output wire [31:0]          m_axis_hash0,
     output wire [31:0]          m_axis_hash1
 );
+
+`include "flow_hash.svh"
 
     logic        valid_reg = 1'b0;
     logic [31:0] hash0_reg = 32'd0;

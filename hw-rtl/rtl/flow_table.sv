@@ -2,43 +2,65 @@
 //
 // Organisation and algorithms are nic-abi's (nic_abi::table) and nic-model's flow table, bit
 // for bit: BUCKETS buckets (a power of two) of SLOTS slots; a key's candidate buckets are the
-// low bits of its two hashes (flow_hash_pkg); lookups scan bucket b0 slots 0..SLOTS-1 then b1;
+// low bits of its two hashes (flow_key_hash); lookups scan bucket b0 slots 0..SLOTS-1 then b1;
 // inserts update in place, else take the first free slot of b0 then b1, else run a bounded
 // cuckoo walk (the k-th kick evicts slot k % SLOTS of the current bucket) that is undone
 // entirely when it fails after MAX_KICKS kicks.
 //
+// Storage is block RAM with a registered read (flow_table_ram), as silicon has it:
+// - one entry RAM per slot position ("bank" s holds slot s of every bucket: valid bit, key,
+//   action), BUCKETS words deep, two ports. A lookup reads bucket b0 on port A and b1 on
+//   port B of every bank in the same cycle: all 2*SLOTS candidates at once.
+// - one counter RAM (hits, bytes, last hit) of BUCKETS*SLOTS words: the lookup pipeline reads
+//   the hit slot's counters on port A and writes them back, incremented, on port B.
+//
 // Lookup pipeline: one key per cycle (initiation interval 1), results exactly LATENCY enabled
-// cycles after the key is accepted. Stage 1 registers the key, stage 2 hashes it, stage 3
-// compares the candidate slots, selects the hit and updates its counters, and the result
-// travels through stages 4..LATENCY (see the pipeline section for why that is equivalent to
-// silicon that reads the buckets in those stages). The whole pipeline stalls while a result
-// waits on m_result_ready (backpressure).
+// cycles after the key is accepted:
+//   stage 1  key registered
+//   stage 2  hashes (flow_key_hash); the bucket addresses go to the entry RAMs
+//   stage 3  the 2*SLOTS candidate entries come out of the RAMs
+//   stage 4  each candidate compared with the key (a match bit per candidate)
+//   stage 5  the first match selected: hit, slot, action; the counter read address
+//   stage 6  counters out of the RAM (or forwarded, below), incremented, written back
+//   stages 6..LATENCY carry the result; stage LATENCY is the output register.
+// A hit in stage 6 writes its slot's counters at the same edge that the next lookup's counter
+// read samples the RAM, so a lookup that hits the slot the previous one just updated takes
+// the written value from the write-back register (forwarding) instead of the RAM: counters
+// count every hit, as nic-model's do. The whole pipeline stalls while a result waits on
+// m_result_ready (backpressure): the RAMs' read enables and write-backs stall with it.
 // A key whose class field is not 0 (not parsed) never hits.
 //
 // Management port: one command at a time (insert, delete, read counters, read slot).
 // Precedence, defined: management wins. While s_mgmt_valid is high or a command runs, no new
 // lookup is accepted; a command starts only when the lookups already accepted have passed the
-// last stage. So every lookup sees the table either wholly before or wholly after a command.
-// Cycles of a command after acceptance: drain (until the pipeline is empty), 1 execute cycle,
-// 1 cycle per kick, 1 cycle per undone kick, then the response (m_mgmt_valid, one cycle).
+// last stage before the output register (and written their counters). So every lookup sees
+// the table either wholly before or wholly after a command. A command owns the RAM ports
+// while it runs, and the pipeline's hash stage and comparators: the table has one hash unit
+// and one set of key comparators. Cycles of a command after acceptance: drain (until the
+// pipeline is empty), hash, bucket read, compare, execute (a read of counters adds one), then
+// 6 per cuckoo kick (read the victim, latch it, hash it, read its other bucket, find a free
+// slot, place the carried entry), one more to move the last victim into its free slot, 3 per
+// undone kick (read the path, read the slot, swap), then the response (m_mgmt_valid, one
+// cycle).
 `default_nettype none
 
 `include "snich_abi.svh"
 
-module flow_table
-    import snich_abi_pkg::*;
-    import flow_hash_pkg::key_hash0;
-    import flow_hash_pkg::key_hash1;
-#(
-    // Buckets in the table; a power of two.
+// Yosys reads package imports only at file scope, and only whole packages.
+/* verilator lint_off IMPORTSTAR */
+import snich_abi_pkg::*;
+/* verilator lint_on IMPORTSTAR */
+
+module flow_table #(
+    // Buckets in the table; a power of two, at least 2.
     parameter int BUCKETS = 1024,
-    // Slots per bucket (nic_abi::table::SLOTS_PER_BUCKET).
+    // Slots per bucket (nic_abi::table::SLOTS_PER_BUCKET); a power of two, at least 2.
     parameter int SLOTS = SLOTS_PER_BUCKET,
     // Bits of an encoded action (nic_abi::action::ACTION_WORDS * 32).
     parameter int ACTION_BITS = ACTION_WORDS * 32,
     // Bound on cuckoo kicks per insert (nic_abi::table::DEFAULT_MAX_KICKS).
     parameter int MAX_KICKS = DEFAULT_MAX_KICKS,
-    // Lookup latency in cycles (nic_abi::table::LOOKUP_LATENCY_CYCLES); at least 4.
+    // Lookup latency in cycles (nic_abi::table::LOOKUP_LATENCY_CYCLES); at least 6.
     parameter int LATENCY = LOOKUP_LATENCY_CYCLES
 ) (
     input  wire                     clk,
@@ -100,25 +122,43 @@ module flow_table
 
     localparam int NSLOTS = BUCKETS * SLOTS;
     localparam int BUCKET_IDX_BITS = $clog2(BUCKETS);
+    localparam int SLOT_POS_BITS = $clog2(SLOTS);
     localparam int SLOT_IDX_BITS = $clog2(NSLOTS);
+    localparam int CANDIDATES = 2 * SLOTS;
+    localparam int CAND_BITS = $clog2(CANDIDATES);
     // The key's class field (nic_abi::key::layout::CLASS).
     localparam int CLASS_LSB = KEY_CLASS_WORD * 32 + KEY_CLASS_LSB;
+    localparam int FRAG_LSB = KEY_FRAG_WORD * 32 + KEY_FRAG_LSB;
+    // An entry RAM word: {action, key, valid} (nic_abi::table's slot, SLOT_BITS).
+    localparam int ENTRY_BITS = SLOT_BITS;
+    // A counter RAM word: {last hit, bytes, hits} (nic_abi::table's entry counters).
+    localparam int COUNTER_BITS = ENTRY_COUNTER_WORDS * 32;
+    // Result stages 5..LATENCY, each {tag, action, slot, hit}.
+    localparam int RES_BITS = 32 + ACTION_BITS + 32 + 1;
+    localparam int RES_STAGES = LATENCY - 4;
+    // Depth of the cuckoo walk's path memory.
+    localparam int WALK_DEPTH = MAX_KICKS > 1 ? MAX_KICKS : 2;
+    localparam int WALK_BITS = $clog2(WALK_DEPTH);
 
     initial begin
-        if (BUCKETS < 1 || (BUCKETS & (BUCKETS - 1)) != 0) begin
-            $error("flow_table: BUCKETS (%0d) must be a power of two", BUCKETS);
+        if (BUCKETS < 2 || (BUCKETS & (BUCKETS - 1)) != 0) begin
+            $error("flow_table: BUCKETS (%0d) must be a power of two, at least 2", BUCKETS);
             $finish;
         end
-        if (SLOTS < 1 || (SLOTS & (SLOTS - 1)) != 0) begin
-            $error("flow_table: SLOTS (%0d) must be a power of two", SLOTS);
+        if (SLOTS < 2 || (SLOTS & (SLOTS - 1)) != 0) begin
+            $error("flow_table: SLOTS (%0d) must be a power of two, at least 2", SLOTS);
             $finish;
         end
-        if (LATENCY < 4) begin
-            $error("flow_table: LATENCY (%0d) must be at least 4", LATENCY);
+        if (LATENCY < 6) begin
+            $error("flow_table: LATENCY (%0d) must be at least 6", LATENCY);
             $finish;
         end
         if (ACTION_BITS != 64) begin
             $error("flow_table: ACTION_BITS (%0d) must be 64, two action words", ACTION_BITS);
+            $finish;
+        end
+        if (ENTRY_BITS != 1 + KEY_BITS + ACTION_BITS || COUNTER_BITS != 3 * 64) begin
+            $error("flow_table: a slot is a valid bit, a key and an action, and three counters");
             $finish;
         end
         if (MAX_KICKS < 0 || MAX_KICKS > 65535) begin
@@ -127,88 +167,177 @@ module flow_table
         end
     end
 
-    // ---------------------------------------------------------------- table memory
-    logic                   mem_valid    [NSLOTS];
-    initial begin
-        for (int i = 0; i < NSLOTS; i++) mem_valid[i] = 1'b0;
-    end
-    logic [KEY_BITS-1:0]    mem_key      [NSLOTS];
-    logic [ACTION_BITS-1:0] mem_action   [NSLOTS];
-    logic [63:0]            mem_hits     [NSLOTS];
-    logic [63:0]            mem_bytes    [NSLOTS];
-    logic [63:0]            mem_last_hit [NSLOTS];
-    logic [31:0]            occupancy_reg = 32'd0;
-
     // A bucket index is the hash's low bits; the high bits are unused by design.
     /* verilator lint_off UNUSEDSIGNAL */
     function automatic logic [BUCKET_IDX_BITS-1:0] bucket_of(input logic [31:0] hash);
-        return hash[BUCKET_IDX_BITS-1:0];
+        bucket_of = hash[BUCKET_IDX_BITS-1:0];
     endfunction
     /* verilator lint_on UNUSEDSIGNAL */
 
+    // Slot `s` of bucket `b`: b * SLOTS + s.
     function automatic logic [SLOT_IDX_BITS-1:0] slot_index(input logic [BUCKET_IDX_BITS-1:0] b,
-                                                            input int s);
-        return SLOT_IDX_BITS'(b * SLOTS + s);
+                                                            input logic [SLOT_POS_BITS-1:0] s);
+        slot_index = {b, s};
     endfunction
 
     // True when the words are a parsed key FlowKey::from_words accepts: class 0 (parsed) and
     // fragment flags 0 (none), 1 (first) or 3 (later).
     function automatic logic key_valid(input logic [7:0] class_code, input logic [7:0] frag);
-        return class_code == 8'd0 && (frag == 8'd0 || frag == 8'd1 || frag == 8'd3);
+        key_valid = class_code == 8'd0 && (frag == 8'd0 || frag == 8'd1 || frag == 8'd3);
     endfunction
 
     // True when the words are an action nic_abi::action::Action decodes (every bit the op does
     // not use is 0, known ops, an output port is not 0).
     function automatic logic action_valid(input logic [ACTION_BITS-1:0] a);
-        logic [31:0] w0 = a[31:0];
-        logic [31:0] w1 = a[63:32];
-        logic [3:0] dest = w0[ACTION_DEST_OP_LSB +: 4];
-        logic [3:0] vop = w1[ACTION_VLAN_OP_LSB +: 4];
-        if ((w0 & ACTION_WORD0_RESERVED) != 0 || (w1 & ACTION_WORD1_RESERVED) != 0) return 1'b0;
+        logic [31:0] w0;
+        logic [31:0] w1;
+        logic [3:0] dest;
+        logic [3:0] vop;
+        logic dest_ok;
+        logic vlan_ok;
+        w0 = a[31:0];
+        w1 = a[63:32];
+        dest = w0[ACTION_DEST_OP_LSB +: 4];
+        vop = w1[ACTION_VLAN_OP_LSB +: 4];
         if (32'(dest) == ACTION_DEST_OUTPUT) begin
-            if (w0[15:0] == 16'd0) return 1'b0;
+            dest_ok = w0[15:0] != 16'd0;
         end else if (32'(dest) == ACTION_DEST_DROP || 32'(dest) == ACTION_DEST_FLOOD
                      || 32'(dest) == ACTION_DEST_TO_AGENT) begin
-            if (w0[15:0] != 16'd0) return 1'b0;
+            dest_ok = w0[15:0] == 16'd0;
         end else begin
-            return 1'b0;
+            dest_ok = 1'b0;
         end
         if (32'(vop) == ACTION_VLAN_SET) begin
-            if (!w1[ACTION_VLAN_PCP_VALID_LSB] && w1[ACTION_VLAN_PCP_LSB +: 3] != 3'd0) begin
-                return 1'b0;
-            end
+            vlan_ok = w1[ACTION_VLAN_PCP_VALID_LSB] || w1[ACTION_VLAN_PCP_LSB +: 3] == 3'd0;
         end else if (32'(vop) == ACTION_VLAN_KEEP || 32'(vop) == ACTION_VLAN_STRIP) begin
-            if (w1[16:0] != 17'd0) return 1'b0;
+            vlan_ok = w1[16:0] == 17'd0;
         end else begin
-            return 1'b0;
+            vlan_ok = 1'b0;
         end
-        return 1'b1;
+        action_valid = (w0 & ACTION_WORD0_RESERVED) == 32'd0
+            && (w1 & ACTION_WORD1_RESERVED) == 32'd0 && dest_ok && vlan_ok;
+    endfunction
+
+    // ---------------------------------------------------------------- storage
+    // Entry RAM ports, bank s at [s*W +: W] of each vector.
+    logic [SLOTS-1:0]                 ea_en;
+    logic [SLOTS-1:0]                 ea_we;
+    logic [SLOTS*BUCKET_IDX_BITS-1:0] ea_addr;
+    logic [SLOTS*ENTRY_BITS-1:0]      ea_wdata;
+    wire  [SLOTS*ENTRY_BITS-1:0]      ea_rdata;
+    logic [SLOTS-1:0]                 eb_en;
+    logic [SLOTS-1:0]                 eb_we;
+    logic [SLOTS*BUCKET_IDX_BITS-1:0] eb_addr;
+    logic [SLOTS*ENTRY_BITS-1:0]      eb_wdata;
+    wire  [SLOTS*ENTRY_BITS-1:0]      eb_rdata;
+
+    for (genvar s = 0; s < SLOTS; s++) begin : g_bank
+        flow_table_ram #(
+            .WIDTH(ENTRY_BITS),
+            .DEPTH(BUCKETS)
+        ) entries (
+            .clk(clk),
+            .a_en(ea_en[s]),
+            .a_we(ea_we[s]),
+            .a_addr(ea_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS]),
+            .a_wdata(ea_wdata[s * ENTRY_BITS +: ENTRY_BITS]),
+            .a_rdata(ea_rdata[s * ENTRY_BITS +: ENTRY_BITS]),
+            .b_en(eb_en[s]),
+            .b_we(eb_we[s]),
+            .b_addr(eb_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS]),
+            .b_wdata(eb_wdata[s * ENTRY_BITS +: ENTRY_BITS]),
+            .b_rdata(eb_rdata[s * ENTRY_BITS +: ENTRY_BITS])
+        );
+    end
+
+    // Counter RAM: port A reads, port B writes.
+    logic                     ca_en;
+    logic [SLOT_IDX_BITS-1:0] ca_addr;
+    wire  [COUNTER_BITS-1:0]  ca_rdata;
+    logic                     cb_we;
+    logic [SLOT_IDX_BITS-1:0] cb_addr;
+    logic [COUNTER_BITS-1:0]  cb_wdata;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire  [COUNTER_BITS-1:0]  cb_rdata;
+    /* verilator lint_on UNUSEDSIGNAL */
+
+    flow_table_ram #(
+        .WIDTH(COUNTER_BITS),
+        .DEPTH(NSLOTS)
+    ) counters (
+        .clk(clk),
+        .a_en(ca_en),
+        .a_we(1'b0),
+        .a_addr(ca_addr),
+        .a_wdata({COUNTER_BITS{1'b0}}),
+        .a_rdata(ca_rdata),
+        .b_en(cb_we),
+        .b_we(cb_we),
+        .b_addr(cb_addr),
+        .b_wdata(cb_wdata),
+        .b_rdata(cb_rdata)
+    );
+
+    // Candidate c (0..CANDIDATES-1) of the last bucket read: bank c % SLOTS, port A for the
+    // first bucket, port B for the second.
+    function automatic logic [ENTRY_BITS-1:0] candidate(input logic [SLOTS*ENTRY_BITS-1:0] a,
+                                                        input logic [SLOTS*ENTRY_BITS-1:0] b,
+                                                        input int c);
+        candidate = c < SLOTS ? a[(c % SLOTS) * ENTRY_BITS +: ENTRY_BITS]
+                              : b[(c % SLOTS) * ENTRY_BITS +: ENTRY_BITS];
+    endfunction
+
+    // The word of bank `bank` in a port's read data: a SLOTS-way multiplexer (an indexed
+    // part-select would synthesize to a shifter across all the banks' bits).
+    function automatic logic [ENTRY_BITS-1:0] bank_word(input logic [SLOTS*ENTRY_BITS-1:0] v,
+                                                        input logic [SLOT_POS_BITS-1:0] bank);
+        bank_word = v[0 +: ENTRY_BITS];
+        for (int s = 1; s < SLOTS; s++) begin
+            if (int'(bank) == s) bank_word = v[s * ENTRY_BITS +: ENTRY_BITS];
+        end
     endfunction
 
     // ---------------------------------------------------------------- lookup pipeline
-    // Stage 1 registers the key, stage 2 (flow_key_hash, beside st2_*) its hashes, stage 3
-    // compares the candidate slots and selects; stages 4..LATENCY carry the small result, and
-    // stage LATENCY is the output register. In silicon stages 3..LATENCY-1 are the bucket
-    // address, the two bucket reads and the compare tree; here the compare happens at stage 3
-    // and its result waits out the rest. No observer can tell: a management command runs only
-    // once the pipeline is empty, so every lookup sees the same table at stage 3 as it would
-    // at stage LATENCY-1.
-    logic                   st1_valid = 1'b0;
-    logic [KEY_BITS-1:0]    st1_key = '0;
-    logic [15:0]            st1_len = 16'd0;
-    logic [63:0]            st1_time = 64'd0;
-    logic [31:0]            st1_tag = 32'd0;
-    logic                   st2_valid = 1'b0;
-    logic [KEY_BITS-1:0]    st2_key = '0;
-    logic [15:0]            st2_len = 16'd0;
-    logic [63:0]            st2_time = 64'd0;
-    logic [31:0]            st2_tag = 32'd0;
-    // Result stages 3..LATENCY; index LATENCY is the output register.
-    logic                   res_valid  [3:LATENCY];
-    logic                   res_hit    [3:LATENCY];
-    logic [31:0]            res_slot   [3:LATENCY];
-    logic [ACTION_BITS-1:0] res_action [3:LATENCY];
-    logic [31:0]            res_tag    [3:LATENCY];
+    logic                     st1_valid = 1'b0;
+    logic [KEY_BITS-1:0]      st1_key = '0;
+    logic [15:0]              st1_len = 16'd0;
+    logic [63:0]              st1_time = 64'd0;
+    logic [31:0]              st1_tag = 32'd0;
+    logic                     st2_valid = 1'b0;
+    logic [KEY_BITS-1:0]      st2_key = '0;
+    logic [15:0]              st2_len = 16'd0;
+    logic [63:0]              st2_time = 64'd0;
+    logic [31:0]              st2_tag = 32'd0;
+    logic                     st3_valid = 1'b0;
+    logic [KEY_BITS-1:0]      st3_key = '0;
+    logic [15:0]              st3_len = 16'd0;
+    logic [63:0]              st3_time = 64'd0;
+    logic [31:0]              st3_tag = 32'd0;
+    logic [BUCKET_IDX_BITS-1:0] st3_b0 = '0;
+    logic [BUCKET_IDX_BITS-1:0] st3_b1 = '0;
+    logic                     st4_valid = 1'b0;
+    logic [CANDIDATES-1:0]    st4_match = '0;
+    logic [CANDIDATES*ACTION_BITS-1:0] st4_actions = '0;
+    logic [15:0]              st4_len = 16'd0;
+    logic [63:0]              st4_time = 64'd0;
+    logic [31:0]              st4_tag = 32'd0;
+    logic [BUCKET_IDX_BITS-1:0] st4_b0 = '0;
+    logic [BUCKET_IDX_BITS-1:0] st4_b1 = '0;
+    // Stage 5's counter-update fields (the result fields travel in res_q).
+    logic [15:0]              st5_len = 16'd0;
+    logic [63:0]              st5_time = 64'd0;
+    // Stage 6: the counter update of a hit.
+    logic                     ctr6_hit = 1'b0;
+    logic [SLOT_IDX_BITS-1:0] ctr6_idx = '0;
+    logic [15:0]              ctr6_len = 16'd0;
+    logic [63:0]              ctr6_time = 64'd0;
+    // The write-back register: the counters stage 6 wrote at the last advancing edge.
+    logic                     ctr7_hit = 1'b0;
+    logic [SLOT_IDX_BITS-1:0] ctr7_idx = '0;
+    logic [COUNTER_BITS-1:0]  ctr7_data = '0;
+    // Result stages 5..LATENCY: stage k at [(k-5)*RES_BITS +: RES_BITS]; LATENCY is the output.
+    logic [LATENCY:5]                res_valid = '0;
+    logic [RES_STAGES*RES_BITS-1:0]  res_q = '0;
 
     wire advance = !res_valid[LATENCY] || m_result_ready;
 
@@ -220,47 +349,124 @@ module flow_table
     wire [31:0] hash0;
     wire [31:0] hash1;
 
+    // Management hashes its key and each cuckoo victim's key on the same stage while it owns
+    // the (empty) pipeline: one set of XOR trees for the whole table.
+    wire                mgmt_owns;
+    logic [KEY_BITS-1:0] hash_key;
     flow_key_hash hash_stage (
         .clk(clk),
         .rst(rst),
-        .enable(advance),
-        .s_axis_key_valid(st1_valid),
-        .s_axis_key(st1_key),
+        .enable(advance || mgmt_owns),
+        .s_axis_key_valid(st1_valid || mgmt_owns),
+        .s_axis_key(hash_key),
         .m_axis_hash_valid(hash_valid),
         .m_axis_hash0(hash0),
         .m_axis_hash1(hash1)
     );
 
-    // ---------------------------------------------------------------- management state
-    typedef enum logic [2:0] {
-        M_IDLE,
-        M_DRAIN,
-        M_EXEC,
-        M_KICK,
-        M_UNDO,
-        M_RESP
-    } mgmt_state_t;
+    // Stage 4: a match bit per candidate; a key that is not parsed matches nothing. While a
+    // command owns the RAMs, the same comparators compare its key (M_FIND).
+    wire  [KEY_BITS-1:0]               cmp_key = mgmt_owns ? cmd_key : st3_key;
+    logic [CANDIDATES-1:0]             lk_match;
+    logic [CANDIDATES*ACTION_BITS-1:0] lk_actions;
+    always_comb begin
+        for (int c = 0; c < CANDIDATES; c++) begin
+            /* verilator lint_off UNUSEDSIGNAL */
+            logic [ENTRY_BITS-1:0] e;
+            /* verilator lint_on UNUSEDSIGNAL */
+            e = candidate(ea_rdata, eb_rdata, c);
+            lk_match[c] = e[0] && e[KEY_BITS:1] == cmp_key && cmp_key[CLASS_LSB +: 8] == 8'd0;
+            lk_actions[c * ACTION_BITS +: ACTION_BITS] = e[ENTRY_BITS-1 -: ACTION_BITS];
+        end
+    end
 
-    mgmt_state_t            m_state = M_IDLE;
+    // Stage 5: the first match, in scan order.
+    logic                     lk_found;
+    logic [SLOT_IDX_BITS-1:0] lk_idx;
+    logic [ACTION_BITS-1:0]   lk_action;
+    always_comb begin
+        lk_found = 1'b0;
+        lk_idx = '0;
+        lk_action = '0;
+        for (int c = CANDIDATES - 1; c >= 0; c--) begin
+            if (st4_match[c]) begin
+                lk_found = 1'b1;
+                lk_idx = slot_index(c < SLOTS ? st4_b0 : st4_b1, SLOT_POS_BITS'(c % SLOTS));
+                lk_action = st4_actions[c * ACTION_BITS +: ACTION_BITS];
+            end
+        end
+    end
+
+    // Stage 6: the hit slot's counters, forwarded when the previous lookup just wrote them.
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [COUNTER_BITS-1:0] ctr_now;
+    /* verilator lint_on UNUSEDSIGNAL */
+    logic [COUNTER_BITS-1:0] ctr_next;
+    always_comb begin
+        ctr_now = (ctr7_hit && ctr7_idx == ctr6_idx) ? ctr7_data : ca_rdata;
+        // The old last-hit time is overwritten, not read.
+        ctr_next[63:0] = ctr_now[63:0] + 64'd1;
+        ctr_next[127:64] = ctr_now[127:64] + 64'(ctr6_len);
+        ctr_next[191:128] = ctr6_time;
+    end
+
+    // ---------------------------------------------------------------- management state
+    localparam logic [4:0] M_IDLE = 5'd0;
+    localparam logic [4:0] M_DRAIN = 5'd1;
+    localparam logic [4:0] M_HASH = 5'd2;
+    localparam logic [4:0] M_READ = 5'd3;
+    localparam logic [4:0] M_FIND = 5'd4;
+    localparam logic [4:0] M_EXEC = 5'd5;
+    localparam logic [4:0] M_COUNTERS = 5'd6;
+    localparam logic [4:0] M_KICK_READ = 5'd7;
+    localparam logic [4:0] M_KICK_LATCH = 5'd8;
+    localparam logic [4:0] M_KICK_HASH = 5'd9;
+    localparam logic [4:0] M_KICK_ALT_READ = 5'd10;
+    localparam logic [4:0] M_KICK_FREE = 5'd11;
+    localparam logic [4:0] M_KICK_PLACE = 5'd12;
+    localparam logic [4:0] M_KICK_MOVE = 5'd13;
+    localparam logic [4:0] M_UNDO_PATH = 5'd14;
+    localparam logic [4:0] M_UNDO_READ = 5'd15;
+    localparam logic [4:0] M_UNDO_SWAP = 5'd16;
+    localparam logic [4:0] M_RESP = 5'd17;
+
+    logic [4:0]             m_state = M_IDLE;
     logic [3:0]             cmd_op = 4'd0;
     logic [KEY_BITS-1:0]    cmd_key = '0;
     logic [ACTION_BITS-1:0] cmd_action = '0;
     logic [31:0]            cmd_slot = 32'd0;
+    logic [BUCKET_IDX_BITS-1:0] cmd_b0 = '0;
+    logic [BUCKET_IDX_BITS-1:0] cmd_b1 = '0;
+
+    // The compare of a command's candidates (M_FIND), registered for M_EXEC.
+    logic                   fnd = 1'b0;
+    logic [CAND_BITS-1:0]   fnd_c = '0;
+    logic [SLOT_IDX_BITS-1:0] fnd_idx = '0;
+    logic                   fre = 1'b0;
+    logic [SLOT_IDX_BITS-1:0] fre_idx = '0;
 
     // The entry carried by a cuckoo walk, and the walk's path for undo.
     logic                   car_valid = 1'b0;
     logic [KEY_BITS-1:0]    car_key = '0;
     logic [ACTION_BITS-1:0] car_action = '0;
-    logic [63:0]            car_hits = 64'd0;
-    logic [63:0]            car_bytes = 64'd0;
-    logic [63:0]            car_last_hit = 64'd0;
+    logic [COUNTER_BITS-1:0] car_counters = '0;
     // Whether the carried entry is the one being inserted, and where that entry sits when it
     // is not carried: a long walk can evict the new entry again.
     logic                   car_is_new = 1'b0;
     logic [SLOT_IDX_BITS-1:0] new_slot = '0;
     logic [BUCKET_IDX_BITS-1:0] cur_bucket = '0;
     logic [15:0]            kick = 16'd0;
-    logic [SLOT_IDX_BITS-1:0] walk_path [MAX_KICKS > 0 ? MAX_KICKS : 1];
+    // The victim of the current kick, read out of the RAMs, and its other bucket.
+    logic                   vic_valid = 1'b0;
+    logic [KEY_BITS-1:0]    vic_key = '0;
+    logic [ACTION_BITS-1:0] vic_action = '0;
+    logic [COUNTER_BITS-1:0] vic_counters = '0;
+    logic [BUCKET_IDX_BITS-1:0] alt_bucket = '0;
+    logic                   alt_free = 1'b0;
+    logic [SLOT_IDX_BITS-1:0] alt_free_idx = '0;
+    // The walk's path: the slot of each kick, read back (registered) by the undo.
+    logic [SLOT_IDX_BITS-1:0] walk_path [0:WALK_DEPTH-1];
+    logic [SLOT_IDX_BITS-1:0] walk_q = '0;
 
     logic                   rsp_valid_reg = 1'b0;
     logic [3:0]             rsp_status_reg = 4'd0;
@@ -272,18 +478,279 @@ module flow_table
     logic [63:0]            rsp_hits_reg = 64'd0;
     logic [63:0]            rsp_bytes_reg = 64'd0;
     logic [63:0]            rsp_last_hit_reg = 64'd0;
+    logic [31:0]            occupancy_reg = 32'd0;
 
-    // Lookups already accepted and not yet past the last stage.
-    logic pipeline_busy;
+    // The victim slot of the current kick, and what the kick makes of the new entry.
+    wire [SLOT_POS_BITS-1:0]     vic_bank = kick[SLOT_POS_BITS-1:0];
+    wire [SLOT_IDX_BITS-1:0] victim = slot_index(cur_bucket, vic_bank);
+    wire                     victim_is_new = !car_is_new && victim == new_slot;
+    wire [SLOT_IDX_BITS-1:0] placed_new = car_is_new ? victim : new_slot;
+
+    // M_FIND: the command key's entry and the first free slot among its candidates.
+    logic                     mf_found;
+    logic [CAND_BITS-1:0]     mf_c;
+    logic [SLOT_IDX_BITS-1:0] mf_idx;
+    logic                     mf_free;
+    logic [SLOT_IDX_BITS-1:0] mf_free_idx;
     always_comb begin
-        pipeline_busy = st1_valid | st2_valid;
-        for (int i = 3; i < LATENCY; i++) begin
-            pipeline_busy = pipeline_busy | res_valid[i];
+        mf_found = 1'b0;
+        mf_c = '0;
+        mf_idx = '0;
+        mf_free = 1'b0;
+        mf_free_idx = '0;
+        for (int c = CANDIDATES - 1; c >= 0; c--) begin
+            /* verilator lint_off UNUSEDSIGNAL */
+            logic [ENTRY_BITS-1:0] e;
+            /* verilator lint_on UNUSEDSIGNAL */
+            logic [SLOT_IDX_BITS-1:0] idx;
+            e = candidate(ea_rdata, eb_rdata, c);
+            idx = slot_index(c < SLOTS ? cmd_b0 : cmd_b1, SLOT_POS_BITS'(c % SLOTS));
+            if (lk_match[c]) begin
+                mf_found = 1'b1;
+                mf_c = CAND_BITS'(c);
+                mf_idx = idx;
+            end
+            if (!e[0]) begin
+                mf_free = 1'b1;
+                mf_free_idx = idx;
+            end
         end
     end
 
+    // M_KICK_FREE: the first free slot of the victim's other bucket (bank s, port A). The
+    // victim slot is refilled by this kick: it is never free.
+    logic                     kf_free;
+    logic [SLOT_IDX_BITS-1:0] kf_idx;
+    always_comb begin
+        kf_free = 1'b0;
+        kf_idx = '0;
+        for (int s = SLOTS - 1; s >= 0; s--) begin
+            logic [SLOT_IDX_BITS-1:0] idx;
+            idx = slot_index(alt_bucket, SLOT_POS_BITS'(s));
+            if (!ea_rdata[s * ENTRY_BITS] && idx != victim) begin
+                kf_free = 1'b1;
+                kf_idx = idx;
+            end
+        end
+    end
+
+    // M_EXEC: what the command does, from the registered compare and the entries still on the
+    // RAM outputs.
+    logic [ENTRY_BITS-1:0]    ex_entry;
+    logic [3:0]               ex_status;
+    logic                     ex_write;
+    logic [SLOT_IDX_BITS-1:0] ex_write_idx;
+    logic [ENTRY_BITS-1:0]    ex_write_entry;
+    logic                     ex_clear_counters;
+    logic                     ex_read_counters;
+    logic                     ex_walk;
+    logic                     ex_slot_ok;
+    always_comb begin
+        ex_entry = fnd_c < CAND_BITS'(SLOTS) ? bank_word(ea_rdata, fnd_c[SLOT_POS_BITS-1:0])
+                                             : bank_word(eb_rdata, fnd_c[SLOT_POS_BITS-1:0]);
+        ex_status = ST_BAD_COMMAND;
+        ex_write = 1'b0;
+        ex_write_idx = fnd_idx;
+        ex_write_entry = {cmd_action, cmd_key, 1'b1};
+        ex_clear_counters = 1'b0;
+        ex_read_counters = 1'b0;
+        ex_walk = 1'b0;
+        ex_slot_ok = cmd_slot < 32'(NSLOTS);
+        // An unknown command is refused first; then commands that take a key refuse one no
+        // parsed packet has (nic_abi::key: class 0, fragment flags 0, 1 or 3), as nic-model's
+        // port does.
+        if (cmd_op != OP_INSERT && cmd_op != OP_DELETE && cmd_op != OP_LOOKUP
+            && cmd_op != OP_READ_COUNTERS && cmd_op != OP_READ_SLOT) begin
+            ex_status = ST_BAD_COMMAND;
+        end else if (cmd_op != OP_READ_SLOT
+                     && !key_valid(cmd_key[CLASS_LSB +: 8], cmd_key[FRAG_LSB +: 8])) begin
+            ex_status = ST_BAD_KEY;
+        end else if (cmd_op == OP_INSERT) begin
+            if (!action_valid(cmd_action)) begin
+                ex_status = ST_BAD_ACTION;
+            end else if (fnd) begin
+                ex_status = ST_UPDATED;
+                ex_write = 1'b1;
+            end else if (fre) begin
+                ex_status = ST_OK;
+                ex_write = 1'b1;
+                ex_write_idx = fre_idx;
+                ex_clear_counters = 1'b1;
+            end else if (MAX_KICKS == 0) begin
+                ex_status = ST_TABLE_FULL;
+            end else begin
+                ex_status = ST_OK;
+                ex_walk = 1'b1;
+            end
+        end else if (cmd_op == OP_DELETE) begin
+            ex_status = fnd ? ST_OK : ST_NOT_FOUND;
+            ex_write = fnd;
+            ex_write_entry = {{ACTION_BITS{1'b0}}, cmd_key, 1'b0};
+        end else if (cmd_op == OP_LOOKUP || cmd_op == OP_READ_COUNTERS) begin
+            ex_status = fnd ? ST_OK : ST_NOT_FOUND;
+            ex_read_counters = fnd;
+        end else begin
+            // OP_READ_SLOT: the slot's bucket came out of port A, its counters out of port A
+            // of the counter RAM.
+            ex_entry = bank_word(ea_rdata, cmd_slot[SLOT_POS_BITS-1:0]);
+            if (ex_slot_ok) begin
+                ex_status = ex_entry[0] ? ST_OK : ST_NOT_FOUND;
+            end else begin
+                ex_status = ST_BAD_COMMAND;
+            end
+        end
+    end
+
+    // RAM ports: the lookup pipeline's, except while a command owns them.
+    assign mgmt_owns = m_state != M_IDLE && m_state != M_DRAIN;
+    always_comb begin
+        hash_key = st1_key;
+        if (m_state == M_HASH) hash_key = cmd_key;
+        if (m_state == M_KICK_HASH) hash_key = vic_key;
+    end
+    // The victim's other bucket (its only bucket when both hashes agree), from the hash stage.
+    wire [BUCKET_IDX_BITS-1:0] alt_of_victim =
+        bucket_of(hash0) == cur_bucket ? bucket_of(hash1) : bucket_of(hash0);
+    wire [SLOT_IDX_BITS-1:0] undo_idx = walk_q;
+    always_comb begin
+        ea_en = '0;
+        ea_we = '0;
+        ea_addr = '0;
+        ea_wdata = '0;
+        eb_en = '0;
+        eb_we = '0;
+        eb_addr = '0;
+        eb_wdata = '0;
+        ca_en = 1'b0;
+        ca_addr = '0;
+        cb_we = 1'b0;
+        cb_addr = '0;
+        cb_wdata = '0;
+        if (!mgmt_owns) begin
+            // Stage 2 addresses both buckets; stage 5 the hit's counters; stage 6 writes back.
+            ea_en = {SLOTS{advance}};
+            eb_en = {SLOTS{advance}};
+            for (int s = 0; s < SLOTS; s++) begin
+                ea_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] = bucket_of(hash0);
+                eb_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] = bucket_of(hash1);
+            end
+            ca_en = advance;
+            ca_addr = res_q[1 +: SLOT_IDX_BITS];
+            cb_we = advance && ctr6_hit;
+            cb_addr = ctr6_idx;
+            cb_wdata = ctr_next;
+        end else begin
+            case (m_state)
+                M_READ: begin
+                    // Both candidate buckets; for a slot read, its bucket and its counters.
+                    ea_en = '1;
+                    eb_en = '1;
+                    for (int s = 0; s < SLOTS; s++) begin
+                        ea_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] =
+                            cmd_op == OP_READ_SLOT ? cmd_slot[SLOT_POS_BITS +: BUCKET_IDX_BITS]
+                                                   : bucket_of(hash0);
+                        eb_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] = bucket_of(hash1);
+                    end
+                    ca_en = 1'b1;
+                    ca_addr = cmd_slot[SLOT_IDX_BITS-1:0];
+                end
+                M_EXEC: begin
+                    if (ex_write) begin
+                        ea_en[ex_write_idx[SLOT_POS_BITS-1:0]] = 1'b1;
+                        ea_we[ex_write_idx[SLOT_POS_BITS-1:0]] = 1'b1;
+                    end
+                    for (int s = 0; s < SLOTS; s++) begin
+                        ea_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] =
+                            ex_write_idx[SLOT_POS_BITS +: BUCKET_IDX_BITS];
+                        ea_wdata[s * ENTRY_BITS +: ENTRY_BITS] = ex_write_entry;
+                    end
+                    ca_en = ex_read_counters;
+                    ca_addr = fnd_idx;
+                    cb_we = ex_clear_counters;
+                    cb_addr = ex_write_idx;
+                    cb_wdata = '0;
+                end
+                M_KICK_READ: begin
+                    ea_en[vic_bank] = 1'b1;
+                    for (int s = 0; s < SLOTS; s++) begin
+                        ea_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] = cur_bucket;
+                    end
+                    ca_en = 1'b1;
+                    ca_addr = victim;
+                end
+                M_KICK_ALT_READ: begin
+                    ea_en = '1;
+                    for (int s = 0; s < SLOTS; s++) begin
+                        ea_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] = alt_of_victim;
+                    end
+                end
+                M_KICK_PLACE: begin
+                    // The carried entry goes into the victim's slot.
+                    eb_en[vic_bank] = 1'b1;
+                    eb_we[vic_bank] = 1'b1;
+                    for (int s = 0; s < SLOTS; s++) begin
+                        eb_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] = cur_bucket;
+                        eb_wdata[s * ENTRY_BITS +: ENTRY_BITS] = {car_action, car_key, car_valid};
+                    end
+                    cb_we = 1'b1;
+                    cb_addr = victim;
+                    cb_wdata = car_counters;
+                end
+                M_KICK_MOVE: begin
+                    // The victim goes into the free slot of its other bucket.
+                    ea_en[alt_free_idx[SLOT_POS_BITS-1:0]] = 1'b1;
+                    ea_we[alt_free_idx[SLOT_POS_BITS-1:0]] = 1'b1;
+                    for (int s = 0; s < SLOTS; s++) begin
+                        ea_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] = alt_bucket;
+                        ea_wdata[s * ENTRY_BITS +: ENTRY_BITS] = {vic_action, vic_key, 1'b1};
+                    end
+                    cb_we = 1'b1;
+                    cb_addr = alt_free_idx;
+                    cb_wdata = vic_counters;
+                end
+                M_UNDO_READ: begin
+                    ea_en[undo_idx[SLOT_POS_BITS-1:0]] = 1'b1;
+                    for (int s = 0; s < SLOTS; s++) begin
+                        ea_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] =
+                            undo_idx[SLOT_POS_BITS +: BUCKET_IDX_BITS];
+                    end
+                    ca_en = 1'b1;
+                    ca_addr = undo_idx;
+                end
+                M_UNDO_SWAP: begin
+                    eb_en[undo_idx[SLOT_POS_BITS-1:0]] = 1'b1;
+                    eb_we[undo_idx[SLOT_POS_BITS-1:0]] = 1'b1;
+                    for (int s = 0; s < SLOTS; s++) begin
+                        eb_addr[s * BUCKET_IDX_BITS +: BUCKET_IDX_BITS] =
+                            undo_idx[SLOT_POS_BITS +: BUCKET_IDX_BITS];
+                        eb_wdata[s * ENTRY_BITS +: ENTRY_BITS] = {car_action, car_key, car_valid};
+                    end
+                    cb_we = 1'b1;
+                    cb_addr = undo_idx;
+                    cb_wdata = car_counters;
+                end
+                default: begin
+                end
+            endcase
+        end
+    end
+
+    // Lookups already accepted whose counters are not yet written back.
+    wire pipeline_busy = st1_valid || st2_valid || st3_valid || st4_valid
+        || (|res_valid[LATENCY-1:5]) || ctr6_hit || ctr7_hit;
+
     assign s_lookup_ready = advance && m_state == M_IDLE && !s_mgmt_valid;
     assign s_mgmt_ready = m_state == M_IDLE;
+
+    // The walk's path memory: written by each kick, read back by the undo.
+    always_ff @(posedge clk) begin
+        if (m_state == M_KICK_PLACE) begin
+            walk_path[WALK_BITS'(kick)] <= victim;
+        end
+        if (m_state == M_UNDO_PATH) begin
+            walk_q <= walk_path[WALK_BITS'(kick)];
+        end
+    end
 
     always_ff @(posedge clk) begin
         rsp_valid_reg <= 1'b0;
@@ -300,41 +767,34 @@ module flow_table
             st2_len <= st1_len;
             st2_time <= st1_time;
             st2_tag <= st1_tag;
-            for (int i = 4; i <= LATENCY; i++) begin
-                res_valid[i] <= res_valid[i - 1];
-                res_hit[i] <= res_hit[i - 1];
-                res_slot[i] <= res_slot[i - 1];
-                res_action[i] <= res_action[i - 1];
-                res_tag[i] <= res_tag[i - 1];
-            end
-
-            // Stage 3: compare both candidate buckets, select, count.
-            res_valid[3] <= st2_valid;
-            if (st2_valid) begin
-                logic found;
-                logic [SLOT_IDX_BITS-1:0] hit_idx;
-                found = 1'b0;
-                hit_idx = '0;
-                if (st2_key[CLASS_LSB +: 8] == 8'd0) begin
-                    for (int c = 0; c < 2 * SLOTS; c++) begin
-                        logic [SLOT_IDX_BITS-1:0] idx;
-                        idx = slot_index(bucket_of(c < SLOTS ? hash0 : hash1), c % SLOTS);
-                        if (!found && mem_valid[idx] && mem_key[idx] == st2_key) begin
-                            found = 1'b1;
-                            hit_idx = idx;
-                        end
-                    end
-                end
-                res_hit[3] <= found;
-                res_slot[3] <= 32'(hit_idx);
-                res_action[3] <= found ? mem_action[hit_idx] : '0;
-                res_tag[3] <= st2_tag;
-                if (found) begin
-                    mem_hits[hit_idx] <= mem_hits[hit_idx] + 64'd1;
-                    mem_bytes[hit_idx] <= mem_bytes[hit_idx] + 64'(st2_len);
-                    mem_last_hit[hit_idx] <= st2_time;
-                end
-            end
+            st3_valid <= st2_valid;
+            st3_key <= st2_key;
+            st3_len <= st2_len;
+            st3_time <= st2_time;
+            st3_tag <= st2_tag;
+            st3_b0 <= bucket_of(hash0);
+            st3_b1 <= bucket_of(hash1);
+            st4_valid <= st3_valid;
+            st4_match <= st3_valid ? lk_match : '0;
+            st4_actions <= lk_actions;
+            st4_len <= st3_len;
+            st4_time <= st3_time;
+            st4_tag <= st3_tag;
+            st4_b0 <= st3_b0;
+            st4_b1 <= st3_b1;
+            // Stage 5: {tag, action, slot, hit}; later stages shift.
+            res_valid <= {res_valid[LATENCY-1:5], st4_valid};
+            res_q <= {res_q[(RES_STAGES-1)*RES_BITS-1:0],
+                      st4_tag, lk_found ? lk_action : {ACTION_BITS{1'b0}}, 32'(lk_idx), lk_found};
+            st5_len <= st4_len;
+            st5_time <= st4_time;
+            ctr6_hit <= res_valid[5] && res_q[0];
+            ctr6_idx <= res_q[1 +: SLOT_IDX_BITS];
+            ctr6_len <= st5_len;
+            ctr6_time <= st5_time;
+            ctr7_hit <= ctr6_hit;
+            ctr7_idx <= ctr6_idx;
+            ctr7_data <= ctr_next;
         end
 
         // ------------------------------------------------ management
@@ -350,34 +810,27 @@ module flow_table
             end
             M_DRAIN: begin
                 if (!pipeline_busy) begin
-                    m_state <= M_EXEC;
+                    m_state <= M_HASH;
                 end
             end
+            M_HASH: begin
+                m_state <= M_READ;
+            end
+            M_READ: begin
+                cmd_b0 <= bucket_of(hash0);
+                cmd_b1 <= bucket_of(hash1);
+                m_state <= M_FIND;
+            end
+            M_FIND: begin
+                fnd <= mf_found;
+                fnd_c <= mf_c;
+                fnd_idx <= mf_idx;
+                fre <= mf_free;
+                fre_idx <= mf_free_idx;
+                m_state <= M_EXEC;
+            end
             M_EXEC: begin
-                logic [31:0] h0;
-                logic [31:0] h1;
-                logic found;
-                logic [SLOT_IDX_BITS-1:0] found_idx;
-                logic free;
-                logic [SLOT_IDX_BITS-1:0] free_idx;
-                h0 = key_hash0(cmd_key);
-                h1 = key_hash1(cmd_key);
-                found = 1'b0;
-                found_idx = '0;
-                free = 1'b0;
-                free_idx = '0;
-                for (int c = 0; c < 2 * SLOTS; c++) begin
-                    logic [SLOT_IDX_BITS-1:0] idx;
-                    idx = slot_index(bucket_of(c < SLOTS ? h0 : h1), c % SLOTS);
-                    if (!found && mem_valid[idx] && mem_key[idx] == cmd_key) begin
-                        found = 1'b1;
-                        found_idx = idx;
-                    end
-                    if (!free && !mem_valid[idx]) begin
-                        free = 1'b1;
-                        free_idx = idx;
-                    end
-                end
+                rsp_status_reg <= ex_status;
                 rsp_kicks_reg <= 32'd0;
                 rsp_entry_valid_reg <= 1'b0;
                 rsp_key_reg <= '0;
@@ -385,178 +838,119 @@ module flow_table
                 rsp_hits_reg <= 64'd0;
                 rsp_bytes_reg <= 64'd0;
                 rsp_last_hit_reg <= 64'd0;
-                rsp_slot_reg <= 32'(found_idx);
+                rsp_slot_reg <= 32'(fnd_idx);
                 m_state <= M_RESP;
-                // An unknown command is refused first; then commands that take a key refuse
-                // one no parsed packet has (nic_abi::key: class 0, fragment flags 0, 1 or 3),
-                // as nic-model's port does.
-                if (cmd_op != OP_INSERT && cmd_op != OP_DELETE && cmd_op != OP_LOOKUP
-                    && cmd_op != OP_READ_COUNTERS && cmd_op != OP_READ_SLOT) begin
-                    rsp_status_reg <= ST_BAD_COMMAND;
-                end else if (cmd_op != OP_READ_SLOT && !key_valid(cmd_key[CLASS_LSB +: 8],
-                                                  cmd_key[KEY_FRAG_WORD * 32 + KEY_FRAG_LSB +: 8])) begin
-                    rsp_status_reg <= ST_BAD_KEY;
-                end else case (cmd_op)
-                    OP_INSERT: begin
-                        if (!action_valid(cmd_action)) begin
-                            rsp_status_reg <= ST_BAD_ACTION;
-                        end else if (found) begin
-                            mem_action[found_idx] <= cmd_action;
-                            rsp_status_reg <= ST_UPDATED;
-                        end else if (free) begin
-                            mem_valid[free_idx] <= 1'b1;
-                            mem_key[free_idx] <= cmd_key;
-                            mem_action[free_idx] <= cmd_action;
-                            mem_hits[free_idx] <= 64'd0;
-                            mem_bytes[free_idx] <= 64'd0;
-                            mem_last_hit[free_idx] <= 64'd0;
-                            occupancy_reg <= occupancy_reg + 32'd1;
-                            rsp_slot_reg <= 32'(free_idx);
-                            rsp_status_reg <= ST_OK;
-                        end else if (MAX_KICKS == 0) begin
-                            rsp_status_reg <= ST_TABLE_FULL;
-                        end else begin
-                            car_valid <= 1'b1;
-                            car_key <= cmd_key;
-                            car_action <= cmd_action;
-                            car_hits <= 64'd0;
-                            car_bytes <= 64'd0;
-                            car_last_hit <= 64'd0;
-                            car_is_new <= 1'b1;
-                            cur_bucket <= bucket_of(h0);
-                            kick <= 16'd0;
-                            m_state <= M_KICK;
-                        end
-                    end
-                    OP_DELETE: begin
-                        if (found) begin
-                            mem_valid[found_idx] <= 1'b0;
-                            occupancy_reg <= occupancy_reg - 32'd1;
-                            rsp_status_reg <= ST_OK;
-                        end else begin
-                            rsp_status_reg <= ST_NOT_FOUND;
-                        end
-                    end
-                    OP_LOOKUP, OP_READ_COUNTERS: begin
-                        rsp_status_reg <= found ? ST_OK : ST_NOT_FOUND;
-                        rsp_entry_valid_reg <= found;
-                        if (found) begin
-                            rsp_key_reg <= mem_key[found_idx];
-                            rsp_action_reg <= mem_action[found_idx];
-                            rsp_hits_reg <= mem_hits[found_idx];
-                            rsp_bytes_reg <= mem_bytes[found_idx];
-                            rsp_last_hit_reg <= mem_last_hit[found_idx];
-                        end
-                    end
-                    OP_READ_SLOT: begin
-                        rsp_slot_reg <= cmd_slot;
-                        if (cmd_slot < 32'(NSLOTS)) begin
-                            logic [SLOT_IDX_BITS-1:0] idx;
-                            idx = cmd_slot[SLOT_IDX_BITS-1:0];
-                            rsp_status_reg <= mem_valid[idx] ? ST_OK : ST_NOT_FOUND;
-                            rsp_entry_valid_reg <= mem_valid[idx];
-                            rsp_key_reg <= mem_key[idx];
-                            rsp_action_reg <= mem_action[idx];
-                            rsp_hits_reg <= mem_hits[idx];
-                            rsp_bytes_reg <= mem_bytes[idx];
-                            rsp_last_hit_reg <= mem_last_hit[idx];
-                        end else begin
-                            rsp_status_reg <= ST_BAD_COMMAND;
-                        end
-                    end
-                    default: begin
-                        rsp_status_reg <= ST_BAD_COMMAND;
-                    end
-                endcase
-            end
-            M_KICK: begin
-                // Swap the carried entry with the victim, then try the victim's other bucket.
-                logic [SLOT_IDX_BITS-1:0] victim;
-                logic [BUCKET_IDX_BITS-1:0] vb0;
-                logic [BUCKET_IDX_BITS-1:0] vb1;
-                logic [BUCKET_IDX_BITS-1:0] alt;
-                logic free;
-                logic [SLOT_IDX_BITS-1:0] free_idx;
-                logic victim_is_new;
-                logic [SLOT_IDX_BITS-1:0] placed_new;
-                victim = slot_index(cur_bucket, int'(kick) % SLOTS);
-                victim_is_new = !car_is_new && victim == new_slot;
-                placed_new = car_is_new ? victim : new_slot;
-                vb0 = bucket_of(key_hash0(mem_key[victim]));
-                vb1 = bucket_of(key_hash1(mem_key[victim]));
-                alt = (vb0 == cur_bucket) ? vb1 : vb0;
-                free = 1'b0;
-                free_idx = '0;
-                for (int s = 0; s < SLOTS; s++) begin
-                    logic [SLOT_IDX_BITS-1:0] idx;
-                    idx = slot_index(alt, s);
-                    // The victim slot is refilled by this kick: it is never free.
-                    if (!free && !mem_valid[idx] && idx != victim) begin
-                        free = 1'b1;
-                        free_idx = idx;
+                if (ex_write && ex_clear_counters) begin
+                    // A new entry in a free slot.
+                    occupancy_reg <= occupancy_reg + 32'd1;
+                    rsp_slot_reg <= 32'(fre_idx);
+                end
+                if (ex_write && cmd_op == OP_DELETE) begin
+                    occupancy_reg <= occupancy_reg - 32'd1;
+                end
+                if (ex_read_counters) begin
+                    rsp_entry_valid_reg <= 1'b1;
+                    rsp_key_reg <= ex_entry[KEY_BITS:1];
+                    rsp_action_reg <= ex_entry[ENTRY_BITS-1 -: ACTION_BITS];
+                    m_state <= M_COUNTERS;
+                end
+                if (cmd_op == OP_READ_SLOT) begin
+                    // The slot read echoes the slot; an existing slot returns its entry, valid
+                    // or not (the register block keeps only a valid one).
+                    rsp_slot_reg <= cmd_slot;
+                    if (ex_slot_ok) begin
+                        rsp_entry_valid_reg <= ex_entry[0];
+                        rsp_key_reg <= ex_entry[KEY_BITS:1];
+                        rsp_action_reg <= ex_entry[ENTRY_BITS-1 -: ACTION_BITS];
+                        rsp_hits_reg <= ca_rdata[63:0];
+                        rsp_bytes_reg <= ca_rdata[127:64];
+                        rsp_last_hit_reg <= ca_rdata[191:128];
                     end
                 end
-                walk_path[int'(kick)] <= victim;
-                mem_valid[victim] <= car_valid;
-                mem_key[victim] <= car_key;
-                mem_action[victim] <= car_action;
-                mem_hits[victim] <= car_hits;
-                mem_bytes[victim] <= car_bytes;
-                mem_last_hit[victim] <= car_last_hit;
-                if (free) begin
-                    mem_valid[free_idx] <= 1'b1;
-                    mem_key[free_idx] <= mem_key[victim];
-                    mem_action[free_idx] <= mem_action[victim];
-                    mem_hits[free_idx] <= mem_hits[victim];
-                    mem_bytes[free_idx] <= mem_bytes[victim];
-                    mem_last_hit[free_idx] <= mem_last_hit[victim];
+                if (ex_walk) begin
+                    car_valid <= 1'b1;
+                    car_key <= cmd_key;
+                    car_action <= cmd_action;
+                    car_counters <= '0;
+                    car_is_new <= 1'b1;
+                    cur_bucket <= cmd_b0;
+                    kick <= 16'd0;
+                    m_state <= M_KICK_READ;
+                end
+            end
+            M_COUNTERS: begin
+                rsp_hits_reg <= ca_rdata[63:0];
+                rsp_bytes_reg <= ca_rdata[127:64];
+                rsp_last_hit_reg <= ca_rdata[191:128];
+                m_state <= M_RESP;
+            end
+            M_KICK_READ: begin
+                m_state <= M_KICK_LATCH;
+            end
+            M_KICK_LATCH: begin
+                {vic_action, vic_key, vic_valid} <= bank_word(ea_rdata, vic_bank);
+                vic_counters <= ca_rdata;
+                m_state <= M_KICK_HASH;
+            end
+            M_KICK_HASH: begin
+                m_state <= M_KICK_ALT_READ;
+            end
+            M_KICK_ALT_READ: begin
+                alt_bucket <= alt_of_victim;
+                m_state <= M_KICK_FREE;
+            end
+            M_KICK_FREE: begin
+                alt_free <= kf_free;
+                alt_free_idx <= kf_idx;
+                m_state <= M_KICK_PLACE;
+            end
+            M_KICK_PLACE: begin
+                if (alt_free) begin
                     occupancy_reg <= occupancy_reg + 32'd1;
                     car_valid <= 1'b0;
                     rsp_status_reg <= ST_OK;
-                    rsp_slot_reg <= victim_is_new ? 32'(free_idx) : 32'(placed_new);
+                    rsp_slot_reg <= victim_is_new ? 32'(alt_free_idx) : 32'(placed_new);
                     rsp_kicks_reg <= 32'(kick) + 32'd1;
-                    m_state <= M_RESP;
+                    m_state <= M_KICK_MOVE;
                 end else begin
-                    car_valid <= mem_valid[victim];
-                    car_key <= mem_key[victim];
-                    car_action <= mem_action[victim];
-                    car_hits <= mem_hits[victim];
-                    car_bytes <= mem_bytes[victim];
-                    car_last_hit <= mem_last_hit[victim];
+                    car_valid <= vic_valid;
+                    car_key <= vic_key;
+                    car_action <= vic_action;
+                    car_counters <= vic_counters;
                     car_is_new <= victim_is_new;
                     new_slot <= placed_new;
-                    cur_bucket <= alt;
+                    cur_bucket <= alt_bucket;
                     if (int'(kick) + 1 >= MAX_KICKS) begin
-                        m_state <= M_UNDO;
+                        m_state <= M_UNDO_PATH;
                     end else begin
                         kick <= kick + 16'd1;
+                        m_state <= M_KICK_READ;
                     end
                 end
             end
-            M_UNDO: begin
+            M_KICK_MOVE: begin
+                m_state <= M_RESP;
+            end
+            M_UNDO_PATH: begin
+                m_state <= M_UNDO_READ;
+            end
+            M_UNDO_READ: begin
+                m_state <= M_UNDO_SWAP;
+            end
+            M_UNDO_SWAP: begin
                 // Reverse the kicks: swap the carried entry back into each path slot, last
                 // kick first. After the first kick's slot, the carried entry is the new one,
                 // which is dropped.
-                logic [SLOT_IDX_BITS-1:0] idx;
-                idx = walk_path[int'(kick)];
-                mem_valid[idx] <= car_valid;
-                mem_key[idx] <= car_key;
-                mem_action[idx] <= car_action;
-                mem_hits[idx] <= car_hits;
-                mem_bytes[idx] <= car_bytes;
-                mem_last_hit[idx] <= car_last_hit;
-                car_valid <= mem_valid[idx];
-                car_key <= mem_key[idx];
-                car_action <= mem_action[idx];
-                car_hits <= mem_hits[idx];
-                car_bytes <= mem_bytes[idx];
-                car_last_hit <= mem_last_hit[idx];
+                {car_action, car_key, car_valid} <= bank_word(ea_rdata,
+                                                              undo_idx[SLOT_POS_BITS-1:0]);
+                car_counters <= ca_rdata;
                 if (kick == 16'd0) begin
                     rsp_status_reg <= ST_TABLE_FULL;
                     rsp_kicks_reg <= 32'(MAX_KICKS);
                     m_state <= M_RESP;
                 end else begin
                     kick <= kick - 16'd1;
+                    m_state <= M_UNDO_PATH;
                 end
             end
             M_RESP: begin
@@ -573,20 +967,22 @@ module flow_table
         if (rst) begin
             st1_valid <= 1'b0;
             st2_valid <= 1'b0;
-            for (int i = 3; i <= LATENCY; i++) begin
-                res_valid[i] <= 1'b0;
-            end
+            st3_valid <= 1'b0;
+            st4_valid <= 1'b0;
+            res_valid <= '0;
+            ctr6_hit <= 1'b0;
+            ctr7_hit <= 1'b0;
             rsp_valid_reg <= 1'b0;
             m_state <= M_IDLE;
         end
     end
 
-
+    localparam int OUT = (RES_STAGES - 1) * RES_BITS;
     assign m_result_valid = res_valid[LATENCY];
-    assign m_result_hit = res_hit[LATENCY];
-    assign m_result_slot = res_slot[LATENCY];
-    assign m_result_action = res_action[LATENCY];
-    assign m_result_tag = res_tag[LATENCY];
+    assign m_result_hit = res_q[OUT];
+    assign m_result_slot = res_q[OUT + 1 +: 32];
+    assign m_result_action = res_q[OUT + 33 +: ACTION_BITS];
+    assign m_result_tag = res_q[OUT + 33 + ACTION_BITS +: 32];
 
     assign m_mgmt_valid = rsp_valid_reg;
     assign m_mgmt_status = rsp_status_reg;

@@ -17,9 +17,12 @@
 
 `include "snich_abi.svh"
 
-module flow_table_regs
-    import snich_abi_pkg::*;
-#(
+// Yosys reads package imports only at file scope, and only whole packages.
+/* verilator lint_off IMPORTSTAR */
+import snich_abi_pkg::*;
+/* verilator lint_on IMPORTSTAR */
+
+module flow_table_regs #(
     // Buckets in the table; a power of two.
     parameter int BUCKETS = 1024,
     // Bound on cuckoo kicks per insert.
@@ -61,8 +64,11 @@ module flow_table_regs
 
     // Block-relative offset of an address inside the block, or all ones outside it.
     function automatic logic [15:0] block_offset(input logic [15:0] addr);
-        if (addr < BASE || 32'(addr) >= FLOW_TABLE_BASE + FLOW_TABLE_SIZE) return 16'hffff;
-        return addr - BASE;
+        if (addr < BASE || 32'(addr) >= FLOW_TABLE_BASE + FLOW_TABLE_SIZE) begin
+            block_offset = 16'hffff;
+        end else begin
+            block_offset = addr - BASE;
+        end
     endfunction
 
     logic [KEY_BITS-1:0]    key_regs = '0;
@@ -131,27 +137,27 @@ module flow_table_regs
 
     // The value a read of block offset `o` returns.
     function automatic logic [31:0] read_value(input logic [15:0] o);
-        if (o == 16'(BLOCK_TYPE)) return FLOW_TABLE_TYPE;
-        if (o == 16'(BLOCK_VERSION)) return 32'(FLOW_TABLE_VERSION);
-        if (o == 16'(BLOCK_NEXT)) return 32'(FLOW_TABLE_NEXT);
-        if (o == 16'(BLOCK_SIZE)) return 32'(FLOW_TABLE_SIZE);
-        if (o == 16'(FLOW_TABLE_STATUS)) return busy ? 32'(MGMT_STATUS_BUSY) : status_reg;
-        if (o == 16'(FLOW_TABLE_OCCUPANCY)) return occupancy;
-        if (o == 16'(FLOW_TABLE_LAST_KICKS)) return last_kicks_reg;
-        if (o == 16'(FLOW_TABLE_HITS_LO)) return hits_reg[31:0];
-        if (o == 16'(FLOW_TABLE_HITS_HI)) return hits_reg[63:32];
-        if (o == 16'(FLOW_TABLE_BYTES_LO)) return bytes_reg[31:0];
-        if (o == 16'(FLOW_TABLE_BYTES_HI)) return bytes_reg[63:32];
-        if (o == 16'(FLOW_TABLE_LAST_HIT_LO)) return last_hit_reg[31:0];
-        if (o == 16'(FLOW_TABLE_LAST_HIT_HI)) return last_hit_reg[63:32];
-        if (o == 16'(FLOW_TABLE_SLOT)) return slot_reg;
+        read_value = 32'd0;
         for (int n = 0; n < int'(KEY_WORDS); n++) begin
-            if (o == 16'(FLOW_TABLE_KEY_0 + 4 * n)) return key_regs[n * 32 +: 32];
+            if (o == 16'(FLOW_TABLE_KEY_0 + 4 * n)) read_value = key_regs[n * 32 +: 32];
         end
         for (int n = 0; n < int'(ACTION_WORDS); n++) begin
-            if (o == 16'(FLOW_TABLE_ACTION_0 + 4 * n)) return action_regs[n * 32 +: 32];
+            if (o == 16'(FLOW_TABLE_ACTION_0 + 4 * n)) read_value = action_regs[n * 32 +: 32];
         end
-        return 32'd0;
+        if (o == 16'(BLOCK_TYPE)) read_value = FLOW_TABLE_TYPE;
+        if (o == 16'(BLOCK_VERSION)) read_value = 32'(FLOW_TABLE_VERSION);
+        if (o == 16'(BLOCK_NEXT)) read_value = 32'(FLOW_TABLE_NEXT);
+        if (o == 16'(BLOCK_SIZE)) read_value = 32'(FLOW_TABLE_SIZE);
+        if (o == 16'(FLOW_TABLE_STATUS)) read_value = busy ? 32'(MGMT_STATUS_BUSY) : status_reg;
+        if (o == 16'(FLOW_TABLE_OCCUPANCY)) read_value = occupancy;
+        if (o == 16'(FLOW_TABLE_LAST_KICKS)) read_value = last_kicks_reg;
+        if (o == 16'(FLOW_TABLE_HITS_LO)) read_value = hits_reg[31:0];
+        if (o == 16'(FLOW_TABLE_HITS_HI)) read_value = hits_reg[63:32];
+        if (o == 16'(FLOW_TABLE_BYTES_LO)) read_value = bytes_reg[31:0];
+        if (o == 16'(FLOW_TABLE_BYTES_HI)) read_value = bytes_reg[63:32];
+        if (o == 16'(FLOW_TABLE_LAST_HIT_LO)) read_value = last_hit_reg[31:0];
+        if (o == 16'(FLOW_TABLE_LAST_HIT_HI)) read_value = last_hit_reg[63:32];
+        if (o == 16'(FLOW_TABLE_SLOT)) read_value = slot_reg;
     endfunction
 
     always_ff @(posedge clk) begin

@@ -34,6 +34,19 @@ extern "C" {
     );
 }
 
+#[cfg(feature = "gate-level")]
+extern "C" {
+    pub(crate) fn snich_ft_gate_new(vcd_path: *const c_char) -> *mut c_void;
+    pub(crate) fn snich_ft_gate_free(h: *mut c_void);
+    pub(crate) fn snich_ft_gate_cycles(h: *mut c_void) -> u64;
+    pub(crate) fn snich_ft_gate_step(
+        h: *mut c_void,
+        i: *const FtInputs,
+        o: *mut FtOutputs,
+        rst: u8,
+    );
+}
+
 use crate::pkt_parser::{PpInputs, PpOutputs};
 
 extern "C" {

@@ -60,6 +60,11 @@ pub enum TableVariant {
     Standard,
     /// 16 buckets and a 16-kick bound: random operations fill it, collide and fail inserts.
     Small,
+    /// The small table's gate-level netlist, as Yosys synthesizes it for a Lattice ECP5
+    /// (lookup-table cells, flip-flops and DP16KD block RAMs), built with the `gate-level`
+    /// feature.
+    #[cfg(feature = "gate-level")]
+    GateSmall,
 }
 
 struct Shim {
@@ -83,11 +88,21 @@ const SMALL_SHIM: Shim = Shim {
     step: ffi::snich_ft_small_step,
 };
 
+#[cfg(feature = "gate-level")]
+const GATE_SHIM: Shim = Shim {
+    new: ffi::snich_ft_gate_new,
+    free: ffi::snich_ft_gate_free,
+    cycles: ffi::snich_ft_gate_cycles,
+    step: ffi::snich_ft_gate_step,
+};
+
 impl TableVariant {
     fn shim(self) -> &'static Shim {
         match self {
             TableVariant::Standard => &STANDARD_SHIM,
             TableVariant::Small => &SMALL_SHIM,
+            #[cfg(feature = "gate-level")]
+            TableVariant::GateSmall => &GATE_SHIM,
         }
     }
 
@@ -96,6 +111,8 @@ impl TableVariant {
         let text = match self {
             TableVariant::Standard => env!("SNICH_RTL_FLOW_TABLE_BUCKETS"),
             TableVariant::Small => env!("SNICH_RTL_FLOW_TABLE_SMALL_BUCKETS"),
+            #[cfg(feature = "gate-level")]
+            TableVariant::GateSmall => env!("SNICH_RTL_FLOW_TABLE_GATE_BUCKETS"),
         };
         parse_build_param(text)
     }
@@ -105,6 +122,10 @@ impl TableVariant {
         match self {
             TableVariant::Standard => nic_abi::table::DEFAULT_MAX_KICKS,
             TableVariant::Small => parse_build_param(env!("SNICH_RTL_FLOW_TABLE_SMALL_MAX_KICKS")),
+            #[cfg(feature = "gate-level")]
+            TableVariant::GateSmall => {
+                parse_build_param(env!("SNICH_RTL_FLOW_TABLE_GATE_MAX_KICKS"))
+            }
         }
     }
 }
@@ -431,10 +452,21 @@ impl core::fmt::Debug for FlowTableRtl {
     }
 }
 
+/// Cycles the RTL's management port spends on one cuckoo kick: read the victim, latch it, hash
+/// it, read its other bucket, find a free slot, place the carried entry (rtl/flow_table.sv).
+pub const KICK_CYCLES: u64 = 6;
+
+/// Cycles the RTL's management port spends undoing one kick: read the path, read the slot,
+/// swap.
+pub const UNDO_CYCLES: u64 = 3;
+
 /// Bound on cycles one command may take before [`FlowTableRtl::execute`] gives up: register
-/// writes, drain, execute, two cycles per kick (walk and undo), reads, with room to spare.
+/// writes, drain, hash, read, compare, execute, every kick walked and undone, reads, with room
+/// to spare.
 fn command_cycle_bound(variant: TableVariant) -> u64 {
-    u64::from(nic_abi::table::LOOKUP_LATENCY_CYCLES) + 2 * u64::from(variant.max_kicks()) + 96
+    u64::from(nic_abi::table::LOOKUP_LATENCY_CYCLES)
+        + (KICK_CYCLES + UNDO_CYCLES) * u64::from(variant.max_kicks())
+        + 128
 }
 
 impl FlowTableRtl {

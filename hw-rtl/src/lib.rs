@@ -7,13 +7,20 @@
 //! ```text
 //!  frame beats (64 B) -> pkt_parser -> key -> flow_table_regs ----------> result
 //!                                               |  flow_table: hash (flow_key_hash,
-//!  register bus (nic_abi::regs::flow_table) --->|  flow_hash_pkg), bucket compare,
-//!                                               |  cuckoo insert FSM with undo
+//!  register bus (nic_abi::regs::flow_table) --->|  flow_hash.svh), block-RAM buckets
+//!                                               |  (flow_table_ram), compare, cuckoo
+//!                                               |  insert FSM with undo
 //! ```
 //!
-//! - `rtl/` holds one module per file (`pkt_parser`, `flow_key_hash`, `flow_table`,
-//!   `flow_table_regs`, the `flow_hash_pkg` package) and `snich_abi.svh`, generated from
-//!   `nic-abi` (a nic-abi test fails when it is stale), so no constant is typed twice.
+//! - `rtl/` holds one module per file (`pkt_parser`, `flow_key_hash`, `flow_table_ram`,
+//!   `flow_table`, `flow_table_regs`), the hash functions `flow_hash.svh` and
+//!   `snich_abi.svh`, generated from `nic-abi` (a nic-abi test fails when it is stale), so no
+//!   constant is typed twice. The SystemVerilog is the subset both Verilator (`-Wall`) and
+//!   Yosys accept.
+//! - `synth/run.sh` synthesizes and places and routes the parser and the table for a Lattice
+//!   ECP5 with Yosys and nextpnr from PyPI, and reports LUTs, flip-flops, block RAMs and Fmax;
+//!   with the `gate-level` feature, `build.rs` also builds the synthesized netlist of the small
+//!   table (`flow_table::TableVariant::GateSmall`), co-simulated like the RTL.
 //! - `build.rs` runs `verilator --cc` for each model (no `--build`, no make), compiles the
 //!   generated C++, a hand-written `extern "C"` shim per model (`csrc/`) and the Verilator
 //!   runtime (compiled once and cached) with the `cc` crate, optimised even in debug builds.

@@ -168,7 +168,12 @@ fn check_mgmt(model: &FlowTable<Action>, exp: &Expected, rsp: &MgmtResponse, op_
 /// Runs `ops` random operations through the RTL and the model side by side, with random idle
 /// cycles and output backpressure, comparing every result, then the whole contents.
 /// Returns (operations, lookups compared, RTL cycles).
-fn cosim(variant: TableVariant, seed: u64, pool_size: usize, ops: usize) -> (usize, usize, u64) {
+pub(crate) fn cosim(
+    variant: TableVariant,
+    seed: u64,
+    pool_size: usize,
+    ops: usize,
+) -> (usize, usize, u64) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let keys = key_pool(&mut rng, pool_size);
     let geometry = TableGeometry::new(variant.buckets()).expect("power of two");
