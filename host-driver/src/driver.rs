@@ -8,7 +8,8 @@
 //!              -> miss queue registers, CONTROL enable, read back -> moderation
 //!   add_queue: a guest's rings -> the queue's registers -> CONTROL enable, read back
 //!   attach_guest: MockGuest::attach (memory, rings, grants) -> add_queue -> RX buffers posted
-//!   insert:    15 key words + 2 action words + CMD (MMIO writes) -> STATUS (MMIO read)
+//!   insert:    15 key words + 2 action words + CMD (MMIO writes) -> STATUS (MMIO reads
+//!              until the port is not busy)
 //! ```
 //!
 //! **Ownership.** The driver owns the card (`Card<Host>`, which owns the host and so every
@@ -21,6 +22,20 @@
 //! CPU costs of register accesses are accumulated as they happen (a [`FlowTableDevice`] call
 //! has no time argument) and taken with [`Driver::take_unbilled_cycles`] by whoever runs the
 //! driver's core in time (`snich-system`'s control plane).
+//!
+//! **Time of register accesses.** The card's register accesses are timeless, so the driver
+//! tells the card when it issues each one: from the card's current time (or where the
+//! previous access left off, if later: the access clock never goes back, so a command's busy
+//! time is seen by the accesses after it even when the card's clock has not moved, as in
+//! tests that drive the driver alone) each access moves the driver's access clock on by its
+//! cost at [`DriverConfig::clock_mhz`] (a write by [`DriverCosts::mmio_write_cycles`], a read,
+//! which stalls the core for the round trip, by [`DriverCosts::mmio_read_cycles`]), the
+//! same cycles the core is billed. The management port is busy for a while after a command
+//! (the card's `MGMT_COMMAND_CYCLES`, plus `MGMT_KICK_CYCLES` per displacement), so the
+//! driver polls `STATUS` until it is done: a slow command costs extra polls, each a
+//! read's cycles, counted in [`DriverMetrics::busy_polls`]. The poll bound covers the
+//! card's worst case (a failed insert, from the device information); a port still busy
+//! after it is [`FlowTableError::Busy`], and the next command first waits for the port.
 
 use nic_abi::action::Action;
 use nic_abi::desc::{DescError, Iova, MissRecord, QueueIndex, ReleaseCommand, RingIndex, RingSize};
@@ -32,7 +47,7 @@ use nic_abi::regs::{
     self, flow_table as ft, interrupts as ir, miss_queue as mq, vm_queues as vq, BlockType,
     DeviceInfo, FoundBlock, MgmtCommand, MgmtStatus, RegOffset,
 };
-use nic_abi::time::SimTime;
+use nic_abi::time::{SimDuration, SimTime};
 use nic_model::card::Card;
 
 use crate::guest::{GuestError, GuestSpec, MockGuest, QueueConfig};
@@ -102,7 +117,10 @@ pub struct DriverConfig {
     pub miss_moderation: Moderation,
     /// The queue vectors' moderation, or `None` to keep the card's default.
     pub queue_moderation: Option<Moderation>,
-    /// Status reads of the management port before giving up on a busy one. Default 16.
+    /// Least number of status reads of the management port before giving up on a busy one.
+    /// The driver raises it to cover the card's worst-case command (a failed insert: the
+    /// device information's `MGMT_COMMAND_CYCLES`, `MGMT_KICK_CYCLES`, `MAX_KICKS` and clock)
+    /// at the read's cost, plus one read. Default 16.
     pub max_status_polls: u32,
     /// Miss records the control plane takes per poll of the miss ring (its NAPI budget), so
     /// that the first flows of a burst are installed before the whole burst is classified.
@@ -205,6 +223,10 @@ pub struct DriverMetrics {
     pub mmio_reads: u64,
     /// Management commands issued.
     pub mgmt_commands: u64,
+    /// Reads of the management port's `STATUS` (every poll, the one that saw it done too).
+    pub status_polls: u64,
+    /// Reads of `STATUS` that found the port busy (the card's command latency, in polls).
+    pub busy_polls: u64,
     /// Entries inserted (new keys).
     pub inserts: u64,
     /// Entries whose action was overwritten.
@@ -235,7 +257,36 @@ pub struct Driver {
     occupancy: u64,
     /// Register-access cycles not yet billed on the driver's core.
     unbilled: u64,
+    /// When the next register access is issued, at the earliest (module doc).
+    access_clock: SimTime,
+    /// Status reads after which a busy management port is given up on.
+    status_poll_bound: u32,
+    /// The last command was given up on while the port was busy.
+    port_busy: bool,
     metrics: DriverMetrics,
+}
+
+/// The time `cycles` of a `clock_mhz` core take (rounded up to the picosecond; a zero clock
+/// is taken as 1 MHz).
+fn cycles_to_time(cycles: u64, clock_mhz: u32) -> SimDuration {
+    let ps = (u128::from(cycles) * 1_000_000).div_ceil(u128::from(clock_mhz.max(1)));
+    SimDuration(u64::try_from(ps).unwrap_or(u64::MAX))
+}
+
+/// Status reads that cover the card's slowest command (a failed insert, undoing all its
+/// displacements) at one read's cost each, plus the read that sees it done; at least the
+/// configured bound.
+fn status_poll_bound(info: &DeviceInfo, config: &DriverConfig) -> u32 {
+    let worst_cycles = info.mgmt.worst_case_cycles(info.max_kicks);
+    let khz = u128::from(info.core_clock_khz.max(1));
+    let worst_ps = u128::from(worst_cycles) * 1_000_000_000 / khz;
+    let read_ps =
+        u128::from(cycles_to_time(config.costs.mmio_read_cycles, config.clock_mhz).0).max(1);
+    let polls = worst_ps.div_ceil(read_ps) + 1;
+    u32::try_from(polls)
+        .unwrap_or(u32::MAX)
+        .max(config.max_status_polls)
+        .max(1)
 }
 
 fn lo(v: u64) -> u32 {
@@ -319,6 +370,9 @@ impl Driver {
             release: ProducerRing::new(release_place),
             occupancy: 0,
             unbilled: 0,
+            access_clock: SimTime::ZERO,
+            status_poll_bound: status_poll_bound(&info, &config),
+            port_busy: false,
             metrics: DriverMetrics {
                 mmio_reads: reads,
                 ..DriverMetrics::default()
@@ -353,18 +407,31 @@ impl Driver {
         );
     }
 
+    /// When an access issued now is issued, and moves the access clock past its `cycles`.
+    fn issue(&mut self, cycles: u64) -> SimTime {
+        let at = self.access_clock.max(self.card.now());
+        self.access_clock = at + cycles_to_time(cycles, self.config.clock_mhz);
+        self.unbilled += cycles;
+        at
+    }
+
     /// Writes a register (charged: PCIe by the card, CPU here).
     pub fn write(&mut self, off: RegOffset, value: u32) {
-        self.card.mmio_write(off, value);
+        let at = self.issue(self.config.costs.mmio_write_cycles);
+        self.card.mmio_write_at(at, off, value);
         self.metrics.mmio_writes += 1;
-        self.unbilled += self.config.costs.mmio_write_cycles;
     }
 
     /// Reads a register (charged: the core stalls for the round trip).
     pub fn read(&mut self, off: RegOffset) -> u32 {
+        let at = self.issue(self.config.costs.mmio_read_cycles);
         self.metrics.mmio_reads += 1;
-        self.unbilled += self.config.costs.mmio_read_cycles;
-        self.card.mmio_read(off)
+        self.card.mmio_read_at(at, off)
+    }
+
+    /// Status reads after which the driver gives up on a busy management port.
+    pub fn status_poll_bound(&self) -> u32 {
+        self.status_poll_bound
     }
 
     /// Sets up queue pair `queue` (queues are numbered densely from 0) for a guest's rings,
@@ -525,13 +592,42 @@ impl Driver {
         Ok(posted)
     }
 
-    /// Writes the key (and action) words and the command, then polls the status.
+    /// Polls `STATUS` until the port is done or the poll bound is reached; returns the last
+    /// status and the polls.
+    fn poll_status(&mut self) -> Result<(MgmtStatus, u32), FlowTableError> {
+        let base = self.blocks.flow_table;
+        let mut polls = 0;
+        loop {
+            let code = self.read(base.at(ft::STATUS));
+            polls += 1;
+            self.metrics.status_polls += 1;
+            let status = MgmtStatus::try_from(code)
+                .map_err(|e| FlowTableError::DeviceFault(e.to_string()))?;
+            if !status.is_done() {
+                self.metrics.busy_polls += 1;
+            }
+            if status.is_done() || polls >= self.status_poll_bound {
+                self.port_busy = !status.is_done();
+                return Ok((status, polls));
+            }
+        }
+    }
+
+    /// Writes the key (and action) words and the command, then polls the status. A port
+    /// left busy by the last command is waited for first (writes to a busy port are
+    /// ignored).
     fn mgmt(
         &mut self,
         cmd: MgmtCommand,
         key: &FlowKey,
         action: Option<&Action>,
     ) -> Result<(MgmtStatus, u32), FlowTableError> {
+        if self.port_busy {
+            let (status, polls) = self.poll_status()?;
+            if !status.is_done() {
+                return Err(FlowTableError::Busy { polls });
+            }
+        }
         let base = self.blocks.flow_table;
         for (n, w) in (0u32..).zip(key.to_words()) {
             self.write(base.at(ft::key(n)), w);
@@ -543,16 +639,7 @@ impl Driver {
         }
         self.write(base.at(ft::CMD), cmd.code());
         self.metrics.mgmt_commands += 1;
-        let mut polls = 0;
-        loop {
-            let code = self.read(base.at(ft::STATUS));
-            polls += 1;
-            let status = MgmtStatus::try_from(code)
-                .map_err(|e| FlowTableError::DeviceFault(e.to_string()))?;
-            if status.is_done() || polls >= self.config.max_status_polls {
-                return Ok((status, polls));
-            }
-        }
+        self.poll_status()
     }
 
     fn outcome(

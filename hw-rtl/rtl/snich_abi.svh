@@ -186,7 +186,7 @@ package snich_abi_pkg;
   localparam int unsigned REG_BYTES = 4;
   localparam int unsigned BAR_BYTES = 'h10000;
   localparam logic [31:0] DEVICE_SIGNATURE = 32'h534e_4943;
-  localparam logic [31:0] DEVICE_ABI_VERSION = 32'h0001_0000;
+  localparam logic [31:0] DEVICE_ABI_VERSION = 32'h0001_0001;
   localparam int unsigned MAX_VM_QUEUES = 256;
   localparam int unsigned BLOCK_TYPE = 'h0;
   localparam int unsigned BLOCK_VERSION = 'h4;
@@ -211,6 +211,8 @@ package snich_abi_pkg;
   localparam int unsigned DEVICE_INFO_MAX_KICKS = 'h34;
   localparam int unsigned DEVICE_INFO_MISS_HEADER_BYTES = 'h38;
   localparam int unsigned DEVICE_INFO_CORE_CLOCK_KHZ = 'h3c;
+  localparam int unsigned DEVICE_INFO_MGMT_COMMAND_CYCLES = 'h40;
+  localparam int unsigned DEVICE_INFO_MGMT_KICK_CYCLES = 'h44;
   // FLOW_TABLE block
   localparam logic [31:0] FLOW_TABLE_TYPE = 32'h534e_0002;
   localparam int unsigned FLOW_TABLE_VERSION = 1;

@@ -71,8 +71,9 @@ pub const MAX_VM_QUEUES: u16 = 256;
 /// `device_info::SIGNATURE`'s value: ASCII "SNIC".
 pub const SIGNATURE: u32 = 0x534e_4943;
 /// `device_info::ABI_VERSION`'s value: major in bits 31-16, minor in 15-0. A driver refuses a
-/// different major version.
-pub const ABI_VERSION: u32 = 0x0001_0000;
+/// different major version. Minor 1 added `device_info::MGMT_COMMAND_CYCLES` and
+/// `MGMT_KICK_CYCLES`.
+pub const ABI_VERSION: u32 = 0x0001_0001;
 
 /// How software may access a register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -175,6 +176,12 @@ pub mod device_info {
     pub const MISS_HEADER_BYTES: u32 = 0x38;
     /// Core clock frequency in kHz (to turn cycle counts into time).
     pub const CORE_CLOCK_KHZ: u32 = 0x3c;
+    /// Core cycles the management port is busy with a command without displacements
+    /// ([`crate::table::MgmtTiming::command_cycles`]).
+    pub const MGMT_COMMAND_CYCLES: u32 = 0x40;
+    /// Core cycles the management port adds per displacement, made or undone
+    /// ([`crate::table::MgmtTiming::cycles_per_kick`]).
+    pub const MGMT_KICK_CYCLES: u32 = 0x44;
 
     /// The block's own registers.
     pub const REGISTERS: &[Register] = &[
@@ -244,6 +251,18 @@ pub mod device_info {
             CORE_CLOCK_KHZ,
             Access::ReadOnly,
             "core clock, kHz",
+        ),
+        reg(
+            "MGMT_COMMAND_CYCLES",
+            MGMT_COMMAND_CYCLES,
+            Access::ReadOnly,
+            "management command busy cycles, no kicks",
+        ),
+        reg(
+            "MGMT_KICK_CYCLES",
+            MGMT_KICK_CYCLES,
+            Access::ReadOnly,
+            "management busy cycles per kick made or undone",
         ),
     ];
 }
@@ -1055,6 +1074,9 @@ pub struct DeviceInfo {
     pub max_kicks: u32,
     /// Core clock in kHz.
     pub core_clock_khz: u32,
+    /// How long the management port is busy per command, in core cycles (0 from a card of
+    /// ABI minor version 0, which does not report it).
+    pub mgmt: crate::table::MgmtTiming,
 }
 
 impl DeviceInfo {
@@ -1077,6 +1099,8 @@ impl DeviceInfo {
             device_info::MAX_KICKS => self.max_kicks,
             device_info::MISS_HEADER_BYTES => LAYOUT_MISS_HEADER_BYTES,
             device_info::CORE_CLOCK_KHZ => self.core_clock_khz,
+            device_info::MGMT_COMMAND_CYCLES => self.mgmt.command_cycles,
+            device_info::MGMT_KICK_CYCLES => self.mgmt.cycles_per_kick,
             _ => return None,
         };
         Some(v)
@@ -1156,6 +1180,10 @@ impl DeviceInfo {
             lookup_latency_cycles: latency,
             max_kicks: get(device_info::MAX_KICKS),
             core_clock_khz: clock,
+            mgmt: crate::table::MgmtTiming {
+                command_cycles: get(device_info::MGMT_COMMAND_CYCLES),
+                cycles_per_kick: get(device_info::MGMT_KICK_CYCLES),
+            },
         })
     }
 }
@@ -1532,6 +1560,7 @@ mod tests {
             lookup_latency_cycles: crate::table::LOOKUP_LATENCY_CYCLES,
             max_kicks: crate::table::DEFAULT_MAX_KICKS,
             core_clock_khz: 250_000,
+            mgmt: crate::table::MgmtTiming::default(),
         }
     }
 
@@ -1541,7 +1570,7 @@ mod tests {
         let read = |off: RegOffset| info.register(off.0).unwrap_or(0);
         assert_eq!(DeviceInfo::read(device_info::BASE, read), Ok(info));
         assert_eq!(info.register(block::TYPE), Some(BlockType::DeviceInfo.id()));
-        assert_eq!(info.register(0x40), None);
+        assert_eq!(info.register(0x48), None);
         let json = serde_json::to_string(&info).unwrap();
         assert_eq!(serde_json::from_str::<DeviceInfo>(&json).unwrap(), info);
     }

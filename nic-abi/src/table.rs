@@ -99,6 +99,66 @@ pub fn kick_victim_slot(kick: u32) -> usize {
 /// | 8 | select the hitting slot (at most one), mux its action, register the result |
 pub const LOOKUP_LATENCY_CYCLES: u32 = 8;
 
+/// Cycles the management port is busy with a command that makes no displacement (any command
+/// but an insert that kicks): from the cycle of the `CMD` write to the first cycle in which a
+/// `STATUS` read returns a done status (reads in the cycles between return `Busy`). The RTL's
+/// port (`hw-rtl/rtl/flow_table.sv`, `flow_table_regs.sv`) spends them as: the `CMD` write
+/// latches the command (1), the table accepts it (1), drains the lookup pipeline (1 when it is
+/// empty), executes (1), registers the response (1), and the register block clears busy (1).
+/// Measured on the verilated RTL by `hw-rtl`'s test
+/// `regs_cosim::command_cycles_are_the_abi_constants`, which fails when they differ.
+/// `nic-model`'s card takes it as its default (its config may change it).
+pub const MGMT_COMMAND_CYCLES: u32 = 6;
+
+/// Cycles the management port adds per displacement ("kick") of an insert, and again per
+/// displacement undone when the insert fails (`TableFull`): one bucket read-and-swap each in
+/// the RTL (`M_KICK`, `M_UNDO`). Measured with [`MGMT_COMMAND_CYCLES`].
+pub const MGMT_CYCLES_PER_KICK: u32 = 1;
+
+/// How long the management port is busy with one command, in core cycles.
+///
+/// ```
+/// use nic_abi::table::MgmtTiming;
+///
+/// let t = MgmtTiming::default();
+/// assert_eq!(t.busy_cycles(0, false), 6);
+/// assert_eq!(t.busy_cycles(3, false), 9);
+/// // A failed insert walks max_kicks displacements and undoes them all.
+/// assert_eq!(t.busy_cycles(128, true), 6 + 256);
+/// assert_eq!(t.worst_case_cycles(128), 6 + 256);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MgmtTiming {
+    /// Cycles of a command without displacements ([`MGMT_COMMAND_CYCLES`]).
+    pub command_cycles: u32,
+    /// Cycles per displacement made, and per displacement undone ([`MGMT_CYCLES_PER_KICK`]).
+    pub cycles_per_kick: u32,
+}
+
+impl Default for MgmtTiming {
+    fn default() -> Self {
+        MgmtTiming {
+            command_cycles: MGMT_COMMAND_CYCLES,
+            cycles_per_kick: MGMT_CYCLES_PER_KICK,
+        }
+    }
+}
+
+impl MgmtTiming {
+    /// Cycles of a command that made `kicks` displacements; `undone` when the insert failed
+    /// and undid them all.
+    pub fn busy_cycles(self, kicks: u32, undone: bool) -> u64 {
+        let walked = u64::from(kicks) * if undone { 2 } else { 1 };
+        u64::from(self.command_cycles) + walked * u64::from(self.cycles_per_kick)
+    }
+
+    /// The longest any command takes with a displacement bound of `max_kicks`: a failed
+    /// insert.
+    pub fn worst_case_cycles(self, max_kicks: u32) -> u64 {
+        self.busy_cycles(max_kicks, true)
+    }
+}
+
 /// Keys the lookup pipeline accepts per cycle (the inverse of its initiation interval).
 pub const LOOKUP_INITIATION_INTERVAL_CYCLES: u32 = 1;
 

@@ -338,10 +338,23 @@ pub struct SnichIommuSpec {
     pub unmap: QuantitySpec,
 }
 
+/// `[snich.card]`: the card's own latencies that the host waits for (`nic-model`'s
+/// `TableConfig`), in cycles of the card's clock.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnichCardSpec {
+    /// Cycles the management port is busy with a command without displacements.
+    pub mgmt_command: QuantitySpec,
+    /// Cycles the management port adds per displacement of an insert (made, or undone).
+    pub mgmt_displacement: QuantitySpec,
+}
+
 /// `[snich]`: the sNICh system's host costs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SnichSpec {
+    /// `[snich.card]`.
+    pub card: SnichCardSpec,
     /// `[snich.driver]`.
     pub driver: SnichDriverSpec,
     /// `[snich.agent]`.
@@ -476,9 +489,20 @@ pub struct SnichIommuCosts {
     pub unmap: f64,
 }
 
+/// The card's management-port latencies, in card clock cycles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnichCardCosts {
+    /// See [`SnichCardSpec::mgmt_command`].
+    pub mgmt_command: u32,
+    /// See [`SnichCardSpec::mgmt_displacement`].
+    pub mgmt_displacement: u32,
+}
+
 /// The sNICh system's costs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnichCosts {
+    /// `[snich.card]`.
+    pub card: SnichCardCosts,
     /// `[snich.driver]`.
     pub driver: SnichDriverCosts,
     /// `[snich.agent]`.
@@ -572,6 +596,22 @@ impl Checker<'_> {
 
     fn count_u32(&mut self, key: &str, q: &QuantitySpec, unit: &str) -> Result<u32, ProfileError> {
         let v = self.count(key, q, unit)?;
+        u32::try_from(v).map_err(|_| self.invalid(key, format!("value {v} is too large")))
+    }
+
+    /// A whole number of the card's clock cycles (0 allowed).
+    fn card_cycles(&mut self, key: &str, q: &QuantitySpec) -> Result<u32, ProfileError> {
+        self.common(key, q, &["cycles"])?;
+        if q.value.fract() != 0.0 || q.value > f64::from(u32::MAX) {
+            return Err(self.invalid(
+                key,
+                format!(
+                    "value {} must be a whole number of cycles below 2^32",
+                    q.value
+                ),
+            ));
+        }
+        let v = f64_to_u64(q.value);
         u32::try_from(v).map_err(|_| self.invalid(key, format!("value {v} is too large")))
     }
 
@@ -760,7 +800,13 @@ fn snich_costs(c: &mut Checker<'_>, s: &SnichSpec) -> Result<SnichCosts, Profile
     let d = &s.driver;
     let a = &s.agent;
     let i = &s.iommu;
+    let k = &s.card;
     Ok(SnichCosts {
+        card: SnichCardCosts {
+            mgmt_command: c.card_cycles("snich.card.mgmt_command", &k.mgmt_command)?,
+            mgmt_displacement: c
+                .card_cycles("snich.card.mgmt_displacement", &k.mgmt_displacement)?,
+        },
         driver: SnichDriverCosts {
             mmio_write: c.cycles("snich.driver.mmio_write", &d.mmio_write)?,
             mmio_read: c.cycles("snich.driver.mmio_read", &d.mmio_read)?,
@@ -805,7 +851,15 @@ mod tests {
         assert_eq!(p.reference_clock_mhz, 2_600);
         // Every number of the file (each written with its `source`) is read and has one.
         let numbers = DEFAULT_PROFILE_TOML.matches("source = \"").count();
-        assert_eq!(numbers, 34);
+        assert_eq!(numbers, 36);
+        assert_eq!(
+            p.snich.card.mgmt_command,
+            nic_abi::table::MGMT_COMMAND_CYCLES
+        );
+        assert_eq!(
+            p.snich.card.mgmt_displacement,
+            nic_abi::table::MGMT_CYCLES_PER_KICK
+        );
         assert_eq!(p.sources().len(), numbers);
         assert!(p.sources().values().all(|s| !s.trim().is_empty()));
         assert_eq!(p.ovs.flow_limit, 200_000);

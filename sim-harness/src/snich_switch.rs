@@ -80,7 +80,8 @@ impl Guests {
     }
 }
 
-/// Sets every host cost of `spec` from `profile` (cycles of a core at `clock_mhz`).
+/// Sets every host cost of `spec` from `profile` (cycles of a core at `clock_mhz`), and the
+/// card's management-port latencies (cycles of the card's clock).
 fn apply_profile(spec: &mut SystemSpec, profile: &Profile, clock_mhz: u32) {
     let d = &profile.snich.driver;
     spec.driver.costs = DriverCosts {
@@ -102,6 +103,9 @@ fn apply_profile(spec: &mut SystemSpec, profile: &Profile, clock_mhz: u32) {
         map_cycles: whole_cycles(i.map),
         unmap_cycles: whole_cycles(i.unmap),
     };
+    let k = &profile.snich.card;
+    spec.card.table.mgmt_command_cycles = k.mgmt_command;
+    spec.card.table.mgmt_cycles_per_kick = k.mgmt_displacement;
 }
 
 /// The sNICh system as a switch under test.
@@ -345,6 +349,8 @@ impl SnichSwitch {
             ("interrupts", driver.metrics().interrupts),
             ("mmio_writes", driver.metrics().mmio_writes),
             ("mmio_reads", driver.metrics().mmio_reads),
+            ("mgmt_status_polls", driver.metrics().status_polls),
+            ("mgmt_busy_polls", driver.metrics().busy_polls),
             ("software_forwarded", agent.software),
             ("agent_held_overflow", agent.held_overflow),
         ] {

@@ -12,8 +12,8 @@ use nic_abi::key::{FlowKey, PortNo};
 use nic_abi::parse::parse_card;
 use nic_abi::regs::{self, miss_queue as mq};
 
-use crate::fixtures::{udp_frame_to, vm_mac};
-use crate::support::brought_up;
+use crate::fixtures::{small_card, udp_frame_to, vm_mac};
+use crate::support::{brought_up, brought_up_with};
 
 #[test]
 fn bring_up_finds_every_block_and_enables_the_miss_queue() {
@@ -121,4 +121,94 @@ fn flow_table_through_registers_agrees_with_the_card() {
     let writes = d.metrics().mmio_writes;
     assert!(d.insert(&bad, Action::DROP).is_err());
     assert_eq!(d.metrics().mmio_writes, writes);
+}
+
+/// The time of `cycles` at the default 2.6 GHz driver core, in ps, rounded up (as the driver).
+fn core_ps(cycles: u64) -> u64 {
+    (cycles * 1_000_000).div_ceil(2_600)
+}
+
+/// Status polls a command busy for `busy_ps` takes: the first read is issued one write cost
+/// after the `CMD` write, the next ones a read cost apart; the first at or after the end
+/// sees it done.
+fn expected_polls(busy_ps: u64) -> u64 {
+    let first = core_ps(150);
+    if busy_ps <= first {
+        return 1;
+    }
+    1 + (busy_ps - first).div_ceil(core_ps(2_600))
+}
+
+#[test]
+fn an_insert_with_displacements_polls_longer_than_one_without() {
+    // A table of 4 buckets, so inserts displace, and slow displacements (250 cycles, 1 us at
+    // 250 MHz) so that each shows in the polls.
+    let mut card = small_card();
+    card.table.buckets = 4;
+    card.table.mgmt_cycles_per_kick = 250;
+    let (mut driver, _) = brought_up_with(card, 1);
+    let d = &mut driver;
+    assert_eq!(d.device_info().mgmt.cycles_per_kick, 250);
+    d.take_unbilled_cycles();
+    let mut by_kicks: std::collections::BTreeMap<u32, (u64, u64)> = Default::default();
+    for i in 0..24 {
+        let polls = d.metrics().status_polls;
+        let busy = d.metrics().busy_polls;
+        let outcome = d.insert(&key(i), Action::output(PortNo(101)));
+        let kicks = d
+            .card_mut()
+            .mmio_read(regs::flow_table::BASE.at(regs::flow_table::LAST_KICKS));
+        let cycles = d.take_unbilled_cycles();
+        let polls = d.metrics().status_polls - polls;
+        let failed = outcome.is_err();
+        let busy_cycles = 6 + 250 * u64::from(kicks) * if failed { 2 } else { 1 };
+        assert_eq!(
+            polls,
+            expected_polls(busy_cycles * 4_000),
+            "insert {i}: {kicks} kicks"
+        );
+        assert_eq!(d.metrics().busy_polls - busy, polls - 1);
+        // 18 writes and the polls, all billed.
+        assert_eq!(cycles, 18 * 150 + polls * 2_600, "insert {i}");
+        by_kicks.insert(kicks, (polls, cycles));
+    }
+    let (no_kick_polls, no_kick_cycles) = by_kicks[&0];
+    assert_eq!(
+        no_kick_polls, 1,
+        "6 cycles hide behind the CMD write's cost"
+    );
+    let (kicks, (polls, cycles)) = by_kicks
+        .iter()
+        .find(|(&k, _)| k > 0)
+        .map(|(k, v)| (*k, *v))
+        .unwrap_or_else(|| panic!("no insert displaced: {by_kicks:?}"));
+    assert!(
+        polls > no_kick_polls && cycles > no_kick_cycles,
+        "{kicks} kicks: {by_kicks:?}"
+    );
+}
+
+#[test]
+fn the_poll_bound_covers_the_cards_slowest_command() {
+    // A port that takes 4 ms a command: the bound derived from the device information lets
+    // the driver wait it out instead of giving up after 16 polls.
+    let mut card = small_card();
+    card.table.mgmt_command_cycles = 1_000_000;
+    let (mut driver, _) = brought_up_with(card, 1);
+    let d = &mut driver;
+    assert!(d.status_poll_bound() > 4_000, "{}", d.status_poll_bound());
+    assert_eq!(
+        d.insert(&key(1), Action::output(PortNo(101)))
+            .expect("inserted"),
+        InsertOutcome::Inserted
+    );
+    assert_eq!(
+        d.metrics().status_polls,
+        4_001,
+        "4 ms at 1 us a poll, and the done one"
+    );
+    assert_eq!(
+        d.lookup(&key(1)).expect("lookup"),
+        Some(Action::output(PortNo(101)))
+    );
 }

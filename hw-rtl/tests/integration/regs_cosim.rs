@@ -1,12 +1,15 @@
 //! The management port, register for register: the same random register traffic (keys,
 //! actions and slot indices, valid and not, every command code and some unknown ones) into
-//! `nic-model`'s card and the RTL's `flow_table_regs`, and every register of the flow-table
-//! block read back from both after each command.
+//! `nic-model`'s card and the RTL's `flow_table_regs`, one access per NIC cycle on both,
+//! `STATUS` polled every cycle on both while the command runs (the model's port must be busy
+//! in exactly the RTL's cycles, and both ignore writes meanwhile), and every register of the
+//! flow-table block read back from both after each command.
 
 use hw_rtl::flow_table::{FlowTableRtl, TableVariant};
 use nic_abi::action::{Action, Destination};
 use nic_abi::key::{FlowKey, KeyClass, MacAddr, PortNo, UnparsedReason, KEY_WORDS};
 use nic_abi::regs::{flow_table as ft, MgmtStatus, RegOffset};
+use nic_abi::time::{SimDuration, SimTime};
 use nic_model::card::{Card, CardConfig, TableConfig};
 use nic_model::testing::FlatMemoryHost;
 use rand::{RngExt, SeedableRng};
@@ -42,6 +45,7 @@ fn random_register_traffic_reads_back_the_same_on_model_and_rtl() {
         table: TableConfig {
             buckets: variant.buckets(),
             max_kicks: variant.max_kicks(),
+            ..TableConfig::default()
         },
         ..CardConfig::default()
     };
@@ -63,6 +67,9 @@ fn random_register_traffic_reads_back_the_same_on_model_and_rtl() {
         })
         .collect();
     let regs = readable();
+    let period = SimDuration(card.nic_clock().period_ps);
+    let mut t = SimTime::ZERO;
+    let mut busy_polls = 0u64;
     let mut statuses = std::collections::BTreeMap::new();
     for step in 0..6_000 {
         // Key words: a pool key, sometimes with garbage fragment flags.
@@ -97,28 +104,52 @@ fn random_register_traffic_reads_back_the_same_on_model_and_rtl() {
             17..=18 => 5,
             _ => rng.random_range(6..40),
         };
+        // One register access per NIC cycle on both: the RTL's bus takes one a cycle, and the
+        // model's accesses are issued at the cycle's time, so its management port is busy
+        // for as many cycles as the RTL's.
         for (rel, value) in writes {
-            card.mmio_write(RegOffset(ft::BASE.0 + rel), value);
+            card.mmio_write_at(t, RegOffset(ft::BASE.0 + rel), value);
             rtl.mmio_write(offset(rel), value).expect("write");
+            t += period;
         }
-        card.mmio_write(RegOffset(ft::BASE.0 + ft::CMD), cmd);
+        card.mmio_write_at(t, RegOffset(ft::BASE.0 + ft::CMD), cmd);
         rtl.mmio_write(offset(ft::CMD), cmd).expect("cmd");
-        // The RTL takes cycles: poll until the command is done.
+        t += period;
+        // Sometimes a write while busy, on both: ignored by both (protocol).
+        if rng.random_range(0..4) == 0 {
+            let (rel, junk) = (ft::key(rng.random_range(0..15)), rng.random::<u32>());
+            card.mmio_write_at(t, RegOffset(ft::BASE.0 + rel), junk);
+            rtl.mmio_write(offset(rel), junk).expect("write");
+            t += period;
+        }
+        // Poll both every cycle until done: busy in the same cycles.
         let mut polls = 0;
-        while rtl.mmio_read(offset(ft::STATUS)).expect("status") == MgmtStatus::Busy.code() {
+        loop {
+            let m = card.mmio_read_at(t, RegOffset(ft::BASE.0 + ft::STATUS));
+            let r = rtl.mmio_read(offset(ft::STATUS)).expect("status");
+            t += period;
+            assert_eq!(
+                r, m,
+                "step {step}, command {cmd}, poll {polls}: STATUS RTL {r}, model {m}"
+            );
+            if r != MgmtStatus::Busy.code() {
+                break;
+            }
             polls += 1;
+            busy_polls += 1;
             assert!(polls < 1_000, "step {step}: command {cmd} never finished");
         }
         for &rel in &regs {
-            let m = card.mmio_read(RegOffset(ft::BASE.0 + rel));
+            let m = card.mmio_read_at(t, RegOffset(ft::BASE.0 + rel));
             let r = rtl.mmio_read(offset(rel)).expect("read");
+            t += period;
             assert_eq!(
                 r, m,
                 "step {step}, command {cmd}: register {rel:#x}: RTL {r:#x}, model {m:#x}"
             );
         }
         *statuses
-            .entry(card.mmio_read(RegOffset(ft::BASE.0 + ft::STATUS)))
+            .entry(card.mmio_read_at(t, RegOffset(ft::BASE.0 + ft::STATUS)))
             .or_insert(0) += 1;
     }
     // Every status a correct port gives showed up.
@@ -137,4 +168,79 @@ fn random_register_traffic_reads_back_the_same_on_model_and_rtl() {
         );
     }
     assert_eq!(KEY_WORDS, 15);
+    assert!(
+        busy_polls > 6_000 * 4,
+        "the port was busy in {busy_polls} polls"
+    );
+    assert!(card.mgmt_ignored_writes() > 0, "no write while busy");
+}
+
+/// Writes the command and reads `STATUS` every cycle until it is not `Busy`; returns the
+/// cycles from the `CMD` write's cycle to the first cycle whose read is not `Busy`.
+fn command_cycles(rtl: &mut FlowTableRtl, cmd: u32) -> u64 {
+    rtl.mmio_write(offset(ft::CMD), cmd).expect("cmd");
+    let mut cycles = 1;
+    while rtl.mmio_read(offset(ft::STATUS)).expect("status") == MgmtStatus::Busy.code() {
+        cycles += 1;
+        assert!(cycles < 10_000, "command {cmd} never finished");
+    }
+    cycles
+}
+
+/// The cycles the RTL's management port is busy per command are `nic_abi::table`'s
+/// `MGMT_COMMAND_CYCLES` and `MGMT_CYCLES_PER_KICK` (made and undone), the defaults
+/// `nic-model`'s card and the cost profiles take: inserts into the small table until some
+/// fail, covering no kicks, long walks and failed (undone) walks, and every other command.
+#[test]
+fn command_cycles_are_the_abi_constants() {
+    use nic_abi::table::{MgmtTiming, MGMT_COMMAND_CYCLES, MGMT_CYCLES_PER_KICK};
+    let timing = MgmtTiming::default();
+    let mut rtl = FlowTableRtl::new(TableVariant::Small, None).expect("rtl");
+    let action = Action {
+        dest: Destination::Output(PortNo(2)),
+        ..Action::DROP
+    };
+    let mut seen = std::collections::BTreeMap::new();
+    let mut full = 0;
+    for i in 0..200u16 {
+        let key = FlowKey {
+            in_port: PortNo(1),
+            tp_src: i,
+            tp_dst: i.wrapping_mul(7),
+            nw_proto: 6,
+            ..FlowKey::default()
+        };
+        for (n, w) in (0u32..).zip(key.to_words()) {
+            rtl.mmio_write(offset(ft::key(n)), w).expect("key");
+        }
+        for (n, w) in (0u32..).zip(action.to_words()) {
+            rtl.mmio_write(offset(ft::action(n)), w).expect("action");
+        }
+        let cycles = command_cycles(&mut rtl, 1);
+        let status = rtl.mmio_read(offset(ft::STATUS)).expect("status");
+        let kicks = rtl.mmio_read(offset(ft::LAST_KICKS)).expect("kicks");
+        let failed = status == MgmtStatus::TableFull.code();
+        full += u32::from(failed);
+        assert_eq!(
+            cycles,
+            timing.busy_cycles(kicks, failed),
+            "insert {i}: {kicks} kicks, status {status}: the RTL took {cycles} cycles"
+        );
+        seen.entry(kicks).or_insert(cycles);
+        // Every other command of the port, on the same key: no kicks.
+        for cmd in [3, 4, 5, 9] {
+            assert_eq!(
+                command_cycles(&mut rtl, cmd),
+                u64::from(MGMT_COMMAND_CYCLES),
+                "command {cmd}"
+            );
+        }
+    }
+    println!("RTL management command cycles by kicks (0 kicks = MGMT_COMMAND_CYCLES {MGMT_COMMAND_CYCLES}, +{MGMT_CYCLES_PER_KICK} per kick): {seen:?}; {full} failed inserts");
+    assert!(seen.contains_key(&0), "no insert without kicks: {seen:?}");
+    assert!(
+        seen.keys().any(|&k| k > 1),
+        "no insert with kicks: {seen:?}"
+    );
+    assert!(full > 0, "no failed insert");
 }

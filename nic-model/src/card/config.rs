@@ -22,6 +22,29 @@ pub struct TableConfig {
     pub buckets: u32,
     /// Kick bound of the cuckoo walk: `nic_abi::table::DEFAULT_MAX_KICKS`.
     pub max_kicks: u32,
+    /// Core cycles the management port is busy with a command without displacements.
+    /// Default `nic_abi::table::MGMT_COMMAND_CYCLES`, the RTL's, measured on it by hw-rtl's
+    /// `command_cycles_are_the_abi_constants`. Not part of a configuration file: the system
+    /// that assembles the card sets it (`sim-harness` from the cost profile's
+    /// `snich.card.mgmt_command`), so it has one place to be changed.
+    #[serde(skip)]
+    pub mgmt_command_cycles: u32,
+    /// Core cycles the management port adds per displacement of an insert, made or (for a
+    /// failed insert) undone. Default `nic_abi::table::MGMT_CYCLES_PER_KICK`, the RTL's. Not
+    /// part of a configuration file, as `mgmt_command_cycles` (profile key
+    /// `snich.card.mgmt_displacement`).
+    #[serde(skip)]
+    pub mgmt_cycles_per_kick: u32,
+}
+
+impl TableConfig {
+    /// The management port's timing this configuration gives.
+    pub fn mgmt_timing(&self) -> nic_abi::table::MgmtTiming {
+        nic_abi::table::MgmtTiming {
+            command_cycles: self.mgmt_command_cycles,
+            cycles_per_kick: self.mgmt_cycles_per_kick,
+        }
+    }
 }
 
 impl Default for TableConfig {
@@ -29,6 +52,8 @@ impl Default for TableConfig {
         TableConfig {
             buckets: 16_384,
             max_kicks: nic_abi::table::DEFAULT_MAX_KICKS,
+            mgmt_command_cycles: nic_abi::table::MGMT_COMMAND_CYCLES,
+            mgmt_cycles_per_kick: nic_abi::table::MGMT_CYCLES_PER_KICK,
         }
     }
 }

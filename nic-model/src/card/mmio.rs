@@ -12,8 +12,36 @@
 //!   tell them apart); the miss queue uses `VECTOR_MISS`, the management port `VECTOR_MGMT`.
 //! - A queue's completion rings have the size of the ring they complete.
 //! - The miss and release rings live in the host's own address space, [`VmId`] 0.
-//! - A management command finishes at once (the RTL's port takes cycles; the model's table
-//!   does not model that latency): `STATUS` holds its result when the `CMD` write returns.
+//!
+//! # The management port's time
+//!
+//! The management port is a serial resource in card time, as the RTL's is: a command
+//! occupies it for `TableConfig::mgmt_timing` cycles of the NIC clock (a fixed number per
+//! command plus one per displacement made, and one more per displacement undone by a failed
+//! insert; `nic_abi::table::MgmtTiming`) from the `CMD` write. Until then `STATUS` reads
+//! `Busy` and writes to the block (`KEY_n`, `ACTION_n`, `SLOT`, `CMD`) are ignored, as the
+//! register map's protocol says.
+//!
+//! Register accesses are timeless in the model (they do not advance the card's clock), so the
+//! host says when it issues each one: [`Card::mmio_read_at`] and [`Card::mmio_write_at`] take
+//! the issue time, which `host-driver` advances by what each access costs its core (a read
+//! stalls the core for the PCIe round trip). Successive `STATUS` polls thus see time move
+//! exactly as the core is billed for them, and a command's latency shows as extra polls.
+//! The one-way PCIe latency is left out on purpose: the `CMD` write and the reads that poll
+//! travel the same way (a read does not pass a posted write), so it shifts the command's start
+//! and the polls' arrival alike. [`Card::mmio_read`] and [`Card::mmio_write`] issue at the
+//! card's current time.
+//!
+//! Choices, each of which no protocol-following driver can observe: the table changes, and
+//! the result registers (`LAST_KICKS`, `SLOT`, `ACTION_n`, the counters) take their values, at
+//! the `CMD` write, where the RTL changes them when the command completes; so a lookup in the
+//! window may already see the new entry. That window is at most the command's busy time
+//! (tens of ns), and it cannot reorder a flow: packets of a flow being set up wait behind its
+//! first packet (`miss`) whatever the table holds, and are released only by the agent's
+//! release command, which the driver posts after its polls saw the command done. Lookups
+//! stalled in the RTL while a command runs (management wins) and the drain of lookups in
+//! flight before it starts (up to `LOOKUP_LATENCY_CYCLES`) are not modelled: at a 250 MHz
+//! clock a few cycles per installed flow is far below one lookup per cycle.
 
 use nic_abi::action::{Action, ACTION_WORDS};
 use nic_abi::desc::{Iova, QueueIndex, RingIndex, VmId};
@@ -72,6 +100,12 @@ pub(super) struct RegisterFile {
     status: u32,
     last_kicks: u32,
     slot: u32,
+    /// The management port is busy until then (module doc).
+    mgmt_busy_until: SimTime,
+    /// Time the management port was busy, summed over commands (ps).
+    pub(super) mgmt_busy_ps: u64,
+    /// Writes to the management port refused because it was busy.
+    pub(super) mgmt_ignored_writes: u64,
     counters: [u32; 6],
     miss_base: u64,
     miss_size: u32,
@@ -91,6 +125,9 @@ impl Default for RegisterFile {
             status: MgmtStatus::Idle.code(),
             last_kicks: 0,
             slot: 0,
+            mgmt_busy_until: SimTime::ZERO,
+            mgmt_busy_ps: 0,
+            mgmt_ignored_writes: 0,
             counters: [0; 6],
             miss_base: 0,
             miss_size: 0,
@@ -134,8 +171,18 @@ fn in_block(off: u32, base: RegOffset, size: u32) -> Option<u32> {
 }
 
 impl<H: HostBus> Card<H> {
-    /// Reads the 32-bit register at byte offset `offset` of BAR 0 (see the module doc).
+    /// Reads the 32-bit register at byte offset `offset` of BAR 0 (see the module doc),
+    /// issued at the card's current time.
     pub fn mmio_read(&mut self, offset: RegOffset) -> u32 {
+        let now = self.now();
+        self.mmio_read_at(now, offset)
+    }
+
+    /// Reads the 32-bit register at byte offset `offset`, the read issued by the host at `at`
+    /// (the card's current time if earlier). Only the management port's `STATUS` depends on
+    /// it (see the module doc).
+    pub fn mmio_read_at(&mut self, at: SimTime, offset: RegOffset) -> u32 {
+        let at = at.max(self.now());
         if let Some(v) = regs::header_register(offset) {
             return v;
         }
@@ -144,7 +191,7 @@ impl<H: HostBus> Card<H> {
             return self.read_device_info(rel);
         }
         if let Some(rel) = in_block(off, ft::BASE, ft::SIZE) {
-            return self.read_flow_table(rel);
+            return self.read_flow_table(rel, at);
         }
         if let Some(rel) = in_block(off, mq::BASE, mq::SIZE) {
             return self.read_miss_queue(rel);
@@ -159,14 +206,25 @@ impl<H: HostBus> Card<H> {
     }
 
     /// Writes `value` to the 32-bit register at byte offset `offset` of BAR 0 (see the module
-    /// doc); the write reaches the card after its TLP crosses the link.
+    /// doc), issued at the card's current time; the write reaches the card after its TLP
+    /// crosses the link.
     pub fn mmio_write(&mut self, offset: RegOffset, value: u32) {
         let now = self.now();
+        self.mmio_write_at(now, offset, value);
+    }
+
+    /// Writes `value` to the 32-bit register at byte offset `offset`, the write issued by the
+    /// host at `at` (the card's current time if earlier). Only the management port depends on
+    /// `at` (its busy time, see the module doc); everything else a write does happens at the
+    /// card's current time, as for [`Card::mmio_write`].
+    pub fn mmio_write_at(&mut self, at: SimTime, offset: RegOffset, value: u32) {
+        let now = self.now();
+        let at = at.max(now);
         // The write's TLP, charged once here; doorbells below take effect on its arrival.
         let arrive = self.dma.link_mut().mmio_write(now, 4);
         let off = offset.0;
         if let Some(rel) = in_block(off, ft::BASE, ft::SIZE) {
-            self.write_flow_table(rel, value);
+            self.write_flow_table(rel, value, at);
         } else if let Some(rel) = in_block(off, mq::BASE, mq::SIZE) {
             self.write_miss_queue(rel, value);
         } else if let Some(rel) = in_block(off, ir::BASE, ir::SIZE) {
@@ -195,13 +253,16 @@ impl<H: HostBus> Card<H> {
             device_info::CORE_CLOCK_KHZ => {
                 u32::try_from(1_000_000_000 / self.nic_clock.period_ps).unwrap_or(u32::MAX)
             }
+            device_info::MGMT_COMMAND_CYCLES => c.table.mgmt_command_cycles,
+            device_info::MGMT_KICK_CYCLES => c.table.mgmt_cycles_per_kick,
             _ => 0,
         }
     }
 
-    fn read_flow_table(&self, rel: u32) -> u32 {
+    fn read_flow_table(&self, rel: u32, at: SimTime) -> u32 {
         let r = &self.regs;
         match rel {
+            ft::STATUS if at < r.mgmt_busy_until => MgmtStatus::Busy.code(),
             ft::STATUS => r.status,
             ft::OCCUPANCY => u32::try_from(self.table.len()).unwrap_or(u32::MAX),
             ft::LAST_KICKS => r.last_kicks,
@@ -217,7 +278,12 @@ impl<H: HostBus> Card<H> {
         }
     }
 
-    fn write_flow_table(&mut self, rel: u32, value: u32) {
+    fn write_flow_table(&mut self, rel: u32, value: u32, at: SimTime) {
+        if at < self.regs.mgmt_busy_until {
+            // The port is busy: the protocol says writes to it are ignored.
+            self.regs.mgmt_ignored_writes += 1;
+            return;
+        }
         if (ft::KEY_0..ft::key(KEY_WORDS_U32)).contains(&rel) {
             self.regs.key[((rel - ft::KEY_0) / 4) as usize] = value;
         } else if (ft::ACTION_0..ft::action(ACTION_WORDS_U32)).contains(&rel) {
@@ -227,9 +293,22 @@ impl<H: HostBus> Card<H> {
         } else if rel == ft::CMD {
             let status = self.management_command(value);
             self.regs.status = status.code();
+            // The port is busy from the write for the command's cycles (module doc).
+            let kicks = if value == MgmtCommand::Insert.code() {
+                self.regs.last_kicks
+            } else {
+                0
+            };
+            let cycles = self
+                .config
+                .table
+                .mgmt_timing()
+                .busy_cycles(kicks, status == MgmtStatus::TableFull);
+            let done = at + self.nic_clock.cycles(cycles);
+            self.regs.mgmt_busy_until = done;
+            self.regs.mgmt_busy_ps += done.saturating_since(at).as_ps();
             self.ensure_vector(VECTOR_MGMT);
-            let now = self.now();
-            self.raise(VECTOR_MGMT, ir::CAUSE_MGMT_DONE, now);
+            self.raise(VECTOR_MGMT, ir::CAUSE_MGMT_DONE, done);
         }
     }
 

@@ -210,6 +210,16 @@ impl<H: HostBus> Card<H> {
         self.table.insert(key, action)
     }
 
+    /// Time the management port was busy with commands so far, summed (ps); see `mmio`.
+    pub fn mgmt_busy_ps(&self) -> u64 {
+        self.regs.mgmt_busy_ps
+    }
+
+    /// Writes to the management port ignored so far because it was busy.
+    pub fn mgmt_ignored_writes(&self) -> u64 {
+        self.regs.mgmt_ignored_writes
+    }
+
     /// The host side.
     pub fn host(&self) -> &H {
         &self.host

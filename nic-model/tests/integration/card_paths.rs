@@ -325,6 +325,7 @@ fn flow_table_device_contract_on_the_card() {
         table: nic_model::card::TableConfig {
             buckets: 1,
             max_kicks: 4,
+            ..nic_model::card::TableConfig::default()
         },
         ..CardConfig::default()
     };

@@ -9,8 +9,8 @@ use nic_abi::regs::{
     self, device_info, flow_table as ft, interrupts as ir, miss_queue as mq, vm_queues as vq,
     BlockType, MgmtCommand, MgmtStatus, RegOffset,
 };
-use nic_abi::time::SimTime;
-use nic_model::card::{Card, CardConfig};
+use nic_abi::time::{SimDuration, SimTime};
+use nic_model::card::{Card, CardConfig, TableConfig};
 use nic_model::host::{HostBus, IrqVector};
 use nic_model::testing::{FlatMemoryHost, VmLayout};
 
@@ -29,9 +29,20 @@ fn write_key_and_action(card: &mut Card<FlatMemoryHost>, words: &[u32; KEY_WORDS
     }
 }
 
+/// Writes the command, then polls `STATUS` as a host does, one read a microsecond, until it
+/// is done; moves the card to the time of the last poll and returns the status.
 fn command(card: &mut Card<FlatMemoryHost>, cmd: u32) -> u32 {
     card.mmio_write(at(ft::BASE, ft::CMD), cmd);
-    card.mmio_read(at(ft::BASE, ft::STATUS))
+    let mut t = card.now();
+    loop {
+        t += SimDuration::from_ns(1_000);
+        let status = card.mmio_read_at(t, at(ft::BASE, ft::STATUS));
+        if status != MgmtStatus::Busy.code() {
+            card.advance_to(t);
+            return status;
+        }
+        assert!(t < SimTime(1_000_000_000), "command {cmd} never finished");
+    }
 }
 
 #[test]
@@ -144,7 +155,7 @@ fn driver_over_registers() {
     );
 
     // A hit from the wire reaches the VM.
-    card.offer_from_wire(PortNo(1), bytes(frame.clone()), SimTime::ZERO)
+    card.offer_from_wire(PortNo(1), bytes(frame.clone()), card.now())
         .expect("mac");
     card.drain();
     assert_eq!(card.mmio_read(q(vq::RX_CPL_PRODUCER)), 1);
@@ -227,4 +238,83 @@ fn driver_over_registers() {
         card.mmio_read(q1(vq::STATUS)),
         vq::STATUS_DESCRIPTOR_REFUSED
     );
+}
+
+/// The management port is busy for exactly `MgmtTiming::busy_cycles` NIC cycles from the
+/// `CMD` write (the configured command cycles, one per kick, one per undone kick): `STATUS`
+/// reads `Busy` until the last picosecond of it, and writes to the port meanwhile (a key
+/// word, another command) are ignored.
+#[test]
+fn management_port_is_busy_for_the_commands_cycles_and_ignores_writes_meanwhile() {
+    let config = CardConfig {
+        table: TableConfig {
+            buckets: 4,
+            max_kicks: 8,
+            mgmt_command_cycles: 10,
+            mgmt_cycles_per_kick: 3,
+        },
+        ..CardConfig::default()
+    };
+    let mut card = Card::new(config, FlatMemoryHost::new()).expect("valid");
+    let period = SimDuration(card.nic_clock().period_ps);
+    assert_eq!(period, SimDuration(4_000), "250 MHz");
+    assert_eq!(
+        card.mmio_read(at(device_info::BASE, device_info::MGMT_COMMAND_CYCLES)),
+        10
+    );
+    assert_eq!(
+        card.mmio_read(at(device_info::BASE, device_info::MGMT_KICK_CYCLES)),
+        3
+    );
+    let reg = |rel| at(ft::BASE, rel);
+    let status = reg(ft::STATUS);
+    let action = Action::output(PortNo(3));
+    let mut kicks_seen = std::collections::BTreeSet::new();
+    let mut full = 0;
+    // Each command at its own microsecond; the card's clock stays at 0 (accesses are issued
+    // at the times given).
+    for i in 0..60u32 {
+        let t = SimTime(u64::from(i + 1) * 1_000_000);
+        let words = key_of(&udp_frame(i, 64), PortNo(1)).to_words();
+        for (n, w) in (0u32..).zip(words) {
+            card.mmio_write_at(t, reg(ft::key(n)), w);
+        }
+        for (n, w) in (0u32..).zip(action.to_words()) {
+            card.mmio_write_at(t, reg(ft::action(n)), w);
+        }
+        let occupancy = card.mmio_read_at(t, reg(ft::OCCUPANCY));
+        card.mmio_write_at(t, reg(ft::CMD), MgmtCommand::Insert.code());
+        // Writes while busy: a garbage key word and a delete command, one cycle later.
+        let ignored = card.mgmt_ignored_writes();
+        card.mmio_write_at(t + period, reg(ft::key(0)), 0xdead_beef);
+        card.mmio_write_at(t + period, reg(ft::CMD), MgmtCommand::Delete.code());
+        assert_eq!(card.mgmt_ignored_writes(), ignored + 2);
+        // The status once done, read well after, says what the insert did.
+        let done = card.mmio_read_at(t + SimDuration::from_ns(900_000), status);
+        let kicks = card.mmio_read_at(t + SimDuration::from_ns(900_000), reg(ft::LAST_KICKS));
+        let failed = done == MgmtStatus::TableFull.code();
+        let cycles = 10 + 3 * u64::from(kicks) * if failed { 2 } else { 1 };
+        let end = t + SimDuration(period.0 * cycles);
+        assert_eq!(card.mmio_read_at(t, status), MgmtStatus::Busy.code());
+        assert_eq!(
+            card.mmio_read_at(SimTime(end.0 - 1), status),
+            MgmtStatus::Busy.code(),
+            "insert {i}: {kicks} kicks, busy until {cycles} cycles"
+        );
+        assert_eq!(card.mmio_read_at(end, status), done, "insert {i}");
+        // Neither write took: the key word is the key's, the delete never ran.
+        assert_eq!(card.mmio_read_at(end, reg(ft::key(0))), words[0]);
+        let expected = if failed {
+            full += 1;
+            occupancy
+        } else {
+            assert_eq!(done, MgmtStatus::Ok.code(), "insert {i}");
+            occupancy + 1
+        };
+        assert_eq!(card.mmio_read_at(end, reg(ft::OCCUPANCY)), expected);
+        kicks_seen.insert(kicks);
+    }
+    assert!(kicks_seen.contains(&0), "{kicks_seen:?}");
+    assert!(kicks_seen.iter().any(|&k| k > 0 && k < 8), "{kicks_seen:?}");
+    assert!(full > 0, "no failed insert");
 }
