@@ -99,39 +99,55 @@ pub fn kick_victim_slot(kick: u32) -> usize {
 /// | 8 | select the hitting slot (at most one), mux its action, register the result |
 pub const LOOKUP_LATENCY_CYCLES: u32 = 8;
 
-/// Cycles the management port is busy with a command that makes no displacement (any command
-/// but an insert that kicks): from the cycle of the `CMD` write to the first cycle in which a
-/// `STATUS` read returns a done status (reads in the cycles between return `Busy`). The RTL's
-/// port (`hw-rtl/rtl/flow_table.sv`, `flow_table_regs.sv`) spends them as: the `CMD` write
-/// latches the command (1), the table accepts it (1), drains the lookup pipeline (1 when it is
-/// empty), executes (1), registers the response (1), and the register block clears busy (1).
-/// Measured on the verilated RTL by `hw-rtl`'s test
+/// Cycles the management port is busy with a command that makes no displacement and reads
+/// no counters: from the cycle of the `CMD` write to the first cycle in which a `STATUS` read
+/// returns a done status (reads in the cycles between return `Busy`). The RTL's port
+/// (`hw-rtl/rtl/flow_table.sv`, `flow_table_regs.sv`) spends them as: the `CMD` write latches
+/// the command, the table accepts it and drains the lookup pipeline (empty here), hashes the
+/// key, reads both buckets from block RAM, compares, executes, registers the response, and
+/// the register block clears busy. Measured on the verilated RTL by `hw-rtl`'s test
 /// `regs_cosim::command_cycles_are_the_abi_constants`, which fails when they differ.
 /// `nic-model`'s card takes it as its default (its config may change it).
-pub const MGMT_COMMAND_CYCLES: u32 = 6;
+pub const MGMT_COMMAND_CYCLES: u32 = 9;
 
-/// Cycles the management port adds per displacement ("kick") of an insert, and again per
-/// displacement undone when the insert fails (`TableFull`): one bucket read-and-swap each in
-/// the RTL (`M_KICK`, `M_UNDO`). Measured with [`MGMT_COMMAND_CYCLES`].
-pub const MGMT_CYCLES_PER_KICK: u32 = 1;
+/// Cycles the management port adds per displacement ("kick") of an insert: read the victim,
+/// latch it, hash it, read its other bucket, find a free slot, place the carried entry.
+/// Measured with [`MGMT_COMMAND_CYCLES`].
+pub const MGMT_CYCLES_PER_KICK: u32 = 6;
 
-/// How long the management port is busy with one command, in core cycles.
+/// Cycles a successful cuckoo walk adds at its end (the last victim moved into its free
+/// slot). Measured with [`MGMT_COMMAND_CYCLES`].
+pub const MGMT_WALK_END_CYCLES: u32 = 1;
+
+/// Cycles per displacement undone when an insert fails (`TableFull`): read the path, read
+/// the slot, swap. Measured with [`MGMT_COMMAND_CYCLES`].
+pub const MGMT_CYCLES_PER_UNDONE_KICK: u32 = 3;
+
+/// Cycles a lookup or counter read adds when it finds its key (the counter RAM's read).
+/// Measured with [`MGMT_COMMAND_CYCLES`].
+pub const MGMT_COUNTER_READ_CYCLES: u32 = 1;
+
+/// How long the management port is busy with one command, in core cycles. The two numbers a
+/// cost profile may change are the command's fixed cycles and the cycles per displacement;
+/// the walk's end, the undo and the counter read are the RTL's structure
+/// ([`MGMT_WALK_END_CYCLES`], [`MGMT_CYCLES_PER_UNDONE_KICK`], [`MGMT_COUNTER_READ_CYCLES`]).
 ///
 /// ```
 /// use nic_abi::table::MgmtTiming;
 ///
 /// let t = MgmtTiming::default();
-/// assert_eq!(t.busy_cycles(0, false), 6);
-/// assert_eq!(t.busy_cycles(3, false), 9);
+/// assert_eq!(t.busy_cycles(0, false, false), 9);
+/// assert_eq!(t.busy_cycles(0, false, true), 10);
+/// assert_eq!(t.busy_cycles(3, false, false), 9 + 3 * 6 + 1);
 /// // A failed insert walks max_kicks displacements and undoes them all.
-/// assert_eq!(t.busy_cycles(128, true), 6 + 256);
-/// assert_eq!(t.worst_case_cycles(128), 6 + 256);
+/// assert_eq!(t.busy_cycles(16, true, false), 9 + 16 * 6 + 16 * 3);
+/// assert_eq!(t.worst_case_cycles(128), 9 + 128 * 9);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MgmtTiming {
     /// Cycles of a command without displacements ([`MGMT_COMMAND_CYCLES`]).
     pub command_cycles: u32,
-    /// Cycles per displacement made, and per displacement undone ([`MGMT_CYCLES_PER_KICK`]).
+    /// Cycles per displacement made ([`MGMT_CYCLES_PER_KICK`]).
     pub cycles_per_kick: u32,
 }
 
@@ -146,16 +162,30 @@ impl Default for MgmtTiming {
 
 impl MgmtTiming {
     /// Cycles of a command that made `kicks` displacements; `undone` when the insert failed
-    /// and undid them all.
-    pub fn busy_cycles(self, kicks: u32, undone: bool) -> u64 {
-        let walked = u64::from(kicks) * if undone { 2 } else { 1 };
-        u64::from(self.command_cycles) + walked * u64::from(self.cycles_per_kick)
+    /// and undid them all; `read_counters` when a lookup or counter read found its key.
+    pub fn busy_cycles(self, kicks: u32, undone: bool, read_counters: bool) -> u64 {
+        let kicks = u64::from(kicks);
+        let walk = kicks * u64::from(self.cycles_per_kick);
+        let finish = if undone {
+            kicks * u64::from(MGMT_CYCLES_PER_UNDONE_KICK)
+        } else if kicks > 0 {
+            u64::from(MGMT_WALK_END_CYCLES)
+        } else {
+            0
+        };
+        let counters = if read_counters {
+            u64::from(MGMT_COUNTER_READ_CYCLES)
+        } else {
+            0
+        };
+        u64::from(self.command_cycles) + walk + finish + counters
     }
 
     /// The longest any command takes with a displacement bound of `max_kicks`: a failed
     /// insert.
     pub fn worst_case_cycles(self, max_kicks: u32) -> u64 {
-        self.busy_cycles(max_kicks, true)
+        self.busy_cycles(max_kicks, true, false)
+            .max(self.busy_cycles(max_kicks, false, false))
     }
 }
 

@@ -161,7 +161,12 @@ fn an_insert_with_displacements_polls_longer_than_one_without() {
         let cycles = d.take_unbilled_cycles();
         let polls = d.metrics().status_polls - polls;
         let failed = outcome.is_err();
-        let busy_cycles = 6 + 250 * u64::from(kicks) * if failed { 2 } else { 1 };
+        let finish = match (failed, kicks) {
+            (true, _) => 3 * u64::from(kicks),
+            (false, 0) => 0,
+            (false, _) => 1,
+        };
+        let busy_cycles = 9 + 250 * u64::from(kicks) + finish;
         assert_eq!(
             polls,
             expected_polls(busy_cycles * 4_000),
@@ -175,7 +180,7 @@ fn an_insert_with_displacements_polls_longer_than_one_without() {
     let (no_kick_polls, no_kick_cycles) = by_kicks[&0];
     assert_eq!(
         no_kick_polls, 1,
-        "6 cycles hide behind the CMD write's cost"
+        "9 cycles hide behind the CMD write's cost"
     );
     let (kicks, (polls, cycles)) = by_kicks
         .iter()

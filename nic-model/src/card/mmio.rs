@@ -299,11 +299,15 @@ impl<H: HostBus> Card<H> {
             } else {
                 0
             };
-            let cycles = self
-                .config
-                .table
-                .mgmt_timing()
-                .busy_cycles(kicks, status == MgmtStatus::TableFull);
+            // A lookup or counter read that finds its key also reads the counter RAM.
+            let read_counters = status == MgmtStatus::Ok
+                && (value == MgmtCommand::Lookup.code()
+                    || value == MgmtCommand::ReadCounters.code());
+            let cycles = self.config.table.mgmt_timing().busy_cycles(
+                kicks,
+                status == MgmtStatus::TableFull,
+                read_counters,
+            );
             let done = at + self.nic_clock.cycles(cycles);
             self.regs.mgmt_busy_until = done;
             self.regs.mgmt_busy_ps += done.saturating_since(at).as_ps();

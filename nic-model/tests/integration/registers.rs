@@ -241,7 +241,8 @@ fn driver_over_registers() {
 }
 
 /// The management port is busy for exactly `MgmtTiming::busy_cycles` NIC cycles from the
-/// `CMD` write (the configured command cycles, one per kick, one per undone kick): `STATUS`
+/// `CMD` write (the configured command cycles, the configured cycles per kick, then one to end
+/// a walk or the RTL's three per undone kick): `STATUS`
 /// reads `Busy` until the last picosecond of it, and writes to the port meanwhile (a key
 /// word, another command) are ignored.
 #[test]
@@ -293,7 +294,13 @@ fn management_port_is_busy_for_the_commands_cycles_and_ignores_writes_meanwhile(
         let done = card.mmio_read_at(t + SimDuration::from_ns(900_000), status);
         let kicks = card.mmio_read_at(t + SimDuration::from_ns(900_000), reg(ft::LAST_KICKS));
         let failed = done == MgmtStatus::TableFull.code();
-        let cycles = 10 + 3 * u64::from(kicks) * if failed { 2 } else { 1 };
+        let kicks64 = u64::from(kicks);
+        let finish = match (failed, kicks) {
+            (true, _) => 3 * kicks64,
+            (false, 0) => 0,
+            (false, _) => 1,
+        };
+        let cycles = 10 + 3 * kicks64 + finish;
         let end = t + SimDuration(period.0 * cycles);
         assert_eq!(card.mmio_read_at(t, status), MgmtStatus::Busy.code());
         assert_eq!(
