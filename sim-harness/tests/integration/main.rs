@@ -6,6 +6,7 @@ mod capture;
 mod cli;
 mod cli_sim;
 mod crate_map;
+mod host_cores;
 mod readme;
 mod rules;
 mod scenario_errors;
