@@ -46,9 +46,12 @@
 //! `parking_lot` locks for several handler threads (its doc gives the lock order).
 //!
 //! **Cost.** [`AgentCounters::host_cpu_time`] prices the agent's work with [`AgentCosts`]: a
-//! setup per started flow or record decided on its own, a held-miss cost per packet queued
-//! behind a setup, and a software-forwarding cost per packet forwarded in software. Whoever
-//! runs the agent on a host core charges that time there.
+//! fixed setup cost per started flow or record decided on its own plus the classifier's node
+//! visits of its lookup ([`crate::classifier::LookupCost::visits`]) at a per-visit cost, so
+//! the rule set's size and shape move a setup's price; a held-miss cost per packet queued
+//! behind a setup; and a software-forwarding cost per packet forwarded in software. Whoever
+//! runs the agent on a host core charges that time there (`sim-harness` takes every cost
+//! from its cost profile; [`AgentCosts::default`] is that profile's values, for tests).
 //!
 //! Not built here: `normal` (MAC learning).
 
@@ -92,9 +95,12 @@ impl Default for AgentConfig {
 /// charges (the driver's MMIO writes on the PCIe model), not counted here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgentCosts {
-    /// A miss that starts a flow's setup, or a record decided on its own (read it, classify,
-    /// derive the entry or decide the packet): a userspace switch's whole per-packet cost.
+    /// The fixed part of a miss that starts a flow's setup, or of a record decided on its own
+    /// (take the record, derive the entry or decide the packet): everything but the
+    /// classification, which [`AgentCosts::per_visit`] prices.
     pub setup: SimDuration,
+    /// One node visit of a classification ([`crate::classifier::LookupCost::visits`]).
+    pub per_visit: SimDuration,
     /// A miss of a flow whose setup is already under way: unpack the record's key, find the
     /// flow among the pending ones (one hash-map probe) and append the packet to its queue (or
     /// count it dropped when the queue is full). No classification.
@@ -104,6 +110,9 @@ pub struct AgentCosts {
 }
 
 impl Default for AgentCosts {
+    /// The values of `profiles/default.toml`'s `[snich.agent]` and `classifier.per_visit`
+    /// (where their sources are; simulations take them from the profile), for tests.
+    ///
     /// `setup` and `software_forward` 4,039 ns: Open vSwitch 3.1's userspace datapath with
     /// AF_XDP ports, 1 flow, no rules, busy time of the switch core per forwarded 64-byte
     /// packet (median), measured on this kind of machine (the team's
@@ -119,11 +128,16 @@ impl Default for AgentCosts {
     fn default() -> Self {
         AgentCosts {
             setup: SimDuration::from_ns(4_039),
+            per_visit: SimDuration(PER_VISIT_PS),
             held: SimDuration::from_ns(100),
             software_forward: SimDuration::from_ns(4_039),
         }
     }
 }
+
+/// `classifier.per_visit` of `profiles/default.toml`, in picoseconds (for
+/// [`AgentCosts::default`]).
+const PER_VISIT_PS: u64 = 11_200;
 
 /// Why a flow is forwarded in software instead of by an installed entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -210,17 +224,20 @@ pub struct AgentCounters {
     pub evicted: u64,
     /// Miss records decided one by one in software (unparsed key, `ToAgent` entry).
     pub decided_per_packet: u64,
+    /// Classifier node visits of the setups' and per-record decisions' lookups.
+    pub visits: u64,
 }
 
 impl AgentCounters {
     /// Host CPU time of the work counted: every setup started and every record decided per
-    /// packet costs `costs.setup`, every miss held behind a setup (or dropped because its
-    /// flow's queue was full) `costs.held`, every packet forwarded in software
-    /// `costs.software_forward`.
+    /// packet costs `costs.setup` plus `costs.per_visit` per node visit of its lookup, every
+    /// miss held behind a setup (or dropped because its flow's queue was full) `costs.held`,
+    /// every packet forwarded in software `costs.software_forward`.
     pub fn host_cpu_time(&self, costs: &AgentCosts) -> SimDuration {
         costs
             .setup
             .times(self.started.saturating_add(self.decided_per_packet))
+            + costs.per_visit.times(self.visits)
             + costs
                 .held
                 .times(self.held.saturating_add(self.held_overflow))
@@ -323,7 +340,17 @@ impl RuleState {
     }
 
     fn decide(&self, key: &FlowKey) -> Decision {
-        let rule = self.classifier.lookup_key(key);
+        self.decision(key, self.classifier.lookup_key(key))
+    }
+
+    /// As [`RuleState::decide`], with the classifier's node visits of the lookup.
+    fn decide_counted(&self, key: &FlowKey) -> (Decision, u64) {
+        let (rule, cost) = self.classifier.lookup_key_counted(key);
+        (self.decision(key, rule), cost.visits())
+    }
+
+    /// The decision for `key` when `rule` is its best match.
+    fn decision(&self, key: &FlowKey, rule: Option<RuleId>) -> Decision {
         let actions: &[Action] = rule
             .and_then(|id| self.rules.get(&id))
             .map_or(&[], |r| r.actions.as_slice());
@@ -613,6 +640,7 @@ struct PendingState<P> {
     held_overflow: u64,
     software: u64,
     decided_per_packet: u64,
+    visits: u64,
 }
 
 impl<P> PendingState<P> {
@@ -626,6 +654,7 @@ impl<P> PendingState<P> {
             held_overflow: 0,
             software: 0,
             decided_per_packet: 0,
+            visits: 0,
         }
     }
 
@@ -682,6 +711,7 @@ fn counters<D, P>(t: &TableState<D>, p: &PendingState<P>) -> AgentCounters {
         revalidated: t.revalidated,
         evicted: t.evicted,
         decided_per_packet: p.decided_per_packet,
+        visits: p.visits,
     }
 }
 
@@ -778,18 +808,20 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         P: From<PacketHandle>,
     {
         let key = record.flow_key()?;
-        let (key, decision) = match record.reason {
+        let key = match record.reason {
             MissReason::TableMiss if key.is_parsed() => {
                 return Ok(RecordOutcome::Admitted(
                     self.on_miss(key, P::from(record.handle)),
                 ))
             }
             MissReason::UnparsedKey | MissReason::TableMiss => {
-                self.decide_frame(record.header_bytes(), record.in_port)
+                nic_abi::parse::parse_software(record.header_bytes(), record.in_port)
             }
-            MissReason::ToAgent => (key, self.rules.decide(&key)),
+            MissReason::ToAgent => key,
         };
+        let (decision, visits) = self.rules.decide_counted(&key);
         self.pending.decided_per_packet += 1;
+        self.pending.visits += visits;
         Ok(RecordOutcome::DecidedInSoftware { key, decision })
     }
 
@@ -804,7 +836,8 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
     pub fn process(&mut self, now: SimTime) -> Result<Vec<Released<P>>, AgentError> {
         let mut out = Vec::new();
         while let Some(key) = self.pending.setups.pop_front() {
-            let decision = self.rules.decide(&key);
+            let (decision, visits) = self.rules.decide_counted(&key);
+            self.pending.visits += visits;
             let software = self
                 .table
                 .install(now, self.config.idle_timeout, &key, &decision)?;
@@ -882,18 +915,21 @@ impl<D: FlowTableDevice, P> SharedAgent<D, P> {
         P: From<PacketHandle>,
     {
         let key = record.flow_key()?;
-        let (key, decision) = match record.reason {
+        let key = match record.reason {
             MissReason::TableMiss if key.is_parsed() => {
                 return Ok(RecordOutcome::Admitted(
                     self.on_miss(key, P::from(record.handle)),
                 ))
             }
             MissReason::UnparsedKey | MissReason::TableMiss => {
-                self.decide_frame(record.header_bytes(), record.in_port)
+                nic_abi::parse::parse_software(record.header_bytes(), record.in_port)
             }
-            MissReason::ToAgent => (key, self.rules.read().decide(&key)),
+            MissReason::ToAgent => key,
         };
-        self.pending.lock().decided_per_packet += 1;
+        let (decision, visits) = self.rules.read().decide_counted(&key);
+        let mut pending = self.pending.lock();
+        pending.decided_per_packet += 1;
+        pending.visits += visits;
         Ok(RecordOutcome::DecidedInSoftware { key, decision })
     }
 
@@ -911,13 +947,17 @@ impl<D: FlowTableDevice, P> SharedAgent<D, P> {
             return Ok(None);
         };
         let rules = self.rules.read();
-        let decision = rules.decide(&key);
+        let (decision, visits) = rules.decide_counted(&key);
         let software = self
             .table
             .lock()
             .install(now, self.config.idle_timeout, &key, &decision)?;
         // Packets that arrived during the install are in the queue too, behind the others.
-        let packets = self.pending.lock().finish(&key, software.is_some());
+        let packets = {
+            let mut pending = self.pending.lock();
+            pending.visits += visits;
+            pending.finish(&key, software.is_some())
+        };
         drop(rules);
         Ok(Some(release(packets, key, decision, software).collect()))
     }

@@ -54,6 +54,7 @@
 //! use nic_abi::action::Action;
 //! use nic_abi::desc::{QueueIndex, RingSize, RxStatus, VmId};
 //! use nic_abi::device::FlowTableDevice;
+//! use nic_abi::emit::{FrameRepr, Ipv4Repr, NetworkRepr, Payload, TransportRepr, UdpRepr};
 //! use nic_abi::key::PortNo;
 //! use nic_abi::parse::parse_card;
 //! use nic_model::card::{Card, CardConfig};
@@ -72,11 +73,14 @@
 //!     })?);
 //! }
 //!
-//! let mut frame = vec![0u8; 1000];
-//! frame[12..14].copy_from_slice(&[0x08, 0x00]); // IPv4
-//! frame[14] = 0x45;
-//! frame[16..18].copy_from_slice(&986u16.to_be_bytes());
-//! frame[23] = 17; // UDP
+//! // A 1,000-byte IPv4/UDP frame: 42 bytes of headers, 958 of payload.
+//! let frame = FrameRepr {
+//!     network: NetworkRepr::Ipv4(Ipv4Repr::default()),
+//!     transport: TransportRepr::Udp(UdpRepr::default()),
+//!     payload: Payload::Zeros(958),
+//!     ..FrameRepr::default()
+//! }
+//! .to_vec()?;
 //! driver.insert(&parse_card(&frame, PortNo(101)), Action::output(PortNo(102)))?;
 //! assert_eq!(driver.occupancy(), 1);
 //!

@@ -35,7 +35,8 @@
 //! - [`counters`]: packet counters and the conservation law, checked by [`card::Card::finish`].
 //! - [`card`]: everything wired together: [`card::Card`] and its configuration, one file per
 //!   job under `card/` (events, the packet store, the wire, lookup, RX, TX, miss and
-//!   interrupt paths, a packet's end, VM queue pairs, VLAN edits, the management port's
+//!   interrupt paths, a packet's end, VM queue pairs, VLAN edits, the MAC/VLAN lookup of the
+//!   card configured as an SR-IOV embedded bridge (`LookupMode::MacVlan`), the management port's
 //!   `FlowTableDevice` and the register interface); its module doc lists them.
 //!
 //! ## A first run

@@ -1,13 +1,22 @@
 //! Seeded random Ethernet frames covering every header kind the card parses: Ethernet II,
 //! 802.1Q and QinQ tags, LLC/SNAP, ARP, IPv4 (options, fragments), IPv6 (with and without
-//! extension headers), TCP, UDP, SCTP, ICMP, ICMPv6, and damaged variants (truncated, bad
-//! lengths). Flows repeat (a pool of addresses and ports), so table lookups both hit and miss.
+//! a hop-by-hop header), TCP, UDP, SCTP, ICMP, ICMPv6, an EtherType with no header after it,
+//! and damaged frames (cut short, or one byte overwritten). Flows repeat (a pool of addresses
+//! and ports), so table lookups both hit and miss. The headers are emitted by
+//! [`nic_abi::emit`]; the damage is done to the emitted bytes.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use nic_abi::emit::{
+    ArpRepr, Checksum, EmitError, EthernetRepr, FrameRepr, IcmpRepr, Ipv4Repr, Ipv6ExtHeader,
+    Ipv6Repr, Len, NetworkRepr, Payload, SctpRepr, TcpRepr, TransportRepr, UdpRepr, VlanTag,
+};
+use nic_abi::key::{EtherType, MacAddr};
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// `n` frames from `seed`; the same arguments give the same frames.
-pub fn random_frames(n: usize, seed: u64) -> Vec<Vec<u8>> {
+pub fn random_frames(n: usize, seed: u64) -> Result<Vec<Vec<u8>>, EmitError> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     (0..n).map(|_| random_frame(&mut rng)).collect()
 }
@@ -16,33 +25,90 @@ fn pick<T: Copy>(rng: &mut impl Rng, items: &[T]) -> T {
     items[rng.random_range(0..items.len())]
 }
 
-/// One frame: L2 header, L3, L4, payload, then perhaps damage.
-pub fn random_frame(rng: &mut impl Rng) -> Vec<u8> {
+/// Eight bytes of IPv4 options: no-operations.
+const NOP_OPTIONS: [u8; 8] = [1; 8];
+
+/// An empty hop-by-hop options header.
+const HOP_BY_HOP: [Ipv6ExtHeader<'static>; 1] = [Ipv6ExtHeader::Options {
+    protocol: 0,
+    data: &[0; 6],
+}];
+
+/// An echo request's header: identifier 1, sequence 1.
+fn echo_request(ty: u8) -> TransportRepr<'static> {
+    TransportRepr::Icmp(IcmpRepr {
+        ty,
+        rest: [0, 1, 0, 1],
+        ..IcmpRepr::default()
+    })
+}
+
+/// What follows the Ethernet header.
+struct Layers {
+    /// `Some`: this EtherType, whatever the network layer.
+    ether_type: Option<EtherType>,
+    network: NetworkRepr<'static>,
+    transport: TransportRepr<'static>,
+    payload: Payload<'static>,
+}
+
+impl Layers {
+    /// `network` alone, under the EtherType it implies.
+    fn network(network: NetworkRepr<'static>) -> Layers {
+        Layers {
+            ether_type: None,
+            network,
+            transport: TransportRepr::None,
+            payload: Payload::default(),
+        }
+    }
+}
+
+/// One frame: L2 header, L3, L4, payload, then perhaps damage. The draws from `rng` come in
+/// a fixed order, so a seed always gives the same frames.
+pub fn random_frame(rng: &mut impl Rng) -> Result<Vec<u8>, EmitError> {
     let flow: u8 = rng.random_range(0..64);
-    let mut f = vec![0x02, 0, 0, 0, 0, flow % 8, 0x02, 0, 0, 0, 1, flow % 5];
-    match rng.random_range(0..10) {
-        0 => f.extend([0x81, 0x00, 0x20, flow]),
-        1 => f.extend([0x88, 0xa8, 0x00, 0x10, 0x81, 0x00, 0x00, flow]),
-        _ => {}
-    }
-    let l3_kind = rng.random_range(0..12);
-    let (ethertype, l3): (u16, Vec<u8>) = match l3_kind {
-        0 => (0x0806, arp(flow)),
-        1..=3 => (0x86dd, ipv6(rng, flow)),
-        4 => (pick(rng, &[0x8847u16, 0x88cc, 0x0800]), Vec::new()),
-        _ => (0x0800, ipv4(rng, flow)),
+    let tags = match rng.random_range(0..10) {
+        0 => vec![VlanTag::dot1q(u16::from(flow), 1)],
+        1 => vec![
+            VlanTag {
+                tpid: EtherType::QINQ,
+                tci: 0x0010,
+            },
+            VlanTag::dot1q(u16::from(flow), 0),
+        ],
+        _ => Vec::new(),
     };
-    if rng.random_range(0..20) == 0 {
-        // 802.3 length + LLC/SNAP carrying the EtherType.
-        let len = u16::try_from(l3.len() + 8).unwrap_or(1500).min(1500);
-        f.extend(len.to_be_bytes());
-        f.extend([0xaa, 0xaa, 0x03, 0, 0, 0]);
+    let layers = match rng.random_range(0..12) {
+        0 => Layers::network(NetworkRepr::Arp(arp(flow))),
+        1..=3 => ipv6(rng, flow),
+        4 => Layers {
+            // MPLS, LLDP, or IPv4 with no IPv4 header.
+            ether_type: Some(pick(
+                rng,
+                &[EtherType(0x8847), EtherType(0x88cc), EtherType::IPV4],
+            )),
+            ..Layers::network(NetworkRepr::None)
+        },
+        _ => ipv4(rng, flow),
+    };
+    // Sometimes an 802.3 length and LLC/SNAP carry the EtherType.
+    let llc_snap = (rng.random_range(0..20) == 0).then_some(Len::Consistent);
+    let mut f = FrameRepr {
+        ethernet: EthernetRepr {
+            dst: MacAddr([0x02, 0, 0, 0, 0, flow % 8]),
+            src: MacAddr([0x02, 0, 0, 0, 1, flow % 5]),
+            tags: &tags,
+            ether_type: layers.ether_type,
+            llc_snap,
+        },
+        network: layers.network,
+        transport: layers.transport,
+        payload: layers.payload,
+        min_len: 60,
     }
-    f.extend(ethertype.to_be_bytes());
-    f.extend(&l3);
-    if f.len() < 60 {
-        f.resize(60, 0);
-    }
+    .to_vec()?;
+    // Damage at a random place in the bytes, which no header's representation can name.
     match rng.random_range(0..16) {
         0 => {
             let cut = rng.random_range(0..f.len());
@@ -54,104 +120,112 @@ pub fn random_frame(rng: &mut impl Rng) -> Vec<u8> {
         }
         _ => {}
     }
-    f
+    Ok(f)
 }
 
-fn arp(flow: u8) -> Vec<u8> {
-    let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1 + flow % 2];
-    a.extend([
-        2, 0, 0, 0, 1, flow, 10, 0, 0, flow, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1,
-    ]);
-    a
-}
-
-fn l4(rng: &mut impl Rng, proto: u8, flow: u8) -> Vec<u8> {
-    let sport = 1024 + u16::from(flow);
-    let dport = pick(rng, &[80u16, 443, 53, 22, 8080]);
-    match proto {
-        6 => {
-            let mut t = Vec::new();
-            t.extend(sport.to_be_bytes());
-            t.extend(dport.to_be_bytes());
-            t.extend([0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
-            t
-        }
-        17 | 132 => {
-            let mut u = Vec::new();
-            u.extend(sport.to_be_bytes());
-            u.extend(dport.to_be_bytes());
-            u.extend([0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-            u
-        }
-        _ => vec![8, 0, 0, 0, 0, 1, 0, 1],
+fn arp(flow: u8) -> ArpRepr {
+    ArpRepr {
+        oper: 1 + u16::from(flow % 2),
+        sha: MacAddr([2, 0, 0, 0, 1, flow]),
+        spa: Ipv4Addr::new(10, 0, 0, flow),
+        tpa: Ipv4Addr::new(10, 0, 0, 1),
+        ..ArpRepr::default()
     }
 }
 
-fn ipv4(rng: &mut impl Rng, flow: u8) -> Vec<u8> {
+/// The transport header for IP protocol `proto` and its payload; any protocol but TCP, UDP
+/// and SCTP carries an ICMP echo request's 8 bytes.
+fn l4(rng: &mut impl Rng, proto: u8, flow: u8) -> (TransportRepr<'static>, Payload<'static>) {
+    let src_port = 1024 + u16::from(flow);
+    let dst_port = pick(rng, &[80u16, 443, 53, 22, 8080]);
+    match proto {
+        6 => (
+            TransportRepr::Tcp(TcpRepr {
+                src_port,
+                dst_port,
+                seq: 1,
+                flags: TcpRepr::PSH | TcpRepr::ACK,
+                window: u16::MAX,
+                ..TcpRepr::default()
+            }),
+            Payload::default(),
+        ),
+        // 16 bytes whose length field says 20 (a UDP length the datagram does not hold).
+        17 => (
+            TransportRepr::Udp(UdpRepr {
+                src_port,
+                dst_port,
+                length: Len::Forced(20),
+                ..UdpRepr::default()
+            }),
+            Payload::Zeros(8),
+        ),
+        // The same 16 bytes: the tag holds what is UDP's length there.
+        132 => (
+            TransportRepr::Sctp(SctpRepr {
+                src_port,
+                dst_port,
+                verification_tag: 20 << 16,
+                ..SctpRepr::default()
+            }),
+            Payload::Zeros(4),
+        ),
+        _ => (echo_request(8), Payload::default()),
+    }
+}
+
+fn ipv4(rng: &mut impl Rng, flow: u8) -> Layers {
     let proto = pick(rng, &[6u8, 6, 17, 17, 1, 132, 47]);
-    let options = if rng.random_range(0..8) == 0 {
-        8usize
+    let options: &'static [u8] = if rng.random_range(0..8) == 0 {
+        &NOP_OPTIONS
     } else {
-        0
+        &[]
     };
-    let frag: u16 = match rng.random_range(0..16) {
-        0 => 0x2000,
+    let flags_fragment = match rng.random_range(0..16) {
+        0 => Ipv4Repr::MORE_FRAGMENTS,
         1 => 0x00b9,
         _ => 0,
     };
-    let payload = l4(rng, proto, flow);
-    let ihl = u8::try_from(5 + options / 4).unwrap_or(5);
-    let total = u16::try_from(usize::from(ihl) * 4 + payload.len()).unwrap_or(u16::MAX);
-    let mut h = vec![0x40 | ihl, pick(rng, &[0u8, 0xb8, 0x02])];
-    h.extend(total.to_be_bytes());
-    h.extend([0, 1]);
-    h.extend(frag.to_be_bytes());
-    h.extend([64, proto, 0, 0, 10, 0, 0, flow, 10, 0, 1, flow % 4]);
-    h.resize(usize::from(ihl) * 4, 1);
-    h.extend(payload);
-    h
+    let (transport, payload) = l4(rng, proto, flow);
+    Layers {
+        ether_type: None,
+        network: NetworkRepr::Ipv4(Ipv4Repr {
+            tos: pick(rng, &[0u8, 0xb8, 0x02]),
+            ident: 1,
+            flags_fragment,
+            protocol: Some(proto),
+            checksum: Checksum::Forced(0),
+            src: Ipv4Addr::new(10, 0, 0, flow),
+            dst: Ipv4Addr::new(10, 0, 1, flow % 4),
+            options,
+            ..Ipv4Repr::default()
+        }),
+        transport,
+        payload,
+    }
 }
 
-fn ipv6(rng: &mut impl Rng, flow: u8) -> Vec<u8> {
+fn ipv6(rng: &mut impl Rng, flow: u8) -> Layers {
     let proto = pick(rng, &[6u8, 17, 58, 58]);
-    let ext = rng.random_range(0..6) == 0;
-    let mut payload = Vec::new();
-    let next = if ext {
-        payload.extend([proto, 0, 0, 0, 0, 0, 0, 0]);
-        0
+    let extensions: &'static [Ipv6ExtHeader<'static>] = if rng.random_range(0..6) == 0 {
+        &HOP_BY_HOP
     } else {
-        proto
+        &[]
     };
-    payload.extend(if proto == 58 {
-        vec![128, 0, 0, 0, 0, 1, 0, 1]
+    let (transport, payload) = if proto == 58 {
+        (echo_request(128), Payload::default())
     } else {
         l4(rng, proto, flow)
-    });
-    let len = u16::try_from(payload.len()).unwrap_or(u16::MAX);
-    let mut h = vec![0x60, 0, 0, 0];
-    h.extend(len.to_be_bytes());
-    h.extend([next, 64]);
-    h.extend([
-        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, flow,
-    ]);
-    h.extend([
-        0x20,
-        0x01,
-        0x0d,
-        0xb8,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        1,
-        flow % 4,
-    ]);
-    h.extend(payload);
-    h
+    };
+    Layers {
+        ether_type: None,
+        network: NetworkRepr::Ipv6(Ipv6Repr {
+            src: Ipv6Addr::new(0x2001, 0x0db8, 0, 0, 0, 0, 0, u16::from(flow)),
+            dst: Ipv6Addr::new(0x2001, 0x0db8, 0, 0, 0, 0, 0, 0x0100 | u16::from(flow % 4)),
+            extensions,
+            ..Ipv6Repr::default()
+        }),
+        transport,
+        payload,
+    }
 }

@@ -618,7 +618,13 @@ fn cosim(args: &CosimArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         },
-        None => random_frames(args.packets, args.seed),
+        None => match random_frames(args.packets, args.seed) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("snich cosim: a random frame could not be built: {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     // Frames enter on ports 1..=8 in turn.
     let frames: Vec<(Vec<u8>, PortNo)> = frames

@@ -12,9 +12,11 @@
 //!
 //! The built-in profile ([`Profile::builtin`], `profiles/default.toml`) is calibrated against
 //! the real switches measured on this project's machines; DESIGN.md ("Baselines, the host CPU
-//! model and cost profiles") says which numbers were fitted and which predicted. Only the
-//! baselines read a profile; the sNICh system's costs are constants of `snich-system`,
-//! `host-driver` and `flow-setup`.
+//! model and cost profiles") says which numbers were fitted and which predicted. Every switch
+//! reads it: the baselines, and the sNICh system (`[snich.*]`, mapped onto `host-driver`'s and
+//! `flow-setup`'s cost structs by `snich_switch`); `[classifier]` prices a lookup's node
+//! visits for every switch that classifies. [`ProfileOverrides`] (a scenario's `[profile]`
+//! table) replace numbers by key path before validation.
 //!
 //! ```
 //! use sim_harness::profile::Profile;
@@ -35,6 +37,9 @@ use serde::Deserialize;
 
 /// The built-in profile's text.
 pub const DEFAULT_PROFILE_TOML: &str = include_str!("../../profiles/default.toml");
+
+/// The name errors give the built-in profile.
+const BUILTIN_FILE: &str = "profiles/default.toml (built in)";
 
 /// Why a profile could not be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -65,6 +70,132 @@ pub enum ProfileError {
         /// What is wrong.
         what: String,
     },
+    /// An override names no number of the profile, or is not a number.
+    #[error("{file}: override profile.{key}: {what}")]
+    Override {
+        /// The profile file.
+        file: String,
+        /// The key path (`ovs.upcall`).
+        key: String,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// New values for some of a profile's numbers: key path (`ovs.upcall`) to value, in the unit
+/// the profile gives that key. A scenario's `[profile]` table holds them, flat
+/// (`"ovs.upcall" = 20000`) or nested (`[profile.ovs]` `upcall = 20000`; what
+/// `snich sweep --vary profile.ovs.upcall=..` writes). An overridden number's source says it
+/// was overridden and what it replaced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileOverrides(BTreeMap<String, f64>);
+
+impl ProfileOverrides {
+    /// The overrides of a `[profile]` table (nested tables joined with `.`); a value that is
+    /// not a number is an error naming its key.
+    pub fn from_table(table: &toml::Table) -> Result<ProfileOverrides, ProfileError> {
+        let mut out = BTreeMap::new();
+        flatten(table, "", &mut out)?;
+        Ok(ProfileOverrides(out))
+    }
+
+    /// No override.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Sets `key` to `value`.
+    pub fn set(&mut self, key: &str, value: f64) {
+        self.0.insert(key.to_string(), value);
+    }
+
+    /// The overrides in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, f64)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// `text` (a profile file named `file`) with the overrides applied, as a TOML table.
+    fn apply(&self, text: &str, file: &str) -> Result<toml::Table, ProfileError> {
+        let mut doc: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ProfileError::Parse {
+                    file: file.to_string(),
+                    what: e.to_string().trim_end().replace('\n', " "),
+                })?;
+        for (key, value) in self.iter() {
+            let err = |what: &str| ProfileError::Override {
+                file: file.to_string(),
+                key: key.to_string(),
+                what: what.to_string(),
+            };
+            let mut table = &mut doc;
+            let mut parts = key.split('.').peekable();
+            let quantity = loop {
+                let Some(part) = parts.next() else {
+                    return Err(err("not a number of the profile"));
+                };
+                let next = table
+                    .get_mut(part)
+                    .and_then(toml::Value::as_table_mut)
+                    .ok_or_else(|| err("not a number of the profile"))?;
+                if parts.peek().is_none() {
+                    break next;
+                }
+                table = next;
+            };
+            let (Some(old), Some(source)) = (
+                quantity.get("value").map(ToString::to_string),
+                quantity
+                    .get("source")
+                    .and_then(toml::Value::as_str)
+                    .map(str::to_string),
+            ) else {
+                return Err(err("not a number of the profile"));
+            };
+            quantity.insert("value".into(), toml::Value::Float(value));
+            quantity.insert(
+                "source".into(),
+                toml::Value::String(format!(
+                    "overridden by the scenario's [profile] table: {value} (the profile's {old}: {source})"
+                )),
+            );
+        }
+        Ok(doc)
+    }
+}
+
+/// Adds `table`'s numbers to `out` under `prefix`.
+fn flatten(
+    table: &toml::Table,
+    prefix: &str,
+    out: &mut BTreeMap<String, f64>,
+) -> Result<(), ProfileError> {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => flatten(t, &key, out)?,
+            #[allow(clippy::cast_precision_loss)]
+            toml::Value::Integer(i) => {
+                // Profile numbers are far below 2^53.
+                out.insert(key, *i as f64);
+            }
+            toml::Value::Float(f) => {
+                out.insert(key, *f);
+            }
+            other => {
+                return Err(ProfileError::Override {
+                    file: "the scenario".into(),
+                    key,
+                    what: format!("{} is not a number", other.type_str()),
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One number as a profile file writes it.
@@ -159,14 +290,64 @@ pub struct OvsSpec {
     pub upcall_queue: QuantitySpec,
 }
 
-/// `[sriov_veb]`: on-card times of the embedded switch.
+/// `[classifier]`: the flow classifier every switch that classifies runs (flow-setup's
+/// split tree: sNICh's agent and Open vSwitch's upcall handler).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VebSpec {
-    /// Time the switch is busy per packet (`ns`).
-    pub per_packet: QuantitySpec,
-    /// Time from a packet entering the switch to its decision (`ns`).
-    pub latency: QuantitySpec,
+pub struct ClassifierSpec {
+    /// One node visit of a lookup (`LookupCost::visits`).
+    pub per_visit: QuantitySpec,
+}
+
+/// `[snich.driver]`: the sNICh host driver's core (`host-driver`'s `DriverCosts`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnichDriverSpec {
+    /// One register write.
+    pub mmio_write: QuantitySpec,
+    /// One register read (the core stalls for the round trip).
+    pub mmio_read: QuantitySpec,
+    /// Taking one interrupt.
+    pub interrupt: QuantitySpec,
+    /// Reading and checking one miss record.
+    pub miss_record: QuantitySpec,
+    /// Writing one release command.
+    pub release: QuantitySpec,
+}
+
+/// `[snich.agent]`: the flow-setup agent (`flow-setup`'s `AgentCosts`; its per-visit cost is
+/// `classifier.per_visit`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnichAgentSpec {
+    /// The fixed part of a setup (classification excluded).
+    pub setup: QuantitySpec,
+    /// A miss held behind a setup already under way.
+    pub held: QuantitySpec,
+    /// Forwarding one packet in software.
+    pub software_forward: QuantitySpec,
+}
+
+/// `[snich.iommu]`: grant operations (`host-driver`'s `IommuCosts`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnichIommuSpec {
+    /// Mapping one grant (page-table walk and update).
+    pub map: QuantitySpec,
+    /// Unmapping one grant (with its IOTLB invalidation).
+    pub unmap: QuantitySpec,
+}
+
+/// `[snich]`: the sNICh system's host costs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnichSpec {
+    /// `[snich.driver]`.
+    pub driver: SnichDriverSpec,
+    /// `[snich.agent]`.
+    pub agent: SnichAgentSpec,
+    /// `[snich.iommu]`.
+    pub iommu: SnichIommuSpec,
 }
 
 /// A profile file as written.
@@ -183,8 +364,10 @@ pub struct ProfileSpec {
     pub linux_bridge: BridgeSpec,
     /// `[ovs]`.
     pub ovs: OvsSpec,
-    /// `[sriov_veb]`.
-    pub sriov_veb: VebSpec,
+    /// `[classifier]`.
+    pub classifier: ClassifierSpec,
+    /// `[snich]`.
+    pub snich: SnichSpec,
 }
 
 /// vNIC back-end costs, in cycles.
@@ -251,13 +434,57 @@ pub struct OvsCosts {
     pub upcall_queue: u32,
 }
 
-/// SR-IOV VEB on-card times.
+/// The classifier's cost, in cycles.
 #[derive(Debug, Clone, PartialEq)]
-pub struct VebCosts {
-    /// Switch busy time per packet.
-    pub per_packet: SimDuration,
-    /// Decision latency.
-    pub latency: SimDuration,
+pub struct ClassifierCosts {
+    /// See [`ClassifierSpec::per_visit`].
+    pub per_visit: f64,
+}
+
+/// The sNICh driver's costs, in cycles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnichDriverCosts {
+    /// See [`SnichDriverSpec::mmio_write`].
+    pub mmio_write: f64,
+    /// See [`SnichDriverSpec::mmio_read`].
+    pub mmio_read: f64,
+    /// See [`SnichDriverSpec::interrupt`].
+    pub interrupt: f64,
+    /// See [`SnichDriverSpec::miss_record`].
+    pub miss_record: f64,
+    /// See [`SnichDriverSpec::release`].
+    pub release: f64,
+}
+
+/// The agent's costs, in cycles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnichAgentCosts {
+    /// See [`SnichAgentSpec::setup`].
+    pub setup: f64,
+    /// See [`SnichAgentSpec::held`].
+    pub held: f64,
+    /// See [`SnichAgentSpec::software_forward`].
+    pub software_forward: f64,
+}
+
+/// The IOMMU's grant costs, in cycles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnichIommuCosts {
+    /// See [`SnichIommuSpec::map`].
+    pub map: f64,
+    /// See [`SnichIommuSpec::unmap`].
+    pub unmap: f64,
+}
+
+/// The sNICh system's costs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnichCosts {
+    /// `[snich.driver]`.
+    pub driver: SnichDriverCosts,
+    /// `[snich.agent]`.
+    pub agent: SnichAgentCosts,
+    /// `[snich.iommu]`.
+    pub iommu: SnichIommuCosts,
 }
 
 /// A validated profile: host costs in cycles (fractional: a per-byte cost is less than one).
@@ -275,8 +502,10 @@ pub struct Profile {
     pub linux_bridge: BridgeCosts,
     /// `[ovs]`.
     pub ovs: OvsCosts,
-    /// `[sriov_veb]`.
-    pub sriov_veb: VebCosts,
+    /// `[classifier]`.
+    pub classifier: ClassifierCosts,
+    /// `[snich]`.
+    pub snich: SnichCosts,
     sources: BTreeMap<String, String>,
 }
 
@@ -373,33 +602,53 @@ fn f64_to_u64(v: f64) -> u64 {
 impl Profile {
     /// The built-in profile (`profiles/default.toml`, compiled in).
     pub fn builtin() -> Result<Profile, ProfileError> {
-        Profile::parse(DEFAULT_PROFILE_TOML, "profiles/default.toml (built in)")
+        Profile::parse(DEFAULT_PROFILE_TOML, BUILTIN_FILE)
     }
 
     /// Reads and validates the profile file at `path`.
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Io {
-            file: file.clone(),
-            what: e.to_string(),
-        })?;
+        let (text, file) = read_profile(path)?;
         Profile::parse(&text, &file)
     }
 
-    /// The profile a switch context names, or the built-in one.
-    pub fn for_context(path: Option<&PathBuf>) -> Result<Profile, ProfileError> {
-        match path {
-            Some(p) => Profile::load(p),
-            None => Profile::builtin(),
-        }
+    /// The profile a switch context names (or the built-in one), with `overrides` applied.
+    pub fn for_context(
+        path: Option<&PathBuf>,
+        overrides: &ProfileOverrides,
+    ) -> Result<Profile, ProfileError> {
+        let (text, file) = match path {
+            Some(p) => {
+                let (text, file) = read_profile(p)?;
+                (std::borrow::Cow::Owned(text), file)
+            }
+            None => (
+                std::borrow::Cow::Borrowed(DEFAULT_PROFILE_TOML),
+                BUILTIN_FILE.to_string(),
+            ),
+        };
+        Profile::parse_with(&text, &file, overrides)
     }
 
     /// Parses profile TOML; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Profile, ProfileError> {
-        let spec: ProfileSpec = toml::from_str(text).map_err(|e| ProfileError::Parse {
+        Profile::parse_with(text, file, &ProfileOverrides::default())
+    }
+
+    /// Parses profile TOML with `overrides` applied; `file` names it in errors.
+    pub fn parse_with(
+        text: &str,
+        file: &str,
+        overrides: &ProfileOverrides,
+    ) -> Result<Profile, ProfileError> {
+        let parse_err = |e: toml::de::Error| ProfileError::Parse {
             file: file.to_string(),
             what: e.to_string().trim_end().replace('\n', " "),
-        })?;
+        };
+        let spec: ProfileSpec = if overrides.is_empty() {
+            toml::from_str(text).map_err(parse_err)?
+        } else {
+            overrides.apply(text, file)?.try_into().map_err(parse_err)?
+        };
         Profile::from_spec(&spec, file)
     }
 
@@ -466,11 +715,10 @@ impl Profile {
         if ovs.revalidation_interval == SimDuration::ZERO {
             return Err(c.invalid("ovs.revalidation_interval", "must be positive"));
         }
-        let s = &spec.sriov_veb;
-        let sriov_veb = VebCosts {
-            per_packet: c.duration("sriov_veb.per_packet", &s.per_packet, "ns")?,
-            latency: c.duration("sriov_veb.latency", &s.latency, "ns")?,
+        let classifier = ClassifierCosts {
+            per_visit: c.cycles("classifier.per_visit", &spec.classifier.per_visit)?,
         };
+        let snich = snich_costs(&mut c, &spec.snich)?;
         Ok(Profile {
             name: spec.meta.name.clone(),
             reference_clock_mhz: clock,
@@ -478,7 +726,8 @@ impl Profile {
             nic_driver,
             linux_bridge,
             ovs,
-            sriov_veb,
+            classifier,
+            snich,
             sources: c.sources,
         })
     }
@@ -492,6 +741,51 @@ impl Profile {
     pub fn sources(&self) -> &BTreeMap<String, String> {
         &self.sources
     }
+}
+
+/// The text of the profile file at `path`, and its name for errors.
+fn read_profile(path: &Path) -> Result<(String, String), ProfileError> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((text, file)),
+        Err(e) => Err(ProfileError::Io {
+            file,
+            what: e.to_string(),
+        }),
+    }
+}
+
+/// Validates `[snich]`.
+fn snich_costs(c: &mut Checker<'_>, s: &SnichSpec) -> Result<SnichCosts, ProfileError> {
+    let d = &s.driver;
+    let a = &s.agent;
+    let i = &s.iommu;
+    Ok(SnichCosts {
+        driver: SnichDriverCosts {
+            mmio_write: c.cycles("snich.driver.mmio_write", &d.mmio_write)?,
+            mmio_read: c.cycles("snich.driver.mmio_read", &d.mmio_read)?,
+            interrupt: c.cycles("snich.driver.interrupt", &d.interrupt)?,
+            miss_record: c.cycles("snich.driver.miss_record", &d.miss_record)?,
+            release: c.cycles("snich.driver.release", &d.release)?,
+        },
+        agent: SnichAgentCosts {
+            setup: c.cycles("snich.agent.setup", &a.setup)?,
+            held: c.cycles("snich.agent.held", &a.held)?,
+            software_forward: c.cycles("snich.agent.software_forward", &a.software_forward)?,
+        },
+        iommu: SnichIommuCosts {
+            map: c.cycles("snich.iommu.map", &i.map)?,
+            unmap: c.cycles("snich.iommu.unmap", &i.unmap)?,
+        },
+    })
+}
+
+/// The time `cycles` take on a core of `clock_mhz` (rounded to the picosecond).
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub fn cycles_at(cycles: f64, clock_mhz: u32) -> SimDuration {
+    let ps = cycles.max(0.0) * 1e6 / f64::from(clock_mhz.max(1));
+    // Not negative; `as` saturates at the top.
+    SimDuration(ps.round() as u64)
 }
 
 /// Whole cycles of a fractional cost (rounded to nearest; costs are small and not negative).
@@ -509,12 +803,13 @@ mod tests {
     fn builtin_profile_loads_and_every_number_has_a_source() {
         let p = Profile::builtin().expect("built-in profile");
         assert_eq!(p.reference_clock_mhz, 2_600);
-        // 25 numbers, each with a source.
-        assert_eq!(p.sources().len(), 25);
+        // Every number of the file (each written with its `source`) is read and has one.
+        let numbers = DEFAULT_PROFILE_TOML.matches("source = \"").count();
+        assert_eq!(numbers, 34);
+        assert_eq!(p.sources().len(), numbers);
         assert!(p.sources().values().all(|s| !s.trim().is_empty()));
         assert_eq!(p.ovs.flow_limit, 200_000);
         assert_eq!(p.ovs.revalidation_interval, SimDuration::from_ms(500));
-        assert_eq!(p.sriov_veb.latency, SimDuration::from_ns(200));
         // 790 ns at 2.6 GHz.
         assert!((p.vnic.from_vm - 2_054.0).abs() < 1e-9);
     }

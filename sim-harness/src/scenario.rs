@@ -41,6 +41,7 @@ use nic_model::card::{CardConfig, InterVmPath};
 use serde::{Deserialize, Serialize};
 
 use crate::host_cpu::{HostConfig, HostCpu};
+use crate::profile::{Profile, ProfileError, ProfileOverrides};
 use crate::switch::{
     ExternalNode, InterVmCopy, SwitchContext, SwitchKind, Topology, VmIndex, VmNode, UPLINK_PORT,
 };
@@ -82,6 +83,10 @@ pub struct ScenarioSpec {
     pub workload: WorkloadSpec,
     /// The sweep `snich sweep` and `snich paper` run when no `--vary` is given.
     pub sweep: Option<SweepSpec>,
+    /// New values for numbers of the cost profile, by key path (`"ovs.upcall" = 20000`, or
+    /// nested: `[profile.ovs]` `upcall = 20000`), in the unit the profile gives the key.
+    #[serde(skip_serializing_if = "toml::Table::is_empty")]
+    pub profile: toml::Table,
 }
 
 impl Default for ScenarioSpec {
@@ -105,6 +110,7 @@ impl Default for ScenarioSpec {
             rules: RulesSpec::default(),
             workload: WorkloadSpec::default(),
             sweep: None,
+            profile: toml::Table::new(),
         }
     }
 }
@@ -119,8 +125,9 @@ pub struct HostSpec {
     pub clock_mhz: u32,
     /// Memory bandwidth, GB/s: every CPU copy and copy-engine transfer crosses it.
     pub memory_gbps: f64,
-    /// The baselines' cost profile (a path relative to the scenario file); none: the built-in
-    /// `profiles/default.toml`. The sNICh system's costs are `snich-system`'s defaults.
+    /// The cost profile of every switch (a path relative to the scenario file); none: the
+    /// built-in `profiles/default.toml`. The scenario's `[profile]` table overrides its
+    /// numbers.
     pub profile: Option<PathBuf>,
 }
 
@@ -251,6 +258,8 @@ pub struct Scenario {
     pub host: HostConfig,
     /// The cost profile, resolved against the scenario's directory.
     pub profile: Option<PathBuf>,
+    /// The `[profile]` overrides (checked against the profile when the scenario is read).
+    pub profile_overrides: ProfileOverrides,
     /// The card (its `inter_vm` path follows [`Scenario::inter_vm`]).
     pub card: CardConfig,
     /// The sNICh system's inter-VM copy mode.
@@ -417,6 +426,7 @@ impl Scenario {
             card: self.card.clone(),
             inter_vm: self.inter_vm,
             profile: self.profile.clone(),
+            profile_overrides: self.profile_overrides.clone(),
             seed: self.seed,
         }
     }
@@ -800,6 +810,21 @@ impl TryFrom<LocatedSpec> for Scenario {
                 ));
             }
         }
+        // Overrides are checked against the profile now; the profile itself is checked when a
+        // switch loads it (its errors are that switch's).
+        let profile_overrides = ProfileOverrides::from_table(&spec.profile)
+            .and_then(|o| {
+                if !o.is_empty() {
+                    Profile::for_context(profile.as_ref(), &o)?;
+                }
+                Ok(o)
+            })
+            .map_err(|e| match e {
+                ProfileError::Override { key, what, .. } => {
+                    key_err(f, format!("profile.{key}"), what)
+                }
+                other => key_err(f, "profile", other.to_string()),
+            })?;
         let (card, inter_vm) = card(&spec, f)?;
         let topology = topology(&spec, f)?;
         let (rules, filter_rules) = rules(&spec, file.as_deref(), f, &topology)?;
@@ -843,6 +868,7 @@ impl TryFrom<LocatedSpec> for Scenario {
             switches,
             host,
             profile,
+            profile_overrides,
             card,
             inter_vm,
             topology,

@@ -1,7 +1,10 @@
 //! The sNICh system as a switch under test: `snich-system`'s composition of `nic-model`'s
 //! card with `host-driver`'s host, driver and mock guests, and the flow-setup agent servicing
 //! the miss queue, built by [`snich_system::assemble::SystemSpec::assemble`], the same code
-//! the system's own tests run.
+//! the system's own tests run. The SR-IOV VEB baseline ([`crate::baselines::SriovVeb`]) runs
+//! through this same switch over the card in its VEB configuration
+//! ([`SnichSwitch::assembled`] with `SystemSpec::assemble_veb`): same guests, queues,
+//! interrupts and host, another lookup.
 //!
 //! ```text
 //!  OfferedPacket ─┬─ from VM i:  guest i's TX ring + doorbell (queue i, port 101 + i)
@@ -12,27 +15,37 @@
 //! ```
 //!
 //! Guests re-post their RX buffers and free their TX slots when their queue's interrupt
-//! fires. A VM packet offered while its TX ring is full waits in a per-VM backlog (the guest
-//! driver's queue) of at most [`BACKLOG_LIMIT`] packets; beyond that it is dropped as
-//! `tx_queue_full`. Frames a guest cannot put in a 2 KiB TX buffer (under 14 or over 2,048
-//! bytes) are dropped as `malformed` before they reach the card.
+//! fires (and a guest whose TX ring looks full reads its completions first). A VM packet
+//! offered while its TX ring is still full is dropped as `queue_full`: the workload offers
+//! packets at fixed times whatever the switch does (open loop), and every switch's guests
+//! drop when their ring is full, the baselines' too (`baselines::vm_tx`), so no switch gets
+//! a deeper guest queue than another. Frames a guest cannot put in a 2 KiB TX buffer (under
+//! 14 or over 2,048 bytes) are dropped as `malformed` before they reach the card.
 //!
 //! Host CPU: the host's work runs on the scenario's `host.cores` and memory bus
-//! (`host-driver`'s host CPU model, as the software baselines' does): the interrupts,
-//! miss-ring service, the agent's classification, installs through the registers and
-//! releases, in simulated time (a flow setup's latency includes them), and the copy engine's
-//! submissions and completions or the CPU copies. Cycles are reported by use (`driver`, `agent`,
-//! `interrupts`, `grants`, `copy`). Guests use persistent grants (grant reuse). Driver costs
-//! are `host-driver`'s defaults (the scenario's cost profile is for the software switches).
+//! (`host-driver`'s host CPU model, [`host_driver::cpu::HostCpu`], the one the software
+//! baselines run on): the interrupts, miss-ring service, the agent's classification,
+//! installs through the registers and releases, in simulated time (a flow setup's latency
+//! includes them), and the copy engine's submissions and completions or the CPU copies.
+//! Cycles are reported by use (`driver`, `agent`, `interrupts`, `grants`, `copy`). Guests
+//! use persistent grants (grant reuse).
+//!
+//! Costs: every host cost of the system comes from the scenario's cost profile
+//! ([`crate::profile`]): `[snich.driver]` (MMIO reads and writes, interrupts, miss records,
+//! releases), `[snich.agent]` with `classifier.per_visit` (a setup's fixed part plus the
+//! split tree's node visits of its lookup, held misses, software forwarding),
+//! `[snich.iommu]` (grant maps and unmaps) and `[snich.copy_engine]` (the engine device's
+//! ring, doorbell, channels and completions), converted at the scenario host's clock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use bytes::Bytes;
+use flow_setup::agent::AgentCosts;
 use host_driver::copy::CopyMode;
-use host_driver::driver::Driver;
+use host_driver::driver::{Driver, DriverCosts};
 use host_driver::guest::{MockGuest, BUFFER_BYTES};
 use host_driver::host::CpuUse;
-use host_driver::iommu::GrantMode;
+use host_driver::iommu::{GrantMode, IommuCosts};
 use nic_abi::desc::{QueueIndex, RingIndex, RingSize};
 use nic_abi::time::SimTime;
 use nic_model::card::{PacketOrigin, PacketOutcome};
@@ -40,45 +53,58 @@ use snich_system::assemble::{numbered_guest, SystemSpec};
 use snich_system::control::ControlPlane;
 use snich_system::error::SystemError;
 
+use crate::profile::{cycles_at, whole_cycles, Profile};
 use crate::switch::{
     DropReason, Endpoint, InterVmCopy, OfferedPacket, SwitchContext, SwitchError, SwitchRun,
     SwitchUnderTest, VmIndex, UPLINK_PORT,
 };
 
-/// Packets a VM's driver queues while its TX ring is full.
-pub const BACKLOG_LIMIT: usize = 4096;
-
-/// A VM packet waiting for a TX slot: offer time and frame.
-type Backlogged = (SimTime, Bytes);
+/// A packet on the card: its offer time, and whether the caller marked it (the VEB marks
+/// packets its full rule set would drop, to count those it delivers).
+type Offered = (SimTime, bool);
 
 /// The guests and what the system remembers about packets in flight.
 #[derive(Debug)]
 struct Guests {
     guests: Vec<MockGuest>,
-    backlog: Vec<VecDeque<Backlogged>>,
-    /// VM packets on the card: (queue, TX ring index) -> offer time.
-    vm_offers: HashMap<(u16, u16), SimTime>,
+    /// VM packets on the card: (queue, TX ring index) -> offer.
+    vm_offers: HashMap<(u16, u16), Offered>,
 }
 
 impl Guests {
-    /// Queue `q`'s interrupt: the guest reads its completions, re-posts RX buffers and
-    /// sends what its backlog holds while TX slots are free.
+    /// Queue `q`'s interrupt: the guest reads its completions and re-posts RX buffers.
     fn service(&mut self, d: &mut Driver, q: QueueIndex) -> Result<(), SystemError> {
-        let i = usize::from(q.0);
-        let Some(g) = self.guests.get_mut(i) else {
+        let Some(g) = self.guests.get_mut(usize::from(q.0)) else {
             return Ok(());
         };
         g.poll(d.card_mut(), &mut Vec::new())?;
         g.post_rx_buffers(d.card_mut())?;
-        while g.tx_free() > 0 {
-            let Some((at, frame)) = self.backlog[i].pop_front() else {
-                break;
-            };
-            let index = g.send(d.card_mut(), &frame)?;
-            self.vm_offers.insert((q.0, index.value()), at);
-        }
         Ok(())
     }
+}
+
+/// Sets every host cost of `spec` from `profile` (cycles of a core at `clock_mhz`).
+fn apply_profile(spec: &mut SystemSpec, profile: &Profile, clock_mhz: u32) {
+    let d = &profile.snich.driver;
+    spec.driver.costs = DriverCosts {
+        mmio_write_cycles: whole_cycles(d.mmio_write),
+        mmio_read_cycles: whole_cycles(d.mmio_read),
+        interrupt_cycles: whole_cycles(d.interrupt),
+        miss_record_cycles: whole_cycles(d.miss_record),
+        release_cycles: whole_cycles(d.release),
+    };
+    let a = &profile.snich.agent;
+    spec.agent.costs = AgentCosts {
+        setup: cycles_at(a.setup, clock_mhz),
+        per_visit: cycles_at(profile.classifier.per_visit, clock_mhz),
+        held: cycles_at(a.held, clock_mhz),
+        software_forward: cycles_at(a.software_forward, clock_mhz),
+    };
+    let i = &profile.snich.iommu;
+    spec.host.iommu = IommuCosts {
+        map_cycles: whole_cycles(i.map),
+        unmap_cycles: whole_cycles(i.unmap),
+    };
 }
 
 /// The sNICh system as a switch under test.
@@ -88,8 +114,10 @@ pub struct SnichSwitch {
     cp: ControlPlane,
     guests: Guests,
     run: SwitchRun,
-    /// Wire packets on the card: sequence number -> offer time.
-    wire_offers: HashMap<u64, SimTime>,
+    /// Wire packets on the card: sequence number -> offer.
+    wire_offers: HashMap<u64, Offered>,
+    /// Marked packets delivered.
+    marked_delivered: u64,
     wire_seq: u64,
     offered_any: bool,
     outcomes: Vec<PacketOutcome>,
@@ -109,6 +137,18 @@ impl SnichSwitch {
             InterVmCopy::CpuCopy => ("snich/cpu-copy", CopyMode::CpuCopy),
             InterVmCopy::Hairpin => ("snich/hairpin", CopyMode::Hairpin),
         };
+        let rules = ctx.rules.clone();
+        SnichSwitch::assembled(name, ctx, |spec| spec.with_copy_mode(mode).assemble(rules))
+    }
+
+    /// The switch `name` over the system `build` assembles from `ctx`'s spec: one queue pair
+    /// per VM of the topology (rings of the VM's `queue_entries`), the card per `ctx.card`,
+    /// the host's and driver's clocks at the scenario host's.
+    pub(crate) fn assembled(
+        name: &str,
+        ctx: &SwitchContext,
+        build: impl FnOnce(SystemSpec) -> Result<(ControlPlane, Vec<MockGuest>), SystemError>,
+    ) -> Result<SnichSwitch, SwitchError> {
         let config = |what: String| SwitchError::Config {
             switch: name.to_string(),
             what,
@@ -126,25 +166,22 @@ impl SnichSwitch {
         let mut spec = SystemSpec {
             card: ctx.card.clone(),
             ..SystemSpec::new(guests)
-        }
-        .with_copy_mode(mode);
+        };
         spec.host.cpu = ctx.host;
         spec.driver.clock_mhz = ctx.host.clock_mhz;
-        let (mut cp, guests) = spec
-            .assemble(ctx.rules.clone())
-            .map_err(|e| config(e.to_string()))?;
+        apply_profile(&mut spec, &ctx.profile_for(name)?, ctx.host.clock_mhz);
+        let (mut cp, guests) = build(spec).map_err(|e| config(e.to_string()))?;
         cp.driver_mut().card_mut().record_outcomes(true);
-        let n = guests.len();
         Ok(SnichSwitch {
             name: name.to_string(),
             cp,
             guests: Guests {
                 guests,
-                backlog: vec![VecDeque::new(); n],
                 vm_offers: HashMap::new(),
             },
             run: SwitchRun::new(name)?,
             wire_offers: HashMap::new(),
+            marked_delivered: 0,
             wire_seq: 0,
             offered_any: false,
             outcomes: Vec::new(),
@@ -154,6 +191,11 @@ impl SnichSwitch {
     /// The control plane (driver, agent, card), for inspection.
     pub fn control_plane(&self) -> &ControlPlane {
         &self.cp
+    }
+
+    /// The control plane, writable (tests pre-installing entries on the card).
+    pub fn control_plane_mut(&mut self) -> &mut ControlPlane {
+        &mut self.cp
     }
 
     /// Runs the card and the host up to `until`, then records the packets that ended.
@@ -180,14 +222,23 @@ impl SnichSwitch {
             }
             .ok_or_else(|| internal(format!("an outcome for a packet never offered: {o:?}")))?;
             match o.result {
-                Ok(()) => self.run.record_delivery(offered, o.at, o.len),
+                Ok(()) => {
+                    self.marked_delivered += u64::from(offered.1);
+                    self.run.record_delivery(offered.0, o.at, o.len);
+                }
                 Err(reason) => self.run.record_drop(o.at, reason.into()),
             }
         }
         Ok(())
     }
 
-    fn offer_from_vm(&mut self, vm: VmIndex, at: SimTime, frame: Bytes) -> Result<(), SwitchError> {
+    fn offer_from_vm(
+        &mut self,
+        vm: VmIndex,
+        at: SimTime,
+        frame: Bytes,
+        marked: bool,
+    ) -> Result<(), SwitchError> {
         let i = usize::from(vm.0);
         if i >= self.guests.guests.len() {
             return Err(internal(format!("no VM {}", vm.0)));
@@ -202,43 +253,16 @@ impl SnichSwitch {
             // Completions may be waiting behind interrupt moderation.
             g.poll(card, &mut Vec::new()).map_err(internal)?;
         }
-        if g.tx_free() == 0 || !self.guests.backlog[i].is_empty() {
-            if self.guests.backlog[i].len() >= BACKLOG_LIMIT {
-                self.run.record_drop(at, DropReason::TxQueueFull);
-            } else {
-                self.guests.backlog[i].push_back((at, frame));
-            }
+        if g.tx_free() == 0 {
+            self.run.record_drop(at, DropReason::QueueFull);
             return Ok(());
         }
         let index: RingIndex = g.send(card, &frame).map_err(internal)?;
         let queue = u16::try_from(i).map_err(internal)?;
-        self.guests.vm_offers.insert((queue, index.value()), at);
+        self.guests
+            .vm_offers
+            .insert((queue, index.value()), (at, marked));
         Ok(())
-    }
-
-    /// Sends what the backlogs hold, running the system until the guests have room.
-    fn flush_backlogs(&mut self) -> Result<(), SwitchError> {
-        let waiting = |g: &Guests| g.backlog.iter().map(VecDeque::len).sum::<usize>();
-        loop {
-            let before = waiting(&self.guests);
-            if before == 0 {
-                return Ok(());
-            }
-            let guests = &mut self.guests;
-            self.cp
-                .drain(|d, q| guests.service(d, q))
-                .map_err(internal)?;
-            // Drained: every completion is written; each guest reads them and sends more.
-            let d = self.cp.driver_mut();
-            for q in 0..guests.guests.len() {
-                let q = QueueIndex(u16::try_from(q).map_err(internal)?);
-                guests.service(d, q).map_err(internal)?;
-            }
-            self.collect()?;
-            if waiting(&self.guests) == before {
-                return Err(internal("a VM's TX ring never frees (completions lost)"));
-            }
-        }
     }
 }
 
@@ -248,6 +272,21 @@ impl SwitchUnderTest for SnichSwitch {
     }
 
     fn offer(&mut self, packet: OfferedPacket) -> Result<(), SwitchError> {
+        self.offer_marked(packet, false)
+    }
+
+    fn finish(self: Box<Self>) -> Result<SwitchRun, SwitchError> {
+        Ok((*self).finish_marked()?.0)
+    }
+}
+
+impl SnichSwitch {
+    /// Offers `packet`, marked or not (see [`SnichSwitch::finish_marked`]).
+    pub(crate) fn offer_marked(
+        &mut self,
+        packet: OfferedPacket,
+        marked: bool,
+    ) -> Result<(), SwitchError> {
         let at = packet.at;
         if !self.offered_any {
             self.offered_any = true;
@@ -257,11 +296,11 @@ impl SwitchUnderTest for SnichSwitch {
         self.cp.driver_mut().card_mut().advance_to(at);
         self.run.ledger.offer();
         match packet.from {
-            Endpoint::Vm(vm) => self.offer_from_vm(vm, at, packet.frame),
+            Endpoint::Vm(vm) => self.offer_from_vm(vm, at, packet.frame, marked),
             Endpoint::External(_) => {
                 let seq = self.wire_seq;
                 self.wire_seq += 1;
-                self.wire_offers.insert(seq, at);
+                self.wire_offers.insert(seq, (at, marked));
                 self.cp
                     .driver_mut()
                     .card_mut()
@@ -271,8 +310,8 @@ impl SwitchUnderTest for SnichSwitch {
         }
     }
 
-    fn finish(mut self: Box<Self>) -> Result<SwitchRun, SwitchError> {
-        self.flush_backlogs()?;
+    /// Ends the run: the run, and how many marked packets were delivered.
+    pub(crate) fn finish_marked(mut self) -> Result<(SwitchRun, u64), SwitchError> {
         let guests = &mut self.guests;
         self.cp
             .drain(|d, q| guests.service(d, q))
@@ -314,7 +353,7 @@ impl SwitchUnderTest for SnichSwitch {
         ] {
             run.extra.insert(k.to_string(), v);
         }
-        Ok(run)
+        Ok((run, self.marked_delivered))
     }
 }
 
@@ -324,6 +363,9 @@ mod tests {
     use crate::host_cpu::HostConfig as HostCpuConfig;
     use crate::switch::{ExternalHostIndex, ExternalNode, Topology, VmNode};
     use flow_setup::ofctl::parse_rules;
+    use nic_abi::emit::{
+        EthernetRepr, FrameRepr, Ipv4Repr, NetworkRepr, Payload, TransportRepr, UdpRepr,
+    };
     use nic_abi::key::MacAddr;
     use nic_abi::time::SimDuration;
     use nic_model::card::{CardConfig, TableConfig};
@@ -364,25 +406,34 @@ mod tests {
             },
             inter_vm,
             profile: None,
+            profile_overrides: Default::default(),
             seed: 1,
         }
     }
 
+    /// A `len`-byte UDP frame (at least 42), 10.0.0.1:`sport` -> 10.0.0.2:80.
     fn frame(src: MacAddr, dst: MacAddr, len: usize, sport: u16) -> Bytes {
-        let mut f = vec![0u8; len];
-        f[0..6].copy_from_slice(&dst.0);
-        f[6..12].copy_from_slice(&src.0);
-        f[12..14].copy_from_slice(&[0x08, 0x00]);
-        f[14] = 0x45;
-        let ip_len = u16::try_from(len - 14).expect("short");
-        f[16..18].copy_from_slice(&ip_len.to_be_bytes());
-        f[22] = 64;
-        f[23] = 17;
-        f[26..30].copy_from_slice(&[10, 0, 0, 1]);
-        f[30..34].copy_from_slice(&[10, 0, 0, 2]);
-        f[34..36].copy_from_slice(&sport.to_be_bytes());
-        f[36..38].copy_from_slice(&80u16.to_be_bytes());
-        Bytes::from(f)
+        FrameRepr {
+            ethernet: EthernetRepr {
+                dst,
+                src,
+                ..EthernetRepr::default()
+            },
+            network: NetworkRepr::Ipv4(Ipv4Repr {
+                src: [10, 0, 0, 1].into(),
+                dst: [10, 0, 0, 2].into(),
+                ..Ipv4Repr::default()
+            }),
+            transport: TransportRepr::Udp(UdpRepr {
+                src_port: sport,
+                dst_port: 80,
+                ..UdpRepr::default()
+            }),
+            payload: Payload::Zeros(len.checked_sub(42).expect("room for the headers")),
+            ..FrameRepr::default()
+        }
+        .to_bytes()
+        .expect("a plain UDP frame")
     }
 
     fn offer(s: &mut SnichSwitch, n: u64, from: Endpoint, dst: MacAddr, len: usize) {
@@ -524,7 +575,7 @@ mod tests {
             frame: Bytes::from(vec![0u8; 10]),
         })
         .expect("offered");
-        // A burst larger than the TX ring at one instant waits in the backlog.
+        // A burst larger than the 64-entry TX ring at one instant: what does not fit drops.
         for _ in 0..150 {
             s.offer(OfferedPacket {
                 at: SimTime(1_000),
@@ -536,6 +587,10 @@ mod tests {
         let r = Box::new(s).finish().expect("finished");
         assert_eq!(r.ledger.dropped.get(&DropReason::Malformed), Some(&1));
         assert_eq!(r.ledger.offered, 151);
+        assert_eq!(
+            r.ledger.dropped.get(&DropReason::QueueFull),
+            Some(&(150 - 64))
+        );
         assert_eq!(r.ledger.delivered + r.ledger.dropped_total(), 151);
     }
 }

@@ -29,7 +29,7 @@ use nic_abi::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
 use crate::host_cpu::HostConfig;
-use crate::profile::Profile;
+use crate::profile::{Profile, ProfileOverrides};
 
 /// The uplink's switch port (the first MAC port; external hosts are behind it).
 pub const UPLINK_PORT: PortNo = PortNo(1);
@@ -164,8 +164,6 @@ pub enum DropReason {
     RxFifoFull,
     /// The slow path answered with another upcall (a datapath bug, counted, not looped).
     SlowPathUpcall,
-    /// The sending VM's TX queue on the card was full (sNICh system).
-    TxQueueFull,
     /// The upcall queue to the slow path was full (Open vSwitch).
     UpcallLost,
     /// Sender and receiver are on different VLANs.
@@ -179,7 +177,7 @@ pub struct UnknownDropReason(pub String);
 
 impl DropReason {
     /// Every reason, in the order of their names.
-    pub const ALL: [DropReason; 16] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::AgentDrop,
         DropReason::BadDescriptor,
         DropReason::DmaFault,
@@ -193,7 +191,6 @@ impl DropReason {
         DropReason::RuleDrop,
         DropReason::RxFifoFull,
         DropReason::SlowPathUpcall,
-        DropReason::TxQueueFull,
         DropReason::UpcallLost,
         DropReason::VlanMismatch,
     ];
@@ -214,7 +211,6 @@ impl DropReason {
             DropReason::RuleDrop => "rule_drop",
             DropReason::RxFifoFull => "rx_fifo_full",
             DropReason::SlowPathUpcall => "slow_path_upcall",
-            DropReason::TxQueueFull => "tx_queue_full",
             DropReason::UpcallLost => "upcall_lost",
             DropReason::VlanMismatch => "vlan_mismatch",
         }
@@ -552,17 +548,22 @@ pub struct SwitchContext {
     /// The cost profile file (per-operation host CPU costs, each with its source); `None`:
     /// the built-in default profile.
     pub profile: Option<std::path::PathBuf>,
+    /// The scenario's `[profile]` overrides of the profile's numbers.
+    pub profile_overrides: ProfileOverrides,
     /// The run's seed, for any randomness inside a switch.
     pub seed: u64,
 }
 
 impl SwitchContext {
-    /// The cost profile the context names (or the built-in one), for `switch`: a profile
-    /// that does not load is that switch's configuration error.
+    /// The cost profile the context names (or the built-in one) with the context's
+    /// overrides, for `switch`: a profile that does not load is that switch's configuration
+    /// error.
     pub fn profile_for(&self, switch: &str) -> Result<Profile, SwitchError> {
-        Profile::for_context(self.profile.as_ref()).map_err(|e| SwitchError::Config {
-            switch: switch.to_string(),
-            what: e.to_string(),
+        Profile::for_context(self.profile.as_ref(), &self.profile_overrides).map_err(|e| {
+            SwitchError::Config {
+                switch: switch.to_string(),
+                what: e.to_string(),
+            }
         })
     }
 }

@@ -73,6 +73,7 @@ mod tests {
     fn nothing_more_is_charged_when_the_batch_cost_only_its_upfront_price() {
         let costs = AgentCosts {
             setup: SimDuration::from_ns(4_000),
+            per_visit: SimDuration::from_ns(2),
             held: SimDuration::from_ns(100),
             software_forward: SimDuration::from_ns(4_000),
         };

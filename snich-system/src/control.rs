@@ -120,6 +120,11 @@ pub struct ControlPlane {
     /// NAPI does); miss interrupts meanwhile are masked and cost nothing.
     miss_polling: bool,
     interrupts: Vec<(IrqVector, SimTime)>,
+    /// The agent's time not yet converted to whole cycles (ps x MHz, under 10^6): the
+    /// agent's work is priced as durations, billed in cycles, so a part of a cycle is carried
+    /// to the next piece of work and the cycles billed do not depend on how batches were
+    /// split over cores.
+    agent_carry: u128,
     metrics: ControlMetrics,
 }
 
@@ -148,6 +153,7 @@ impl ControlPlane {
             ready: BTreeMap::new(),
             miss_polling: false,
             interrupts: Vec::new(),
+            agent_carry: 0,
             metrics: ControlMetrics::default(),
         })
     }
@@ -187,9 +193,12 @@ impl ControlPlane {
         end
     }
 
-    /// Cycles of `d` at the host's clock.
-    fn cycles_of(&self, d: SimDuration) -> u64 {
-        self.driver().host().cpu().cycles_of(d)
+    /// Whole cycles of the agent's time `d` at the host's clock, the fraction carried.
+    fn agent_cycles_of(&mut self, d: SimDuration) -> u64 {
+        let mhz = u128::from(self.driver().host().cpu().clock_mhz());
+        let total = self.agent_carry + u128::from(d.as_ps()) * mhz;
+        self.agent_carry = total % 1_000_000;
+        u64::try_from(total / 1_000_000).unwrap_or(u64::MAX)
     }
 
     /// Runs the card and the host's work up to `until` (inclusive). `on_queue` is called for
@@ -301,7 +310,7 @@ impl ControlPlane {
                     let records: Vec<MissRecord> = records.by_ref().take(part).collect();
                     let core = self.driver().host().first_free_core(end);
                     let upfront = self.pricing.upfront(records.len());
-                    let upfront_cycles = self.cycles_of(upfront);
+                    let upfront_cycles = self.agent_cycles_of(upfront);
                     let classify_at = self.run_core(core, end, upfront_cycles, CpuUse::Agent);
                     let seq = self.batches_read;
                     self.batches_read += 1;
@@ -330,7 +339,7 @@ impl ControlPlane {
                         .remainder(agent_before, self.agent.host_cpu_time(), upfront);
                 let cycles = self.driver_mut().take_unbilled_cycles();
                 let end = self.run_core(core, now, cycles, CpuUse::Driver);
-                let extra_cycles = self.cycles_of(extra);
+                let extra_cycles = self.agent_cycles_of(extra);
                 let end = self.run_core(core, end, extra_cycles, CpuUse::Agent);
                 self.work
                     .schedule_at(end, Work::Release { seq, releases })?;

@@ -6,8 +6,10 @@ use host_driver::driver::DriverError;
 use host_driver::guest::GuestError;
 use host_driver::host::HostError;
 use nic_abi::desc::{QueueIndex, VmId};
+use nic_abi::key::{MacAddr, PortNo};
 use nic_model::card::CardError;
 use nic_model::engine::EngineError;
+use nic_model::flow_table::InsertError;
 
 /// Errors of the sNICh system.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,18 @@ pub enum SystemError {
     /// The control plane's work queue refused a step (a time in its past).
     #[error("control plane schedule: {0}")]
     Schedule(#[from] EngineError),
+    /// A MAC/VLAN entry of a VEB system did not fit the card's table at bring-up.
+    #[error("VEB bring-up: the MAC/VLAN entry for {dl_dst} in VLAN {vlan:?} from port {}: {source}", in_port.0)]
+    MacVlanEntry {
+        /// The entry's ingress port.
+        in_port: PortNo,
+        /// Its destination MAC.
+        dl_dst: MacAddr,
+        /// Its VLAN id (`None`: untagged).
+        vlan: Option<u16>,
+        /// The table's refusal.
+        source: InsertError,
+    },
     /// Guests must take queue pairs densely in list order: guest `index` has queue `index`.
     #[error("guest {index} ({vm}) has queue {}, expected {index}", queue.0)]
     GuestQueue {

@@ -29,7 +29,9 @@
 //!
 //! - [`assemble`]: [`assemble::SystemSpec`], what a system is built from, and
 //!   [`assemble::SystemSpec::assemble`], which builds it (guests numbered densely by
-//!   [`assemble::numbered_guest`]).
+//!   [`assemble::numbered_guest`]); [`assemble::SystemSpec::assemble_veb`] builds the same
+//!   host, driver and guests around the card as an SR-IOV embedded bridge (MAC/VLAN entries
+//!   written at bring-up, [`assemble::MacVlanEntry`]; no agent work; inter-VM hairpin).
 //! - [`control`]: [`control::ControlPlane`], the agent over the driver and the run loop that
 //!   puts the host's work (interrupts, miss service, classification, releases) on the host's
 //!   cores (`host-driver`'s `HostCpu`, shared with the copy path) in simulated time.
@@ -47,17 +49,21 @@
 //! use flow_setup::ofctl::parse_rules;
 //! use host_driver::iommu::GrantMode;
 //! use nic_abi::desc::{RingSize, RxStatus};
+//! use nic_abi::emit::{FrameRepr, Ipv4Repr, NetworkRepr, Payload, TransportRepr, UdpRepr};
 //! use snich_system::assemble::SystemSpec;
 //!
 //! let spec = SystemSpec::with_guests(2, RingSize::new(64)?, GrantMode::Persistent);
 //! let rules = parse_rules("in_port=101,actions=output:102")?;
 //! let (mut cp, mut guests) = spec.assemble(rules)?;
 //!
-//! let mut frame = vec![0u8; 1000];
-//! frame[12..14].copy_from_slice(&[0x08, 0x00]); // IPv4
-//! frame[14] = 0x45;
-//! frame[16..18].copy_from_slice(&986u16.to_be_bytes());
-//! frame[23] = 17; // UDP
+//! // A 1,000-byte IPv4/UDP frame: 42 bytes of headers, 958 of payload.
+//! let frame = FrameRepr {
+//!     network: NetworkRepr::Ipv4(Ipv4Repr::default()),
+//!     transport: TransportRepr::Udp(UdpRepr::default()),
+//!     payload: Payload::Zeros(958),
+//!     ..FrameRepr::default()
+//! }
+//! .to_vec()?;
 //! for _ in 0..2 {
 //!     guests[0].send(cp.driver_mut().card_mut(), &frame)?;
 //! }

@@ -551,7 +551,7 @@ impl Tree {
     }
 }
 
-/// The work one lookup did, for tuning and reports.
+/// The work one lookup did: what flow setup is priced by (see [`LookupCost::visits`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LookupCost {
     /// Trees whose root was visited.
@@ -560,6 +560,26 @@ pub struct LookupCost {
     pub splits: usize,
     /// Rules tested in leaves.
     pub rules_tested: usize,
+}
+
+impl LookupCost {
+    /// Node visits of the lookup: every tree entered, every split compared and every rule
+    /// tested in a leaf counts one. The unit the profile's `classifier.per_visit` prices
+    /// (the bench `classifier/visits_acl1_10K` measures time per visit).
+    pub fn visits(&self) -> u64 {
+        let sum = self
+            .trees
+            .saturating_add(self.splits)
+            .saturating_add(self.rules_tested);
+        u64::try_from(sum).unwrap_or(u64::MAX)
+    }
+
+    /// Adds `other`'s work to this one.
+    pub fn add(&mut self, other: LookupCost) {
+        self.trees = self.trees.saturating_add(other.trees);
+        self.splits = self.splits.saturating_add(other.splits);
+        self.rules_tested = self.rules_tested.saturating_add(other.rules_tested);
+    }
 }
 
 impl Tree {
@@ -684,16 +704,30 @@ impl SplitTree {
 
     /// The work a lookup of `k` does (same walk as [`Classifier::lookup_key`]).
     pub fn lookup_cost(&self, k: &FlowKey) -> LookupCost {
-        let p = pack_key(k);
+        self.lookup_counted(&pack_key(k)).1
+    }
+
+    /// The lookup of `k` ([`Classifier::lookup_key`]'s answer) with the work it did, in one
+    /// walk.
+    pub fn lookup_key_counted(&self, k: &FlowKey) -> (Option<RuleId>, LookupCost) {
+        self.lookup_counted(&pack_key(k))
+    }
+
+    /// The lookup of point `p` ([`Classifier::lookup`]'s answer) with the work it did.
+    pub fn lookup_point_counted(&self, p: &Point) -> (Option<RuleId>, LookupCost) {
+        self.lookup_counted(&pack_point(p))
+    }
+
+    fn lookup_counted(&self, p: &Packed) -> (Option<RuleId>, LookupCost) {
         let mut cost = LookupCost::default();
         let mut best: Option<(u64, RuleId)> = None;
         for &i in &self.order {
             let bound = best.map_or(u64::MAX, |b| b.0);
-            if let Some(found) = self.parts[i].cost(&p, bound, &mut cost) {
+            if let Some(found) = self.parts[i].cost(p, bound, &mut cost) {
                 best = Some(found);
             }
         }
-        cost
+        (best.map(|b| b.1), cost)
     }
 
     /// The shape of each partition's tree.

@@ -41,6 +41,12 @@ fn trace_agreement(rules_file: &str, trace_file: &str) {
     let (mut splits, mut tested) = (0usize, 0usize);
     for h in &trace {
         let c = tree.lookup_cost(&h.key);
+        // The counted walk answers as the fast one and counts the same work.
+        let (rule, counted) = tree.lookup_key_counted(&h.key);
+        assert_eq!(rule, tree.lookup_key(&h.key));
+        assert_eq!(counted, c);
+        assert_eq!(tree.lookup_point_counted(&Point::from(&h.key)), (rule, c));
+        assert_eq!(c.visits(), (c.trees + c.splits + c.rules_tested) as u64);
         assert!(
             c.rules_tested >= 1,
             "a matched lookup tests at least the winner"

@@ -2,6 +2,7 @@
 //! table through the management port. (Miss service with the agent is `snich-system`'s.)
 
 use std::collections::HashMap;
+use std::net::Ipv4Addr;
 
 use host_driver::driver::DriverError;
 use nic_abi::action::Action;
@@ -11,7 +12,7 @@ use nic_abi::key::{FlowKey, PortNo};
 use nic_abi::parse::parse_card;
 use nic_abi::regs::{self, miss_queue as mq};
 
-use crate::fixtures::{udp_frame, vm_mac};
+use crate::fixtures::{udp_frame_to, vm_mac};
 use crate::support::brought_up;
 
 #[test]
@@ -70,9 +71,11 @@ fn bring_up_finds_every_block_and_enables_the_miss_queue() {
 }
 
 fn key(i: u32) -> FlowKey {
-    let mut f = udp_frame(vm_mac(0), vm_mac(1), 64, || 0);
-    f[30..34].copy_from_slice(&(0x0a00_0000 + i).to_be_bytes());
-    parse_card(&f, PortNo(101))
+    let dst_ip = Ipv4Addr::from(0x0a00_0000 + i);
+    parse_card(
+        &udp_frame_to(vm_mac(0), vm_mac(1), dst_ip, 64, || 0),
+        PortNo(101),
+    )
 }
 
 #[test]

@@ -1,6 +1,12 @@
 //! Frames and a small card shared by host-driver's and snich-system's integration tests
 //! (snich-system's binary includes this file).
 
+use std::net::Ipv4Addr;
+
+use nic_abi::emit::{
+    EthernetRepr, FrameRepr, Ipv4Repr, NetworkRepr, Payload, TransportRepr, UdpRepr,
+};
+use nic_abi::key::MacAddr;
 use nic_model::card::{CardConfig, TableConfig};
 
 /// The MAC of VM `i` (0-based).
@@ -9,28 +15,48 @@ pub fn vm_mac(i: u16) -> [u8; 6] {
     [0x02, 0, 0, 0, a, b]
 }
 
-/// An IPv4/UDP frame of `len` bytes (at least 42) from `src` to `dst`, payload from `fill`.
+/// An IPv4/UDP frame of `len` bytes (at least 42) from `src` to `dst`, 10.0.0.1:1000 to
+/// 10.0.0.2:2000, payload from `fill`.
+#[allow(
+    dead_code,
+    reason = "snich-system's tests use it; host-driver's vary the address with udp_frame_to"
+)]
 pub fn udp_frame(src: [u8; 6], dst: [u8; 6], len: usize, fill: impl FnMut() -> u8) -> Vec<u8> {
-    assert!(len >= 42);
-    let mut f = vec![0u8; len];
-    f[0..6].copy_from_slice(&dst);
-    f[6..12].copy_from_slice(&src);
-    f[12..14].copy_from_slice(&[0x08, 0x00]);
-    f[14] = 0x45;
-    let ip_len = u16::try_from(len - 14).expect("short frame");
-    f[16..18].copy_from_slice(&ip_len.to_be_bytes());
-    f[22] = 64;
-    f[23] = 17;
-    f[26..30].copy_from_slice(&[10, 0, 0, 1]);
-    f[30..34].copy_from_slice(&[10, 0, 0, 2]);
-    f[34..36].copy_from_slice(&1000u16.to_be_bytes());
-    f[36..38].copy_from_slice(&2000u16.to_be_bytes());
-    f[38..40].copy_from_slice(&u16::try_from(len - 34).expect("short").to_be_bytes());
-    let mut fill = fill;
-    for b in &mut f[42..] {
-        *b = fill();
+    udp_frame_to(src, dst, Ipv4Addr::new(10, 0, 0, 2), len, fill)
+}
+
+/// [`udp_frame`] to the IPv4 address `dst_ip`.
+pub fn udp_frame_to(
+    src: [u8; 6],
+    dst: [u8; 6],
+    dst_ip: Ipv4Addr,
+    len: usize,
+    fill: impl FnMut() -> u8,
+) -> Vec<u8> {
+    let payload: Vec<u8> = std::iter::repeat_with(fill)
+        .take(len.checked_sub(42).expect("room for the headers"))
+        .collect();
+    FrameRepr {
+        ethernet: EthernetRepr {
+            dst: MacAddr(dst),
+            src: MacAddr(src),
+            ..EthernetRepr::default()
+        },
+        network: NetworkRepr::Ipv4(Ipv4Repr {
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: dst_ip,
+            ..Ipv4Repr::default()
+        }),
+        transport: TransportRepr::Udp(UdpRepr {
+            src_port: 1000,
+            dst_port: 2000,
+            ..UdpRepr::default()
+        }),
+        payload: Payload::Bytes(&payload),
+        ..FrameRepr::default()
     }
-    f
+    .to_vec()
+    .expect("a plain UDP frame")
 }
 
 /// A small card: a 64-bucket table, descriptor batches of one (so every packet's PCIe

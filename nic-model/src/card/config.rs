@@ -68,6 +68,21 @@ pub enum InterVmPath {
     Hairpin,
 }
 
+/// What the card's lookup matches on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LookupMode {
+    /// The sNICh design: the exact-match flow table keyed by the whole flow key, filled by
+    /// the agent; a miss holds the packet and sends a record to the agent.
+    #[default]
+    FlowKey,
+    /// An SR-IOV embedded bridge (VEB): the same table keyed by ingress port, destination
+    /// MAC and VLAN id only ([`mac_vlan_key`](super::mac_vlan_key)), filled at bring-up
+    /// ([`Card::install_mac_vlan`](super::Card::install_mac_vlan)). There is no agent and no
+    /// miss path: a packet whose MAC/VLAN has no entry is flooded (unknown unicast).
+    MacVlan,
+}
+
 /// Every parameter of the card. Each default names its source in its field's doc.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -89,6 +104,11 @@ pub struct CardConfig {
     pub held_packets: u32,
     /// The inter-VM path. Default: the host's copy engine (the design's point).
     pub inter_vm: InterVmPath,
+    /// What the lookup matches on. Default: the whole flow key (the sNICh design). Not part
+    /// of a configuration file: the system that assembles the card chooses it (the VEB's
+    /// assembly sets [`LookupMode::MacVlan`] and writes its entries).
+    #[serde(skip)]
+    pub lookup: LookupMode,
 }
 
 impl Default for CardConfig {
@@ -102,6 +122,7 @@ impl Default for CardConfig {
             interrupts: InterruptConfig::default(),
             held_packets: 1024,
             inter_vm: InterVmPath::CopyEngine,
+            lookup: LookupMode::FlowKey,
         }
     }
 }

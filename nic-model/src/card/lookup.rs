@@ -1,6 +1,6 @@
 //! The lookup and the action: a packet whose lookup result is valid is parsed, waits behind
 //! its flow's setup if its key is pending, else hits (the entry's action applies) or misses
-//! (held for the agent). An action drops the packet, holds it for the agent, or edits its
+//! (held for the agent); in the VEB configuration the lookup is `mac_vlan`'s instead. An action drops the packet, holds it for the agent, or edits its
 //! VLAN tag and sends a copy to each target port (one for `output`, all others for `flood`).
 
 use nic_abi::action::{Action, Destination, VlanOp};
@@ -9,6 +9,7 @@ use nic_abi::hash::key_hashes;
 use nic_abi::parse::parse_card;
 use nic_abi::time::SimTime;
 
+use super::config::LookupMode;
 use super::packet_store::PacketId;
 use super::vlan::apply_vlan_op;
 use super::{Card, PortTarget};
@@ -18,6 +19,10 @@ use crate::host::HostBus;
 impl<H: HostBus> Card<H> {
     /// The lookup result of `pkt` is valid: decide its path.
     pub(super) fn on_lookup(&mut self, pkt: PacketId, now: SimTime) {
+        if self.config.lookup == LookupMode::MacVlan {
+            self.on_mac_vlan_lookup(pkt, now);
+            return;
+        }
         let p = &self.packets[pkt];
         let key = parse_card(&p.frame, p.in_port);
         let len = p.len();

@@ -15,6 +15,10 @@
 //!   when it has none cached), writes the packet and then a completion (posted writes, in
 //!   order), and signals the queue's interrupt through moderation (`interrupt`).
 //! - **Out to the wire** (`wire`). The MAC serialises it; frames queue behind each other.
+//! - **MAC/VLAN** (`mac_vlan`). In the VEB configuration ([`LookupMode::MacVlan`]) the
+//!   lookup is by ingress port, destination MAC and VLAN in entries written at bring-up; a
+//!   packet without one is flooded. Everything else (DMA, batching, doorbells, interrupt
+//!   moderation, PCIe accounting) is the same card.
 //! - **Miss** (`miss`). A packet without an entry (or with an unparsed key, or a ToAgent
 //!   action) is held on the card; a miss record (key, first bytes) goes to the miss ring; the
 //!   agent's release command later says look it up again or apply an action. Packets of a
@@ -31,7 +35,9 @@
 //!   each `event` to its path.
 //! - `config`: [`CardConfig`] and the ring setups; `error`: [`CardError`], [`ConfigError`].
 //! - `event`: the events; `packet_store`: the packets inside the card, by id.
-//! - `wire`, `lookup`, `rx`, `tx`, `miss`: the paths above; `outcome`: a packet's
+//! - `wire`, `lookup`, `rx`, `tx`, `miss`: the paths above; `mac_vlan`: the lookup of the
+//!   card as an SR-IOV embedded bridge ([`LookupMode::MacVlan`]: a MAC/VLAN table filled at
+//!   bring-up, no agent, no miss path); `outcome`: a packet's
 //!   end; `queues`: VM queue pairs and rings; `interrupt`: vectors and moderation.
 //! - `vlan`: VLAN edits; `management`: the table as a `FlowTableDevice`; `mmio`: the
 //!   register interface (BAR 0).
@@ -49,6 +55,7 @@ mod error;
 mod event;
 mod interrupt;
 mod lookup;
+mod mac_vlan;
 mod management;
 mod miss;
 mod mmio;
@@ -61,9 +68,11 @@ mod vlan;
 mod wire;
 
 pub use config::{
-    CardConfig, InterVmPath, InterruptConfig, MissQueueSetup, QueueSetup, RingSetup, TableConfig,
+    CardConfig, InterVmPath, InterruptConfig, LookupMode, MissQueueSetup, QueueSetup, RingSetup,
+    TableConfig,
 };
 pub use error::{CardError, ConfigError};
+pub use mac_vlan::mac_vlan_key;
 pub use outcome::{PacketOrigin, PacketOutcome};
 
 use crate::counters::{Counters, FinishError};

@@ -4,6 +4,7 @@ mod card_paths;
 mod conservation;
 mod engine;
 mod flow_table;
+mod mac_vlan;
 mod registers;
 mod support;
 mod timing;

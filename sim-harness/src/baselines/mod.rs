@@ -5,11 +5,13 @@
 //! - [`LinuxBridge`]: the Linux bridge in a driver domain, netfilter rules walked one by one.
 //! - [`OpenVswitch`]: Open vSwitch's datapath with its exact-match cache, megaflow cache and
 //!   upcalls to a slow path that classifies with flow-setup's classifier.
-//! - [`SriovVeb`]: an SR-IOV NIC's embedded bridge: no host CPU, inter-VM traffic crosses
-//!   PCIe twice, no filter rules beyond MAC and VLAN.
+//! - [`SriovVeb`]: an SR-IOV NIC's embedded bridge: `nic-model`'s card in its VEB
+//!   configuration (a MAC/VLAN table, no agent) under the sNICh system's guests and host,
+//!   inter-VM traffic crossing PCIe twice, no filter rules beyond MAC and VLAN.
 //!
 //! Shared pieces: [`l2`] (MAC table and VLANs every baseline forwards by), [`host_nic`] (the
-//! uplink and PCIe link, timed by `nic-model`), [`vm_tx`] (the VMs' TX rings), [`software`]
+//! uplink and PCIe link of the software switches, timed by `nic-model`), [`vm_tx`] (the VMs'
+//! TX rings of the software switches), [`software`]
 //! (queues, cores and events of the two software switches), [`testing`] (contexts, frames and
 //! offer streams for tests and benches). Their events run on `nic_model::engine::EventQueue`,
 //! the card model's own queue (time, then scheduling order).

@@ -11,7 +11,7 @@
 //! | key extraction, action execution | `ovs.fast_path` | `ovs_fast_path` |
 //! | EMC probe (hit or miss) | `ovs.emc_hit` | `emc` |
 //! | on an EMC miss: megaflow subtables probed in order until a hit | `ovs.dpcls_per_subtable` x probed | `dpcls` |
-//! | on a megaflow miss: upcall (queued, at most `ovs.upcall_queue`, else `upcall_lost`), on the core that frees first | `ovs.upcall` + `ovs.megaflow_install` | `upcall` |
+//! | on a megaflow miss: upcall (queued, at most `ovs.upcall_queue`, else `upcall_lost`), on the core that frees first: its fixed handling, the classification (the split tree's node visits of the packet's lookup, priced as sNICh's agent's are), the datapath flow put | `ovs.upcall` + `classifier.per_visit` x visits + `ovs.megaflow_install` | `upcall` |
 //! | every `ovs.revalidation_interval`: each megaflow revalidated, idle ones (`ovs.max_idle`) evicted | `ovs.revalidation_per_flow` | `revalidation` |
 //!
 //! The slow path is flow-setup's [`SplitTree`] over every rule in force: its
@@ -97,6 +97,8 @@ type EmcEntry = (Point, usize, u64);
 #[derive(Debug)]
 pub struct OvsDatapath {
     costs: OvsCosts,
+    /// `classifier.per_visit`, cycles.
+    per_visit: f64,
     rules: Vec<Rule>,
     classifier: SplitTree,
     vms: usize,
@@ -129,11 +131,14 @@ struct OvsCounters {
 }
 
 impl OvsDatapath {
-    /// The datapath for `rules` on `topology`, its EMC insertions seeded by `seed`.
-    pub fn new(rules: &[Rule], topology: &Topology, costs: OvsCosts, seed: u64) -> OvsDatapath {
+    /// The datapath for `rules` on `topology` with `profile`'s costs, its EMC insertions seeded
+    /// by `seed`.
+    pub fn new(rules: &[Rule], topology: &Topology, profile: &Profile, seed: u64) -> OvsDatapath {
+        let costs = profile.ovs.clone();
         OvsDatapath {
             emc: vec![None; costs.emc_entries as usize],
             costs,
+            per_visit: profile.classifier.per_visit,
             rules: rules.to_vec(),
             classifier: from_rules(rules),
             vms: topology.vms.len(),
@@ -281,7 +286,12 @@ impl Datapath for OvsDatapath {
         work: &mut Work,
     ) -> (Verdict, Option<MegaflowInstall>) {
         self.counters.upcalls += 1;
-        work.add("upcall", self.costs.upcall + self.costs.megaflow_install);
+        let (_, cost) = self.classifier.lookup_point_counted(&pkt.point);
+        let classify = self.per_visit * cost.visits() as f64;
+        work.add(
+            "upcall",
+            self.costs.upcall + classify + self.costs.megaflow_install,
+        );
         let lookup = self.classifier.lookup_megaflow(&pkt.point);
         let verdict = self.verdict(lookup.rule, pkt, l2);
         let install = if self.live >= self.costs.flow_limit {
@@ -406,7 +416,7 @@ impl OpenVswitch {
 
     /// Open vSwitch for `ctx` with `profile`.
     pub fn with_profile(ctx: &SwitchContext, profile: Profile) -> Result<OpenVswitch, SwitchError> {
-        let datapath = OvsDatapath::new(&ctx.rules, &ctx.topology, profile.ovs.clone(), ctx.seed);
+        let datapath = OvsDatapath::new(&ctx.rules, &ctx.topology, &profile, ctx.seed);
         Ok(OpenVswitch {
             inner: SoftwareSwitch::new(NAME, ctx, profile, datapath)?,
         })

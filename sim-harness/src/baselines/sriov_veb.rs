@@ -1,45 +1,50 @@
 //! An SR-IOV NIC's embedded bridge (VEB): each VM drives its own virtual function, and the
 //! NIC switches between VFs and the uplink by destination MAC and VLAN.
 //!
-//! No host CPU is spent per packet: the switching is on the card, and the guest's own VF
-//! driver runs on the VM's CPU, which no switch of a comparison charges (the other switches'
-//! guest drivers are not charged either). What it costs is bus and card time:
+//! **One NIC model.** The VEB is `nic-model`'s card in its VEB configuration
+//! (`LookupMode::MacVlan`), assembled with the same host, driver and guests as the sNICh
+//! system by `snich_system::assemble::SystemSpec::assemble_veb` and run by the same
+//! [`SnichSwitch`]: the same DMA engine, descriptor batching, doorbells, interrupt moderation
+//! and PCIe accounting, the same guest queues (a full TX ring drops, `queue_full`) and the
+//! same interrupt costs for guests whose queues are directly assigned. What differs is the
+//! lookup: a MAC/VLAN table written at bring-up through the card's bring-up API
+//! (`Card::install_mac_vlan`, not timed: a VEB's filters are programmed when its VFs are
+//! created), with no agent and no flow setups; inter-VM packets are hairpinned (the frame
+//! crosses PCIe to the card and back). The scenario's cost profile prices nothing here: the
+//! card's times are its configuration's, the host's the driver's, as for sNICh.
 //!
-//! - VM to VM (hairpin): the NIC reads the sender's descriptor and frame over PCIe (DMA
-//!   read), switches it, writes it into the receiver's buffer with a completion (DMA write),
-//!   and writes the sender's TX completion: the frame crosses PCIe twice.
-//! - VM to wire: descriptor and frame read, the frame on the wire, TX completion.
-//! - Wire to VM: the frame from the wire, written into the VM with a completion.
-//!
-//! The embedded switch is a resource busy `sriov_veb.per_packet` per packet that decides
-//! `sriov_veb.latency` after it starts. A VM's frames wait in its TX ring (its
-//! `queue_entries`) until the NIC has read them; a full ring drops (`queue_full`). The guest
-//! is assumed to keep its RX ring stocked (no `no_rx_buffer`). Each step runs as an event at
-//! its time, so bus and wire are reserved in time order.
+//! **The table.** For each ingress port (each VM's, its frames untagged; the uplink, in every
+//! VLAN of the topology and untagged) and each destination MAC of the topology (and the
+//! broadcast address), one entry with [`L2Fabric`]'s decision, the one every baseline
+//! forwards by: output to the VM or the uplink, or a flood. A destination the frame may not
+//! reach (another VLAN, its own port) has an entry that outputs to the ingress port, which
+//! the card drops as `no_such_port`. A MAC without an entry is flooded by the card to every
+//! other port, without VLAN scoping (the topologies' workloads send to known addresses).
 //!
 //! **Rules.** A VEB filters only by MAC and VLAN. Rules that match nothing but `in_port`,
-//! `dl_src`, `dl_dst` and the VLAN are enforced as MAC/VLAN filters (a winning rule without
-//! actions drops, `rule_drop`; any other lets the frame through to its MAC-table
-//! destination). Every other rule is not enforced: `extra.rules_not_enforced` counts them,
-//! and `extra.packets_against_rules` counts packets the VEB forwarded that the full rule set
-//! would have dropped (the flow-setup classifier's verdict over all rules).
+//! `dl_src`, `dl_dst` and the VLAN are enforced in the entries (a winning rule without
+//! actions makes the entry drop, `rule_drop`; any other lets the frame through to its
+//! MAC-table destination): an entry of a VM's port is judged with that VM's MAC as `dl_src`
+//! (the VF's anti-spoofing check pins it), an entry of the uplink drops only when the rules
+//! drop frames from every external host. Every other rule is not enforced:
+//! `extra.rules_not_enforced` counts them, and `extra.packets_against_rules` counts packets
+//! the VEB delivered that the full rule set would have dropped (the flow-setup classifier's
+//! verdict over all rules).
 
-use bytes::Bytes;
+use std::collections::BTreeSet;
 
 use flow_setup::classifier::{rule_id, Classifier, SplitTree};
 use flow_setup::rule::{Field, Point, Rule};
+use nic_abi::action::{Action, Destination, VlanOp};
+use nic_abi::key::{FlowKey, MacAddr, PortNo, VlanTci};
 use nic_abi::parse::parse_software;
-use nic_abi::time::SimTime;
-use nic_model::engine::EventQueue;
+use snich_system::assemble::MacVlanEntry;
 
-use crate::baselines::host_nic::HostNic;
 use crate::baselines::l2::{Egress, L2Decision, L2Fabric};
-use crate::baselines::software::{MAX_FRAME_BYTES, MIN_FRAME_BYTES};
-use crate::baselines::vm_tx::VmTxRings;
-use crate::profile::{Profile, VebCosts};
+use crate::snich_switch::SnichSwitch;
 use crate::switch::{
-    DropReason, Endpoint, OfferedPacket, SwitchContext, SwitchError, SwitchRun, SwitchUnderTest,
-    Topology,
+    Endpoint, ExternalHostIndex, OfferedPacket, SwitchContext, SwitchError, SwitchRun,
+    SwitchUnderTest, Topology, VmIndex, UPLINK_PORT,
 };
 
 /// The switch name reports print.
@@ -52,166 +57,156 @@ pub fn is_l2_rule(rule: &Rule) -> bool {
         .filter(|f| {
             !matches!(
                 f,
-                Field::InPort | Field::DlSrc | Field::DlDst | Field::VlanTci
+                Field::InPort | Field::DlDst | Field::DlSrc | Field::VlanTci
             )
         })
         .all(|f| rule.pattern.get(*f).is_any())
 }
 
-/// A packet on the card.
+/// A rule set and which of its rules (by id) drop.
 #[derive(Debug)]
-struct OnCard {
-    offered_at: SimTime,
-    from: Endpoint,
-    frame: Bytes,
-}
-
-#[derive(Debug)]
-enum VebEvent {
-    /// The frame is on the card (read from the VM, or received from the wire).
-    OnCard(OnCard),
-    /// The switch has decided the frame.
-    Decided(OnCard),
-}
-
-/// The SR-IOV VEB baseline.
-#[derive(Debug)]
-pub struct SriovVeb {
-    costs: VebCosts,
-    l2: L2Fabric,
-    nic: HostNic,
-    /// The enforceable rules, and which rule (by id) drops.
-    l2_filter: SplitTree,
-    l2_rules: usize,
-    /// Every rule, to count what the VEB lets through against them.
-    all_rules: SplitTree,
+struct RuleVerdicts {
+    tree: SplitTree,
     drops: Vec<bool>,
-    rules_not_enforced: u64,
-    packets_against_rules: u64,
-    hairpins: u64,
-    /// Per VM: frames in its TX ring not yet read by the NIC.
-    vm_tx: VmTxRings,
-    events: EventQueue<VebEvent>,
-    switch_free: SimTime,
-    run: SwitchRun,
+    len: usize,
 }
 
-impl SriovVeb {
-    /// The VEB for `ctx` with the context's profile (or the built-in one).
-    pub fn new(ctx: &SwitchContext) -> Result<SriovVeb, SwitchError> {
-        SriovVeb::with_profile(ctx, &ctx.profile_for(NAME)?)
-    }
-
-    /// The VEB for `ctx` with `profile`.
-    pub fn with_profile(ctx: &SwitchContext, profile: &Profile) -> Result<SriovVeb, SwitchError> {
-        let internal = |e: flow_setup::classifier::ClassifierError| {
-            SwitchError::Internal(format!("{NAME}: rules: {e}"))
-        };
-        let mut l2_filter = SplitTree::new();
-        let l2_rules: Vec<_> = ctx
-            .rules
+impl RuleVerdicts {
+    /// The rules of `rules` that `keep` selects (ids are their places in `rules`).
+    fn new(rules: &[Rule], keep: impl Fn(&Rule) -> bool) -> Result<RuleVerdicts, SwitchError> {
+        let kept: Vec<_> = rules
             .iter()
             .enumerate()
-            .filter(|(_, r)| is_l2_rule(r))
+            .filter(|(_, r)| keep(r))
             .map(|(i, r)| (rule_id(i), r.priority, &r.pattern))
             .collect();
-        let l2_count = l2_rules.len();
-        l2_filter.bulk_insert(l2_rules).map_err(internal)?;
-        let mut all_rules = SplitTree::new();
-        all_rules
-            .bulk_insert(
-                ctx.rules
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| (rule_id(i), r.priority, &r.pattern)),
-            )
-            .map_err(internal)?;
-        Ok(SriovVeb {
-            costs: profile.sriov_veb.clone(),
-            l2: L2Fabric::new(&ctx.topology),
-            nic: HostNic::new(NAME, &ctx.card)?,
-            l2_filter,
-            l2_rules: l2_count,
-            all_rules,
-            drops: ctx.rules.iter().map(|r| r.actions.is_empty()).collect(),
-            rules_not_enforced: (ctx.rules.len() - l2_count) as u64,
-            packets_against_rules: 0,
-            hairpins: 0,
-            vm_tx: VmTxRings::new(&ctx.topology),
-            events: EventQueue::new(),
-            switch_free: SimTime::ZERO,
-            run: SwitchRun::new(NAME)?,
+        let len = kept.len();
+        let mut tree = SplitTree::new();
+        tree.bulk_insert(kept)
+            .map_err(|e| SwitchError::Internal(format!("{NAME}: rules: {e}")))?;
+        Ok(RuleVerdicts {
+            tree,
+            drops: rules.iter().map(|r| r.actions.is_empty()).collect(),
+            len,
         })
     }
 
-    /// Schedules `event` at `at`. Every time scheduled at is the current event's or later (a
-    /// decision follows its frame's arrival, an arrival its offer); one before it would be a
-    /// bug, reported rather than fired out of order.
-    fn schedule(&mut self, at: SimTime, event: VebEvent) -> Result<(), SwitchError> {
-        self.events
-            .schedule_at(at, event)
-            .map_err(|e| SwitchError::Internal(format!("{NAME}: event queue: {e}")))
+    /// True when the winning rule at `p` drops.
+    fn drops(&self, p: &Point) -> bool {
+        self.len > 0
+            && self
+                .tree
+                .lookup(p)
+                .and_then(|id| self.drops.get(usize::try_from(id.0).ok()?))
+                .copied()
+                .unwrap_or(false)
     }
+}
 
-    /// Fires every event due at or before `until`.
-    fn advance(&mut self, until: SimTime) -> Result<(), SwitchError> {
-        while let Some((now, event)) = self.events.pop_until(until) {
-            match event {
-                VebEvent::OnCard(pkt) => {
-                    if let Endpoint::Vm(vm) = pkt.from {
-                        self.vm_tx.take(vm);
+/// A frame's L2 header as a flow key, for the L2 decision and the L2 rules.
+fn l2_key(in_port: PortNo, dl_src: MacAddr, dl_dst: MacAddr, vlan: Option<u16>) -> FlowKey {
+    FlowKey {
+        in_port,
+        dl_src,
+        dl_dst,
+        vlan: vlan.map_or(VlanTci::NONE, |v| VlanTci::new(v, 0)),
+        ..FlowKey::default()
+    }
+}
+
+/// An ingress port's senders: endpoint, port, their source MACs, the VLANs of their frames.
+type Sender = (Endpoint, PortNo, Vec<MacAddr>, Vec<Option<u16>>);
+
+/// The VEB's MAC/VLAN table for `topology` under the L2 rules `filters` (see the module doc).
+fn mac_vlan_entries(topology: &Topology, filters: &RuleVerdicts) -> Vec<MacVlanEntry> {
+    let l2 = L2Fabric::new(topology);
+    let dsts: BTreeSet<MacAddr> = topology
+        .vms
+        .iter()
+        .map(|v| v.mac)
+        .chain(topology.external_hosts.iter().map(|h| h.mac))
+        .chain([MacAddr::BROADCAST])
+        .collect();
+    let vlans: BTreeSet<Option<u16>> = [None]
+        .into_iter()
+        .chain(topology.vms.iter().filter_map(|v| v.vlan).map(Some))
+        .collect();
+    let mut senders: Vec<Sender> = topology
+        .vms
+        .iter()
+        .zip(0u16..)
+        .map(|(v, i)| {
+            let from = Endpoint::Vm(VmIndex(i));
+            (from, Topology::ingress_port(from), vec![v.mac], vec![None])
+        })
+        .collect();
+    if !topology.external_hosts.is_empty() {
+        senders.push((
+            Endpoint::External(ExternalHostIndex(0)),
+            UPLINK_PORT,
+            topology.external_hosts.iter().map(|h| h.mac).collect(),
+            vlans.into_iter().collect(),
+        ));
+    }
+    let mut entries = Vec::new();
+    for (from, in_port, srcs, frame_vlans) in &senders {
+        for &vlan in frame_vlans {
+            for &dl_dst in &dsts {
+                let filtered = srcs
+                    .iter()
+                    .all(|&src| filters.drops(&Point::from(&l2_key(*in_port, src, dl_dst, vlan))));
+                let key = l2_key(*in_port, MacAddr::default(), dl_dst, vlan);
+                let dest = if filtered {
+                    Destination::Drop
+                } else {
+                    match l2.forward(*from, &key) {
+                        L2Decision::Forward(egress) => match egress.as_slice() {
+                            [Egress::Vm(vm)] => Destination::Output(Topology::vm_port(*vm)),
+                            [Egress::Uplink] => Destination::Output(UPLINK_PORT),
+                            _ => Destination::Flood,
+                        },
+                        // Nowhere it may go: its own port, which the card refuses.
+                        L2Decision::Drop(_) => Destination::Output(*in_port),
                     }
-                    let start = now.max(self.switch_free);
-                    self.switch_free = start + self.costs.per_packet;
-                    self.schedule(start + self.costs.latency, VebEvent::Decided(pkt))?;
-                }
-                VebEvent::Decided(pkt) => self.decided(now, pkt),
+                };
+                entries.push(MacVlanEntry {
+                    in_port: *in_port,
+                    dl_dst,
+                    vlan,
+                    action: Action {
+                        dest,
+                        vlan: VlanOp::Keep,
+                    },
+                });
             }
         }
-        Ok(())
     }
+    entries
+}
 
-    /// Applies the MAC/VLAN filters and sends the frame on.
-    fn decided(&mut self, now: SimTime, pkt: OnCard) {
-        let key = parse_software(&pkt.frame, Topology::ingress_port(pkt.from));
-        let point = Point::from(&key);
-        if self.l2_rules > 0 && self.rule_drops(&self.l2_filter, &point) {
-            self.run.record_drop(now, DropReason::RuleDrop);
-            return;
-        }
-        let egress = match self.l2.forward(pkt.from, &key) {
-            L2Decision::Forward(e) => e,
-            L2Decision::Drop(reason) => {
-                self.run.record_drop(now, reason);
-                return;
-            }
-        };
-        if self.rules_not_enforced > 0 && self.rule_drops(&self.all_rules, &point) {
-            self.packets_against_rules += 1;
-        }
-        let len = pkt.frame.len() as u64;
-        let mut last = now;
-        for e in egress {
-            let at = match e {
-                Egress::Vm(_) => {
-                    if matches!(pkt.from, Endpoint::Vm(_)) {
-                        self.hairpins += 1;
-                    }
-                    self.nic.write_to_host(now, len)
-                }
-                Egress::Uplink => self.nic.transmit(now, len),
-            };
-            last = last.max(at);
-        }
-        self.run
-            .record_delivery(pkt.offered_at, last, pkt.frame.len());
-    }
+/// The SR-IOV VEB baseline: the card in its VEB configuration under the sNICh system's
+/// guests and host.
+#[derive(Debug)]
+pub struct SriovVeb {
+    system: SnichSwitch,
+    /// Every rule, to count what the VEB delivers against them.
+    all_rules: RuleVerdicts,
+    rules_not_enforced: u64,
+}
 
-    fn rule_drops(&self, tree: &SplitTree, p: &Point) -> bool {
-        tree.lookup(p)
-            .and_then(|id| self.drops.get(usize::try_from(id.0).ok()?))
-            .copied()
-            .unwrap_or(false)
+impl SriovVeb {
+    /// The VEB for `ctx`: the card per `ctx.card` in its VEB configuration (its inter-VM path
+    /// is always hairpin, whatever `ctx.inter_vm` says), the scenario's host and guests.
+    pub fn new(ctx: &SwitchContext) -> Result<SriovVeb, SwitchError> {
+        let filters = RuleVerdicts::new(&ctx.rules, is_l2_rule)?;
+        let all_rules = RuleVerdicts::new(&ctx.rules, |_| true)?;
+        let entries = mac_vlan_entries(&ctx.topology, &filters);
+        let system = SnichSwitch::assembled(NAME, ctx, |spec| spec.assemble_veb(&entries))?;
+        Ok(SriovVeb {
+            system,
+            rules_not_enforced: (all_rules.len - filters.len) as u64,
+            all_rules,
+        })
     }
 }
 
@@ -221,52 +216,19 @@ impl SwitchUnderTest for SriovVeb {
     }
 
     fn offer(&mut self, p: OfferedPacket) -> Result<(), SwitchError> {
-        self.run.admit_offer(p.at)?;
-        self.advance(p.at)?;
-        let len = p.frame.len();
-        if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&len) {
-            self.run.record_drop(p.at, DropReason::Malformed);
-            return Ok(());
-        }
-        let len64 = len as u64;
-        let pkt = OnCard {
-            offered_at: p.at,
-            from: p.from,
-            frame: p.frame,
+        let against_rules = self.rules_not_enforced > 0 && {
+            let key = parse_software(&p.frame, Topology::ingress_port(p.from));
+            self.all_rules.drops(&Point::from(&key))
         };
-        let on_card = match p.from {
-            Endpoint::Vm(vm) => {
-                if let Err(reason) = self.vm_tx.post(vm) {
-                    self.run.record_drop(p.at, reason);
-                    return Ok(());
-                }
-                let read = self.nic.read_from_host(p.at, len64);
-                // Reserved now, like the host NIC's: see `HostNic::send_from_host`.
-                self.nic.complete_tx(p.at);
-                read
-            }
-            Endpoint::External(_) => {
-                if len64 > self.nic.max_frame_bytes() {
-                    self.run.record_drop(p.at, DropReason::Malformed);
-                    return Ok(());
-                }
-                self.nic.receive_on_wire(p.at, len64)
-            }
-        };
-        self.schedule(on_card, VebEvent::OnCard(pkt))?;
-        Ok(())
+        self.system.offer_marked(p, against_rules)
     }
 
-    fn finish(mut self: Box<Self>) -> Result<SwitchRun, SwitchError> {
-        self.advance(SimTime(u64::MAX))?;
-        let mut run = self.run;
-        run.pcie_bytes = self.nic.pcie_bytes();
+    fn finish(self: Box<Self>) -> Result<SwitchRun, SwitchError> {
+        let (mut run, against_rules) = self.system.finish_marked()?;
         run.extra
             .insert("rules_not_enforced".into(), self.rules_not_enforced);
         run.extra
-            .insert("packets_against_rules".into(), self.packets_against_rules);
-        run.extra.insert("hairpin_packets".into(), self.hairpins);
-        run.check_conservation()?;
+            .insert("packets_against_rules".into(), against_rules);
         Ok(run)
     }
 }
@@ -275,9 +237,9 @@ impl SwitchUnderTest for SriovVeb {
 mod tests {
     use super::*;
     use crate::baselines::testing::{context, offer_stream, udp_frame, udp_frame_ports};
-    use crate::switch::{ExternalHostIndex, VmIndex};
-    use flow_setup::rule::{Action, MatchBuilder};
-    use nic_abi::time::SimDuration;
+    use crate::switch::DropReason;
+    use flow_setup::rule::{Action as RuleAction, MatchBuilder};
+    use nic_abi::time::{SimDuration, SimTime};
 
     fn one(veb: &mut SriovVeb, from: Endpoint, frame: bytes::Bytes, at: u64) {
         veb.offer(OfferedPacket {
@@ -302,21 +264,61 @@ mod tests {
             one(&mut veb, from, udp_frame(t, from, to, 0, 1_000), 0);
             let run = veb.finish().expect("finish");
             assert_eq!(run.ledger.delivered, 1);
-            assert!(run.host_cpu_cycles.is_empty(), "no host CPU per packet");
-            (run.pcie_bytes, run.extra["hairpin_packets"])
+            assert_eq!(run.flow_setups, 0, "no agent");
+            assert_eq!(run.extra["miss_records"], 0);
+            assert_eq!(run.extra["copies"], 0, "never the copy engine");
+            run.pcie_bytes
         };
-        let (hairpin, h) = bytes_of(a, b);
-        let (to_wire, _) = bytes_of(a, x);
-        let (from_wire, _) = bytes_of(x, a);
-        assert_eq!(h, 1);
-        // To the wire: TX descriptor read (24 B request, 16 + 20 B completion), the frame
-        // read as 2 requests (MRRS 512) answered by 4 completions (MPS 256), TX completion
-        // (16 + 24 B).
-        assert_eq!(to_wire, 24 + 36 + 2 * 24 + (1_000 + 4 * 20) + 40);
-        // From the wire: RX descriptor read, the frame as 4 writes, RX completion.
-        assert_eq!(from_wire, 24 + 36 + (1_000 + 4 * 24) + 40);
-        // The hairpin pays both.
-        assert_eq!(hairpin, to_wire + from_wire);
+        let hairpin = bytes_of(a, b);
+        let to_wire = bytes_of(a, x);
+        let from_wire = bytes_of(x, a);
+        // The frame crosses once to or from the wire, twice when hairpinned.
+        assert!(
+            to_wire > 1_000 && from_wire > 1_000,
+            "{to_wire} {from_wire}"
+        );
+        assert!(hairpin > 2_000, "{hairpin}");
+        assert!(hairpin > to_wire + 900 && hairpin > from_wire + 900);
+    }
+
+    #[test]
+    fn the_table_has_an_entry_per_port_destination_and_vlan() {
+        let mut t = context(3, 2, 1, Vec::new()).topology;
+        t.vms[2].vlan = Some(7);
+        let filters = RuleVerdicts::new(&[], |_| true).expect("no rules");
+        let entries = mac_vlan_entries(&t, &filters);
+        // 3 VM ports x 6 destinations (3 VMs, 2 hosts, broadcast), and the uplink in the
+        // untagged domain and VLAN 7 x 6.
+        assert_eq!(entries.len(), 3 * 6 + 2 * 6);
+        let find = |port: PortNo, dst: MacAddr, vlan: Option<u16>| {
+            entries
+                .iter()
+                .find(|e| e.in_port == port && e.dl_dst == dst && e.vlan == vlan)
+                .expect("entry")
+                .action
+                .dest
+        };
+        let (p0, p2) = (Topology::vm_port(VmIndex(0)), Topology::vm_port(VmIndex(2)));
+        assert_eq!(
+            find(p0, t.vms[1].mac, None),
+            Destination::Output(Topology::vm_port(VmIndex(1)))
+        );
+        assert_eq!(
+            find(p0, t.external_hosts[0].mac, None),
+            Destination::Output(UPLINK_PORT)
+        );
+        assert_eq!(find(p0, MacAddr::BROADCAST, None), Destination::Flood);
+        // Another VLAN, or its own address: back to the ingress port, which the card refuses.
+        assert_eq!(find(p0, t.vms[2].mac, None), Destination::Output(p0));
+        assert_eq!(find(p2, t.vms[2].mac, None), Destination::Output(p2));
+        assert_eq!(
+            find(UPLINK_PORT, t.vms[2].mac, Some(7)),
+            Destination::Output(p2)
+        );
+        assert_eq!(
+            find(UPLINK_PORT, t.vms[2].mac, None),
+            Destination::Output(UPLINK_PORT)
+        );
     }
 
     #[test]
@@ -335,7 +337,7 @@ mod tests {
         let allow = Rule::new(
             0,
             MatchBuilder::new().build().expect("m"),
-            vec![Action::Normal],
+            vec![RuleAction::Normal],
         );
         let mut ctx = context(3, 0, 1, vec![block_vm2, block_dns, allow]);
         ctx.topology = t.clone();
@@ -392,7 +394,7 @@ mod tests {
         );
         assert_eq!(run.ledger.delivered + run.ledger.dropped_total(), 2_000);
         let gbps = run.delivered_bytes as f64 * 8.0 / run.span().as_secs_f64() / 1e9;
-        assert!(gbps > 30.0 && gbps < 63.0, "bounded by PCIe: {gbps}");
+        assert!(gbps > 20.0 && gbps < 63.0, "bounded by PCIe: {gbps}");
     }
 
     #[test]

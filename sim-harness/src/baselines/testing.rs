@@ -53,6 +53,7 @@ pub fn context(
         card: nic_model::card::CardConfig::default(),
         inter_vm: InterVmCopy::default(),
         profile: None,
+        profile_overrides: Default::default(),
         seed: 1,
     }
 }

@@ -1,14 +1,22 @@
-//! Frame building: real Ethernet II / [802.1Q] / IPv4 / UDP or TCP frames, byte-exact: IPv4
-//! total length, UDP length and the IPv4 header checksum are right; the L4 checksum is left
-//! zero (no switch here reads it). The one place sim-harness builds such frames.
+//! Frame building: real Ethernet II / [802.1Q] / IPv4 / UDP or TCP frames of a given size,
+//! emitted by [`nic_abi::emit`]: IPv4 total length, UDP length and the IPv4 header checksum
+//! are right; the L4 checksum is left zero (no switch here reads it). The one place
+//! sim-harness builds the workload's frames.
 
+use nic_abi::emit::{
+    EthernetRepr, FrameRepr, Ipv4Repr, NetworkRepr, Payload, TcpRepr, TransportRepr, UdpRepr,
+    VlanTag,
+};
 use nic_abi::key::MacAddr;
 
 use super::spec::Protocol;
 use super::FCS_BYTES;
 
 /// Builds an Ethernet II / [802.1Q] / IPv4 / UDP or TCP frame of `size` bytes with FCS
-/// (returned without it), padded with zeros; a size below the headers gives just the headers.
+/// (returned without it). The datagram fills the frame: zeros after the L4 header, counted
+/// in the IPv4 total length (no Ethernet padding). A size below the headers gives just the
+/// headers; one whose datagram would pass IPv4's 65,535 bytes gives the largest datagram.
+/// IPv4 identification 0, don't fragment, TTL 64; TCP segments are ACKs with window 65,535.
 pub fn build_frame(
     protocol: Protocol,
     size: u32,
@@ -18,65 +26,47 @@ pub fn build_frame(
     (src_ip, dst_ip): (u32, u32),
     (src_port, dst_port): (u16, u16),
 ) -> Vec<u8> {
-    let l2 = if vlan.is_some() { 18 } else { 14 };
-    let l4 = match protocol {
-        Protocol::Udp => 8,
-        Protocol::Tcp => 20,
+    let tag = vlan.map(|v| [VlanTag::dot1q(v, 0)]);
+    let transport = match protocol {
+        Protocol::Udp => TransportRepr::Udp(UdpRepr {
+            src_port,
+            dst_port,
+            ..UdpRepr::default()
+        }),
+        Protocol::Tcp => TransportRepr::Tcp(TcpRepr {
+            src_port,
+            dst_port,
+            flags: TcpRepr::ACK,
+            window: u16::MAX,
+            ..TcpRepr::default()
+        }),
     };
-    let len = (usize::try_from(size).unwrap_or(usize::MAX) - FCS_BYTES).max(l2 + 20 + l4);
-    let mut f = Vec::with_capacity(len);
-    f.extend_from_slice(&dst_mac.0);
-    f.extend_from_slice(&src_mac.0);
-    if let Some(v) = vlan {
-        f.extend_from_slice(&[0x81, 0x00]);
-        f.extend_from_slice(&(v & 0x0fff).to_be_bytes());
-    }
-    f.extend_from_slice(&[0x08, 0x00]);
-    let ip_len = u16::try_from(len - l2).unwrap_or(u16::MAX);
-    let proto = match protocol {
-        Protocol::Udp => 17,
-        Protocol::Tcp => 6,
+    let mut frame = FrameRepr {
+        ethernet: EthernetRepr {
+            dst: dst_mac,
+            src: src_mac,
+            tags: tag.as_ref().map_or(&[], |t| t.as_slice()),
+            ..EthernetRepr::default()
+        },
+        network: NetworkRepr::Ipv4(Ipv4Repr {
+            flags_fragment: Ipv4Repr::DONT_FRAGMENT,
+            src: src_ip.into(),
+            dst: dst_ip.into(),
+            ..Ipv4Repr::default()
+        }),
+        transport,
+        ..FrameRepr::default()
     };
-    let ip_start = f.len();
-    f.extend_from_slice(&[0x45, 0]);
-    f.extend_from_slice(&ip_len.to_be_bytes());
-    // Identification 0, don't fragment, TTL 64.
-    f.extend_from_slice(&[0, 0, 0x40, 0, 64, proto, 0, 0]);
-    f.extend_from_slice(&src_ip.to_be_bytes());
-    f.extend_from_slice(&dst_ip.to_be_bytes());
-    let sum = ipv4_checksum(&f[ip_start..ip_start + 20]);
-    f[ip_start + 10..ip_start + 12].copy_from_slice(&sum.to_be_bytes());
-    f.extend_from_slice(&src_port.to_be_bytes());
-    f.extend_from_slice(&dst_port.to_be_bytes());
-    match protocol {
-        Protocol::Udp => {
-            f.extend_from_slice(&(ip_len - 20).to_be_bytes());
-            f.extend_from_slice(&[0, 0]);
-        }
-        Protocol::Tcp => {
-            // Sequence and ACK numbers 0; header length 5 words; ACK; window 65535.
-            f.extend_from_slice(&[0; 8]);
-            f.extend_from_slice(&[0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0]);
-        }
+    let len = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(FCS_BYTES);
+    // Headers without options: the layout is always known.
+    if let Ok(layout) = frame.layout() {
+        let largest = layout.network + usize::from(u16::MAX);
+        frame.payload = Payload::Zeros(len.min(largest).saturating_sub(layout.payload));
     }
-    f.resize(len, 0);
-    f
-}
-
-/// The IPv4 header checksum of `header` (its checksum field counted as zero).
-pub(super) fn ipv4_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for (i, pair) in header.chunks(2).enumerate() {
-        if i == 5 {
-            continue;
-        }
-        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
-        sum += u32::from(word);
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(u16::try_from(sum).unwrap_or(0xffff))
+    // Cannot fail: whole headers and a datagram of at most 65,535 bytes.
+    frame.to_vec().unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@
 //!   new flows per second, flow lengths), their sizes and rates, as a [`PacketStream`].
 //! - [`replay`]: a capture's addresses mapped onto the scenario's endpoints
 //!   ([`map_capture`]) and its frames rewritten to match.
-//! - [`frame`]: [`build_frame`], the one place sim-harness builds Ethernet / IPv4 / UDP or TCP
-//!   frames.
+//! - [`frame`]: [`build_frame`], the workload's Ethernet / IPv4 / UDP or TCP frames, emitted by
+//!   [`nic_abi::emit`].
 //! - [`detmath`]: logarithm, exponential and power from IEEE arithmetic alone.
 //!
 //! Sizes are Ethernet frame sizes including the 4-byte FCS, as in RFC 2544's frame-size

@@ -12,7 +12,6 @@ use bytes::Bytes;
 use nic_abi::key::MacAddr;
 use serde::{Deserialize, Serialize};
 
-use super::frame::ipv4_checksum;
 use super::spec::{Rate, ReplayTiming};
 use super::{ext_host, vm};
 use crate::capture::Capture;
@@ -159,4 +158,20 @@ fn rewrite_ipv4(frame: &mut [u8], src: u32, dst: Option<u32>) {
     }
     let sum = ipv4_checksum(&frame[ip..ip + ihl]);
     frame[ip + 10..ip + 12].copy_from_slice(&sum.to_be_bytes());
+}
+
+/// The IPv4 header checksum of `header` (its checksum field counted as zero).
+fn ipv4_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for (i, pair) in header.chunks(2).enumerate() {
+        if i == 5 {
+            continue;
+        }
+        let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
+        sum += u32::from(word);
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(u16::try_from(sum).unwrap_or(0xffff))
 }

@@ -1,15 +1,18 @@
 //! sim-harness's integration tests: captures from the real fixtures, the `snich` command,
-//! scenarios, workloads, runs and reports, and the calibration of the baselines against
-//! measured switches.
+//! scenarios, workloads and the bytes of their frames, runs and reports, and the calibration
+//! of the baselines against measured switches.
 mod calibration;
 mod capture;
 mod cli;
 mod cli_sim;
 mod crate_map;
+mod frame_bytes;
 mod host_cores;
+mod profile_costs;
 mod readme;
 mod rules;
 mod scenario_errors;
 mod sim_runs;
 mod support;
+mod veb_symmetry;
 mod workload_stats;

@@ -66,8 +66,7 @@ fn a_miss_is_set_up_by_the_agent_then_hits() {
     // The first packet waited for the setup: its completion came microseconds later.
     assert!(got[0].timestamp.0 > 4_039_000);
     // A flow the rules drop: the packet is released with drop and counted as the agent's.
-    let mut other = f.clone();
-    other[6..12].copy_from_slice(&vm_mac(7));
+    let other = udp_frame(vm_mac(7), vm_mac(1), 300, || 9);
     guests[1]
         .send(cp.driver_mut().card_mut(), &other)
         .expect("sent");
