@@ -6,9 +6,9 @@
 //!   CopyEngine  card --copy command (32 B over PCIe)--> a host core (first free) takes it,
 //!               writes a descriptor into the engine's command ring (a slot held until the
 //!               completion is taken; a full ring delays the submission) and rings the
-//!               doorbell (submit_cycles) --doorbell_ns + descriptor_ns--> the engine fetches
+//!               doorbell (submit_cycles) --doorbell + descriptor_fetch--> the engine fetches
 //!               the descriptor; a channel moves the bytes (bytes_per_us, and the memory bus)
-//!               --completion_ns--> completion write-back --> the submitting core takes it
+//!               --completion_write--> completion write-back --> the submitting core takes it
 //!               (poll_cycles, or interrupt_cycles) --> the card is told. The payload never
 //!               crosses PCIe.
 //!   CpuCopy     card --copy command--> a host core (first free) copies (memcpy): its cycles
@@ -99,21 +99,9 @@ pub enum CompletionMode {
 }
 
 /// The copy engine's parameters (a device: a command ring in host memory, a doorbell, a
-/// completion write-back). Not yet in a cost profile; the defaults' sources:
-/// - `channels` 8: Intel QuickData (I/OAT) engines on Xeon E5 and later expose 8 channels
-///   per socket (Linux `ioatdma`).
-/// - `ring_entries` 1,024: estimate, the order of `ioatdma`'s default ring (2^order
-///   descriptors, order up to 16).
-/// - `submit_cycles` 300: estimate: read the card's 32-byte command (one cache miss, ~100
-///   ns), write a 64-byte descriptor, an uncached doorbell MMIO write (posted).
-/// - `doorbell_ns` 100 + `descriptor_ns` 150: estimate: one uncached doorbell write and one
-///   DRAM read of the descriptor plus decode (the former 250 ns setup, split).
-/// - `bytes_per_us` 5,000: estimate of one I/OAT channel's memory-to-memory rate.
-/// - `completion_ns` 50: estimate, one posted memory write.
-/// - `poll_cycles` 260: estimate, one cache-missing read of the completion write-back
-///   (~100 ns at 2.6 GHz).
-/// - `interrupt_cycles` 2,000: the same as the driver's interrupt cost
-///   (`DriverCosts::interrupt_cycles`).
+/// completion write-back). The sNICh system takes every number from the scenario's cost
+/// profile (`profiles/*.toml`, `[snich.copy_engine]`, each with its source);
+/// [`CopyEngineConfig::default`] is the default profile's values, for this crate's tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyEngineConfig {
     /// Channels working in parallel.
@@ -125,14 +113,14 @@ pub struct CopyEngineConfig {
     /// ring, ring the doorbell (an uncached MMIO write).
     pub submit_cycles: u64,
     /// Time from the doorbell write to the engine seeing it.
-    pub doorbell_ns: u64,
+    pub doorbell: SimDuration,
     /// Time from the doorbell to the first byte moving: the engine's descriptor fetch from
     /// memory and decode (per descriptor).
-    pub descriptor_ns: u64,
+    pub descriptor_fetch: SimDuration,
     /// Bytes per microsecond one channel moves (its bytes also cross the memory bus).
     pub bytes_per_us: u64,
     /// Time from the last byte to the completion write-back being visible.
-    pub completion_ns: u64,
+    pub completion_write: SimDuration,
     /// How completions are taken.
     pub completion: CompletionMode,
     /// Host cycles to take one completion by polling.
@@ -142,16 +130,16 @@ pub struct CopyEngineConfig {
 }
 
 impl Default for CopyEngineConfig {
-    /// `profiles/default.toml`'s `[snich.copy_engine]` values (sources there).
+    /// `profiles/default.toml`'s `[snich.copy_engine]` values (sources there), for tests.
     fn default() -> Self {
         CopyEngineConfig {
             channels: 8,
             ring_entries: 1_024,
             submit_cycles: 300,
-            doorbell_ns: 100,
-            descriptor_ns: 150,
+            doorbell: SimDuration::from_ns(100),
+            descriptor_fetch: SimDuration::from_ns(150),
             bytes_per_us: 5_000,
-            completion_ns: 50,
+            completion_write: SimDuration::from_ns(50),
             completion: CompletionMode::Poll,
             poll_cycles: 260,
             interrupt_cycles: 2_000,
@@ -159,23 +147,34 @@ impl Default for CopyEngineConfig {
     }
 }
 
-/// The CPU copy's parameters.
+/// The CPU copy's parameters. The sNICh system takes them from the scenario's cost profile
+/// (`[snich.cpu_copy] fixed`, and `vnic.copy_per_byte`, the per-byte cost of every switch's
+/// CPU copies); [`CpuCopyConfig::default`] is the default profile's values, for this crate's
+/// tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CpuCopyConfig {
     /// Cycles per copy besides the bytes: taking the command, checking it, the completion.
-    /// Default 200, an estimate (a function call, two IOMMU-checked translations, a
-    /// completion write).
     pub fixed_cycles: u64,
-    /// Bytes copied per cycle. Default 8, an estimate: `rep movsb` moves 32 B/cycle on
-    /// cache-resident data; the destination buffer usually misses in cache.
-    pub bytes_per_cycle: u64,
+    /// Thousandths of a cycle per byte copied.
+    pub per_byte_millicycles: u64,
+}
+
+impl CpuCopyConfig {
+    /// Cycles of a copy of `len` bytes.
+    pub fn cycles(&self, len: u64) -> u64 {
+        let bytes = u128::from(len) * u128::from(self.per_byte_millicycles);
+        let bytes = u64::try_from(bytes.div_ceil(1_000)).unwrap_or(u64::MAX);
+        self.fixed_cycles.saturating_add(bytes)
+    }
 }
 
 impl Default for CpuCopyConfig {
+    /// `[snich.cpu_copy] fixed` 200 cycles; `vnic.copy_per_byte` 0.1 ns at 2.6 GHz, 0.26
+    /// cycles.
     fn default() -> Self {
         CpuCopyConfig {
             fixed_cycles: 200,
-            bytes_per_cycle: 8,
+            per_byte_millicycles: 260,
         }
     }
 }
@@ -252,7 +251,6 @@ impl InterVmCopier {
             (e.channels == 0, "engine.channels"),
             (e.ring_entries == 0, "engine.ring_entries"),
             (e.bytes_per_us == 0, "engine.bytes_per_us"),
-            (config.cpu.bytes_per_cycle == 0, "cpu.bytes_per_cycle"),
         ] {
             if zero {
                 return Err(CopyError::Zero(what));
@@ -291,7 +289,7 @@ impl InterVmCopier {
             CopyMode::CopyEngine | CopyMode::Hairpin => self.engine_copy(cpu, len, at),
             CopyMode::CpuCopy => {
                 let c = &self.config.cpu;
-                let cycles = c.fixed_cycles + len.div_ceil(c.bytes_per_cycle);
+                let cycles = c.cycles(len);
                 let core = cpu.first_free(at);
                 let done = cpu.copy_on(core, at, cycles, len, CPU_USE_COPY);
                 self.metrics.cpu_cycles += cycles;
@@ -332,7 +330,7 @@ impl InterVmCopier {
         let rung = cpu.run_on(core, submit_at, e.submit_cycles, CPU_USE_COPY);
         cpu.run_on(core, rung, take_cycles, take_use);
         self.metrics.doorbells += 1;
-        let fetched = rung + SimDuration::from_ns(e.doorbell_ns + e.descriptor_ns);
+        let fetched = rung + e.doorbell + e.descriptor_fetch;
         let (ch, free) = self
             .channel_free
             .iter()
@@ -348,7 +346,7 @@ impl InterVmCopier {
             *f = moved;
         }
         self.metrics.engine_busy_ps += moved.saturating_since(start).as_ps();
-        let written = moved + SimDuration::from_ns(e.completion_ns);
+        let written = moved + e.completion_write;
         let taken = written + SimDuration(cpu.cycles_to_ps(take_cycles));
         let (copy_cycles, interrupt_cycles) = match e.completion {
             CompletionMode::Poll => (e.submit_cycles + e.poll_cycles, 0),
@@ -400,9 +398,9 @@ mod tests {
         CopyEngineConfig {
             channels: 2,
             submit_cycles: 0,
-            doorbell_ns: 0,
-            descriptor_ns: 0,
-            completion_ns: 0,
+            doorbell: SimDuration::ZERO,
+            descriptor_fetch: SimDuration::ZERO,
+            completion_write: SimDuration::ZERO,
             poll_cycles: 0,
             ..CopyEngineConfig::default()
         }
@@ -495,10 +493,11 @@ mod tests {
         })
         .expect("valid");
         let d = c.copy(&mut host, 1_600, SimTime::ZERO);
-        assert_eq!(d.copy_cycles, 200 + 200);
-        // 400 cycles at 2.6 GHz: 153.85 ns, rounded up to the picosecond.
-        assert_eq!(d.at, SimTime(153_847));
-        assert_eq!(c.metrics().cpu_cycles, 400);
+        // 200 fixed, 0.26 a byte.
+        assert_eq!(d.copy_cycles, 200 + 416);
+        // 616 cycles at 2.6 GHz: 236.92 ns, rounded up to the picosecond.
+        assert_eq!(d.at, SimTime(236_924));
+        assert_eq!(c.metrics().cpu_cycles, 616);
         for (engine, what) in [
             (
                 CopyEngineConfig {

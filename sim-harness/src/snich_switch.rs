@@ -41,7 +41,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use flow_setup::agent::AgentCosts;
-use host_driver::copy::CopyMode;
+use host_driver::copy::{CopyEngineConfig, CopyMode, CpuCopyConfig};
 use host_driver::driver::{Driver, DriverCosts};
 use host_driver::guest::{MockGuest, BUFFER_BYTES};
 use host_driver::host::CpuUse;
@@ -104,6 +104,23 @@ fn apply_profile(spec: &mut SystemSpec, profile: &Profile, clock_mhz: u32) {
     spec.host.iommu = IommuCosts {
         map_cycles: whole_cycles(i.map),
         unmap_cycles: whole_cycles(i.unmap),
+    };
+    let e = &profile.snich.copy_engine;
+    spec.host.copy.engine = CopyEngineConfig {
+        channels: e.channels,
+        ring_entries: e.ring_entries,
+        submit_cycles: whole_cycles(e.submit),
+        doorbell: e.doorbell,
+        descriptor_fetch: e.descriptor_fetch,
+        bytes_per_us: e.channel_bytes_per_us,
+        completion_write: e.completion_write,
+        completion: spec.host.copy.engine.completion,
+        poll_cycles: whole_cycles(e.completion_poll),
+        interrupt_cycles: whole_cycles(e.completion_interrupt),
+    };
+    spec.host.copy.cpu = CpuCopyConfig {
+        fixed_cycles: whole_cycles(profile.snich.cpu_copy.fixed),
+        per_byte_millicycles: whole_cycles(profile.vnic.copy_per_byte * 1_000.0),
     };
 }
 
@@ -493,10 +510,10 @@ mod tests {
             );
         }
         // The engine copies; a core submits each copy and polls its completion.
-        let e = host_driver::copy::CopyEngineConfig::default();
+        let e = Profile::builtin().expect("profile").snich.copy_engine;
         assert_eq!(
             r.host_cpu_cycles.get("copy").copied(),
-            Some(200 * (e.submit_cycles + e.poll_cycles))
+            Some(200 * whole_cycles(e.submit + e.completion_poll))
         );
         assert!(r.last_event > r.first_offer);
     }
