@@ -545,6 +545,8 @@ impl<D: Datapath> SoftwareSwitch<D> {
             run.charge_cpu(what, *c);
         }
         run.host_cpu_cycles.retain(|_, c| *c > 0);
+        run.extra
+            .insert("memory_bus_bytes".into(), self.cpu.memory().bytes());
         run.pcie_bytes = self.nic.pcie_bytes();
         self.datapath.report(&mut run);
         run.check_conservation()?;

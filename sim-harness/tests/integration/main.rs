@@ -8,6 +8,7 @@ mod cli_sim;
 mod crate_map;
 mod frame_bytes;
 mod host_cores;
+mod host_memory;
 mod profile_costs;
 mod readme;
 mod rules;
