@@ -87,8 +87,6 @@ pub struct Moderation {
 /// The driver's parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriverConfig {
-    /// The driver core's clock, MHz. Default 2,600 (`sim-harness`'s default host).
-    pub clock_mhz: u32,
     /// CPU costs.
     pub costs: DriverCosts,
     /// Miss ring entries (a power of two). Default 1,024, the card's default held-packet
@@ -113,7 +111,6 @@ pub struct DriverConfig {
 impl Default for DriverConfig {
     fn default() -> Self {
         DriverConfig {
-            clock_mhz: 2_600,
             costs: DriverCosts::default(),
             miss_ring_entries: 1024,
             release_ring_entries: 1024,

@@ -160,7 +160,7 @@ impl SnichSwitch {
 
     /// The switch `name` over the system `build` assembles from `ctx`'s spec: one queue pair
     /// per VM of the topology (rings of the VM's `queue_entries`), the card per `ctx.card`,
-    /// the host's and driver's clocks at the scenario host's.
+    /// the host CPU the scenario's, every cost from its profile.
     pub(crate) fn assembled(
         name: &str,
         ctx: &SwitchContext,
@@ -185,7 +185,6 @@ impl SnichSwitch {
             ..SystemSpec::new(guests)
         };
         spec.host.cpu = ctx.host;
-        spec.driver.clock_mhz = ctx.host.clock_mhz;
         apply_profile(&mut spec, &ctx.profile_for(name)?, ctx.host.clock_mhz);
         let (mut cp, guests) = build(spec).map_err(|e| config(e.to_string()))?;
         cp.driver_mut().card_mut().record_outcomes(true);

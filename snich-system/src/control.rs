@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   card event ──▶ interrupt (vector, at)
-//!                   ├─ miss vector: the driver core takes it (then masks it and polls
+//!                   ├─ miss vector: core 0 takes it (then masks it and polls
 //!                   │  the ring until it is empty, as NAPI does), then
 //!                   │    ReadMisses   read producer, records, write consumer (driver cycles)
 //!                   │    Classify     agent: on_miss_record, process -> installs through the
