@@ -125,6 +125,23 @@ impl MemoryBus {
             return at;
         }
         let ps = self.copy_ps(bytes);
+        self.busy_ps = self.busy_ps.saturating_add(ps);
+        self.bytes = self.bytes.saturating_add(bytes);
+        // The common case: the bus is free from `at` on (nothing booked after it).
+        let last_end = self.busy.back().map_or(SimTime::ZERO, |&(_, e)| e);
+        if last_end <= at {
+            let end = at + SimDuration(ps);
+            match self.busy.back_mut() {
+                Some(last) if last.1 == at => last.1 = end,
+                _ => {
+                    if self.busy.len() == BUS_INTERVALS {
+                        self.busy.pop_front();
+                    }
+                    self.busy.push_back((at, end));
+                }
+            }
+            return end;
+        }
         let mut i = self.busy.partition_point(|&(_, end)| end <= at);
         let mut start = at;
         while let Some(&(s, e)) = self.busy.get(i) {
@@ -159,8 +176,6 @@ impl MemoryBus {
         if self.busy.len() > BUS_INTERVALS {
             self.busy.pop_front();
         }
-        self.busy_ps = self.busy_ps.saturating_add(ps);
-        self.bytes = self.bytes.saturating_add(bytes);
         end
     }
 
