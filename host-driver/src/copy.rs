@@ -1,23 +1,54 @@
 //! The inter-VM path: how a packet's payload gets from the sender's TX buffer to the
-//! receiver's RX buffer, three ways behind one interface ([`InterVmCopier`]).
+//! receiver's RX buffer, three ways behind one interface ([`InterVmCopier`]), all on the
+//! host's cores and memory bus ([`crate::cpu::HostCpu`]).
 //!
 //! ```text
-//!   CopyEngine  card --copy command (32 B over PCIe)--> host DMA engine (I/OAT style):
-//!               channels, a setup per descriptor, a per-channel bandwidth; completion back
-//!               to the card. The payload never crosses PCIe; no host core works.
-//!   CpuCopy     card --copy command--> a host core copies (memcpy): cycles charged to the
-//!               host CPU model. The payload never crosses PCIe.
+//!   CopyEngine  card --copy command (32 B over PCIe)--> a host core (first free) takes it,
+//!               writes a descriptor into the engine's command ring (a slot held until the
+//!               completion is taken; a full ring delays the submission) and rings the
+//!               doorbell (submit_cycles) --doorbell + descriptor_fetch--> the engine fetches
+//!               the descriptor; a channel moves the bytes (bytes_per_us, and the memory bus)
+//!               --completion_write--> completion write-back --> the submitting core takes it
+//!               (poll_cycles, or interrupt_cycles) --> the card is told. The payload never
+//!               crosses PCIe.
+//!   CpuCopy     card --copy command--> a host core (first free) copies (memcpy): its cycles
+//!               and the bytes on the memory bus. The payload never crosses PCIe.
 //!   Hairpin     the card reads the whole packet over PCIe and writes it back into the
 //!               receiver's buffer (an SR-IOV embedded bridge's way): twice the payload on
 //!               the bus, no host work. The host declines copy commands; the card's
 //!               `InterVmPath::Hairpin` does the rest.
 //! ```
 //!
-//! The copier only keeps time and counts; the bytes move in [`crate::host::Host`], which
-//! checks both ends with the IOMMU first.
+//! The copier keeps time and counts; the bytes move in [`crate::host::Host`], which checks
+//! both ends with the IOMMU first. A copy is timed when its command reaches the host: the
+//! card goes on with other work and learns of the completion at the returned time (an
+//! asynchronous completion, as the card's `CopySubmit`/`RxCopyDone` events model it).
+//!
+//! ```
+//! use host_driver::copy::{CopyConfig, CopyMode, InterVmCopier};
+//! use host_driver::cpu::{HostCpu, HostCpuConfig};
+//! use nic_abi::time::SimTime;
+//!
+//! let mut cpu = HostCpu::new(&HostCpuConfig::default())?;
+//! let mut engine = InterVmCopier::new(CopyConfig::default())?;
+//! let done = engine.copy(&mut cpu, 1_500, SimTime::ZERO);
+//! // Submission (300 cycles at 2.6 GHz), doorbell and descriptor fetch (250 ns), 300 ns on a
+//! // channel, 50 ns to the write-back, a 260-cycle poll.
+//! assert_eq!(done.at.0, 115_385 + 250_000 + 300_000 + 50_000 + 100_000);
+//! assert_eq!(done.copy_cycles, 560);
+//! assert_eq!(engine.metrics().doorbells, 1);
+//! assert_eq!(cpu.memory().bytes(), 1_500);
+//! assert_eq!(CopyMode::CopyEngine.name(), "copy-engine");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use nic_abi::time::{SimDuration, SimTime};
 use nic_model::card::InterVmPath;
+
+use crate::cpu::HostCpu;
 
 /// Which inter-VM path the host offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -55,57 +86,95 @@ impl CopyMode {
     }
 }
 
-/// The copy engine's parameters.
+/// How the host learns that the copy engine finished a descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CompletionMode {
+    /// The submitting core polls the engine's completion write-back (ioatdma's
+    /// `dma_async_is_tx_complete`): [`CopyEngineConfig::poll_cycles`] per completion.
+    #[default]
+    Poll,
+    /// The engine raises an interrupt per completion: [`CopyEngineConfig::interrupt_cycles`]
+    /// on the submitting core.
+    Interrupt,
+}
+
+/// The copy engine's parameters (a device: a command ring in host memory, a doorbell, a
+/// completion write-back). The sNICh system takes every number from the scenario's cost
+/// profile (`profiles/*.toml`, `[snich.copy_engine]`, each with its source);
+/// [`CopyEngineConfig::default`] is the default profile's values, for this crate's tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyEngineConfig {
-    /// Channels working in parallel. Default 8: Intel QuickData (I/OAT, "Crystal Beach DMA")
-    /// engines on Xeon E5 and later expose 8 channels per socket (Linux `ioatdma`).
+    /// Channels working in parallel.
     pub channels: u32,
-    /// Time from a command's submission to the first byte moving: the descriptor write, the
-    /// engine's doorbell and its descriptor fetch from memory. Default 250 ns, an estimate:
-    /// one uncached doorbell write (~100 ns) and one DRAM read (~100 ns) plus decode.
-    pub setup_ns: u64,
-    /// Bytes per microsecond one channel moves. Default 5,000 (5 GB/s), an estimate of the
-    /// order of one I/OAT channel's memory-to-memory rate; the same figure as
-    /// `nic_model::testing`'s copy engine.
+    /// Descriptors of the command ring (one per copy in flight, from its submission until
+    /// its completion is taken); a submission waits for a free slot.
+    pub ring_entries: u32,
+    /// Host cycles to submit one copy: take the card's command, write a descriptor into the
+    /// ring, ring the doorbell (an uncached MMIO write).
+    pub submit_cycles: u64,
+    /// Time from the doorbell write to the engine seeing it.
+    pub doorbell: SimDuration,
+    /// Time from the doorbell to the first byte moving: the engine's descriptor fetch from
+    /// memory and decode (per descriptor).
+    pub descriptor_fetch: SimDuration,
+    /// Bytes per microsecond one channel moves (its bytes also cross the memory bus).
     pub bytes_per_us: u64,
-    /// Time from the last byte to the completion being visible (the engine's completion
-    /// write). Default 50 ns, an estimate (one posted memory write).
-    pub completion_ns: u64,
+    /// Time from the last byte to the completion write-back being visible.
+    pub completion_write: SimDuration,
+    /// How completions are taken.
+    pub completion: CompletionMode,
+    /// Host cycles to take one completion by polling.
+    pub poll_cycles: u64,
+    /// Host cycles to take one completion by interrupt.
+    pub interrupt_cycles: u64,
 }
 
 impl Default for CopyEngineConfig {
+    /// `profiles/default.toml`'s `[snich.copy_engine]` values (sources there), for tests.
     fn default() -> Self {
         CopyEngineConfig {
             channels: 8,
-            setup_ns: 250,
+            ring_entries: 1_024,
+            submit_cycles: 300,
+            doorbell: SimDuration::from_ns(100),
+            descriptor_fetch: SimDuration::from_ns(150),
             bytes_per_us: 5_000,
-            completion_ns: 50,
+            completion_write: SimDuration::from_ns(50),
+            completion: CompletionMode::Poll,
+            poll_cycles: 260,
+            interrupt_cycles: 2_000,
         }
     }
 }
 
-/// The CPU copy's parameters.
+/// The CPU copy's parameters. The sNICh system takes them from the scenario's cost profile
+/// (`[snich.cpu_copy] fixed`, and `vnic.copy_per_byte`, the per-byte cost of every switch's
+/// CPU copies); [`CpuCopyConfig::default`] is the default profile's values, for this crate's
+/// tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CpuCopyConfig {
-    /// Core clock in MHz. Default 2,600, `sim-harness`'s default host (this project's EPYC
-    /// machines).
-    pub clock_mhz: u32,
     /// Cycles per copy besides the bytes: taking the command, checking it, the completion.
-    /// Default 200, an estimate (a function call, two IOMMU-checked translations, a
-    /// completion write).
     pub fixed_cycles: u64,
-    /// Bytes copied per cycle. Default 8, an estimate: `rep movsb` moves 32 B/cycle on
-    /// cache-resident data; the destination buffer usually misses in cache.
-    pub bytes_per_cycle: u64,
+    /// Thousandths of a cycle per byte copied.
+    pub per_byte_millicycles: u64,
+}
+
+impl CpuCopyConfig {
+    /// Cycles of a copy of `len` bytes.
+    pub fn cycles(&self, len: u64) -> u64 {
+        let bytes = u128::from(len) * u128::from(self.per_byte_millicycles);
+        let bytes = u64::try_from(bytes.div_ceil(1_000)).unwrap_or(u64::MAX);
+        self.fixed_cycles.saturating_add(bytes)
+    }
 }
 
 impl Default for CpuCopyConfig {
+    /// `[snich.cpu_copy] fixed` 200 cycles; `vnic.copy_per_byte` 0.1 ns at 2.6 GHz, 0.26
+    /// cycles.
     fn default() -> Self {
         CpuCopyConfig {
-            clock_mhz: 2_600,
             fixed_cycles: 200,
-            bytes_per_cycle: 8,
+            per_byte_millicycles: 260,
         }
     }
 }
@@ -132,8 +201,17 @@ pub struct CopyMetrics {
     pub faults: u64,
     /// Time the engine's channels were busy, summed (ps).
     pub engine_busy_ps: u64,
-    /// Host CPU cycles of CPU copies.
+    /// Doorbells rung on the engine (one per submission).
+    pub doorbells: u64,
+    /// Submissions that waited for a free slot of the command ring.
+    pub ring_full_waits: u64,
+    /// Most descriptors in the command ring at once.
+    pub ring_peak: u32,
+    /// Host CPU cycles of copies: CPU copies, or the engine's submissions and polled
+    /// completions.
     pub cpu_cycles: u64,
+    /// Host CPU cycles of the engine's completion interrupts.
+    pub interrupt_cycles: u64,
 }
 
 /// Why a copy configuration was refused.
@@ -144,33 +222,43 @@ pub enum CopyError {
     Zero(&'static str),
 }
 
-/// Keeps time for the inter-VM copies of one host.
+/// A copy's timing and what it cost the host's cores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopyDone {
+    /// When the host has taken the copy's completion (and tells the card).
+    pub at: SimTime,
+    /// Host cycles of copy work (submission, polling, or the CPU copy itself).
+    pub copy_cycles: u64,
+    /// Host cycles of completion interrupts.
+    pub interrupt_cycles: u64,
+}
+
+/// Keeps time for the inter-VM copies of one host, on its cores and memory bus.
 #[derive(Debug, Clone)]
 pub struct InterVmCopier {
     config: CopyConfig,
     channel_free: Vec<SimTime>,
-    core_free: SimTime,
+    /// When each descriptor in the command ring is taken back, earliest first.
+    in_ring: BinaryHeap<Reverse<SimTime>>,
     metrics: CopyMetrics,
 }
 
 impl InterVmCopier {
     /// An idle copier.
     pub fn new(config: CopyConfig) -> Result<InterVmCopier, CopyError> {
-        if config.engine.channels == 0 {
-            return Err(CopyError::Zero("engine.channels"));
-        }
-        if config.engine.bytes_per_us == 0 {
-            return Err(CopyError::Zero("engine.bytes_per_us"));
-        }
-        if config.cpu.clock_mhz == 0 {
-            return Err(CopyError::Zero("cpu.clock_mhz"));
-        }
-        if config.cpu.bytes_per_cycle == 0 {
-            return Err(CopyError::Zero("cpu.bytes_per_cycle"));
+        let e = &config.engine;
+        for (zero, what) in [
+            (e.channels == 0, "engine.channels"),
+            (e.ring_entries == 0, "engine.ring_entries"),
+            (e.bytes_per_us == 0, "engine.bytes_per_us"),
+        ] {
+            if zero {
+                return Err(CopyError::Zero(what));
+            }
         }
         Ok(InterVmCopier {
-            channel_free: vec![SimTime::ZERO; config.engine.channels as usize],
-            core_free: SimTime::ZERO,
+            channel_free: vec![SimTime::ZERO; e.channels as usize],
+            in_ring: BinaryHeap::new(),
             metrics: CopyMetrics::default(),
             config,
         })
@@ -191,87 +279,247 @@ impl InterVmCopier {
         self.metrics.faults += 1;
     }
 
-    /// Times a copy of `len` bytes submitted at `at` (the bytes have been moved): returns
-    /// when it is complete, and the host CPU cycles it cost (0 on the engine).
-    pub fn copy(&mut self, len: u64, at: SimTime) -> (SimTime, u64) {
+    /// Times a copy of `len` bytes whose command reached the host at `at` (the bytes have
+    /// been moved), on `cpu`'s cores and memory bus: returns when the host has its
+    /// completion, and the cycles it cost.
+    pub fn copy(&mut self, cpu: &mut HostCpu, len: u64, at: SimTime) -> CopyDone {
         self.metrics.copies += 1;
         self.metrics.bytes += len;
         match self.config.mode {
-            CopyMode::CopyEngine | CopyMode::Hairpin => {
-                let e = &self.config.engine;
-                let (ch, free) = self
-                    .channel_free
-                    .iter()
-                    .copied()
-                    .enumerate()
-                    .min_by_key(|&(i, t)| (t, i))
-                    .unwrap_or((0, SimTime::ZERO));
-                let start = at.max(free) + SimDuration::from_ns(e.setup_ns);
-                let move_ps = (u128::from(len) * 1_000_000).div_ceil(u128::from(e.bytes_per_us));
-                let moved = start + SimDuration(u64::try_from(move_ps).unwrap_or(u64::MAX));
-                if let Some(f) = self.channel_free.get_mut(ch) {
-                    *f = moved;
-                }
-                self.metrics.engine_busy_ps += moved.saturating_since(at.max(free)).as_ps();
-                (moved + SimDuration::from_ns(e.completion_ns), 0)
-            }
+            CopyMode::CopyEngine | CopyMode::Hairpin => self.engine_copy(cpu, len, at),
             CopyMode::CpuCopy => {
                 let c = &self.config.cpu;
-                let cycles = c.fixed_cycles + len.div_ceil(c.bytes_per_cycle);
-                let ps = (u128::from(cycles) * 1_000_000).div_ceil(u128::from(c.clock_mhz));
-                let start = at.max(self.core_free);
-                self.core_free = start + SimDuration(u64::try_from(ps).unwrap_or(u64::MAX));
+                let cycles = c.cycles(len);
+                let core = cpu.first_free(at);
+                let done = cpu.copy_on(core, at, cycles, len, CPU_USE_COPY);
                 self.metrics.cpu_cycles += cycles;
-                (self.core_free, cycles)
+                CopyDone {
+                    at: done,
+                    copy_cycles: cycles,
+                    interrupt_cycles: 0,
+                }
             }
+        }
+    }
+
+    /// The engine's path: a ring slot, the submission on a core (descriptor, doorbell), the
+    /// engine's descriptor fetch, the transfer on a channel and the memory bus, the
+    /// completion write-back, and the completion taken on the submitting core.
+    fn engine_copy(&mut self, cpu: &mut HostCpu, len: u64, at: SimTime) -> CopyDone {
+        let e = self.config.engine;
+        // Slots whose completions were taken by `at` are free again.
+        while self.in_ring.peek().is_some_and(|Reverse(t)| *t <= at) {
+            self.in_ring.pop();
+        }
+        let mut submit_at = at;
+        if self.in_ring.len() >= e.ring_entries as usize {
+            self.metrics.ring_full_waits += 1;
+            if let Some(Reverse(t)) = self.in_ring.pop() {
+                submit_at = submit_at.max(t);
+            }
+        }
+        // The submitting core's work: the submission, and taking the completion. It is
+        // booked with the submission (the core is free for other work while the engine
+        // copies; the model keeps no gaps on a core), and the completion is taken its
+        // cycles after the write-back.
+        let (take_cycles, take_use) = match e.completion {
+            CompletionMode::Poll => (e.poll_cycles, CPU_USE_COPY),
+            CompletionMode::Interrupt => (e.interrupt_cycles, CPU_USE_INTERRUPTS),
+        };
+        let core = cpu.first_free(submit_at);
+        let rung = cpu.run_on(core, submit_at, e.submit_cycles, CPU_USE_COPY);
+        cpu.run_on(core, rung, take_cycles, take_use);
+        self.metrics.doorbells += 1;
+        let fetched = rung + e.doorbell + e.descriptor_fetch;
+        let (ch, free) = self
+            .channel_free
+            .iter()
+            .copied()
+            .enumerate()
+            .min_by_key(|&(i, t)| (t, i))
+            .unwrap_or((0, SimTime::ZERO));
+        let start = fetched.max(free);
+        let move_ps = (u128::from(len) * 1_000_000).div_ceil(u128::from(e.bytes_per_us));
+        let channel_end = start + SimDuration(u64::try_from(move_ps).unwrap_or(u64::MAX));
+        let moved = channel_end.max(cpu.memory_mut().copy(start, len));
+        if let Some(f) = self.channel_free.get_mut(ch) {
+            *f = moved;
+        }
+        self.metrics.engine_busy_ps += moved.saturating_since(start).as_ps();
+        let written = moved + e.completion_write;
+        let taken = written + SimDuration(cpu.cycles_to_ps(take_cycles));
+        let (copy_cycles, interrupt_cycles) = match e.completion {
+            CompletionMode::Poll => (e.submit_cycles + e.poll_cycles, 0),
+            CompletionMode::Interrupt => (e.submit_cycles, e.interrupt_cycles),
+        };
+        self.in_ring.push(Reverse(taken));
+        let in_ring = u32::try_from(self.in_ring.len()).unwrap_or(u32::MAX);
+        self.metrics.ring_peak = self.metrics.ring_peak.max(in_ring);
+        self.metrics.cpu_cycles += copy_cycles;
+        self.metrics.interrupt_cycles += interrupt_cycles;
+        CopyDone {
+            at: taken,
+            copy_cycles,
+            interrupt_cycles,
         }
     }
 }
 
+/// The host CPU model's name for copy work ([`crate::host::CpuUse::Copy`]).
+const CPU_USE_COPY: &str = "copy";
+/// The host CPU model's name for interrupt work ([`crate::host::CpuUse::Interrupts`]).
+const CPU_USE_INTERRUPTS: &str = "interrupts";
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu::HostCpuConfig;
 
-    #[test]
-    fn engine_channels_and_cpu_core_keep_time() {
-        let mut e = InterVmCopier::new(CopyConfig {
+    fn cpu(cores: u16, memory_gbps: f64) -> HostCpu {
+        HostCpu::new(&HostCpuConfig {
+            cores,
+            clock_mhz: 2_600,
+            memory_gbps,
+        })
+        .expect("valid")
+    }
+
+    fn engine(engine: CopyEngineConfig) -> InterVmCopier {
+        InterVmCopier::new(CopyConfig {
             mode: CopyMode::CopyEngine,
-            engine: CopyEngineConfig {
-                channels: 2,
-                ..CopyEngineConfig::default()
-            },
+            engine,
             ..CopyConfig::default()
         })
-        .expect("valid");
-        // 1,500 bytes at 5,000 B/us = 300 ns, after 250 ns of setup, plus 50 ns.
-        let (a, cycles) = e.copy(1500, SimTime::ZERO);
-        assert_eq!((a, cycles), (SimTime(600_000), 0));
-        let (b, _) = e.copy(1500, SimTime::ZERO);
-        assert_eq!(b, a, "second channel");
-        let (c, _) = e.copy(1500, SimTime::ZERO);
-        assert_eq!(
-            c,
-            SimTime(550_000 + 600_000),
-            "queues behind the first channel"
-        );
-        let mut cpu = InterVmCopier::new(CopyConfig {
+        .expect("valid")
+    }
+
+    /// No host cycles and no fixed latencies: only the channels and the bus.
+    fn bare() -> CopyEngineConfig {
+        CopyEngineConfig {
+            channels: 2,
+            submit_cycles: 0,
+            doorbell: SimDuration::ZERO,
+            descriptor_fetch: SimDuration::ZERO,
+            completion_write: SimDuration::ZERO,
+            poll_cycles: 0,
+            ..CopyEngineConfig::default()
+        }
+    }
+
+    #[test]
+    fn engine_channels_keep_time_and_copies_queue_behind_them() {
+        let mut host = cpu(1, 100.0);
+        let mut e = engine(bare());
+        // 1,500 bytes at 5,000 B/us = 300 ns on a channel.
+        let a = e.copy(&mut host, 1_500, SimTime::ZERO);
+        assert_eq!((a.at, a.copy_cycles), (SimTime(300_000), 0));
+        let b = e.copy(&mut host, 1_500, SimTime::ZERO);
+        assert_eq!(b.at, a.at, "second channel");
+        let c = e.copy(&mut host, 1_500, SimTime::ZERO);
+        assert_eq!(c.at, SimTime(600_000), "queues behind the first channel");
+        assert_eq!(e.metrics().engine_busy_ps, 900_000);
+    }
+
+    #[test]
+    fn engine_transfers_share_the_memory_bus() {
+        // 1 GB/s: 1,500 bytes hold the bus 3 us, longer than a channel's 300 ns.
+        let mut host = cpu(1, 1.0);
+        let mut e = engine(bare());
+        let a = e.copy(&mut host, 1_500, SimTime::ZERO);
+        let b = e.copy(&mut host, 1_500, SimTime::ZERO);
+        assert_eq!(a.at, SimTime(3_000_000));
+        assert_eq!(b.at, SimTime(6_000_000), "two channels, one bus");
+        // A CPU copy on the same host waits for the bus too.
+        let mut c = InterVmCopier::new(CopyConfig {
             mode: CopyMode::CpuCopy,
             ..CopyConfig::default()
         })
         .expect("valid");
-        let (t, cycles) = cpu.copy(1600, SimTime::ZERO);
-        assert_eq!(cycles, 200 + 200);
-        // 400 cycles at 2.6 GHz: 153.85 ns, rounded up to the picosecond.
-        assert_eq!(t, SimTime(153_847));
-        assert_eq!(cpu.metrics().cpu_cycles, 400);
-        assert!(InterVmCopier::new(CopyConfig {
-            engine: CopyEngineConfig {
-                channels: 0,
-                ..CopyEngineConfig::default()
-            },
+        let d = c.copy(&mut host, 1_500, SimTime::ZERO);
+        assert_eq!(d.at, SimTime(9_000_000));
+    }
+
+    #[test]
+    fn submissions_and_completions_cost_host_cycles_on_a_core() {
+        let mut host = cpu(1, 100.0);
+        let mut e = engine(CopyEngineConfig::default());
+        let d = e.copy(&mut host, 64, SimTime::ZERO);
+        assert_eq!(d.copy_cycles, 300 + 260);
+        assert_eq!(host.cycles("copy"), 560);
+        // The core is busy with the submission and the poll, not while the engine copies.
+        assert_eq!(
+            host.free_at(crate::cpu::CoreId(0)),
+            SimTime(115_385 + 100_000)
+        );
+        let mut irq = engine(CopyEngineConfig {
+            completion: CompletionMode::Interrupt,
+            ..CopyEngineConfig::default()
+        });
+        let mut host = cpu(1, 100.0);
+        let i = irq.copy(&mut host, 64, SimTime::ZERO);
+        assert_eq!((i.copy_cycles, i.interrupt_cycles), (300, 2_000));
+        assert_eq!(host.cycles("interrupts"), 2_000);
+        assert!(i.at > d.at, "an interrupt costs more than a poll");
+        assert_eq!(irq.metrics().interrupt_cycles, 2_000);
+    }
+
+    #[test]
+    fn a_full_command_ring_delays_the_next_submission() {
+        let mut host = cpu(1, 100.0);
+        let mut e = engine(CopyEngineConfig {
+            ring_entries: 1,
+            ..bare()
+        });
+        let a = e.copy(&mut host, 1_500, SimTime::ZERO);
+        let b = e.copy(&mut host, 1_500, SimTime::ZERO);
+        assert_eq!(
+            b.at,
+            SimTime(a.at.0 + 300_000),
+            "waits for the slot, not the channel"
+        );
+        assert_eq!(e.metrics().ring_full_waits, 1);
+        assert_eq!(e.metrics().ring_peak, 1);
+        let c = e.copy(&mut host, 1_500, b.at);
+        assert_eq!(c.at, SimTime(b.at.0 + 300_000), "slot free again: no wait");
+        assert_eq!(e.metrics().ring_full_waits, 1);
+    }
+
+    #[test]
+    fn cpu_copies_run_on_a_core_and_configs_are_checked() {
+        let mut host = cpu(1, 100.0);
+        let mut c = InterVmCopier::new(CopyConfig {
+            mode: CopyMode::CpuCopy,
             ..CopyConfig::default()
         })
-        .is_err());
+        .expect("valid");
+        let d = c.copy(&mut host, 1_600, SimTime::ZERO);
+        // 200 fixed, 0.26 a byte.
+        assert_eq!(d.copy_cycles, 200 + 416);
+        // 616 cycles at 2.6 GHz: 236.92 ns, rounded up to the picosecond.
+        assert_eq!(d.at, SimTime(236_924));
+        assert_eq!(c.metrics().cpu_cycles, 616);
+        for (engine, what) in [
+            (
+                CopyEngineConfig {
+                    channels: 0,
+                    ..CopyEngineConfig::default()
+                },
+                "engine.channels",
+            ),
+            (
+                CopyEngineConfig {
+                    ring_entries: 0,
+                    ..CopyEngineConfig::default()
+                },
+                "engine.ring_entries",
+            ),
+        ] {
+            let e = InterVmCopier::new(CopyConfig {
+                engine,
+                ..CopyConfig::default()
+            });
+            assert_eq!(e.err(), Some(CopyError::Zero(what)));
+        }
         assert_eq!(CopyMode::Hairpin.card_path(), InterVmPath::Hairpin);
     }
 }

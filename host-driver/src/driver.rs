@@ -102,8 +102,6 @@ pub struct Moderation {
 /// The driver's parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriverConfig {
-    /// The driver core's clock, MHz. Default 2,600 (`sim-harness`'s default host).
-    pub clock_mhz: u32,
     /// CPU costs.
     pub costs: DriverCosts,
     /// Miss ring entries (a power of two). Default 1,024, the card's default held-packet
@@ -131,7 +129,6 @@ pub struct DriverConfig {
 impl Default for DriverConfig {
     fn default() -> Self {
         DriverConfig {
-            clock_mhz: 2_600,
             costs: DriverCosts::default(),
             miss_ring_entries: 1024,
             release_ring_entries: 1024,
@@ -276,12 +273,12 @@ fn cycles_to_time(cycles: u64, clock_mhz: u32) -> SimDuration {
 /// Status reads that cover the card's slowest command (a failed insert, undoing all its
 /// displacements) at one read's cost each, plus the read that sees it done; at least the
 /// configured bound.
-fn status_poll_bound(info: &DeviceInfo, config: &DriverConfig) -> u32 {
+fn status_poll_bound(info: &DeviceInfo, config: &DriverConfig, clock_mhz: u32) -> u32 {
     let worst_cycles = info.mgmt.worst_case_cycles(info.max_kicks);
     let khz = u128::from(info.core_clock_khz.max(1));
     let worst_ps = u128::from(worst_cycles) * 1_000_000_000 / khz;
     let read_ps =
-        u128::from(cycles_to_time(config.costs.mmio_read_cycles, config.clock_mhz).0).max(1);
+        u128::from(cycles_to_time(config.costs.mmio_read_cycles, clock_mhz).0).max(1);
     let polls = worst_ps.div_ceil(read_ps) + 1;
     u32::try_from(polls)
         .unwrap_or(u32::MAX)
@@ -361,6 +358,7 @@ impl Driver {
             GrantAccess::DeviceReads,
         )?;
 
+        let clock_mhz = card.host().cpu().clock_mhz();
         let mut d = Driver {
             card,
             config,
@@ -371,7 +369,7 @@ impl Driver {
             occupancy: 0,
             unbilled: 0,
             access_clock: SimTime::ZERO,
-            status_poll_bound: status_poll_bound(&info, &config),
+            status_poll_bound: status_poll_bound(&info, &config, clock_mhz),
             port_busy: false,
             metrics: DriverMetrics {
                 mmio_reads: reads,
@@ -410,7 +408,8 @@ impl Driver {
     /// When an access issued now is issued, and moves the access clock past its `cycles`.
     fn issue(&mut self, cycles: u64) -> SimTime {
         let at = self.access_clock.max(self.card.now());
-        self.access_clock = at + cycles_to_time(cycles, self.config.clock_mhz);
+        let clock_mhz = self.card.host().cpu().clock_mhz();
+        self.access_clock = at + cycles_to_time(cycles, clock_mhz);
         self.unbilled += cycles;
         at
     }

@@ -1,9 +1,12 @@
-//! The host: every VM's memory, the IOMMU in front of it, the inter-VM copier, and what the
-//! host spent, tied together as `nic-model`'s [`HostBus`].
+//! The host: every VM's memory, the IOMMU in front of it, the inter-VM copier, the host's
+//! cores and memory bus ([`HostCpu`], which the copier and `snich-system`'s control plane
+//! run on), and what the host spent, tied together as `nic-model`'s [`HostBus`].
 //!
 //! ```text
 //!   card --dma_read/dma_write(vm, iova)--> Iommu::translate --> GuestMemory of vm
-//!   card --copy(cmd)--> Iommu (source read, destination write) --> bytes moved --> copier time
+//!   card --copy(cmd)--> Iommu (source read, destination write) --> bytes moved --> copier:
+//!        the copy engine's ring, doorbell and completion, or a CPU copy, timed on HostCpu
+//!   control plane --run_on(core, at, cycles)--> HostCpu: the host's cores and memory bus
 //!   card --interrupt(vector, at)--> pending interrupts, taken by the driver's run loop
 //! ```
 //!
@@ -18,6 +21,7 @@ use nic_abi::time::SimTime;
 use nic_model::host::{CopyFault, DmaFault, HostBus, IrqVector};
 
 use crate::copy::{CopyConfig, CopyError, CopyMetrics, CopyMode, InterVmCopier};
+use crate::cpu::{CoreId, HostCpu, HostCpuConfig, HostCpuError};
 use crate::iommu::{Fault, FaultReason, Iommu, IommuCosts};
 use crate::memory::{GuestAddress, GuestMemory};
 
@@ -62,8 +66,10 @@ impl CpuUse {
 }
 
 /// The host's parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct HostConfig {
+    /// The cores and memory bus every piece of host work runs on.
+    pub cpu: HostCpuConfig,
     /// The inter-VM path.
     pub copy: CopyConfig,
     /// Grant operation costs.
@@ -111,6 +117,9 @@ pub enum HostError {
     /// The copy configuration is invalid.
     #[error(transparent)]
     Copy(#[from] CopyError),
+    /// The CPU configuration is invalid.
+    #[error(transparent)]
+    Cpu(#[from] HostCpuError),
 }
 
 /// The host side of the card: guest memories, IOMMU, copier, metrics.
@@ -120,6 +129,7 @@ pub struct Host {
     iommu: Iommu,
     iommu_costs: IommuCosts,
     copier: InterVmCopier,
+    cpu: HostCpu,
     metrics: HostMetrics,
     interrupts: Vec<(IrqVector, SimTime)>,
     scratch: Vec<u8>,
@@ -133,6 +143,7 @@ impl Host {
             iommu: Iommu::new(),
             iommu_costs: config.iommu,
             copier: InterVmCopier::new(config.copy)?,
+            cpu: HostCpu::new(&config.cpu)?,
             metrics: HostMetrics::default(),
             interrupts: Vec::new(),
             scratch: Vec::new(),
@@ -215,8 +226,37 @@ impl Host {
         &self.iommu.metrics().faults_by_vm
     }
 
-    /// Adds `cycles` of host CPU under `what`.
+    /// The host's cores and memory bus.
+    pub fn cpu(&self) -> &HostCpu {
+        &self.cpu
+    }
+
+    /// Runs `cycles` of `what` on `core` from `at` (queued behind the core's work), charged
+    /// under `what`; returns when it ends.
+    pub fn run_on(&mut self, core: CoreId, at: SimTime, cycles: u64, what: CpuUse) -> SimTime {
+        if cycles == 0 {
+            return at;
+        }
+        self.charge(what, cycles);
+        self.cpu.run_on(core, at, cycles, what.name())
+    }
+
+    /// The core that frees first after `at`.
+    pub fn first_free_core(&self, at: SimTime) -> CoreId {
+        self.cpu.first_free(at)
+    }
+
+    /// When `core` is next free.
+    pub fn core_free_at(&self, core: CoreId) -> SimTime {
+        self.cpu.free_at(core)
+    }
+
+    /// Adds `cycles` of host CPU under `what`, occupying no core (work before the run, or
+    /// on a guest's own CPU).
     pub fn charge(&mut self, what: CpuUse, cycles: u64) {
+        if cycles == 0 {
+            return;
+        }
         *self.metrics.cpu_cycles.entry(what).or_insert(0) += cycles;
     }
 
@@ -355,11 +395,10 @@ impl HostBus for Host {
             let _ = m.write(dst, &scratch[..n]);
         }
         self.scratch = scratch;
-        let (done, cycles) = self.copier.copy(len, at);
-        if cycles > 0 {
-            self.charge(CpuUse::Copy, cycles);
-        }
-        Ok(done)
+        let done = self.copier.copy(&mut self.cpu, len, at);
+        self.charge(CpuUse::Copy, done.copy_cycles);
+        self.charge(CpuUse::Interrupts, done.interrupt_cycles);
+        Ok(done.at)
     }
 }
 

@@ -30,6 +30,8 @@
 //!   map-per-post against persistent grants and their CPU cost.
 //! - [`ring`]: descriptor and completion rings in guest memory in `nic-abi` formats, and who
 //!   owns which slot.
+//! - [`cpu`]: [`cpu::HostCpu`], the host's cores and memory bus, which every switch's host
+//!   software runs on (work queues on a busy core; copies queue on the memory bus).
 //! - [`copy`]: the inter-VM path: copy engine (I/OAT style), CPU copy, or hairpin.
 //! - [`host`]: [`host::Host`], the `HostBus` tying memory, IOMMU and copier together, with
 //!   what the host spent ([`host::CpuUse`]).
@@ -98,6 +100,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod copy;
+pub mod cpu;
 pub mod driver;
 pub mod guest;
 pub mod host;

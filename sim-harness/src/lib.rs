@@ -26,7 +26,7 @@
 //!   frames, refusing bad files with the file and the place.
 //! - [`switch`]: the contract every switch under test keeps (topology, offered packets,
 //!   the conservation ledger, what a run measures).
-//! - [`host_cpu`]: the host's cores, on which the software baselines run.
+//! - [`host_cpu`]: the host's cores and memory bus, on which every switch's host software runs.
 //! - [`profile`]: cost profiles (`profiles/*.toml`), every per-operation cost with its
 //!   source; the built-in one is calibrated against real switches measured on these machines.
 //! - [`snich_switch`]: the sNICh system (`snich-system`: card, host driver, agent) as a switch

@@ -7,8 +7,9 @@
 //! a missing or empty `source` is an error. Host costs are `"ns"` or `"cycles"`; nanoseconds
 //! are converted to cycles at the profile's `meta.reference_clock_mhz` (the clock they were
 //! measured at), so a profile's costs scale with the scenario's clock like the work they
-//! stand for. Sizes are `"packets"`, `"flows"` or `"entries"`; intervals `"ms"`; the VEB's
-//! on-card times `"ns"`.
+//! stand for. Sizes are `"packets"`, `"flows"`, `"entries"` or `"channels"`; intervals
+//! `"ms"`; a device's own times (the copy engine's doorbell, descriptor fetch and completion
+//! write) `"ns"` of device time, not converted; a device's bandwidth `"MB/s"`.
 //!
 //! The built-in profile ([`Profile::builtin`], `profiles/default.toml`) is calibrated against
 //! the real switches measured on this project's machines; DESIGN.md ("Baselines, the host CPU
@@ -204,7 +205,8 @@ fn flatten(
 pub struct QuantitySpec {
     /// The value, in `unit`.
     pub value: f64,
-    /// `ns`, `cycles`, `MHz`, `packets`, `flows`, `entries` or `ms`, as the key requires.
+    /// `ns`, `cycles`, `MHz`, `packets`, `flows`, `entries`, `channels`, `MB/s` or `ms`, as
+    /// the key requires.
     pub unit: String,
     /// Where the number comes from (datasheet, paper, measurement, estimate).
     pub source: String,
@@ -349,6 +351,40 @@ pub struct SnichCardSpec {
     pub mgmt_displacement: QuantitySpec,
 }
 
+/// `[snich.copy_engine]`: the host's copy engine, a device (`host-driver`'s
+/// `CopyEngineConfig`): a command ring in host memory, a doorbell, channels, completions.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnichCopyEngineSpec {
+    /// Channels copying in parallel (`channels`).
+    pub channels: QuantitySpec,
+    /// Descriptors of the command ring (`entries`).
+    pub ring_entries: QuantitySpec,
+    /// Host cycles to submit one copy (descriptor write and doorbell).
+    pub submit: QuantitySpec,
+    /// From the doorbell write to the engine seeing it (`ns`, device time).
+    pub doorbell: QuantitySpec,
+    /// The engine's fetch and decode of one descriptor (`ns`, device time).
+    pub descriptor_fetch: QuantitySpec,
+    /// One channel's copy rate (`MB/s`: bytes per microsecond).
+    pub channel_bandwidth: QuantitySpec,
+    /// From the last byte to the completion write-back being visible (`ns`, device time).
+    pub completion_write: QuantitySpec,
+    /// Host cycles to take one completion by polling.
+    pub completion_poll: QuantitySpec,
+    /// Host cycles to take one completion by interrupt.
+    pub completion_interrupt: QuantitySpec,
+}
+
+/// `[snich.cpu_copy]`: a host core copying an inter-VM payload (the `cpu-copy` mode); its
+/// per-byte cost is `vnic.copy_per_byte`, every switch's CPU copy.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnichCpuCopySpec {
+    /// Cycles per copy besides the bytes.
+    pub fixed: QuantitySpec,
+}
+
 /// `[snich]`: the sNICh system's host costs.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -361,6 +397,10 @@ pub struct SnichSpec {
     pub agent: SnichAgentSpec,
     /// `[snich.iommu]`.
     pub iommu: SnichIommuSpec,
+    /// `[snich.copy_engine]`.
+    pub copy_engine: SnichCopyEngineSpec,
+    /// `[snich.cpu_copy]`.
+    pub cpu_copy: SnichCpuCopySpec,
 }
 
 /// A profile file as written.
@@ -498,6 +538,36 @@ pub struct SnichCardCosts {
     pub mgmt_displacement: u32,
 }
 
+/// The copy engine's numbers: host costs in cycles, device times as durations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnichCopyEngineCosts {
+    /// See [`SnichCopyEngineSpec::channels`].
+    pub channels: u32,
+    /// See [`SnichCopyEngineSpec::ring_entries`].
+    pub ring_entries: u32,
+    /// See [`SnichCopyEngineSpec::submit`] (cycles).
+    pub submit: f64,
+    /// See [`SnichCopyEngineSpec::doorbell`].
+    pub doorbell: SimDuration,
+    /// See [`SnichCopyEngineSpec::descriptor_fetch`].
+    pub descriptor_fetch: SimDuration,
+    /// See [`SnichCopyEngineSpec::channel_bandwidth`] (bytes per microsecond).
+    pub channel_bytes_per_us: u64,
+    /// See [`SnichCopyEngineSpec::completion_write`].
+    pub completion_write: SimDuration,
+    /// See [`SnichCopyEngineSpec::completion_poll`] (cycles).
+    pub completion_poll: f64,
+    /// See [`SnichCopyEngineSpec::completion_interrupt`] (cycles).
+    pub completion_interrupt: f64,
+}
+
+/// The CPU copy's fixed cost, in cycles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnichCpuCopyCosts {
+    /// See [`SnichCpuCopySpec::fixed`].
+    pub fixed: f64,
+}
+
 /// The sNICh system's costs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnichCosts {
@@ -509,6 +579,10 @@ pub struct SnichCosts {
     pub agent: SnichAgentCosts,
     /// `[snich.iommu]`.
     pub iommu: SnichIommuCosts,
+    /// `[snich.copy_engine]`.
+    pub copy_engine: SnichCopyEngineCosts,
+    /// `[snich.cpu_copy]`.
+    pub cpu_copy: SnichCpuCopyCosts,
 }
 
 /// A validated profile: host costs in cycles (fractional: a per-byte cost is less than one).
@@ -801,6 +875,7 @@ fn snich_costs(c: &mut Checker<'_>, s: &SnichSpec) -> Result<SnichCosts, Profile
     let a = &s.agent;
     let i = &s.iommu;
     let k = &s.card;
+    let e = &s.copy_engine;
     Ok(SnichCosts {
         card: SnichCardCosts {
             mgmt_command: c.card_cycles("snich.card.mgmt_command", &k.mgmt_command)?,
@@ -822,6 +897,39 @@ fn snich_costs(c: &mut Checker<'_>, s: &SnichSpec) -> Result<SnichCosts, Profile
         iommu: SnichIommuCosts {
             map: c.cycles("snich.iommu.map", &i.map)?,
             unmap: c.cycles("snich.iommu.unmap", &i.unmap)?,
+        },
+        copy_engine: SnichCopyEngineCosts {
+            channels: c.count_u32("snich.copy_engine.channels", &e.channels, "channels")?,
+            ring_entries: c.count_u32(
+                "snich.copy_engine.ring_entries",
+                &e.ring_entries,
+                "entries",
+            )?,
+            submit: c.cycles("snich.copy_engine.submit", &e.submit)?,
+            doorbell: c.duration("snich.copy_engine.doorbell", &e.doorbell, "ns")?,
+            descriptor_fetch: c.duration(
+                "snich.copy_engine.descriptor_fetch",
+                &e.descriptor_fetch,
+                "ns",
+            )?,
+            channel_bytes_per_us: c.count(
+                "snich.copy_engine.channel_bandwidth",
+                &e.channel_bandwidth,
+                "MB/s",
+            )?,
+            completion_write: c.duration(
+                "snich.copy_engine.completion_write",
+                &e.completion_write,
+                "ns",
+            )?,
+            completion_poll: c.cycles("snich.copy_engine.completion_poll", &e.completion_poll)?,
+            completion_interrupt: c.cycles(
+                "snich.copy_engine.completion_interrupt",
+                &e.completion_interrupt,
+            )?,
+        },
+        cpu_copy: SnichCpuCopyCosts {
+            fixed: c.cycles("snich.cpu_copy.fixed", &s.cpu_copy.fixed)?,
         },
     })
 }
@@ -851,7 +959,7 @@ mod tests {
         assert_eq!(p.reference_clock_mhz, 2_600);
         // Every number of the file (each written with its `source`) is read and has one.
         let numbers = DEFAULT_PROFILE_TOML.matches("source = \"").count();
-        assert_eq!(numbers, 36);
+        assert_eq!(numbers, 46);
         assert_eq!(
             p.snich.card.mgmt_command,
             nic_abi::table::MGMT_COMMAND_CYCLES

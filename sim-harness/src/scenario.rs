@@ -123,7 +123,7 @@ pub struct HostSpec {
     pub cores: u16,
     /// Core clock, MHz (every switch's host work).
     pub clock_mhz: u32,
-    /// Memory bandwidth, GB/s (validated and reported; no copy is bounded by it yet).
+    /// Memory bandwidth, GB/s: every CPU copy and copy-engine transfer crosses it.
     pub memory_gbps: f64,
     /// The cost profile of every switch (a path relative to the scenario file); none: the
     /// built-in `profiles/default.toml`. The scenario's `[profile]` table overrides its
@@ -422,7 +422,7 @@ impl Scenario {
         SwitchContext {
             topology: self.topology.clone(),
             rules: self.rules.clone(),
-            host: self.host.clone(),
+            host: self.host,
             card: self.card.clone(),
             inter_vm: self.inter_vm,
             profile: self.profile.clone(),

@@ -22,23 +22,26 @@
 //! a deeper guest queue than another. Frames a guest cannot put in a 2 KiB TX buffer (under
 //! 14 or over 2,048 bytes) are dropped as `malformed` before they reach the card.
 //!
-//! Host CPU: the control plane's driver core runs at the scenario host's clock (the
-//! interrupts, miss-ring service, the agent's classification, installs through the
-//! registers, releases, in simulated time: a flow setup's latency includes them); CPU copies
-//! run on a core of the same clock. Cycles are reported by use (`driver`, `agent`,
-//! `interrupts`, `grants`, `copy`). Guests use persistent grants (grant reuse).
+//! Host CPU: the host's work runs on the scenario's `host.cores` and memory bus
+//! (`host-driver`'s host CPU model, [`host_driver::cpu::HostCpu`], the one the software
+//! baselines run on): the interrupts, miss-ring service, the agent's classification,
+//! installs through the registers and releases, in simulated time (a flow setup's latency
+//! includes them), and the copy engine's submissions and completions or the CPU copies.
+//! Cycles are reported by use (`driver`, `agent`, `interrupts`, `grants`, `copy`). Guests
+//! use persistent grants (grant reuse).
 //!
 //! Costs: every host cost of the system comes from the scenario's cost profile
 //! ([`crate::profile`]): `[snich.driver]` (MMIO reads and writes, interrupts, miss records,
 //! releases), `[snich.agent]` with `classifier.per_visit` (a setup's fixed part plus the
-//! split tree's node visits of its lookup, held misses, software forwarding) and
-//! `[snich.iommu]` (grant maps and unmaps), converted at the scenario host's clock.
+//! split tree's node visits of its lookup, held misses, software forwarding),
+//! `[snich.iommu]` (grant maps and unmaps) and `[snich.copy_engine]` (the engine device's
+//! ring, doorbell, channels and completions), converted at the scenario host's clock.
 
 use std::collections::HashMap;
 
 use bytes::Bytes;
 use flow_setup::agent::AgentCosts;
-use host_driver::copy::CopyMode;
+use host_driver::copy::{CopyEngineConfig, CopyMode, CpuCopyConfig};
 use host_driver::driver::{Driver, DriverCosts};
 use host_driver::guest::{MockGuest, BUFFER_BYTES};
 use host_driver::host::CpuUse;
@@ -106,6 +109,23 @@ fn apply_profile(spec: &mut SystemSpec, profile: &Profile, clock_mhz: u32) {
     let k = &profile.snich.card;
     spec.card.table.mgmt_command_cycles = k.mgmt_command;
     spec.card.table.mgmt_cycles_per_kick = k.mgmt_displacement;
+    let e = &profile.snich.copy_engine;
+    spec.host.copy.engine = CopyEngineConfig {
+        channels: e.channels,
+        ring_entries: e.ring_entries,
+        submit_cycles: whole_cycles(e.submit),
+        doorbell: e.doorbell,
+        descriptor_fetch: e.descriptor_fetch,
+        bytes_per_us: e.channel_bytes_per_us,
+        completion_write: e.completion_write,
+        completion: spec.host.copy.engine.completion,
+        poll_cycles: whole_cycles(e.completion_poll),
+        interrupt_cycles: whole_cycles(e.completion_interrupt),
+    };
+    spec.host.copy.cpu = CpuCopyConfig {
+        fixed_cycles: whole_cycles(profile.snich.cpu_copy.fixed),
+        per_byte_millicycles: whole_cycles(profile.vnic.copy_per_byte * 1_000.0),
+    };
 }
 
 /// The sNICh system as a switch under test.
@@ -144,7 +164,7 @@ impl SnichSwitch {
 
     /// The switch `name` over the system `build` assembles from `ctx`'s spec: one queue pair
     /// per VM of the topology (rings of the VM's `queue_entries`), the card per `ctx.card`,
-    /// the host's and driver's clocks at the scenario host's.
+    /// the host CPU the scenario's, every cost from its profile.
     pub(crate) fn assembled(
         name: &str,
         ctx: &SwitchContext,
@@ -168,8 +188,7 @@ impl SnichSwitch {
             card: ctx.card.clone(),
             ..SystemSpec::new(guests)
         };
-        spec.host.copy.cpu.clock_mhz = ctx.host.clock_mhz;
-        spec.driver.clock_mhz = ctx.host.clock_mhz;
+        spec.host.cpu = ctx.host;
         apply_profile(&mut spec, &ctx.profile_for(name)?, ctx.host.clock_mhz);
         let (mut cp, guests) = build(spec).map_err(|e| config(e.to_string()))?;
         cp.driver_mut().card_mut().record_outcomes(true);
@@ -345,6 +364,10 @@ impl SnichSwitch {
             ("releases", driver.metrics().releases),
             ("copies", copies.copies),
             ("copy_bytes", copies.bytes),
+            ("copy_doorbells", copies.doorbells),
+            ("copy_ring_full_waits", copies.ring_full_waits),
+            ("copy_ring_peak", u64::from(copies.ring_peak)),
+            ("memory_bus_bytes", host.cpu().memory().bytes()),
             ("dma_faults", faults),
             ("interrupts", driver.metrics().interrupts),
             ("mmio_writes", driver.metrics().mmio_writes),
@@ -495,9 +518,11 @@ mod tests {
                 "{what}"
             );
         }
-        assert!(
-            !r.host_cpu_cycles.contains_key("copy"),
-            "the engine copies, no core"
+        // The engine copies; a core submits each copy and polls its completion.
+        let e = Profile::builtin().expect("profile").snich.copy_engine;
+        assert_eq!(
+            r.host_cpu_cycles.get("copy").copied(),
+            Some(200 * whole_cycles(e.submit + e.completion_poll))
         );
         assert!(r.last_event > r.first_offer);
     }

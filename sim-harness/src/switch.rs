@@ -5,10 +5,10 @@
 //! every packet, and calls [`SwitchUnderTest::finish`], which drains the switch, checks
 //! conservation (invariant 1, counted by the [`PacketLedger`], every drop with its
 //! [`DropReason`]) and returns a [`SwitchRun`]. Every switch gets the same packets and
-//! is measured the same way. Where their host work runs differs today (DESIGN.md, "Baselines,
-//! the host CPU model and cost profiles"): the Linux bridge and Open vSwitch on the scenario's
-//! cores ([`crate::host_cpu::HostCpu`]), the sNICh system on `snich-system`'s own driver core
-//! at the scenario's clock, the SR-IOV VEB on none.
+//! is measured the same way. Every switch's host work runs on one host CPU model, the
+//! scenario's cores and memory bus ([`crate::host_cpu::HostCpu`]): the Linux bridge's and
+//! Open vSwitch's datapath, the sNICh system's (and the SR-IOV VEB's) driver, agent and copy
+//! submissions (DESIGN.md, "Baselines, the host CPU model and cost profiles").
 //!
 //! ```text
 //!  workload ──OfferedPacket(at, from, frame)──▶ SwitchUnderTest ──finish()──▶ SwitchRun

@@ -1,4 +1,4 @@
-//! What classifying miss records costs the driver core, from the agent's [`AgentCosts`].
+//! What classifying miss records costs the host core that classifies them, from the agent's [`AgentCosts`].
 //!
 //! The agent accounts its own host CPU time ([`Agent::host_cpu_time`]) as it works. Before
 //! a batch of records is classified, the core is charged the least the batch can cost

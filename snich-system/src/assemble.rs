@@ -7,7 +7,7 @@
 //! hairpinned over PCIe), its MAC/VLAN entries written through the card's bring-up API
 //! (`Card::install_mac_vlan`) before any traffic. It has no agent: the control plane's agent
 //! gets no rules and no work, since that card never sends a miss record; the run loop, the
-//! driver core and the guests' interrupt handling are the sNICh system's.
+//! host's cores and the guests' interrupt handling are the sNICh system's.
 //!
 //! Guests are numbered densely: [`numbered_guest`]`(i, ..)` is VM `i + 1` on switch port
 //! [`FIRST_VM_PORT`]` + i` with queue pair `i`, the numbering `sim-harness`'s topologies use.

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   card event ──▶ interrupt (vector, at)
-//!                   ├─ miss vector: the driver core takes it (then masks it and polls
+//!                   ├─ miss vector: core 0 takes it (then masks it and polls
 //!                   │  the ring until it is empty, as NAPI does), then
 //!                   │    ReadMisses   read producer, records, write consumer (driver cycles)
 //!                   │    Classify     agent: on_miss_record, process -> installs through the
@@ -13,14 +13,24 @@
 //!                   └─ queue vector: the caller's guest callback (its VM polls its rings)
 //! ```
 //!
-//! Each step runs on the [`DriverCore`] (one core, busy while it works): a step starts when
-//! the core is free and its successor is scheduled when it ends, so a flow setup's latency
-//! includes the interrupt, the record reads, the classification, the installs' register
-//! writes (on the PCIe model too) and the release. Steps wait in an [`EventQueue`], ordered
-//! by time, then by scheduling order, and happen at their times: the card is run up to a
-//! step's time, moved to it, and the step's register writes are issued then. Guests' interrupt handling runs on the guests' own
-//! CPUs: its interrupt is counted and priced (host CPU, `interrupts`), the guest's work is
-//! not.
+//! Each step runs on the host's cores (`host-driver`'s [`HostCpu`], the scenario's
+//! `host.cores`, shared with the copy engine's submissions and CPU copies): the miss
+//! interrupt, the miss-ring reads and the releases on the miss vector's core
+//! ([`MISS_CORE`], the NAPI thread); a batch of records read is split in equal parts over
+//! the cores, each part classified on the core that frees first (the agent's handler
+//! threads). A step runs when its core is free: one that finds its core
+//! busy waits for it, so the decisions and register writes happen when the core really
+//! starts. The miss-ring poll reads a batch, hands it to a classification and polls again
+//! until the ring is empty, so batches are classified in parallel on more cores; releases
+//! are posted in the order their batches were read (per-flow order, invariant 5). A flow
+//! setup's latency includes the interrupt, the record reads, the classification, the
+//! installs' register writes (on the PCIe model too) and the release. Steps wait in an
+//! [`EventQueue`], ordered by time, then by scheduling order, and happen at their times: the
+//! card is run up to a step's time, moved to it, and the step's register writes are issued
+//! then. Guests' interrupt handling runs on the guests' own CPUs: its interrupt is counted
+//! and priced (host CPU, `interrupts`), the guest's work occupies no host core.
+//!
+//! [`HostCpu`]: host_driver::cpu::HostCpu
 //!
 //! A released packet's fate follows the agent: an installed entry -> `Relookup`; software
 //! forwarding with a card action (table full, flow limit) -> `Apply(action)`; no card action
@@ -38,20 +48,43 @@ use nic_abi::time::{SimDuration, SimTime};
 use nic_model::engine::EventQueue;
 use nic_model::host::IrqVector;
 
+use std::collections::BTreeMap;
+
+use host_driver::cpu::CoreId;
+
 use crate::agent_pricing::AgentPricing;
-use crate::driver_core::DriverCore;
 use crate::error::SystemError;
+
+/// The core that takes the miss vector and runs the miss-ring poll and the releases.
+pub const MISS_CORE: CoreId = CoreId(0);
 
 /// A step of the host's work, at a time.
 #[derive(Debug)]
 enum Work {
+    /// Poll the miss ring (on [`MISS_CORE`]).
     ReadMisses,
+    /// Classify batch `seq` on `core` (its up-front agent work is done).
     Classify {
+        seq: u64,
+        core: CoreId,
         records: Vec<MissRecord>,
-        agent_before: SimDuration,
         upfront: SimDuration,
     },
-    Release(Vec<ReleaseCommand>),
+    /// Post batch `seq`'s releases (on [`MISS_CORE`], in batch order).
+    Release {
+        seq: u64,
+        releases: Vec<ReleaseCommand>,
+    },
+}
+
+impl Work {
+    /// The core the step runs on.
+    fn core(&self) -> CoreId {
+        match self {
+            Work::Classify { core, .. } => *core,
+            Work::ReadMisses | Work::Release { .. } => MISS_CORE,
+        }
+    }
 }
 
 /// Counts of the control plane's work.
@@ -65,7 +98,7 @@ pub struct ControlMetrics {
     pub applied: u64,
     /// Releases dropping the packet (no card action, held-queue overflow).
     pub dropped: u64,
-    /// Time the driver core was busy (ps).
+    /// Host core time of the control plane's steps (ps), summed over cores.
     pub core_busy_ps: u64,
     /// Miss interrupts that came while the driver was polling the miss ring (masked).
     pub masked_interrupts: u64,
@@ -76,12 +109,22 @@ pub struct ControlMetrics {
 pub struct ControlPlane {
     agent: Agent<Driver, PacketHandle>,
     pricing: AgentPricing,
-    core: DriverCore,
     work: EventQueue<Work>,
+    /// Miss batches read so far (the next batch's number).
+    batches_read: u64,
+    /// The batch whose releases are posted next.
+    next_release: u64,
+    /// Releases of later batches, classified before an earlier one.
+    ready: BTreeMap<u64, Vec<ReleaseCommand>>,
     /// The miss vector was taken and the driver polls the miss ring until it is empty (as
     /// NAPI does); miss interrupts meanwhile are masked and cost nothing.
     miss_polling: bool,
     interrupts: Vec<(IrqVector, SimTime)>,
+    /// The agent's time not yet converted to whole cycles (ps x MHz, under 10^6): the
+    /// agent's work is priced as durations, billed in cycles, so a part of a cycle is carried
+    /// to the next piece of work and the cycles billed do not depend on how batches were
+    /// split over cores.
+    agent_carry: u128,
     metrics: ControlMetrics,
 }
 
@@ -94,7 +137,6 @@ impl ControlPlane {
         config: AgentConfig,
         rules: Vec<Rule>,
     ) -> Result<ControlPlane, SystemError> {
-        let core = DriverCore::new(driver.config().clock_mhz);
         let mut driver = driver;
         let bring_up = driver.take_unbilled_cycles();
         driver
@@ -105,10 +147,13 @@ impl ControlPlane {
         Ok(ControlPlane {
             agent,
             pricing: AgentPricing::new(config.costs),
-            core,
             work: EventQueue::new(),
+            batches_read: 0,
+            next_release: 0,
+            ready: BTreeMap::new(),
             miss_polling: false,
             interrupts: Vec::new(),
+            agent_carry: 0,
             metrics: ControlMetrics::default(),
         })
     }
@@ -138,14 +183,22 @@ impl ControlPlane {
         &self.metrics
     }
 
-    /// Runs `cycles` of `what` on the driver core from `at`; returns when it ends.
-    fn run_core(&mut self, at: SimTime, cycles: u64, what: CpuUse) -> SimTime {
-        let end = self.core.run(at, cycles);
-        self.metrics.core_busy_ps = self.core.busy_ps();
-        if cycles > 0 {
-            self.driver_mut().card_mut().host_mut().charge(what, cycles);
-        }
+    /// Runs `cycles` of `what` on `core` from `at` (queued behind its work); returns when it
+    /// ends.
+    fn run_core(&mut self, core: CoreId, at: SimTime, cycles: u64, what: CpuUse) -> SimTime {
+        let host = self.driver_mut().card_mut().host_mut();
+        let start = at.max(host.core_free_at(core));
+        let end = host.run_on(core, at, cycles, what);
+        self.metrics.core_busy_ps += end.saturating_since(start).as_ps();
         end
+    }
+
+    /// Whole cycles of the agent's time `d` at the host's clock, the fraction carried.
+    fn agent_cycles_of(&mut self, d: SimDuration) -> u64 {
+        let mhz = u128::from(self.driver().host().cpu().clock_mhz());
+        let total = self.agent_carry + u128::from(d.as_ps()) * mhz;
+        self.agent_carry = total % 1_000_000;
+        u64::try_from(total / 1_000_000).unwrap_or(u64::MAX)
     }
 
     /// Runs the card and the host's work up to `until` (inclusive). `on_queue` is called for
@@ -176,7 +229,13 @@ impl ControlPlane {
                 };
                 self.driver_mut().card_mut().advance_to(t);
                 self.take_interrupts(&mut on_queue)?;
-                self.execute(w, t)?;
+                // A step whose core is busy (other host work took it) waits for it.
+                let free = self.driver().host().core_free_at(w.core());
+                if free > t {
+                    self.work.schedule_at(free, w)?;
+                } else {
+                    self.execute(w, t)?;
+                }
             }
         }
     }
@@ -211,7 +270,7 @@ impl ControlPlane {
                     self.metrics.masked_interrupts += 1;
                 } else {
                     self.miss_polling = true;
-                    let end = self.run_core(at, cost, CpuUse::Interrupts);
+                    let end = self.run_core(MISS_CORE, at, cost, CpuUse::Interrupts);
                     self.work.schedule_at(end, Work::ReadMisses)?;
                 }
             } else if let Some(q) = v.checked_sub(ir::VECTOR_QUEUE_0) {
@@ -236,52 +295,81 @@ impl ControlPlane {
                 let budget = self.driver().config().miss_poll_budget.max(1);
                 self.driver_mut().read_miss_records(&mut records, budget)?;
                 let cycles = self.driver_mut().take_unbilled_cycles();
-                let end = self.run_core(now, cycles, CpuUse::Driver);
+                let end = self.run_core(MISS_CORE, now, cycles, CpuUse::Driver);
                 if records.is_empty() {
                     // The ring is empty: interrupts again.
                     self.miss_polling = false;
                     return Ok(());
                 }
-                let upfront = self.pricing.upfront(records.len());
-                let upfront_cycles = self.core.cycles_of(upfront);
-                let end = self.run_core(end, upfront_cycles, CpuUse::Agent);
-                let agent_before = self.agent.host_cpu_time();
-                self.work.schedule_at(
-                    end,
-                    Work::Classify {
-                        records,
-                        agent_before,
-                        upfront,
-                    },
-                )?;
+                // The batch is split over the cores (the agent's handler threads), each
+                // part classified on the core that frees first; the poll goes on.
+                let cores = usize::from(self.driver().host().cpu().cores()).max(1);
+                let part = records.len().div_ceil(cores);
+                let mut records = records.into_iter().peekable();
+                while records.peek().is_some() {
+                    let records: Vec<MissRecord> = records.by_ref().take(part).collect();
+                    let core = self.driver().host().first_free_core(end);
+                    let upfront = self.pricing.upfront(records.len());
+                    let upfront_cycles = self.agent_cycles_of(upfront);
+                    let classify_at = self.run_core(core, end, upfront_cycles, CpuUse::Agent);
+                    let seq = self.batches_read;
+                    self.batches_read += 1;
+                    self.work.schedule_at(
+                        classify_at,
+                        Work::Classify {
+                            seq,
+                            core,
+                            records,
+                            upfront,
+                        },
+                    )?;
+                }
+                self.work.schedule_at(end, Work::ReadMisses)?;
             }
             Work::Classify {
+                seq,
+                core,
                 records,
-                agent_before,
                 upfront,
             } => {
+                let agent_before = self.agent.host_cpu_time();
                 let releases = self.classify(&records, now)?;
                 let extra =
                     self.pricing
                         .remainder(agent_before, self.agent.host_cpu_time(), upfront);
                 let cycles = self.driver_mut().take_unbilled_cycles();
-                let end = self.run_core(now, cycles, CpuUse::Driver);
-                let extra_cycles = self.core.cycles_of(extra);
-                let end = self.run_core(end, extra_cycles, CpuUse::Agent);
-                self.work.schedule_at(end, Work::Release(releases))?;
+                let end = self.run_core(core, now, cycles, CpuUse::Driver);
+                let extra_cycles = self.agent_cycles_of(extra);
+                let end = self.run_core(core, end, extra_cycles, CpuUse::Agent);
+                self.work
+                    .schedule_at(end, Work::Release { seq, releases })?;
             }
-            Work::Release(releases) => {
+            Work::Release { seq, releases } => {
+                if seq != self.next_release {
+                    // An earlier batch is still being classified: post after it.
+                    self.ready.insert(seq, releases);
+                    return Ok(());
+                }
                 let posted = self.driver_mut().post_releases(&releases)?;
                 let cycles = self.driver_mut().take_unbilled_cycles();
-                let end = self.run_core(now, cycles, CpuUse::Driver);
+                let end = self.run_core(MISS_CORE, now, cycles, CpuUse::Driver);
                 if posted < releases.len() {
                     // The ring is full: try the rest once the card has fetched some.
                     let rest = releases[posted..].to_vec();
+                    self.work.schedule_at(
+                        end + SimDuration::from_ns(1_000),
+                        Work::Release {
+                            seq,
+                            releases: rest,
+                        },
+                    )?;
+                    return Ok(());
+                }
+                self.next_release += 1;
+                if let Some(releases) = self.ready.remove(&self.next_release) {
+                    let seq = self.next_release;
                     self.work
-                        .schedule_at(end + SimDuration::from_ns(1_000), Work::Release(rest))?;
-                } else {
-                    // Poll the miss ring again until it is empty.
-                    self.work.schedule_at(end, Work::ReadMisses)?;
+                        .schedule_at(end, Work::Release { seq, releases })?;
                 }
             }
         }

@@ -10,8 +10,8 @@
 //!                                                                        ▼
 //!   ┌─ ControlPlane ───────────────────────────────────────────────────────────────────┐
 //!   │  run loop: card events and host work (EventQueue) in time order                  │
-//!   │  DriverCore: the one core the host's steps run on (interrupt, read misses,       │
-//!   │              classify (AgentPricing), release)                                   │
+//!   │  on the host's cores (HostCpu, in Host): interrupt, read misses and release on   │
+//!   │  the miss core, classify (AgentPricing) on the first free core                   │
 //!   │  Agent<Driver, PacketHandle> (flow-setup) ── decides entries and releases         │
 //!   │     └─ Driver (host-driver) ── FlowTableDevice through the management registers, │
 //!   │          │                     miss ring, release ring                           │
@@ -33,11 +33,10 @@
 //!   host, driver and guests around the card as an SR-IOV embedded bridge (MAC/VLAN entries
 //!   written at bring-up, [`assemble::MacVlanEntry`]; no agent work; inter-VM hairpin).
 //! - [`control`]: [`control::ControlPlane`], the agent over the driver and the run loop that
-//!   puts the host's work (interrupts, miss service, classification, releases) on the driver
-//!   core in simulated time.
-//! - [`driver_core`]: [`driver_core::DriverCore`], the driver core's timeline and clock.
+//!   puts the host's work (interrupts, miss service, classification, releases) on the host's
+//!   cores (`host-driver`'s `HostCpu`, shared with the copy path) in simulated time.
 //! - [`agent_pricing`]: [`agent_pricing::AgentPricing`], what classifying miss records costs
-//!   that core, from the agent's costs.
+//!   a core, from the agent's costs.
 //! - [`error`]: [`error::SystemError`], what failed and where.
 //!
 //! ## VM to VM through the whole stack
@@ -86,5 +85,4 @@
 pub mod agent_pricing;
 pub mod assemble;
 pub mod control;
-pub mod driver_core;
 pub mod error;

@@ -254,6 +254,38 @@ mod tests {
     }
 
     #[test]
+    fn vnic_copies_share_the_memory_bus() {
+        // Two VMs on two cores send 1,500-byte frames to each other at once; each delivery
+        // copies twice (from and to a vNIC). At 100 GB/s the copies are bound by their cycles;
+        // at 0.1 GB/s each copy holds the bus 30 us and the copies of both cores queue on it.
+        let run_at = |memory_gbps: f64| {
+            let mut ctx = context(2, 0, 2, Vec::new());
+            ctx.host.memory_gbps = memory_gbps;
+            let mut b = bridge(&ctx);
+            for s in 0..2u16 {
+                let from = Endpoint::Vm(VmIndex(s));
+                let to = Endpoint::Vm(VmIndex(1 - s));
+                b.offer(OfferedPacket {
+                    at: SimTime::ZERO,
+                    from,
+                    frame: udp_frame(&ctx.topology, from, to, s, 1_500),
+                })
+                .expect("offer");
+            }
+            b.finish().expect("finish")
+        };
+        let fast = run_at(100.0);
+        let slow = run_at(0.1);
+        assert_eq!((fast.ledger.delivered, slow.ledger.delivered), (2, 2));
+        assert_eq!(fast.host_cpu_cycles["copy"], slow.host_cpu_cycles["copy"]);
+        let fast_max = fast.latency_ns.max();
+        let slow_max = slow.latency_ns.max();
+        // Four copies of 30 us each, one after another on the bus.
+        assert!((120_000..=125_000).contains(&slow_max), "{slow_max}");
+        assert!(fast_max < 5_000, "{fast_max}");
+    }
+
+    #[test]
     fn drop_rules_drop_and_walked_rules_cost() {
         // 10 rules that never match, one that drops port 53, then the rest is accepted.
         let mut rules: Vec<Rule> = (0..10u8)

@@ -11,6 +11,11 @@
 //!                                     miss ─▶ upcall queue ─▶ any core (slow path) ─▶ egress
 //! ```
 //!
+//! The cores are `host-driver`'s host CPU model ([`HostCpu`]), the scenario's `host.cores`.
+//! A vNIC crossing copies the frame on its core: its cycles (`vnic.copy_per_byte`) and its
+//! bytes on the host's memory bus (`host.memory_gbps`), which every core's copies share, so
+//! copies queue behind each other when the bus is the bottleneck.
+//!
 //! A packet holds a slot of its ingress queue (the VM's TX ring, or the NIC's RX ring) from
 //! its arrival until its core has finished with it; a full queue drops the packet on arrival
 //! (`queue_full`, `no_rx_buffer`) before any CPU is spent, as a full ring does. Each core
@@ -81,17 +86,23 @@ pub enum Verdict {
     Upcall,
 }
 
-/// Host CPU work of one step, by use, in (fractional) cycles.
+/// Host CPU work of one step, by use, in (fractional) cycles, with the bytes a piece copies
+/// (they cross the host's memory bus while its core works).
 #[derive(Debug, Clone, Default)]
 pub struct Work {
-    items: Vec<(&'static str, f64)>,
+    items: Vec<(&'static str, f64, u64)>,
 }
 
 impl Work {
     /// Adds `cycles` spent on `what`.
     pub fn add(&mut self, what: &'static str, cycles: f64) {
-        if cycles > 0.0 {
-            self.items.push((what, cycles));
+        self.add_copy(what, cycles, 0);
+    }
+
+    /// Adds `cycles` spent on `what` copying `bytes` (memory to memory).
+    pub fn add_copy(&mut self, what: &'static str, cycles: f64, bytes: u64) {
+        if cycles > 0.0 || bytes > 0 {
+            self.items.push((what, cycles, bytes));
         }
     }
 
@@ -99,11 +110,11 @@ impl Work {
         self.items.clear();
     }
 
-    /// Runs the work on `core` from `at`; returns when it ends.
+    /// Runs the work on `core` from `at`, one piece after another; returns when it ends.
     fn run_on(&self, cpu: &mut HostCpu, core: CoreId, at: SimTime) -> SimTime {
         let mut end = at;
-        for (what, c) in &self.items {
-            end = end.max(cpu.run_on(core, at, whole_cycles(*c), what));
+        for (what, c, bytes) in &self.items {
+            end = end.max(cpu.copy_on(core, at, whole_cycles(*c), *bytes, what));
         }
         end
     }
@@ -360,10 +371,11 @@ impl<D: Datapath> SoftwareSwitch<D> {
 
     fn ingress_work(&self, pkt: &Packet, work: &mut Work) {
         let len = pkt.frame.len() as f64;
+        let bytes = pkt.frame.len() as u64;
         match pkt.ingress {
             Ingress::VmTx(_) => {
                 work.add("vnic_backend", self.profile.vnic.from_vm);
-                work.add("copy", self.profile.vnic.copy_per_byte * len);
+                work.add_copy("copy", self.profile.vnic.copy_per_byte * len, bytes);
             }
             Ingress::NicRx => work.add("driver", self.profile.nic_driver.rx),
         }
@@ -371,11 +383,12 @@ impl<D: Datapath> SoftwareSwitch<D> {
 
     fn egress_work(&self, pkt: &Packet, egress: &[Egress], work: &mut Work) {
         let len = pkt.frame.len() as f64;
+        let bytes = pkt.frame.len() as u64;
         for e in egress {
             match e {
                 Egress::Vm(_) => {
                     work.add("vnic_backend", self.profile.vnic.to_vm);
-                    work.add("copy", self.profile.vnic.copy_per_byte * len);
+                    work.add_copy("copy", self.profile.vnic.copy_per_byte * len, bytes);
                 }
                 Egress::Uplink => work.add("driver", self.profile.nic_driver.tx),
             }
@@ -528,8 +541,12 @@ impl<D: Datapath> SoftwareSwitch<D> {
     pub fn finish(mut self) -> Result<SwitchRun, SwitchError> {
         self.advance(SimTime(u64::MAX))?;
         let mut run = self.run;
-        run.host_cpu_cycles = self.cpu.cycles_by_use().clone();
+        for (what, c) in self.cpu.cycles_by_use() {
+            run.charge_cpu(what, *c);
+        }
         run.host_cpu_cycles.retain(|_, c| *c > 0);
+        run.extra
+            .insert("memory_bus_bytes".into(), self.cpu.memory().bytes());
         run.pcie_bytes = self.nic.pcie_bytes();
         self.datapath.report(&mut run);
         run.check_conservation()?;

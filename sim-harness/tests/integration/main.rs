@@ -7,6 +7,8 @@ mod cli;
 mod cli_sim;
 mod crate_map;
 mod frame_bytes;
+mod host_cores;
+mod host_memory;
 mod profile_costs;
 mod readme;
 mod rules;

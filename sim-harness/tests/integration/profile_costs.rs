@@ -203,3 +203,25 @@ fn more_rules_cost_every_classifying_switch_more_per_setup() {
     assert!(snich_many > snich_1, "{snich_1} -> {snich_many}");
     assert!(ovs_many > ovs_1, "{ovs_1} -> {ovs_many}");
 }
+
+#[test]
+fn a_sweep_varies_a_copy_engine_number_three_levels_deep() {
+    let doc = ScenarioDocument::from_file(&here("data/small_scenario.toml")).expect("doc");
+    let vary: runner::Vary = "profile.snich.copy_engine.submit=300,600"
+        .parse()
+        .expect("vary");
+    let per_copy: Vec<u64> = vary
+        .values
+        .iter()
+        .map(|v| {
+            let s = doc.with(&vary.key, v).unwrap_or_else(|e| panic!("{e}"));
+            let run = runner::run_switch(SwitchKind::Snich, &s).unwrap_or_else(|e| panic!("{e}"));
+            let copies = run.extra["copies"];
+            assert!(copies > 0);
+            assert_eq!(run.host_cpu_cycles["copy"] % copies, 0);
+            run.host_cpu_cycles["copy"] / copies
+        })
+        .collect();
+    // A submission and a polled completion per copy: 300 + 260, then 600 + 260.
+    assert_eq!(per_copy, [560, 860]);
+}

@@ -5,5 +5,6 @@ mod end_to_end;
 // The frames and small card host-driver's tests use, so both crates test the same traffic.
 #[path = "../../../host-driver/tests/integration/fixtures.rs"]
 mod fixtures;
+mod host_cores;
 mod hostile;
 mod support;
