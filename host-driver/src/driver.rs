@@ -277,8 +277,7 @@ fn status_poll_bound(info: &DeviceInfo, config: &DriverConfig, clock_mhz: u32) -
     let worst_cycles = info.mgmt.worst_case_cycles(info.max_kicks);
     let khz = u128::from(info.core_clock_khz.max(1));
     let worst_ps = u128::from(worst_cycles) * 1_000_000_000 / khz;
-    let read_ps =
-        u128::from(cycles_to_time(config.costs.mmio_read_cycles, clock_mhz).0).max(1);
+    let read_ps = u128::from(cycles_to_time(config.costs.mmio_read_cycles, clock_mhz).0).max(1);
     let polls = worst_ps.div_ceil(read_ps) + 1;
     u32::try_from(polls)
         .unwrap_or(u32::MAX)
