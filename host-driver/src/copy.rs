@@ -373,16 +373,7 @@ const CPU_USE_INTERRUPTS: &str = "interrupts";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::HostCpuConfig;
-
-    fn cpu(cores: u16, memory_gbps: f64) -> HostCpu {
-        HostCpu::new(&HostCpuConfig {
-            cores,
-            clock_mhz: 2_600,
-            memory_gbps,
-        })
-        .expect("valid")
-    }
+    use crate::cpu::test_host as cpu;
 
     fn engine(engine: CopyEngineConfig) -> InterVmCopier {
         InterVmCopier::new(CopyConfig {

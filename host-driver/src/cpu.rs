@@ -343,17 +343,23 @@ fn gbps_to_mbps(gbps: f64) -> u64 {
     ((gbps * 1_000.0).round() as u64).max(1)
 }
 
+/// A 2.6 GHz host of `cores` cores and `memory_gbps`, for this crate's unit tests.
+#[cfg(test)]
+pub(crate) fn test_host(cores: u16, memory_gbps: f64) -> HostCpu {
+    HostCpu::new(&HostCpuConfig {
+        cores,
+        clock_mhz: 2_600,
+        memory_gbps,
+    })
+    .expect("valid host")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn host(cores: u16, memory_gbps: f64) -> HostCpu {
-        HostCpu::new(&HostCpuConfig {
-            cores,
-            clock_mhz: 2_600,
-            memory_gbps,
-        })
-        .expect("valid host")
+        test_host(cores, memory_gbps)
     }
 
     #[test]

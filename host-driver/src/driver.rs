@@ -28,7 +28,7 @@
 //! previous access left off, if later: the access clock never goes back, so a command's busy
 //! time is seen by the accesses after it even when the card's clock has not moved, as in
 //! tests that drive the driver alone) each access moves the driver's access clock on by its
-//! cost at [`DriverConfig::clock_mhz`] (a write by [`DriverCosts::mmio_write_cycles`], a read,
+//! cost at the host's clock ([`crate::cpu::HostCpu`]; a write by [`DriverCosts::mmio_write_cycles`], a read,
 //! which stalls the core for the round trip, by [`DriverCosts::mmio_read_cycles`]), the
 //! same cycles the core is billed. The management port is busy for a while after a command
 //! (the card's `MGMT_COMMAND_CYCLES`, plus `MGMT_KICK_CYCLES` per displacement), so the
@@ -50,6 +50,7 @@ use nic_abi::regs::{
 use nic_abi::time::{SimDuration, SimTime};
 use nic_model::card::Card;
 
+use crate::cpu::HostCpu;
 use crate::guest::{GuestError, GuestSpec, MockGuest, QueueConfig};
 use crate::host::{Host, HostError, HOST_VM};
 use crate::iommu::{GrantAccess, GrantError};
@@ -263,21 +264,14 @@ pub struct Driver {
     metrics: DriverMetrics,
 }
 
-/// The time `cycles` of a `clock_mhz` core take (rounded up to the picosecond; a zero clock
-/// is taken as 1 MHz).
-fn cycles_to_time(cycles: u64, clock_mhz: u32) -> SimDuration {
-    let ps = (u128::from(cycles) * 1_000_000).div_ceil(u128::from(clock_mhz.max(1)));
-    SimDuration(u64::try_from(ps).unwrap_or(u64::MAX))
-}
-
 /// Status reads that cover the card's slowest command (a failed insert, undoing all its
 /// displacements) at one read's cost each, plus the read that sees it done; at least the
 /// configured bound.
-fn status_poll_bound(info: &DeviceInfo, config: &DriverConfig, clock_mhz: u32) -> u32 {
+fn status_poll_bound(info: &DeviceInfo, config: &DriverConfig, cpu: &HostCpu) -> u32 {
     let worst_cycles = info.mgmt.worst_case_cycles(info.max_kicks);
     let khz = u128::from(info.core_clock_khz.max(1));
     let worst_ps = u128::from(worst_cycles) * 1_000_000_000 / khz;
-    let read_ps = u128::from(cycles_to_time(config.costs.mmio_read_cycles, clock_mhz).0).max(1);
+    let read_ps = u128::from(cpu.cycles_to_ps(config.costs.mmio_read_cycles)).max(1);
     let polls = worst_ps.div_ceil(read_ps) + 1;
     u32::try_from(polls)
         .unwrap_or(u32::MAX)
@@ -357,7 +351,7 @@ impl Driver {
             GrantAccess::DeviceReads,
         )?;
 
-        let clock_mhz = card.host().cpu().clock_mhz();
+        let status_poll_bound = status_poll_bound(&info, &config, card.host().cpu());
         let mut d = Driver {
             card,
             config,
@@ -368,7 +362,7 @@ impl Driver {
             occupancy: 0,
             unbilled: 0,
             access_clock: SimTime::ZERO,
-            status_poll_bound: status_poll_bound(&info, &config, clock_mhz),
+            status_poll_bound,
             port_busy: false,
             metrics: DriverMetrics {
                 mmio_reads: reads,
@@ -407,8 +401,7 @@ impl Driver {
     /// When an access issued now is issued, and moves the access clock past its `cycles`.
     fn issue(&mut self, cycles: u64) -> SimTime {
         let at = self.access_clock.max(self.card.now());
-        let clock_mhz = self.card.host().cpu().clock_mhz();
-        self.access_clock = at + cycles_to_time(cycles, clock_mhz);
+        self.access_clock = at + SimDuration(self.card.host().cpu().cycles_to_ps(cycles));
         self.unbilled += cycles;
         at
     }
