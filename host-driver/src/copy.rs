@@ -20,9 +20,12 @@
 //! ```
 //!
 //! The copier keeps time and counts; the bytes move in [`crate::host::Host`], which checks
-//! both ends with the IOMMU first. A copy is timed when its command reaches the host: the
-//! card goes on with other work and learns of the completion at the returned time (an
-//! asynchronous completion, as the card's `CopySubmit`/`RxCopyDone` events model it).
+//! both ends with the IOMMU first. A copy happens in two steps, each at its own time, as the
+//! card's `CopySubmit`, `CopyWritten` and `RxCopyDone` events model it: [`InterVmCopier::copy`]
+//! when the command reaches the host (the submission, on a core; returns when the engine's
+//! completion write-back is visible), then [`InterVmCopier::take_completion`] at that time
+//! (a core takes the completion, by poll or interrupt, when it is free; returns when the card
+//! can be told). The core is free for other work while the engine copies.
 //!
 //! ```
 //! use host_driver::copy::{CopyConfig, CopyMode, InterVmCopier};
@@ -31,11 +34,15 @@
 //!
 //! let mut cpu = HostCpu::new(&HostCpuConfig::default())?;
 //! let mut engine = InterVmCopier::new(CopyConfig::default())?;
-//! let done = engine.copy(&mut cpu, 1_500, SimTime::ZERO);
+//! let written = engine.copy(&mut cpu, 1_500, SimTime::ZERO);
 //! // Submission (300 cycles at 2.6 GHz), doorbell and descriptor fetch (250 ns), 300 ns on a
-//! // channel, 50 ns to the write-back, a 260-cycle poll.
-//! assert_eq!(done.at.0, 115_385 + 250_000 + 300_000 + 50_000 + 100_000);
-//! assert_eq!(done.copy_cycles, 560);
+//! // channel, 50 ns to the write-back.
+//! assert_eq!(written.at.0, 115_385 + 250_000 + 300_000 + 50_000);
+//! assert_eq!(written.copy_cycles, 300);
+//! // A core polls the write-back: 260 cycles.
+//! let taken = engine.take_completion(&mut cpu, written.at);
+//! assert_eq!(taken.at.0, written.at.0 + 100_000);
+//! assert_eq!(taken.copy_cycles, 260);
 //! assert_eq!(engine.metrics().doorbells, 1);
 //! assert_eq!(cpu.memory().bytes(), 1_500);
 //! assert_eq!(CopyMode::CopyEngine.name(), "copy-engine");
@@ -222,10 +229,12 @@ pub enum CopyError {
     Zero(&'static str),
 }
 
-/// A copy's timing and what it cost the host's cores.
+/// A step of a copy: when it ends, and what it cost the host's cores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyDone {
-    /// When the host has taken the copy's completion (and tells the card).
+    /// [`InterVmCopier::copy`]: when the copy's completion is visible to the host (the
+    /// engine's write-back, or the end of a CPU copy). [`InterVmCopier::take_completion`]:
+    /// when the host has taken it (and tells the card).
     pub at: SimTime,
     /// Host cycles of copy work (submission, polling, or the CPU copy itself).
     pub copy_cycles: u64,
@@ -238,7 +247,8 @@ pub struct CopyDone {
 pub struct InterVmCopier {
     config: CopyConfig,
     channel_free: Vec<SimTime>,
-    /// When each descriptor in the command ring is taken back, earliest first.
+    /// When each descriptor in the command ring is expected back (its write-back plus the
+    /// cycles to take it on a free core), earliest first.
     in_ring: BinaryHeap<Reverse<SimTime>>,
     metrics: CopyMetrics,
 }
@@ -280,8 +290,10 @@ impl InterVmCopier {
     }
 
     /// Times a copy of `len` bytes whose command reached the host at `at` (the bytes have
-    /// been moved), on `cpu`'s cores and memory bus: returns when the host has its
-    /// completion, and the cycles it cost.
+    /// been moved), on `cpu`'s cores and memory bus: returns when its completion is visible
+    /// (the engine's write-back; a CPU copy's end), and the cycles the submission (or the
+    /// CPU copy) cost. The caller takes the completion at that time with
+    /// [`InterVmCopier::take_completion`].
     pub fn copy(&mut self, cpu: &mut HostCpu, len: u64, at: SimTime) -> CopyDone {
         self.metrics.copies += 1;
         self.metrics.bytes += len;
@@ -318,17 +330,11 @@ impl InterVmCopier {
                 submit_at = submit_at.max(t);
             }
         }
-        // The submitting core's work: the submission, and taking the completion. It is
-        // booked with the submission (the core is free for other work while the engine
-        // copies; the model keeps no gaps on a core), and the completion is taken its
-        // cycles after the write-back.
-        let (take_cycles, take_use) = match e.completion {
-            CompletionMode::Poll => (e.poll_cycles, CPU_USE_COPY),
-            CompletionMode::Interrupt => (e.interrupt_cycles, CPU_USE_INTERRUPTS),
-        };
+        // The submitting core's work: the descriptor and the doorbell. The core is free for
+        // other work while the engine copies; the completion is taken later
+        // (`take_completion`), on the core that is free then.
         let core = cpu.first_free(submit_at);
         let rung = cpu.run_on(core, submit_at, e.submit_cycles, CPU_USE_COPY);
-        cpu.run_on(core, rung, take_cycles, take_use);
         self.metrics.doorbells += 1;
         let fetched = rung + e.doorbell + e.descriptor_fetch;
         let (ch, free) = self
@@ -347,18 +353,53 @@ impl InterVmCopier {
         }
         self.metrics.engine_busy_ps += moved.saturating_since(start).as_ps();
         let written = moved + e.completion_write;
-        let taken = written + SimDuration(cpu.cycles_to_ps(take_cycles));
-        let (copy_cycles, interrupt_cycles) = match e.completion {
-            CompletionMode::Poll => (e.submit_cycles + e.poll_cycles, 0),
-            CompletionMode::Interrupt => (e.submit_cycles, e.interrupt_cycles),
-        };
-        self.in_ring.push(Reverse(taken));
+        let (take_cycles, _) = self.completion_work();
+        self.in_ring.push(Reverse(
+            written + SimDuration(cpu.cycles_to_ps(take_cycles)),
+        ));
         let in_ring = u32::try_from(self.in_ring.len()).unwrap_or(u32::MAX);
         self.metrics.ring_peak = self.metrics.ring_peak.max(in_ring);
+        self.metrics.cpu_cycles += e.submit_cycles;
+        CopyDone {
+            at: written,
+            copy_cycles: e.submit_cycles,
+            interrupt_cycles: 0,
+        }
+    }
+
+    /// Cycles to take one completion, and the use they are charged under.
+    fn completion_work(&self) -> (u64, &'static str) {
+        let e = &self.config.engine;
+        match e.completion {
+            CompletionMode::Poll => (e.poll_cycles, CPU_USE_COPY),
+            CompletionMode::Interrupt => (e.interrupt_cycles, CPU_USE_INTERRUPTS),
+        }
+    }
+
+    /// The completion [`InterVmCopier::copy`] said is visible at `written` is taken: in
+    /// copy-engine mode a host core (the first free one) polls it or takes its interrupt,
+    /// queued behind that core's work; returns when the host can tell the card, and the
+    /// cycles. A CPU copy's completion is its end (its cycles were the copy's).
+    pub fn take_completion(&mut self, cpu: &mut HostCpu, written: SimTime) -> CopyDone {
+        if self.config.mode == CopyMode::CpuCopy {
+            return CopyDone {
+                at: written,
+                copy_cycles: 0,
+                interrupt_cycles: 0,
+            };
+        }
+        let (cycles, what) = self.completion_work();
+        let core = cpu.first_free(written);
+        let at = cpu.run_on(core, written, cycles, what);
+        let (copy_cycles, interrupt_cycles) = if what == CPU_USE_INTERRUPTS {
+            (0, cycles)
+        } else {
+            (cycles, 0)
+        };
         self.metrics.cpu_cycles += copy_cycles;
         self.metrics.interrupt_cycles += interrupt_cycles;
         CopyDone {
-            at: taken,
+            at,
             copy_cycles,
             interrupt_cycles,
         }
@@ -431,27 +472,39 @@ mod tests {
     }
 
     #[test]
-    fn submissions_and_completions_cost_host_cycles_on_a_core() {
+    fn submissions_and_completions_cost_host_cycles_on_a_core_each_at_its_time() {
         let mut host = cpu(1, 100.0);
         let mut e = engine(CopyEngineConfig::default());
         let d = e.copy(&mut host, 64, SimTime::ZERO);
-        assert_eq!(d.copy_cycles, 300 + 260);
-        assert_eq!(host.cycles("copy"), 560);
-        // The core is busy with the submission and the poll, not while the engine copies.
+        assert_eq!(d.copy_cycles, 300);
+        // The core is busy with the submission only while the engine copies.
+        let submitted = SimTime(115_385);
+        assert_eq!(host.free_at(crate::cpu::CoreId(0)), submitted);
+        // Other work takes the core meanwhile; the completion waits for it.
+        let other = host.run_on(crate::cpu::CoreId(0), submitted, 2_600, "driver");
+        assert!(other > d.at, "the other work outlasts the copy");
+        let t = e.take_completion(&mut host, d.at);
+        assert_eq!(t.copy_cycles, 260);
         assert_eq!(
-            host.free_at(crate::cpu::CoreId(0)),
-            SimTime(115_385 + 100_000)
+            t.at,
+            SimTime(other.0 + 100_000),
+            "polled once the core is free"
         );
+        assert_eq!(host.cycles("copy"), 560);
+        assert_eq!(e.metrics().cpu_cycles, 560);
         let mut irq = engine(CopyEngineConfig {
             completion: CompletionMode::Interrupt,
             ..CopyEngineConfig::default()
         });
         let mut host = cpu(1, 100.0);
         let i = irq.copy(&mut host, 64, SimTime::ZERO);
-        assert_eq!((i.copy_cycles, i.interrupt_cycles), (300, 2_000));
+        assert_eq!(i.at, d.at, "the engine's side does not depend on the mode");
+        let ti = irq.take_completion(&mut host, i.at);
+        assert_eq!((ti.copy_cycles, ti.interrupt_cycles), (0, 2_000));
         assert_eq!(host.cycles("interrupts"), 2_000);
-        assert!(i.at > d.at, "an interrupt costs more than a poll");
+        assert_eq!(ti.at.0, i.at.0 + 769_231, "2,000 cycles at 2.6 GHz");
         assert_eq!(irq.metrics().interrupt_cycles, 2_000);
+        assert_eq!(irq.metrics().cpu_cycles, 300);
     }
 
     #[test]

@@ -400,6 +400,13 @@ impl HostBus for Host {
         self.charge(CpuUse::Interrupts, done.interrupt_cycles);
         Ok(done.at)
     }
+
+    fn take_copy_completion(&mut self, written: SimTime) -> SimTime {
+        let taken = self.copier.take_completion(&mut self.cpu, written);
+        self.charge(CpuUse::Copy, taken.copy_cycles);
+        self.charge(CpuUse::Interrupts, taken.interrupt_cycles);
+        taken.at
+    }
 }
 
 #[cfg(test)]

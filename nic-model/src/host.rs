@@ -73,8 +73,10 @@ pub trait HostBus {
 
     /// Runs `cmd` on the copy engine, submitted at `at`: copies `cmd.len` bytes from `cmd.src`
     /// in `cmd.src_vm`'s memory to `cmd.dst` in `cmd.dst_vm`'s (both checked like DMA), and
-    /// returns when the copy is complete, or the fault (then nothing was written). Called only
-    /// when [`HostBus::has_copy_engine`] is true; the default refuses every copy.
+    /// returns when the copy's completion is visible to the host (the engine's write-back),
+    /// or the fault (then nothing was written). The card then calls
+    /// [`HostBus::take_copy_completion`] at that time. Called only when
+    /// [`HostBus::has_copy_engine`] is true; the default refuses every copy.
     fn copy(&mut self, cmd: &CopyCommand, at: SimTime) -> Result<SimTime, CopyFault> {
         let _ = at;
         Err(CopyFault {
@@ -87,5 +89,12 @@ pub trait HostBus {
                 reason: "the host has no copy engine".to_string(),
             },
         })
+    }
+
+    /// The completion of a copy, visible since `written` (what [`HostBus::copy`] returned),
+    /// is taken by the host (a core polls it or takes its interrupt): returns when the host
+    /// tells the card. Default: at once.
+    fn take_copy_completion(&mut self, written: SimTime) -> SimTime {
+        written
     }
 }

@@ -8,6 +8,8 @@
 //! [`nic_abi::table::LOOKUP_LATENCY_CYCLES`], the same constant the RTL's pipeline uses.
 
 use nic_abi::table::{LOOKUP_INITIATION_INTERVAL_CYCLES, LOOKUP_LATENCY_CYCLES};
+use std::collections::VecDeque;
+
 use nic_abi::time::SimTime;
 use serde::{Deserialize, Serialize};
 
@@ -60,6 +62,8 @@ pub struct Pipeline {
     config: PipelineConfig,
     parser_next: SimTime,
     lookup_next: SimTime,
+    /// Windows `[start, end)` in which a management command owns the lookup, by start.
+    held: VecDeque<(SimTime, SimTime)>,
 }
 
 impl Pipeline {
@@ -70,6 +74,7 @@ impl Pipeline {
             config,
             parser_next: SimTime::ZERO,
             lookup_next: SimTime::ZERO,
+            held: VecDeque::new(),
         }
     }
 
@@ -85,9 +90,48 @@ impl Pipeline {
         self.parser_next = parse_start + self.clock.cycles(beats);
         // The window's last beat enters `beats - 1` cycles after the first.
         let key_ready = parse_start + self.clock.cycles(beats - 1 + c.parser_latency_cycles);
-        let lookup_start = key_ready.max(self.lookup_next);
-        self.lookup_next = lookup_start + self.clock.cycles(c.lookup_initiation_interval_cycles);
-        lookup_start + self.clock.cycles(c.lookup_latency_cycles)
+        let (interval, latency) = (c.lookup_initiation_interval_cycles, c.lookup_latency_cycles);
+        let lookup_start = self.after_held(key_ready.max(self.lookup_next));
+        self.lookup_next = lookup_start + self.clock.cycles(interval);
+        lookup_start + self.clock.cycles(latency)
+    }
+
+    /// A management command owns the lookup pipeline from `start` to `end` (the RTL's
+    /// precedence: management wins, and no new lookup is accepted while a command runs): a
+    /// key that would start its lookup in that window waits for its end. Lookups already
+    /// given a start time keep it (the RTL lets accepted lookups drain before the command
+    /// starts; the command's cycles, measured with an empty pipeline, do not include that
+    /// drain). Commands may be announced ahead of the card's time (the host issues its
+    /// register writes at its cores' times), so a window holds only the lookups inside it.
+    pub fn hold_lookups(&mut self, start: SimTime, end: SimTime) {
+        if end <= start {
+            return;
+        }
+        let at = self.held.partition_point(|&(s, _)| s <= start);
+        self.held.insert(at, (start, end));
+    }
+
+    /// The first time at or after `t` outside every management window; windows that end
+    /// by then are forgotten (lookups start in time order).
+    fn after_held(&mut self, mut t: SimTime) -> SimTime {
+        while self.held.front().is_some_and(|&(_, end)| end <= t) {
+            self.held.pop_front();
+        }
+        // Windows may overlap or touch: move past each one that contains `t`.
+        let mut moved = true;
+        while moved {
+            moved = false;
+            for &(start, end) in &self.held {
+                if start > t {
+                    break;
+                }
+                if t < end {
+                    t = end;
+                    moved = true;
+                }
+            }
+        }
+        t
     }
 }
 
@@ -115,5 +159,25 @@ mod tests {
             p.process(SimTime(1), 60),
             SimTime(4_000) + SimDuration::from_ns(40)
         );
+    }
+
+    #[test]
+    fn a_management_command_holds_the_lookups_in_its_window() {
+        let clock = Clock::from_mhz(250).expect("whole ps");
+        let at = |ns| SimTime::ZERO + SimDuration::from_ns(ns);
+        let mut p = Pipeline::new(PipelineConfig::default(), clock);
+        // A command owns the lookup from 4 to 40 ns (9 cycles); another, announced ahead of
+        // time, from 1,000 to 1,036 ns.
+        p.hold_lookups(at(1_000), at(1_036));
+        p.hold_lookups(at(4), at(40));
+        // A key ready at 8 ns (one beat, two parser cycles) waits: result at 40 + 32 ns.
+        assert_eq!(p.process(SimTime::ZERO, 60), at(72));
+        // After the command, lookups go one per cycle again.
+        assert_eq!(p.process(SimTime::ZERO, 60), at(76));
+        // The later window does not hold a lookup before it ...
+        assert_eq!(p.process(at(500), 60), at(540));
+        // ... only one inside it: key at 1,008 ns, lookup at 1,036 ns.
+        assert_eq!(p.process(at(1_000), 60), at(1_036 + 32));
+        assert_eq!(p.held.len(), 1, "the first window is forgotten once passed");
     }
 }

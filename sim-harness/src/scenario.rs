@@ -43,7 +43,8 @@ use serde::{Deserialize, Serialize};
 use crate::host_cpu::{HostConfig, HostCpu};
 use crate::profile::{Profile, ProfileError, ProfileOverrides};
 use crate::switch::{
-    ExternalNode, InterVmCopy, SwitchContext, SwitchKind, Topology, VmIndex, VmNode, UPLINK_PORT,
+    CopyCompletion, ExternalNode, InterVmCopy, SwitchContext, SwitchKind, Topology, VmIndex,
+    VmNode, UPLINK_PORT,
 };
 use crate::workload::{Workload, WorkloadError, WorkloadSpec};
 
@@ -71,7 +72,8 @@ pub struct ScenarioSpec {
     /// The host's cores, clock, memory and cost profile.
     pub host: HostSpec,
     /// Every `nic-model` card parameter (`CardConfig`'s keys), plus `inter_vm`
-    /// (`copy-engine`, `cpu-copy` or `hairpin`).
+    /// (`copy-engine`, `cpu-copy` or `hairpin`) and `copy_completion` (`poll` or
+    /// `interrupt`: how the host takes the copy engine's completions).
     pub card: toml::Table,
     /// The VMs.
     pub vms: VmsSpec,
@@ -119,7 +121,7 @@ impl Default for ScenarioSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HostSpec {
-    /// Cores of the software baselines (the sNICh system and the SR-IOV VEB do not use them).
+    /// Host cores: every switch's host software runs on them.
     pub cores: u16,
     /// Core clock, MHz (every switch's host work).
     pub clock_mhz: u32,
@@ -264,6 +266,8 @@ pub struct Scenario {
     pub card: CardConfig,
     /// The sNICh system's inter-VM copy mode.
     pub inter_vm: InterVmCopy,
+    /// How the sNICh host takes its copy engine's completions.
+    pub copy_completion: CopyCompletion,
     /// VMs and external hosts.
     pub topology: Topology,
     /// Filter rules first, then the generated forwarding rules.
@@ -425,6 +429,7 @@ impl Scenario {
             host: self.host,
             card: self.card.clone(),
             inter_vm: self.inter_vm,
+            copy_completion: self.copy_completion,
             profile: self.profile.clone(),
             profile_overrides: self.profile_overrides.clone(),
             seed: self.seed,
@@ -440,6 +445,10 @@ impl Scenario {
             c.insert(
                 "inter_vm".into(),
                 serde_json::Value::String(self.inter_vm.name().into()),
+            );
+            c.insert(
+                "copy_completion".into(),
+                serde_json::Value::String(self.copy_completion.name().into()),
             );
         }
         if let Some(o) = v.as_object_mut() {
@@ -578,12 +587,21 @@ fn topology(spec: &ScenarioSpec, file: &str) -> Result<Topology, ScenarioError> 
     })
 }
 
-fn card(spec: &ScenarioSpec, file: &str) -> Result<(CardConfig, InterVmCopy), ScenarioError> {
+/// The card's parameters, and the two keys of `[card]` that are the host's side of the
+/// inter-VM path.
+type CardSetup = (CardConfig, InterVmCopy, CopyCompletion);
+
+fn card(spec: &ScenarioSpec, file: &str) -> Result<CardSetup, ScenarioError> {
     let mut table = spec.card.clone();
     let inter_vm = match table.remove("inter_vm") {
         None => InterVmCopy::default(),
         Some(v) => InterVmCopy::deserialize(v)
             .map_err(|e| key_err(file, "card.inter_vm", e.message().trim()))?,
+    };
+    let copy_completion = match table.remove("copy_completion") {
+        None => CopyCompletion::default(),
+        Some(v) => CopyCompletion::deserialize(v)
+            .map_err(|e| key_err(file, "card.copy_completion", e.message().trim()))?,
     };
     let mut card: CardConfig = serde_path_to_error::deserialize(table).map_err(|e| {
         let key = e.path().to_string();
@@ -615,7 +633,7 @@ fn card(spec: &ScenarioSpec, file: &str) -> Result<(CardConfig, InterVmCopy), Sc
         InterVmCopy::Hairpin => InterVmPath::Hairpin,
         InterVmCopy::CopyEngine | InterVmCopy::CpuCopy => InterVmPath::CopyEngine,
     };
-    Ok((card, inter_vm))
+    Ok((card, inter_vm, copy_completion))
 }
 
 fn host(spec: &ScenarioSpec, file: &str) -> Result<HostConfig, ScenarioError> {
@@ -825,7 +843,7 @@ impl TryFrom<LocatedSpec> for Scenario {
                 }
                 other => key_err(f, "profile", other.to_string()),
             })?;
-        let (card, inter_vm) = card(&spec, f)?;
+        let (card, inter_vm, copy_completion) = card(&spec, f)?;
         let topology = topology(&spec, f)?;
         let (rules, filter_rules) = rules(&spec, file.as_deref(), f, &topology)?;
         let uplink = card.macs[0].clone();
@@ -871,6 +889,7 @@ impl TryFrom<LocatedSpec> for Scenario {
             profile_overrides,
             card,
             inter_vm,
+            copy_completion,
             topology,
             rules,
             filter_rules,

@@ -41,7 +41,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use flow_setup::agent::AgentCosts;
-use host_driver::copy::{CopyEngineConfig, CopyMode, CpuCopyConfig};
+use host_driver::copy::{CompletionMode, CopyEngineConfig, CopyMode, CpuCopyConfig};
 use host_driver::driver::{Driver, DriverCosts};
 use host_driver::guest::{MockGuest, BUFFER_BYTES};
 use host_driver::host::CpuUse;
@@ -55,8 +55,8 @@ use snich_system::error::SystemError;
 
 use crate::profile::{cycles_at, whole_cycles, Profile};
 use crate::switch::{
-    DropReason, Endpoint, InterVmCopy, OfferedPacket, SwitchContext, SwitchError, SwitchRun,
-    SwitchUnderTest, VmIndex, UPLINK_PORT,
+    CopyCompletion, DropReason, Endpoint, InterVmCopy, OfferedPacket, SwitchContext, SwitchError,
+    SwitchRun, SwitchUnderTest, VmIndex, UPLINK_PORT,
 };
 
 /// A packet on the card: its offer time, and whether the caller marked it (the VEB marks
@@ -118,7 +118,8 @@ fn apply_profile(spec: &mut SystemSpec, profile: &Profile, clock_mhz: u32) {
         descriptor_fetch: e.descriptor_fetch,
         bytes_per_us: e.channel_bytes_per_us,
         completion_write: e.completion_write,
-        completion: spec.host.copy.engine.completion,
+        // Set from the scenario's `card.copy_completion` by the caller.
+        completion: CompletionMode::Poll,
         poll_cycles: whole_cycles(e.completion_poll),
         interrupt_cycles: whole_cycles(e.completion_interrupt),
     };
@@ -190,6 +191,10 @@ impl SnichSwitch {
         };
         spec.host.cpu = ctx.host;
         apply_profile(&mut spec, &ctx.profile_for(name)?, ctx.host.clock_mhz);
+        spec.host.copy.engine.completion = match ctx.copy_completion {
+            CopyCompletion::Poll => CompletionMode::Poll,
+            CopyCompletion::Interrupt => CompletionMode::Interrupt,
+        };
         let (mut cp, guests) = build(spec).map_err(|e| config(e.to_string()))?;
         cp.driver_mut().card_mut().record_outcomes(true);
         Ok(SnichSwitch {
@@ -431,6 +436,7 @@ mod tests {
                 ..CardConfig::default()
             },
             inter_vm,
+            copy_completion: CopyCompletion::Poll,
             profile: None,
             profile_overrides: Default::default(),
             seed: 1,

@@ -531,6 +531,29 @@ impl InterVmCopy {
     }
 }
 
+/// How the host takes the copy engine's completions (the scenario's `card.copy_completion`;
+/// used when `card.inter_vm` is `copy-engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CopyCompletion {
+    /// A host core polls the engine's completion write-back (`snich.copy_engine.completion_poll`).
+    #[default]
+    Poll,
+    /// The engine raises an interrupt per completion
+    /// (`snich.copy_engine.completion_interrupt`).
+    Interrupt,
+}
+
+impl CopyCompletion {
+    /// The name scenarios and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            CopyCompletion::Poll => "poll",
+            CopyCompletion::Interrupt => "interrupt",
+        }
+    }
+}
+
 /// Everything a switch is built from: the same for every switch of a comparison.
 #[derive(Debug, Clone)]
 pub struct SwitchContext {
@@ -545,6 +568,8 @@ pub struct SwitchContext {
     pub card: nic_model::card::CardConfig,
     /// The sNICh system's inter-VM path.
     pub inter_vm: InterVmCopy,
+    /// How the sNICh host takes its copy engine's completions.
+    pub copy_completion: CopyCompletion,
     /// The cost profile file (per-operation host CPU costs, each with its source); `None`:
     /// the built-in default profile.
     pub profile: Option<std::path::PathBuf>,

@@ -10,7 +10,8 @@
 //!                   │                 management registers, release decisions (agent cycles,
 //!                   │                 priced by agent_pricing from the agent's own account)
 //!                   │    Release      release commands into the release ring, doorbell
-//!                   └─ queue vector: the caller's guest callback (its VM polls its rings)
+//!                   └─ queue vector: its core delivers it, then the caller's guest
+//!                      callback (its VM polls its rings)
 //! ```
 //!
 //! Each step runs on the host's cores (`host-driver`'s [`HostCpu`], the scenario's
@@ -27,8 +28,10 @@
 //! installs' register writes (on the PCIe model too) and the release. Steps wait in an
 //! [`EventQueue`], ordered by time, then by scheduling order, and happen at their times: the
 //! card is run up to a step's time, moved to it, and the step's register writes are issued
-//! then. Guests' interrupt handling runs on the guests' own CPUs: its interrupt is counted
-//! and priced (host CPU, `interrupts`), the guest's work occupies no host core.
+//! then. A queue pair's interrupt is delivered by the host on the core its vector is affine
+//! to ([`queue_vector_core`]): its cycles (`interrupts`) occupy that core, queued behind its
+//! work, as the software baselines' notifications do; the guest's own processing runs on
+//! the guest's CPUs and occupies no host core.
 //!
 //! [`HostCpu`]: host_driver::cpu::HostCpu
 //!
@@ -57,6 +60,14 @@ use crate::error::SystemError;
 
 /// The core that takes the miss vector and runs the miss-ring poll and the releases.
 pub const MISS_CORE: CoreId = CoreId(0);
+
+/// The core queue pair `q`'s interrupt vector is affine to: spread over the host's cores in
+/// queue order (as irqbalance spreads a device's MSI-X vectors), the way the software
+/// baselines serve VM `i`'s queue on core `i % cores`.
+pub fn queue_vector_core(q: u32, cores: u16) -> CoreId {
+    let cores = u32::from(cores.max(1));
+    CoreId(u16::try_from(q % cores).unwrap_or(0))
+}
 
 /// A step of the host's work, at a time.
 #[derive(Debug)]
@@ -274,10 +285,10 @@ impl ControlPlane {
                     self.work.schedule_at(end, Work::ReadMisses)?;
                 }
             } else if let Some(q) = v.checked_sub(ir::VECTOR_QUEUE_0) {
-                self.driver_mut()
-                    .card_mut()
-                    .host_mut()
-                    .charge(CpuUse::Interrupts, cost);
+                // The host delivers it (interrupt entry, posting to the guest) on the core
+                // its vector is affine to, queued behind that core's work.
+                let core = queue_vector_core(q, self.driver().host().cpu().cores());
+                self.run_core(core, at, cost, CpuUse::Interrupts);
                 let q = QueueIndex(u16::try_from(q).unwrap_or(u16::MAX));
                 on_queue(self.driver_mut(), q)?;
             }

@@ -21,6 +21,9 @@ pub(super) enum Event {
     RxWrite { pkt: PacketId, slot: RxSlot },
     /// A copy command reached the host: run it on the copy engine.
     CopySubmit { pkt: PacketId, slot: RxSlot },
+    /// The copy engine's completion of a packet's copy is visible to the host: the host
+    /// takes it (poll or interrupt) and tells the card.
+    CopyWritten { pkt: PacketId, slot: RxSlot },
     /// A copy to a VM has been written with its completion.
     RxCopyDone {
         pkt: PacketId,

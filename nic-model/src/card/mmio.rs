@@ -20,7 +20,9 @@
 //! command plus one per displacement made, and one more per displacement undone by a failed
 //! insert; `nic_abi::table::MgmtTiming`) from the `CMD` write. Until then `STATUS` reads
 //! `Busy` and writes to the block (`KEY_n`, `ACTION_n`, `SLOT`, `CMD`) are ignored, as the
-//! register map's protocol says.
+//! register map's protocol says. The command also owns the lookup pipeline for that time
+//! (the RTL's precedence: management wins): keys that reach the lookup meanwhile wait
+//! (`Pipeline::hold_lookups`).
 //!
 //! Register accesses are timeless in the model (they do not advance the card's clock), so the
 //! host says when it issues each one: [`Card::mmio_read_at`] and [`Card::mmio_write_at`] take
@@ -310,6 +312,8 @@ impl<H: HostBus> Card<H> {
             );
             let done = at + self.nic_clock.cycles(cycles);
             self.regs.mgmt_busy_until = done;
+            // The command owns the lookup pipeline meanwhile (management wins).
+            self.pipeline.hold_lookups(at, done);
             self.regs.mgmt_busy_ps += done.saturating_since(at).as_ps();
             self.ensure_vector(VECTOR_MGMT);
             self.raise(VECTOR_MGMT, ir::CAUSE_MGMT_DONE, done);

@@ -321,6 +321,7 @@ impl<H: HostBus> Card<H> {
             Event::LookupDone { pkt } => self.on_lookup(pkt, now),
             Event::RxWrite { pkt, slot } => self.issue_rx_write(pkt, slot, now),
             Event::CopySubmit { pkt, slot } => self.on_copy_submit(pkt, slot, now),
+            Event::CopyWritten { pkt, slot } => self.on_copy_written(pkt, slot, now),
             Event::RxCopyDone { pkt, slot, via } => self.on_rx_copy_done(pkt, slot, via, now),
             Event::WireTxDone { pkt } => {
                 self.counters.copies_to_wire += 1;

@@ -164,8 +164,9 @@ impl<H: HostBus> Card<H> {
         );
     }
 
-    /// The copy command is at the host: the copy engine runs it; when it is done, its
-    /// completion (16 bytes) comes back to the card, which writes the RX completion.
+    /// The copy command is at the host: the copy engine runs it; when its completion is
+    /// visible to the host (`CopyWritten`), the host takes it and tells the card. A refused
+    /// copy's status comes back at once.
     pub(super) fn on_copy_submit(&mut self, pkt: PacketId, slot: RxSlot, now: SimTime) {
         let p = &self.packets[pkt];
         let src_vm = match p.source {
@@ -185,25 +186,28 @@ impl<H: HostBus> Card<H> {
             capacity: u16::try_from(len).unwrap_or(u16::MAX),
             ..slot
         };
-        let (done, via) = match self.host.copy(&cmd, now) {
-            Ok(done) => (done.max(now), Delivery::Copied),
-            Err(_) => (now, Delivery::CopyFault),
-        };
         self.counters.copy_commands += 1;
-        // The engine's completion crosses to the card, then the card writes the VM's.
+        match self.host.copy(&cmd, now) {
+            Ok(written) => self.schedule(written, Event::CopyWritten { pkt, slot: copied }),
+            Err(_) => self.copy_completion_to_card(pkt, copied, Delivery::CopyFault, now),
+        }
+    }
+
+    /// The engine's completion of `pkt`'s copy is visible to the host: the host takes it.
+    pub(super) fn on_copy_written(&mut self, pkt: PacketId, slot: RxSlot, now: SimTime) {
+        let taken = self.host.take_copy_completion(now).max(now);
+        self.copy_completion_to_card(pkt, slot, Delivery::Copied, taken);
+    }
+
+    /// The host tells the card at `at` how the copy ended (16 bytes over PCIe), then the
+    /// card writes the VM's RX completion.
+    fn copy_completion_to_card(&mut self, pkt: PacketId, slot: RxSlot, via: Delivery, at: SimTime) {
         let cpl_in = self
             .dma
             .link_mut()
-            .mmio_write(done, CopyCompletion::SIZE as u64);
+            .mmio_write(at, CopyCompletion::SIZE as u64);
         let cpl_done = self.dma.write(cpl_in, RxCompletion::SIZE as u64);
-        self.schedule(
-            cpl_done,
-            Event::RxCopyDone {
-                pkt,
-                slot: copied,
-                via,
-            },
-        );
+        self.schedule(cpl_done, Event::RxCopyDone { pkt, slot, via });
     }
 
     /// The copy is in the VM's buffer (or failed): write its RX completion, raise the

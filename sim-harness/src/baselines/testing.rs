@@ -52,6 +52,7 @@ pub fn context(
         },
         card: nic_model::card::CardConfig::default(),
         inter_vm: InterVmCopy::default(),
+        copy_completion: Default::default(),
         profile: None,
         profile_overrides: Default::default(),
         seed: 1,

@@ -9,6 +9,17 @@ use sim_harness::switch::{SwitchKind, SwitchRun};
 /// `packets` 1,500-byte inter-VM frames between 2 VMs at `pps`, on a host of
 /// `memory_gbps`, through `card.inter_vm = inter_vm`, with `extra` TOML appended.
 fn inter_vm_1500(memory_gbps: f64, pps: f64, inter_vm: &str, extra: &str) -> Scenario {
+    inter_vm_1500_card(memory_gbps, pps, inter_vm, "", extra)
+}
+
+/// [`inter_vm_1500`] with `card` TOML added to the `[card]` table.
+fn inter_vm_1500_card(
+    memory_gbps: f64,
+    pps: f64,
+    inter_vm: &str,
+    card: &str,
+    extra: &str,
+) -> Scenario {
     let text = format!(
         r#"
 seed = 3
@@ -19,6 +30,7 @@ memory_gbps = {memory_gbps}
 
 [card]
 inter_vm = "{inter_vm}"
+{card}
 
 [vms]
 count = 2
@@ -165,4 +177,40 @@ fn doubling_the_descriptor_fetch_moves_latency_not_cycles() {
         p50(&base),
         p50(&slow)
     );
+}
+
+#[test]
+fn completions_taken_by_interrupt_cost_the_interrupt_on_a_core_instead_of_the_poll() {
+    let mode = |completion: &str| {
+        run(
+            SwitchKind::Snich,
+            &inter_vm_1500_card(
+                100.0,
+                2e5,
+                "copy-engine",
+                &format!("copy_completion = \"{completion}\""),
+                "",
+            ),
+        )
+    };
+    let poll = mode("poll");
+    let irq = mode("interrupt");
+    let copies = poll.extra["copies"];
+    assert!(copies > 0);
+    assert_eq!(irq.extra["copies"], copies);
+    assert_eq!(poll.ledger, irq.ledger);
+    // Profile: submit 300, completion_poll 260, completion_interrupt 2,000 cycles.
+    assert_eq!(poll.host_cpu_cycles["copy"], (300 + 260) * copies);
+    assert_eq!(irq.host_cpu_cycles["copy"], 300 * copies);
+    assert_eq!(
+        irq.host_cpu_cycles["interrupts"] - poll.host_cpu_cycles["interrupts"],
+        2_000 * copies
+    );
+    // The interrupt takes longer on its core than the poll: later completions.
+    let p50 = |r: &SwitchRun| r.latency_ns.value_at_quantile(0.5);
+    assert!(p50(&irq) > p50(&poll), "{} {}", p50(&poll), p50(&irq));
+    // A misspelt mode is refused, naming the key.
+    let e = Scenario::from_toml("[card]\ncopy_completion = \"busy-wait\"\n", None)
+        .expect_err("refused");
+    assert!(e.to_string().contains("card.copy_completion"), "{e}");
 }

@@ -58,3 +58,55 @@ fn four_host_cores_set_up_a_burst_of_flows_sooner_than_one() {
         "the same work, spread over more cores"
     );
 }
+
+/// Every cycle of interrupt handling (the miss vector's and every queue pair's), copy-engine
+/// submission and completion, and agent work that the host is charged runs on one of its
+/// cores: the host's per-use totals equal the cores' own.
+#[test]
+fn interrupts_copies_and_agent_work_all_run_on_host_cores() {
+    use host_driver::host::CpuUse;
+    for cores in [1u16, 3] {
+        let mut spec =
+            SystemSpec::with_guests(4, RingSize::new(64).expect("pow2"), GrantMode::Persistent)
+                .with_copy_mode(CopyMode::CopyEngine);
+        spec.host.cpu.cores = cores;
+        let rules = parse_rules(
+            "in_port=101,actions=output:102\nin_port=102,actions=output:103\n\
+             in_port=103,actions=output:104\nin_port=104,actions=output:101",
+        )
+        .expect("rules");
+        let (mut cp, mut guests) = spec.assemble(rules).expect("system");
+        for round in 0..8u16 {
+            for from in 0..4u16 {
+                let to = (from + 1) % 4;
+                let mut f = udp_frame(vm_mac(from), vm_mac(to), 64, || 0);
+                f[34..36].copy_from_slice(&(1_000 + round).to_be_bytes());
+                guests[usize::from(from)]
+                    .send(cp.driver_mut().card_mut(), &f)
+                    .expect("sent");
+            }
+            let t = cp.driver().card().now() + SimDuration::from_us(20);
+            cp.run_until(t, |_, _| Ok(())).expect("ran");
+        }
+        cp.drain(|_, _| Ok(())).expect("drained");
+        let host = cp.driver().host();
+        let interrupts = host.metrics().cycles(CpuUse::Interrupts);
+        assert!(
+            interrupts >= 4 * cp.driver().config().costs.interrupt_cycles,
+            "{cores} cores: queue and miss interrupts were taken ({interrupts} cycles)"
+        );
+        for what in [CpuUse::Interrupts, CpuUse::Copy, CpuUse::Agent] {
+            assert_eq!(
+                host.metrics().cycles(what),
+                host.cpu().cycles(what.name()),
+                "{cores} cores: {} cycles not on a core",
+                what.name()
+            );
+        }
+        assert!(
+            host.cpu().cycles("copy") > 0 && host.cpu().cycles("agent") > 0,
+            "{:?}",
+            host.cpu().cycles_by_use()
+        );
+    }
+}
