@@ -52,6 +52,72 @@ pub use crate::scenario_path::ScenarioDocument;
 /// The built-in default scenario (`scenarios/default.toml`).
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.toml");
 
+/// Where the built-in paper scenarios say they come from: paths in them resolve under it,
+/// against [`built_in_file`], never against the working directory.
+pub const BUILT_IN_PAPER_DIR: &str = "built-in:scenarios/paper";
+
+/// The paper's experiments (`scenarios/paper/*.toml`), built into the binary so that
+/// `snich paper` runs from any working directory: (file name, TOML text), in file-name order.
+pub const PAPER_SCENARIOS: &[(&str, &str)] = &[
+    (
+        "copy_modes.toml",
+        include_str!("../../scenarios/paper/copy_modes.toml"),
+    ),
+    (
+        "new_flow_rate.toml",
+        include_str!("../../scenarios/paper/new_flow_rate.toml"),
+    ),
+    (
+        "packet_size.toml",
+        include_str!("../../scenarios/paper/packet_size.toml"),
+    ),
+    (
+        "rules_acl1.toml",
+        include_str!("../../scenarios/paper/rules_acl1.toml"),
+    ),
+    (
+        "vms_inter_vm.toml",
+        include_str!("../../scenarios/paper/vms_inter_vm.toml"),
+    ),
+    (
+        "vms_vm_to_wire.toml",
+        include_str!("../../scenarios/paper/vms_vm_to_wire.toml"),
+    ),
+    (
+        "vms_wire_to_vm.toml",
+        include_str!("../../scenarios/paper/vms_wire_to_vm.toml"),
+    ),
+];
+
+/// Files the built-in paper scenarios refer to, by their path relative to `scenarios/paper/`.
+const PAPER_FILES: &[(&str, &str)] = &[(
+    "rules/acl1_10K",
+    include_str!("../../scenarios/paper/rules/acl1_10K"),
+)];
+
+/// The text of a file a built-in scenario refers to (`path` under [`BUILT_IN_PAPER_DIR`]);
+/// `None` for any other path.
+pub fn built_in_file(path: &Path) -> Option<&'static str> {
+    let rel = path.strip_prefix(BUILT_IN_PAPER_DIR).ok()?;
+    PAPER_FILES
+        .iter()
+        .find(|(name, _)| Path::new(name) == rel)
+        .map(|(_, text)| *text)
+}
+
+/// The built-in paper scenarios as documents (each with its `[sweep]`), named
+/// `built-in:scenarios/paper/<file>`.
+pub fn paper_documents() -> Result<Vec<(PathBuf, ScenarioDocument)>, ScenarioError> {
+    PAPER_SCENARIOS
+        .iter()
+        .map(|(name, text)| {
+            let file = Path::new(BUILT_IN_PAPER_DIR).join(name);
+            let doc = ScenarioDocument::from_toml(text, Some(&file))?;
+            Ok((file, doc))
+        })
+        .collect()
+}
+
 /// What a scenario file says, before validation. Every key is optional.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -682,10 +748,13 @@ fn rules(
         }
         (Some(f), None) => {
             let path = resolve(file, f);
-            Some(
-                RuleSet::load(&path, format)
-                    .map_err(|e| key_err(name, "rules.file", e.to_string()))?,
-            )
+            match built_in_file(&path) {
+                Some(text) => Some(RuleSet::load_text(&path, text, format)),
+                None => Some(
+                    RuleSet::load(&path, format)
+                        .map_err(|e| key_err(name, "rules.file", e.to_string()))?,
+                ),
+            }
         }
         (None, Some(text)) => {
             let origin = PathBuf::from(format!("{name} rules.inline"));
