@@ -10,6 +10,11 @@ const CASES: &[(&str, &str)] = &[
     ("unknown nested key", "[vms]\ncount = 2\ncolour = \"red\"\n"),
     ("wrong type", "[vms]\ncount = \"eight\"\n"),
     ("zero VMs", "[vms]\ncount = 0\n"),
+    ("more VMs than the card has queue pairs", "[vms]\ncount = 257\n"),
+    (
+        "VEB table larger than the card's",
+        "[vms]\ncount = 40\n[card.table]\nbuckets = 256\n",
+    ),
     ("bad MAC", "[vms]\nmac_base = \"02:00:00:00:01\"\n"),
     ("multicast MAC", "[vms]\nmac_base = \"01:00:5e:00:00:01\"\n"),
     ("bad queue size", "[vms]\nqueue_entries = 100\n"),
