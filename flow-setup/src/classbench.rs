@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 
 use nic_abi::key::{EtherType, FlowKey};
 
-use crate::ofctl::{is_blank_or_comment, parse_match_at, ParseError};
+use crate::ofctl::{is_blank_or_comment, parse_match_unchecked_at, ParseError, ParseErrorKind};
 use crate::rule::{proto, Action, Field, FieldMatch, Match, MatchError, Rule};
 
 /// A ClassBench file that did not parse, and where.
@@ -309,15 +309,33 @@ pub fn to_openflow(rules: &[Rule]) -> Vec<Rule> {
 /// The result of importing a ClassBench-ng OpenFlow match list.
 #[derive(Debug, Clone)]
 pub struct OfRulesImport {
-    /// The lines that are valid matches, as rules (priority `n - index`, cookie = index).
+    /// The rules the lines mean (priority `n - index`, cookie = index; a line whose ports
+    /// stand without a protocol gives three rules, see [`parse_ofrules`]).
     pub rules: Vec<Rule>,
-    /// The lines that are not, with why (e.g. `tp_src` without `nw_proto`).
+    /// The lines that do not parse, with why.
     pub rejected: Vec<ParseError>,
 }
 
+/// The L4 protocols that have ports, for `.ofrules` lines that match ports without naming one.
+const PORT_PROTOCOLS: [u128; 3] = [proto::TCP, proto::UDP, proto::SCTP];
+
 /// Imports `of1_1K.ofrules`-style lines (`attr=value, ...`, first line highest priority),
-/// giving every rule `actions`. Lines that break OpenFlow's prerequisites are rejected with
-/// the error saying which prerequisite is missing, as OVS would reject them.
+/// giving every rule `actions`, with the meaning the ClassBench-ng generator intends.
+///
+/// The generator writes OpenFlow 1.0 matches field by field and leaves out the prerequisites
+/// OpenFlow requires (in `of1_1K.ofrules`, 208 lines set `nw_*` without `eth_type` and 13 set
+/// `tp_*` without `nw_proto`). A line means "packets whose headers have these values", so
+/// the import adds the prerequisites the values imply instead of dropping the fields as
+/// `ovs-ofctl` would (which turns such a line into a match of everything):
+///
+/// - `nw_src`, `nw_dst`, `nw_proto` or `nw_tos` without `eth_type`: IPv4
+///   (`eth_type=0x0800`); the generator's addresses are IPv4 addresses.
+/// - `tp_src` or `tp_dst` without `nw_proto`: the port of any protocol that has ports, so
+///   the line becomes three rules, `tcp`, `udp` and `sctp` (same priority and cookie; they are
+///   disjoint, so together they decide exactly the packets the line describes).
+///
+/// Anything still invalid after that (a malformed value, `tp_*` with a protocol that has no
+/// ports) is rejected with its line and column.
 pub fn parse_ofrules(text: &str, actions: &[Action]) -> OfRulesImport {
     let lines: Vec<(usize, &str)> = text
         .lines()
@@ -328,17 +346,50 @@ pub fn parse_ofrules(text: &str, actions: &[Action]) -> OfRulesImport {
     let mut rules = Vec::new();
     let mut rejected = Vec::new();
     for (index, &(i, line)) in lines.iter().enumerate() {
-        match parse_match_at(line, i + 1) {
-            Ok(pattern) => rules.push(Rule {
-                priority: u16::try_from(n - index).unwrap_or(u16::MAX),
-                cookie: u64::try_from(index).unwrap_or(u64::MAX),
+        let priority = u16::try_from(n - index).unwrap_or(u16::MAX);
+        let cookie = u64::try_from(index).unwrap_or(u64::MAX);
+        match ofrules_matches(line, i + 1) {
+            Ok(patterns) => rules.extend(patterns.into_iter().map(|pattern| Rule {
+                priority,
+                cookie,
                 pattern,
                 actions: actions.to_vec(),
-            }),
+            })),
             Err(e) => rejected.push(e),
         }
     }
     OfRulesImport { rules, rejected }
+}
+
+/// The matches one `.ofrules` line means (see [`parse_ofrules`]).
+fn ofrules_matches(line: &str, line_no: usize) -> Result<Vec<Match>, ParseError> {
+    let m = parse_match_unchecked_at(line, line_no)?;
+    let set = |f: Field| !m.get(f).is_any();
+    let mut fields = *m.fields();
+    let l3 = [Field::NwSrc, Field::NwDst, Field::NwProto, Field::NwTos];
+    let l4 = set(Field::TpSrc) || set(Field::TpDst);
+    if !set(Field::DlType) && (l4 || l3.iter().any(|&f| set(f))) {
+        fields[Field::DlType.index()] = FieldMatch::exact(Field::DlType, proto::ETH_IP);
+    }
+    let protocols: Vec<FieldMatch> = if l4 && !set(Field::NwProto) {
+        PORT_PROTOCOLS
+            .iter()
+            .map(|&p| FieldMatch::exact(Field::NwProto, p))
+            .collect()
+    } else {
+        vec![fields[Field::NwProto.index()]]
+    };
+    protocols
+        .into_iter()
+        .map(|p| {
+            fields[Field::NwProto.index()] = p;
+            Match::from_fields(fields).map_err(|e| ParseError {
+                line: line_no,
+                column: 1,
+                kind: ParseErrorKind::Match(e),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,8 +1,7 @@
 //! ClassBench and ClassBench-ng imports over the real fixtures.
 
 use flow_setup::classbench::{parse_filters, parse_ofrules, parse_trace_gz, to_openflow};
-use flow_setup::ofctl::ParseErrorKind;
-use flow_setup::rule::{Field, FieldMatch, MatchError};
+use flow_setup::rule::{Field, FieldMatch};
 
 use crate::data;
 
@@ -40,36 +39,49 @@ fn classbench_traces_import() {
 }
 
 #[test]
-fn of1_ofrules_rejects_ports_without_protocol_and_says_so() {
-    let imp = parse_ofrules(&data("of1_1K.ofrules"), &[]);
-    println!(
-        "of1_1K.ofrules: {} rules imported, {} rejected",
-        imp.rules.len(),
-        imp.rejected.len()
-    );
-    assert_eq!(imp.rules.len() + imp.rejected.len(), 773);
-    assert_eq!((imp.rules.len(), imp.rejected.len()), (552, 221));
-    let mut ports_without_proto = 0;
-    let mut addresses_without_ip = 0;
-    for e in &imp.rejected {
-        match &e.kind {
-            ParseErrorKind::Match(MatchError::MissingPrerequisite { field, needs })
-                if field.starts_with("tp_") =>
-            {
-                assert!(needs.contains("nw_proto is not set"), "{e}");
-                ports_without_proto += 1;
+fn of1_ofrules_loads_every_line_with_its_implied_prerequisites() {
+    let text = data("of1_1K.ofrules");
+    let imp = parse_ofrules(&text, &[]);
+    assert!(imp.rejected.is_empty(), "{:?}", imp.rejected.first());
+    // 13 lines set ports without a protocol: each is three rules (tcp, udp, sctp).
+    assert_eq!(imp.rules.len(), 773 + 2 * 13);
+    let mut by_cookie: std::collections::BTreeMap<u64, Vec<&flow_setup::rule::Rule>> =
+        Default::default();
+    for r in &imp.rules {
+        by_cookie.entry(r.cookie).or_default().push(r);
+    }
+    assert_eq!(by_cookie.len(), 773);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let (mut tripled, mut ipv4_implied) = (0, 0);
+    for (cookie, rules) in &by_cookie {
+        let line = lines[usize::try_from(*cookie).unwrap()];
+        let ports = line.contains("tp_");
+        if ports && !line.contains("nw_proto") {
+            tripled += 1;
+            let protos: Vec<_> = rules
+                .iter()
+                .map(|r| r.pattern.get(Field::NwProto).exact_value(Field::NwProto))
+                .collect();
+            assert_eq!(protos, [Some(6), Some(17), Some(132)], "{line}");
+        } else {
+            assert_eq!(rules.len(), 1, "{line}");
+        }
+        if line.contains("nw_") && !line.contains("eth_type") {
+            ipv4_implied += 1;
+        }
+        for r in rules {
+            assert_eq!(r.priority, u16::try_from(773 - cookie).unwrap());
+            if line.contains("nw_") || ports {
+                assert_eq!(
+                    r.pattern.get(Field::DlType).exact_value(Field::DlType),
+                    Some(0x0800),
+                    "{line}"
+                );
             }
-            ParseErrorKind::Match(MatchError::MissingPrerequisite { field, needs })
-                if field.starts_with("nw_") =>
-            {
-                assert!(needs.contains("ip, ipv6 or arp"), "{e}");
-                addresses_without_ip += 1;
-            }
-            other => panic!("unexpected rejection {other}"),
         }
     }
-    println!("  {ports_without_proto} set tp_* without nw_proto, {addresses_without_ip} set nw_* without eth_type");
-    assert_eq!((ports_without_proto, addresses_without_ip), (13, 208));
+    // 208 lines set addresses without eth_type, and so do the 13 port-only ones.
+    assert_eq!((tripled, ipv4_implied), (13, 221));
 }
 
 pub fn data_bytes(name: &str) -> Vec<u8> {
