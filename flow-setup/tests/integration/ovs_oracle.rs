@@ -514,3 +514,35 @@ fn of1_ofrules_with_implied_prerequisites_agree_with_open_vswitch() {
     assert_eq!(matched, rules.len());
     assert!(hits > 0);
 }
+
+#[test]
+fn ipv6_classbench_set_agrees_with_open_vswitch() {
+    let rules = parse_filters(&data("ipv6_acl_200"), &[Action::Output(PortNo(2))]).unwrap();
+    let Some(mut ovs) = Ovs::start(&[1, 2]) else {
+        return;
+    };
+    let exported = to_openflow(&rules);
+    let text: String = exported.iter().map(|r| format!("{r}\n")).collect();
+    assert!(text.contains("ipv6_src=") && text.contains("ipv6_dst="));
+    ovs.load(&exported);
+    let linear: LinearClassifier = from_rules(&rules);
+    let tree: SplitTree = from_rules(&rules);
+    let packets = crate::classbench_tests::packets_at_rule_corners(&rules);
+    let mut own = 0;
+    for (i, k) in packets.iter().enumerate() {
+        let desc = describe_packet(k);
+        let got = ovs.trace(&desc);
+        let want = expected(&rules, &linear, &tree, k);
+        let r = &rules[i / 2];
+        own += usize::from(want.rule == Some((r.cookie, r.priority)));
+        assert_eq!(got, want, "ipv6_acl_200, packet {desc}");
+    }
+    println!(
+        "ipv6_acl_200: {} OpenFlow rules from {} filters, {} packets ({own} decided by the rule \
+         they were made from), 0 disagreements",
+        exported.len(),
+        rules.len(),
+        packets.len()
+    );
+    assert!(own * 2 > packets.len(), "{own}");
+}
