@@ -3,17 +3,20 @@
 //!
 //! A filter line is tab-separated:
 //! `@src/len  dst/len  sport_lo : sport_hi  dport_lo : dport_hi  proto/mask  flags/mask`.
+//! The addresses are IPv4 prefixes (ClassBench) or, in ClassBench-ng's IPv6 sets, IPv6
+//! prefixes (`@2001:db8::/32  ::/0  ...`); a line's two addresses are of one family, and an
+//! IPv6 line is an `ipv6` rule (`ipv6_src`/`ipv6_dst` in `ovs-ofctl` text).
 //! The first line has the highest priority; a rule's priority is `n - index` (so all differ)
 //! and its cookie its 0-based line index. Port ranges stay ranges. The flags column is not
 //! part of the key and is ignored (the data's README says it matches its filter only 40-94%
 //! of the time). ClassBench has no actions: the caller gives them.
 
 use std::io::Read;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nic_abi::key::{EtherType, FlowKey};
 
-use crate::ofctl::{is_blank_or_comment, parse_match_at, ParseError};
+use crate::ofctl::{is_blank_or_comment, parse_match_unchecked_at, ParseError, ParseErrorKind};
 use crate::rule::{proto, Action, Field, FieldMatch, Match, MatchError, Rule};
 
 /// A ClassBench file that did not parse, and where.
@@ -101,23 +104,25 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn parse_prefix(c: &mut Cursor<'_>) -> Result<FieldMatch, ClassBenchError> {
-    let (start, w) = c.word("an IPv4 prefix a.b.c.d/len")?;
+/// An address prefix of a filter line, IPv4 (`a.b.c.d/len`) or IPv6 (ClassBench-ng's IPv6
+/// sets: `2001:db8::/32`); the flag is true for IPv6.
+fn parse_prefix(c: &mut Cursor<'_>) -> Result<(FieldMatch, bool), ClassBenchError> {
+    const WHAT: &str = "an IPv4 prefix a.b.c.d/len or an IPv6 prefix x:x::x/len";
+    let (start, w) = c.word(WHAT)?;
     let w = w.strip_prefix('@').unwrap_or(w);
     let parsed = w.split_once('/').and_then(|(a, l)| {
-        let a: Ipv4Addr = a.parse().ok()?;
         let l: u32 = l.parse().ok()?;
-        (l <= 32).then_some((a, l))
+        if let Ok(a) = a.parse::<Ipv4Addr>() {
+            return (l <= 32).then_some((u128::from(u32::from(a)), l, 32, false));
+        }
+        let a: Ipv6Addr = a.parse().ok()?;
+        (l <= 128).then_some((u128::from(a), l, 128, true))
     });
-    let Some((addr, len)) = parsed else {
-        return Err(c.fail_at(start, "an IPv4 prefix a.b.c.d/len"));
+    let Some((addr, len, width, v6)) = parsed else {
+        return Err(c.fail_at(start, WHAT));
     };
-    let mask = (u128::from(u32::MAX)) & !crate::rule::low_bits(32 - len);
-    Ok(FieldMatch::masked(
-        Field::NwSrc,
-        u32::from(addr).into(),
-        mask,
-    ))
+    let mask = crate::rule::low_bits(width) & !crate::rule::low_bits(width - len);
+    Ok((FieldMatch::masked(Field::NwSrc, addr, mask), v6))
 }
 
 fn parse_port_range(c: &mut Cursor<'_>, f: Field) -> Result<FieldMatch, ClassBenchError> {
@@ -175,8 +180,16 @@ pub fn parse_filters(text: &str, actions: &[Action]) -> Result<Vec<Rule>, ClassB
         if !line[c.pos..].starts_with('@') {
             return Err(c.err("`@` starting a filter"));
         }
-        let src = parse_prefix(&mut c)?;
-        let dst = parse_prefix(&mut c)?;
+        let (src, src_v6) = parse_prefix(&mut c)?;
+        c.skip_ws();
+        let dst_at = c.pos;
+        let (dst, dst_v6) = parse_prefix(&mut c)?;
+        if src_v6 != dst_v6 {
+            return Err(c.fail_at(
+                dst_at,
+                "a destination of the source's family (both IPv4 or both IPv6)",
+            ));
+        }
         let sport = parse_port_range(&mut c, Field::TpSrc)?;
         let dport = parse_port_range(&mut c, Field::TpDst)?;
         let (pv, pm) = parse_hex_pair(&mut c, "a protocol value/mask like 0x06/0xFF")?;
@@ -186,7 +199,12 @@ pub fn parse_filters(text: &str, actions: &[Action]) -> Result<Vec<Rule>, ClassB
             parse_hex_pair(&mut c, "TCP flags value/mask like 0x0000/0x0000")?;
         }
         let mut fields = [FieldMatch::Any; crate::rule::FIELD_COUNT];
-        fields[Field::DlType.index()] = FieldMatch::exact(Field::DlType, proto::ETH_IP);
+        let dl_type = if src_v6 {
+            proto::ETH_IPV6
+        } else {
+            proto::ETH_IP
+        };
+        fields[Field::DlType.index()] = FieldMatch::exact(Field::DlType, dl_type);
         fields[Field::NwSrc.index()] = src;
         fields[Field::NwDst.index()] = dst;
         fields[Field::NwProto.index()] = match pm {
@@ -309,15 +327,33 @@ pub fn to_openflow(rules: &[Rule]) -> Vec<Rule> {
 /// The result of importing a ClassBench-ng OpenFlow match list.
 #[derive(Debug, Clone)]
 pub struct OfRulesImport {
-    /// The lines that are valid matches, as rules (priority `n - index`, cookie = index).
+    /// The rules the lines mean (priority `n - index`, cookie = index; a line whose ports
+    /// stand without a protocol gives three rules, see [`parse_ofrules`]).
     pub rules: Vec<Rule>,
-    /// The lines that are not, with why (e.g. `tp_src` without `nw_proto`).
+    /// The lines that do not parse, with why.
     pub rejected: Vec<ParseError>,
 }
 
+/// The L4 protocols that have ports, for `.ofrules` lines that match ports without naming one.
+const PORT_PROTOCOLS: [u128; 3] = [proto::TCP, proto::UDP, proto::SCTP];
+
 /// Imports `of1_1K.ofrules`-style lines (`attr=value, ...`, first line highest priority),
-/// giving every rule `actions`. Lines that break OpenFlow's prerequisites are rejected with
-/// the error saying which prerequisite is missing, as OVS would reject them.
+/// giving every rule `actions`, with the meaning the ClassBench-ng generator intends.
+///
+/// The generator writes OpenFlow 1.0 matches field by field and leaves out the prerequisites
+/// OpenFlow requires (in `of1_1K.ofrules`, 208 lines set `nw_*` without `eth_type` and 13 set
+/// `tp_*` without `nw_proto`). A line means "packets whose headers have these values", so
+/// the import adds the prerequisites the values imply instead of dropping the fields as
+/// `ovs-ofctl` would (which turns such a line into a match of everything):
+///
+/// - `nw_src`, `nw_dst`, `nw_proto` or `nw_tos` without `eth_type`: IPv4
+///   (`eth_type=0x0800`); the generator's addresses are IPv4 addresses.
+/// - `tp_src` or `tp_dst` without `nw_proto`: the port of any protocol that has ports, so
+///   the line becomes three rules, `tcp`, `udp` and `sctp` (same priority and cookie; they are
+///   disjoint, so together they decide exactly the packets the line describes).
+///
+/// Anything still invalid after that (a malformed value, `tp_*` with a protocol that has no
+/// ports) is rejected with its line and column.
 pub fn parse_ofrules(text: &str, actions: &[Action]) -> OfRulesImport {
     let lines: Vec<(usize, &str)> = text
         .lines()
@@ -328,17 +364,50 @@ pub fn parse_ofrules(text: &str, actions: &[Action]) -> OfRulesImport {
     let mut rules = Vec::new();
     let mut rejected = Vec::new();
     for (index, &(i, line)) in lines.iter().enumerate() {
-        match parse_match_at(line, i + 1) {
-            Ok(pattern) => rules.push(Rule {
-                priority: u16::try_from(n - index).unwrap_or(u16::MAX),
-                cookie: u64::try_from(index).unwrap_or(u64::MAX),
+        let priority = u16::try_from(n - index).unwrap_or(u16::MAX);
+        let cookie = u64::try_from(index).unwrap_or(u64::MAX);
+        match ofrules_matches(line, i + 1) {
+            Ok(patterns) => rules.extend(patterns.into_iter().map(|pattern| Rule {
+                priority,
+                cookie,
                 pattern,
                 actions: actions.to_vec(),
-            }),
+            })),
             Err(e) => rejected.push(e),
         }
     }
     OfRulesImport { rules, rejected }
+}
+
+/// The matches one `.ofrules` line means (see [`parse_ofrules`]).
+fn ofrules_matches(line: &str, line_no: usize) -> Result<Vec<Match>, ParseError> {
+    let m = parse_match_unchecked_at(line, line_no)?;
+    let set = |f: Field| !m.get(f).is_any();
+    let mut fields = *m.fields();
+    let l3 = [Field::NwSrc, Field::NwDst, Field::NwProto, Field::NwTos];
+    let l4 = set(Field::TpSrc) || set(Field::TpDst);
+    if !set(Field::DlType) && (l4 || l3.iter().any(|&f| set(f))) {
+        fields[Field::DlType.index()] = FieldMatch::exact(Field::DlType, proto::ETH_IP);
+    }
+    let protocols: Vec<FieldMatch> = if l4 && !set(Field::NwProto) {
+        PORT_PROTOCOLS
+            .iter()
+            .map(|&p| FieldMatch::exact(Field::NwProto, p))
+            .collect()
+    } else {
+        vec![fields[Field::NwProto.index()]]
+    };
+    protocols
+        .into_iter()
+        .map(|p| {
+            fields[Field::NwProto.index()] = p;
+            Match::from_fields(fields).map_err(|e| ParseError {
+                line: line_no,
+                column: 1,
+                kind: ParseErrorKind::Match(e),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -354,7 +423,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "line 1, column 13: expected an IPv4 prefix a.b.c.d/len, found \"1.2.3/8\\t0 : 1\\t0 : 1\\t\""
+            "line 1, column 13: expected an IPv4 prefix a.b.c.d/len or an IPv6 prefix x:x::x/len, found \"1.2.3/8\\t0 : 1\\t0 : 1\\t\""
         );
         let e = parse_filters("@10.0.0.0/8\t1.2.3.0/24\t5 : 1\t0 : 1\t0x06/0xFF", &[]).unwrap_err();
         assert!(e.to_string().contains("lo <= hi"), "{e}");

@@ -16,6 +16,11 @@
 //! with [`ParseErrorKind::Unsupported`] naming the feature; anything else that does not parse
 //! is a [`ParseErrorKind::Syntax`] error saying what was expected. Every error carries the
 //! 1-based line and column.
+//!
+//! A field whose prerequisite is missing (`nw_src` without `ip`, `tp_dst` without `tcp`, ...)
+//! is not an error: as `ovs-ofctl` does, the field is dropped and the rest of the rule loads
+//! ([`crate::rule::Match::normalize`]); [`parse_rule_normalized_at`] also returns each
+//! dropped field ([`Normalization`]), which `snich rules check` and `lint` warn about.
 
 use core::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -23,8 +28,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use nic_abi::key::{FlowKey, MacAddr, PortNo};
 
 use crate::rule::{
-    low_bits, prefix_len, proto, vlan_set_pcp, vlan_set_vid, Action, Field, FieldMatch, Match,
-    MatchError, Point, Rule, DEFAULT_PRIORITY,
+    low_bits, prefix_len, proto, vlan_set_pcp, vlan_set_vid, Action, DroppedField, Field,
+    FieldMatch, Match, MatchError, Point, Rule, DEFAULT_PRIORITY, FIELD_COUNT,
 };
 
 /// A rule text that did not parse, and where.
@@ -75,16 +80,40 @@ impl ParseErrorKind {
     }
 }
 
-/// Parses one rule (a single line; `line` numbers the error).
+/// A field `ovs-ofctl`'s normalization removed from a parsed match, and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}, column {column}: {dropped}")]
+pub struct Normalization {
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column (in characters) of the token that set the field.
+    pub column: usize,
+    /// The field, what it was and what it needed.
+    pub dropped: DroppedField,
+}
+
+/// Parses one rule (a single line; `line` numbers the error), normalized as `ovs-ofctl`
+/// normalizes it: a field whose prerequisites are missing is removed (see
+/// [`Match::normalize`]).
 pub fn parse_rule_at(text: &str, line: usize) -> Result<Rule, ParseError> {
+    parse_rule_normalized_at(text, line).map(|(rule, _)| rule)
+}
+
+/// [`parse_rule_at`], also returning every field the normalization removed (what
+/// `snich rules check` and `lint` warn about).
+pub fn parse_rule_normalized_at(
+    text: &str,
+    line: usize,
+) -> Result<(Rule, Vec<Normalization>), ParseError> {
     // A `#` starts a comment, as in `ovs-ofctl add-flows` files.
     let text = match text.find('#') {
         Some(p) => &text[..p],
         None => text,
     };
+    let col_of = |col: usize| text[..col.min(text.len())].chars().count() + 1;
     let at = |col: usize, kind: ParseErrorKind| ParseError {
         line,
-        column: text[..col.min(text.len())].chars().count() + 1,
+        column: col_of(col),
         kind,
     };
     let (match_part, actions_part) = match find_actions(text) {
@@ -92,28 +121,41 @@ pub fn parse_rule_at(text: &str, line: usize) -> Result<Rule, ParseError> {
         None => (text, None),
     };
     let mut rule = Rule::new(DEFAULT_PRIORITY, Match::any(), Vec::new());
-    let (m, last_col) = parse_match_part(match_part, &mut rule).map_err(|(o, k)| at(o, k))?;
+    let (mut m, last_col, origins) =
+        parse_match_part(match_part, &mut rule).map_err(|(o, k)| at(o, k))?;
     let Some(a_start) = actions_part else {
         return Err(at(
             text.len(),
             ParseErrorKind::syntax("`actions=` (every rule needs actions)", "end of line"),
         ));
     };
-    m.check_prerequisites()
+    let dropped = m
+        .normalize()
         .map_err(|e| at(last_col, ParseErrorKind::Match(e)))?;
     rule.pattern = m;
     rule.actions = parse_actions(&text[a_start..], a_start).map_err(|(off, k)| at(off, k))?;
-    Ok(rule)
+    let notes = dropped
+        .into_iter()
+        .map(|d| Normalization {
+            line,
+            column: col_of(origins[d.field.index()]),
+            dropped: d,
+        })
+        .collect();
+    Ok((rule, notes))
 }
 
 /// Parses the tokens of a match part (which may also set priority and cookie), without the
-/// final prerequisite check; returns the match and the offset of its last token.
+/// final prerequisite check; returns the match, the offset of its last token and, per field,
+/// the offset of the token that last set it.
+#[allow(clippy::type_complexity)]
 fn parse_match_part(
     text: &str,
     rule: &mut Rule,
-) -> Result<(Match, usize), (usize, ParseErrorKind)> {
+) -> Result<(Match, usize, [usize; FIELD_COUNT]), (usize, ParseErrorKind)> {
     let mut m = Match::any();
     let mut last_col = 0;
+    let mut origins = [0; FIELD_COUNT];
     for (i, (off, tok)) in tokens(text, 0).enumerate() {
         last_col = off;
         // `add-flows --bundle` files may start a line with the command.
@@ -131,9 +173,34 @@ fn parse_match_part(
                 _ => {}
             }
         }
+        let before = m;
         parse_match_token(tok, rule, &mut m).map_err(|k| (off, k))?;
+        for f in Field::ALL {
+            if m.get(f) != before.get(f) {
+                origins[f.index()] = off;
+            }
+        }
     }
-    Ok((m, last_col))
+    Ok((m, last_col, origins))
+}
+
+/// Parses a match alone (`field=value` list, no actions) without checking prerequisites, for
+/// importers that add the prerequisites their format implies; `line` numbers the error.
+pub(crate) fn parse_match_unchecked_at(text: &str, line: usize) -> Result<Match, ParseError> {
+    let mut rule = Rule::new(DEFAULT_PRIORITY, Match::any(), Vec::new());
+    let (m, _, _) = parse_match_part(text, &mut rule).map_err(|(o, kind)| ParseError {
+        line,
+        column: text[..o.min(text.len())].chars().count() + 1,
+        kind,
+    })?;
+    if rule.priority != DEFAULT_PRIORITY || rule.cookie != 0 {
+        return Err(ParseError {
+            line,
+            column: 1,
+            kind: ParseErrorKind::syntax("match fields only", text),
+        });
+    }
+    Ok(m)
 }
 
 /// Parses a match alone (`field=value` list, no actions), checking prerequisites; `line`
@@ -145,7 +212,7 @@ pub fn parse_match_at(text: &str, line: usize) -> Result<Match, ParseError> {
         kind,
     };
     let mut rule = Rule::new(DEFAULT_PRIORITY, Match::any(), Vec::new());
-    let (m, last_col) = parse_match_part(text, &mut rule).map_err(|(o, k)| at(o, k))?;
+    let (m, last_col, _) = parse_match_part(text, &mut rule).map_err(|(o, k)| at(o, k))?;
     if rule.priority != DEFAULT_PRIORITY || rule.cookie != 0 {
         return Err(at(0, ParseErrorKind::syntax("match fields only", text)));
     }
@@ -1168,8 +1235,17 @@ mod tests {
 
     #[test]
     fn errors_name_position_and_feature() {
-        let e = parse_rule("priority=1,tp_dst=80,actions=drop").unwrap_err();
-        assert!(e.to_string().contains("tp_dst requires"), "{e}");
+        // A missing prerequisite is not an error: the field is dropped, as ovs-ofctl does.
+        let (r, notes) = parse_rule_normalized_at("priority=1,tp_dst=80,actions=drop", 3).unwrap();
+        assert_eq!(r.to_string(), "priority=1,actions=drop");
+        assert_eq!(
+            notes[0].to_string(),
+            "line 3, column 12: tp_dst dropped, as ovs-ofctl's normalization drops it: it \
+             requires an L4 protocol (tcp, udp, sctp, icmp or icmp6; nw_proto is not set), so \
+             the rule matches more than it says"
+        );
+        let e = parse_rule("priority=1,icmp,icmp_type=300,actions=drop").unwrap_err();
+        assert!(e.to_string().contains("icmp_type"), "{e}");
         let e = parse_rule("table=1,ip,actions=drop").unwrap_err();
         assert_eq!(e.column, 1);
         assert_eq!(

@@ -11,6 +11,8 @@
 //! `ovs-ofctl` and `ovs-vswitchd` require (`nw_src` needs `ip`, `ipv6` or `arp`; `tp_dst` needs
 //! `tcp`, `udp`, `sctp`, `icmp` or `icmp6`; ...). [`Match::check_prerequisites`] enforces this;
 //! every way of building a match ([`MatchBuilder`], the text parser, the importers) calls it.
+//! The `ovs-ofctl` text parser first applies [`Match::normalize`], which drops the fields
+//! whose prerequisites are missing as `ovs-ofctl` does, and reports them.
 //! Given the prerequisites, evaluating a match is a plain field-by-field comparison, exactly
 //! what OVS's classifier does with the rule's value and wildcard mask.
 
@@ -352,6 +354,29 @@ pub enum MatchError {
     },
 }
 
+/// A constraint [`Match::normalize`] removed because its prerequisites were missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DroppedField {
+    /// The field.
+    pub field: Field,
+    /// The constraint it had.
+    pub was: FieldMatch,
+    /// What the match would have had to say for the field to stay.
+    pub needs: &'static str,
+}
+
+impl fmt::Display for DroppedField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} dropped, as ovs-ofctl's normalization drops it: it requires {}, so the rule \
+             matches more than it says",
+            self.field.name(),
+            self.needs
+        )
+    }
+}
+
 /// Ethertypes and protocols used by shorthands and prerequisites.
 pub mod proto {
     /// IPv4 ethertype.
@@ -545,6 +570,33 @@ impl Match {
             });
         }
         Ok(())
+    }
+
+    /// Open vSwitch's normalization: removes every constraint whose prerequisites the match
+    /// does not also constrain (`nw_src` without `ip`/`ipv6`/`arp`, `tp_dst` without an L4
+    /// protocol, `nw_proto` without an L3 type, ...), as `ovs-ofctl` does to flows it parses
+    /// (it logs "normalization changed ofp_match" and installs the rest). Returns what it
+    /// removed, in the order removed. Errors that are not a missing prerequisite (a mask on an
+    /// exact-only field, a value too wide) are still errors, as they are for `ovs-ofctl`.
+    pub fn normalize(&mut self) -> Result<Vec<DroppedField>, MatchError> {
+        let mut dropped = Vec::new();
+        loop {
+            match self.check_prerequisites() {
+                Ok(()) => return Ok(dropped),
+                Err(MatchError::MissingPrerequisite { field, needs }) => {
+                    let Some(f) = Field::ALL.iter().copied().find(|f| f.name() == field) else {
+                        return Err(MatchError::MissingPrerequisite { field, needs });
+                    };
+                    dropped.push(DroppedField {
+                        field: f,
+                        was: self.get(f),
+                        needs,
+                    });
+                    self.set(f, FieldMatch::Any);
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// True when some packet satisfies both matches.

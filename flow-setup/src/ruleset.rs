@@ -27,12 +27,15 @@
 //! use std::path::Path;
 //! use flow_setup::ruleset::{RuleSet, RulesFormat};
 //!
-//! let text = "priority=10,tcp,tp_dst=80,actions=output:2\npriority=5,tp_dst=81,actions=drop\n";
+//! let text = "priority=10,tcp,tp_dst=80,actions=output:2\npriority=5,tp_dst=81,actions=drop\n\
+//!             priority=1,tcp,tp_dst=99999,actions=drop\n";
 //! let loaded = RuleSet::load_text(Path::new("acl.rules"), text, None);
 //! assert_eq!(loaded.format, RulesFormat::Ofctl);
-//! assert_eq!(loaded.rules.len(), 1);
-//! assert_eq!(loaded.errors[0].place(), Some((2, 12)));
-//! assert!(loaded.errors[0].to_string().starts_with("acl.rules:2:12: tp_dst requires"));
+//! // As ovs-ofctl does, `tp_dst` without a protocol is dropped: rule 2 matches everything.
+//! assert_eq!(loaded.rules.len(), 2);
+//! assert_eq!(loaded.rules[1].to_string(), "priority=5,actions=drop");
+//! assert!(loaded.warnings[0].to_string().starts_with("acl.rules:2:12: warning: tp_dst dropped,"));
+//! assert_eq!(loaded.errors[0].place(), Some((3, 16)));
 //! ```
 
 mod format;
@@ -41,7 +44,7 @@ mod load;
 use serde::{Deserialize, Serialize};
 
 pub use format::{RulesFormat, UnknownRulesFormat};
-pub use load::{read_file, LoadedRules, RulesFileError};
+pub use load::{read_file, LoadedRules, RulesFileError, RulesFileWarning};
 
 use crate::classbench::{self, ClassBenchError};
 use crate::ofctl::{self, format_actions, format_match, parse_match_at, ParseError};

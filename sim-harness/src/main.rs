@@ -41,7 +41,8 @@ enum Command {
     /// Replay a capture (pcap or pcapng) through all four switches, its addresses mapped
     /// onto the default scenario's VMs and external hosts.
     Replay(ReplayArgs),
-    /// Run the paper's experiments (scenarios/paper/) and write a Markdown report with the
+    /// Run the paper's experiments (built in: scenarios/paper/ as compiled; or those of
+    /// `--scenarios DIR`) and write a Markdown report with the
     /// plots, saying for each claim what the numbers show.
     Paper(PaperArgs),
     /// Check, lint and trace flow rules (ovs-ofctl, ClassBench, ofrules, JSON, TOML).
@@ -109,9 +110,10 @@ struct ReplayArgs {
 
 #[derive(Debug, clap::Args)]
 struct PaperArgs {
-    /// The directory of the experiments' scenario files (each with a `[sweep]`).
-    #[arg(long, default_value = "scenarios/paper")]
-    scenarios: PathBuf,
+    /// A directory of experiment scenario files (each with a `[sweep]`) to run instead of the
+    /// paper's, which are built into the binary (scenarios/paper/ as compiled).
+    #[arg(long)]
+    scenarios: Option<PathBuf>,
     /// Worker threads (results do not depend on it); default: the machine's cores.
     #[arg(long)]
     threads: Option<usize>,
@@ -467,32 +469,18 @@ fn replay_command(args: &ReplayArgs) -> Result<(), CommandError> {
 }
 
 fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&args.scenarios)
-        .map_err(|e| ScenarioError::Io {
-            file: args.scenarios.display().to_string(),
-            what: e.to_string(),
-        })?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(ScenarioError::Io {
-            file: args.scenarios.display().to_string(),
-            what: "no scenario (*.toml) in the directory".into(),
-        }
-        .into());
-    }
+    let documents = match &args.scenarios {
+        None => sim_harness::scenario::paper_documents()?,
+        Some(dir) => scenario_documents(dir)?,
+    };
     // Every experiment is validated before the first one runs.
     let mut experiments = Vec::new();
-    for f in &files {
-        let doc = ScenarioDocument::from_file(f)?;
+    for (f, doc) in documents {
         let vary = sweep_of(&doc, None)?;
         for v in &vary.values {
             doc.with(&vary.key, v)?;
         }
-        experiments.push((f.clone(), doc, vary));
+        experiments.push((f, doc, vary));
     }
     let threads = threads(args.threads);
     let mut sections = Vec::new();
@@ -542,6 +530,31 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
         }
     }
     Ok(())
+}
+
+/// The scenario files (`*.toml`) of `dir`, in file-name order, as documents.
+fn scenario_documents(dir: &Path) -> Result<Vec<(PathBuf, ScenarioDocument)>, CommandError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| ScenarioError::Io {
+            file: dir.display().to_string(),
+            what: e.to_string(),
+        })?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(ScenarioError::Io {
+            file: dir.display().to_string(),
+            what: "no scenario (*.toml) in the directory".into(),
+        }
+        .into());
+    }
+    files
+        .into_iter()
+        .map(|f| Ok((f.clone(), ScenarioDocument::from_file(&f)?)))
+        .collect()
 }
 
 /// Exit statuses: 0 clean, 1 errors or findings in the input, 2 the command could not run.

@@ -61,9 +61,16 @@ pub fn check(
     for e in &loaded.errors {
         writeln!(err, "{e}")?;
     }
+    for w in &loaded.warnings {
+        writeln!(err, "{w}")?;
+    }
+    let warnings = match loaded.warnings.len() {
+        0 => String::new(),
+        n => format!(", {n} warnings"),
+    };
     writeln!(
         out,
-        "{}: {} rules ({}), {} errors",
+        "{}: {} rules ({}), {} errors{warnings}",
         path.display(),
         loaded.rules.len(),
         loaded.format.title(),
@@ -100,6 +107,9 @@ pub fn lint_file(
     err: &mut dyn Write,
 ) -> Result<LintOutcome, RulesCliError> {
     let loaded = RuleSet::load(path, format)?;
+    for w in &loaded.warnings {
+        writeln!(err, "{w}")?;
+    }
     if !loaded.errors.is_empty() {
         for e in &loaded.errors {
             writeln!(err, "{e}")?;
@@ -129,6 +139,12 @@ pub fn lint_file(
             "overlaps": report.overlaps,
             "findings": findings,
             "undetermined": report.undetermined.iter().map(|u| u + 1).collect::<Vec<_>>(),
+            "dropped_fields": loaded.warnings.iter().map(|w| json!({
+                "line": w.note.line,
+                "column": w.note.column,
+                "field": w.note.dropped.field.name(),
+                "requires": w.note.dropped.needs,
+            })).collect::<Vec<_>>(),
         });
         writeln!(
             out,
@@ -138,11 +154,14 @@ pub fn lint_file(
     } else {
         write!(out, "{}", report.render(rules))?;
     }
-    Ok(if report.findings.is_empty() {
-        LintOutcome::Clean
-    } else {
-        LintOutcome::Findings
-    })
+    // A dropped field is a finding: the rule matches more than it says.
+    Ok(
+        if report.findings.is_empty() && loaded.warnings.is_empty() {
+            LintOutcome::Clean
+        } else {
+            LintOutcome::Findings
+        },
+    )
 }
 
 /// A packet description (`ovs-ofctl` match syntax) as a packet: every field takes the value

@@ -147,6 +147,7 @@ pub fn compare(
     scenario: &Scenario,
     progress: &ProgressBar,
 ) -> Result<Vec<SwitchRun>, RunError> {
+    scenario.check_switches(kinds)?;
     kinds
         .iter()
         .map(|&k| run_switch_with(factory, k, scenario, progress))

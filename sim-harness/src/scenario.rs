@@ -36,8 +36,10 @@ use std::str::FromStr;
 use flow_setup::rule::{Action, MatchBuilder, Rule};
 use flow_setup::ruleset::{RuleSet, RulesFormat};
 use nic_abi::key::MacAddr;
+use nic_abi::regs::MAX_VM_QUEUES;
 use nic_abi::time::SimDuration;
 use nic_model::card::{CardConfig, InterVmPath};
+use nic_model::flow_table::FlowTable;
 use serde::{Deserialize, Serialize};
 
 use crate::host_cpu::{HostConfig, HostCpu};
@@ -52,6 +54,72 @@ pub use crate::scenario_path::ScenarioDocument;
 
 /// The built-in default scenario (`scenarios/default.toml`).
 pub const DEFAULT_SCENARIO: &str = include_str!("../../scenarios/default.toml");
+
+/// Where the built-in paper scenarios say they come from: paths in them resolve under it,
+/// against [`built_in_file`], never against the working directory.
+pub const BUILT_IN_PAPER_DIR: &str = "built-in:scenarios/paper";
+
+/// The paper's experiments (`scenarios/paper/*.toml`), built into the binary so that
+/// `snich paper` runs from any working directory: (file name, TOML text), in file-name order.
+pub const PAPER_SCENARIOS: &[(&str, &str)] = &[
+    (
+        "copy_modes.toml",
+        include_str!("../../scenarios/paper/copy_modes.toml"),
+    ),
+    (
+        "new_flow_rate.toml",
+        include_str!("../../scenarios/paper/new_flow_rate.toml"),
+    ),
+    (
+        "packet_size.toml",
+        include_str!("../../scenarios/paper/packet_size.toml"),
+    ),
+    (
+        "rules_acl1.toml",
+        include_str!("../../scenarios/paper/rules_acl1.toml"),
+    ),
+    (
+        "vms_inter_vm.toml",
+        include_str!("../../scenarios/paper/vms_inter_vm.toml"),
+    ),
+    (
+        "vms_vm_to_wire.toml",
+        include_str!("../../scenarios/paper/vms_vm_to_wire.toml"),
+    ),
+    (
+        "vms_wire_to_vm.toml",
+        include_str!("../../scenarios/paper/vms_wire_to_vm.toml"),
+    ),
+];
+
+/// Files the built-in paper scenarios refer to, by their path relative to `scenarios/paper/`.
+const PAPER_FILES: &[(&str, &str)] = &[(
+    "rules/acl1_10K",
+    include_str!("../../scenarios/paper/rules/acl1_10K"),
+)];
+
+/// The text of a file a built-in scenario refers to (`path` under [`BUILT_IN_PAPER_DIR`]);
+/// `None` for any other path.
+pub fn built_in_file(path: &Path) -> Option<&'static str> {
+    let rel = path.strip_prefix(BUILT_IN_PAPER_DIR).ok()?;
+    PAPER_FILES
+        .iter()
+        .find(|(name, _)| Path::new(name) == rel)
+        .map(|(_, text)| *text)
+}
+
+/// The built-in paper scenarios as documents (each with its `[sweep]`), named
+/// `built-in:scenarios/paper/<file>`.
+pub fn paper_documents() -> Result<Vec<(PathBuf, ScenarioDocument)>, ScenarioError> {
+    PAPER_SCENARIOS
+        .iter()
+        .map(|(name, text)| {
+            let file = Path::new(BUILT_IN_PAPER_DIR).join(name);
+            let doc = ScenarioDocument::from_toml(text, Some(&file))?;
+            Ok((file, doc))
+        })
+        .collect()
+}
 
 /// What a scenario file says, before validation. Every key is optional.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,7 +217,7 @@ impl Default for HostSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VmsSpec {
-    /// How many VMs (1..=1024).
+    /// How many VMs (1..=256: one card queue pair each, `nic_abi::regs::MAX_VM_QUEUES`).
     pub count: u16,
     /// VM 0's MAC; VM `i` has this plus `i`.
     pub mac_base: String,
@@ -496,11 +564,15 @@ fn topology(spec: &ScenarioSpec, file: &str) -> Result<Topology, ScenarioError> 
     if v.count == 0 {
         return Err(key_err(file, "vms.count", "must be at least 1"));
     }
-    if v.count > 1024 {
+    if v.count > MAX_VM_QUEUES {
         return Err(key_err(
             file,
             "vms.count",
-            format!("{} is more than the 1024 VMs a scenario may have", v.count),
+            format!(
+                "{} is more than the {MAX_VM_QUEUES} VMs the card has queue pairs for \
+                 (each VM needs its own)",
+                v.count
+            ),
         ));
     }
     if !v.queue_entries.is_power_of_two() || v.queue_entries < 2 {
@@ -636,6 +708,52 @@ fn card(spec: &ScenarioSpec, file: &str) -> Result<CardSetup, ScenarioError> {
     Ok((card, inter_vm, copy_completion))
 }
 
+impl Scenario {
+    /// Refuses to run `kinds` on this scenario when one of them cannot be configured for its
+    /// topology and card (today: the sriov-veb switch's MAC/VLAN table must fit the card's
+    /// table). Validation already checks the scenario's own `switches`; `compare` runs all
+    /// four whatever `switches` says, and calls this first.
+    pub fn check_switches(&self, kinds: &[SwitchKind]) -> Result<(), ScenarioError> {
+        if kinds.contains(&SwitchKind::SriovVeb) && !self.switches.contains(&SwitchKind::SriovVeb) {
+            veb_table_fits(&self.topology, &self.card, &file_name(self.file.as_deref()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a topology whose SR-IOV VEB MAC/VLAN table does not fit the card's table: the
+/// entries are placed, in the order the VEB's bring-up writes them, in a table of the card's
+/// geometry and kick bound (the placement is deterministic, so this is the bring-up's own
+/// outcome, known before any switch runs).
+fn veb_table_fits(topology: &Topology, card: &CardConfig, file: &str) -> Result<(), ScenarioError> {
+    let keys = crate::baselines::sriov_veb::mac_vlan_keys(topology);
+    let geometry = nic_abi::table::TableGeometry::new(card.table.buckets)
+        .map_err(|e| key_err(file, "card.table.buckets", e.to_string()))?;
+    let mut table: FlowTable<()> = FlowTable::new(geometry, card.table.max_kicks);
+    for (placed, key) in keys.iter().enumerate() {
+        if table.insert(key, ()).is_err() {
+            return Err(key_err(
+                file,
+                "vms.count",
+                format!(
+                    "{} VMs and {} external hosts need {} MAC/VLAN entries in the sriov-veb \
+                     switch (one per ingress port, VLAN and destination MAC), and the card's \
+                     table ({} buckets x {} slots, {} kicks) holds only the first {placed}: \
+                     use fewer VMs, more card.table.buckets, or leave sriov-veb out of \
+                     `switches`",
+                    topology.vms.len(),
+                    topology.external_hosts.len(),
+                    keys.len(),
+                    card.table.buckets,
+                    nic_abi::table::SLOTS_PER_BUCKET,
+                    card.table.max_kicks,
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn host(spec: &ScenarioSpec, file: &str) -> Result<HostConfig, ScenarioError> {
     let h = &spec.host;
     let config = HostConfig {
@@ -700,10 +818,13 @@ fn rules(
         }
         (Some(f), None) => {
             let path = resolve(file, f);
-            Some(
-                RuleSet::load(&path, format)
-                    .map_err(|e| key_err(name, "rules.file", e.to_string()))?,
-            )
+            match built_in_file(&path) {
+                Some(text) => Some(RuleSet::load_text(&path, text, format)),
+                None => Some(
+                    RuleSet::load(&path, format)
+                        .map_err(|e| key_err(name, "rules.file", e.to_string()))?,
+                ),
+            }
         }
         (None, Some(text)) => {
             let origin = PathBuf::from(format!("{name} rules.inline"));
@@ -846,6 +967,9 @@ impl TryFrom<LocatedSpec> for Scenario {
         let (card, inter_vm, copy_completion) = card(&spec, f)?;
         let topology = topology(&spec, f)?;
         let (rules, filter_rules) = rules(&spec, file.as_deref(), f, &topology)?;
+        if switches.contains(&SwitchKind::SriovVeb) {
+            veb_table_fits(&topology, &card, f)?;
+        }
         let uplink = card.macs[0].clone();
         let workload = Workload::from_spec(&spec.workload, &topology, &uplink, &|p: &Path| {
             resolve(file.as_deref(), p)

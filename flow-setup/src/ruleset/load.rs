@@ -13,7 +13,7 @@ use flate2::read::GzDecoder;
 
 use super::{RuleSet, RuleSetError, RulesFormat};
 use crate::classbench::{parse_filters, parse_ofrules, ClassBenchError};
-use crate::ofctl::{is_blank_or_comment, parse_rule_at, ParseError};
+use crate::ofctl::{is_blank_or_comment, parse_rule_normalized_at, Normalization, ParseError};
 use crate::rule::Rule;
 
 /// gzip's magic number, the first two bytes of a gzip file.
@@ -82,6 +82,18 @@ impl RulesFileError {
     }
 }
 
+/// A field `ovs-ofctl`'s normalization removed from a rule of an `ovs-ofctl` file: the rule
+/// loads (as in Open vSwitch) but matches more than it says. Prints as
+/// `FILE:LINE:COLUMN: warning: what`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}:{}:{}: warning: {}", .note.line, .note.column, .note.dropped)]
+pub struct RulesFileWarning {
+    /// The file (or where inline rules were written).
+    pub origin: String,
+    /// The field removed and where it was written.
+    pub note: Normalization,
+}
+
 /// A rules file read as far as it parses: the rules, the format read, and every error with
 /// its place.
 #[derive(Debug)]
@@ -94,6 +106,8 @@ pub struct LoadedRules {
     /// Every error found, in file order (only [`RulesFileError::Line`] and
     /// [`RulesFileError::Whole`]).
     pub errors: Vec<RulesFileError>,
+    /// Every field normalization removed (`ovs-ofctl` files only), in file order.
+    pub warnings: Vec<RulesFileWarning>,
 }
 
 /// The bytes of the file at `path`, decompressed when they start with gzip's magic number.
@@ -137,15 +151,24 @@ impl RuleSet {
             source: Box::new(source),
         };
         let mut errors = Vec::new();
+        let mut warnings = Vec::new();
         let whole = match format {
             RulesFormat::Ofctl => Ok(text
                 .lines()
                 .enumerate()
                 .filter(|(_, l)| !is_blank_or_comment(l))
-                .filter_map(|(i, l)| {
-                    parse_rule_at(l, i + 1)
-                        .map_err(|e| errors.push(line_error(e)))
-                        .ok()
+                .filter_map(|(i, l)| match parse_rule_normalized_at(l, i + 1) {
+                    Ok((rule, notes)) => {
+                        warnings.extend(notes.into_iter().map(|note| RulesFileWarning {
+                            origin: name.clone(),
+                            note,
+                        }));
+                        Some(rule)
+                    }
+                    Err(e) => {
+                        errors.push(line_error(e));
+                        None
+                    }
                 })
                 .collect()),
             RulesFormat::OfRules => {
@@ -169,6 +192,7 @@ impl RuleSet {
             rules,
             format,
             errors,
+            warnings,
         }
     }
 }
@@ -285,31 +309,43 @@ mod tests {
         let text = "priority=1,tcp,actions=drop\n\
                     priority=2,tp_dst=80,actions=drop\n\
                     # fine\n\
-                    priority=3,ip,nw_dst=10.0.0.0/33,actions=drop\n";
+                    priority=3,ip,nw_dst=10.0.0.0/33,actions=drop\n\
+                    priority=4,icmp,actions=bogus\n";
         let loaded = RuleSet::load_text(Path::new("x.rules"), text, None);
-        assert_eq!(loaded.rules.len(), 1);
+        // Line 2 loads as ovs-ofctl loads it, without its tp_dst, and says so.
+        assert_eq!(loaded.rules.len(), 2);
+        assert_eq!(loaded.rules[1].to_string(), "priority=2,actions=drop");
+        assert_eq!(loaded.warnings.len(), 1);
+        assert_eq!(loaded.warnings[0].note.line, 2);
+        assert_eq!(loaded.warnings[0].note.column, 12);
         let places: Vec<_> = loaded.errors.iter().map(RulesFileError::place).collect();
-        assert_eq!(places, [Some((2, 12)), Some((4, 15))]);
+        assert_eq!(places, [Some((4, 15)), Some((5, 25))]);
         assert_eq!(
-            loaded.errors[1].to_string(),
+            loaded.errors[0].to_string(),
             "x.rules:4:15: expected a prefix length 0-32, found \"33\""
         );
         let of = RuleSet::load_text(
             Path::new("of.ofrules"),
-            "in_port=1\ntp_src=80\ndl_type=0x0800, nw_proto=17, tp_src=53\ntp_dst=1\n",
+            "in_port=1\ntp_src=80\ndl_type=0x0800, nw_proto=17, tp_src=53\ntp_dst=1/0\n\
+             nw_proto=1, tp_src=999\n",
             None,
         );
-        assert_eq!(of.rules.len(), 2);
+        // Line 2 is three rules (tcp, udp, sctp), line 4's tp_dst matches everything, line 5
+        // has an ICMP type wider than 8 bits.
+        assert_eq!(of.rules.len(), 1 + 3 + 1 + 1);
+        assert!(of.warnings.is_empty());
         let lines: Vec<_> = of
             .errors
             .iter()
             .filter_map(|e| e.place())
             .map(|p| p.0)
             .collect();
-        assert_eq!(lines, [2, 4]);
-        assert!(of.errors[0]
-            .to_string()
-            .starts_with("of.ofrules:2:1: tp_src requires"));
+        assert_eq!(lines, [5]);
+        assert!(
+            of.errors[0].to_string().contains("icmp_type"),
+            "{}",
+            of.errors[0]
+        );
     }
 
     #[test]

@@ -390,3 +390,159 @@ fn open_vswitch_agrees_on_random_rule_sets_and_acl1_1k() {
         rules.len()
     );
 }
+
+/// The match of the flow `ovs-ofctl parse-flow` would install (its `ADD ... actions=` line),
+/// parsed by our parser.
+fn ovs_normalized(ovs: &Ovs, flow: &str) -> Rule {
+    let out = ovs
+        .ovs
+        .run("ovs-ofctl", &["parse-flow", flow])
+        .unwrap_or_else(|e| panic!("ovs-ofctl parse-flow {flow}: {e}"));
+    let add = out
+        .lines()
+        .find_map(|l| l.split_once(": ADD ").map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("no ADD line for {flow}:\n{out}"));
+    parse_rule(add).unwrap_or_else(|e| panic!("OVS's {add}: {e}"))
+}
+
+#[test]
+fn ovs_ofctl_normalization_is_ours_and_every_dropped_field_is_reported() {
+    let Some(ovs) = Ovs::start(&[1, 2, 3]) else {
+        return;
+    };
+    let flows = [
+        "nw_src=1.2.3.4,actions=drop",
+        "nw_dst=10.0.0.0/8,nw_tos=4,actions=output:2",
+        "tp_dst=80,actions=drop",
+        "tp_src=53,tp_dst=53,in_port=1,actions=drop",
+        "ip,tp_dst=80,actions=drop",
+        "ip,nw_tos=4,tp_dst=80,actions=drop",
+        "nw_proto=6,tp_dst=80,actions=drop",
+        "dl_type=0x0800,nw_proto=47,tp_dst=80,actions=drop",
+        "ipv6,ipv6_src=::1,tp_dst=5,actions=drop",
+        "arp_op=1,actions=drop",
+        "arp,nw_proto=2,tp_src=3,actions=drop",
+        "dl_src=00:00:00:00:00:01,nw_src=1.1.1.1,nw_dst=2.2.2.2,actions=drop",
+        "in_port=2,dl_type=0x1234,nw_src=1.1.1.1,actions=drop",
+        "tcp,tp_dst=80,actions=drop",
+        "icmp,icmp_type=8,actions=drop",
+        "udp,nw_src=10.0.0.0/8,actions=drop",
+    ];
+    let mut dropped = 0;
+    for flow in flows {
+        let text = format!("{flow}\n");
+        let loaded =
+            flow_setup::ruleset::RuleSet::load_text(std::path::Path::new("t.rules"), &text, None);
+        assert!(loaded.errors.is_empty(), "{flow}: {:?}", loaded.errors);
+        let ours = &loaded.rules[0];
+        let theirs = ovs_normalized(&ovs, flow);
+        assert_eq!(
+            ours.pattern, theirs.pattern,
+            "{flow}: ours {ours}, OVS {theirs}"
+        );
+        // A warning for each field written that OVS did not keep, and for nothing else.
+        let written = flow_setup::ofctl::parse_rule_normalized_at(flow, 1)
+            .unwrap()
+            .1;
+        assert_eq!(written.len(), loaded.warnings.len());
+        let strict = flow_setup::ofctl::parse_match_at(
+            flow.trim_end_matches(|c| c != ',').trim_end_matches(','),
+            1,
+        );
+        assert_eq!(
+            loaded.warnings.is_empty(),
+            strict.is_ok(),
+            "{flow}: a warning exactly when a prerequisite is missing"
+        );
+        dropped += loaded.warnings.len();
+    }
+    println!(
+        "normalization: {} flows, {dropped} fields dropped, same matches as ovs-ofctl",
+        flows.len()
+    );
+    assert!(dropped >= 12, "{dropped}");
+}
+
+#[test]
+fn of1_ofrules_with_implied_prerequisites_agree_with_open_vswitch() {
+    let text = data("of1_1K.ofrules");
+    let imported = flow_setup::classbench::parse_ofrules(&text, &[Action::Output(PortNo(2))]);
+    assert!(imported.rejected.is_empty());
+    let rules = imported.rules;
+    let mut ports: Vec<u16> = rules
+        .iter()
+        .filter_map(|r| {
+            r.pattern
+                .get(flow_setup::rule::Field::InPort)
+                .exact_value(flow_setup::rule::Field::InPort)
+        })
+        .map(|p| u16::try_from(p).unwrap())
+        .chain([1, 2])
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let Some(mut ovs) = Ovs::start(&ports) else {
+        return;
+    };
+    ovs.load(&to_openflow(&rules));
+    let linear: LinearClassifier = from_rules(&rules);
+    let tree: SplitTree = from_rules(&rules);
+    let (mut hits, mut matched) = (0, 0);
+    for r in &rules {
+        // A packet with the rule's values (the low end of each prefix), in_port 1 if free.
+        let mut p = Point::default();
+        for f in flow_setup::rule::Field::ALL {
+            p.0[f.index()] = r.pattern.get(f).hull(f).0;
+        }
+        if r.pattern.get(flow_setup::rule::Field::InPort).is_any() {
+            p.0[flow_setup::rule::Field::InPort.index()] = 1;
+        }
+        let k = p.to_key();
+        let desc = describe_packet(&k);
+        let got = ovs.trace(&desc);
+        let want = expected(&rules, &linear, &tree, &k);
+        hits += usize::from(want.rule == Some((r.cookie, r.priority)));
+        matched += usize::from(want.rule.is_some());
+        assert_eq!(got, want, "of1_1K.ofrules rule {r}, packet {desc}");
+    }
+    println!(
+        "of1_1K.ofrules: {} rules from 773 lines, a packet each, {matched} matched a rule, \
+         {hits} their own (the rest an earlier, wider line), 0 disagreements",
+        rules.len()
+    );
+    // Every packet carries its rule's values, so every one matches some rule.
+    assert_eq!(matched, rules.len());
+    assert!(hits > 0);
+}
+
+#[test]
+fn ipv6_classbench_set_agrees_with_open_vswitch() {
+    let rules = parse_filters(&data("ipv6_acl_200"), &[Action::Output(PortNo(2))]).unwrap();
+    let Some(mut ovs) = Ovs::start(&[1, 2]) else {
+        return;
+    };
+    let exported = to_openflow(&rules);
+    let text: String = exported.iter().map(|r| format!("{r}\n")).collect();
+    assert!(text.contains("ipv6_src=") && text.contains("ipv6_dst="));
+    ovs.load(&exported);
+    let linear: LinearClassifier = from_rules(&rules);
+    let tree: SplitTree = from_rules(&rules);
+    let packets = crate::classbench_tests::packets_at_rule_corners(&rules);
+    let mut own = 0;
+    for (i, k) in packets.iter().enumerate() {
+        let desc = describe_packet(k);
+        let got = ovs.trace(&desc);
+        let want = expected(&rules, &linear, &tree, k);
+        let r = &rules[i / 2];
+        own += usize::from(want.rule == Some((r.cookie, r.priority)));
+        assert_eq!(got, want, "ipv6_acl_200, packet {desc}");
+    }
+    println!(
+        "ipv6_acl_200: {} OpenFlow rules from {} filters, {} packets ({own} decided by the rule \
+         they were made from), 0 disagreements",
+        exported.len(),
+        rules.len(),
+        packets.len()
+    );
+    assert!(own * 2 > packets.len(), "{own}");
+}

@@ -117,6 +117,20 @@ fn l2_key(in_port: PortNo, dl_src: MacAddr, dl_dst: MacAddr, vlan: Option<u16>) 
 /// An ingress port's senders: endpoint, port, their source MACs, the VLANs of their frames.
 type Sender = (Endpoint, PortNo, Vec<MacAddr>, Vec<Option<u16>>);
 
+/// The keys of the VEB's MAC/VLAN table for `topology`, in the order bring-up writes them
+/// (what the scenario checks against the card's table before any switch runs).
+pub fn mac_vlan_keys(topology: &Topology) -> Vec<FlowKey> {
+    let no_filters = RuleVerdicts {
+        tree: SplitTree::new(),
+        drops: Vec::new(),
+        len: 0,
+    };
+    mac_vlan_entries(topology, &no_filters)
+        .iter()
+        .map(|e| nic_model::card::mac_vlan_key(e.in_port, e.dl_dst, e.vlan))
+        .collect()
+}
+
 /// The VEB's MAC/VLAN table for `topology` under the L2 rules `filters` (see the module doc).
 fn mac_vlan_entries(topology: &Topology, filters: &RuleVerdicts) -> Vec<MacVlanEntry> {
     let l2 = L2Fabric::new(topology);

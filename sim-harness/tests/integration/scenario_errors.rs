@@ -10,6 +10,11 @@ const CASES: &[(&str, &str)] = &[
     ("unknown nested key", "[vms]\ncount = 2\ncolour = \"red\"\n"),
     ("wrong type", "[vms]\ncount = \"eight\"\n"),
     ("zero VMs", "[vms]\ncount = 0\n"),
+    ("more VMs than the card has queue pairs", "[vms]\ncount = 257\n"),
+    (
+        "VEB table larger than the card's",
+        "[vms]\ncount = 40\n[card.table]\nbuckets = 256\n",
+    ),
     ("bad MAC", "[vms]\nmac_base = \"02:00:00:00:01\"\n"),
     ("multicast MAC", "[vms]\nmac_base = \"01:00:5e:00:00:01\"\n"),
     ("bad queue size", "[vms]\nqueue_entries = 100\n"),
@@ -91,4 +96,52 @@ fn every_shipped_scenario_is_valid() {
             }
         }
     }
+}
+
+#[test]
+fn the_built_in_paper_scenarios_are_the_shipped_files() {
+    let mut on_disk: Vec<String> = std::fs::read_dir(repo("scenarios/paper"))
+        .expect("scenarios/paper")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let built_in: Vec<String> = sim_harness::scenario::PAPER_SCENARIOS
+        .iter()
+        .map(|(n, _)| (*n).to_string())
+        .collect();
+    assert_eq!(built_in, on_disk, "every paper scenario is built in");
+    for (name, text) in sim_harness::scenario::PAPER_SCENARIOS {
+        let file = std::fs::read_to_string(repo("scenarios/paper").join(name)).expect("read");
+        assert_eq!(*text, file, "{name}");
+    }
+}
+
+#[test]
+fn the_built_in_paper_scenarios_read_nothing_from_the_working_directory() {
+    // Their paths are under `built-in:scenarios/paper`, which no file system holds: the
+    // rules file of rules_acl1 comes from the binary.
+    let docs = sim_harness::scenario::paper_documents().expect("built-in paper scenarios");
+    assert_eq!(docs.len(), sim_harness::scenario::PAPER_SCENARIOS.len());
+    for (file, doc) in &docs {
+        assert!(file.starts_with(sim_harness::scenario::BUILT_IN_PAPER_DIR));
+        doc.scenario().unwrap_or_else(|e| panic!("{e}"));
+        let sweep = doc
+            .sweep()
+            .expect("sweep")
+            .expect("every experiment sweeps");
+        for v in &sweep.values {
+            doc.with(&sweep.key, v).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let (_, acl) = docs
+        .iter()
+        .find(|(f, _)| f.ends_with("rules_acl1.toml"))
+        .expect("rules_acl1");
+    let s = acl.scenario().expect("rules_acl1 validates");
+    assert_eq!(
+        s.filter_rules, 9_824,
+        "the built-in copy of acl1_10K, first 9,824"
+    );
 }

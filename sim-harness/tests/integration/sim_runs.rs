@@ -302,3 +302,34 @@ fn the_paper_report_states_for_each_claim_where_it_holds_and_where_not() {
         "{md}"
     );
 }
+
+#[test]
+fn as_many_vms_as_the_card_has_queue_pairs_run_and_compare_names_the_veb_limit() {
+    let max = nic_abi::regs::MAX_VM_QUEUES;
+    let text =
+        format!("packets = 600\nswitches = [\"snich\", \"linux-bridge\"]\n[vms]\ncount = {max}\n");
+    let s = Scenario::from_toml(&text, None).expect("256 VMs without the VEB are valid");
+    let runs = runner::compare(
+        &runner::build_switch,
+        &s.switches,
+        &s,
+        &ProgressBar::hidden(),
+    )
+    .expect("every VM gets a queue pair");
+    assert_eq!(runs.len(), 2);
+    // `compare` runs all four: the VEB's table cannot hold 256 VMs' entries, and that is
+    // refused before anything runs, with the limit named.
+    let e = runner::compare(
+        &runner::build_switch,
+        &SwitchKind::ALL,
+        &s,
+        &ProgressBar::hidden(),
+    )
+    .expect_err("the VEB table does not fit");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("vms.count") && msg.contains("sriov-veb"),
+        "{msg}"
+    );
+    assert!(msg.contains("16384 buckets x 4 slots"), "{msg}");
+}
