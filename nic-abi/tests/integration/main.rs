@@ -6,6 +6,7 @@
 
 mod capture;
 mod differential;
+mod etherparse_oracle;
 mod emit;
 mod formats;
 mod golden;
