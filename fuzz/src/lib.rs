@@ -17,8 +17,7 @@
 //!
 //! The same functions run three ways: under AFL++ (`fuzz.sh`, with `cargo-afl` on the stable
 //! toolchain: the `afl-target` binary, built with the `afl` feature, takes the target's name
-//! as its argument), in the seed writer (`fuzz-seeds`, which cuts seeds for every target out
-//! of `tests/data`), and in this crate's integration test, which replays every seed, every
+//! as its argument, and with `seeds` writes AFL++'s seed directories, cut out of `tests/data`), and in this crate's integration test, which replays every seed, every
 //! input in `fuzz/corpus/TARGET/` and every crash in `fuzz/regressions/TARGET/` on plain
 //! `cargo test`.
 //!

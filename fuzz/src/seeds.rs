@@ -382,3 +382,28 @@ fn rule_files() -> Vec<Seed> {
     }
     out
 }
+
+/// Writes AFL++'s input directory of each of `targets` into `out/TARGET/`: its [`afl_seeds`]
+/// and the checked-in corpus and regressions. Returns the count written per target.
+pub fn write_afl_seeds(out: &Path, targets: &[Target]) -> std::io::Result<Vec<(Target, usize)>> {
+    let mut counts = Vec::new();
+    for &target in targets {
+        let dir = out.join(target.name());
+        std::fs::create_dir_all(&dir)?;
+        let mut written = 0;
+        for (i, s) in afl_seeds(target, 48, 8 * 1024).into_iter().enumerate() {
+            std::fs::write(dir.join(format!("seed{i:03}")), &s.bytes)?;
+            written += 1;
+        }
+        for kept in ["corpus", "regressions"] {
+            let from = workspace_root().join("fuzz").join(kept).join(target.name());
+            for entry in std::fs::read_dir(&from).into_iter().flatten().flatten() {
+                let name = format!("{kept}-{}", entry.file_name().to_string_lossy());
+                std::fs::copy(entry.path(), dir.join(name))?;
+                written += 1;
+            }
+        }
+        counts.push((target, written));
+    }
+    Ok(counts)
+}

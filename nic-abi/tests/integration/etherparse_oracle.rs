@@ -211,6 +211,7 @@ pub fn categorise(frame: &[u8], ours: &FlowKey, theirs: &Result<FlowKey, Refused
         Err(Refused::Slice(_)) if !ours.is_parsed() => match ours.class {
             KeyClass::Unparsed(R::Truncated) => "both_refuse_truncated",
             KeyClass::Unparsed(R::Malformed) => "both_refuse_malformed",
+            KeyClass::Unparsed(R::TooManyVlanTags) => "third_vlan_tag",
             _ => "unexplained",
         },
         Err(Refused::Slice(e)) => match e {
@@ -225,6 +226,11 @@ pub fn categorise(frame: &[u8], ours: &FlowKey, theirs: &Result<FlowKey, Refused
             SliceError::Ipv6Exts(ipv6_exts::HeaderError::IpAuth(
                 ip_auth::HeaderError::ZeroPayloadLen,
             )) => "ipv6_ah_zero_length",
+            SliceError::Ipv6Exts(ipv6_exts::HeaderError::HopByHopNotAtStart) => {
+                "ipv6_hop_by_hop_not_first"
+            }
+            SliceError::Len(l) if l.layer == Layer::Icmpv4Timestamp => "icmpv4_timestamp_length",
+            SliceError::Len(l) if l.layer == Layer::Igmp => "igmp_length",
             _ => "unexplained",
         },
         Err(Refused::Macsec) => "unexplained",
@@ -235,7 +241,7 @@ pub fn categorise(frame: &[u8], ours: &FlowKey, theirs: &Result<FlowKey, Refused
 pub const CATEGORIES: &[(&str, &str)] = &[
     ("agree", "every field equal"),
     ("llc_snap_802_3", "802.3 length frame: etherparse reports the length as the EtherType; we follow OVS (SNAP type with OUI 0, else 0x05ff)"),
-    ("third_vlan_tag", "three or more tags: we stop with TooManyVlanTags (OVS with vlan-limit 2 stops too); etherparse decodes a third tag and goes on"),
+    ("third_vlan_tag", "three or more tags: we stop with TooManyVlanTags (OVS with vlan-limit 2 stops too); etherparse decodes a third tag and goes on, or refuses what follows it (the refusal found by fuzzing)"),
     ("ipv6_later_fragment_nw_proto_44", "IPv6 non-first fragment: OVS (and we) set nw_proto 44, etherparse the fragment header's next header"),
     ("first_fragment_l4_ports", "first fragment: OVS (and we) read its L4 ports; etherparse does not slice a fragmented payload"),
     ("sctp_ports", "SCTP: etherparse has no SCTP slicer; we read the ports as OVS does"),
@@ -247,5 +253,8 @@ pub const CATEGORIES: &[(&str, &str)] = &[
     ("udp_length_unchecked", "UDP length field < 8 or beyond the IP payload: etherparse refuses, OVS (and we) read the ports anyway"),
     ("arp_not_ethernet_ipv4", "ARP with other address lengths longer than the frame: etherparse refuses, OVS (and we) parse it as ARP without L3 fields"),
     ("ipv6_ah_zero_length", "IPv6 AH with payload length 0: etherparse refuses, OVS (and we) skip (0 + 2) * 4 bytes"),
+    ("ipv6_hop_by_hop_not_first", "IPv6 hop-by-hop options after another extension header: etherparse refuses, OVS (and we) walk it like any extension header (found by fuzzing)"),
+    ("icmpv4_timestamp_length", "ICMPv4 timestamp (type 13/14) whose length is not 20: etherparse refuses, OVS (and we) read type and code (found by fuzzing)"),
+    ("igmp_length", "IGMP message shorter than the length etherparse derives from its type or record counts: etherparse refuses, OVS (and we) read type and max-response code (found by fuzzing)"),
     ("unexplained", "none of the above: a bug to fix"),
 ];

@@ -6,8 +6,8 @@
 
 mod capture;
 mod differential;
-mod etherparse_oracle;
 mod emit;
+mod etherparse_oracle;
 mod formats;
 mod golden;
 mod ovs_oracle;
