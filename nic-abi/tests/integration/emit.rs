@@ -13,7 +13,7 @@ use nic_abi::key::{EtherType, FlowKey, FragFlags, KeyClass, MacAddr, PortNo, Unp
 use nic_abi::parse::{parse_card, parse_software};
 use proptest::prelude::*;
 
-use crate::differential::{differing_fields, etherparse_key};
+use crate::etherparse_oracle::{differing_fields, etherparse_key};
 
 /// An owned description of a frame, from which a [`FrameRepr`] borrows.
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@
 mod capture;
 mod differential;
 mod emit;
+mod etherparse_oracle;
 mod formats;
 mod golden;
 mod ovs_oracle;

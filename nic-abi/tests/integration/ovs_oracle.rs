@@ -17,7 +17,7 @@ use nic_abi::key::{EtherType, FlowKey, FragFlags, MacAddr, PortNo, VlanTci};
 use nic_abi::parse::parse_software;
 
 use crate::capture::ethernet_frames;
-use crate::differential::differing_fields;
+use crate::etherparse_oracle::differing_fields;
 
 /// Frames larger than this are not traced (OVS packet sizes are 16-bit).
 const MAX_TRACED_FRAME: usize = 0xffff;
