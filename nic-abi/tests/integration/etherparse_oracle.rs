@@ -226,10 +226,34 @@ pub fn categorise(frame: &[u8], ours: &FlowKey, theirs: &Result<FlowKey, Refused
             SliceError::Ipv6Exts(ipv6_exts::HeaderError::IpAuth(
                 ip_auth::HeaderError::ZeroPayloadLen,
             )) => "ipv6_ah_zero_length",
+            // IPv4's AH is the transport protocol for OVS (nw_proto 51, no ports): it is
+            // not walked, so its length is never checked.
+            SliceError::Ipv4Exts(_) if ours.dl_type == EtherType::IPV4 => "ipv4_ah_not_walked",
+            SliceError::Len(l)
+                if l.layer == Layer::IpAuthHeader
+                    && l.len_source == LenSource::Ipv4HeaderTotalLen =>
+            {
+                "ipv4_ah_not_walked"
+            }
+            // A later IPv6 fragment: OVS stops at its fragment header; etherparse walks on.
+            SliceError::Len(l)
+                if ours.dl_type == EtherType::IPV6
+                    && ours.frag.is_later()
+                    && l.layer == Layer::IpAuthHeader =>
+            {
+                "ipv6_later_fragment_not_walked"
+            }
             SliceError::Ipv6Exts(ipv6_exts::HeaderError::HopByHopNotAtStart) => {
                 "ipv6_hop_by_hop_not_first"
             }
-            SliceError::Len(l) if l.layer == Layer::Icmpv4Timestamp => "icmpv4_timestamp_length",
+            SliceError::Len(l)
+                if matches!(
+                    l.layer,
+                    Layer::Icmpv4Timestamp | Layer::Icmpv4TimestampReply
+                ) =>
+            {
+                "icmpv4_timestamp_length"
+            }
             SliceError::Len(l) if l.layer == Layer::Igmp => "igmp_length",
             _ => "unexplained",
         },
@@ -252,6 +276,8 @@ pub const CATEGORIES: &[(&str, &str)] = &[
     ("both_refuse_malformed", "etherparse errs and we say Unparsed(Malformed)"),
     ("udp_length_unchecked", "UDP length field < 8 or beyond the IP payload: etherparse refuses, OVS (and we) read the ports anyway"),
     ("arp_not_ethernet_ipv4", "ARP with other address lengths longer than the frame: etherparse refuses, OVS (and we) parse it as ARP without L3 fields"),
+    ("ipv4_ah_not_walked", "IPv4 with AH (protocol 51): OVS (and we) take AH as the transport protocol, nw_proto 51 and no ports; etherparse walks it as an extension header and refuses a short or zero-length one (found by fuzzing)"),
+    ("ipv6_later_fragment_not_walked", "a later IPv6 fragment: OVS (and we) stop at its fragment header; etherparse walks on into the fragment's bytes and refuses an extension header there (found by fuzzing)"),
     ("ipv6_ah_zero_length", "IPv6 AH with payload length 0: etherparse refuses, OVS (and we) skip (0 + 2) * 4 bytes"),
     ("ipv6_hop_by_hop_not_first", "IPv6 hop-by-hop options after another extension header: etherparse refuses, OVS (and we) walk it like any extension header (found by fuzzing)"),
     ("icmpv4_timestamp_length", "ICMPv4 timestamp (type 13/14) whose length is not 20: etherparse refuses, OVS (and we) read type and code (found by fuzzing)"),
