@@ -1039,7 +1039,7 @@ mod tests {
     #[test]
     fn the_builtin_default_is_valid() {
         let s = Scenario::builtin_default().expect("valid");
-        assert_eq!(s.switches.len(), 4);
+        assert_eq!(s.switches.len(), 7);
     }
 
     #[test]

@@ -91,7 +91,7 @@ fn claim_outperforms(sections: &[(String, Report)], out: &mut String) {
             false,
         ),
     ];
-    for baseline in ["linux-bridge", "ovs"] {
+    for baseline in SOFTWARE_BASELINES {
         for (what, metric, get, higher) in checks {
             let t = tally(sections, baseline, metric, get, higher);
             if t.points == 0 {
@@ -123,6 +123,15 @@ fn claim_outperforms(sections: &[(String, Report)], out: &mut String) {
     }
     out.push('\n');
 }
+
+/// The software switches the claims compare sNICh with.
+const SOFTWARE_BASELINES: [&str; 5] = [
+    "linux-bridge",
+    "linux-bridge-nftset",
+    "ovs-kernel",
+    "ovs-dpdk",
+    "ovs-afxdp",
+];
 
 fn claim_scales(sections: &[(String, Report)], out: &mut String) {
     out.push_str("## Claim 2: sNICh scales better with the number of VMs\n\n");
@@ -174,7 +183,7 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
             .map(|(_, r)| *r);
         let others: Vec<&(String, f64)> = ratios
             .iter()
-            .filter(|(s, _)| s == "linux-bridge" || s == "ovs")
+            .filter(|(s, _)| SOFTWARE_BASELINES.contains(&s.as_str()))
             .collect();
         out.push('\n');
         match ours {
