@@ -98,6 +98,9 @@ pub struct BridgeDatapath {
     position: HashMap<RuleId, usize>,
     /// Steps of a walk that matches nothing: rules (linear) or sets.
     walk_length: usize,
+    /// Sets: the cost (cycles) of probing the first `i + 1` sets, by `i`. A rule that
+    /// matches everything (the chain's final accept) is a plain rule, not a set.
+    set_walk_cost: Vec<f64>,
     /// Whether each rule of the context (by id) drops.
     drops: Vec<bool>,
     netfilter_rules: usize,
@@ -128,6 +131,7 @@ impl BridgeDatapath {
                     .map(|(id, r)| (*id, r.priority, &r.pattern)),
             )
             .map_err(|e| SwitchError::Internal(format!("{NAME}: netfilter rules: {e}")))?;
+        let mut shapes: Vec<u32> = Vec::new();
         let (position, walk_length) = match form {
             NetfilterForm::Linear => (
                 netfilter
@@ -138,7 +142,6 @@ impl BridgeDatapath {
                 netfilter.len(),
             ),
             NetfilterForm::Sets => {
-                let mut shapes: Vec<u32> = Vec::new();
                 let mut position = HashMap::new();
                 for (id, r) in &netfilter {
                     let s = shape(r);
@@ -151,11 +154,23 @@ impl BridgeDatapath {
                 (position, shapes.len())
             }
         };
+        let set_walk_cost = shapes
+            .iter()
+            .scan(0.0, |total, s| {
+                *total += if *s == 0 {
+                    costs.netfilter_per_rule
+                } else {
+                    costs.netfilter_set_lookup
+                };
+                Some(*total)
+            })
+            .collect();
         Ok(BridgeDatapath {
             costs,
             form,
             position,
             walk_length,
+            set_walk_cost,
             drops: rules.iter().map(|r| r.actions.is_empty()).collect(),
             netfilter_rules: netfilter.len(),
             fdb_rules,
@@ -187,14 +202,15 @@ impl Datapath for BridgeDatapath {
                 .and_then(|id| self.position.get(&id))
                 .map_or(self.walk_length, |p| p + 1);
             self.rules_walked += walked as u64;
-            let per_step = match self.form {
-                NetfilterForm::Linear => self.costs.netfilter_per_rule,
-                NetfilterForm::Sets => self.costs.netfilter_set_lookup,
+            let walk = match self.form {
+                NetfilterForm::Linear => self.costs.netfilter_per_rule * walked as f64,
+                NetfilterForm::Sets => self
+                    .set_walk_cost
+                    .get(walked.saturating_sub(1))
+                    .copied()
+                    .unwrap_or(0.0),
             };
-            work.add(
-                "netfilter",
-                self.costs.netfilter_hook + per_step * walked as f64,
-            );
+            work.add("netfilter", self.costs.netfilter_hook + walk);
             let drops = winner
                 .and_then(|id| self.drops.get(usize::try_from(id.0).unwrap_or(usize::MAX)))
                 .copied()
@@ -416,6 +432,66 @@ mod tests {
             (1_180..=1_190).contains(&nf),
             "22 x 20.7 ns x 2.6 = 1184 cycles, got {nf}"
         );
+    }
+
+    #[test]
+    fn in_sets_the_walk_is_one_probe_per_match_shape_with_the_same_verdicts() {
+        // 1,000 rules of one shape (udp, nw_src/32) that never match, and one of another
+        // shape (udp, tp_dst) that drops port 53: two sets.
+        let mut rules: Vec<Rule> = (0..1_000u16)
+            .map(|i| {
+                let [a, b] = i.to_be_bytes();
+                let m = MatchBuilder::new()
+                    .udp()
+                    .nw_src(std::net::Ipv4Addr::new(10, 99, a, b), 32)
+                    .build()
+                    .expect("match");
+                Rule::new(200, m, vec![Action::Normal])
+            })
+            .collect();
+        let m = MatchBuilder::new().udp().tp_dst(53).build().expect("match");
+        rules.push(Rule::new(100, m, Vec::new()));
+        let ctx = context(2, 0, 1, rules);
+        let run = |b: &mut LinuxBridge| {
+            for (i, dport) in [53u16, 80].into_iter().enumerate() {
+                let frame = crate::baselines::testing::udp_frame_ports(
+                    &ctx.topology,
+                    Endpoint::Vm(VmIndex(0)),
+                    Endpoint::Vm(VmIndex(1)),
+                    1000,
+                    dport,
+                    60,
+                );
+                b.offer(OfferedPacket {
+                    at: SimTime(i as u64 * 100_000_000),
+                    from: Endpoint::Vm(VmIndex(0)),
+                    frame,
+                })
+                .expect("offer");
+            }
+        };
+        let mut sets = LinuxBridge::with_sets(&ctx).expect("bridge");
+        run(&mut sets);
+        let sets = Box::new(sets).finish().expect("finish");
+        let mut linear = LinuxBridge::new(&ctx).expect("bridge");
+        run(&mut linear);
+        let linear = Box::new(linear).finish().expect("finish");
+        assert_eq!(sets.switch, NFTSET_NAME);
+        assert_eq!(
+            sets.ledger.dropped, linear.ledger.dropped,
+            "the same verdicts"
+        );
+        assert_eq!(sets.ledger.delivered, 1);
+        assert_eq!(sets.extra.get("netfilter_sets"), Some(&2));
+        // Both packets probe both sets (the drop rule's set is second in rank order).
+        assert_eq!(sets.extra.get("netfilter_sets_probed"), Some(&4));
+        assert_eq!(linear.extra.get("netfilter_rules_walked"), Some(&2_002));
+        let nf = sets.host_cpu_cycles.get("netfilter").copied().unwrap_or(0);
+        assert!(
+            (1_450..=1_460).contains(&nf),
+            "4 x 140 ns x 2.6 = 1456 cycles, got {nf}"
+        );
+        assert!(nf * 10 < linear.host_cpu_cycles["netfilter"]);
     }
 
     #[test]

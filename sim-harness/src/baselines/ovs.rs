@@ -840,4 +840,82 @@ mod tests {
             "every upcall not lost installs"
         );
     }
+
+    /// 3 flows of one megaflow from VM 0 to VM 1, 10 us apart, through `variant`.
+    fn three_flows(variant: OvsVariant, cores: u16, profile: Profile) -> SwitchRun {
+        let ctx = context(2, 0, cores, vec![normal_rule()]);
+        let mut s = OpenVswitch::with_variant_profile(&ctx, variant, profile).expect("ovs");
+        for k in 0..300u64 {
+            let flow = u16::try_from(k % 3).expect("flow");
+            let f = vm0_to_vm1(&ctx.topology, flow);
+            offer(&mut s, k * 10_000, f);
+        }
+        Box::new(s).finish().expect("finish")
+    }
+
+    #[test]
+    fn the_kernel_datapath_has_no_emc_and_probes_the_cached_mask_first() {
+        let run = three_flows(OvsVariant::Kernel, 1, Profile::builtin().expect("p"));
+        assert_eq!(run.switch, "ovs-kernel");
+        assert_eq!(run.ledger.delivered, 300);
+        assert_eq!(run.extra["emc_hits"], 0, "no EMC in the kernel");
+        assert!(!run.host_cpu_cycles.contains_key("emc"));
+        // After the upcall, the first packet of each flow walks the masks and fills its
+        // cache slot; the rest hit the cached mask.
+        assert_eq!(run.extra["upcalls"], 1);
+        assert!(
+            run.extra["mask_cache_hits"] >= 300 - 1 - 3,
+            "{:?}",
+            run.extra
+        );
+        assert!(run.host_cpu_cycles["mask_cache"] > 0);
+        assert!(run.host_cpu_cycles["vnic_backend"] > 0, "kernel ports");
+    }
+
+    #[test]
+    fn dpdk_pmd_cores_poll_the_whole_run_and_the_report_shows_it() {
+        let profile = Profile::builtin().expect("p");
+        let run = three_flows(OvsVariant::Dpdk, 2, profile.clone());
+        assert_eq!(run.switch, "ovs-dpdk");
+        assert_eq!(run.ledger.delivered, 300);
+        assert_eq!(run.extra["pmd_cores"], 1);
+        // Ports are vhost-user's, not the kernel's.
+        assert!(run.host_cpu_cycles["vhost_user"] > 0);
+        assert!(!run.host_cpu_cycles.contains_key("vnic_backend"));
+        // One PMD core is spent for the whole run: its work plus its idle polling is the
+        // run's length in cycles (the revalidators, on other cores, are not in it).
+        let span_cycles = run.last_event.as_ps() * 2_600 / 1_000_000;
+        let pmd: u64 = run
+            .host_cpu_cycles
+            .iter()
+            .filter(|(k, _)| k.as_str() != "revalidation")
+            .map(|(_, c)| *c)
+            .sum();
+        assert!(
+            pmd.abs_diff(span_cycles) <= 10,
+            "{pmd} cycles booked on the PMD over a run of {span_cycles}"
+        );
+        assert!(
+            run.host_cpu_cycles["pmd_idle_poll"] > pmd / 2,
+            "mostly idle at 100 kpps"
+        );
+        // The miss was handled on the PMD itself: no upcall queue, nothing lost.
+        assert_eq!(run.extra["upcalls"], 1);
+    }
+
+    #[test]
+    fn the_smc_serves_emc_misses_when_enabled() {
+        let mut profile = Profile::builtin().expect("p");
+        let off = three_flows(OvsVariant::Dpdk, 1, profile.clone());
+        assert_eq!(off.extra["smc_hits"], 0);
+        profile.ovs_dpdk.smc_enabled = true;
+        let on = three_flows(OvsVariant::Dpdk, 1, profile);
+        assert!(on.extra["smc_hits"] > 200, "{:?}", on.extra);
+        assert!(
+            on.extra["subtables_probed"] < off.extra["subtables_probed"],
+            "{:?} vs {:?}",
+            on.extra,
+            off.extra
+        );
+    }
 }

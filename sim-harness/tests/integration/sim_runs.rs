@@ -322,7 +322,7 @@ fn as_many_vms_as_the_card_has_queue_pairs_run_and_compare_names_the_veb_limit()
     )
     .expect("every VM gets a queue pair");
     assert_eq!(runs.len(), 2);
-    // `compare` runs all four: the VEB's table cannot hold 256 VMs' entries, and that is
+    // `compare` runs all seven: the VEB's table cannot hold 256 VMs' entries, and that is
     // refused before anything runs, with the limit named.
     let e = runner::compare(
         &runner::build_switch,
