@@ -7,7 +7,8 @@
 //! a missing or empty `source` is an error. Host costs are `"ns"` or `"cycles"`; nanoseconds
 //! are converted to cycles at the profile's `meta.reference_clock_mhz` (the clock they were
 //! measured at), so a profile's costs scale with the scenario's clock like the work they
-//! stand for. Sizes are `"packets"`, `"flows"`, `"entries"` or `"channels"`; intervals
+//! stand for. Sizes are `"packets"`, `"flows"`, `"entries"`, `"channels"` or `"cores"`; a
+//! switch is `"flag"` (0 or 1); intervals
 //! `"ms"`; a device's own times (the copy engine's doorbell, descriptor fetch and completion
 //! write) `"ns"` of device time, not converted; a device's bandwidth `"MB/s"`.
 //!
