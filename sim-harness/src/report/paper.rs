@@ -16,10 +16,21 @@ fn value_text(v: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// Two values within this relative difference are a tie: neither switch is better there
+/// (both carried the whole offered load, for example), and a tie does not support a claim.
+const TIE: f64 = 0.005;
+
+/// Whether `a` and `b` are equal within [`TIE`].
+fn tied(a: f64, b: f64) -> bool {
+    let scale = a.abs().max(b.abs());
+    scale == 0.0 || (a - b).abs() <= TIE * scale
+}
+
 /// A comparison of sNICh with one baseline over every point of the experiments given.
 struct Tally {
     points: usize,
     better: usize,
+    ties: Vec<String>,
     worse: Vec<String>,
 }
 
@@ -33,6 +44,7 @@ fn tally(
     let mut t = Tally {
         points: 0,
         better: 0,
+        ties: Vec::new(),
         worse: Vec::new(),
     };
     for (name, report) in sections {
@@ -51,21 +63,24 @@ fn tally(
             t.points += 1;
             let (ours, theirs) = (get(r), get(b));
             let ok = if higher_is_better {
-                ours >= theirs
+                ours > theirs
             } else {
-                ours <= theirs
+                ours < theirs
             };
-            if ok {
+            let point = format!(
+                "{name} at {} = {} ({}): {metric} {} vs {baseline} {}",
+                report.sweep.as_ref().map_or("-", |s| s.key.as_str()),
+                value_text(r.value.as_ref()),
+                r.switch,
+                fmt_f(ours),
+                fmt_f(theirs)
+            );
+            if tied(ours, theirs) {
+                t.ties.push(point);
+            } else if ok {
                 t.better += 1;
             } else {
-                t.worse.push(format!(
-                    "{name} at {} = {} ({}): {metric} {} vs {baseline} {}",
-                    report.sweep.as_ref().map_or("-", |s| s.key.as_str()),
-                    value_text(r.value.as_ref()),
-                    r.switch,
-                    fmt_f(ours),
-                    fmt_f(theirs)
-                ));
+                t.worse.push(point);
             }
         }
     }
@@ -101,7 +116,7 @@ fn claim_outperforms(sections: &[(String, Report)], out: &mut String) {
                 );
                 continue;
             }
-            let verdict = if t.worse.is_empty() {
+            let verdict = if t.better == t.points {
                 "holds at every point"
             } else if t.better == 0 {
                 "does not hold at any point"
@@ -110,14 +125,24 @@ fn claim_outperforms(sections: &[(String, Report)], out: &mut String) {
             };
             let _ = writeln!(
                 out,
-                "- {what} against `{baseline}`: {verdict}: sNICh is at least as good at {} of {} points.",
-                t.better, t.points
+                "- {what} against `{baseline}`: {verdict}: sNICh is better at {} of {} points, tied at {} (within {}%), worse at {}.",
+                t.better,
+                t.points,
+                t.ties.len(),
+                TIE * 100.0,
+                t.worse.len()
             );
             for w in t.worse.iter().take(8) {
                 let _ = writeln!(out, "  - not at {w}");
             }
             if t.worse.len() > 8 {
                 let _ = writeln!(out, "  - and {} more points", t.worse.len() - 8);
+            }
+            for w in t.ties.iter().take(4) {
+                let _ = writeln!(out, "  - tied at {w}");
+            }
+            if t.ties.len() > 4 {
+                let _ = writeln!(out, "  - and {} more ties", t.ties.len() - 4);
             }
         }
     }
@@ -194,19 +219,19 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
             Some(o) => {
                 let behind: Vec<String> = others
                     .iter()
-                    .filter(|(_, r)| *r > o)
+                    .filter(|(_, r)| *r > o || tied(*r, o))
                     .map(|(s, r)| format!("`{s}`'s {}x", fmt_f(*r)))
                     .collect();
                 if behind.is_empty() {
                     let _ = writeln!(
                         out,
-                        "Holds here: from the smallest to the largest VM count, sNICh's throughput changes {}x, no less than the software switches'.\n",
+                        "Holds here: from the smallest to the largest VM count, sNICh's throughput changes {}x, more than the software switches' (a tie would not count).\n",
                         fmt_f(o)
                     );
                 } else {
                     let _ = writeln!(
                         out,
-                        "Does not hold here: from the smallest to the largest VM count, sNICh's throughput changes {}x, less than {}.\n",
+                        "Does not hold here: from the smallest to the largest VM count, sNICh's throughput changes {}x, not more than {}.\n",
                         fmt_f(o),
                         behind.join(", ")
                     );
