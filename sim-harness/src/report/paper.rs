@@ -285,10 +285,10 @@ fn claim_pcie(sections: &[(String, Report)], out: &mut String) {
             out.push_str(
                 "No sNICh and SR-IOV VEB results at the same points: nothing to compare.\n\n",
             );
-        } else if t.worse.is_empty() {
+        } else if t.better == t.points {
             let _ = writeln!(
                 out,
-                "Holds here: sNICh moves no more PCIe bytes per packet than the SR-IOV VEB at all {} points.\n",
+                "Holds here: sNICh moves fewer PCIe bytes per packet than the SR-IOV VEB at all {} points.\n",
                 t.points
             );
         } else {
@@ -299,6 +299,9 @@ fn claim_pcie(sections: &[(String, Report)], out: &mut String) {
             );
             for w in &t.worse {
                 let _ = writeln!(out, "- {w}");
+            }
+            for w in &t.ties {
+                let _ = writeln!(out, "- {w} (a tie)");
             }
             out.push('\n');
         }
