@@ -389,6 +389,26 @@ mod tests {
         assert!(fast_max < 5_000, "{fast_max}");
     }
 
+    /// VM 0 sends one UDP frame to VM 1's port 53, then 100 us later one to port 80.
+    fn offer_to_ports_53_and_80(b: &mut LinuxBridge, ctx: &SwitchContext) {
+        for (i, dport) in [53u16, 80].into_iter().enumerate() {
+            let frame = crate::baselines::testing::udp_frame_ports(
+                &ctx.topology,
+                Endpoint::Vm(VmIndex(0)),
+                Endpoint::Vm(VmIndex(1)),
+                1000,
+                dport,
+                60,
+            );
+            b.offer(OfferedPacket {
+                at: SimTime(i as u64 * 100_000_000),
+                from: Endpoint::Vm(VmIndex(0)),
+                frame,
+            })
+            .expect("offer");
+        }
+    }
+
     #[test]
     fn drop_rules_drop_and_walked_rules_cost() {
         // 10 rules that never match, one that drops port 53, then the rest is accepted.
@@ -406,22 +426,7 @@ mod tests {
         rules.push(Rule::new(100, m, Vec::new()));
         let ctx = context(2, 0, 1, rules);
         let mut b = bridge(&ctx);
-        for (i, dport) in [53u16, 80].into_iter().enumerate() {
-            let frame = crate::baselines::testing::udp_frame_ports(
-                &ctx.topology,
-                Endpoint::Vm(VmIndex(0)),
-                Endpoint::Vm(VmIndex(1)),
-                1000,
-                dport,
-                60,
-            );
-            b.offer(OfferedPacket {
-                at: SimTime(i as u64 * 100_000_000),
-                from: Endpoint::Vm(VmIndex(0)),
-                frame,
-            })
-            .expect("offer");
-        }
+        offer_to_ports_53_and_80(&mut b, &ctx);
         let run = b.finish().expect("finish");
         assert_eq!(run.ledger.dropped.get(&DropReason::RuleDrop), Some(&1));
         assert_eq!(run.ledger.delivered, 1);
@@ -452,24 +457,7 @@ mod tests {
         let m = MatchBuilder::new().udp().tp_dst(53).build().expect("match");
         rules.push(Rule::new(100, m, Vec::new()));
         let ctx = context(2, 0, 1, rules);
-        let run = |b: &mut LinuxBridge| {
-            for (i, dport) in [53u16, 80].into_iter().enumerate() {
-                let frame = crate::baselines::testing::udp_frame_ports(
-                    &ctx.topology,
-                    Endpoint::Vm(VmIndex(0)),
-                    Endpoint::Vm(VmIndex(1)),
-                    1000,
-                    dport,
-                    60,
-                );
-                b.offer(OfferedPacket {
-                    at: SimTime(i as u64 * 100_000_000),
-                    from: Endpoint::Vm(VmIndex(0)),
-                    frame,
-                })
-                .expect("offer");
-            }
-        };
+        let run = |b: &mut LinuxBridge| offer_to_ports_53_and_80(b, &ctx);
         let mut sets = LinuxBridge::with_sets(&ctx).expect("bridge");
         run(&mut sets);
         let sets = Box::new(sets).finish().expect("finish");
