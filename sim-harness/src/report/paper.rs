@@ -318,6 +318,81 @@ fn claim_pcie(sections: &[(String, Report)], out: &mut String) {
     }
 }
 
+/// Drop reasons that mean a packet was lost because its flow could not be set up in time.
+const SETUP_DROPS: [&str; 3] = ["miss_queue_full", "upcall_lost", "agent_drop"];
+
+/// Above this share of the offered packets lost to flow setup, a switch's setup has
+/// saturated.
+const KNEE_LOSS: f64 = 0.01;
+
+/// Where each switch's flow setup saturates, from every experiment that sweeps the new-flow
+/// rate: its highest setup rate, and the first offered new-flow rate at which more than
+/// [`KNEE_LOSS`] of the packets are lost to flow setup (the knee). Setups per second alone
+/// would mislead: a switch with megaflows (Open vSwitch) sets up one entry for many new
+/// flows, so its setup rate stays low without anything being lost.
+fn setup_saturation(sections: &[(String, Report)], out: &mut String) {
+    const KEY: &str = "workload.flows.new_per_second";
+    for (name, report) in sections {
+        if report.sweep.as_ref().is_none_or(|s| s.key != KEY) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "## Where flow setup saturates ({name})\n\n\
+             The knee is the first offered new-flow rate at which more than {}% of the packets \
+             are lost to flow setup ({}).\n\n\
+             | switch | highest flow setups/s | at offered new flows/s | lost to setup at the highest rate | knee |\n|---|---|---|---|---|",
+            KNEE_LOSS * 100.0,
+            SETUP_DROPS.join(", ")
+        );
+        let mut switches: Vec<&str> = Vec::new();
+        for r in &report.results {
+            if !switches.contains(&r.switch.as_str()) {
+                switches.push(&r.switch);
+            }
+        }
+        let lost = |r: &SwitchResult| -> f64 {
+            let n: u64 = SETUP_DROPS.iter().filter_map(|k| r.dropped.get(*k)).sum();
+            per(n as f64, r.offered_packets as f64)
+        };
+        for sw in switches {
+            let mut points: Vec<(f64, &SwitchResult)> = report
+                .results
+                .iter()
+                .filter(|r| r.switch == sw)
+                .filter_map(|r| Some((r.value.as_ref()?.as_f64()?, r)))
+                .collect();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let Some(&(at, best)) = points.iter().max_by(|a, b| {
+                a.1.flow_setups_per_second
+                    .total_cmp(&b.1.flow_setups_per_second)
+            }) else {
+                continue;
+            };
+            let Some(&(_, last)) = points.last() else {
+                continue;
+            };
+            let knee = points
+                .iter()
+                .find(|(_, r)| lost(r) > KNEE_LOSS)
+                .map_or_else(|| "none in the sweep".to_string(), |(rate, _)| fmt_f(*rate));
+            let peak = best.flow_setups_per_second;
+            let at = if peak == 0.0 {
+                "-".to_string()
+            } else {
+                fmt_f(at)
+            };
+            let _ = writeln!(
+                out,
+                "| {sw} | {} | {at} | {}% | {knee} |",
+                fmt_f(peak),
+                fmt_f(lost(last) * 100.0)
+            );
+        }
+        out.push('\n');
+    }
+}
+
 /// How the model treats every switch alike, and what that changed in the claims' outcome
 /// (the numbers before and after are in DESIGN.md, "What the fair model did to the paper's
 /// claims"; the tables below are today's).
@@ -355,6 +430,7 @@ pub fn paper_markdown(sections: &[(String, Report)]) -> String {
     claim_outperforms(sections, &mut out);
     claim_scales(sections, &mut out);
     claim_pcie(sections, &mut out);
+    setup_saturation(sections, &mut out);
     out.push_str("## Experiments\n\n");
     for (name, report) in sections {
         let desc = report

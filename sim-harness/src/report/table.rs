@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::json::{Report, SwitchResult};
 
 /// A number for people: whole above 100, two decimals above 1, three below.
-pub(super) fn fmt_f(v: f64) -> String {
+pub fn fmt_f(v: f64) -> String {
     if v == 0.0 {
         "0".into()
     } else if v.abs() >= 100.0 {

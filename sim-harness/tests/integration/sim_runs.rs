@@ -346,3 +346,76 @@ fn as_many_vms_as_the_card_has_queue_pairs_run_and_compare_names_the_veb_limit()
     );
     assert!(msg.contains("16384 buckets x 4 slots"), "{msg}");
 }
+
+#[test]
+fn the_paper_report_says_where_each_switchs_flow_setup_saturates() {
+    let doc = ScenarioDocument::from_file(&here("data/small_scenario.toml")).expect("doc");
+    let vary: Vary = "workload.flows.new_per_second=1000,1000000"
+        .parse()
+        .expect("vary");
+    let kinds = [
+        SwitchKind::Snich,
+        SwitchKind::LinuxBridge,
+        SwitchKind::OvsKernel,
+    ];
+    let points = runner::sweep(
+        &runner::build_switch,
+        &kinds,
+        &doc,
+        &vary,
+        2,
+        &ProgressBar::hidden(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = Report::of_sweep("sweep", &vary.key, &points, 1.0, 2).expect("points");
+    let md = report::paper_markdown(&[("new_flows".into(), r.clone())]);
+    assert!(
+        md.contains("## Where flow setup saturates (new_flows)"),
+        "{md}"
+    );
+    // The bridge sets nothing up and loses nothing to setup.
+    let bridge = md
+        .lines()
+        .find(|l| l.starts_with("| linux-bridge |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert_eq!(bridge, "| linux-bridge | 0 | - | 0% | none in the sweep |");
+    // sNICh's row: its highest setup rate, and the knee is the first rate at which more than
+    // 1% of the packets are lost to setup.
+    let snich: Vec<(f64, f64, f64)> = r
+        .results
+        .iter()
+        .filter(|x| x.switch == "snich")
+        .map(|x| {
+            let lost: u64 = ["miss_queue_full", "upcall_lost", "agent_drop"]
+                .iter()
+                .filter_map(|k| x.dropped.get(*k))
+                .sum();
+            (
+                x.value
+                    .as_ref()
+                    .and_then(serde_json::Value::as_f64)
+                    .expect("rate"),
+                x.flow_setups_per_second,
+                lost as f64 / x.offered_packets as f64,
+            )
+        })
+        .collect();
+    let peak = snich.iter().map(|p| p.1).fold(0.0, f64::max);
+    assert!(peak > 0.0);
+    let knee = snich.iter().find(|p| p.2 > 0.01).map(|p| p.0);
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| snich |"))
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(
+        row.contains(&sim_harness::report::table::fmt_f(peak)),
+        "{row} {peak}"
+    );
+    match knee {
+        Some(k) => assert!(
+            row.ends_with(&format!("| {} |", sim_harness::report::table::fmt_f(k))),
+            "{row}"
+        ),
+        None => assert!(row.ends_with("| none in the sweep |"), "{row}"),
+    }
+}
