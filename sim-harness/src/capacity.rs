@@ -190,6 +190,8 @@ pub struct Trial {
     pub phase: u8,
     /// Offered rate, Mpps.
     pub offered_mpps: f64,
+    /// Offered rate, packets per second, exactly as the trial's `rate = { pps = ... }`.
+    pub offered_pps: f64,
     /// Measured packets.
     pub packets: u64,
     /// Lost packets (drops not asked for by the configuration).
@@ -209,7 +211,8 @@ pub struct Capacity {
     pub ndr_mpps: f64,
     /// The partial-drop rate, Mpps.
     pub pdr_mpps: f64,
-    /// The NDR in Gb/s of offered frames (without FCS, as `throughput_gbps`).
+    /// The NDR in Gb/s of offered frames (without FCS, as `throughput_gbps`; at the
+    /// workload's mean frame size).
     pub ndr_gbps: f64,
     /// The PDR in Gb/s.
     pub pdr_gbps: f64,
@@ -345,11 +348,16 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
-    fn trial(&mut self, phase: u8, pps: f64, packets: u64) -> Result<(bool, bool, f64), CapacityError> {
+    fn trial(
+        &mut self,
+        phase: u8,
+        pps: f64,
+        packets: u64,
+    ) -> Result<(bool, bool, f64), CapacityError> {
         if let Some(t) = self
             .trials
             .iter()
-            .find(|t| t.phase == phase && t.offered_mpps * 1e6 == pps)
+            .find(|t| t.phase == phase && t.offered_pps == pps)
         {
             return Ok((t.ndr_pass, t.pdr_pass, t.loss_ratio));
         }
@@ -358,6 +366,7 @@ impl Search<'_> {
         let t = Trial {
             phase,
             offered_mpps: pps / 1e6,
+            offered_pps: pps,
             packets: o.packets,
             lost_packets: o.lost,
             loss_ratio: loss,
@@ -391,7 +400,7 @@ impl Search<'_> {
             .filter(|t| t.phase == phase)
             .map(|t| {
                 (
-                    t.offered_mpps * 1e6,
+                    t.offered_pps,
                     pass_of((t.ndr_pass, t.pdr_pass, t.loss_ratio)),
                 )
             })
@@ -433,7 +442,7 @@ impl Search<'_> {
                         .trials
                         .iter()
                         .rev()
-                        .find(|t| t.phase == phase && t.offered_mpps * 1e6 == h)
+                        .find(|t| t.phase == phase && t.offered_pps == h)
                         .map_or(0.0, |t| t.loss_ratio);
                     step_down = if step_down == 0.0 {
                         carried.max(4.0 * precision * h)
@@ -514,11 +523,13 @@ fn check_scenario(scenario: &Scenario) -> Result<(), CapacityError> {
 }
 
 fn warmup_of(options: &CapacityOptions, scenario: &Scenario) -> u64 {
-    options.warmup_packets.unwrap_or(if scenario.warmup_packets > 0 {
-        scenario.warmup_packets
-    } else {
-        default_warmup(scenario)
-    })
+    options
+        .warmup_packets
+        .unwrap_or(if scenario.warmup_packets > 0 {
+            scenario.warmup_packets
+        } else {
+            default_warmup(scenario)
+        })
 }
 
 /// Runs `kinds` at `pps` for `packets` measured packets after `warmup` warm-up packets.
@@ -560,11 +571,19 @@ fn run_trial(
     Ok(o)
 }
 
-/// Gb/s of offered frames at `pps`, at the mean frame size of `r`'s offered packets.
-fn gbps(pps: f64, r: Option<&SwitchResult>) -> f64 {
-    let mean = r
-        .and_then(|r| r.offered_bytes.map(|b| b as f64 / r.offered_packets.max(1) as f64))
-        .unwrap_or(0.0);
+/// Gb/s of offered frames (without FCS, as the reports' throughput) at `pps`: at the
+/// workload's mean frame size for a generated workload (so NDR and PDR convert alike), at
+/// the mean of the trial's offered frames `r` for a replay.
+fn gbps(scenario: &Scenario, pps: f64, r: Option<&SwitchResult>) -> f64 {
+    let mean = match &scenario.workload {
+        Workload::Generated(g) => g.sizes.mean() - 4.0,
+        Workload::Replay(_) => r
+            .and_then(|r| {
+                r.offered_bytes
+                    .map(|b| b as f64 / r.offered_packets.max(1) as f64)
+            })
+            .unwrap_or(0.0),
+    };
     pps * mean * 8.0 / 1e9
 }
 
@@ -644,8 +663,8 @@ fn one_switch(
     let capacity = Capacity {
         ndr_mpps: ndr_pps / 1e6,
         pdr_mpps: pdr_pps / 1e6,
-        ndr_gbps: gbps(ndr_pps, ndr_run.as_ref()),
-        pdr_gbps: gbps(pdr_pps, pdr_run.as_ref().or(ndr_run.as_ref())),
+        ndr_gbps: gbps(scenario, ndr_pps, ndr_run.as_ref()),
+        pdr_gbps: gbps(scenario, pdr_pps, pdr_run.as_ref().or(ndr_run.as_ref())),
         ndr_failed_mpps: ndr.hi.map(|h| h / 1e6),
         pdr_failed_mpps: pdr.hi.map(|h| h / 1e6),
         pdr_loss: options.pdr_loss,
@@ -701,11 +720,16 @@ pub fn common_load(
         run: &run,
     };
     let short = (options.trial_packets / 8).max(1);
-    let b1 = s.phase(1, short, (4.0 * options.precision).min(0.5), 0, Bounds::default())?;
+    let b1 = s.phase(
+        1,
+        short,
+        (4.0 * options.precision).min(0.5),
+        0,
+        Bounds::default(),
+    )?;
     let b = s.phase(2, options.trial_packets, options.precision, 0, b1)?;
     let Some(lo) = b.lo else { return Ok(None) };
-    Ok(s
-        .kept
+    Ok(s.kept
         .iter()
         .find(|(r, _)| *r == lo)
         .map(|(r, v)| (*r, v.clone())))

@@ -934,7 +934,9 @@ impl TryFrom<LocatedSpec> for Scenario {
             return Err(key_err(
                 f,
                 "warmup_packets",
-                format!("{warmup_packets} is more than the {MAX_PACKETS:.0e} packets a run may offer"),
+                format!(
+                    "{warmup_packets} is more than the {MAX_PACKETS:.0e} packets a run may offer"
+                ),
             ));
         }
         if spec.switches.is_empty() {

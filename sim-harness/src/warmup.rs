@@ -95,13 +95,7 @@ pub fn measure(
             warmup: None,
         });
     }
-    let warm = offer_all(
-        factory,
-        kind,
-        scenario,
-        stream(Limit::Packets(w)),
-        progress,
-    )?;
+    let warm = offer_all(factory, kind, scenario, stream(Limit::Packets(w)), progress)?;
     let config = |what: String| SwitchError::Config {
         switch: warm.switch.clone(),
         what,
@@ -122,8 +116,7 @@ pub fn measure(
             if (i as u64) < w {
                 return Some(p);
             }
-            let (start, shift) =
-                *first.get_or_insert((p.at, measure_from.saturating_since(p.at)));
+            let (start, shift) = *first.get_or_insert((p.at, measure_from.saturating_since(p.at)));
             let within = match limit {
                 Limit::Packets(n) => measured < n,
                 Limit::Duration(d) => p.at.saturating_since(start) < d,
@@ -195,13 +188,19 @@ fn difference(
             .insert(*reason, sub(have, *n, &format!("dropped {reason}"))?);
     }
     l.dropped.retain(|_, n| *n > 0);
-    run.delivered_bytes = sub(full.delivered_bytes, warm.delivered_bytes, "delivered bytes")?;
+    run.delivered_bytes = sub(
+        full.delivered_bytes,
+        warm.delivered_bytes,
+        "delivered bytes",
+    )?;
     run.pcie_bytes = sub(full.pcie_bytes, warm.pcie_bytes, "PCIe bytes")?;
     run.flow_setups = sub(full.flow_setups, warm.flow_setups, "flow setups")?;
     for (what, c) in &warm.host_cpu_cycles {
         let have = run.host_cpu_cycles.get(what).copied().unwrap_or(0);
-        run.host_cpu_cycles
-            .insert(what.clone(), sub(have, *c, &format!("host CPU cycles {what}"))?);
+        run.host_cpu_cycles.insert(
+            what.clone(),
+            sub(have, *c, &format!("host CPU cycles {what}"))?,
+        );
     }
     run.host_cpu_cycles.retain(|_, c| *c > 0);
     for (key, v) in &warm.extra {
@@ -257,7 +256,11 @@ mod tests {
         assert!(d.ledger.dropped.is_empty(), "no drop reason left at 0");
         assert_eq!(d.host_cpu_cycles["bridge"], 150);
         assert_eq!(d.latency_ns.len(), 15);
-        assert_eq!(d.latency_ns.min(), 9_000, "only the measured packets' latency");
+        assert_eq!(
+            d.latency_ns.min(),
+            9_000,
+            "only the measured packets' latency"
+        );
         assert_eq!(d.extra["upcalls"], 15);
         assert_eq!(d.extra["fdb_rules"], 12, "a size is kept");
         assert_eq!(d.span(), SimDuration(9_000_000 - 5_000));
@@ -268,9 +271,6 @@ mod tests {
     fn a_full_run_below_its_warmup_is_an_error() {
         let (warm, full) = runs(15, 0);
         let e = difference(&full, &warm, SimTime(5_000)).unwrap_err();
-        assert!(
-            e.to_string().contains("dropped queue_full is lower"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("dropped queue_full is lower"), "{e}");
     }
 }

@@ -93,13 +93,22 @@ fn capacity_rows(results: &[SwitchResult], rows: &mut Vec<(String, Vec<String>)>
         rows.extend([
             ("NDR Mpps".to_string(), cap(&|c| fmt_f(c.ndr_mpps))),
             ("NDR Gb/s".into(), cap(&|c| fmt_f(c.ndr_gbps))),
-            (format!("PDR ({pdr} loss) Mpps"), cap(&|c| fmt_f(c.pdr_mpps))),
-            (format!("PDR ({pdr} loss) Gb/s"), cap(&|c| fmt_f(c.pdr_gbps))),
+            (
+                format!("PDR ({pdr} loss) Mpps"),
+                cap(&|c| fmt_f(c.pdr_mpps)),
+            ),
+            (
+                format!("PDR ({pdr} loss) Gb/s"),
+                cap(&|c| fmt_f(c.pdr_gbps)),
+            ),
             (
                 "NDR failed at Mpps".into(),
                 cap(&|c| c.ndr_failed_mpps.map_or_else(|| "-".into(), fmt_f)),
             ),
-            ("capacity trials".into(), cap(&|c| c.trials.len().to_string())),
+            (
+                "capacity trials".into(),
+                cap(&|c| c.trials.len().to_string()),
+            ),
         ]);
     }
     if let Some(first) = results.iter().find_map(|r| r.at_common_load.as_ref()) {
