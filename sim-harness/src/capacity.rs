@@ -19,8 +19,9 @@
 //!    busier direction); a switch that passes there has that capacity at least;
 //! 2. below a failing rate the next trial is at the rate the switch carried there (offered
 //!    times one minus the loss, as MLRsearch starts from the measured forwarding rate), or a
-//!    step down that doubles with every further failure, whichever is lower; above a
-//!    passing rate, a step up that doubles likewise;
+//!    relative step down (four times the precision, or the earlier phase's interval) that
+//!    doubles with every further failure (at most halving the rate), whichever is lower;
+//!    above a passing rate, a relative step up that doubles likewise;
 //! 3. once both bounds exist, bisection.
 //!
 //! It runs in two phases, as MLRsearch does: short trials (an eighth of the trial length) to
@@ -408,17 +409,18 @@ impl Search<'_> {
         for (r, pass) in seen {
             b.note(r, pass);
         }
-        let mut carried = 0.0;
-        let mut step_up = 0.0f64;
-        let mut step_down = 0.0f64;
+        // Relative steps out of a one-sided interval: the earlier phase's width, at least
+        // four times the precision, doubling with every step in the same direction.
+        let mut step = 0.0f64;
+        let first_step = match (start.lo, start.hi) {
+            (Some(l), Some(h)) if h > 0.0 => ((h - l) / h).max(4.0 * precision),
+            _ => 4.0 * precision,
+        };
         for r in [start.lo, start.hi].into_iter().flatten() {
             if b.contains_strictly(r) {
                 let res = self.trial(phase, r, packets)?;
                 b.note(r, pass_of(res));
             }
-        }
-        if let (Some(l), Some(h)) = (start.lo, start.hi) {
-            carried = h - l;
         }
         loop {
             let next = match (b.lo, b.hi) {
@@ -427,12 +429,8 @@ impl Search<'_> {
                     if l >= self.max {
                         return Ok(b);
                     }
-                    step_up = if step_up == 0.0 {
-                        carried.max(4.0 * precision * l)
-                    } else {
-                        2.0 * step_up
-                    };
-                    (l + step_up).min(self.max)
+                    step = if step == 0.0 { first_step } else { 2.0 * step };
+                    (l * (1.0 + step)).min(self.max)
                 }
                 (None, Some(h)) => {
                     if h <= self.min {
@@ -444,13 +442,10 @@ impl Search<'_> {
                         .rev()
                         .find(|t| t.phase == phase && t.offered_pps == h)
                         .map_or(0.0, |t| t.loss_ratio);
-                    step_down = if step_down == 0.0 {
-                        carried.max(4.0 * precision * h)
-                    } else {
-                        2.0 * step_down
-                    };
+                    step = if step == 0.0 { first_step } else { 2.0 * step };
+                    // Never more than halved in one step; never above what was carried.
                     let carried_rate = h * (1.0 - loss) * (1.0 - precision);
-                    (h - step_down).min(carried_rate).max(self.min)
+                    (h * (1.0 - step.min(0.5))).min(carried_rate).max(self.min)
                 }
                 (Some(l), Some(h)) => {
                     if h - l <= precision * h {
@@ -817,7 +812,34 @@ mod tests {
             // A loss of at most 0.5% holds up to cap / 0.995.
             assert!(p <= cap / (1.0 - o.pdr_loss) + 1.0, "{p}");
             assert!(s.trials.len() < 40, "{} trials", s.trials.len());
+            assert!(
+                s.trials.iter().all(|t| t.offered_pps >= cap / 4.0),
+                "never far below the capacity: {:?}",
+                s.trials
+            );
         }
+    }
+
+    #[test]
+    fn a_small_loss_far_above_the_capacity_still_steps_down_geometrically() {
+        // Loss 1% at any overload: the carried rate says little, the steps must do.
+        let cap = 0.37e6;
+        let f = move |pps: f64, packets: u64| {
+            Ok(Outcome {
+                lost: if pps <= cap { 0 } else { packets / 100 },
+                packets,
+                results: Vec::new(),
+            })
+        };
+        let (ndr, _, s) = search(&CapacityOptions::default(), 30e6, &f).unwrap();
+        let (lo, hi) = (ndr.lo.unwrap(), ndr.hi.unwrap());
+        assert!(lo <= cap && cap < hi && hi - lo <= 0.01 * hi, "{lo} {hi}");
+        assert!(
+            s.trials.iter().all(|t| t.offered_pps >= cap / 2.0),
+            "{:?}",
+            s.trials
+        );
+        assert!(s.trials.len() < 40, "{} trials", s.trials.len());
     }
 
     #[test]
