@@ -462,3 +462,54 @@ fn compares_common_load_is_lossless_for_every_switch() {
     let text = report::report_text(&r);
     assert!(text.contains("cycles/packet at"), "{text}");
 }
+
+#[test]
+fn a_one_core_linux_bridge_carries_what_its_core_can_do_at_its_ndr() {
+    // The bridge's host work runs on the scenario's cores: at its NDR the one core must be
+    // nearly saturated (it is the bottleneck) and can never be over 100% busy, so the NDR is
+    // the clock over the cycles per packet the profile's costs add up to.
+    let text = std::fs::read_to_string(here("data/small_scenario.toml"))
+        .unwrap()
+        .replace(
+            "switches = [\"snich\", \"linux-bridge\", \"ovs\", \"sriov-veb\"]",
+            "switches = [\"linux-bridge\"]\n[host]\ncores = 1",
+        );
+    let s = Scenario::from_toml(&text, Some(&here("data/small_scenario.toml"))).unwrap();
+    let o = CapacityOptions {
+        trial_packets: 40_000,
+        warmup_packets: Some(1_000),
+        precision: 0.02,
+        ..CapacityOptions::default()
+    };
+    let found = capacity::capacity(
+        &runner::build_switch,
+        &[SwitchKind::LinuxBridge],
+        &s,
+        &o,
+        &ProgressBar::hidden(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = &found[0].result;
+    let c = r.capacity.as_ref().unwrap();
+    let clock = f64::from(s.host.clock_mhz) * 1e6;
+    // The core's work over the trial's span (from the first offer to the last delivery: the
+    // rings absorb what a trial a little above the capacity offers too much, and the span
+    // includes their drain).
+    let work = r.host_cpu_cycles.values().sum::<u64>() as f64;
+    let busy = work / (r.span_ns * 1e-9 * clock);
+    // (1% over: work done after the last delivery, such as TX completions, is outside the
+    // span.)
+    assert!(
+        (0.85..=1.01).contains(&busy),
+        "one core {busy:.3} busy at the NDR {} Mpps ({work:.0} cycles: {:?})",
+        c.ndr_mpps,
+        r.host_cpu_cycles
+    );
+    let failed = c.ndr_failed_mpps.unwrap();
+    assert!(failed - c.ndr_mpps <= o.precision * failed);
+    assert!(c.pdr_mpps >= c.ndr_mpps);
+    eprintln!(
+        "one-core linux-bridge: NDR {} Mpps, core {busy:.3} busy",
+        c.ndr_mpps
+    );
+}
