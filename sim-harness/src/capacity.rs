@@ -527,29 +527,59 @@ fn warmup_of(options: &CapacityOptions, scenario: &Scenario) -> u64 {
         })
 }
 
+/// `f(0..n)` on at most `threads` scoped worker threads taking jobs in order; each result
+/// lands in its job's slot (`None` only if a worker panicked), so the results do not depend
+/// on the thread count.
+fn in_parallel<T: Send>(n: usize, threads: usize, f: impl Fn(usize) -> T + Sync) -> Vec<Option<T>> {
+    let slots: Vec<Mutex<Option<T>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..threads.clamp(1, n.max(1)) {
+            s.spawn(|| loop {
+                let j = next.fetch_add(1, Ordering::Relaxed);
+                if j >= n {
+                    break;
+                }
+                let result = f(j);
+                if let Ok(mut slot) = slots[j].lock() {
+                    *slot = Some(result);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| m.into_inner().ok().flatten())
+        .collect()
+}
+
 /// Runs `kinds` at `pps` for `packets` measured packets after `warmup` warm-up packets.
 fn run_trial(
     factory: &SwitchFactory,
     kinds: &[SwitchKind],
     scenario: &Scenario,
-    (pps, packets, warmup): (f64, u64, u64),
+    (pps, packets, warmup, threads): (f64, u64, u64, usize),
     progress: &ProgressBar,
 ) -> Result<Outcome, CapacityError> {
     let s = trial_scenario(scenario, pps, packets, warmup)?;
+    let measured = in_parallel(kinds.len(), threads, |j| {
+        crate::warmup::measure(factory, kinds[j], &s, progress)
+    });
     let mut o = Outcome {
         lost: 0,
         packets: 0,
         results: Vec::new(),
     };
     let mut worst = 0.0f64;
-    for &kind in kinds {
-        let m = crate::warmup::measure(factory, kind, &s, progress).map_err(|source| {
-            CapacityError::Trial {
-                switch: kind.name().into(),
-                mpps: pps / 1e6,
-                source,
-            }
-        })?;
+    for (&kind, m) in kinds.iter().zip(measured) {
+        let fail = |source| CapacityError::Trial {
+            switch: kind.name().into(),
+            mpps: pps / 1e6,
+            source,
+        };
+        let m = m
+            .ok_or_else(|| fail(SwitchError::Internal("a trial's worker panicked".into())))?
+            .map_err(fail)?;
         let lost = lost_packets(&m.run.ledger);
         let offered = m.run.ledger.offered;
         // The joint trial of several switches is as lossy as its lossiest switch.
@@ -583,8 +613,8 @@ fn gbps(scenario: &Scenario, pps: f64, r: Option<&SwitchResult>) -> f64 {
 }
 
 /// The capacity of each of `kinds` on `scenario`, searched in parallel on
-/// `options.threads` threads (one switch per thread at a time); results in the order of
-/// `kinds`. `progress` advances by the packets of every trial.
+/// `options.threads` threads (one switch's search per thread at a time); results in the
+/// order of `kinds`. `progress` advances by the packets of every trial.
 pub fn capacity(
     factory: &SwitchFactory,
     kinds: &[SwitchKind],
@@ -602,33 +632,21 @@ pub fn capacity(
         .max(options.min_mpps * 1e6);
     // Validated once, before any trial.
     trial_scenario(scenario, max, options.trial_packets, warmup)?;
-    let slots: Vec<Mutex<Option<Result<SwitchCapacity, CapacityError>>>> =
-        kinds.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..options.threads.clamp(1, kinds.len().max(1)) {
-            s.spawn(|| loop {
-                let j = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&kind) = kinds.get(j) else { break };
-                let result = one_switch(factory, kind, scenario, options, warmup, max, progress);
-                if let Ok(mut slot) = slots[j].lock() {
-                    *slot = Some(result);
-                }
-            });
-        }
-    });
-    slots
-        .into_iter()
-        .map(|m| {
-            m.into_inner().ok().flatten().unwrap_or_else(|| {
-                Err(CapacityError::Trial {
-                    switch: "?".into(),
-                    mpps: 0.0,
-                    source: SwitchError::Internal("a capacity worker panicked".into()),
-                })
+    in_parallel(kinds.len(), options.threads, |j| {
+        one_switch(factory, kinds[j], scenario, options, warmup, max, progress)
+    })
+    .into_iter()
+    .zip(kinds)
+    .map(|(r, kind)| {
+        r.unwrap_or_else(|| {
+            Err(CapacityError::Trial {
+                switch: kind.name().into(),
+                mpps: 0.0,
+                source: SwitchError::Internal("a capacity worker panicked".into()),
             })
         })
-        .collect()
+    })
+    .collect()
 }
 
 fn one_switch(
@@ -641,7 +659,7 @@ fn one_switch(
     progress: &ProgressBar,
 ) -> Result<SwitchCapacity, CapacityError> {
     let run = |pps: f64, packets: u64| {
-        run_trial(factory, &[kind], scenario, (pps, packets, warmup), progress)
+        run_trial(factory, &[kind], scenario, (pps, packets, warmup, 1), progress)
     };
     let (ndr, pdr, s) = search(options, max, &run)?;
     let at = |rate: Option<f64>| {
@@ -688,7 +706,8 @@ fn one_switch(
 
 /// The common load of a comparison: the highest rate at which every switch of `kinds`
 /// lost nothing, found by one NDR search whose trials run every switch (a trial fails when
-/// one switch loses a packet), and each switch's result there. `None` when even the lowest
+/// one switch loses a packet; the switches of a trial run on `options.threads` threads),
+/// and each switch's result there. `None` when even the lowest
 /// rate lost packets somewhere.
 pub fn common_load(
     factory: &SwitchFactory,
@@ -704,7 +723,13 @@ pub fn common_load(
         .max_mpps
         .map_or_else(|| max_rate_pps(scenario), |m| m * 1e6);
     let run = |pps: f64, packets: u64| {
-        run_trial(factory, kinds, scenario, (pps, packets, warmup), progress)
+        run_trial(
+            factory,
+            kinds,
+            scenario,
+            (pps, packets, warmup, options.threads),
+            progress,
+        )
     };
     let mut s = Search {
         max,
@@ -730,12 +755,12 @@ pub fn common_load(
         .map(|(r, v)| (*r, v.clone())))
 }
 
-/// The options `snich compare` searches its common load with: trials of 20,000 measured
-/// packets after the default warm-up, to 5% precision (the load only has to be one that
-/// every switch carries without loss, not the highest such to 1%).
+/// The options `snich compare` searches its common load with: `snich capacity`'s trials
+/// (100,000 measured packets after the default warm-up, so the common load is below every
+/// switch's NDR as `snich capacity` finds it), to 5% precision (the load only has to be one
+/// that every switch carries without loss, not the highest such to 1%).
 pub fn common_load_options() -> CapacityOptions {
     CapacityOptions {
-        trial_packets: 20_000,
         precision: 0.05,
         ..CapacityOptions::default()
     }
@@ -750,12 +775,16 @@ pub fn attach_common_load(
     factory: &SwitchFactory,
     kinds: &[SwitchKind],
     scenario: &Scenario,
+    threads: usize,
     progress: &ProgressBar,
 ) -> Result<(), CapacityError> {
     if check_scenario(scenario).is_err() {
         return Ok(());
     }
-    let options = common_load_options();
+    let options = CapacityOptions {
+        threads,
+        ..common_load_options()
+    };
     let warmup = warmup_of(&options, scenario);
     if let Some((pps, at)) = common_load(factory, kinds, scenario, &options, progress)? {
         for (r, a) in results.iter_mut().zip(at) {

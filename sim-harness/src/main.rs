@@ -429,6 +429,7 @@ fn run_scenario(
             &runner::build_switch,
             kinds,
             scenario,
+            threads(None),
             &bar,
         )?;
         bar.finish_and_clear();

@@ -111,18 +111,20 @@ fn capacity_rows(results: &[SwitchResult], rows: &mut Vec<(String, Vec<String>)>
             ),
         ]);
     }
-    if let Some(first) = results.iter().find_map(|r| r.at_common_load.as_ref()) {
-        rows.push((
-            format!(
-                "cycles/packet at {} Mpps (no loss)",
-                fmt_f(first.offered_mpps)
+    if results.iter().any(|r| r.at_common_load.is_some()) {
+        let common = |f: &dyn Fn(&crate::report::CommonLoad) -> String| {
+            col(&|r| r.at_common_load.as_ref().map_or_else(|| "-".into(), f))
+        };
+        rows.extend([
+            (
+                "common load Mpps".to_string(),
+                common(&|c| fmt_f(c.offered_mpps)),
             ),
-            col(&|r| {
-                r.at_common_load
-                    .as_ref()
-                    .map_or_else(|| "-".into(), |c| fmt_f(c.host_cpu_cycles_per_packet))
-            }),
-        ));
+            (
+                "  cycles/packet".into(),
+                common(&|c| fmt_f(c.host_cpu_cycles_per_packet)),
+            ),
+        ]);
     }
 }
 
