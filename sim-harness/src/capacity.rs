@@ -659,7 +659,13 @@ fn one_switch(
     progress: &ProgressBar,
 ) -> Result<SwitchCapacity, CapacityError> {
     let run = |pps: f64, packets: u64| {
-        run_trial(factory, &[kind], scenario, (pps, packets, warmup, 1), progress)
+        run_trial(
+            factory,
+            &[kind],
+            scenario,
+            (pps, packets, warmup, 1),
+            progress,
+        )
     };
     let (ndr, pdr, s) = search(options, max, &run)?;
     let at = |rate: Option<f64>| {

@@ -416,6 +416,7 @@ fn run_scenario(
     let start = Instant::now();
     let runs = runner::compare(&runner::build_switch, kinds, scenario, &bar)?;
     bar.finish_and_clear();
+    let mut simulated = bar.position();
     let mut report = Report::of_runs(command, scenario, &runs, 0.0);
     if command == "compare" {
         // Cycles per packet where every switch carries the load without loss.
@@ -433,11 +434,13 @@ fn run_scenario(
             &bar,
         )?;
         bar.finish_and_clear();
+        simulated += bar.position();
+        report.simulator.threads = threads(None);
     }
+    // Every packet offered (warm-ups and the common load's trials included) per second.
     report.simulator.wall_seconds = start.elapsed().as_secs_f64();
-    let offered: u64 = report.results.iter().map(|r| r.offered_packets).sum();
     report.simulator.simulated_packets_per_second =
-        offered as f64 / report.simulator.wall_seconds.max(1e-9);
+        simulated as f64 / report.simulator.wall_seconds.max(1e-9);
     // Created only once there are results: a failed run leaves no empty directory.
     let dir = output_dir(output.out.as_deref(), command)?;
     emit(&report, &dir, output)
