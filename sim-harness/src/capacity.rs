@@ -246,9 +246,13 @@ pub struct SwitchCapacity {
     pub result: SwitchResult,
 }
 
+/// The most packets [`default_warmup`] gives (steep Zipf popularity over many flows would ask
+/// for more than a trial is worth; set `warmup_packets` for those).
+pub const MAX_DEFAULT_WARMUP: u64 = 1_000_000;
+
 /// The default warm-up: enough packets that each of the scenario's initial flows has, with
 /// high probability, been offered twice more after its first packet (its setup done), at
-/// least 1,000. The least popular initial flow of a traffic kind with `n` initial flows and
+/// least 1,000 and at most [`MAX_DEFAULT_WARMUP`]. The least popular initial flow of a traffic kind with `n` initial flows and
 /// share `s` is picked with probability `p = s / (n^z * H(n, z))` (Zipf exponent `z`); after
 /// `2 (ln n + 5) / p` packets it has missed two offers with probability about `e^-5`.
 pub fn default_warmup(scenario: &Scenario) -> u64 {
@@ -270,7 +274,13 @@ pub fn default_warmup(scenario: &Scenario) -> u64 {
         let p = share * detmath::pow(nf, -z) / h;
         most = most.max(2.0 * (detmath::ln(nf) + 5.0) / p);
     }
-    (initial + most.ceil() as u64).max(1_000)
+    // `most` is finite and non-negative (shares and counts are positive); a value past
+    // u64::MAX saturates, as `as` does.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let most = most.ceil() as u64;
+    initial
+        .saturating_add(most)
+        .clamp(1_000, MAX_DEFAULT_WARMUP)
 }
 
 /// The default highest rate, packets per second: where the uplink is full in the busier
@@ -818,6 +828,7 @@ pub fn expected_packets(scenario: &Scenario, options: &CapacityOptions) -> u64 {
 mod tests {
     use super::*;
 
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     fn fake(capacity: f64) -> impl Fn(f64, u64) -> Result<Outcome, CapacityError> {
         move |pps, packets| {
             let lost = if pps <= capacity {
@@ -884,6 +895,26 @@ mod tests {
         assert_eq!((ndr.lo, ndr.hi), (Some(10e6), None));
         assert_eq!(pdr.lo, Some(10e6));
         assert_eq!(s.trials.len(), 2, "one trial per phase");
+    }
+
+    #[test]
+    fn the_default_warmup_covers_the_least_popular_initial_flow() {
+        let s = Scenario::from_toml(
+            "[workload]\nkind = \"inter-vm\"\nflows = { initial = 100, zipf_s = 0.0 }\n",
+            None,
+        )
+        .unwrap();
+        // Uniform over 100 flows: p = 1/100, 2 (ln 100 + 5) / p = 1,921.0 packets, plus the
+        // 100 first packets.
+        assert_eq!(default_warmup(&s), 100 + 1_922);
+        let steep = Scenario::from_toml(
+            "[workload]\nkind = \"inter-vm\"\nflows = { initial = 4000, zipf_s = 10.0 }\n",
+            None,
+        )
+        .unwrap();
+        assert_eq!(default_warmup(&steep), MAX_DEFAULT_WARMUP);
+        let none = Scenario::from_toml("[workload]\nflows = { initial = 0 }\n", None).unwrap();
+        assert_eq!(default_warmup(&none), 1_000);
     }
 
     #[test]
