@@ -79,6 +79,9 @@ pub struct CapacityOptions {
     /// Measured packets of a full-length trial (the first phase's trials are an eighth of
     /// it). Default 100,000.
     pub trial_packets: u64,
+    /// Instead of `trial_packets`: a full-length trial's simulated time, microseconds (its
+    /// measured packets are those offered within it, `duration_us`).
+    pub trial_us: Option<u64>,
     /// Warm-up packets of every trial; `None`: the scenario's `warmup_packets`, or when it
     /// has none, [`default_warmup`].
     pub warmup_packets: Option<u64>,
@@ -99,6 +102,7 @@ impl Default for CapacityOptions {
     fn default() -> Self {
         CapacityOptions {
             trial_packets: 100_000,
+            trial_us: None,
             warmup_packets: None,
             precision: 0.01,
             pdr_loss: 0.005,
@@ -113,6 +117,11 @@ impl CapacityOptions {
     /// Refuses options out of range, naming the option.
     pub fn check(&self) -> Result<(), CapacityError> {
         let bad = |option, what: String| Err(CapacityError::Option { option, what });
+        if let Some(us) = self.trial_us {
+            if us < 8 {
+                return bad("trial-us", format!("{us} is shorter than 8 microseconds"));
+            }
+        }
         if self.trial_packets < 8 {
             return bad(
                 "trial-packets",
@@ -226,8 +235,10 @@ pub struct Capacity {
     pub pdr_loss: f64,
     /// The search's precision.
     pub precision: f64,
-    /// Measured packets of a full-length trial.
+    /// Measured packets of a full-length trial (when it is not given in time).
     pub trial_packets: u64,
+    /// A full-length trial's simulated time, microseconds, when given in time.
+    pub trial_us: Option<u64>,
     /// Warm-up packets of every trial.
     pub warmup_packets: u64,
     /// The rates searched between, Mpps.
@@ -314,19 +325,40 @@ pub fn max_rate_pps(scenario: &Scenario) -> f64 {
     }
 }
 
-/// The scenario of a trial: `scenario` with `warmup_packets` warm-up packets, then `packets`
-/// measured ones, at `pps` evenly spaced. A scenario file with these three keys runs the
-/// same trial.
+/// How long a trial measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrialLength {
+    /// This many measured packets (`packets`).
+    Packets(u64),
+    /// The packets offered in this many simulated microseconds (`duration_us`).
+    Micros(u64),
+}
+
+impl CapacityOptions {
+    /// A trial `1/divisor` of the full length.
+    fn length(&self, divisor: u64) -> TrialLength {
+        match self.trial_us {
+            Some(us) => TrialLength::Micros((us / divisor).max(1)),
+            None => TrialLength::Packets((self.trial_packets / divisor).max(1)),
+        }
+    }
+}
+
+/// The scenario of a trial: `scenario` with `warmup_packets` warm-up packets, then `length`
+/// of measured ones, at `pps` evenly spaced. A scenario file with these keys
+/// (`warmup_packets`, `packets` or `duration_us`, `rate = { pps = ... }`) runs the same trial.
 pub fn trial_scenario(
     scenario: &Scenario,
     pps: f64,
-    packets: u64,
+    length: TrialLength,
     warmup_packets: u64,
 ) -> Result<Scenario, ScenarioError> {
     let mut spec = scenario.spec.clone();
     spec.workload.rate = RateSpec::Pps(pps);
-    spec.packets = Some(packets);
-    spec.duration_us = None;
+    (spec.packets, spec.duration_us) = match length {
+        TrialLength::Packets(n) => (Some(n), None),
+        TrialLength::Micros(us) => (None, Some(us)),
+    };
     spec.warmup_packets = Some(warmup_packets);
     Scenario::try_from(LocatedSpec {
         spec,
@@ -355,7 +387,7 @@ struct Search<'a> {
     trials: Vec<Trial>,
     /// Full-length trials' results by rate.
     kept: Vec<(f64, Vec<SwitchResult>)>,
-    run: &'a dyn Fn(f64, u64) -> Result<Outcome, CapacityError>,
+    run: &'a dyn Fn(f64, TrialLength) -> Result<Outcome, CapacityError>,
 }
 
 impl Search<'_> {
@@ -363,7 +395,7 @@ impl Search<'_> {
         &mut self,
         phase: u8,
         pps: f64,
-        packets: u64,
+        length: TrialLength,
     ) -> Result<(bool, bool, f64), CapacityError> {
         if let Some(t) = self
             .trials
@@ -372,7 +404,7 @@ impl Search<'_> {
         {
             return Ok((t.ndr_pass, t.pdr_pass, t.loss_ratio));
         }
-        let o = (self.run)(pps, packets)?;
+        let o = (self.run)(pps, length)?;
         let loss = o.lost as f64 / o.packets.max(1) as f64;
         let t = Trial {
             phase,
@@ -397,7 +429,7 @@ impl Search<'_> {
     fn phase(
         &mut self,
         phase: u8,
-        packets: u64,
+        length: TrialLength,
         precision: f64,
         criterion: usize,
         start: Bounds,
@@ -428,7 +460,7 @@ impl Search<'_> {
         };
         for r in [start.lo, start.hi].into_iter().flatten() {
             if b.contains_strictly(r) {
-                let res = self.trial(phase, r, packets)?;
+                let res = self.trial(phase, r, length)?;
                 b.note(r, pass_of(res));
             }
         }
@@ -464,7 +496,7 @@ impl Search<'_> {
                     (l + h) / 2.0
                 }
             };
-            let res = self.trial(phase, next, packets)?;
+            let res = self.trial(phase, next, length)?;
             b.note(next, pass_of(res));
         }
     }
@@ -494,7 +526,7 @@ impl Bounds {
 fn search<'a>(
     options: &CapacityOptions,
     max: f64,
-    run: &'a dyn Fn(f64, u64) -> Result<Outcome, CapacityError>,
+    run: &'a dyn Fn(f64, TrialLength) -> Result<Outcome, CapacityError>,
 ) -> Result<(Bounds, Bounds, Search<'a>), CapacityError> {
     let mut s = Search {
         max,
@@ -504,12 +536,12 @@ fn search<'a>(
         kept: Vec::new(),
         run,
     };
-    let short = (options.trial_packets / 8).max(1);
+    let (short, full) = (options.length(8), options.length(1));
     let coarse = (4.0 * options.precision).min(0.5);
     let ndr1 = s.phase(1, short, coarse, 0, Bounds::default())?;
     let pdr1 = s.phase(1, short, coarse, 1, ndr1)?;
-    let ndr = s.phase(2, options.trial_packets, options.precision, 0, ndr1)?;
-    let pdr = s.phase(2, options.trial_packets, options.precision, 1, pdr1)?;
+    let ndr = s.phase(2, full, options.precision, 0, ndr1)?;
+    let pdr = s.phase(2, full, options.precision, 1, pdr1)?;
     Ok((ndr, pdr, s))
 }
 
@@ -568,10 +600,10 @@ fn run_trial(
     factory: &SwitchFactory,
     kinds: &[SwitchKind],
     scenario: &Scenario,
-    (pps, packets, warmup, threads): (f64, u64, u64, usize),
+    (pps, length, warmup, threads): (f64, TrialLength, u64, usize),
     progress: &ProgressBar,
 ) -> Result<Outcome, CapacityError> {
-    let s = trial_scenario(scenario, pps, packets, warmup)?;
+    let s = trial_scenario(scenario, pps, length, warmup)?;
     let measured = in_parallel(kinds.len(), threads, |j| {
         crate::warmup::measure(factory, kinds[j], &s, progress)
     });
@@ -641,7 +673,7 @@ pub fn capacity(
         .map_or_else(|| max_rate_pps(scenario), |m| m * 1e6)
         .max(options.min_mpps * 1e6);
     // Validated once, before any trial.
-    trial_scenario(scenario, max, options.trial_packets, warmup)?;
+    trial_scenario(scenario, max, options.length(1), warmup)?;
     in_parallel(kinds.len(), options.threads, |j| {
         one_switch(factory, kinds[j], scenario, options, warmup, max, progress)
     })
@@ -668,12 +700,12 @@ fn one_switch(
     max: f64,
     progress: &ProgressBar,
 ) -> Result<SwitchCapacity, CapacityError> {
-    let run = |pps: f64, packets: u64| {
+    let run = |pps: f64, length: TrialLength| {
         run_trial(
             factory,
             &[kind],
             scenario,
-            (pps, packets, warmup, 1),
+            (pps, length, warmup, 1),
             progress,
         )
     };
@@ -699,6 +731,7 @@ fn one_switch(
         pdr_loss: options.pdr_loss,
         precision: options.precision,
         trial_packets: options.trial_packets,
+        trial_us: options.trial_us,
         warmup_packets: warmup,
         min_mpps: s.min / 1e6,
         max_mpps: max / 1e6,
@@ -706,7 +739,7 @@ fn one_switch(
     };
     let mut result = match ndr_run {
         Some(r) => r,
-        None => run(ndr.lo.unwrap_or(s.min), options.trial_packets)?
+        None => run(ndr.lo.unwrap_or(s.min), options.length(1))?
             .results
             .into_iter()
             .next()
@@ -738,12 +771,12 @@ pub fn common_load(
     let max = options
         .max_mpps
         .map_or_else(|| max_rate_pps(scenario), |m| m * 1e6);
-    let run = |pps: f64, packets: u64| {
+    let run = |pps: f64, length: TrialLength| {
         run_trial(
             factory,
             kinds,
             scenario,
-            (pps, packets, warmup, options.threads),
+            (pps, length, warmup, options.threads),
             progress,
         )
     };
@@ -755,15 +788,14 @@ pub fn common_load(
         kept: Vec::new(),
         run: &run,
     };
-    let short = (options.trial_packets / 8).max(1);
     let b1 = s.phase(
         1,
-        short,
+        options.length(8),
         (4.0 * options.precision).min(0.5),
         0,
         Bounds::default(),
     )?;
-    let b = s.phase(2, options.trial_packets, options.precision, 0, b1)?;
+    let b = s.phase(2, options.length(1), options.precision, 0, b1)?;
     let Some(lo) = b.lo else { return Ok(None) };
     Ok(s.kept
         .iter()
@@ -820,8 +852,14 @@ pub fn attach_common_load(
 /// twenty short and eight full trials, each with its warm-up twice).
 pub fn expected_packets(scenario: &Scenario, options: &CapacityOptions) -> u64 {
     let w = warmup_of(options, scenario);
-    let short = (options.trial_packets / 8).max(1);
-    20 * (short + 2 * w) + 8 * (options.trial_packets + 2 * w)
+    // A trial in time is guessed at the scenario's own rate.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let full = match (options.trial_us, scenario.workload.mean_pps()) {
+        (Some(us), Some(pps)) => (us as f64 * pps / 1e6) as u64,
+        _ => options.trial_packets,
+    };
+    let short = (full / 8).max(1);
+    20 * (short + 2 * w) + 8 * (full + 2 * w)
 }
 
 #[cfg(test)]
@@ -829,8 +867,11 @@ mod tests {
     use super::*;
 
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    fn fake(capacity: f64) -> impl Fn(f64, u64) -> Result<Outcome, CapacityError> {
-        move |pps, packets| {
+    fn fake(capacity: f64) -> impl Fn(f64, TrialLength) -> Result<Outcome, CapacityError> {
+        move |pps, length| {
+            let TrialLength::Packets(packets) = length else {
+                panic!("trials in packets")
+            };
             let lost = if pps <= capacity {
                 0
             } else {
@@ -870,7 +911,10 @@ mod tests {
     fn a_small_loss_far_above_the_capacity_still_steps_down_geometrically() {
         // Loss 1% at any overload: the carried rate says little, the steps must do.
         let cap = 0.37e6;
-        let f = move |pps: f64, packets: u64| {
+        let f = move |pps: f64, length: TrialLength| {
+            let TrialLength::Packets(packets) = length else {
+                panic!("trials in packets")
+            };
             Ok(Outcome {
                 lost: if pps <= cap { 0 } else { packets / 100 },
                 packets,

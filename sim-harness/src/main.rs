@@ -91,6 +91,10 @@ struct CapacityArgs {
     /// eighth of it).
     #[arg(long, default_value_t = 100_000)]
     trial_packets: u64,
+    /// Instead of --trial-packets: a full-length trial's simulated time in microseconds (its
+    /// measured packets are those offered within it).
+    #[arg(long, conflicts_with = "trial_packets")]
+    trial_us: Option<u64>,
     /// Warm-up packets before every trial (RFC 2544's learning phase); default: the
     /// scenario's `warmup_packets`, else enough to set up its initial flows.
     #[arg(long)]
@@ -450,6 +454,7 @@ fn capacity_command(args: &CapacityArgs) -> Result<(), CommandError> {
     let scenario = load_scenario(args.scenario.as_deref())?;
     let options = CapacityOptions {
         trial_packets: args.trial_packets,
+        trial_us: args.trial_us,
         warmup_packets: args.warmup_packets,
         precision: args.precision,
         pdr_loss: args.pdr_loss,

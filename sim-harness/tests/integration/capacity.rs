@@ -184,6 +184,43 @@ fn capacity_finds_the_one_core_switches_known_ndr_within_its_precision() {
 }
 
 #[test]
+fn trials_can_be_given_in_simulated_time() {
+    let s = small(r#"["linux-bridge"]"#);
+    let o = CapacityOptions {
+        trial_us: Some(4_000),
+        ..options()
+    };
+    let found = capacity::capacity(
+        &one_core,
+        &[SwitchKind::LinuxBridge],
+        &s,
+        &o,
+        &ProgressBar::hidden(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let c = found[0].result.capacity.as_ref().unwrap();
+    assert_eq!(c.trial_us, Some(4_000));
+    let cap = capacity_of(SwitchKind::LinuxBridge, s.host.clock_mhz);
+    // 4 ms at 0.5 Mpps: about 2,000 packets, as in the packet-count test.
+    let slack = cap / (1.0 - QUEUE as f64 / 1_900.0);
+    assert!(
+        c.ndr_mpps * 1e6 >= cap * (1.0 - o.precision) && c.ndr_mpps * 1e6 <= slack,
+        "{} vs {cap}",
+        c.ndr_mpps
+    );
+    for t in &c.trials {
+        let us = if t.phase == 1 { 500.0 } else { 4_000.0 };
+        let expected = t.offered_pps * us / 1e6;
+        assert!(
+            (t.packets as f64 - expected).abs() <= 1.0,
+            "{} packets in {us} us at {} pps",
+            t.packets,
+            t.offered_pps
+        );
+    }
+}
+
+#[test]
 fn the_capacity_table_matches_its_snapshot() {
     let s = small(r#"["snich", "linux-bridge", "ovs", "sriov-veb"]"#);
     let found = capacity::capacity(
