@@ -551,3 +551,42 @@ fn a_one_core_linux_bridge_carries_what_its_core_can_do_at_its_ndr() {
         c.ndr_mpps
     );
 }
+
+#[test]
+fn a_replay_too_short_for_its_warmup_and_a_capture_timed_capacity_are_refused() {
+    let file = crate::support::repo("tests/data/pcapparser_wireshark_samples-test.pcapng");
+    let scenario = |top: &str, timing: &str| {
+        Scenario::from_toml(
+            &format!(
+                "{top}\n[workload]\nkind = \"pcap\"\npcap = {{ file = \"{}\", timing = \"{timing}\" }}\n",
+                file.display()
+            ),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let s = scenario("warmup_packets = 1000000", "rate");
+    let frames = s.workload.replay_stats().unwrap().offered;
+    let e = runner::run_switch(SwitchKind::LinuxBridge, &s).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "linux-bridge: cannot be configured: warmup_packets = 1000000: the workload ends \
+             after {frames} packets, within the warm-up"
+        )
+    );
+    let s = scenario(&format!("warmup_packets = {frames}"), "rate");
+    let e = runner::run_switch(SwitchKind::LinuxBridge, &s).unwrap_err();
+    assert!(e.to_string().contains("no packets left to measure"), "{e}");
+    let s = scenario("", "capture");
+    let e = capacity::capacity(
+        &one_core,
+        &[SwitchKind::LinuxBridge],
+        &s,
+        &options(),
+        &ProgressBar::hidden(),
+    )
+    .err()
+    .expect("refused");
+    assert!(e.to_string().contains("timed by its capture"), "{e}");
+}
