@@ -586,7 +586,6 @@ fn a_replay_too_short_for_its_warmup_and_a_capture_timed_capacity_are_refused() 
         &options(),
         &ProgressBar::hidden(),
     )
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(e.to_string().contains("timed by its capture"), "{e}");
 }
