@@ -86,7 +86,7 @@ pub struct CapacityOptions {
     /// has none, [`default_warmup`].
     pub warmup_packets: Option<u64>,
     /// The search stops when the interval between the highest passing and the lowest failing
-    /// rate is at most this fraction of the failing rate. Default 0.01.
+    /// rate is at most this fraction of the failing rate (0.000001 to 0.5). Default 0.01.
     pub precision: f64,
     /// The loss ratio the PDR allows. Default 0.005 (0.5%).
     pub pdr_loss: f64,
@@ -128,11 +128,12 @@ impl CapacityOptions {
                 format!("{} is fewer than 8 packets", self.trial_packets),
             );
         }
-        if !(self.precision > 0.0 && self.precision <= 0.5) {
+        // Below 1e-6 the bisection would come down to neighbouring floating-point numbers.
+        if !(self.precision >= 1e-6 && self.precision <= 0.5) {
             return bad(
                 "precision",
                 format!(
-                    "{} is not a fraction in (0, 0.5] of the rate",
+                    "{} is not a fraction in [0.000001, 0.5] of the rate",
                     self.precision
                 ),
             );
@@ -969,7 +970,7 @@ mod tests {
         };
         assert_eq!(
             o.check().unwrap_err().to_string(),
-            "--precision: 0 is not a fraction in (0, 0.5] of the rate"
+            "--precision: 0 is not a fraction in [0.000001, 0.5] of the rate"
         );
         let o = CapacityOptions {
             max_mpps: Some(0.0005),

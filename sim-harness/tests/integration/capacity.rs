@@ -420,7 +420,7 @@ fn bad_capacity_options_and_warmups_are_refused_clearly() {
     for (args, needle) in [
         (
             &["--precision", "0"][..],
-            "--precision: 0 is not a fraction in (0, 0.5]",
+            "--precision: 0 is not a fraction in [0.000001, 0.5]",
         ),
         (
             &["--precision", "0.7"][..],
