@@ -239,6 +239,15 @@ fn the_capacity_table_matches_its_snapshot() {
         "{text}"
     );
     golden("capacity_small.txt", &text);
+    let dir = scratch("capacity-plots");
+    let plots = report::plots(&r, &dir).unwrap_or_else(|e| panic!("{e}"));
+    let svg = dir.join("capacity_mpps.svg");
+    assert!(plots.contains(&svg), "{plots:?}");
+    let svg = std::fs::read_to_string(svg).unwrap();
+    assert!(
+        svg.contains("NDR") && svg.contains("PDR"),
+        "the plot's legend"
+    );
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
     for key in ["ndr_mpps", "pdr_mpps", "ndr_gbps", "pdr_gbps", "trials"] {
         assert!(
@@ -499,6 +508,9 @@ fn compares_common_load_is_lossless_for_every_switch() {
     }
     let text = report::report_text(&r);
     assert!(text.contains("common load Mpps"), "{text}");
+    let dir = scratch("common-load-plots");
+    let plots = report::plots(&r, &dir).unwrap_or_else(|e| panic!("{e}"));
+    assert!(plots.contains(&dir.join("host_cpu_cycles_per_packet_common_load.svg")));
 }
 
 #[test]
