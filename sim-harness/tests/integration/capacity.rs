@@ -601,3 +601,50 @@ fn a_replay_too_short_for_its_warmup_and_a_capture_timed_capacity_are_refused() 
     .expect_err("refused");
     assert!(e.to_string().contains("timed by its capture"), "{e}");
 }
+
+#[test]
+fn the_default_warmup_sets_up_every_initial_flow_of_a_capacity_trial() {
+    // No new flows: every flow setup sNICh does is an initial flow's. With the default
+    // warm-up, none is left for the measured packets of any trial.
+    let s = Scenario::from_toml(
+        "switches = [\"snich\"]\n[workload]\nkind = \"inter-vm\"\n\
+         flows = { initial = 64, new_per_second = 0.0, zipf_s = 1.0 }\n",
+        None,
+    )
+    .unwrap();
+    let warmup = capacity::default_warmup(&s);
+    let o = CapacityOptions {
+        trial_packets: 4_000,
+        precision: 0.1,
+        max_mpps: Some(4.0),
+        ..CapacityOptions::default()
+    };
+    let found = capacity::capacity(
+        &runner::build_switch,
+        &[SwitchKind::Snich],
+        &s,
+        &o,
+        &ProgressBar::hidden(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = &found[0].result;
+    assert_eq!(r.capacity.as_ref().unwrap().warmup_packets, warmup);
+    assert_eq!(
+        r.flow_setups, 0,
+        "setups left after a {warmup}-packet warm-up"
+    );
+    // Without a warm-up the same trial sets up the flows.
+    let cold = capacity::trial_scenario(
+        &s,
+        r.capacity.as_ref().unwrap().ndr_mpps * 1e6,
+        capacity::TrialLength::Packets(4_000),
+        0,
+    )
+    .unwrap();
+    assert!(
+        runner::run_switch(SwitchKind::Snich, &cold)
+            .unwrap()
+            .flow_setups
+            >= 60
+    );
+}
