@@ -141,7 +141,7 @@ pub struct ScenarioSpec {
     /// them (see [`crate::warmup`]). Default 0: no warm-up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warmup_packets: Option<u64>,
-    /// The switches `snich run` runs (`snich compare` runs all four).
+    /// The switches `snich run` runs (`snich compare` runs all seven).
     pub switches: Vec<SwitchKind>,
     /// The host's cores, clock, memory and cost profile.
     pub host: HostSpec,
@@ -1059,7 +1059,7 @@ mod tests {
     #[test]
     fn the_builtin_default_is_valid() {
         let s = Scenario::builtin_default().expect("valid");
-        assert_eq!(s.switches.len(), 4);
+        assert_eq!(s.switches.len(), 7);
     }
 
     #[test]

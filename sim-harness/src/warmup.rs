@@ -45,7 +45,13 @@ pub const GAP: SimDuration = SimDuration(1_000_000);
 
 /// `extra` keys that are sizes (of the configuration or a peak), not counts of work: a
 /// measurement keeps the full run's value instead of a difference.
-pub const SIZE_KEYS: &[&str] = &["netfilter_rules", "fdb_rules", "rules_not_enforced"];
+pub const SIZE_KEYS: &[&str] = &[
+    "netfilter_rules",
+    "fdb_rules",
+    "rules_not_enforced",
+    "netfilter_sets",
+    "pmd_cores",
+];
 
 /// A run's measurement.
 #[derive(Debug, Clone)]

@@ -38,7 +38,10 @@ fn cycles_of(kind: SwitchKind) -> u64 {
     match kind {
         SwitchKind::Snich => 1_300,
         SwitchKind::LinuxBridge => 5_200,
-        SwitchKind::Ovs => 2_600,
+        SwitchKind::LinuxBridgeNftset => 3_900,
+        SwitchKind::OvsKernel => 2_600,
+        SwitchKind::OvsDpdk => 2_080,
+        SwitchKind::OvsAfxdp => 2_000,
         SwitchKind::SriovVeb => 1_040,
     }
 }
@@ -93,7 +96,7 @@ impl SwitchUnderTest for OneCore {
 fn small(switches: &str) -> Scenario {
     let text = std::fs::read_to_string(here("data/small_scenario.toml")).expect("scenario");
     let text = text.replace(
-        "switches = [\"snich\", \"linux-bridge\", \"ovs\", \"sriov-veb\"]",
+        "switches = [\"snich\", \"linux-bridge\", \"linux-bridge-nftset\", \"ovs-kernel\", \"ovs-dpdk\", \"ovs-afxdp\", \"sriov-veb\"]",
         &format!("switches = {switches}"),
     );
     Scenario::from_toml(&text, Some(&here("data/small_scenario.toml")))
@@ -112,11 +115,13 @@ fn options() -> CapacityOptions {
 
 #[test]
 fn capacity_finds_the_one_core_switches_known_ndr_within_its_precision() {
-    let s = small(r#"["snich", "linux-bridge", "ovs", "sriov-veb"]"#);
+    let s = small(
+        r#"["snich", "linux-bridge", "linux-bridge-nftset", "ovs-kernel", "ovs-dpdk", "ovs-afxdp", "sriov-veb"]"#,
+    );
     let o = options();
     let found = capacity::capacity(&one_core, &SwitchKind::ALL, &s, &o, &ProgressBar::hidden())
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(found.len(), 4);
+    assert_eq!(found.len(), SwitchKind::ALL.len());
     for (kind, f) in SwitchKind::ALL.iter().zip(&found) {
         let cap = capacity_of(*kind, s.host.clock_mhz);
         let c = f.result.capacity.as_ref().expect("capacity");
@@ -222,7 +227,9 @@ fn trials_can_be_given_in_simulated_time() {
 
 #[test]
 fn the_capacity_table_matches_its_snapshot() {
-    let s = small(r#"["snich", "linux-bridge", "ovs", "sriov-veb"]"#);
+    let s = small(
+        r#"["snich", "linux-bridge", "linux-bridge-nftset", "ovs-kernel", "ovs-dpdk", "ovs-afxdp", "sriov-veb"]"#,
+    );
     let found = capacity::capacity(
         &one_core,
         &SwitchKind::ALL,
@@ -271,7 +278,7 @@ fn warmup_packets_count_in_no_result() {
     let s = Scenario::from_toml(text, None).unwrap();
     let runs = runner::compare(
         &named_factory,
-        &[SwitchKind::Ovs],
+        &[SwitchKind::OvsAfxdp],
         &s,
         &ProgressBar::hidden(),
     )
@@ -282,7 +289,7 @@ fn warmup_packets_count_in_no_result() {
     assert_eq!(
         r.host_cpu_cycles_total(),
         200 * 3000,
-        "the named ovs charges 200 a packet"
+        "the named ovs-afxdp charges 200 a packet"
     );
     assert_eq!(r.latency_ns.len(), r.ledger.delivered);
     // The measured packets start after the warm-up's: its span is theirs.
@@ -290,12 +297,40 @@ fn warmup_packets_count_in_no_result() {
         Scenario::from_toml("packets = 3000\n[workload]\nkind = \"inter-vm\"\n", None).unwrap();
     let p = &runner::compare(
         &named_factory,
-        &[SwitchKind::Ovs],
+        &[SwitchKind::OvsAfxdp],
         &plain,
         &ProgressBar::hidden(),
     )
     .unwrap()[0];
     assert!(r.first_offer > p.first_offer);
+}
+
+#[test]
+fn sizes_in_extra_are_kept_and_busy_polling_counts_only_after_the_warmup() {
+    let base = "packets = 5000\n[workload]\nrate = { pps = 5e5 }\n";
+    let cold = Scenario::from_toml(base, None).unwrap();
+    let warm = Scenario::from_toml(&format!("warmup_packets = 2000\n{base}"), None).unwrap();
+    for kind in [SwitchKind::OvsDpdk, SwitchKind::LinuxBridgeNftset] {
+        let (c, w) = (
+            runner::run_switch(kind, &cold).unwrap_or_else(|e| panic!("{e}")),
+            runner::run_switch(kind, &warm).unwrap_or_else(|e| panic!("{e}")),
+        );
+        for key in sim_harness::warmup::SIZE_KEYS {
+            assert_eq!(c.extra.get(*key), w.extra.get(*key), "{kind:?}: {key}");
+        }
+        if kind == SwitchKind::OvsDpdk {
+            assert!(w.extra["pmd_cores"] > 0);
+            // The PMD polls from the first measured offer on (plus the 1 us gap), not
+            // through the warm-up: its idle cycles are about the measured span's.
+            let span_cycles = w.span().as_secs_f64() * f64::from(warm.host.clock_mhz) * 1e6;
+            let pmd = w.host_cpu_cycles.values().sum::<u64>() as f64;
+            let cores = w.extra["pmd_cores"] as f64;
+            assert!(
+                pmd <= cores * (span_cycles + f64::from(warm.host.clock_mhz) * 2.0),
+                "{pmd} cycles on {cores} PMD cores over {span_cycles} cycles of span"
+            );
+        }
+    }
 }
 
 #[test]
@@ -347,7 +382,7 @@ fn a_plain_run_reproduces_a_capacity_trial_exactly() {
     let text = std::fs::read_to_string(here("data/small_scenario.toml"))
         .unwrap()
         .replace(
-            "switches = [\"snich\", \"linux-bridge\", \"ovs\", \"sriov-veb\"]",
+            "switches = [\"snich\", \"linux-bridge\", \"linux-bridge-nftset\", \"ovs-kernel\", \"ovs-dpdk\", \"ovs-afxdp\", \"sriov-veb\"]",
             "switches = [\"linux-bridge\"]",
         );
     let f = dir.join("s.toml");
@@ -482,7 +517,9 @@ fn bad_capacity_options_and_warmups_are_refused_clearly() {
 
 #[test]
 fn compares_common_load_is_lossless_for_every_switch() {
-    let s = small(r#"["snich", "linux-bridge", "ovs", "sriov-veb"]"#);
+    let s = small(
+        r#"["snich", "linux-bridge", "linux-bridge-nftset", "ovs-kernel", "ovs-dpdk", "ovs-afxdp", "sriov-veb"]"#,
+    );
     let runs = runner::compare(&one_core, &SwitchKind::ALL, &s, &ProgressBar::hidden()).unwrap();
     let mut r = Report::of_runs("compare", &s, &runs, 0.0);
     capacity::attach_common_load(
@@ -521,7 +558,7 @@ fn a_one_core_linux_bridge_carries_what_its_core_can_do_at_its_ndr() {
     let text = std::fs::read_to_string(here("data/small_scenario.toml"))
         .unwrap()
         .replace(
-            "switches = [\"snich\", \"linux-bridge\", \"ovs\", \"sriov-veb\"]",
+            "switches = [\"snich\", \"linux-bridge\", \"linux-bridge-nftset\", \"ovs-kernel\", \"ovs-dpdk\", \"ovs-afxdp\", \"sriov-veb\"]",
             "switches = [\"linux-bridge\"]\n[host]\ncores = 1",
         );
     let s = Scenario::from_toml(&text, Some(&here("data/small_scenario.toml"))).unwrap();
