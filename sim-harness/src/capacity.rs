@@ -839,6 +839,7 @@ pub fn attach_common_load(
         for (r, a) in results.iter_mut().zip(at) {
             r.at_common_load = Some(CommonLoad {
                 offered_mpps: pps / 1e6,
+                offered_pps: pps,
                 host_cpu_cycles_per_packet: a.host_cpu_cycles_per_packet,
                 pcie_bytes_per_packet: a.pcie_bytes_per_packet,
                 packets: a.offered_packets,

@@ -91,6 +91,9 @@ pub struct SwitchResult {
 pub struct CommonLoad {
     /// The offered rate, Mpps (the same for every switch).
     pub offered_mpps: f64,
+    /// The offered rate, packets per second, exactly as a scenario's `rate = { pps = ... }`
+    /// reproduces the trial (with `warmup_packets` and `packets` below).
+    pub offered_pps: f64,
     /// Host CPU cycles per delivered packet there.
     pub host_cpu_cycles_per_packet: f64,
     /// PCIe bytes per delivered packet there.
