@@ -22,8 +22,8 @@
 //! Conservation holds for every packet: both runs are drained and balanced (each checks
 //! `offered = delivered + dropped`, warm-up packets included), and so is their difference,
 //! which must have offered exactly the measured packets. Work a switch does on its own in
-//! the gap (Open vSwitch's periodic revalidation, a round at most) counts in the
-//! measurement.
+//! the gap (Open vSwitch's periodic revalidation, a round at most; ovs-dpdk's PMD polling
+//! for the gap's length) counts in the measurement.
 //!
 //! Two kinds of number are not differences: `table_occupancy_peak` and the `extra` keys that
 //! are sizes rather than counts ([`SIZE_KEYS`] and every key ending in `_peak`) are the full
