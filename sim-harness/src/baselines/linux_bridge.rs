@@ -389,14 +389,15 @@ mod tests {
         assert!(fast_max < 5_000, "{fast_max}");
     }
 
-    #[test]
-    fn drop_rules_drop_and_walked_rules_cost() {
-        // 10 rules that never match, one that drops port 53, then the rest is accepted.
-        let mut rules: Vec<Rule> = (0..10u8)
+    /// `n` accepting rules on UDP sources 10.99.x.y that the tests' frames never match, then
+    /// a rule that drops UDP to port 53.
+    fn never_matching_then_drop_53(n: u16) -> Vec<Rule> {
+        let mut rules: Vec<Rule> = (0..n)
             .map(|i| {
+                let [a, b] = i.to_be_bytes();
                 let m = MatchBuilder::new()
                     .udp()
-                    .nw_src(std::net::Ipv4Addr::new(10, 99, 0, i), 32)
+                    .nw_src(std::net::Ipv4Addr::new(10, 99, a, b), 32)
                     .build()
                     .expect("match");
                 Rule::new(200, m, vec![Action::Normal])
@@ -404,8 +405,11 @@ mod tests {
             .collect();
         let m = MatchBuilder::new().udp().tp_dst(53).build().expect("match");
         rules.push(Rule::new(100, m, Vec::new()));
-        let ctx = context(2, 0, 1, rules);
-        let mut b = bridge(&ctx);
+        rules
+    }
+
+    /// VM 0 sends one UDP frame to VM 1's port 53, then 100 us later one to port 80.
+    fn offer_to_ports_53_and_80(b: &mut LinuxBridge, ctx: &SwitchContext) {
         for (i, dport) in [53u16, 80].into_iter().enumerate() {
             let frame = crate::baselines::testing::udp_frame_ports(
                 &ctx.topology,
@@ -422,6 +426,14 @@ mod tests {
             })
             .expect("offer");
         }
+    }
+
+    #[test]
+    fn drop_rules_drop_and_walked_rules_cost() {
+        // 10 rules that never match, one that drops port 53, then the rest is accepted.
+        let ctx = context(2, 0, 1, never_matching_then_drop_53(10));
+        let mut b = bridge(&ctx);
+        offer_to_ports_53_and_80(&mut b, &ctx);
         let run = b.finish().expect("finish");
         assert_eq!(run.ledger.dropped.get(&DropReason::RuleDrop), Some(&1));
         assert_eq!(run.ledger.delivered, 1);
@@ -438,38 +450,8 @@ mod tests {
     fn in_sets_the_walk_is_one_probe_per_match_shape_with_the_same_verdicts() {
         // 1,000 rules of one shape (udp, nw_src/32) that never match, and one of another
         // shape (udp, tp_dst) that drops port 53: two sets.
-        let mut rules: Vec<Rule> = (0..1_000u16)
-            .map(|i| {
-                let [a, b] = i.to_be_bytes();
-                let m = MatchBuilder::new()
-                    .udp()
-                    .nw_src(std::net::Ipv4Addr::new(10, 99, a, b), 32)
-                    .build()
-                    .expect("match");
-                Rule::new(200, m, vec![Action::Normal])
-            })
-            .collect();
-        let m = MatchBuilder::new().udp().tp_dst(53).build().expect("match");
-        rules.push(Rule::new(100, m, Vec::new()));
-        let ctx = context(2, 0, 1, rules);
-        let run = |b: &mut LinuxBridge| {
-            for (i, dport) in [53u16, 80].into_iter().enumerate() {
-                let frame = crate::baselines::testing::udp_frame_ports(
-                    &ctx.topology,
-                    Endpoint::Vm(VmIndex(0)),
-                    Endpoint::Vm(VmIndex(1)),
-                    1000,
-                    dport,
-                    60,
-                );
-                b.offer(OfferedPacket {
-                    at: SimTime(i as u64 * 100_000_000),
-                    from: Endpoint::Vm(VmIndex(0)),
-                    frame,
-                })
-                .expect("offer");
-            }
-        };
+        let ctx = context(2, 0, 1, never_matching_then_drop_53(1_000));
+        let run = |b: &mut LinuxBridge| offer_to_ports_53_and_80(b, &ctx);
         let mut sets = LinuxBridge::with_sets(&ctx).expect("bridge");
         run(&mut sets);
         let sets = Box::new(sets).finish().expect("finish");
