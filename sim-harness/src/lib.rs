@@ -33,6 +33,10 @@
 //!   under test.
 //! - [`baselines`]: the switches sNICh is compared with: the Linux bridge, Open vSwitch and an
 //!   SR-IOV NIC's embedded bridge, with the same packets, wire and PCIe models.
+//! - [`warmup`]: RFC 2544's learning phase (`warmup_packets`): packets offered before
+//!   measurement starts, taken out of every result.
+//! - [`capacity`]: `snich capacity`: each switch's no-drop and partial-drop rates, found by
+//!   searching the offered load (RFC 2544, MLRsearch); the common load of `snich compare`.
 //! - [`runner`]: the switch factory, runs with conservation checked, comparisons, and
 //!   sweeps over any scenario key in parallel with results independent of the thread count.
 //! - [`report`]: what the runs measured: the JSON report, the side-by-side table, CSV, SVG
@@ -60,6 +64,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod baselines;
+pub mod capacity;
 pub mod capture;
 pub mod frames;
 pub mod host_cpu;
@@ -71,4 +76,5 @@ pub mod scenario;
 pub mod scenario_path;
 pub mod snich_switch;
 pub mod switch;
+pub mod warmup;
 pub mod workload;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use flow_setup::ruleset::{RuleSet, RulesFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 use nic_abi::key::PortNo;
+use sim_harness::capacity::{self, CapacityError, CapacityOptions};
 use sim_harness::report::{self, Report};
 use sim_harness::rules_cli::{self, LintOutcome, PacketsFormat, RulesCliError};
 use sim_harness::runner::{self, RunError, Vary};
@@ -36,6 +37,9 @@ enum Command {
     /// Run every switch (snich, linux-bridge, linux-bridge-nftset, ovs-kernel, ovs-dpdk,
     /// ovs-afxdp, sriov-veb) on the same workload.
     Compare(RunArgs),
+    /// Each of a scenario's switches' no-drop rate (NDR) and partial-drop rate (PDR), found by
+    /// searching the offered load (RFC 2544, MLRsearch) with trials after a warm-up.
+    Capacity(CapacityArgs),
     /// Run a scenario's switches at every value of one key (in parallel); one curve per
     /// switch, CSV and plots.
     Sweep(SweepArgs),
@@ -75,6 +79,45 @@ struct OutputArgs {
 struct RunArgs {
     /// The scenario file (TOML); default: the built-in default scenario.
     scenario: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct CapacityArgs {
+    /// The scenario file (TOML); default: the built-in default scenario. Its `switches` are
+    /// searched; its rate, `packets` and `duration_us` are replaced by each trial's.
+    scenario: Option<PathBuf>,
+    /// Measured packets of a full-length trial (the first phase's short trials are an
+    /// eighth of it).
+    #[arg(long, default_value_t = 100_000)]
+    trial_packets: u64,
+    /// Instead of --trial-packets: a full-length trial's simulated time in microseconds (its
+    /// measured packets are those offered within it).
+    #[arg(long, conflicts_with = "trial_packets")]
+    trial_us: Option<u64>,
+    /// Warm-up packets before every trial (RFC 2544's learning phase); default: the
+    /// scenario's `warmup_packets`, else enough to set up its initial flows.
+    #[arg(long)]
+    warmup_packets: Option<u64>,
+    /// Stop when the interval between the highest passing and the lowest failing rate is at
+    /// most this fraction of the failing rate.
+    #[arg(long, default_value_t = 0.01)]
+    precision: f64,
+    /// The loss ratio the partial-drop rate allows (0.005: 0.5%).
+    #[arg(long, default_value_t = 0.005)]
+    pdr_loss: f64,
+    /// The highest rate tried, Mpps; default: where the uplink is full in its busier
+    /// direction.
+    #[arg(long)]
+    max_mpps: Option<f64>,
+    /// The lowest rate tried, Mpps (a switch losing packets here has an NDR of 0).
+    #[arg(long, default_value_t = 0.001)]
+    min_mpps: f64,
+    /// Worker threads (one switch's search each; results do not depend on it); default: the
+    /// machine's cores.
+    #[arg(long)]
+    threads: Option<usize>,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -242,6 +285,7 @@ fn main() -> ExitCode {
         Command::Cosim(args) => cosim(&args),
         Command::Run(args) => finish("run", run_command("run", &args, false)),
         Command::Compare(args) => finish("compare", run_command("compare", &args, true)),
+        Command::Capacity(args) => finish("capacity", capacity_command(&args)),
         Command::Sweep(args) => finish("sweep", sweep_command(&args)),
         Command::Replay(args) => finish("replay", replay_command(&args)),
         Command::Paper(args) => finish("paper", paper_command(&args)),
@@ -262,6 +306,16 @@ enum CommandError {
     Input(String),
     #[error("{0}")]
     Output(String),
+}
+
+impl From<CapacityError> for CommandError {
+    fn from(e: CapacityError) -> Self {
+        match e {
+            CapacityError::Scenario(s) => CommandError::Scenario(s),
+            CapacityError::Option { .. } => CommandError::Input(e.to_string()),
+            CapacityError::Trial { .. } => CommandError::Output(e.to_string()),
+        }
+    }
 }
 
 impl From<RunError> for CommandError {
@@ -390,15 +444,65 @@ fn run_scenario(
     let bar = progress(output.quiet, total);
     let start = Instant::now();
     let runs = runner::compare(&runner::build_switch, kinds, scenario, &bar)?;
-    let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    let mut simulated = bar.position();
+    let mut report = Report::of_runs(command, scenario, &runs, 0.0);
+    if command == "compare" {
+        // Cycles per packet where every switch carries the load without loss.
+        let options = capacity::common_load_options();
+        let bar = progress(
+            output.quiet,
+            capacity::expected_packets(scenario, &options) * kinds.len() as u64,
+        );
+        capacity::attach_common_load(
+            &mut report.results,
+            &runner::build_switch,
+            kinds,
+            scenario,
+            threads(None),
+            &bar,
+        )?;
+        bar.finish_and_clear();
+        simulated += bar.position();
+        report.simulator.threads = threads(None);
+    }
+    // Every packet offered (warm-ups and the common load's trials included) per second.
+    report.simulator.wall_seconds = start.elapsed().as_secs_f64();
+    report.simulator.simulated_packets_per_second =
+        simulated as f64 / report.simulator.wall_seconds.max(1e-9);
     // Created only once there are results: a failed run leaves no empty directory.
     let dir = output_dir(output.out.as_deref(), command)?;
-    emit(
-        &Report::of_runs(command, scenario, &runs, wall),
-        &dir,
-        output,
-    )
+    emit(&report, &dir, output)
+}
+
+fn capacity_command(args: &CapacityArgs) -> Result<(), CommandError> {
+    let scenario = load_scenario(args.scenario.as_deref())?;
+    let options = CapacityOptions {
+        trial_packets: args.trial_packets,
+        trial_us: args.trial_us,
+        warmup_packets: args.warmup_packets,
+        precision: args.precision,
+        pdr_loss: args.pdr_loss,
+        max_mpps: args.max_mpps,
+        min_mpps: args.min_mpps,
+        threads: threads(args.threads),
+    };
+    options.check()?;
+    let kinds = scenario.switches.clone();
+    let bar = progress(
+        args.output.quiet,
+        capacity::expected_packets(&scenario, &options) * kinds.len() as u64,
+    );
+    let start = Instant::now();
+    let found = capacity::capacity(&runner::build_switch, &kinds, &scenario, &options, &bar)?;
+    let wall = start.elapsed().as_secs_f64();
+    let simulated = bar.position();
+    bar.finish_and_clear();
+    let results = found.into_iter().map(|c| c.result).collect();
+    let mut report = Report::of_results("capacity", &scenario, results, wall, options.threads);
+    report.simulator.simulated_packets_per_second = simulated as f64 / wall.max(1e-9);
+    let dir = output_dir(args.output.out.as_deref(), "capacity")?;
+    emit(&report, &dir, &args.output)
 }
 
 fn run_command(command: &str, args: &RunArgs, all: bool) -> Result<(), CommandError> {

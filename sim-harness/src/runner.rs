@@ -31,7 +31,8 @@ use indicatif::ProgressBar;
 
 use crate::scenario::{Scenario, ScenarioDocument, ScenarioError};
 use crate::switch::{
-    ConservationViolation, SwitchContext, SwitchError, SwitchKind, SwitchRun, SwitchUnderTest,
+    ConservationViolation, OfferedPacket, SwitchContext, SwitchError, SwitchKind, SwitchRun,
+    SwitchUnderTest,
 };
 
 /// Builds the switch of a kind from a context.
@@ -119,12 +120,21 @@ fn run_one(
     scenario: &Scenario,
     progress: &ProgressBar,
 ) -> Result<SwitchRun, SwitchError> {
+    crate::warmup::measure(factory, kind, scenario, progress).map(|m| m.run)
+}
+
+/// Builds `kind` and offers it `packets` (in time order), then finishes it and checks
+/// conservation: the one place a switch is run (warm-ups and measurements included).
+pub(crate) fn offer_all(
+    factory: &SwitchFactory,
+    kind: SwitchKind,
+    scenario: &Scenario,
+    packets: impl Iterator<Item = OfferedPacket>,
+    progress: &ProgressBar,
+) -> Result<SwitchRun, SwitchError> {
     let mut switch = factory(kind, &scenario.context())?;
     let mut offered = 0u64;
-    for packet in scenario
-        .workload
-        .packets(&scenario.topology, scenario.seed, scenario.limit)
-    {
+    for packet in packets {
         switch.offer(packet)?;
         offered += 1;
         if offered % PROGRESS_STEP == 0 {
@@ -165,9 +175,13 @@ pub fn compare(
         .collect()
 }
 
-/// Packets a scenario offers (exact for a packet count; for a duration, counted by
-/// generating the stream once).
+/// Packets a scenario offers each switch (exact for a packet count; for a duration, counted
+/// by generating the stream once), its warm-up counted twice ([`crate::warmup`]).
 pub fn packets_offered(scenario: &Scenario) -> u64 {
+    crate::warmup::offered_per_switch(scenario, measured_packets(scenario))
+}
+
+fn measured_packets(scenario: &Scenario) -> u64 {
     match scenario.limit {
         crate::scenario::Limit::Packets(n) => match scenario.workload.replay_stats() {
             Some(s) => n.min(s.offered),

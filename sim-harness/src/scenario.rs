@@ -135,6 +135,12 @@ pub struct ScenarioSpec {
     pub packets: Option<u64>,
     /// Simulated time to offer packets for, in microseconds (instead of `packets`).
     pub duration_us: Option<u64>,
+    /// RFC 2544's learning phase: packets of the workload offered before measurement starts
+    /// (the first this many of the stream). They count in no result; the measured packets
+    /// (`packets` or `duration_us`) follow once the switch has finished with the last of
+    /// them (see [`crate::warmup`]). Default 0: no warm-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup_packets: Option<u64>,
     /// The switches `snich run` runs (`snich compare` runs all seven).
     pub switches: Vec<SwitchKind>,
     /// The host's cores, clock, memory and cost profile.
@@ -167,6 +173,7 @@ impl Default for ScenarioSpec {
             seed: 1,
             packets: None,
             duration_us: None,
+            warmup_packets: None,
             switches: SwitchKind::ALL.to_vec(),
             host: HostSpec::default(),
             card: toml::Table::new(),
@@ -322,6 +329,8 @@ pub struct Scenario {
     pub seed: u64,
     /// When to stop offering packets.
     pub limit: Limit,
+    /// Packets offered before measurement starts, counted in no result (`warmup_packets`).
+    pub warmup_packets: u64,
     /// The switches `snich run` runs, in report order, each once.
     pub switches: Vec<SwitchKind>,
     /// The host.
@@ -920,6 +929,16 @@ impl TryFrom<LocatedSpec> for Scenario {
             (None, Some(us)) => Limit::Duration(SimDuration::from_us(us)),
             (None, None) => Limit::Packets(100_000),
         };
+        let warmup_packets = spec.warmup_packets.unwrap_or(0);
+        if warmup_packets as f64 > MAX_PACKETS {
+            return Err(key_err(
+                f,
+                "warmup_packets",
+                format!(
+                    "{warmup_packets} is more than the {MAX_PACKETS:.0e} packets a run may offer"
+                ),
+            ));
+        }
         if spec.switches.is_empty() {
             return Err(key_err(f, "switches", "name at least one switch"));
         }
@@ -1007,6 +1026,7 @@ impl TryFrom<LocatedSpec> for Scenario {
             file,
             seed: spec.seed,
             limit,
+            warmup_packets,
             switches,
             host,
             profile,

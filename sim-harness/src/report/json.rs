@@ -72,6 +72,36 @@ pub struct SwitchResult {
     pub table_occupancy_peak: u64,
     /// Switch-specific counters.
     pub extra: BTreeMap<String, u64>,
+    /// Frame bytes (without FCS) of the measured packets offered (capacity trials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_bytes: Option<u64>,
+    /// The switch's NDR and PDR and the search's trials (`snich capacity`); the rest of the
+    /// result is the full-length trial at the NDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::capacity::Capacity>,
+    /// The switch at the comparison's common load, a rate every switch carried without loss
+    /// (`snich compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_common_load: Option<CommonLoad>,
+}
+
+/// A switch at the common load of a comparison: the highest offered rate at which every
+/// switch lost nothing (one NDR search over all of them, [`crate::capacity::common_load`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommonLoad {
+    /// The offered rate, Mpps (the same for every switch).
+    pub offered_mpps: f64,
+    /// The offered rate, packets per second, exactly as a scenario's `rate = { pps = ... }`
+    /// reproduces the trial (with `warmup_packets` and `packets` below).
+    pub offered_pps: f64,
+    /// Host CPU cycles per delivered packet there.
+    pub host_cpu_cycles_per_packet: f64,
+    /// PCIe bytes per delivered packet there.
+    pub pcie_bytes_per_packet: f64,
+    /// Measured packets of the trial.
+    pub packets: u64,
+    /// Its warm-up packets.
+    pub warmup_packets: u64,
 }
 
 /// `n / d`, 0 when `d` is 0.
@@ -118,6 +148,9 @@ impl SwitchResult {
             flow_setups_per_second: per(run.flow_setups as f64, span_s),
             table_occupancy_peak: run.table_occupancy_peak,
             extra: run.extra.clone(),
+            offered_bytes: None,
+            capacity: None,
+            at_common_load: None,
         }
     }
 
@@ -229,6 +262,17 @@ impl Report {
             threads,
             Some(sweep),
         ))
+    }
+
+    /// The report of `results` (each already a [`SwitchResult`]) of `scenario` by `command`.
+    pub fn of_results(
+        command: &str,
+        scenario: &Scenario,
+        results: Vec<SwitchResult>,
+        wall_seconds: f64,
+        threads: usize,
+    ) -> Report {
+        Report::new(command, scenario, results, wall_seconds, threads, None)
     }
 
     fn new(

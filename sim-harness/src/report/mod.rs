@@ -39,7 +39,8 @@ pub mod table;
 
 pub use csv::{csv, CSV_COLUMNS};
 pub use json::{
-    value_json, value_label, Latency, Report, Simulator, SweepInfo, SwitchResult, REPORT_VERSION,
+    value_json, value_label, CommonLoad, Latency, Report, Simulator, SweepInfo, SwitchResult,
+    REPORT_VERSION,
 };
 pub use paper::{paper_json, paper_markdown};
 pub use plots::plots;

@@ -286,6 +286,67 @@ fn line_chart(
     write_file(path, &svg)
 }
 
+/// `snich capacity`'s NDR and PDR per switch, and `compare`'s cycles per packet at the
+/// common load, when the report has them.
+fn capacity_plots(
+    report: &Report,
+    dir: &Path,
+    switches: &[String],
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut written = Vec::new();
+    if report.results.iter().any(|r| r.capacity.is_some()) {
+        let of = |get: fn(&crate::capacity::Capacity) -> f64| {
+            report
+                .results
+                .iter()
+                .map(|r| r.capacity.as_ref().map_or(0.0, get))
+                .collect()
+        };
+        let path = dir.join("capacity_mpps.svg");
+        bar_chart(
+            &path,
+            "Capacity: no-drop and partial-drop rates",
+            "Mpps",
+            switches,
+            &[
+                ("NDR".to_string(), of(|c| c.ndr_mpps)),
+                ("PDR".to_string(), of(|c| c.pdr_mpps)),
+            ],
+            true,
+        )?;
+        written.push(path);
+    }
+    if let Some(first) = report
+        .results
+        .iter()
+        .find_map(|r| r.at_common_load.as_ref())
+    {
+        let path = dir.join("host_cpu_cycles_per_packet_common_load.svg");
+        let values = report
+            .results
+            .iter()
+            .map(|r| {
+                r.at_common_load
+                    .as_ref()
+                    .map_or(0.0, |c| c.host_cpu_cycles_per_packet)
+            })
+            .collect();
+        bar_chart(
+            &path,
+            &format!(
+                "Host CPU per packet at {} Mpps, no loss",
+                fmt_f(first.offered_mpps)
+            ),
+            "cycles/packet",
+            switches,
+            &[("cycles/packet".to_string(), values)],
+            false,
+        )?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// Writes the plots of `report` into `dir`; returns their paths. A comparison gets bar
 /// charts (one bar per switch; latency percentiles and drop reasons grouped); a sweep gets
 /// one curve per switch over numeric values, grouped bars over other values.
@@ -357,6 +418,7 @@ pub fn plots(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
                 true,
             )?;
             written.push(path);
+            written.extend(capacity_plots(report, dir, &switches)?);
         }
         Some(s) => {
             let mut switches: Vec<String> = Vec::new();

@@ -78,7 +78,54 @@ fn rows(results: &[SwitchResult]) -> Vec<(String, Vec<String>)> {
             col(&|r| r.table_occupancy_peak.to_string()),
         ),
     ]);
+    capacity_rows(results, &mut rows);
     rows
+}
+
+/// The rows of `snich capacity` and of `compare`'s common load, when the results have them.
+fn capacity_rows(results: &[SwitchResult], rows: &mut Vec<(String, Vec<String>)>) {
+    let col = |f: &dyn Fn(&SwitchResult) -> String| results.iter().map(f).collect::<Vec<_>>();
+    if let Some(first) = results.iter().find_map(|r| r.capacity.as_ref()) {
+        let cap = |f: &dyn Fn(&crate::capacity::Capacity) -> String| {
+            col(&|r| r.capacity.as_ref().map_or_else(|| "-".into(), f))
+        };
+        let pdr = format!("{}%", first.pdr_loss * 100.0);
+        rows.extend([
+            ("NDR Mpps".to_string(), cap(&|c| fmt_f(c.ndr_mpps))),
+            ("NDR Gb/s".into(), cap(&|c| fmt_f(c.ndr_gbps))),
+            (
+                format!("PDR ({pdr} loss) Mpps"),
+                cap(&|c| fmt_f(c.pdr_mpps)),
+            ),
+            (
+                format!("PDR ({pdr} loss) Gb/s"),
+                cap(&|c| fmt_f(c.pdr_gbps)),
+            ),
+            (
+                "NDR failed at Mpps".into(),
+                cap(&|c| c.ndr_failed_mpps.map_or_else(|| "-".into(), fmt_f)),
+            ),
+            (
+                "capacity trials".into(),
+                cap(&|c| c.trials.len().to_string()),
+            ),
+        ]);
+    }
+    if results.iter().any(|r| r.at_common_load.is_some()) {
+        let common = |f: &dyn Fn(&crate::report::CommonLoad) -> String| {
+            col(&|r| r.at_common_load.as_ref().map_or_else(|| "-".into(), f))
+        };
+        rows.extend([
+            (
+                "common load Mpps".to_string(),
+                common(&|c| fmt_f(c.offered_mpps)),
+            ),
+            (
+                "  cycles/packet".into(),
+                common(&|c| fmt_f(c.host_cpu_cycles_per_packet)),
+            ),
+        ]);
+    }
 }
 
 /// The side-by-side table of `results` (one column per switch), as text.

@@ -2,6 +2,7 @@
 //! scenarios, workloads and the bytes of their frames, runs and reports, and the calibration
 //! of the baselines against measured switches.
 mod calibration;
+mod capacity;
 mod capture;
 mod cli;
 mod cli_sim;

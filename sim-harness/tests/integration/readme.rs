@@ -21,7 +21,18 @@ fn readme_shows_the_table_of_the_default_compare() {
         &ProgressBar::hidden(),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let table = report::report_text(&Report::of_runs("compare", &scenario, &runs, 0.0));
+    let mut report = Report::of_runs("compare", &scenario, &runs, 0.0);
+    // `compare` adds each switch's cycles per packet at the common load.
+    sim_harness::capacity::attach_common_load(
+        &mut report.results,
+        &runner::build_switch,
+        &SwitchKind::ALL,
+        &scenario,
+        2,
+        &ProgressBar::hidden(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let table = report::report_text(&report);
 
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let readme = std::fs::read_to_string(&path).expect("README.md");
