@@ -142,6 +142,26 @@ pub trait FlowTableDevice {
     fn occupancy(&self) -> u64;
 }
 
+/// One entry of the table as a slot scan finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotEntry {
+    /// The entry's key.
+    pub key: FlowKey,
+    /// Its action.
+    pub action: Action,
+    /// Its counters.
+    pub stats: EntryStats,
+}
+
+/// A flow table whose slots can be read one by one (the management port's `READ_SLOT`):
+/// what a restarted agent rebuilds its state from. Slots run from 0 to
+/// [`FlowTableDevice::capacity`]` - 1`.
+pub trait FlowTableScan: FlowTableDevice {
+    /// The entry in `slot`, or `None` when the slot is empty. A slot beyond the table is a
+    /// [`FlowTableError::DeviceFault`] (the caller asked for what the device does not have).
+    fn read_slot(&mut self, slot: u64) -> Result<Option<SlotEntry>, FlowTableError>;
+}
+
 /// What a finished management command reported, in the terms of [`FlowTableDevice`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MgmtOutcome {
@@ -177,9 +197,13 @@ pub fn mgmt_outcome(
             occupancy,
             capacity,
         }),
-        (MgmtCommand::Delete | MgmtCommand::Lookup | MgmtCommand::ReadCounters, S::NotFound) => {
-            Ok(MgmtOutcome::NotFound)
-        }
+        (
+            MgmtCommand::Delete
+            | MgmtCommand::Lookup
+            | MgmtCommand::ReadCounters
+            | MgmtCommand::ReadSlot,
+            S::NotFound,
+        ) => Ok(MgmtOutcome::NotFound),
         (cmd, status) => Err(FlowTableError::DeviceFault(format!(
             "management command {} ended with status {}, which a correct device never gives \
              for it",
@@ -230,6 +254,8 @@ mod tests {
         assert_eq!(out(C::Delete, S::NotFound), Ok(MgmtOutcome::NotFound));
         assert_eq!(out(C::Lookup, S::Ok), Ok(MgmtOutcome::Done));
         assert_eq!(out(C::ReadCounters, S::NotFound), Ok(MgmtOutcome::NotFound));
+        assert_eq!(out(C::ReadSlot, S::NotFound), Ok(MgmtOutcome::NotFound));
+        assert_eq!(out(C::ReadSlot, S::Ok), Ok(MgmtOutcome::Done));
         assert_eq!(
             out(C::Delete, S::Busy),
             Err(FlowTableError::Busy { polls: 3 })

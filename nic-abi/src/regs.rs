@@ -441,6 +441,15 @@ pub mod miss_queue {
 
     /// `CONTROL` bit: enabled.
     pub const CONTROL_ENABLE: u32 = 1;
+    /// `CONTROL` bit, write-trigger (reads as 0): replay the held packets. Written with
+    /// `CONTROL_ENABLE` by a restarted agent's driver once it has set `CONSUMER` to
+    /// `PRODUCER` (discarding the records it never read) and the release ring is drained:
+    /// the card writes a fresh miss record, under the same handle, for every held packet
+    /// whose record has landed, in handle (arrival) order. A packet whose record does not
+    /// fit in the ring is dropped (`agent_restart`), with the packets waiting behind it.
+    /// Records still being written when the bit is written land as usual and are not
+    /// replayed. So the new agent hears of every held packet exactly once.
+    pub const CONTROL_REPLAY: u32 = 1 << 1;
 
     /// The block's own registers.
     pub const REGISTERS: &[Register] = &[
@@ -474,7 +483,12 @@ pub mod miss_queue {
             Access::WriteTrigger,
             "miss ring consumer index (host)",
         ),
-        reg("CONTROL", CONTROL, Access::ReadWrite, "bit 0: enable"),
+        reg(
+            "CONTROL",
+            CONTROL,
+            Access::ReadWrite,
+            "bit 0: enable; bit 1: replay held packets (write-trigger)",
+        ),
         reg(
             "RELEASE_BASE_LO",
             RELEASE_BASE_LO,

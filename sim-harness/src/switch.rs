@@ -150,6 +150,9 @@ pub enum DropReason {
     MissQueueFull,
     /// The MAC-table destination is the port the frame came in on, or nowhere it may go.
     NoEgress,
+    /// Held on the card for an agent that crashed, and found no room in the miss ring when
+    /// the restarted agent asked for the held packets again (sNICh card).
+    AgentRestart,
     /// No rule matched (OpenFlow 1.3 table-miss drop).
     NoMatch,
     /// The receiving ring had no free buffer.
@@ -177,8 +180,9 @@ pub struct UnknownDropReason(pub String);
 
 impl DropReason {
     /// Every reason, in the order of their names.
-    pub const ALL: [DropReason; 15] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::AgentDrop,
+        DropReason::AgentRestart,
         DropReason::BadDescriptor,
         DropReason::DmaFault,
         DropReason::Malformed,
@@ -199,6 +203,7 @@ impl DropReason {
     pub fn name(self) -> &'static str {
         match self {
             DropReason::AgentDrop => "agent_drop",
+            DropReason::AgentRestart => "agent_restart",
             DropReason::BadDescriptor => "bad_descriptor",
             DropReason::DmaFault => "dma_fault",
             DropReason::Malformed => "malformed",
@@ -260,6 +265,7 @@ impl From<nic_model::counters::DropReason> for DropReason {
             Card::Malformed => DropReason::Malformed,
             Card::DmaFault => DropReason::DmaFault,
             Card::NoSuchPort => DropReason::NoSuchPort,
+            Card::AgentRestart => DropReason::AgentRestart,
         }
     }
 }

@@ -56,6 +56,8 @@ pub(super) enum Event {
     ReleaseDoorbell,
     /// Release commands read from the release ring are on the card.
     ReleasesFetched { first: RingIndex, count: u16 },
+    /// The driver asked for the held packets' records again (`CONTROL_REPLAY`).
+    ReplayHeld,
     /// An interrupt moderation timer expired.
     IrqTimer { vector: IrqVector, generation: u32 },
 }

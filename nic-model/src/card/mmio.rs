@@ -454,6 +454,11 @@ impl<H: HostBus> Card<H> {
                 let enable = value & mq::CONTROL_ENABLE != 0;
                 let was = r.miss_control & mq::CONTROL_ENABLE != 0;
                 r.miss_control = value & mq::CONTROL_ENABLE;
+                if enable && was && value & mq::CONTROL_REPLAY != 0 {
+                    let now = self.now();
+                    self.schedule(now, Event::ReplayHeld);
+                    return;
+                }
                 if enable && !was {
                     let setup = MissQueueSetup {
                         vm: VmId(0),

@@ -126,6 +126,8 @@ pub struct Card<H: HostBus> {
     regs: mmio::RegisterFile,
     /// A release-ring fetch is in flight.
     release_fetching: bool,
+    /// A replay of the held packets waits for the release fetch in flight.
+    replay_after_fetch: bool,
     /// How packets ended, when recording is on ([`Card::record_outcomes`]).
     outcomes: Option<Vec<PacketOutcome>>,
 }
@@ -174,6 +176,7 @@ impl<H: HostBus> Card<H> {
             engine_error: None,
             regs: mmio::RegisterFile::default(),
             release_fetching: false,
+            replay_after_fetch: false,
             outcomes: None,
             config,
         })
@@ -342,6 +345,7 @@ impl<H: HostBus> Card<H> {
             Event::ReleaseArrived { handle, release } => self.on_release(handle, release, now),
             Event::ReleaseDoorbell => self.on_release_doorbell(now),
             Event::ReleasesFetched { first, count } => self.on_releases_fetched(first, count, now),
+            Event::ReplayHeld => self.on_replay_request(now),
             Event::IrqTimer { vector, generation } => self.on_irq_timer(vector, generation, now),
         }
     }
