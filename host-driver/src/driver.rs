@@ -692,7 +692,7 @@ impl Driver {
 
 impl FlowTableScan for Driver {
     /// `SLOT`, then `CMD` = `READ_SLOT`, `STATUS` polled; a slot holding an entry costs the
-    /// 15 key words, 2 action words and 6 counter words read back.
+    /// 15 key words and 2 action words read back (the counters are not read).
     fn read_slot(&mut self, slot: u64) -> Result<Option<SlotEntry>, FlowTableError> {
         if slot >= self.capacity() {
             return Err(FlowTableError::DeviceFault(format!(
@@ -738,12 +738,7 @@ impl FlowTableScan for Driver {
                 let action = Action::from_words(&action_words).map_err(|e| {
                     FlowTableError::DeviceFault(format!("slot {slot} holds a bad action: {e}"))
                 })?;
-                let stats = EntryStats {
-                    hits: self.read_u64(ft::HITS_LO),
-                    bytes: self.read_u64(ft::BYTES_LO),
-                    last_hit: SimTime(self.read_u64(ft::LAST_HIT_LO)),
-                };
-                Ok(Some(SlotEntry { key, action, stats }))
+                Ok(Some(SlotEntry { key, action }))
             }
         }
     }

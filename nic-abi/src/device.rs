@@ -149,15 +149,14 @@ pub struct SlotEntry {
     pub key: FlowKey,
     /// Its action.
     pub action: Action,
-    /// Its counters.
-    pub stats: EntryStats,
 }
 
 /// A flow table whose slots can be read one by one (the management port's `READ_SLOT`):
 /// what a restarted agent rebuilds its state from. Slots run from 0 to
 /// [`FlowTableDevice::capacity`]` - 1`.
 pub trait FlowTableScan: FlowTableDevice {
-    /// The entry in `slot`, or `None` when the slot is empty. A slot beyond the table is a
+    /// The entry in `slot` (key and action: its counters are left in the result registers,
+    /// unread), or `None` when the slot is empty. A slot beyond the table is a
     /// [`FlowTableError::DeviceFault`] (the caller asked for what the device does not have).
     fn read_slot(&mut self, slot: u64) -> Result<Option<SlotEntry>, FlowTableError>;
 }

@@ -73,7 +73,7 @@ pub use config::{
 };
 pub use error::{CardError, ConfigError};
 pub use mac_vlan::mac_vlan_key;
-pub use outcome::{PacketOrigin, PacketOutcome};
+pub use outcome::{PacketOrigin, PacketOutcome, TableHit};
 
 use crate::counters::{Counters, FinishError};
 use crate::dma::DmaEngine;
@@ -130,6 +130,8 @@ pub struct Card<H: HostBus> {
     replay_after_fetch: bool,
     /// How packets ended, when recording is on ([`Card::record_outcomes`]).
     outcomes: Option<Vec<PacketOutcome>>,
+    /// The table hits, when recording is on ([`Card::record_table_hits`]).
+    hits: Option<Vec<TableHit>>,
 }
 
 const PORT_SLOTS: usize = 1 << 16;
@@ -178,6 +180,7 @@ impl<H: HostBus> Card<H> {
             release_fetching: false,
             replay_after_fetch: false,
             outcomes: None,
+            hits: None,
             config,
         })
     }
