@@ -1,6 +1,6 @@
 //! A guest stops consuming its RX ring: its packets are dropped and counted as
-//! `no_rx_buffer`, and every other VM's throughput and latency stay within 5% of a run
-//! without the stuck guest (performance isolation).
+//! `no_rx_buffer`, and no other VM's throughput or latency is more than 5% worse than in a
+//! run without the stuck guest (performance isolation).
 
 use flow_setup::ofctl::parse_rules;
 use host_driver::copy::CopyMode;
@@ -16,7 +16,7 @@ use crate::fixtures::{udp_frame, vm_mac};
 const STUCK: usize = 4;
 
 fn rules() -> Vec<flow_setup::rule::Rule> {
-    let text: Vec<String> = (0..5u16)
+    let text: Vec<String> = (0..7u16)
         .map(|i| {
             let m = vm_mac(i);
             format!(
@@ -34,11 +34,13 @@ fn rules() -> Vec<flow_setup::rule::Rule> {
     parse_rules(&text.join("\n")).expect("rules")
 }
 
-/// VM 1 -> VM 2 (class 0) and VM 3 -> VM 4 (class 1), each 4 flows at 500 kpps of 512-byte
-/// frames, and VM 1 and VM 3 also -> VM 5 (classes 2 and 3) at 250 kpps each, 10 ms; VM 5
-/// stops consuming at 1 ms when `stuck`.
+/// VM 1 -> VM 2 (class 0), VM 3 -> VM 4 (class 1) and VM 6 -> VM 7 (class 4), each 4 flows
+/// at 500 kpps of 512-byte frames, and VM 1 and VM 3 also -> VM 5 (classes 2 and 3) at
+/// 250 kpps each, 10 ms; VM 5 stops consuming at 1 ms when `stuck`. So classes 0 and 1 share
+/// their sender (and its TX ring) with traffic to the stuck VM, class 4 shares only the card
+/// and the host.
 fn run(stuck: bool) -> Run {
-    let spec = SystemSpec::with_guests(5, RingSize::new(256).expect("pow2"), GrantMode::Persistent)
+    let spec = SystemSpec::with_guests(7, RingSize::new(256).expect("pow2"), GrantMode::Persistent)
         .with_copy_mode(CopyMode::CopyEngine);
     let (cp, guests) = spec.assemble(rules()).expect("system");
     let mut run = Run::new(cp, guests);
@@ -69,6 +71,7 @@ fn run(stuck: bool) -> Run {
         stream(2, 3, 2_000, 5_000, 1),
         stream(0, 4, 4_000, 2_500, 2),
         stream(2, 4, 4_000, 2_500, 3),
+        stream(5, 6, 2_000, 5_000, 4),
     ]);
     let stop = SimTime::ZERO + SimDuration::from_us(1_000);
     run.offer_all(&offers, |run, at| {
@@ -90,8 +93,10 @@ fn summary(c: &ClassStats) -> String {
     )
 }
 
-#[test]
-fn a_stuck_guest_costs_the_other_vms_under_5_percent() {
+/// The other classes' changes (throughput, p50, p99 latency, in percent) from the run
+/// without the stuck guest to the run with it, printed; the stuck VM's packets checked to be
+/// dropped and counted by reason.
+fn measure() -> Vec<[f64; 3]> {
     let (base, faulty) = (run(false), run(true));
     for class in [2u32, 3] {
         let (b, f) = (base.class(class), faulty.class(class));
@@ -116,8 +121,8 @@ fn a_stuck_guest_costs_the_other_vms_under_5_percent() {
             .dropped(DropReason::NoRxBuffer)
             > 0
     );
-    let mut worst = 0f64;
-    for class in [0u32, 1] {
+    let mut deltas = Vec::new();
+    for class in [0u32, 1, 4] {
         let (b, f) = (base.class(class), faulty.class(class));
         let d = [
             delta_pct(f.gbps(), b.gbps()),
@@ -134,7 +139,24 @@ fn a_stuck_guest_costs_the_other_vms_under_5_percent() {
             d[2]
         );
         assert_eq!(f.delivered, f.offered, "{:?}", f.dropped);
-        worst = d.iter().fold(worst, |w, x| w.max(x.abs()));
+        deltas.push(d);
     }
-    assert!(worst <= 5.0, "isolation: worst change {worst:.2}%");
+    deltas
+}
+
+/// Performance isolation: no other VM's throughput is more than 5% lower, nor its median or
+/// 99th-percentile latency more than 5% higher, than without the stuck guest. (They get
+/// better, by up to a quarter at the median here: the stuck VM's packets are dropped on the
+/// card, so its copies and interrupts no longer occupy the host's cores; DESIGN.md, Faults.)
+#[test]
+fn a_stuck_guest_is_dropped_by_reason_and_does_not_slow_the_other_vms() {
+    for (i, d) in measure().iter().enumerate() {
+        assert!(
+            d[0] >= -5.0 && d[1] <= 5.0 && d[2] <= 5.0,
+            "class #{i}: throughput {:+.2}%, p50 {:+.2}%, p99 {:+.2}%",
+            d[0],
+            d[1],
+            d[2]
+        );
+    }
 }

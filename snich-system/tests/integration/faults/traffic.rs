@@ -38,6 +38,8 @@ pub struct ClassStats {
     pub bytes: u64,
     /// Offer to delivery, ps, in delivery order.
     pub latencies: Vec<u64>,
+    /// The offer times of the delivered packets, in the same order.
+    pub delivered_offers: Vec<SimTime>,
     pub dropped: BTreeMap<&'static str, u64>,
     /// Guest TX ring full at the offer (the guest drops it).
     pub tx_ring_full: u64,
@@ -218,6 +220,7 @@ impl Run {
                     s.delivered += 1;
                     s.bytes += o.len as u64;
                     s.latencies.push(o.at.saturating_since(at).as_ps());
+                    s.delivered_offers.push(at);
                     s.last_delivery = s.last_delivery.max(o.at);
                 }
                 Err(r) => *s.dropped.entry(r.name()).or_default() += 1,
