@@ -61,6 +61,7 @@
 
 pub mod baselines;
 pub mod capture;
+pub mod faults;
 pub mod frames;
 pub mod host_cpu;
 pub mod profile;

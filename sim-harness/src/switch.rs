@@ -583,6 +583,8 @@ pub struct SwitchContext {
     pub profile_overrides: ProfileOverrides,
     /// The run's seed, for any randomness inside a switch.
     pub seed: u64,
+    /// Faults injected into the sNICh system (the baselines ignore them).
+    pub faults: crate::faults::Faults,
 }
 
 impl SwitchContext {
