@@ -398,6 +398,15 @@ impl<H: HostBus> Card<H> {
         self.on_release_doorbell(now);
     }
 
+    /// The typed form of the miss queue's `CONTROL_REPLAY` bit (`nic_abi::regs::miss_queue::
+    /// CONTROL_REPLAY`): a restarted agent asks for a fresh miss record of every held packet
+    /// whose record has landed, in arrival order; one that finds the ring full is dropped as
+    /// [`DropReason::AgentRestart`]. Effective at the card's current time.
+    pub fn replay_held_packets(&mut self) {
+        let now = self.now();
+        self.schedule(now, Event::ReplayHeld);
+    }
+
     /// `CONTROL_REPLAY` reached the card: replay now, or after the release fetch in flight
     /// (its releases are applied first, so no released packet is replayed).
     pub(super) fn on_replay_request(&mut self, now: SimTime) {
