@@ -191,12 +191,12 @@ fn a_guests_faulting_dma_under_load_leaks_nothing_and_is_counted_against_it() {
             b.gbps(),
             f.gbps(),
             delta_pct(f.gbps(), b.gbps()),
-            b.latency_ns(50.0),
-            f.latency_ns(50.0),
-            delta_pct(f.latency_ns(50.0), b.latency_ns(50.0)),
-            b.latency_ns(99.0),
-            f.latency_ns(99.0),
-            delta_pct(f.latency_ns(99.0), b.latency_ns(99.0)),
+            b.latency_ns(50),
+            f.latency_ns(50),
+            delta_pct(f.latency_ns(50), b.latency_ns(50)),
+            b.latency_ns(99),
+            f.latency_ns(99),
+            delta_pct(f.latency_ns(99), b.latency_ns(99)),
         );
     }
     assert!(base.cp.driver().host().dma_faults_by_vm().is_empty());

@@ -105,7 +105,7 @@ fn rule_updates_at_10k_per_second_never_leave_a_stale_entry_in_use() {
             let ack = run.cp.driver().card().now().max(at);
             versions.push(Version { ack, rules });
             updates += 1;
-            next_update = next_update + SimDuration::from_ns(UPDATE_EVERY_NS);
+            next_update += SimDuration::from_ns(UPDATE_EVERY_NS);
         }
     });
     let mut hits: Vec<TableHit> = Vec::new();

@@ -86,8 +86,8 @@ fn summary(c: &ClassStats) -> String {
     format!(
         "{:.3} Gb/s, p50 {:.0} ns, p99 {:.0} ns, {} of {} delivered",
         c.gbps(),
-        c.latency_ns(50.0),
-        c.latency_ns(99.0),
+        c.latency_ns(50),
+        c.latency_ns(99),
         c.delivered,
         c.offered
     )
@@ -126,8 +126,8 @@ fn measure() -> Vec<[f64; 3]> {
         let (b, f) = (base.class(class), faulty.class(class));
         let d = [
             delta_pct(f.gbps(), b.gbps()),
-            delta_pct(f.latency_ns(50.0), b.latency_ns(50.0)),
-            delta_pct(f.latency_ns(99.0), b.latency_ns(99.0)),
+            delta_pct(f.latency_ns(50), b.latency_ns(50)),
+            delta_pct(f.latency_ns(99), b.latency_ns(99)),
         ];
         println!(
             "other VMs, class {class}: without {}; with the stuck VM {}; throughput {:+.2}%, \

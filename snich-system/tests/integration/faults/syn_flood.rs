@@ -72,19 +72,19 @@ fn flood(n: u64, start_ns: u64, gap_ps: u64) -> Vec<Offer> {
         .collect()
 }
 
-/// The agent's setup capacity: setups completed per second while a flood far beyond it
-/// (4 million new flows per second, 2 ms) keeps the miss ring full.
-fn setup_capacity() -> f64 {
+/// The agent's setup capacity, setups per second: setups completed while a flood far beyond
+/// it (4 million new flows per second, 2 ms) keeps the miss ring full.
+fn setup_capacity() -> u64 {
     let mut run = system();
     run.offer_all(&flood(8_000, 0, 250_000), |_, _| {});
-    let started = run.cp.agent().counters().started;
-    let span = run.cp.driver().card().now().as_ps() as f64 * 1e-12;
-    started as f64 / span
+    let started = u128::from(run.cp.agent().counters().started);
+    let span_ps = u128::from(run.cp.driver().card().now().as_ps()).max(1);
+    u64::try_from(started * 1_000_000_000_000 / span_ps).expect("a rate")
 }
 
 /// VM 1 -> VM 2 (class 0) and wire -> VM 3 (class 1): 8 flows each, 500 kpps of 512-byte
-/// frames for 10 ms; with `flood_per_s`, SYNs of new flows to VM 4 from 1 ms to 9 ms.
-fn run(flood_per_s: f64) -> Run {
+/// frames for 10 ms; with `flood_per_s` above 0, SYNs of new flows to VM 4 from 1 ms to 9 ms.
+fn run(flood_per_s: u64) -> Run {
     let mut run = system();
     let vm = udp_frame(vm_mac(0), vm_mac(1), 512, || 3);
     let wire = udp_frame(vm_mac(9), vm_mac(2), 512, || 4);
@@ -104,8 +104,8 @@ fn run(flood_per_s: f64) -> Run {
             )
         }),
     ];
-    if flood_per_s > 0.0 {
-        let gap_ps = (1e12 / flood_per_s) as u64;
+    if let Some(gap_ps) = 1_000_000_000_000u64.checked_div(flood_per_s) {
+        let gap_ps = gap_ps.max(1);
         let n = 8_000_000_000 / gap_ps; // 8 ms of it
         streams.push(flood(n, 1_000_000, gap_ps));
     }
@@ -117,8 +117,8 @@ fn summary(c: &ClassStats) -> String {
     format!(
         "{:.3} Gb/s, p50 {:.0} ns, p99 {:.0} ns, {} of {} delivered",
         c.gbps(),
-        c.latency_ns(50.0),
-        c.latency_ns(99.0),
+        c.latency_ns(50),
+        c.latency_ns(99),
         c.delivered,
         c.offered
     )
@@ -127,12 +127,12 @@ fn summary(c: &ClassStats) -> String {
 #[test]
 fn a_syn_flood_at_ten_times_setup_capacity_spares_existing_flows() {
     let capacity = setup_capacity();
-    let rate = 10.0 * capacity;
-    let (base, flooded) = (run(0.0), run(rate));
+    let rate = 10 * capacity;
+    let (base, flooded) = (run(0), run(rate));
     let f = flooded.class(2);
     let agent = flooded.cp.agent().counters();
     println!(
-        "SYN flood: agent setup capacity {capacity:.0} setups/s, flood {rate:.0} new flows/s: \
+        "SYN flood: agent setup capacity {capacity} setups/s, flood {rate} new flows/s: \
          {} SYNs, {} set up, {} delivered, dropped {:?}",
         f.offered, agent.started, f.delivered, f.dropped
     );
@@ -151,8 +151,8 @@ fn a_syn_flood_at_ten_times_setup_capacity_spares_existing_flows() {
             summary(&b),
             summary(&x),
             d,
-            delta_pct(x.latency_ns(50.0), b.latency_ns(50.0)),
-            delta_pct(x.latency_ns(99.0), b.latency_ns(99.0)),
+            delta_pct(x.latency_ns(50), b.latency_ns(50)),
+            delta_pct(x.latency_ns(99), b.latency_ns(99)),
             x.dropped
         );
         worst = worst.max(d.abs());

@@ -60,15 +60,15 @@ impl ClassStats {
         self.bytes as f64 * 8.0 / (span as f64 * 1e-12) / 1e9
     }
 
-    /// Latency percentile `p` (0-100), ns.
-    pub fn latency_ns(&self, p: f64) -> f64 {
+    /// Latency percentile `percent` (0-100, nearest rank), ns.
+    pub fn latency_ns(&self, percent: usize) -> f64 {
         if self.latencies.is_empty() {
             return f64::NAN;
         }
         let mut v = self.latencies.clone();
         v.sort_unstable();
-        let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
-        v[i.min(v.len() - 1)] as f64 / 1_000.0
+        let i = (percent.min(100) * (v.len() - 1) + 50) / 100;
+        v[i] as f64 / 1_000.0
     }
 }
 
