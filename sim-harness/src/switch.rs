@@ -140,6 +140,9 @@ pub struct OfferedPacket {
 pub enum DropReason {
     /// The agent's release command said drop (sNICh card).
     AgentDrop,
+    /// Held on the card for an agent that crashed, and found no room in the miss ring when
+    /// the restarted agent asked for the held packets again (sNICh card).
+    AgentRestart,
     /// A descriptor the host wrote does not decode (sNICh card).
     BadDescriptor,
     /// The host refused one of the packet's DMA accesses (sNICh card).
@@ -150,9 +153,6 @@ pub enum DropReason {
     MissQueueFull,
     /// The MAC-table destination is the port the frame came in on, or nowhere it may go.
     NoEgress,
-    /// Held on the card for an agent that crashed, and found no room in the miss ring when
-    /// the restarted agent asked for the held packets again (sNICh card).
-    AgentRestart,
     /// No rule matched (OpenFlow 1.3 table-miss drop).
     NoMatch,
     /// The receiving ring had no free buffer.
