@@ -59,7 +59,7 @@ use std::collections::{HashMap, VecDeque};
 
 use nic_abi::action::{Action as CardAction, Destination, VlanId, VlanOp};
 use nic_abi::desc::{MissReason, MissRecord, PacketHandle};
-use nic_abi::device::{FlowTableDevice, FlowTableError, FlowTableScan};
+use nic_abi::device::{FlowTableDevice, FlowTableError, FlowTableScan, ScanStep};
 use nic_abi::key::{FlowKey, KeyWords, PortNo};
 use nic_abi::time::{SimDuration, SimTime};
 
@@ -925,8 +925,9 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         self.table.crash();
     }
 
-    /// The restarted agent rebuilds its state from the device's table: it reads every slot
-    /// ([`FlowTableScan::read_slot`]) and, for each entry, decides its key under the rules
+    /// The restarted agent rebuilds its state from the device's table: it scans it
+    /// ([`FlowTableScan::read_next`], one step per entry or run of empty slots) and, for each
+    /// entry, decides its key under the rules
     /// in force. An entry holding that decision's card action is adopted as installed; one
     /// holding another action is rewritten; one whose decision is no card action is deleted
     /// (counted in [`AgentCounters::recovery_fixed`]), so no entry survives stale and none
@@ -936,11 +937,16 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
     where
         D: FlowTableScan,
     {
-        let slots = self.table.device.capacity();
         let mut found = Vec::new();
-        for slot in 0..slots {
-            if let Some(e) = self.table.device.read_slot(slot)? {
-                found.push(e);
+        let mut slot = 0;
+        loop {
+            match self.table.device.read_next(slot)? {
+                ScanStep::Found { slot: at, entry } => {
+                    found.push(entry);
+                    slot = at + 1;
+                }
+                ScanStep::Continue { next } => slot = next,
+                ScanStep::End => break,
             }
         }
         let mut kept = 0;

@@ -41,7 +41,7 @@ use nic_abi::action::Action;
 use nic_abi::desc::{DescError, Iova, MissRecord, QueueIndex, ReleaseCommand, RingIndex, RingSize};
 use nic_abi::device::{
     mgmt_outcome, EntryStats, FlowTableDevice, FlowTableError, FlowTableScan, InsertOutcome,
-    MgmtOutcome, SlotEntry,
+    MgmtOutcome, ScanStep, SlotEntry,
 };
 use nic_abi::key::FlowKey;
 use nic_abi::regs::{
@@ -690,10 +690,9 @@ impl Driver {
     }
 }
 
-impl FlowTableScan for Driver {
-    /// `SLOT`, then `CMD` = `READ_SLOT`, `STATUS` polled; a slot holding an entry costs the
-    /// 15 key words and 2 action words read back (the counters are not read).
-    fn read_slot(&mut self, slot: u64) -> Result<Option<SlotEntry>, FlowTableError> {
+impl Driver {
+    /// Issues a slot command (`READ_SLOT`, `READ_NEXT`) at `slot`; returns its outcome.
+    fn slot_command(&mut self, cmd: MgmtCommand, slot: u64) -> Result<MgmtOutcome, FlowTableError> {
         if slot >= self.capacity() {
             return Err(FlowTableError::DeviceFault(format!(
                 "slot {slot} is beyond the table's {} slots",
@@ -711,35 +710,67 @@ impl FlowTableScan for Driver {
             FlowTableError::DeviceFault(format!("slot {slot} does not fit the SLOT register"))
         })?;
         self.write(base.at(ft::SLOT), slot32);
-        self.write(base.at(ft::CMD), MgmtCommand::ReadSlot.code());
+        self.write(base.at(ft::CMD), cmd.code());
         self.metrics.mgmt_commands += 1;
         self.metrics.slot_reads += 1;
         let (status, polls) = self.poll_status()?;
-        match mgmt_outcome(
-            MgmtCommand::ReadSlot,
-            status,
-            polls,
-            self.occupancy,
-            self.capacity(),
-        )? {
+        mgmt_outcome(cmd, status, polls, self.occupancy, self.capacity())
+    }
+
+    /// The key and action words in the result registers, as an entry (`slot` for errors).
+    fn read_entry(&mut self, slot: u64) -> Result<SlotEntry, FlowTableError> {
+        let base = self.blocks.flow_table;
+        let mut words = [0u32; nic_abi::key::KEY_WORDS];
+        for (n, w) in (0u32..).zip(words.iter_mut()) {
+            *w = self.read(base.at(ft::key(n)));
+        }
+        let key = FlowKey::from_words(&words).map_err(|e| {
+            FlowTableError::DeviceFault(format!("slot {slot} holds a bad key: {e}"))
+        })?;
+        let action_words = [
+            self.read(base.at(ft::action(0))),
+            self.read(base.at(ft::action(1))),
+        ];
+        let action = Action::from_words(&action_words).map_err(|e| {
+            FlowTableError::DeviceFault(format!("slot {slot} holds a bad action: {e}"))
+        })?;
+        Ok(SlotEntry { key, action })
+    }
+}
+
+impl FlowTableScan for Driver {
+    /// `SLOT`, then `CMD` = `READ_SLOT`, `STATUS` polled; a slot holding an entry costs the
+    /// 15 key words and 2 action words read back (the counters are not read).
+    fn read_slot(&mut self, slot: u64) -> Result<Option<SlotEntry>, FlowTableError> {
+        match self.slot_command(MgmtCommand::ReadSlot, slot)? {
             MgmtOutcome::NotFound => Ok(None),
+            MgmtOutcome::Done | MgmtOutcome::Updated => self.read_entry(slot).map(Some),
+        }
+    }
+
+    /// `SLOT`, then `CMD` = `READ_NEXT`, `STATUS` polled, `SLOT` read back; an entry found
+    /// costs its 17 words read as [`FlowTableScan::read_slot`]'s.
+    fn read_next(&mut self, slot: u64) -> Result<ScanStep, FlowTableError> {
+        if slot >= self.capacity() {
+            return Ok(ScanStep::End);
+        }
+        let outcome = self.slot_command(MgmtCommand::ReadNext, slot)?;
+        let at = u64::from(self.read(self.blocks.flow_table.at(ft::SLOT)));
+        match outcome {
             MgmtOutcome::Done | MgmtOutcome::Updated => {
-                let mut words = [0u32; nic_abi::key::KEY_WORDS];
-                for (n, w) in (0u32..).zip(words.iter_mut()) {
-                    *w = self.read(base.at(ft::key(n)));
+                if at < slot || at >= self.capacity() {
+                    return Err(FlowTableError::DeviceFault(format!(
+                        "READ_NEXT from slot {slot} found an entry in slot {at}"
+                    )));
                 }
-                let key = FlowKey::from_words(&words).map_err(|e| {
-                    FlowTableError::DeviceFault(format!("slot {slot} holds a bad key: {e}"))
-                })?;
-                let action_words = [
-                    self.read(base.at(ft::action(0))),
-                    self.read(base.at(ft::action(1))),
-                ];
-                let action = Action::from_words(&action_words).map_err(|e| {
-                    FlowTableError::DeviceFault(format!("slot {slot} holds a bad action: {e}"))
-                })?;
-                Ok(Some(SlotEntry { key, action }))
+                let entry = self.read_entry(at)?;
+                Ok(ScanStep::Found { slot: at, entry })
             }
+            MgmtOutcome::NotFound if at >= self.capacity() => Ok(ScanStep::End),
+            MgmtOutcome::NotFound if at > slot => Ok(ScanStep::Continue { next: at }),
+            MgmtOutcome::NotFound => Err(FlowTableError::DeviceFault(format!(
+                "READ_NEXT from slot {slot} stopped at slot {at} without moving on"
+            ))),
         }
     }
 }

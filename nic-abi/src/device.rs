@@ -151,14 +151,46 @@ pub struct SlotEntry {
     pub action: Action,
 }
 
-/// A flow table whose slots can be read one by one (the management port's `READ_SLOT`):
-/// what a restarted agent rebuilds its state from. Slots run from 0 to
+/// What one step of a table scan found ([`FlowTableScan::read_next`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStep {
+    /// The entry in slot `slot`; the scan goes on at `slot + 1`.
+    Found {
+        /// Where it sits.
+        slot: u64,
+        /// The entry.
+        entry: SlotEntry,
+    },
+    /// No entry before slot `next`; the scan goes on there.
+    Continue {
+        /// The first slot not scanned.
+        next: u64,
+    },
+    /// No entry from the slot asked for to the end of the table.
+    End,
+}
+
+/// A flow table whose slots can be read (the management port's `READ_SLOT` and
+/// `READ_NEXT`): what a restarted agent rebuilds its state from. Slots run from 0 to
 /// [`FlowTableDevice::capacity`]` - 1`.
 pub trait FlowTableScan: FlowTableDevice {
     /// The entry in `slot` (key and action: its counters are left in the result registers,
     /// unread), or `None` when the slot is empty. A slot beyond the table is a
     /// [`FlowTableError::DeviceFault`] (the caller asked for what the device does not have).
     fn read_slot(&mut self, slot: u64) -> Result<Option<SlotEntry>, FlowTableError>;
+
+    /// One step of a scan from `slot`: the next entry at or after it, or how far the device
+    /// looked. This default reads one slot per step; a device with a scan command
+    /// (`READ_NEXT`) skips empty slots in one command.
+    fn read_next(&mut self, slot: u64) -> Result<ScanStep, FlowTableError> {
+        if slot >= self.capacity() {
+            return Ok(ScanStep::End);
+        }
+        Ok(match self.read_slot(slot)? {
+            Some(entry) => ScanStep::Found { slot, entry },
+            None => ScanStep::Continue { next: slot + 1 },
+        })
+    }
 }
 
 /// What a finished management command reported, in the terms of [`FlowTableDevice`].
@@ -200,7 +232,8 @@ pub fn mgmt_outcome(
             MgmtCommand::Delete
             | MgmtCommand::Lookup
             | MgmtCommand::ReadCounters
-            | MgmtCommand::ReadSlot,
+            | MgmtCommand::ReadSlot
+            | MgmtCommand::ReadNext,
             S::NotFound,
         ) => Ok(MgmtOutcome::NotFound),
         (cmd, status) => Err(FlowTableError::DeviceFault(format!(

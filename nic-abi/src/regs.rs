@@ -1229,16 +1229,26 @@ pub enum MgmtCommand {
     /// holds an entry, `NotFound` when it is empty, `BadCommand` when `SLOT` is beyond the
     /// table. Co-verification compares whole tables with it.
     ReadSlot = 5,
+    /// Scan: the first slot at or after `SLOT` that holds an entry, within
+    /// [`crate::table::MGMT_SCAN_MAX_BUCKETS`] buckets, into `KEY_n`, `ACTION_n` and the
+    /// counters, its index into `SLOT`: `Ok`. `NotFound` when those buckets hold none, with
+    /// `SLOT` set to the first slot not scanned (the table's slot count when the scan reached
+    /// its end); `BadCommand` when `SLOT` is beyond the table. Busy one cycle per
+    /// [`crate::table::MGMT_SCAN_BUCKETS_PER_CYCLE`] buckets passed, on top of a command's
+    /// cycles. What a restarted agent rebuilds its state with: one command per entry, not per
+    /// slot. In `nic-model` only (the RTL answers `BadCommand`).
+    ReadNext = 6,
 }
 
 impl MgmtCommand {
     /// Every command, in code order.
-    pub const ALL: [MgmtCommand; 5] = [
+    pub const ALL: [MgmtCommand; 6] = [
         MgmtCommand::Insert,
         MgmtCommand::Delete,
         MgmtCommand::Lookup,
         MgmtCommand::ReadCounters,
         MgmtCommand::ReadSlot,
+        MgmtCommand::ReadNext,
     ];
 
     /// The command's code.
@@ -1254,6 +1264,7 @@ impl MgmtCommand {
             MgmtCommand::Lookup => "LOOKUP",
             MgmtCommand::ReadCounters => "READ_COUNTERS",
             MgmtCommand::ReadSlot => "READ_SLOT",
+            MgmtCommand::ReadNext => "READ_NEXT",
         }
     }
 }

@@ -664,7 +664,7 @@ mod tests {
         let scenario = Scenario::from_toml(&faulty, None).expect("valid");
         let run = run_switch(SwitchKind::Snich, &scenario).expect("runs");
         println!(
-            "agent restart on the default card: down {} ns, rebuild {} ns, {} slots read, {} \
+            "agent restart on the default card: down {} ns, rebuild {} ns, {} scan commands, {} \
              entries kept, {} records replayed; dropped {:?}",
             run.extra["agent_down_ns"],
             run.extra["agent_rebuild_ns"],
@@ -676,9 +676,11 @@ mod tests {
         assert_eq!(run.extra["agent_crashes"], 1);
         assert_eq!(run.extra["agent_restarts"], 1);
         assert!(run.extra["agent_rebuild_ns"] > 0);
-        assert_eq!(
-            run.extra["agent_slot_reads"], 65_536,
-            "every slot of the default table"
+        // READ_NEXT: one command per entry kept, plus one per 64 empty buckets at most.
+        assert!(
+            run.extra["agent_slot_reads"] <= run.extra["agent_entries_rebuilt"] + 16_384 / 64 + 1,
+            "{} scan commands",
+            run.extra["agent_slot_reads"]
         );
         assert!(
             run.ledger

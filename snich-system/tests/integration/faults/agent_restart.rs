@@ -37,7 +37,7 @@ fn the_agent_crashes_and_restarts_without_losing_or_staling_a_flow() {
     let mut spec =
         SystemSpec::with_guests(4, RingSize::new(256).expect("pow2"), GrantMode::Persistent)
             .with_copy_mode(CopyMode::CopyEngine);
-    // 4,096 slots: the restarted agent reads every one.
+    // 4,096 slots (1,024 buckets), scanned by the restarted agent.
     spec.card.table.buckets = 1024;
     let rules = parse_rules(
         "priority=10,in_port=101,actions=output:102\npriority=10,in_port=103,actions=output:104",
@@ -95,7 +95,7 @@ fn the_agent_crashes_and_restarts_without_losing_or_staling_a_flow() {
     let resumed = crash_at + SimDuration::from_ps(m.down_ps);
     println!(
         "agent restart: down {:.1} us (crash to miss service resumed), rebuild {:.1} us \
-         ({} slot reads, {} entries kept, {} fixed), {} miss records skipped and {} replayed, \
+         ({} scan commands, {} entries kept, {} fixed), {} miss records skipped and {} replayed, \
          {} miss interrupts while down, {} setups and {} steps of miss service lost with the \
          crash",
         m.down_ps as f64 / 1e6,
@@ -111,7 +111,12 @@ fn the_agent_crashes_and_restarts_without_losing_or_staling_a_flow() {
     );
     assert!(m.work_lost > 0, "the crash hit miss service under way");
     assert_eq!((m.agent_crashes, m.agent_restarts), (1, 1));
-    assert_eq!(driver.slot_reads, 4_096, "every slot read");
+    // READ_NEXT: one command per entry, plus one per 64 empty buckets at most.
+    assert!(
+        driver.slot_reads <= m.entries_rebuilt + agent.recovery_fixed + 1_024 / 64 + 1,
+        "{} scan commands",
+        driver.slot_reads
+    );
     assert!(m.rebuild_ps > 0 && m.down_ps >= down_for.as_ps() + m.rebuild_ps);
     // Packets missed while the agent was down: held on the card and replayed.
     assert!(card.replayed_records > 0, "{card:?}");
