@@ -328,6 +328,9 @@ impl<H: HostBus> Card<H> {
             Event::RxWrite { pkt, slot } => self.issue_rx_write(pkt, slot, now),
             Event::CopySubmit { pkt, slot } => self.on_copy_submit(pkt, slot, now),
             Event::CopyWritten { pkt, slot } => self.on_copy_written(pkt, slot, now),
+            Event::CopyTaken { pkt, slot } => {
+                self.copy_completion_to_card(pkt, slot, event::Delivery::Copied, now);
+            }
             Event::RxCopyDone { pkt, slot, via } => self.on_rx_copy_done(pkt, slot, via, now),
             Event::WireTxDone { pkt } => {
                 self.counters.copies_to_wire += 1;
