@@ -360,7 +360,7 @@ fn read_next_scans_the_table_entry_by_entry() {
         let at_slot = card.mmio_read(at(ft::BASE, ft::SLOT));
         if status == MgmtStatus::Ok.code() {
             assert!(at_slot >= slot);
-            let words: Vec<u32> = (0..KEY_WORDS as u32)
+            let words: Vec<u32> = (0..u32::try_from(KEY_WORDS).expect("15"))
                 .map(|n| card.mmio_read(at(ft::BASE, ft::key(n))))
                 .collect();
             // READ_SLOT agrees with what READ_NEXT found there.
