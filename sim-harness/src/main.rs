@@ -33,12 +33,13 @@ enum Command {
     /// Run a scenario's switches (default: the built-in default scenario) and print the
     /// side-by-side table; writes the JSON report and plots.
     Run(RunArgs),
-    /// Run all four switches (snich, linux-bridge, ovs, sriov-veb) on the same workload.
+    /// Run every switch (snich, linux-bridge, linux-bridge-nftset, ovs-kernel, ovs-dpdk,
+    /// ovs-afxdp, sriov-veb) on the same workload.
     Compare(RunArgs),
     /// Run a scenario's switches at every value of one key (in parallel); one curve per
     /// switch, CSV and plots.
     Sweep(SweepArgs),
-    /// Replay a capture (pcap or pcapng) through all four switches, its addresses mapped
+    /// Replay a capture (pcap or pcapng) through every switch, its addresses mapped
     /// onto the default scenario's VMs and external hosts.
     Replay(ReplayArgs),
     /// Run the paper's experiments (built in: scenarios/paper/ as compiled; or those of

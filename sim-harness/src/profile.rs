@@ -7,7 +7,8 @@
 //! a missing or empty `source` is an error. Host costs are `"ns"` or `"cycles"`; nanoseconds
 //! are converted to cycles at the profile's `meta.reference_clock_mhz` (the clock they were
 //! measured at), so a profile's costs scale with the scenario's clock like the work they
-//! stand for. Sizes are `"packets"`, `"flows"`, `"entries"` or `"channels"`; intervals
+//! stand for. Sizes are `"packets"`, `"flows"`, `"entries"`, `"channels"` or `"cores"`; a
+//! switch is `"flag"` (0 or 1); intervals
 //! `"ms"`; a device's own times (the copy engine's doorbell, descriptor fetch and completion
 //! write) `"ns"` of device time, not converted; a device's bandwidth `"MB/s"`.
 //!
@@ -260,6 +261,48 @@ pub struct BridgeSpec {
     pub netfilter_hook: QuantitySpec,
     /// Each rule walked.
     pub netfilter_per_rule: QuantitySpec,
+    /// One lookup of an nftables set (the `linux-bridge-nftset` variant: rules of one match
+    /// shape held in one set, looked up by hash instead of walked).
+    pub netfilter_set_lookup: QuantitySpec,
+}
+
+/// `[ovs_kernel]`: Open vSwitch's kernel datapath (`openvswitch.ko`); the rest of its costs
+/// (mask probes, upcalls, flow puts, revalidation, limits) are `[ovs]`'s.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OvsKernelSpec {
+    /// Per packet: flow key extraction and action execution (ports excluded).
+    pub fast_path: QuantitySpec,
+    /// Probing the per-CPU mask cache.
+    pub mask_cache_probe: QuantitySpec,
+    /// Mask cache entries per CPU (`entries`).
+    pub mask_cache_entries: QuantitySpec,
+}
+
+/// `[ovs_dpdk]`: Open vSwitch's userspace datapath with DPDK ports and PMD threads; EMC,
+/// dpcls, limits and upcall handling are `[ovs]`'s.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OvsDpdkSpec {
+    /// PMD threads, each busy-polling one dedicated core (`cores`).
+    pub pmd_cores: QuantitySpec,
+    /// Per packet: miniflow extraction and action execution (ports excluded).
+    pub fast_path: QuantitySpec,
+    /// Receiving a frame from a physical port (DPDK PMD driver, burst amortised).
+    pub phy_rx: QuantitySpec,
+    /// Sending a frame to a physical port.
+    pub phy_tx: QuantitySpec,
+    /// Dequeuing a frame from a guest's vhost-user virtqueue (its copy priced per byte by
+    /// `vnic.copy_per_byte`).
+    pub vhost_rx: QuantitySpec,
+    /// Enqueuing a frame into a guest's vhost-user virtqueue and kicking it.
+    pub vhost_tx: QuantitySpec,
+    /// Whether the signature match cache is on (`flag`, 0 or 1).
+    pub smc_enabled: QuantitySpec,
+    /// Signature match cache entries (`entries`).
+    pub smc_entries: QuantitySpec,
+    /// One SMC probe.
+    pub smc_probe: QuantitySpec,
 }
 
 /// `[ovs]`.
@@ -417,6 +460,10 @@ pub struct ProfileSpec {
     pub linux_bridge: BridgeSpec,
     /// `[ovs]`.
     pub ovs: OvsSpec,
+    /// `[ovs_kernel]`.
+    pub ovs_kernel: OvsKernelSpec,
+    /// `[ovs_dpdk]`.
+    pub ovs_dpdk: OvsDpdkSpec,
     /// `[classifier]`.
     pub classifier: ClassifierSpec,
     /// `[snich]`.
@@ -456,6 +503,42 @@ pub struct BridgeCosts {
     pub netfilter_hook: f64,
     /// See [`BridgeSpec::netfilter_per_rule`].
     pub netfilter_per_rule: f64,
+    /// See [`BridgeSpec::netfilter_set_lookup`].
+    pub netfilter_set_lookup: f64,
+}
+
+/// Open vSwitch kernel datapath costs, in cycles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OvsKernelCosts {
+    /// See [`OvsKernelSpec::fast_path`].
+    pub fast_path: f64,
+    /// See [`OvsKernelSpec::mask_cache_probe`].
+    pub mask_cache_probe: f64,
+    /// Mask cache entries per CPU.
+    pub mask_cache_entries: u32,
+}
+
+/// Open vSwitch with DPDK: costs in cycles, PMD cores, SMC.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OvsDpdkCosts {
+    /// PMD threads (dedicated cores).
+    pub pmd_cores: u16,
+    /// See [`OvsDpdkSpec::fast_path`].
+    pub fast_path: f64,
+    /// See [`OvsDpdkSpec::phy_rx`].
+    pub phy_rx: f64,
+    /// See [`OvsDpdkSpec::phy_tx`].
+    pub phy_tx: f64,
+    /// See [`OvsDpdkSpec::vhost_rx`].
+    pub vhost_rx: f64,
+    /// See [`OvsDpdkSpec::vhost_tx`].
+    pub vhost_tx: f64,
+    /// The SMC is on.
+    pub smc_enabled: bool,
+    /// SMC entries.
+    pub smc_entries: u32,
+    /// See [`OvsDpdkSpec::smc_probe`].
+    pub smc_probe: f64,
 }
 
 /// Open vSwitch costs (cycles) and limits.
@@ -600,6 +683,10 @@ pub struct Profile {
     pub linux_bridge: BridgeCosts,
     /// `[ovs]`.
     pub ovs: OvsCosts,
+    /// `[ovs_kernel]`.
+    pub ovs_kernel: OvsKernelCosts,
+    /// `[ovs_dpdk]`.
+    pub ovs_dpdk: OvsDpdkCosts,
     /// `[classifier]`.
     pub classifier: ClassifierCosts,
     /// `[snich]`.
@@ -671,6 +758,15 @@ impl Checker<'_> {
     fn count_u32(&mut self, key: &str, q: &QuantitySpec, unit: &str) -> Result<u32, ProfileError> {
         let v = self.count(key, q, unit)?;
         u32::try_from(v).map_err(|_| self.invalid(key, format!("value {v} is too large")))
+    }
+
+    /// A switch, `flag`: 0 (off) or 1 (on).
+    fn flag(&mut self, key: &str, q: &QuantitySpec) -> Result<bool, ProfileError> {
+        self.common(key, q, &["flag"])?;
+        if q.value != 0.0 && q.value != 1.0 {
+            return Err(self.invalid(key, format!("value {} must be 0 or 1", q.value)));
+        }
+        Ok(q.value == 1.0)
     }
 
     /// A whole number of the card's clock cycles (0 allowed).
@@ -801,6 +897,32 @@ impl Profile {
             netfilter_hook: c.cycles("linux_bridge.netfilter_hook", &b.netfilter_hook)?,
             netfilter_per_rule: c
                 .cycles("linux_bridge.netfilter_per_rule", &b.netfilter_per_rule)?,
+            netfilter_set_lookup: c
+                .cycles("linux_bridge.netfilter_set_lookup", &b.netfilter_set_lookup)?,
+        };
+        let k = &spec.ovs_kernel;
+        let ovs_kernel = OvsKernelCosts {
+            fast_path: c.cycles("ovs_kernel.fast_path", &k.fast_path)?,
+            mask_cache_probe: c.cycles("ovs_kernel.mask_cache_probe", &k.mask_cache_probe)?,
+            mask_cache_entries: c.count_u32(
+                "ovs_kernel.mask_cache_entries",
+                &k.mask_cache_entries,
+                "entries",
+            )?,
+        };
+        let p = &spec.ovs_dpdk;
+        let pmd_cores = c.count_u32("ovs_dpdk.pmd_cores", &p.pmd_cores, "cores")?;
+        let ovs_dpdk = OvsDpdkCosts {
+            pmd_cores: u16::try_from(pmd_cores)
+                .map_err(|_| c.invalid("ovs_dpdk.pmd_cores", "at most 65,535"))?,
+            fast_path: c.cycles("ovs_dpdk.fast_path", &p.fast_path)?,
+            phy_rx: c.cycles("ovs_dpdk.phy_rx", &p.phy_rx)?,
+            phy_tx: c.cycles("ovs_dpdk.phy_tx", &p.phy_tx)?,
+            vhost_rx: c.cycles("ovs_dpdk.vhost_rx", &p.vhost_rx)?,
+            vhost_tx: c.cycles("ovs_dpdk.vhost_tx", &p.vhost_tx)?,
+            smc_enabled: c.flag("ovs_dpdk.smc_enabled", &p.smc_enabled)?,
+            smc_entries: c.count_u32("ovs_dpdk.smc_entries", &p.smc_entries, "entries")?,
+            smc_probe: c.cycles("ovs_dpdk.smc_probe", &p.smc_probe)?,
         };
         let o = &spec.ovs;
         let ovs = OvsCosts {
@@ -840,6 +962,8 @@ impl Profile {
             nic_driver,
             linux_bridge,
             ovs,
+            ovs_kernel,
+            ovs_dpdk,
             classifier,
             snich,
             sources: c.sources,
@@ -959,7 +1083,7 @@ mod tests {
         assert_eq!(p.reference_clock_mhz, 2_600);
         // Every number of the file (each written with its `source`) is read and has one.
         let numbers = DEFAULT_PROFILE_TOML.matches("source = \"").count();
-        assert_eq!(numbers, 46);
+        assert_eq!(numbers, 59);
         assert_eq!(
             p.snich.card.mgmt_command,
             nic_abi::table::MGMT_COMMAND_CYCLES

@@ -47,7 +47,18 @@ pub fn build_switch(
     Ok(match kind {
         SwitchKind::Snich => Box::new(crate::snich_switch::SnichSwitch::new(ctx)?),
         SwitchKind::LinuxBridge => Box::new(crate::baselines::linux_bridge::LinuxBridge::new(ctx)?),
-        SwitchKind::Ovs => Box::new(crate::baselines::ovs::OpenVswitch::new(ctx)?),
+        SwitchKind::LinuxBridgeNftset => {
+            Box::new(crate::baselines::linux_bridge::LinuxBridge::with_sets(ctx)?)
+        }
+        SwitchKind::OvsKernel => Box::new(crate::baselines::ovs::OpenVswitch::variant(
+            ctx,
+            crate::baselines::ovs::OvsVariant::Kernel,
+        )?),
+        SwitchKind::OvsDpdk => Box::new(crate::baselines::ovs::OpenVswitch::variant(
+            ctx,
+            crate::baselines::ovs::OvsVariant::Dpdk,
+        )?),
+        SwitchKind::OvsAfxdp => Box::new(crate::baselines::ovs::OpenVswitch::new(ctx)?),
         SwitchKind::SriovVeb => Box::new(crate::baselines::sriov_veb::SriovVeb::new(ctx)?),
     })
 }
@@ -321,11 +332,10 @@ mod tests {
     #[test]
     fn every_switch_builds_from_the_default_scenario() {
         let s = Scenario::from_toml("packets = 1", None).unwrap();
-        for kind in [
-            SwitchKind::LinuxBridge,
-            SwitchKind::Ovs,
-            SwitchKind::SriovVeb,
-        ] {
+        for kind in SwitchKind::ALL
+            .into_iter()
+            .filter(|k| *k != SwitchKind::Snich)
+        {
             let sw = build_switch(kind, &s.context()).unwrap();
             assert_eq!(sw.name(), kind.name());
         }

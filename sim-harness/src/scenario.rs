@@ -136,7 +136,7 @@ pub struct ScenarioSpec {
     pub packets: Option<u64>,
     /// Simulated time to offer packets for, in microseconds (instead of `packets`).
     pub duration_us: Option<u64>,
-    /// The switches `snich run` runs (`snich compare` runs all four).
+    /// The switches `snich run` runs (`snich compare` runs all seven).
     pub switches: Vec<SwitchKind>,
     /// The host's cores, clock, memory and cost profile.
     pub host: HostSpec,
@@ -1050,7 +1050,7 @@ mod tests {
     #[test]
     fn the_builtin_default_is_valid() {
         let s = Scenario::builtin_default().expect("valid");
-        assert_eq!(s.switches.len(), 4);
+        assert_eq!(s.switches.len(), 7);
     }
 
     #[test]

@@ -337,7 +337,7 @@ impl PacketLedger {
 /// What one switch's run measured. Everything is simulated (no wall-clock number).
 #[derive(Debug, Clone)]
 pub struct SwitchRun {
-    /// The switch's name as reports print it (`snich`, `linux-bridge`, `ovs`, `sriov-veb`;
+    /// The switch's name as reports print it (`snich`, `linux-bridge`, `ovs-kernel`, `sriov-veb`, ...
     /// the sNICh system adds its copy mode when it is not the default, `snich/hairpin`).
     pub switch: String,
     /// Invariant 1's counters, drained.
@@ -484,21 +484,30 @@ pub enum SwitchError {
 pub enum SwitchKind {
     /// The sNICh card with its host driver and flow-setup agent.
     Snich,
-    /// The Linux bridge in a driver domain with netfilter rules.
+    /// The Linux bridge in a driver domain with netfilter rules walked one by one.
     LinuxBridge,
-    /// Open vSwitch's datapath (EMC, megaflow cache, upcalls), costed by the built-in profile as
-    /// Open vSwitch 3.1's userspace datapath with AF_XDP ports.
-    Ovs,
+    /// The Linux bridge with the rules in nftables sets.
+    LinuxBridgeNftset,
+    /// Open vSwitch's kernel datapath (mask cache, megaflows, netlink upcalls).
+    OvsKernel,
+    /// Open vSwitch's userspace datapath with DPDK ports on busy-polling PMD cores.
+    OvsDpdk,
+    /// Open vSwitch's userspace datapath with AF_XDP ports in non-PMD mode (the
+    /// configuration measured on this project's machines).
+    OvsAfxdp,
     /// An SR-IOV NIC's embedded bridge (VEB).
     SriovVeb,
 }
 
 impl SwitchKind {
     /// Every switch, in report order.
-    pub const ALL: [SwitchKind; 4] = [
+    pub const ALL: [SwitchKind; 7] = [
         SwitchKind::Snich,
         SwitchKind::LinuxBridge,
-        SwitchKind::Ovs,
+        SwitchKind::LinuxBridgeNftset,
+        SwitchKind::OvsKernel,
+        SwitchKind::OvsDpdk,
+        SwitchKind::OvsAfxdp,
         SwitchKind::SriovVeb,
     ];
 
@@ -507,9 +516,17 @@ impl SwitchKind {
         match self {
             SwitchKind::Snich => "snich",
             SwitchKind::LinuxBridge => "linux-bridge",
-            SwitchKind::Ovs => "ovs",
+            SwitchKind::LinuxBridgeNftset => "linux-bridge-nftset",
+            SwitchKind::OvsKernel => "ovs-kernel",
+            SwitchKind::OvsDpdk => "ovs-dpdk",
+            SwitchKind::OvsAfxdp => "ovs-afxdp",
             SwitchKind::SriovVeb => "sriov-veb",
         }
+    }
+
+    /// The software switches (the baselines that run on the host's cores).
+    pub fn is_software(self) -> bool {
+        !matches!(self, SwitchKind::Snich | SwitchKind::SriovVeb)
     }
 }
 

@@ -51,7 +51,7 @@ use nic_abi::time::{SimDuration, SimTime};
 use nic_model::engine::EventQueue;
 use nic_model::host::IrqVector;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use host_driver::cpu::CoreId;
 
@@ -86,6 +86,9 @@ enum Work {
         seq: u64,
         releases: Vec<ReleaseCommand>,
     },
+    /// Queue pair `queue`'s interrupt has been handled on its core: its guest polls its
+    /// rings now, and the vector fires again only after that (the rest of the booked work).
+    ServeQueue { queue: u32 },
     /// Fault: the agent's process dies; a new one starts `down_for` later.
     Crash { down_for: SimDuration },
     /// The new agent process starts: once the release ring is drained, it scans the card's
@@ -106,6 +109,8 @@ impl Work {
             | Work::Crash { .. }
             | Work::Restart
             | Work::Resume => MISS_CORE,
+            // Not a step of its own: the end of the interrupt's handling, already booked.
+            Work::ServeQueue { .. } => MISS_CORE,
         }
     }
 
@@ -128,7 +133,9 @@ pub struct ControlMetrics {
     pub dropped: u64,
     /// Host core time of the control plane's steps (ps), summed over cores.
     pub core_busy_ps: u64,
-    /// Miss interrupts that came while the driver was polling the miss ring (masked).
+    /// Miss interrupts that came while the driver was polling the miss ring, and queue
+    /// interrupts that came while their guest's previous one was still being handled
+    /// (masked: they cost nothing, the poll at the end of the handling serves them).
     pub masked_interrupts: u64,
     /// Agent crashes ([`ControlPlane::schedule_agent_crash`]).
     pub agent_crashes: u64,
@@ -164,6 +171,9 @@ pub struct ControlPlane {
     /// The miss vector was taken and the driver polls the miss ring until it is empty (as
     /// NAPI does); miss interrupts meanwhile are masked and cost nothing.
     miss_polling: bool,
+    /// Queue pairs whose interrupt is being handled (queued on or running on its core) and
+    /// whose guest has not polled yet: their vector is masked, as NAPI masks it.
+    queues_in_service: BTreeSet<u32>,
     interrupts: Vec<(IrqVector, SimTime)>,
     /// The agent's time not yet converted to whole cycles (ps x MHz, under 10^6): the
     /// agent's work is priced as durations, billed in cycles, so a part of a cycle is carried
@@ -201,6 +211,7 @@ impl ControlPlane {
             next_release: 0,
             ready: BTreeMap::new(),
             miss_polling: false,
+            queues_in_service: BTreeSet::new(),
             interrupts: Vec::new(),
             agent_carry: 0,
             metrics: ControlMetrics::default(),
@@ -300,13 +311,20 @@ impl ControlPlane {
                     return Ok(());
                 }
                 self.driver_mut().card_mut().run_until(t);
-                self.take_interrupts(&mut on_queue)?;
+                self.take_interrupts()?;
             } else {
                 let Some((t, w)) = self.work.pop_until(until) else {
                     return Ok(());
                 };
                 self.driver_mut().card_mut().advance_to(t);
-                self.take_interrupts(&mut on_queue)?;
+                self.take_interrupts()?;
+                if let Work::ServeQueue { queue } = w {
+                    // The interrupt's handling ended at `t`: its guest polls its rings.
+                    self.queues_in_service.remove(&queue);
+                    let q = QueueIndex(u16::try_from(queue).unwrap_or(u16::MAX));
+                    on_queue(self.driver_mut(), q)?;
+                    continue;
+                }
                 // A step whose core is busy (other host work took it) waits for it.
                 let free = self.driver().host().core_free_at(w.core());
                 if free > t && !w.is_fault() {
@@ -327,10 +345,7 @@ impl ControlPlane {
         Ok(self.driver().card().now())
     }
 
-    fn take_interrupts<F>(&mut self, on_queue: &mut F) -> Result<(), SystemError>
-    where
-        F: FnMut(&mut Driver, QueueIndex) -> Result<(), SystemError>,
-    {
+    fn take_interrupts(&mut self) -> Result<(), SystemError> {
         if !self.driver().host().has_interrupts() {
             return Ok(());
         }
@@ -341,7 +356,6 @@ impl ControlPlane {
             .take_interrupts(&mut irqs);
         let cost = self.driver().config().costs.interrupt_cycles;
         for &(vector, at) in &irqs {
-            self.driver_mut().count_interrupt();
             let v = u32::from(vector.0);
             if v == ir::VECTOR_MISS {
                 if self.down_since.is_some() {
@@ -349,17 +363,25 @@ impl ControlPlane {
                 } else if self.miss_polling {
                     self.metrics.masked_interrupts += 1;
                 } else {
+                    self.driver_mut().count_interrupt();
                     self.miss_polling = true;
                     let end = self.run_core(MISS_CORE, at, cost, CpuUse::Interrupts);
                     self.work.schedule_at(end, Work::ReadMisses)?;
                 }
             } else if let Some(q) = v.checked_sub(ir::VECTOR_QUEUE_0) {
+                if !self.queues_in_service.insert(q) {
+                    // Its previous interrupt is still being handled: the guest's poll at
+                    // its end serves this one too.
+                    self.metrics.masked_interrupts += 1;
+                    continue;
+                }
+                self.driver_mut().count_interrupt();
                 // The host delivers it (interrupt entry, posting to the guest) on the core
-                // its vector is affine to, queued behind that core's work.
+                // its vector is affine to, queued behind that core's work; the guest polls
+                // its rings when that is done.
                 let core = queue_vector_core(q, self.driver().host().cpu().cores());
-                self.run_core(core, at, cost, CpuUse::Interrupts);
-                let q = QueueIndex(u16::try_from(q).unwrap_or(u16::MAX));
-                on_queue(self.driver_mut(), q)?;
+                let end = self.run_core(core, at, cost, CpuUse::Interrupts);
+                self.work.schedule_at(end, Work::ServeQueue { queue: q })?;
             }
         }
         irqs.clear();
@@ -369,6 +391,8 @@ impl ControlPlane {
 
     fn execute(&mut self, w: Work, now: SimTime) -> Result<(), SystemError> {
         match w {
+            // Served in `run_until`, which has the guests.
+            Work::ServeQueue { .. } => {}
             Work::Crash { down_for } => self.crash(now, down_for)?,
             Work::Restart => {
                 if !self.driver_mut().releases_drained() {
@@ -509,7 +533,8 @@ impl ControlPlane {
         let mut kept = EventQueue::new();
         let mut old = std::mem::replace(&mut self.work, EventQueue::new());
         while let Some((t, w)) = old.pop_until(SimTime(u64::MAX)) {
-            if matches!(w, Work::Crash { .. }) {
+            if matches!(w, Work::Crash { .. } | Work::ServeQueue { .. }) {
+                // Later faults, and the guests' interrupt handling (not the agent's work).
                 kept.schedule_at(t, w)?;
             } else {
                 self.metrics.work_lost += 1;

@@ -22,6 +22,14 @@
 //! `output:N` in a filter rule does not redirect). The rule found first is the one the
 //! classifier finds (the highest-ranked match), so the walk's length is that rule's position
 //! and the model looks it up with flow-setup's `SplitTree` instead of walking.
+//!
+//! **`linux-bridge-nftset`**: the same bridge with the rules held in nftables sets, as an
+//! administrator with many rules writes them: the rules of one match shape (the same fields
+//! matched; prefixes and ranges as interval sets) are the elements of one set, looked up by
+//! one hash or interval-tree probe (`linux_bridge.netfilter_set_lookup`, fitted on the
+//! measured set records). A packet probes the sets in the rank order of their best rule
+//! until the one holding its winning rule, so the cost grows with the number of distinct
+//! shapes, not rules; the verdict is the rules' (a verdict map gives it the same).
 
 use std::collections::HashMap;
 
@@ -39,6 +47,26 @@ use nic_abi::time::SimTime;
 
 /// The switch name reports print.
 pub const NAME: &str = "linux-bridge";
+
+/// The name of the variant with the rules in nftables sets.
+pub const NFTSET_NAME: &str = "linux-bridge-nftset";
+
+/// How the netfilter rules are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetfilterForm {
+    /// One rule after another, walked to the first match.
+    Linear,
+    /// One set per match shape, probed shape after shape.
+    Sets,
+}
+
+/// The fields a rule matches (bit `Field::index`): its shape, the key type of its set.
+fn shape(rule: &Rule) -> u32 {
+    Field::ALL
+        .iter()
+        .filter(|f| !rule.pattern.get(**f).is_any())
+        .fold(0, |acc, f| acc | 1 << f.index())
+}
 
 /// True when `rule` is an FDB entry in rule form: exact destination MAC (and maybe a VLAN),
 /// nothing else matched, one `output` or `normal` action.
@@ -64,8 +92,15 @@ pub fn is_fdb_rule(rule: &Rule) -> bool {
 pub struct BridgeDatapath {
     costs: BridgeCosts,
     classifier: SplitTree,
-    /// Position of each netfilter rule in the walk (rank order), by its id.
+    form: NetfilterForm,
+    /// Position of each netfilter rule in the walk (rank order), by its id: the rule's own
+    /// (linear) or its set's (sets).
     position: HashMap<RuleId, usize>,
+    /// Steps of a walk that matches nothing: rules (linear) or sets.
+    walk_length: usize,
+    /// Sets: the cost (cycles) of probing the first `i + 1` sets, by `i`. A rule that
+    /// matches everything (the chain's final accept) is a plain rule, not a set.
+    set_walk_cost: Vec<f64>,
     /// Whether each rule of the context (by id) drops.
     drops: Vec<bool>,
     netfilter_rules: usize,
@@ -75,7 +110,11 @@ pub struct BridgeDatapath {
 
 impl BridgeDatapath {
     /// The netfilter rules of `rules` (all but the FDB-like ones).
-    pub fn new(rules: &[Rule], costs: BridgeCosts) -> Result<BridgeDatapath, SwitchError> {
+    pub fn new(
+        rules: &[Rule],
+        costs: BridgeCosts,
+        form: NetfilterForm,
+    ) -> Result<BridgeDatapath, SwitchError> {
         let mut netfilter: Vec<(RuleId, &Rule)> = rules
             .iter()
             .enumerate()
@@ -92,13 +131,46 @@ impl BridgeDatapath {
                     .map(|(id, r)| (*id, r.priority, &r.pattern)),
             )
             .map_err(|e| SwitchError::Internal(format!("{NAME}: netfilter rules: {e}")))?;
+        let mut shapes: Vec<u32> = Vec::new();
+        let (position, walk_length) = match form {
+            NetfilterForm::Linear => (
+                netfilter
+                    .iter()
+                    .enumerate()
+                    .map(|(pos, (id, _))| (*id, pos))
+                    .collect(),
+                netfilter.len(),
+            ),
+            NetfilterForm::Sets => {
+                let mut position = HashMap::new();
+                for (id, r) in &netfilter {
+                    let s = shape(r);
+                    let set = shapes.iter().position(|x| *x == s).unwrap_or_else(|| {
+                        shapes.push(s);
+                        shapes.len() - 1
+                    });
+                    position.insert(*id, set);
+                }
+                (position, shapes.len())
+            }
+        };
+        let set_walk_cost = shapes
+            .iter()
+            .scan(0.0, |total, s| {
+                *total += if *s == 0 {
+                    costs.netfilter_per_rule
+                } else {
+                    costs.netfilter_set_lookup
+                };
+                Some(*total)
+            })
+            .collect();
         Ok(BridgeDatapath {
             costs,
-            position: netfilter
-                .iter()
-                .enumerate()
-                .map(|(pos, (id, _))| (*id, pos))
-                .collect(),
+            form,
+            position,
+            walk_length,
+            set_walk_cost,
             drops: rules.iter().map(|r| r.actions.is_empty()).collect(),
             netfilter_rules: netfilter.len(),
             fdb_rules,
@@ -128,12 +200,17 @@ impl Datapath for BridgeDatapath {
             let winner = self.classifier.lookup(&pkt.point);
             let walked = winner
                 .and_then(|id| self.position.get(&id))
-                .map_or(self.netfilter_rules, |p| p + 1);
+                .map_or(self.walk_length, |p| p + 1);
             self.rules_walked += walked as u64;
-            work.add(
-                "netfilter",
-                self.costs.netfilter_hook + self.costs.netfilter_per_rule * walked as f64,
-            );
+            let walk = match self.form {
+                NetfilterForm::Linear => self.costs.netfilter_per_rule * walked as f64,
+                NetfilterForm::Sets => self
+                    .set_walk_cost
+                    .get(walked.saturating_sub(1))
+                    .copied()
+                    .unwrap_or(0.0),
+            };
+            work.add("netfilter", self.costs.netfilter_hook + walk);
             let drops = winner
                 .and_then(|id| self.drops.get(usize::try_from(id.0).unwrap_or(usize::MAX)))
                 .copied()
@@ -167,8 +244,15 @@ impl Datapath for BridgeDatapath {
         run.extra
             .insert("netfilter_rules".into(), self.netfilter_rules as u64);
         run.extra.insert("fdb_rules".into(), self.fdb_rules as u64);
-        run.extra
-            .insert("netfilter_rules_walked".into(), self.rules_walked);
+        let walked = match self.form {
+            NetfilterForm::Linear => "netfilter_rules_walked",
+            NetfilterForm::Sets => "netfilter_sets_probed",
+        };
+        run.extra.insert(walked.into(), self.rules_walked);
+        if self.form == NetfilterForm::Sets {
+            run.extra
+                .insert("netfilter_sets".into(), self.walk_length as u64);
+        }
     }
 }
 
@@ -179,16 +263,36 @@ pub struct LinuxBridge {
 }
 
 impl LinuxBridge {
-    /// A bridge for `ctx` with the context's profile (or the built-in one).
+    /// A bridge for `ctx` with the context's profile (or the built-in one), its rules
+    /// walked one by one.
     pub fn new(ctx: &SwitchContext) -> Result<LinuxBridge, SwitchError> {
         LinuxBridge::with_profile(ctx, ctx.profile_for(NAME)?)
     }
 
-    /// A bridge for `ctx` with `profile`.
+    /// The bridge with its rules in nftables sets (`linux-bridge-nftset`).
+    pub fn with_sets(ctx: &SwitchContext) -> Result<LinuxBridge, SwitchError> {
+        let profile = ctx.profile_for(NFTSET_NAME)?;
+        LinuxBridge::with_form(ctx, profile, NetfilterForm::Sets)
+    }
+
+    /// A bridge for `ctx` with `profile`, rules walked one by one.
     pub fn with_profile(ctx: &SwitchContext, profile: Profile) -> Result<LinuxBridge, SwitchError> {
-        let datapath = BridgeDatapath::new(&ctx.rules, profile.linux_bridge.clone())?;
+        LinuxBridge::with_form(ctx, profile, NetfilterForm::Linear)
+    }
+
+    /// A bridge for `ctx` with `profile` and its rules written in `form`.
+    pub fn with_form(
+        ctx: &SwitchContext,
+        profile: Profile,
+        form: NetfilterForm,
+    ) -> Result<LinuxBridge, SwitchError> {
+        let datapath = BridgeDatapath::new(&ctx.rules, profile.linux_bridge.clone(), form)?;
+        let name = match form {
+            NetfilterForm::Linear => NAME,
+            NetfilterForm::Sets => NFTSET_NAME,
+        };
         Ok(LinuxBridge {
-            inner: SoftwareSwitch::new(NAME, ctx, profile, datapath)?,
+            inner: SoftwareSwitch::new(name, ctx, profile, datapath)?,
         })
     }
 }
@@ -285,14 +389,15 @@ mod tests {
         assert!(fast_max < 5_000, "{fast_max}");
     }
 
-    #[test]
-    fn drop_rules_drop_and_walked_rules_cost() {
-        // 10 rules that never match, one that drops port 53, then the rest is accepted.
-        let mut rules: Vec<Rule> = (0..10u8)
+    /// `n` accepting rules on UDP sources 10.99.x.y that the tests' frames never match, then
+    /// a rule that drops UDP to port 53.
+    fn never_matching_then_drop_53(n: u16) -> Vec<Rule> {
+        let mut rules: Vec<Rule> = (0..n)
             .map(|i| {
+                let [a, b] = i.to_be_bytes();
                 let m = MatchBuilder::new()
                     .udp()
-                    .nw_src(std::net::Ipv4Addr::new(10, 99, 0, i), 32)
+                    .nw_src(std::net::Ipv4Addr::new(10, 99, a, b), 32)
                     .build()
                     .expect("match");
                 Rule::new(200, m, vec![Action::Normal])
@@ -300,8 +405,11 @@ mod tests {
             .collect();
         let m = MatchBuilder::new().udp().tp_dst(53).build().expect("match");
         rules.push(Rule::new(100, m, Vec::new()));
-        let ctx = context(2, 0, 1, rules);
-        let mut b = bridge(&ctx);
+        rules
+    }
+
+    /// VM 0 sends one UDP frame to VM 1's port 53, then 100 us later one to port 80.
+    fn offer_to_ports_53_and_80(b: &mut LinuxBridge, ctx: &SwitchContext) {
         for (i, dport) in [53u16, 80].into_iter().enumerate() {
             let frame = crate::baselines::testing::udp_frame_ports(
                 &ctx.topology,
@@ -318,6 +426,14 @@ mod tests {
             })
             .expect("offer");
         }
+    }
+
+    #[test]
+    fn drop_rules_drop_and_walked_rules_cost() {
+        // 10 rules that never match, one that drops port 53, then the rest is accepted.
+        let ctx = context(2, 0, 1, never_matching_then_drop_53(10));
+        let mut b = bridge(&ctx);
+        offer_to_ports_53_and_80(&mut b, &ctx);
         let run = b.finish().expect("finish");
         assert_eq!(run.ledger.dropped.get(&DropReason::RuleDrop), Some(&1));
         assert_eq!(run.ledger.delivered, 1);
@@ -328,6 +444,36 @@ mod tests {
             (1_180..=1_190).contains(&nf),
             "22 x 20.7 ns x 2.6 = 1184 cycles, got {nf}"
         );
+    }
+
+    #[test]
+    fn in_sets_the_walk_is_one_probe_per_match_shape_with_the_same_verdicts() {
+        // 1,000 rules of one shape (udp, nw_src/32) that never match, and one of another
+        // shape (udp, tp_dst) that drops port 53: two sets.
+        let ctx = context(2, 0, 1, never_matching_then_drop_53(1_000));
+        let run = |b: &mut LinuxBridge| offer_to_ports_53_and_80(b, &ctx);
+        let mut sets = LinuxBridge::with_sets(&ctx).expect("bridge");
+        run(&mut sets);
+        let sets = Box::new(sets).finish().expect("finish");
+        let mut linear = LinuxBridge::new(&ctx).expect("bridge");
+        run(&mut linear);
+        let linear = Box::new(linear).finish().expect("finish");
+        assert_eq!(sets.switch, NFTSET_NAME);
+        assert_eq!(
+            sets.ledger.dropped, linear.ledger.dropped,
+            "the same verdicts"
+        );
+        assert_eq!(sets.ledger.delivered, 1);
+        assert_eq!(sets.extra.get("netfilter_sets"), Some(&2));
+        // Both packets probe both sets (the drop rule's set is second in rank order).
+        assert_eq!(sets.extra.get("netfilter_sets_probed"), Some(&4));
+        assert_eq!(linear.extra.get("netfilter_rules_walked"), Some(&2_002));
+        let nf = sets.host_cpu_cycles.get("netfilter").copied().unwrap_or(0);
+        assert!(
+            (1_450..=1_460).contains(&nf),
+            "4 x 140 ns x 2.6 = 1456 cycles, got {nf}"
+        );
+        assert!(nf * 10 < linear.host_cpu_cycles["netfilter"]);
     }
 
     #[test]
@@ -344,8 +490,12 @@ mod tests {
             })
             .collect();
         assert!(fwd.iter().all(is_fdb_rule));
-        let dp = BridgeDatapath::new(&fwd, Profile::builtin().expect("p").linux_bridge)
-            .expect("datapath");
+        let dp = BridgeDatapath::new(
+            &fwd,
+            Profile::builtin().expect("p").linux_bridge,
+            NetfilterForm::Linear,
+        )
+        .expect("datapath");
         assert_eq!(dp.netfilter_rules(), 0);
     }
 

@@ -1,6 +1,16 @@
-//! Open vSwitch's datapath: an exact-match cache (EMC) in front of a megaflow cache, and
-//! upcalls to a slow path that classifies the packet against the OpenFlow rules and installs
-//! a megaflow.
+//! Open vSwitch's datapaths: a megaflow cache walked mask by mask, with a cache in front of
+//! it, and upcalls to a slow path that classifies the packet against the OpenFlow rules and
+//! installs a megaflow. Three variants, named for what they are:
+//!
+//! | switch | datapath | in front of the megaflows | ports | threads |
+//! |---|---|---|---|---|
+//! | `ovs-kernel` | `openvswitch.ko`: key extraction and actions `ovs_kernel.fast_path` | the per-CPU mask cache (`ovs_kernel.mask_cache_entries` per core, a probe `ovs_kernel.mask_cache_probe`): the mask that last matched the flow's hash is probed first | kernel (`[vnic]`, `[nic_driver]`) | softirq on every core; misses are upcalls over netlink to handler threads on whichever core frees first (`ovs.upcall_queue` bounds the socket, `upcall_lost`) |
+//! | `ovs-dpdk` | `dpif-netdev` with DPDK: `ovs_dpdk.fast_path` | EMC (`ovs.emc_*`), then the SMC if `ovs_dpdk.smc_enabled` | vhost-user and DPDK PMD drivers (`ovs_dpdk.vhost_*`, `ovs_dpdk.phy_*`) | `ovs_dpdk.pmd_cores` PMD threads on dedicated cores, busy-polling (their idle time is reported as `pmd_idle_poll`); a miss is handled by the PMD that found it |
+//! | `ovs-afxdp` | `dpif-netdev` with AF_XDP ports in non-PMD mode, as measured on this project's machines: `ovs.fast_path` | EMC | kernel | as the kernel datapath's (handler threads) |
+//!
+//! Every variant shares the megaflow walk (`ovs.dpcls_per_subtable` per mask probed), the
+//! slow path (`ovs.upcall`, the classifier's node visits, `ovs.megaflow_install`) and the
+//! revalidators (`ovs.revalidation_*`, `ovs.max_idle`, `ovs.flow_limit`).
 //!
 //! Per packet, on its switch core (see [`crate::baselines::software`] for the queues, ports
 //! and cores shared with the bridge):
@@ -39,16 +49,42 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::baselines::l2::{Egress, L2Decision, L2Fabric};
 use crate::baselines::software::{
-    software_switch_under_test, Datapath, Packet, SoftwareSwitch, Verdict, Work,
+    software_switch_under_test, Datapath, Packet, PortCosts, SoftwareSwitch, Threads, Verdict, Work,
 };
 use crate::host_cpu::HostCpu;
-use crate::profile::{whole_cycles, OvsCosts, Profile};
+use crate::profile::{whole_cycles, OvsCosts, OvsDpdkCosts, OvsKernelCosts, Profile};
 use crate::switch::{
     DropReason, Endpoint, SwitchContext, SwitchError, SwitchRun, Topology, UPLINK_PORT,
 };
 
-/// The switch name reports print.
-pub const NAME: &str = "ovs";
+/// The name of the userspace datapath with AF_XDP ports (the measured configuration).
+pub const NAME: &str = "ovs-afxdp";
+/// The name of the kernel datapath.
+pub const KERNEL_NAME: &str = "ovs-kernel";
+/// The name of the userspace datapath with DPDK ports and PMD threads.
+pub const DPDK_NAME: &str = "ovs-dpdk";
+
+/// Which Open vSwitch datapath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OvsVariant {
+    /// `ovs-kernel`.
+    Kernel,
+    /// `ovs-dpdk`.
+    Dpdk,
+    /// `ovs-afxdp`.
+    Afxdp,
+}
+
+impl OvsVariant {
+    /// The switch name reports print.
+    pub fn name(self) -> &'static str {
+        match self {
+            OvsVariant::Kernel => KERNEL_NAME,
+            OvsVariant::Dpdk => DPDK_NAME,
+            OvsVariant::Afxdp => NAME,
+        }
+    }
+}
 
 /// A packet's point with every bit outside `mask` cleared.
 fn masked(p: &Point, mask: &FlowMask) -> Point {
@@ -93,10 +129,21 @@ pub struct MegaflowInstall {
 /// An EMC entry: the exact point, the megaflow slot and that slot's generation.
 type EmcEntry = (Point, usize, u64);
 
+/// An SMC entry: the point's hash (OVS keeps a 16-bit signature and checks the megaflow),
+/// the megaflow slot and that slot's generation.
+type SmcEntry = (u64, usize, u64);
+
 /// Open vSwitch's caches, slow path and counters.
 #[derive(Debug)]
 pub struct OvsDatapath {
+    variant: OvsVariant,
     costs: OvsCosts,
+    kernel: OvsKernelCosts,
+    dpdk: OvsDpdkCosts,
+    /// The kernel's mask caches (per core, side by side): a flow hash's slot holds the
+    /// subtable that matched it last.
+    mask_cache: Vec<Option<usize>>,
+    smc: Vec<Option<SmcEntry>>,
     /// `classifier.per_visit`, cycles.
     per_visit: f64,
     rules: Vec<Rule>,
@@ -128,15 +175,45 @@ struct OvsCounters {
     revalidations: u64,
     controller_actions: u64,
     subtables_peak: u64,
+    mask_cache_hits: u64,
+    smc_hits: u64,
+    subtables_probed: u64,
 }
 
 impl OvsDatapath {
-    /// The datapath for `rules` on `topology` with `profile`'s costs, its EMC insertions seeded
-    /// by `seed`.
-    pub fn new(rules: &[Rule], topology: &Topology, profile: &Profile, seed: u64) -> OvsDatapath {
+    /// The `variant` datapath for `rules` on `topology` with `profile`'s costs on `cores`
+    /// cores, its EMC insertions seeded by `seed`.
+    pub fn new(
+        variant: OvsVariant,
+        rules: &[Rule],
+        topology: &Topology,
+        profile: &Profile,
+        cores: u16,
+        seed: u64,
+    ) -> OvsDatapath {
         let costs = profile.ovs.clone();
+        let kernel = profile.ovs_kernel.clone();
+        let dpdk = profile.ovs_dpdk.clone();
+        let emc = match variant {
+            OvsVariant::Kernel => 0,
+            OvsVariant::Dpdk | OvsVariant::Afxdp => costs.emc_entries as usize,
+        };
+        let mask_cache = match variant {
+            OvsVariant::Kernel => kernel.mask_cache_entries as usize * usize::from(cores.max(1)),
+            OvsVariant::Dpdk | OvsVariant::Afxdp => 0,
+        };
+        let smc = if variant == OvsVariant::Dpdk && dpdk.smc_enabled {
+            dpdk.smc_entries as usize
+        } else {
+            0
+        };
         OvsDatapath {
-            emc: vec![None; costs.emc_entries as usize],
+            variant,
+            kernel,
+            dpdk,
+            mask_cache: vec![None; mask_cache],
+            smc: vec![None; smc],
+            emc: vec![None; emc],
             costs,
             per_visit: profile.classifier.per_visit,
             rules: rules.to_vec(),
@@ -160,6 +237,18 @@ impl OvsDatapath {
 
     fn emc_slot(&self, p: &Point) -> usize {
         usize::try_from(point_hash(p) % self.emc.len().max(1) as u64).unwrap_or(0)
+    }
+
+    /// The megaflow slot of an SMC hit for `p` (hash `h`), if any: the entry's megaflow is
+    /// still there and matches the packet.
+    fn smc_lookup(&self, p: &Point, h: u64) -> Option<usize> {
+        let i = usize::try_from(h % self.smc.len().max(1) as u64).ok()?;
+        let (hash, slot, generation) = self.smc.get(i)?.as_ref()?;
+        let mf = self.megaflows.get(*slot)?.as_ref()?;
+        (*hash == h
+            && self.generations.get(*slot) == Some(generation)
+            && masked(p, &mf.mask) == mf.key)
+            .then_some(*slot)
     }
 
     /// The megaflow slot of an EMC hit for `p`, if any.
@@ -216,6 +305,17 @@ impl OvsDatapath {
         }
     }
 
+    /// The verdict of a cache hit on megaflow `slot`, which was used at `now`.
+    fn hit(&mut self, now: SimTime, slot: usize, pkt: &Packet, l2: &L2Fabric) -> Verdict {
+        let rule = self.megaflows.get_mut(slot).and_then(|m| {
+            m.as_mut().map(|mf| {
+                mf.last_used = now;
+                mf.rule
+            })
+        });
+        self.verdict(rule.flatten(), pkt, l2)
+    }
+
     fn evict(&mut self, slot: usize) {
         let Some(mf) = self.megaflows.get_mut(slot).and_then(Option::take) else {
             return;
@@ -239,43 +339,89 @@ impl Datapath for OvsDatapath {
     type Install = MegaflowInstall;
 
     fn fast_path(&mut self, now: SimTime, pkt: &Packet, l2: &L2Fabric, work: &mut Work) -> Verdict {
-        work.add("ovs_fast_path", self.costs.fast_path);
-        work.add("emc", self.costs.emc_hit);
-        if let Some(slot) = self.emc_lookup(&pkt.point) {
-            self.counters.emc_hits += 1;
-            let rule = self.megaflows[slot].as_mut().map(|mf| {
-                mf.last_used = now;
-                mf.rule
-            });
-            return self.verdict(rule.flatten(), pkt, l2);
+        let hash = point_hash(&pkt.point);
+        let mut cached_subtable = None;
+        match self.variant {
+            OvsVariant::Kernel => {
+                work.add("ovs_fast_path", self.kernel.fast_path);
+                work.add("mask_cache", self.kernel.mask_cache_probe);
+                let n = self.mask_cache.len().max(1) as u64;
+                let i = usize::try_from(hash % n).unwrap_or(0);
+                cached_subtable = self.mask_cache.get(i).copied().flatten();
+            }
+            OvsVariant::Dpdk | OvsVariant::Afxdp => {
+                let fast = match self.variant {
+                    OvsVariant::Dpdk => self.dpdk.fast_path,
+                    _ => self.costs.fast_path,
+                };
+                work.add("ovs_fast_path", fast);
+                work.add("emc", self.costs.emc_hit);
+                if let Some(slot) = self.emc_lookup(&pkt.point) {
+                    self.counters.emc_hits += 1;
+                    return self.hit(now, slot, pkt, l2);
+                }
+                if !self.smc.is_empty() {
+                    work.add("smc", self.dpdk.smc_probe);
+                    if let Some(slot) = self.smc_lookup(&pkt.point, hash) {
+                        self.counters.smc_hits += 1;
+                        return self.hit(now, slot, pkt, l2);
+                    }
+                }
+            }
+        }
+        // The kernel probes the mask its cache names first.
+        if let Some(i) = cached_subtable {
+            if let Some(st) = self.subtables.get(i) {
+                work.add("dpcls", self.costs.dpcls_per_subtable);
+                self.counters.subtables_probed += 1;
+                if let Some(slot) = st.flows.get(&masked(&pkt.point, &st.mask)).copied() {
+                    self.counters.mask_cache_hits += 1;
+                    self.counters.megaflow_hits += 1;
+                    return self.hit(now, slot, pkt, l2);
+                }
+            }
         }
         let mut found = None;
         let mut probed = 0u64;
-        for st in &self.subtables {
+        for (i, st) in self.subtables.iter().enumerate() {
             probed += 1;
             if let Some(slot) = st.flows.get(&masked(&pkt.point, &st.mask)) {
-                found = Some(*slot);
+                found = Some((i, *slot));
                 break;
             }
         }
+        self.counters.subtables_probed += probed;
         work.add("dpcls", self.costs.dpcls_per_subtable * probed as f64);
-        let Some(slot) = found else {
+        let Some((subtable, slot)) = found else {
             return Verdict::Upcall;
         };
         self.counters.megaflow_hits += 1;
-        let inv = self.costs.emc_insert_inverse_probability.max(1);
-        if self.rng.random_range(0..inv) == 0 {
-            let e = self.emc_slot(&pkt.point);
-            let generation = self.generations.get(slot).copied().unwrap_or(0);
-            if let Some(entry) = self.emc.get_mut(e) {
-                *entry = Some((pkt.point, slot, generation));
+        let generation = self.generations.get(slot).copied().unwrap_or(0);
+        match self.variant {
+            OvsVariant::Kernel => {
+                let n = self.mask_cache.len().max(1) as u64;
+                let i = usize::try_from(hash % n).unwrap_or(0);
+                if let Some(e) = self.mask_cache.get_mut(i) {
+                    *e = Some(subtable);
+                }
+            }
+            OvsVariant::Dpdk | OvsVariant::Afxdp => {
+                let inv = self.costs.emc_insert_inverse_probability.max(1);
+                if self.rng.random_range(0..inv) == 0 {
+                    let e = self.emc_slot(&pkt.point);
+                    if let Some(entry) = self.emc.get_mut(e) {
+                        *entry = Some((pkt.point, slot, generation));
+                    }
+                }
+                if !self.smc.is_empty() {
+                    let i = usize::try_from(hash % self.smc.len() as u64).unwrap_or(0);
+                    if let Some(entry) = self.smc.get_mut(i) {
+                        *entry = Some((hash, slot, generation));
+                    }
+                }
             }
         }
-        let rule = self.megaflows[slot].as_mut().map(|mf| {
-            mf.last_used = now;
-            mf.rule
-        });
-        self.verdict(rule.flatten(), pkt, l2)
+        self.hit(now, slot, pkt, l2)
     }
 
     fn slow_path(
@@ -396,30 +542,75 @@ impl Datapath for OvsDatapath {
             ("revalidations", c.revalidations),
             ("controller_actions", c.controller_actions),
             ("subtables_peak", c.subtables_peak),
+            ("subtables_probed", c.subtables_probed),
         ] {
+            run.extra.insert(k.into(), v);
+        }
+        let own: &[(&str, u64)] = match self.variant {
+            OvsVariant::Kernel => &[("mask_cache_hits", c.mask_cache_hits)],
+            OvsVariant::Dpdk => &[("smc_hits", c.smc_hits)],
+            OvsVariant::Afxdp => &[],
+        };
+        for (k, v) in own.iter().copied() {
             run.extra.insert(k.into(), v);
         }
     }
 }
 
-/// The Open vSwitch baseline.
+/// An Open vSwitch baseline.
 #[derive(Debug)]
 pub struct OpenVswitch {
     inner: SoftwareSwitch<OvsDatapath>,
 }
 
 impl OpenVswitch {
-    /// Open vSwitch for `ctx` with the context's profile (or the built-in one).
+    /// The AF_XDP variant (`ovs-afxdp`) for `ctx` with the context's profile (or the
+    /// built-in one).
     pub fn new(ctx: &SwitchContext) -> Result<OpenVswitch, SwitchError> {
-        OpenVswitch::with_profile(ctx, ctx.profile_for(NAME)?)
+        OpenVswitch::variant(ctx, OvsVariant::Afxdp)
     }
 
-    /// Open vSwitch for `ctx` with `profile`.
+    /// The `variant` datapath for `ctx` with the context's profile.
+    pub fn variant(ctx: &SwitchContext, variant: OvsVariant) -> Result<OpenVswitch, SwitchError> {
+        OpenVswitch::with_variant_profile(ctx, variant, ctx.profile_for(variant.name())?)
+    }
+
+    /// The AF_XDP variant for `ctx` with `profile`.
     pub fn with_profile(ctx: &SwitchContext, profile: Profile) -> Result<OpenVswitch, SwitchError> {
-        let datapath = OvsDatapath::new(&ctx.rules, &ctx.topology, &profile, ctx.seed);
-        Ok(OpenVswitch {
-            inner: SoftwareSwitch::new(NAME, ctx, profile, datapath)?,
-        })
+        OpenVswitch::with_variant_profile(ctx, OvsVariant::Afxdp, profile)
+    }
+
+    /// The `variant` datapath for `ctx` with `profile`.
+    pub fn with_variant_profile(
+        ctx: &SwitchContext,
+        variant: OvsVariant,
+        profile: Profile,
+    ) -> Result<OpenVswitch, SwitchError> {
+        let datapath = OvsDatapath::new(
+            variant,
+            &ctx.rules,
+            &ctx.topology,
+            &profile,
+            ctx.host.cores,
+            ctx.seed,
+        );
+        let (ports, threads) = match variant {
+            OvsVariant::Kernel | OvsVariant::Afxdp => {
+                (PortCosts::kernel(&profile), Threads::default())
+            }
+            OvsVariant::Dpdk => (
+                PortCosts::dpdk(&profile),
+                Threads {
+                    datapath_cores: profile.ovs_dpdk.pmd_cores,
+                    busy_poll: true,
+                    inline_upcalls: true,
+                },
+            ),
+        };
+        let inner = SoftwareSwitch::new(variant.name(), ctx, profile, datapath)?
+            .with_ports(ports)
+            .with_threads(threads);
+        Ok(OpenVswitch { inner })
     }
 }
 
@@ -647,6 +838,84 @@ mod tests {
             run.flow_setups + lost,
             400,
             "every upcall not lost installs"
+        );
+    }
+
+    /// 3 flows of one megaflow from VM 0 to VM 1, 10 us apart, through `variant`.
+    fn three_flows(variant: OvsVariant, cores: u16, profile: Profile) -> SwitchRun {
+        let ctx = context(2, 0, cores, vec![normal_rule()]);
+        let mut s = OpenVswitch::with_variant_profile(&ctx, variant, profile).expect("ovs");
+        for k in 0..300u64 {
+            let flow = u16::try_from(k % 3).expect("flow");
+            let f = vm0_to_vm1(&ctx.topology, flow);
+            offer(&mut s, k * 10_000, f);
+        }
+        Box::new(s).finish().expect("finish")
+    }
+
+    #[test]
+    fn the_kernel_datapath_has_no_emc_and_probes_the_cached_mask_first() {
+        let run = three_flows(OvsVariant::Kernel, 1, Profile::builtin().expect("p"));
+        assert_eq!(run.switch, "ovs-kernel");
+        assert_eq!(run.ledger.delivered, 300);
+        assert_eq!(run.extra["emc_hits"], 0, "no EMC in the kernel");
+        assert!(!run.host_cpu_cycles.contains_key("emc"));
+        // After the upcall, the first packet of each flow walks the masks and fills its
+        // cache slot; the rest hit the cached mask.
+        assert_eq!(run.extra["upcalls"], 1);
+        assert!(
+            run.extra["mask_cache_hits"] >= 300 - 1 - 3,
+            "{:?}",
+            run.extra
+        );
+        assert!(run.host_cpu_cycles["mask_cache"] > 0);
+        assert!(run.host_cpu_cycles["vnic_backend"] > 0, "kernel ports");
+    }
+
+    #[test]
+    fn dpdk_pmd_cores_poll_the_whole_run_and_the_report_shows_it() {
+        let profile = Profile::builtin().expect("p");
+        let run = three_flows(OvsVariant::Dpdk, 2, profile.clone());
+        assert_eq!(run.switch, "ovs-dpdk");
+        assert_eq!(run.ledger.delivered, 300);
+        assert_eq!(run.extra["pmd_cores"], 1);
+        // Ports are vhost-user's, not the kernel's.
+        assert!(run.host_cpu_cycles["vhost_user"] > 0);
+        assert!(!run.host_cpu_cycles.contains_key("vnic_backend"));
+        // One PMD core is spent for the whole run: its work plus its idle polling is the
+        // run's length in cycles (the revalidators, on other cores, are not in it).
+        let span_cycles = run.last_event.as_ps() * 2_600 / 1_000_000;
+        let pmd: u64 = run
+            .host_cpu_cycles
+            .iter()
+            .filter(|(k, _)| k.as_str() != "revalidation")
+            .map(|(_, c)| *c)
+            .sum();
+        assert!(
+            pmd.abs_diff(span_cycles) <= 10,
+            "{pmd} cycles booked on the PMD over a run of {span_cycles}"
+        );
+        assert!(
+            run.host_cpu_cycles["pmd_idle_poll"] > pmd / 2,
+            "mostly idle at 100 kpps"
+        );
+        // The miss was handled on the PMD itself: no upcall queue, nothing lost.
+        assert_eq!(run.extra["upcalls"], 1);
+    }
+
+    #[test]
+    fn the_smc_serves_emc_misses_when_enabled() {
+        let mut profile = Profile::builtin().expect("p");
+        let off = three_flows(OvsVariant::Dpdk, 1, profile.clone());
+        assert_eq!(off.extra["smc_hits"], 0);
+        profile.ovs_dpdk.smc_enabled = true;
+        let on = three_flows(OvsVariant::Dpdk, 1, profile);
+        assert!(on.extra["smc_hits"] > 200, "{:?}", on.extra);
+        assert!(
+            on.extra["subtables_probed"] < off.extra["subtables_probed"],
+            "{:?} vs {:?}",
+            on.extra,
+            off.extra
         );
     }
 }

@@ -110,6 +110,11 @@ impl Work {
         self.items.clear();
     }
 
+    /// The whole cycles the work books.
+    fn cycles(&self) -> u64 {
+        self.items.iter().map(|(_, c, _)| whole_cycles(*c)).sum()
+    }
+
     /// Runs the work on `core` from `at`, one piece after another; returns when it ends.
     fn run_on(&self, cpu: &mut HostCpu, core: CoreId, at: SimTime) -> SimTime {
         let mut end = at;
@@ -118,6 +123,71 @@ impl Work {
         }
         end
     }
+}
+
+/// What a software switch's ports cost, in cycles: a VM's virtual NIC back end and the host
+/// NIC's driver, each with the name its cycles are reported under.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PortCosts {
+    /// Taking a frame off a VM's TX ring.
+    pub from_vm: f64,
+    /// Putting a frame into a VM's RX ring and notifying it.
+    pub to_vm: f64,
+    /// Per frame byte copied at each VM port crossing.
+    pub copy_per_byte: f64,
+    /// Receiving a frame from the NIC.
+    pub nic_rx: f64,
+    /// Handing a frame to the NIC.
+    pub nic_tx: f64,
+    /// The use VM port cycles are reported under.
+    pub vm_use: &'static str,
+    /// The use NIC cycles are reported under.
+    pub nic_use: &'static str,
+}
+
+impl PortCosts {
+    /// Kernel ports: a vhost-net/netback back end per VM (`[vnic]`) and the NIC's kernel
+    /// driver (`[nic_driver]`): the bridge, OVS's kernel datapath and its AF_XDP ports.
+    pub fn kernel(p: &Profile) -> PortCosts {
+        PortCosts {
+            from_vm: p.vnic.from_vm,
+            to_vm: p.vnic.to_vm,
+            copy_per_byte: p.vnic.copy_per_byte,
+            nic_rx: p.nic_driver.rx,
+            nic_tx: p.nic_driver.tx,
+            vm_use: "vnic_backend",
+            nic_use: "driver",
+        }
+    }
+
+    /// DPDK ports: vhost-user virtqueues served by the PMD thread (`ovs_dpdk.vhost_*`, the
+    /// copy per byte as every CPU copy) and the NIC's DPDK poll-mode driver
+    /// (`ovs_dpdk.phy_*`).
+    pub fn dpdk(p: &Profile) -> PortCosts {
+        PortCosts {
+            from_vm: p.ovs_dpdk.vhost_rx,
+            to_vm: p.ovs_dpdk.vhost_tx,
+            copy_per_byte: p.vnic.copy_per_byte,
+            nic_rx: p.ovs_dpdk.phy_rx,
+            nic_tx: p.ovs_dpdk.phy_tx,
+            vm_use: "vhost_user",
+            nic_use: "dpdk_port",
+        }
+    }
+}
+
+/// Which cores a software switch's packet work runs on, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Threads {
+    /// Packets are served by the first this many cores (0: every core): VM `i`'s queue by
+    /// core `i % n`, wire packets by RSS over them.
+    pub datapath_cores: u16,
+    /// Those cores busy-poll: they are spent for the whole run, working or not, and their
+    /// idle time is reported as `pmd_idle_poll` cycles.
+    pub busy_poll: bool,
+    /// A miss is handled on the core that found it, at once (OVS's userspace datapath),
+    /// instead of being queued to handler threads on whichever core frees first.
+    pub inline_upcalls: bool,
 }
 
 /// The part of a software switch that differs between the bridge and Open vSwitch.
@@ -196,6 +266,10 @@ pub struct SoftwareSwitch<D: Datapath> {
     events: EventQueue<Event<D::Install>>,
     work: Work,
     run: SwitchRun,
+    ports: PortCosts,
+    threads: Threads,
+    /// Cycles of packet work (fast and inline slow paths) each core did.
+    core_cycles: Vec<u64>,
 }
 
 /// Implements [`SwitchUnderTest`] for a software switch, a type whose field `inner` is a
@@ -248,6 +322,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
         })?;
         let nic = HostNic::new(name, &ctx.card)?;
         let cores = (0..cpu.cores()).map(|_| CoreQueue::default()).collect();
+        let ports = PortCosts::kernel(&profile);
         Ok(SoftwareSwitch {
             name: name.to_string(),
             datapath,
@@ -263,7 +338,40 @@ impl<D: Datapath> SoftwareSwitch<D> {
             events: EventQueue::new(),
             work: Work::default(),
             run: SwitchRun::new(name)?,
+            ports,
+            threads: Threads::default(),
+            core_cycles: Vec::new(),
         })
+    }
+
+    /// The same switch with `ports`' costs instead of the kernel's.
+    pub fn with_ports(mut self, ports: PortCosts) -> SoftwareSwitch<D> {
+        self.ports = ports;
+        self
+    }
+
+    /// The same switch with its packet work placed as `threads` says.
+    pub fn with_threads(mut self, threads: Threads) -> SoftwareSwitch<D> {
+        self.threads = threads;
+        self
+    }
+
+    /// The cores that serve packets.
+    fn datapath_cores(&self) -> usize {
+        match usize::from(self.threads.datapath_cores) {
+            0 => self.cores.len(),
+            n => n.min(self.cores.len()),
+        }
+    }
+
+    /// Runs `work` on `core` from `at`, counting its cycles as that core's packet work.
+    fn run_packet_work(&mut self, work: &Work, core: u16, at: SimTime) -> SimTime {
+        let c = usize::from(core);
+        if self.core_cycles.len() <= c {
+            self.core_cycles.resize(c + 1, 0);
+        }
+        self.core_cycles[c] += work.cycles();
+        work.run_on(&mut self.cpu, CoreId(core), at)
     }
 
     /// The datapath (for tests).
@@ -303,7 +411,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
             }
             Event::CoreDone { core, pkt, verdict } => {
                 self.release(pkt.ingress);
-                self.after_fast_path(now, pkt, verdict)?;
+                self.after_fast_path(now, core, pkt, verdict)?;
                 if let Some(q) = self.cores.get_mut(usize::from(core)) {
                     q.busy = false;
                 }
@@ -364,7 +472,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
         if let Verdict::Forward(egress) = &verdict {
             self.egress_work(&pkt, egress, &mut work);
         }
-        let end = work.run_on(&mut self.cpu, CoreId(core), now);
+        let end = self.run_packet_work(&work, core, now);
         self.work = work;
         self.schedule(end, Event::CoreDone { core, pkt, verdict })
     }
@@ -374,10 +482,10 @@ impl<D: Datapath> SoftwareSwitch<D> {
         let bytes = pkt.frame.len() as u64;
         match pkt.ingress {
             Ingress::VmTx(_) => {
-                work.add("vnic_backend", self.profile.vnic.from_vm);
-                work.add_copy("copy", self.profile.vnic.copy_per_byte * len, bytes);
+                work.add(self.ports.vm_use, self.ports.from_vm);
+                work.add_copy("copy", self.ports.copy_per_byte * len, bytes);
             }
-            Ingress::NicRx => work.add("driver", self.profile.nic_driver.rx),
+            Ingress::NicRx => work.add(self.ports.nic_use, self.ports.nic_rx),
         }
     }
 
@@ -387,10 +495,10 @@ impl<D: Datapath> SoftwareSwitch<D> {
         for e in egress {
             match e {
                 Egress::Vm(_) => {
-                    work.add("vnic_backend", self.profile.vnic.to_vm);
-                    work.add_copy("copy", self.profile.vnic.copy_per_byte * len, bytes);
+                    work.add(self.ports.vm_use, self.ports.to_vm);
+                    work.add_copy("copy", self.ports.copy_per_byte * len, bytes);
                 }
-                Egress::Uplink => work.add("driver", self.profile.nic_driver.tx),
+                Egress::Uplink => work.add(self.ports.nic_use, self.ports.nic_tx),
             }
         }
     }
@@ -398,12 +506,33 @@ impl<D: Datapath> SoftwareSwitch<D> {
     fn after_fast_path(
         &mut self,
         now: SimTime,
+        core: u16,
         pkt: Packet,
         verdict: Verdict,
     ) -> Result<(), SwitchError> {
         if verdict != Verdict::Upcall {
             self.conclude(now, pkt, verdict);
             return Ok(());
+        }
+        if self.threads.inline_upcalls {
+            // The thread that found the miss handles it before its next packet.
+            let mut work = std::mem::take(&mut self.work);
+            work.clear();
+            let (verdict, install) = self.datapath.slow_path(now, &pkt, &self.l2, &mut work);
+            if let Verdict::Forward(egress) = &verdict {
+                self.egress_work(&pkt, egress, &mut work);
+            }
+            let end = self.run_packet_work(&work, core, now);
+            self.work = work;
+            self.upcalls_queued += 1;
+            return self.schedule(
+                end,
+                Event::SlowPathDone {
+                    pkt,
+                    verdict,
+                    install,
+                },
+            );
         }
         if self.upcalls_queued >= self.profile.ovs.upcall_queue {
             self.run.record_drop(now, DropReason::UpcallLost);
@@ -525,13 +654,14 @@ impl<D: Datapath> SoftwareSwitch<D> {
         match ingress {
             // A VM's packets are served by the core its index picks.
             Ingress::VmTx(vm) => {
-                let core = u16::try_from(usize::from(vm.0) % self.cores.len()).unwrap_or(0);
+                let n = self.datapath_cores().max(1);
+                let core = u16::try_from(usize::from(vm.0) % n).unwrap_or(0);
                 self.enqueue(p.at, core, pkt)
             }
             // A wire packet crosses the uplink, then goes to the core RSS steers its flow to.
             Ingress::NicRx => {
                 let received = self.nic.receive_on_wire(p.at, len as u64);
-                let core = rss_core(&pkt.key, self.cores.len());
+                let core = rss_core(&pkt.key, self.datapath_cores());
                 self.schedule(received, Event::WireReceived { core, pkt })
             }
         }
@@ -540,9 +670,23 @@ impl<D: Datapath> SoftwareSwitch<D> {
     /// Drains every event, checks conservation and returns the run record.
     pub fn finish(mut self) -> Result<SwitchRun, SwitchError> {
         self.advance(SimTime(u64::MAX))?;
+        let polling_cores = self.datapath_cores();
         let mut run = self.run;
         for (what, c) in self.cpu.cycles_by_use() {
             run.charge_cpu(what, *c);
+        }
+        if self.threads.busy_poll {
+            // Each polling core is spent from the start to the end of the run.
+            let span = run.last_event.as_ps();
+            let cycles =
+                u64::try_from(u128::from(span) * u128::from(self.cpu.clock_mhz()) / 1_000_000)
+                    .unwrap_or(u64::MAX);
+            let n = polling_cores;
+            let idle: u64 = (0..n)
+                .map(|c| cycles.saturating_sub(self.core_cycles.get(c).copied().unwrap_or(0)))
+                .sum();
+            run.charge_cpu("pmd_idle_poll", idle);
+            run.extra.insert("pmd_cores".into(), n as u64);
         }
         run.host_cpu_cycles.retain(|_, c| *c > 0);
         run.extra

@@ -34,7 +34,7 @@ pub struct SwitchResult {
     /// The swept key's value (sweeps only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<serde_json::Value>,
-    /// The switch (`snich`, `linux-bridge`, `ovs`, `sriov-veb`, `snich/hairpin`, ...).
+    /// The switch (`snich`, `linux-bridge`, `ovs-kernel`, `ovs-afxdp`, `sriov-veb`, `snich/hairpin`, ...).
     pub switch: String,
     /// Packets offered.
     pub offered_packets: u64,

@@ -16,10 +16,21 @@ fn value_text(v: Option<&serde_json::Value>) -> String {
     }
 }
 
+/// Two values within this relative difference are a tie: neither switch is better there
+/// (both carried the whole offered load, for example), and a tie does not support a claim.
+const TIE: f64 = 0.005;
+
+/// Whether `a` and `b` are equal within [`TIE`].
+fn tied(a: f64, b: f64) -> bool {
+    let scale = a.abs().max(b.abs());
+    scale == 0.0 || (a - b).abs() <= TIE * scale
+}
+
 /// A comparison of sNICh with one baseline over every point of the experiments given.
 struct Tally {
     points: usize,
     better: usize,
+    ties: Vec<String>,
     worse: Vec<String>,
 }
 
@@ -33,6 +44,7 @@ fn tally(
     let mut t = Tally {
         points: 0,
         better: 0,
+        ties: Vec::new(),
         worse: Vec::new(),
     };
     for (name, report) in sections {
@@ -51,21 +63,24 @@ fn tally(
             t.points += 1;
             let (ours, theirs) = (get(r), get(b));
             let ok = if higher_is_better {
-                ours >= theirs
+                ours > theirs
             } else {
-                ours <= theirs
+                ours < theirs
             };
-            if ok {
+            let point = format!(
+                "{name} at {} = {} ({}): {metric} {} vs {baseline} {}",
+                report.sweep.as_ref().map_or("-", |s| s.key.as_str()),
+                value_text(r.value.as_ref()),
+                r.switch,
+                fmt_f(ours),
+                fmt_f(theirs)
+            );
+            if tied(ours, theirs) {
+                t.ties.push(point);
+            } else if ok {
                 t.better += 1;
             } else {
-                t.worse.push(format!(
-                    "{name} at {} = {} ({}): {metric} {} vs {baseline} {}",
-                    report.sweep.as_ref().map_or("-", |s| s.key.as_str()),
-                    value_text(r.value.as_ref()),
-                    r.switch,
-                    fmt_f(ours),
-                    fmt_f(theirs)
-                ));
+                t.worse.push(point);
             }
         }
     }
@@ -91,7 +106,7 @@ fn claim_outperforms(sections: &[(String, Report)], out: &mut String) {
             false,
         ),
     ];
-    for baseline in ["linux-bridge", "ovs"] {
+    for baseline in SOFTWARE_BASELINES {
         for (what, metric, get, higher) in checks {
             let t = tally(sections, baseline, metric, get, higher);
             if t.points == 0 {
@@ -101,7 +116,7 @@ fn claim_outperforms(sections: &[(String, Report)], out: &mut String) {
                 );
                 continue;
             }
-            let verdict = if t.worse.is_empty() {
+            let verdict = if t.better == t.points {
                 "holds at every point"
             } else if t.better == 0 {
                 "does not hold at any point"
@@ -110,8 +125,12 @@ fn claim_outperforms(sections: &[(String, Report)], out: &mut String) {
             };
             let _ = writeln!(
                 out,
-                "- {what} against `{baseline}`: {verdict}: sNICh is at least as good at {} of {} points.",
-                t.better, t.points
+                "- {what} against `{baseline}`: {verdict}: sNICh is better at {} of {} points, tied at {} (within {}%), worse at {}.",
+                t.better,
+                t.points,
+                t.ties.len(),
+                TIE * 100.0,
+                t.worse.len()
             );
             for w in t.worse.iter().take(8) {
                 let _ = writeln!(out, "  - not at {w}");
@@ -119,13 +138,35 @@ fn claim_outperforms(sections: &[(String, Report)], out: &mut String) {
             if t.worse.len() > 8 {
                 let _ = writeln!(out, "  - and {} more points", t.worse.len() - 8);
             }
+            for w in t.ties.iter().take(4) {
+                let _ = writeln!(out, "  - tied at {w}");
+            }
+            if t.ties.len() > 4 {
+                let _ = writeln!(out, "  - and {} more ties", t.ties.len() - 4);
+            }
         }
     }
     out.push('\n');
 }
 
+/// The software switches the claims compare sNICh with.
+const SOFTWARE_BASELINES: [&str; 5] = [
+    "linux-bridge",
+    "linux-bridge-nftset",
+    "ovs-kernel",
+    "ovs-dpdk",
+    "ovs-afxdp",
+];
+
 fn claim_scales(sections: &[(String, Report)], out: &mut String) {
     out.push_str("## Claim 2: sNICh scales better with the number of VMs\n\n");
+    out.push_str(
+        "What the model cannot test here: the software baselines have no per-VM cost (no vhost \
+         thread or netback instance per VM, no cache footprint that grows with VMs; VM `i` is \
+         served by core `i % cores`), so their throughput cannot fall with the VM count for \
+         those reasons; the ratios below are at the experiments' offered load, not at each \
+         switch's capacity.\n\n",
+    );
     let mut any = false;
     for (name, report) in sections {
         let Some(sweep) = report.sweep.as_ref().filter(|s| s.key == "vms.count") else {
@@ -174,7 +215,7 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
             .map(|(_, r)| *r);
         let others: Vec<&(String, f64)> = ratios
             .iter()
-            .filter(|(s, _)| s == "linux-bridge" || s == "ovs")
+            .filter(|(s, _)| SOFTWARE_BASELINES.contains(&s.as_str()))
             .collect();
         out.push('\n');
         match ours {
@@ -185,19 +226,19 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
             Some(o) => {
                 let behind: Vec<String> = others
                     .iter()
-                    .filter(|(_, r)| *r > o)
+                    .filter(|(_, r)| *r > o || tied(*r, o))
                     .map(|(s, r)| format!("`{s}`'s {}x", fmt_f(*r)))
                     .collect();
                 if behind.is_empty() {
                     let _ = writeln!(
                         out,
-                        "Holds here: from the smallest to the largest VM count, sNICh's throughput changes {}x, no less than the software switches'.\n",
+                        "Holds here: from the smallest to the largest VM count, sNICh's throughput changes {}x, more than the software switches' (a tie would not count).\n",
                         fmt_f(o)
                     );
                 } else {
                     let _ = writeln!(
                         out,
-                        "Does not hold here: from the smallest to the largest VM count, sNICh's throughput changes {}x, less than {}.\n",
+                        "Does not hold here: from the smallest to the largest VM count, sNICh's throughput changes {}x, not more than {}.\n",
                         fmt_f(o),
                         behind.join(", ")
                     );
@@ -251,10 +292,10 @@ fn claim_pcie(sections: &[(String, Report)], out: &mut String) {
             out.push_str(
                 "No sNICh and SR-IOV VEB results at the same points: nothing to compare.\n\n",
             );
-        } else if t.worse.is_empty() {
+        } else if t.better == t.points {
             let _ = writeln!(
                 out,
-                "Holds here: sNICh moves no more PCIe bytes per packet than the SR-IOV VEB at all {} points.\n",
+                "Holds here: sNICh moves fewer PCIe bytes per packet than the SR-IOV VEB at all {} points.\n",
                 t.points
             );
         } else {
@@ -266,6 +307,9 @@ fn claim_pcie(sections: &[(String, Report)], out: &mut String) {
             for w in &t.worse {
                 let _ = writeln!(out, "- {w}");
             }
+            for w in &t.ties {
+                let _ = writeln!(out, "- {w} (a tie)");
+            }
             out.push('\n');
         }
     }
@@ -273,6 +317,26 @@ fn claim_pcie(sections: &[(String, Report)], out: &mut String) {
         out.push_str("No inter-VM or copy-mode experiment: no data.\n\n");
     }
 }
+
+/// How the model treats every switch alike, and what that changed in the claims' outcome
+/// (the numbers before and after are in DESIGN.md, "What the fair model did to the paper's
+/// claims"; the tables below are today's).
+const MODEL_NOTE: &str = "## One host, one NIC model, one cost profile\n\n\
+Every switch's host work (sNICh's driver, agent, interrupt handling and copy submissions and \
+completions; the baselines' kernel and datapath work) runs on the scenario's host cores, \
+queued when a core is busy; memory bandwidth is shared by every CPU copy and copy-engine \
+transfer. The SR-IOV VEB is the same card model as sNICh (same DMA engine, batching, \
+doorbells, interrupt moderation, PCIe accounting), with a MAC/VLAN table instead of the flow \
+table and inter-VM frames hairpinned over PCIe; guests of both pay the same interrupt costs, \
+and a queue's vector is masked while its interrupt is handled, as NAPI does. Every cost comes \
+from one sourced profile, flow setup is priced from the classifier's own work, and the copy \
+engine is a device with a command ring and completions taken on host cores.\n\n\
+What this changed: an inter-VM packet of sNICh now pays for its copy's submission and \
+completion on the host's cores, which the VEB, hairpinning, does not; so the VEB carries \
+more inter-VM traffic than sNICh, and for small frames the copy command, its completion and \
+the descriptors cross PCIe with more bytes than the VEB's two crossings of the frame. Runs \
+whose length is shorter than the setup of their initial flows (wire-to-VM at 64 VMs) measure \
+mostly the learning phase. The claims below are judged on today's numbers.\n\n";
 
 /// The Markdown report of `snich paper`: each claim and what the experiments' numbers show
 /// (including where they do not support it), then each experiment's table and plots
@@ -287,6 +351,7 @@ pub fn paper_markdown(sections: &[(String, Report)]) -> String {
          numbers do not support it is listed.\n\n",
         env!("CARGO_PKG_VERSION")
     );
+    out.push_str(MODEL_NOTE);
     claim_outperforms(sections, &mut out);
     claim_scales(sections, &mut out);
     claim_pcie(sections, &mut out);

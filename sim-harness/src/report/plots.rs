@@ -97,14 +97,18 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(0x7f, 0x7f, 0x7f),
 ];
 
-/// A series' colour: each switch kind keeps its colour in every plot (sNICh blue, the Linux
-/// bridge red, Open vSwitch green, SR-IOV orange); other series take the rest in order.
+/// A series' colour: each switch kind keeps its colour in every plot (in `PALETTE` order:
+/// sNICh, the Linux bridge, Open vSwitch AF_XDP, SR-IOV, the bridge with sets, OVS kernel,
+/// OVS-DPDK); other series take the rest in order.
 fn series_color(name: &str, index: usize) -> RGBColor {
     match kind_of(name) {
         "snich" => PALETTE[0],
         "linux-bridge" => PALETTE[1],
-        "ovs" => PALETTE[2],
+        "ovs-afxdp" => PALETTE[2],
         "sriov-veb" => PALETTE[3],
+        "linux-bridge-nftset" => PALETTE[4],
+        "ovs-kernel" => PALETTE[5],
+        "ovs-dpdk" => PALETTE[6],
         _ => PALETTE[index % PALETTE.len()],
     }
 }

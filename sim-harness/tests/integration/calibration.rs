@@ -10,13 +10,14 @@
 //! the measured switch did. The model's forwarded packets per second are printed beside the
 //! measured median with the relative error.
 //!
-//! Four rows were fitted (the profile's numbers were derived from them, so their error is
+//! Five rows were fitted (the profile's numbers were derived from them, so their error is
 //! close to 0 by construction): linux-bridge none/0 rules/1 flow (the bridge's base cost),
-//! linux-bridge linear/1,000/1 flow (the per-rule cost), ovs afxdp/0/1 flow
-//! (`default.toml`'s OVS fast path) and ovs system/0/1 flow (`ovs-afpacket.toml`'s). Every
-//! other row is predicted. Rules that never match are netfilter or OpenFlow rules on source
-//! addresses 10.99.x.y, followed by the measured final rule (accept / NORMAL / output); the
-//! set is one rule (nftables looks a set up once per packet).
+//! linux-bridge linear/1,000/1 flow (the per-rule cost), linux-bridge set/1,000/1 flow (the
+//! set lookup, run as `linux-bridge-nftset`), ovs afxdp/0/1 flow (`default.toml`'s OVS fast
+//! path) and ovs system/0/1 flow (`ovs-afpacket.toml`'s). Every other row is predicted.
+//! Rules that never match are netfilter or OpenFlow rules on source addresses 10.99.x.y,
+//! followed by the measured final rule (accept / NORMAL / output); the set records run the
+//! bridge with its rules in sets (the 1,000 rules are one set, the final accept a rule).
 //!
 //! Run with `cargo test -p sim-harness --test integration calibration -- --nocapture` to see
 //! the table.
@@ -98,6 +99,7 @@ impl Config {
             ),
             ("linux-bridge", _, "none", 0, 1)
                 | ("linux-bridge", _, "linear", 1000, 1)
+                | ("linux-bridge", _, "set", 1000, 1)
                 | ("ovs-netdev", _, _, 0, 1)
         )
     }
@@ -111,7 +113,7 @@ impl Config {
                 r
             }
             ("linux-bridge", "set") => {
-                let mut r = never_matching_rules(1);
+                let mut r = never_matching_rules(self.rules);
                 r.push(final_rule(Action::Normal));
                 r
             }
@@ -136,7 +138,9 @@ impl Config {
     fn predict(&self) -> (f64, f64) {
         let mut ctx = context(2, 0, 1, self.rules());
         ctx.profile = Some(self.profile());
-        let mut switch: Box<dyn SwitchUnderTest> = if self.switch == "linux-bridge" {
+        let mut switch: Box<dyn SwitchUnderTest> = if self.rule_kind == "set" {
+            Box::new(LinuxBridge::with_sets(&ctx).expect("bridge"))
+        } else if self.switch == "linux-bridge" {
             Box::new(LinuxBridge::new(&ctx).expect("bridge"))
         } else {
             Box::new(OpenVswitch::new(&ctx).expect("ovs"))

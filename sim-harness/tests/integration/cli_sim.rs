@@ -181,7 +181,7 @@ fn runs_and_sweeps_from_the_command_line_are_deterministic() {
     let first = run("a");
     assert_eq!(first, run("b"));
     let switches = first["results"].as_array().map_or(0, Vec::len);
-    assert_eq!(switches, 4, "every switch ran: {first}");
+    assert_eq!(switches, 7, "every switch ran: {first}");
     let sweep = |threads: &str, out: &str| {
         report_without_simulator(
             &[

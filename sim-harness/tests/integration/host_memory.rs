@@ -64,7 +64,7 @@ fn halving_memory_bandwidth_slows_every_copy_bound_switch() {
         (SwitchKind::Snich, "copy-engine"),
         (SwitchKind::Snich, "cpu-copy"),
         (SwitchKind::LinuxBridge, "copy-engine"),
-        (SwitchKind::Ovs, "copy-engine"),
+        (SwitchKind::OvsAfxdp, "copy-engine"),
     ] {
         let full = run(kind, &inter_vm_1500(1.0, 5e5, inter_vm, ""));
         let half = run(kind, &inter_vm_1500(0.5, 5e5, inter_vm, ""));

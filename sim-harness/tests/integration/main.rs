@@ -10,6 +10,7 @@ mod frame_bytes;
 mod host_cores;
 mod host_memory;
 mod profile_costs;
+mod published;
 mod readme;
 mod rules;
 mod scenario_errors;

@@ -51,7 +51,7 @@ fn fingerprint(r: &SwitchRun) -> String {
 fn moved_by(override_toml: &str) -> Vec<String> {
     let base = fingerprints(&small_with(""));
     let changed = fingerprints(&small_with(override_toml));
-    assert_eq!(base.len(), 4);
+    assert_eq!(base.len(), 7);
     base.iter()
         .zip(&changed)
         .filter(|(a, b)| a.1 != b.1)
@@ -105,15 +105,32 @@ fn the_management_port_latency_costs_polls_only_when_it_outlasts_the_command_wri
 
 #[test]
 fn doubling_the_upcall_cost_moves_only_open_vswitch() {
-    // 25,000 ns in the profile; the nested form a sweep writes.
-    assert_eq!(moved_by("[profile.ovs]\nupcall = 50000\n"), ["ovs"]);
+    // 25,000 ns in the profile; the nested form a sweep writes. Every OVS datapath's slow
+    // path pays it.
+    assert_eq!(
+        moved_by("[profile.ovs]\nupcall = 50000\n"),
+        ["ovs-kernel", "ovs-dpdk", "ovs-afxdp"]
+    );
+}
+
+#[test]
+fn each_datapath_cost_moves_only_its_own_switch() {
+    assert_eq!(
+        moved_by("[profile.ovs_kernel]\nfast_path = 820\n"),
+        ["ovs-kernel"]
+    );
+    assert_eq!(
+        moved_by("[profile.ovs_dpdk]\nvhost_tx = 178.8\n"),
+        ["ovs-dpdk"]
+    );
+    assert_eq!(moved_by("[profile.ovs]\nfast_path = 5724\n"), ["ovs-afxdp"]);
 }
 
 #[test]
 fn the_per_visit_cost_moves_every_switch_that_classifies() {
     assert_eq!(
         moved_by("[profile]\n\"classifier.per_visit\" = 200\n"),
-        ["snich", "ovs"]
+        ["snich", "ovs-kernel", "ovs-dpdk", "ovs-afxdp"]
     );
 }
 
@@ -156,7 +173,8 @@ fn a_sweep_varies_a_profile_number_by_its_path() {
         .iter()
         .map(|v| {
             let s = doc.with(&vary.key, v).unwrap_or_else(|e| panic!("{e}"));
-            let run = runner::run_switch(SwitchKind::Ovs, &s).unwrap_or_else(|e| panic!("{e}"));
+            let run =
+                runner::run_switch(SwitchKind::OvsAfxdp, &s).unwrap_or_else(|e| panic!("{e}"));
             let upcalls = run.extra["upcalls"];
             assert!(upcalls > 0);
             run.host_cpu_cycles["upcall"] / upcalls
@@ -188,7 +206,7 @@ fn acl1(rules: u32) -> Scenario {
 /// Cycles per flow setup of sNICh's agent and of Open vSwitch's upcalls.
 fn setup_cycles(s: &Scenario) -> (u64, u64) {
     let snich = runner::run_switch(SwitchKind::Snich, s).unwrap_or_else(|e| panic!("{e}"));
-    let ovs = runner::run_switch(SwitchKind::Ovs, s).unwrap_or_else(|e| panic!("{e}"));
+    let ovs = runner::run_switch(SwitchKind::OvsAfxdp, s).unwrap_or_else(|e| panic!("{e}"));
     assert!(snich.flow_setups > 0 && ovs.extra["upcalls"] > 0);
     (
         snich.host_cpu_cycles["agent"] / snich.flow_setups,

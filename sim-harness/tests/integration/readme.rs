@@ -1,5 +1,5 @@
 //! README.md shows the table the default `snich compare` prints. This test reruns the built-in
-//! default scenario through all four switches and fails when README's copy differs, so the
+//! default scenario through all seven switches and fails when README's copy differs, so the
 //! numbers a reader sees cannot go stale silently. `SNICH_BLESS=1` rewrites README's block.
 
 use indicatif::ProgressBar;

@@ -25,7 +25,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     ("bad external IP", "[[external_hosts]]\nmac = \"02:00:00:00:ff:01\"\nip = \"192.0.2\"\n"),
     ("unknown switch", "switches = [\"snich\", \"vpp\"]\n"),
-    ("switch twice", "switches = [\"ovs\", \"ovs\"]\n"),
+    ("switch twice", "switches = [\"ovs-afxdp\", \"ovs-afxdp\"]\n"),
     ("packets and duration", "packets = 10\nduration_us = 10\n"),
     ("zero host cores", "[host]\ncores = 0\n"),
     ("missing profile", "[host]\nprofile = \"no/such/profile.toml\"\n"),

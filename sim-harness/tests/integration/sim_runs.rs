@@ -41,7 +41,7 @@ fn the_report_has_every_key_scripts_rely_on() {
     assert_eq!(v["scenario"]["vms"]["count"], 4);
     assert_eq!(v["scenario"]["card"]["inter_vm"], "copy-engine");
     let results = v["results"].as_array().expect("results");
-    assert_eq!(results.len(), 4);
+    assert_eq!(results.len(), SwitchKind::ALL.len());
     for r in results {
         for key in [
             "switch",
@@ -127,13 +127,13 @@ fn sweeps_give_the_same_bytes_on_one_or_two_threads() {
     let (j2, c2, _) = run(2);
     assert_eq!(j1, j2);
     assert_eq!(c1, c2);
-    assert_eq!(r1.results.len(), 12);
+    assert_eq!(r1.results.len(), 3 * SwitchKind::ALL.len());
     let header = c1.lines().next().unwrap();
     assert!(
         header.starts_with("vms.count,switch,offered_packets,"),
         "{header}"
     );
-    assert_eq!(c1.lines().count(), 13);
+    assert_eq!(c1.lines().count(), 1 + 3 * SwitchKind::ALL.len());
     // The plots of a sweep: one SVG per metric, curves per switch.
     let dir = scratch("sweep-plots");
     let plots = report::plots(&r1, &dir).expect("plots");
@@ -141,7 +141,7 @@ fn sweeps_give_the_same_bytes_on_one_or_two_threads() {
     assert!(plots.iter().any(|p| p.ends_with("dropped_rule_drop.svg")));
     let svg = std::fs::read_to_string(dir.join("throughput_gbps.svg")).unwrap();
     assert!(
-        svg.contains("ideal-snich") && svg.contains("ideal-ovs"),
+        svg.contains("ideal-snich") && svg.contains("ideal-ovs-kernel"),
         "a curve per switch"
     );
 }
@@ -186,8 +186,13 @@ fn a_switch_that_loses_packets_fails_the_run() {
         |_: SwitchKind, _: &SwitchContext| -> Result<Box<dyn SwitchUnderTest>, SwitchError> {
             Ok(Box::new(Leaky(SwitchRun::new("leaky")?)))
         };
-    let e = runner::run_switch_with(&factory, SwitchKind::Ovs, &small(), &ProgressBar::hidden())
-        .unwrap_err();
+    let e = runner::run_switch_with(
+        &factory,
+        SwitchKind::OvsAfxdp,
+        &small(),
+        &ProgressBar::hidden(),
+    )
+    .unwrap_err();
     assert!(
         e.to_string()
             .contains("offered 3000 packets, the switch counted 0"),
@@ -196,13 +201,13 @@ fn a_switch_that_loses_packets_fails_the_run() {
 }
 
 #[test]
-fn the_builtin_default_runs_and_compares_all_four() {
+fn the_builtin_default_runs_and_compares_every_switch() {
     let s = Scenario::builtin_default().expect("default");
     assert_eq!(s.switches, SwitchKind::ALL.to_vec());
     let mut quick = s.clone();
     quick.limit = sim_harness::scenario::Limit::Packets(2000);
     let r = compare_report(&quick);
-    assert_eq!(r.results.len(), 4);
+    assert_eq!(r.results.len(), SwitchKind::ALL.len());
     assert!(r
         .results
         .iter()
@@ -260,7 +265,15 @@ fn the_paper_report_states_for_each_claim_where_it_holds_and_where_not() {
     // Cycles: sNICh 100 per offered packet against the bridge's 50 (never better) and OVS's
     // 200 (always). The report counts them per delivered packet, and the small scenario's
     // rules drop some: both are scaled by offered / delivered.
-    assert!(md.contains("host CPU cycles per packet (lower is better) against `linux-bridge`: does not hold at any point: sNICh is at least as good at 0 of 4 points."), "{md}");
+    assert!(md.contains("host CPU cycles per packet (lower is better) against `linux-bridge`: does not hold at any point: sNICh is better at 0 of 4 points, tied at 0 (within 0.5%), worse at 4."), "{md}");
+    // The ideal wires carry the same load: a tie everywhere, which supports no claim.
+    assert!(md.contains("throughput (Gb/s, higher is better) against `linux-bridge`: does not hold at any point: sNICh is better at 0 of 4 points, tied at 4 (within 0.5%), worse at 0."), "{md}");
+    assert!(
+        md.contains(
+            "  - tied at vms at vms.count = 2 (snich): throughput 5.24 vs linux-bridge 5.24"
+        ),
+        "{md}"
+    );
     let at_2 = vms
         .results
         .iter()
@@ -287,7 +300,7 @@ fn the_paper_report_states_for_each_claim_where_it_holds_and_where_not() {
     assert!(line.contains(" vs linux-bridge "), "{line}");
     assert!(
         md.contains(
-            "host CPU cycles per packet (lower is better) against `ovs`: holds at every point"
+            "host CPU cycles per packet (lower is better) against `ovs-afxdp`: holds at every point"
         ),
         "{md}"
     );
@@ -317,7 +330,7 @@ fn as_many_vms_as_the_card_has_queue_pairs_run_and_compare_names_the_veb_limit()
     )
     .expect("every VM gets a queue pair");
     assert_eq!(runs.len(), 2);
-    // `compare` runs all four: the VEB's table cannot hold 256 VMs' entries, and that is
+    // `compare` runs all seven: the VEB's table cannot hold 256 VMs' entries, and that is
     // refused before anything runs, with the limit named.
     let e = runner::compare(
         &runner::build_switch,

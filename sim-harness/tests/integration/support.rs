@@ -106,7 +106,10 @@ pub fn ideal_factory(
     let delay = match kind {
         SwitchKind::Snich => 500,
         SwitchKind::LinuxBridge => 5_000,
-        SwitchKind::Ovs => 3_000,
+        SwitchKind::LinuxBridgeNftset => 4_000,
+        SwitchKind::OvsKernel => 2_000,
+        SwitchKind::OvsDpdk => 1_500,
+        SwitchKind::OvsAfxdp => 3_000,
         SwitchKind::SriovVeb => 800,
     };
     Ok(Box::new(IdealWire::new(
@@ -118,7 +121,8 @@ pub fn ideal_factory(
 }
 
 /// Ideal wires named as the real switches, each charging a fixed number of host CPU cycles
-/// per packet (sNICh 100, the Linux bridge 50, Open vSwitch 200, SR-IOV 0), so the paper's
+/// per packet (sNICh 100, the Linux bridge 50 and 60 with sets, Open vSwitch 150 kernel, 120 DPDK, 200
+/// AF_XDP, SR-IOV 0), so the paper's
 /// claims both hold and fail somewhere.
 pub fn named_factory(
     kind: SwitchKind,
@@ -127,7 +131,10 @@ pub fn named_factory(
     let cycles = match kind {
         SwitchKind::Snich => 100,
         SwitchKind::LinuxBridge => 50,
-        SwitchKind::Ovs => 200,
+        SwitchKind::LinuxBridgeNftset => 60,
+        SwitchKind::OvsKernel => 150,
+        SwitchKind::OvsDpdk => 120,
+        SwitchKind::OvsAfxdp => 200,
         SwitchKind::SriovVeb => 0,
     };
     let name = match (kind, ctx.inter_vm) {
