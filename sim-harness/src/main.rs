@@ -165,6 +165,30 @@ enum RulesCommand {
         #[arg(long, default_value_t = 1)]
         in_port: u16,
     },
+    /// Time the classifier on a rule set and packets: build time, lookups and updates
+    /// (delete and re-insert of each rule) per second, memory.
+    Bench {
+        /// The rules file.
+        file: PathBuf,
+        /// The packets, in any form `rules trace` takes.
+        packets: String,
+        /// The rules file's format (default: detected from the file name, then the content).
+        #[arg(long, value_parser = rules_format())]
+        format: Option<RulesFormat>,
+        /// The packets' format (default: detected).
+        #[arg(long, value_enum)]
+        packets_format: Option<PacketsFormat>,
+        /// Ingress port of captured and ClassBench packets.
+        #[arg(long, default_value_t = 1)]
+        in_port: u16,
+        /// Time each phase (lookups, updates) for at least this many seconds.
+        #[arg(long, default_value_t = 1.0)]
+        seconds: f64,
+        /// Also write the results as JSON here (`-`: standard output, the text goes to
+        /// standard error).
+        #[arg(long)]
+        json: Option<String>,
+    },
 }
 
 /// `--format`'s values: flow-setup's rules formats by name, each with what reports call it.
@@ -582,6 +606,57 @@ fn rules(cmd: RulesCommand) -> Result<ExitCode, RulesCliError> {
                 LintOutcome::Findings | LintOutcome::ParseErrors => ExitCode::from(1),
             },
         ),
+        RulesCommand::Bench {
+            file,
+            packets,
+            format,
+            packets_format,
+            in_port,
+            seconds,
+            json,
+        } => {
+            if !(seconds.is_finite() && (0.0..=3600.0).contains(&seconds)) {
+                eprintln!("snich rules bench: --seconds {seconds}: give 0 to 3600 seconds");
+                return Ok(ExitCode::from(1));
+            }
+            let loaded = RuleSet::load(&file, format)?;
+            if !loaded.errors.is_empty() {
+                for e in &loaded.errors {
+                    eprintln!("{e}");
+                }
+                return Ok(ExitCode::from(1));
+            }
+            let mut stdin = std::io::stdin().lock();
+            let keys = match rules_cli::load_packets(
+                &packets,
+                packets_format,
+                PortNo(in_port),
+                &mut stdin,
+            )? {
+                Ok(keys) => keys,
+                Err(e) => {
+                    eprintln!("snich rules bench: {e}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            let result = rules_cli::bench(&loaded.rules, &keys, seconds);
+            let doc = serde_json::to_string_pretty(&result)
+                .map_err(|e| RulesCliError::Output(std::io::Error::other(e)))?;
+            match json.as_deref() {
+                Some("-") => {
+                    eprint!("{}", result.text());
+                    std::io::Write::write_all(&mut out, format!("{doc}\n").as_bytes())?;
+                }
+                Some(path) => {
+                    std::fs::write(path, format!("{doc}\n")).map_err(|e| {
+                        RulesCliError::Output(std::io::Error::new(e.kind(), format!("{path}: {e}")))
+                    })?;
+                    std::io::Write::write_all(&mut out, result.text().as_bytes())?;
+                }
+                None => std::io::Write::write_all(&mut out, result.text().as_bytes())?,
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         RulesCommand::Trace {
             file,
             packets,

@@ -279,6 +279,11 @@ pub(crate) struct Compiled {
 }
 
 impl Compiled {
+    /// Heap bytes of its checks (the struct itself is counted by its owner).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.checks) + std::mem::size_of_val(&*self.words)
+    }
+
     pub(crate) fn new(id: RuleId, priority: u16, pattern: &Match) -> Compiled {
         let checks: Vec<(u8, FieldMatch)> = Field::ALL
             .iter()

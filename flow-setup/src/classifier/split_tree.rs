@@ -327,6 +327,29 @@ impl Tree {
         out
     }
 
+    /// Heap bytes the tree's structures hold: each vector's capacity times its element's
+    /// size, the rules' compiled checks, and the id map's table (capacity times entry size;
+    /// the allocator's own overhead is not counted).
+    pub fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let leaves: usize = self
+            .nodes
+            .iter()
+            .map(|n| match n {
+                Node::Leaf { slots } => slots.capacity() * size_of::<u32>(),
+                Node::Split { .. } => 0,
+            })
+            .sum();
+        let compiled: usize = self.rules.iter().flatten().map(Compiled::heap_bytes).sum();
+        self.nodes.capacity() * size_of::<Node>()
+            + leaves
+            + self.rules.capacity() * size_of::<Option<Compiled>>()
+            + compiled
+            + self.boxes.capacity() * size_of::<Region>()
+            + self.free.capacity() * size_of::<u32>()
+            + self.by_id.capacity() * (size_of::<RuleId>() + size_of::<u32>() + 1)
+    }
+
     /// The tree's shape.
     pub fn stats(&self) -> TreeStats {
         let mut s = TreeStats::default();
@@ -728,6 +751,13 @@ impl SplitTree {
             }
         }
         (best.map(|b| b.1), cost)
+    }
+
+    /// Heap bytes the classifier holds (see [`Tree::memory_bytes`]), its partitions' trees
+    /// and its id-to-partition map.
+    pub fn memory_bytes(&self) -> usize {
+        self.parts.iter().map(Tree::memory_bytes).sum::<usize>()
+            + self.part_of.capacity() * (std::mem::size_of::<RuleId>() + 2)
     }
 
     /// The shape of each partition's tree.

@@ -267,3 +267,87 @@ fn bad_input_is_a_clear_error_not_a_panic() {
     );
     assert_eq!(bad_rules.status.code(), Some(1));
 }
+
+#[test]
+fn bench_reports_build_lookups_updates_and_memory_of_any_rule_set() {
+    let bench = |rules: &str, trace: &str| -> serde_json::Value {
+        let rules_path = shared_data(rules);
+        let trace_path = shared_data(trace);
+        let out = snich(
+            &[
+                "rules",
+                "bench",
+                rules_path.to_str().expect("utf-8"),
+                trace_path.to_str().expect("utf-8"),
+                "--seconds",
+                "0.05",
+                "--json",
+                "-",
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("lookups"),
+            "the text goes to stderr"
+        );
+        serde_json::from_slice(&out.stdout).expect("one JSON document")
+    };
+    let small = bench("acl1_1K", "acl1_1K_trace.gz");
+    for key in [
+        "rules",
+        "packets",
+        "matched",
+        "build_seconds",
+        "lookups_per_second",
+        "updates_per_second",
+        "memory_bytes",
+    ] {
+        assert!(
+            small[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {small}"
+        );
+    }
+    // The rule and match counts are the linear reference classifier's.
+    let rules_text = std::fs::read_to_string(shared_data("acl1_1K")).expect("rules");
+    let rules = parse_filters(&rules_text, &[]).expect("valid");
+    let headers = parse_trace_gz(&std::fs::read(shared_data("acl1_1K_trace.gz")).expect("trace"))
+        .expect("valid");
+    let linear: LinearClassifier = from_rules(&rules);
+    let matched = headers
+        .iter()
+        .filter(|h| {
+            let key = nic_abi::key::FlowKey {
+                in_port: nic_abi::key::PortNo(1),
+                ..h.key
+            };
+            linear.lookup(&Point::from(&key)).is_some()
+        })
+        .count();
+    assert_eq!(small["rules"].as_u64(), Some(rules.len() as u64));
+    assert_eq!(small["packets"].as_u64(), Some(headers.len() as u64));
+    assert_eq!(small["matched"].as_u64(), Some(matched as u64));
+    // Ten times the rules hold more memory.
+    let large = bench("acl1_10K", "acl1_10K_trace.gz");
+    assert!(
+        large["memory_bytes"].as_u64() > small["memory_bytes"].as_u64(),
+        "{small} vs {large}"
+    );
+    // A bad option is a clear error, not a panic.
+    let out = snich(
+        &[
+            "rules",
+            "bench",
+            shared_data("acl1_1K").to_str().expect("utf-8"),
+            "-",
+            "--seconds=-1",
+        ],
+        Some(""),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("--seconds -1"),
+        "{}",
+        text(&out.stderr)
+    );
+}
