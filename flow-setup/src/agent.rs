@@ -59,7 +59,7 @@ use std::collections::{HashMap, VecDeque};
 
 use nic_abi::action::{Action as CardAction, Destination, VlanId, VlanOp};
 use nic_abi::desc::{MissReason, MissRecord, PacketHandle};
-use nic_abi::device::{FlowTableDevice, FlowTableError};
+use nic_abi::device::{FlowTableDevice, FlowTableError, FlowTableScan, ScanStep};
 use nic_abi::key::{FlowKey, KeyWords, PortNo};
 use nic_abi::time::{SimDuration, SimTime};
 
@@ -226,6 +226,16 @@ pub struct AgentCounters {
     pub decided_per_packet: u64,
     /// Classifier node visits of the setups' and per-record decisions' lookups.
     pub visits: u64,
+    /// Crashes ([`Agent::crash`]).
+    pub crashes: u64,
+    /// Flows whose setup was under way at a crash (their held packets' handles lost with
+    /// the agent's memory; the card still holds the packets).
+    pub lost_setups: u64,
+    /// Entries adopted from the card's table by a restarted agent ([`Agent::recover`]).
+    pub recovered: u64,
+    /// Entries a restarted agent found on the card with an action the rules no longer give
+    /// (rewritten) or no card action at all (deleted).
+    pub recovery_fixed: u64,
 }
 
 impl AgentCounters {
@@ -395,6 +405,9 @@ struct TableState<D> {
     revalidated: u64,
     /// When the last pressure scan ran ([`TableState::make_room`]).
     last_pressure_scan: Option<SimTime>,
+    crashes: u64,
+    recovered: u64,
+    recovery_fixed: u64,
 }
 
 impl<D: FlowTableDevice> TableState<D> {
@@ -408,7 +421,18 @@ impl<D: FlowTableDevice> TableState<D> {
             evicted: 0,
             revalidated: 0,
             last_pressure_scan: None,
+            crashes: 0,
+            recovered: 0,
+            recovery_fixed: 0,
         }
+    }
+
+    /// Forgets what was installed (the agent's memory is gone); the device keeps its entries.
+    fn crash(&mut self) {
+        self.installed.clear();
+        self.flow_limit = self.device.capacity();
+        self.last_pressure_scan = None;
+        self.crashes += 1;
     }
 
     fn install(
@@ -641,6 +665,7 @@ struct PendingState<P> {
     software: u64,
     decided_per_packet: u64,
     visits: u64,
+    lost_setups: u64,
 }
 
 impl<P> PendingState<P> {
@@ -655,7 +680,15 @@ impl<P> PendingState<P> {
             software: 0,
             decided_per_packet: 0,
             visits: 0,
+            lost_setups: 0,
         }
+    }
+
+    /// Forgets every setup under way and its packets (the agent's memory is gone).
+    fn crash(&mut self) {
+        self.lost_setups += self.held.len() as u64;
+        self.setups.clear();
+        self.held.clear();
     }
 
     fn admit(&mut self, key: FlowKey, packet: P, max_held: usize) -> Admission {
@@ -712,6 +745,10 @@ fn counters<D, P>(t: &TableState<D>, p: &PendingState<P>) -> AgentCounters {
         evicted: t.evicted,
         decided_per_packet: p.decided_per_packet,
         visits: p.visits,
+        crashes: t.crashes,
+        lost_setups: p.lost_setups,
+        recovered: t.recovered,
+        recovery_fixed: t.recovery_fixed,
     }
 }
 
@@ -876,6 +913,72 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
     /// holds exactly the agent's entries. Returns the first violation.
     pub fn check_consistency(&mut self) -> Result<(), String> {
         self.table.check_consistency(&self.rules)
+    }
+
+    /// The agent's process dies: everything it knew only in memory is gone, the setups
+    /// under way and their packets (the card still holds those: see [`Agent::recover`]) and
+    /// which entries it installed. The rules are its configuration, read again at restart,
+    /// so they stay; the counters stay too, for the run's report. The device keeps its
+    /// entries.
+    pub fn crash(&mut self) {
+        self.pending.crash();
+        self.table.crash();
+    }
+
+    /// The restarted agent rebuilds its state from the device's table: it scans it
+    /// ([`FlowTableScan::read_next`], one step per entry or run of empty slots) and, for each
+    /// entry, decides its key under the rules
+    /// in force. An entry holding that decision's card action is adopted as installed; one
+    /// holding another action is rewritten; one whose decision is no card action is deleted
+    /// (counted in [`AgentCounters::recovery_fixed`]), so no entry survives stale and none
+    /// the rules still give is lost. The flow limit restarts at the table's capacity.
+    /// Returns the entries adopted or rewritten (the table's occupancy after).
+    pub fn recover(&mut self) -> Result<u64, AgentError>
+    where
+        D: FlowTableScan,
+    {
+        let mut found = Vec::new();
+        let mut slot = 0;
+        loop {
+            match self.table.device.read_next(slot)? {
+                ScanStep::Found { slot: at, entry } => {
+                    found.push(entry);
+                    slot = at + 1;
+                }
+                ScanStep::Continue { next } => slot = next,
+                ScanStep::End => break,
+            }
+        }
+        let mut kept = 0;
+        for e in found {
+            // Priced as a setup's classification: node visits at the per-visit cost.
+            let (decision, visits) = self.rules.decide_counted(&e.key);
+            self.pending.visits += visits;
+            match decision.card {
+                Some(action) => {
+                    if action != e.action {
+                        self.table.device.insert(&e.key, action)?;
+                        self.table.recovery_fixed += 1;
+                    } else {
+                        self.table.recovered += 1;
+                    }
+                    let entry = Installed {
+                        rule: decision.rule,
+                        action,
+                        order: self.table.installs,
+                    };
+                    self.table
+                        .installed
+                        .insert(e.key.to_words(), (e.key, entry));
+                    kept += 1;
+                }
+                None => {
+                    self.table.device.delete(&e.key)?;
+                    self.table.recovery_fixed += 1;
+                }
+            }
+        }
+        Ok(kept)
     }
 }
 

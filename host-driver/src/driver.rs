@@ -40,7 +40,8 @@
 use nic_abi::action::Action;
 use nic_abi::desc::{DescError, Iova, MissRecord, QueueIndex, ReleaseCommand, RingIndex, RingSize};
 use nic_abi::device::{
-    mgmt_outcome, EntryStats, FlowTableDevice, FlowTableError, InsertOutcome, MgmtOutcome,
+    mgmt_outcome, EntryStats, FlowTableDevice, FlowTableError, FlowTableScan, InsertOutcome,
+    MgmtOutcome, ScanStep, SlotEntry,
 };
 use nic_abi::key::FlowKey;
 use nic_abi::regs::{
@@ -241,6 +242,12 @@ pub struct DriverMetrics {
     pub interrupts: u64,
     /// Highest table occupancy seen.
     pub occupancy_peak: u64,
+    /// Slots read with `READ_SLOT` (a restarted agent's table scan).
+    pub slot_reads: u64,
+    /// Miss-service restarts ([`Driver::restart_miss_service`]).
+    pub miss_restarts: u64,
+    /// Miss records skipped unread at a restart (the card replays their packets).
+    pub miss_records_skipped: u64,
 }
 
 /// The sNICh driver, owning the card.
@@ -553,6 +560,38 @@ impl Driver {
         Ok(())
     }
 
+    /// Whether every release posted has been fetched by the card (its `RELEASE_CONSUMER`
+    /// reached the driver's producer); one register read.
+    pub fn releases_drained(&mut self) -> bool {
+        let consumer = self.read(self.blocks.miss_queue.at(mq::RELEASE_CONSUMER));
+        let consumer = RingIndex::new(u16::try_from(consumer & 0xffff).unwrap_or(0));
+        // Keep the ring's free count up to date while here.
+        let _ = self.release.consumed_up_to(consumer);
+        consumer == self.release.producer()
+    }
+
+    /// Restarts the miss service for a restarted agent, which lost the records its
+    /// predecessor had read but not released: skips every record published and unread
+    /// (`CONSUMER` := `PRODUCER`), then writes `CONTROL_REPLAY`, so the card writes a fresh
+    /// record for every packet it holds, in arrival order (`nic_abi::regs::miss_queue::
+    /// CONTROL_REPLAY`). Call it once [`Driver::releases_drained`], so that no packet whose
+    /// release is on its way is replayed. Returns the records skipped.
+    pub fn restart_miss_service(&mut self) -> Result<u16, DriverError> {
+        let producer = RingIndex::new(
+            u16::try_from(self.read(self.blocks.miss_queue.at(mq::PRODUCER)) & 0xffff).unwrap_or(0),
+        );
+        let skipped = self.miss.skip_to(producer)?;
+        let consumer = u32::from(self.miss.consumer().value());
+        self.write(self.blocks.miss_queue.at(mq::CONSUMER), consumer);
+        self.write(
+            self.blocks.miss_queue.at(mq::CONTROL),
+            mq::CONTROL_ENABLE | mq::CONTROL_REPLAY,
+        );
+        self.metrics.miss_restarts += 1;
+        self.metrics.miss_records_skipped += u64::from(skipped);
+        Ok(skipped)
+    }
+
     /// Posts as many of `releases` as the release ring has room for and rings its doorbell;
     /// returns how many were posted (the rest must be posted later).
     pub fn post_releases(&mut self, releases: &[ReleaseCommand]) -> Result<usize, DriverError> {
@@ -648,6 +687,91 @@ impl Driver {
         let l = self.read(base.at(lo_reg));
         let h = self.read(base.at(lo_reg + 4));
         u64::from(l) | (u64::from(h) << 32)
+    }
+}
+
+impl Driver {
+    /// Issues a slot command (`READ_SLOT`, `READ_NEXT`) at `slot`; returns its outcome.
+    fn slot_command(&mut self, cmd: MgmtCommand, slot: u64) -> Result<MgmtOutcome, FlowTableError> {
+        if slot >= self.capacity() {
+            return Err(FlowTableError::DeviceFault(format!(
+                "slot {slot} is beyond the table's {} slots",
+                self.capacity()
+            )));
+        }
+        if self.port_busy {
+            let (status, polls) = self.poll_status()?;
+            if !status.is_done() {
+                return Err(FlowTableError::Busy { polls });
+            }
+        }
+        let base = self.blocks.flow_table;
+        let slot32 = u32::try_from(slot).map_err(|_| {
+            FlowTableError::DeviceFault(format!("slot {slot} does not fit the SLOT register"))
+        })?;
+        self.write(base.at(ft::SLOT), slot32);
+        self.write(base.at(ft::CMD), cmd.code());
+        self.metrics.mgmt_commands += 1;
+        self.metrics.slot_reads += 1;
+        let (status, polls) = self.poll_status()?;
+        mgmt_outcome(cmd, status, polls, self.occupancy, self.capacity())
+    }
+
+    /// The key and action words in the result registers, as an entry (`slot` for errors).
+    fn read_entry(&mut self, slot: u64) -> Result<SlotEntry, FlowTableError> {
+        let base = self.blocks.flow_table;
+        let mut words = [0u32; nic_abi::key::KEY_WORDS];
+        for (n, w) in (0u32..).zip(words.iter_mut()) {
+            *w = self.read(base.at(ft::key(n)));
+        }
+        let key = FlowKey::from_words(&words).map_err(|e| {
+            FlowTableError::DeviceFault(format!("slot {slot} holds a bad key: {e}"))
+        })?;
+        let action_words = [
+            self.read(base.at(ft::action(0))),
+            self.read(base.at(ft::action(1))),
+        ];
+        let action = Action::from_words(&action_words).map_err(|e| {
+            FlowTableError::DeviceFault(format!("slot {slot} holds a bad action: {e}"))
+        })?;
+        Ok(SlotEntry { key, action })
+    }
+}
+
+impl FlowTableScan for Driver {
+    /// `SLOT`, then `CMD` = `READ_SLOT`, `STATUS` polled; a slot holding an entry costs the
+    /// 15 key words and 2 action words read back (the counters are not read).
+    fn read_slot(&mut self, slot: u64) -> Result<Option<SlotEntry>, FlowTableError> {
+        match self.slot_command(MgmtCommand::ReadSlot, slot)? {
+            MgmtOutcome::NotFound => Ok(None),
+            MgmtOutcome::Done | MgmtOutcome::Updated => self.read_entry(slot).map(Some),
+        }
+    }
+
+    /// `SLOT`, then `CMD` = `READ_NEXT`, `STATUS` polled, `SLOT` read back; an entry found
+    /// costs its 17 words read as [`FlowTableScan::read_slot`]'s.
+    fn read_next(&mut self, slot: u64) -> Result<ScanStep, FlowTableError> {
+        if slot >= self.capacity() {
+            return Ok(ScanStep::End);
+        }
+        let outcome = self.slot_command(MgmtCommand::ReadNext, slot)?;
+        let at = u64::from(self.read(self.blocks.flow_table.at(ft::SLOT)));
+        match outcome {
+            MgmtOutcome::Done | MgmtOutcome::Updated => {
+                if at < slot || at >= self.capacity() {
+                    return Err(FlowTableError::DeviceFault(format!(
+                        "READ_NEXT from slot {slot} found an entry in slot {at}"
+                    )));
+                }
+                let entry = self.read_entry(at)?;
+                Ok(ScanStep::Found { slot: at, entry })
+            }
+            MgmtOutcome::NotFound if at >= self.capacity() => Ok(ScanStep::End),
+            MgmtOutcome::NotFound if at > slot => Ok(ScanStep::Continue { next: at }),
+            MgmtOutcome::NotFound => Err(FlowTableError::DeviceFault(format!(
+                "READ_NEXT from slot {slot} stopped at slot {at} without moving on"
+            ))),
+        }
     }
 }
 

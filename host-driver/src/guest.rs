@@ -500,6 +500,41 @@ impl MockGuest {
             .map_err(|source| GuestError::Memory { vm, source })
     }
 
+    /// Revokes the per-post grant ([`GrantMode::MapPerPost`]) of the TX buffer of descriptor
+    /// `index` while the descriptor is in flight: a guest pulling its memory from under the
+    /// card (a fault the card must survive: its read is refused, the packet dropped as a DMA
+    /// fault and counted against this VM). Returns whether there was such a grant; its
+    /// completion then revokes nothing.
+    pub fn revoke_tx_in_flight(
+        &mut self,
+        host: &mut Host,
+        index: RingIndex,
+    ) -> Result<bool, GuestError> {
+        let slot = self.slot_of(index);
+        match self.tx_slots.get_mut(slot).and_then(|s| s.grant.take()) {
+            Some(g) => {
+                host.revoke(g)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Revokes the per-post grant ([`GrantMode::MapPerPost`]) of the RX buffer posted in ring
+    /// slot `slot` (taken modulo the ring size) while the card may still write it: a guest
+    /// pulling its memory from under the card. Returns whether there was such a grant; its
+    /// completion then revokes nothing.
+    pub fn revoke_rx_posted(&mut self, host: &mut Host, slot: u16) -> Result<bool, GuestError> {
+        let i = usize::from(slot & (self.spec.entries.get() - 1));
+        match self.rx_slots.get_mut(i).and_then(|s| s.grant.take()) {
+            Some(g) => {
+                host.revoke(g)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Revokes the persistent grant of RX buffer slot `slot` (for tests of reuse after
     /// revocation); returns whether there was one.
     pub fn revoke_rx_buffer(&mut self, host: &mut Host, slot: u16) -> Result<bool, GuestError> {

@@ -245,6 +245,14 @@ impl<T: RingRecord> ConsumerRing<T> {
             })
     }
 
+    /// Skips every record up to `producer` unread (a restarted consumer that will hear of
+    /// them again another way); returns how many were skipped.
+    pub fn skip_to(&mut self, producer: RingIndex) -> Result<u16, RingError> {
+        let n = self.pending(producer)?;
+        self.consumer = producer;
+        Ok(n)
+    }
+
     /// Takes the next record if the producer (at `producer`) has published one. A record
     /// that does not decode is consumed and returned as the error.
     #[inline]

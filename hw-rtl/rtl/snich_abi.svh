@@ -331,6 +331,7 @@ package snich_abi_pkg;
   localparam int unsigned MGMT_CMD_LOOKUP = 3;
   localparam int unsigned MGMT_CMD_READ_COUNTERS = 4;
   localparam int unsigned MGMT_CMD_READ_SLOT = 5;
+  localparam int unsigned MGMT_CMD_READ_NEXT = 6;
   localparam int unsigned MGMT_STATUS_IDLE = 0;
   localparam int unsigned MGMT_STATUS_BUSY = 1;
   localparam int unsigned MGMT_STATUS_OK = 2;

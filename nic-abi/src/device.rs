@@ -142,6 +142,57 @@ pub trait FlowTableDevice {
     fn occupancy(&self) -> u64;
 }
 
+/// One entry of the table as a slot scan finds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SlotEntry {
+    /// The entry's key.
+    pub key: FlowKey,
+    /// Its action.
+    pub action: Action,
+}
+
+/// What one step of a table scan found ([`FlowTableScan::read_next`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanStep {
+    /// The entry in slot `slot`; the scan goes on at `slot + 1`.
+    Found {
+        /// Where it sits.
+        slot: u64,
+        /// The entry.
+        entry: SlotEntry,
+    },
+    /// No entry before slot `next`; the scan goes on there.
+    Continue {
+        /// The first slot not scanned.
+        next: u64,
+    },
+    /// No entry from the slot asked for to the end of the table.
+    End,
+}
+
+/// A flow table whose slots can be read (the management port's `READ_SLOT` and
+/// `READ_NEXT`): what a restarted agent rebuilds its state from. Slots run from 0 to
+/// [`FlowTableDevice::capacity`]` - 1`.
+pub trait FlowTableScan: FlowTableDevice {
+    /// The entry in `slot` (key and action: its counters are left in the result registers,
+    /// unread), or `None` when the slot is empty. A slot beyond the table is a
+    /// [`FlowTableError::DeviceFault`] (the caller asked for what the device does not have).
+    fn read_slot(&mut self, slot: u64) -> Result<Option<SlotEntry>, FlowTableError>;
+
+    /// One step of a scan from `slot`: the next entry at or after it, or how far the device
+    /// looked. This default reads one slot per step; a device with a scan command
+    /// (`READ_NEXT`) skips empty slots in one command.
+    fn read_next(&mut self, slot: u64) -> Result<ScanStep, FlowTableError> {
+        if slot >= self.capacity() {
+            return Ok(ScanStep::End);
+        }
+        Ok(match self.read_slot(slot)? {
+            Some(entry) => ScanStep::Found { slot, entry },
+            None => ScanStep::Continue { next: slot + 1 },
+        })
+    }
+}
+
 /// What a finished management command reported, in the terms of [`FlowTableDevice`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MgmtOutcome {
@@ -177,9 +228,14 @@ pub fn mgmt_outcome(
             occupancy,
             capacity,
         }),
-        (MgmtCommand::Delete | MgmtCommand::Lookup | MgmtCommand::ReadCounters, S::NotFound) => {
-            Ok(MgmtOutcome::NotFound)
-        }
+        (
+            MgmtCommand::Delete
+            | MgmtCommand::Lookup
+            | MgmtCommand::ReadCounters
+            | MgmtCommand::ReadSlot
+            | MgmtCommand::ReadNext,
+            S::NotFound,
+        ) => Ok(MgmtOutcome::NotFound),
         (cmd, status) => Err(FlowTableError::DeviceFault(format!(
             "management command {} ended with status {}, which a correct device never gives \
              for it",
@@ -230,6 +286,8 @@ mod tests {
         assert_eq!(out(C::Delete, S::NotFound), Ok(MgmtOutcome::NotFound));
         assert_eq!(out(C::Lookup, S::Ok), Ok(MgmtOutcome::Done));
         assert_eq!(out(C::ReadCounters, S::NotFound), Ok(MgmtOutcome::NotFound));
+        assert_eq!(out(C::ReadSlot, S::NotFound), Ok(MgmtOutcome::NotFound));
+        assert_eq!(out(C::ReadSlot, S::Ok), Ok(MgmtOutcome::Done));
         assert_eq!(
             out(C::Delete, S::Busy),
             Err(FlowTableError::Busy { polls: 3 })

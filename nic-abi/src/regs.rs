@@ -441,6 +441,15 @@ pub mod miss_queue {
 
     /// `CONTROL` bit: enabled.
     pub const CONTROL_ENABLE: u32 = 1;
+    /// `CONTROL` bit, write-trigger (reads as 0): replay the held packets. Written with
+    /// `CONTROL_ENABLE` by a restarted agent's driver once it has set `CONSUMER` to
+    /// `PRODUCER` (discarding the records it never read) and the release ring is drained:
+    /// the card writes a fresh miss record, under the same handle, for every held packet
+    /// whose record has landed, in handle (arrival) order. A packet whose record does not
+    /// fit in the ring is dropped (`agent_restart`), with the packets waiting behind it.
+    /// Records still being written when the bit is written land as usual and are not
+    /// replayed. So the new agent hears of every held packet exactly once.
+    pub const CONTROL_REPLAY: u32 = 1 << 1;
 
     /// The block's own registers.
     pub const REGISTERS: &[Register] = &[
@@ -474,7 +483,12 @@ pub mod miss_queue {
             Access::WriteTrigger,
             "miss ring consumer index (host)",
         ),
-        reg("CONTROL", CONTROL, Access::ReadWrite, "bit 0: enable"),
+        reg(
+            "CONTROL",
+            CONTROL,
+            Access::ReadWrite,
+            "bit 0: enable; bit 1: replay held packets (write-trigger)",
+        ),
         reg(
             "RELEASE_BASE_LO",
             RELEASE_BASE_LO,
@@ -1215,16 +1229,26 @@ pub enum MgmtCommand {
     /// holds an entry, `NotFound` when it is empty, `BadCommand` when `SLOT` is beyond the
     /// table. Co-verification compares whole tables with it.
     ReadSlot = 5,
+    /// Scan: the first slot at or after `SLOT` that holds an entry, within
+    /// [`crate::table::MGMT_SCAN_MAX_BUCKETS`] buckets, into `KEY_n`, `ACTION_n` and the
+    /// counters, its index into `SLOT`: `Ok`. `NotFound` when those buckets hold none, with
+    /// `SLOT` set to the first slot not scanned (the table's slot count when the scan reached
+    /// its end); `BadCommand` when `SLOT` is beyond the table. Busy one cycle per
+    /// [`crate::table::MGMT_SCAN_BUCKETS_PER_CYCLE`] buckets passed, on top of a command's
+    /// cycles. What a restarted agent rebuilds its state with: one command per entry, not per
+    /// slot. In `nic-model` only (the RTL answers `BadCommand`).
+    ReadNext = 6,
 }
 
 impl MgmtCommand {
     /// Every command, in code order.
-    pub const ALL: [MgmtCommand; 5] = [
+    pub const ALL: [MgmtCommand; 6] = [
         MgmtCommand::Insert,
         MgmtCommand::Delete,
         MgmtCommand::Lookup,
         MgmtCommand::ReadCounters,
         MgmtCommand::ReadSlot,
+        MgmtCommand::ReadNext,
     ];
 
     /// The command's code.
@@ -1240,6 +1264,7 @@ impl MgmtCommand {
             MgmtCommand::Lookup => "LOOKUP",
             MgmtCommand::ReadCounters => "READ_COUNTERS",
             MgmtCommand::ReadSlot => "READ_SLOT",
+            MgmtCommand::ReadNext => "READ_NEXT",
         }
     }
 }

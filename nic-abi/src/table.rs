@@ -127,6 +127,18 @@ pub const MGMT_CYCLES_PER_UNDONE_KICK: u32 = 3;
 /// Measured with [`MGMT_COMMAND_CYCLES`].
 pub const MGMT_COUNTER_READ_CYCLES: u32 = 1;
 
+/// Buckets a `READ_NEXT` scan passes per core cycle: one bucket's valid bits per cycle, as
+/// the RTL's bucket RAM (`hw-rtl/rtl/flow_table_ram.sv`) reads one bucket per port per cycle.
+/// A design figure for a command the RTL does not have yet (only `nic-model` implements
+/// `READ_NEXT`); the scan's cycles are added to [`MGMT_COMMAND_CYCLES`].
+pub const MGMT_SCAN_BUCKETS_PER_CYCLE: u32 = 1;
+
+/// The most buckets one `READ_NEXT` scans before it answers (`NotFound`, with `SLOT` where it
+/// stopped): it bounds the command's busy time, during which it owns the lookup pipeline, to
+/// 64 cycles more than a lookup's (256 ns at 250 MHz). A design figure, as
+/// [`MGMT_SCAN_BUCKETS_PER_CYCLE`].
+pub const MGMT_SCAN_MAX_BUCKETS: u32 = 64;
+
 /// How long the management port is busy with one command, in core cycles. The two numbers a
 /// cost profile may change are the command's fixed cycles and the cycles per displacement;
 /// the walk's end, the undo and the counter read are the RTL's structure

@@ -47,11 +47,14 @@ pub enum DropReason {
     /// The action sends the packet to a port the card does not have, or back out of the port
     /// it came in on.
     NoSuchPort,
+    /// Held for an agent that crashed: when the restarted agent asked for the held packets
+    /// again (`CONTROL_REPLAY`), the miss ring had no room for this one's record.
+    AgentRestart,
 }
 
 impl DropReason {
     /// Every reason, in a fixed order (the order reports print).
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::RuleDrop,
         DropReason::RxFifoFull,
         DropReason::MissQueueFull,
@@ -61,6 +64,7 @@ impl DropReason {
         DropReason::Malformed,
         DropReason::DmaFault,
         DropReason::NoSuchPort,
+        DropReason::AgentRestart,
     ];
 
     /// A short stable name, for reports.
@@ -75,6 +79,7 @@ impl DropReason {
             DropReason::Malformed => "malformed",
             DropReason::DmaFault => "dma_fault",
             DropReason::NoSuchPort => "no_such_port",
+            DropReason::AgentRestart => "agent_restart",
         }
     }
 
@@ -101,7 +106,7 @@ pub struct Counters {
     /// Packets delivered to at least one port.
     pub delivered: u64,
     /// Packets dropped, indexed as [`DropReason::ALL`].
-    dropped: [u64; 9],
+    dropped: [u64; 10],
     /// Packets inside the card.
     pub in_flight: u64,
     /// Table lookups that hit.
@@ -132,6 +137,9 @@ pub struct Counters {
     pub copy_commands: u64,
     /// Release commands that did not decode, named no held packet, or could not be read.
     pub bad_releases: u64,
+    /// Miss records written again for held packets at a restarted agent's request
+    /// (`CONTROL_REPLAY`; also counted in `miss_records`).
+    pub replayed_records: u64,
 }
 
 /// The conservation law did not hold. The run's results are not trustworthy; the counters are

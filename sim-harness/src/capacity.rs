@@ -173,7 +173,8 @@ pub fn is_policy_drop(reason: DropReason) -> bool {
         | DropReason::NoSuchPort
         | DropReason::RuleDrop
         | DropReason::VlanMismatch => true,
-        DropReason::BadDescriptor
+        DropReason::AgentRestart
+        | DropReason::BadDescriptor
         | DropReason::DmaFault
         | DropReason::MissQueueFull
         | DropReason::NoRxBuffer

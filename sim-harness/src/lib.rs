@@ -66,6 +66,7 @@
 pub mod baselines;
 pub mod capacity;
 pub mod capture;
+pub mod faults;
 pub mod frames;
 pub mod host_cpu;
 pub mod profile;

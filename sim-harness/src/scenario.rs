@@ -42,6 +42,7 @@ use nic_model::card::{CardConfig, InterVmPath};
 use nic_model::flow_table::FlowTable;
 use serde::{Deserialize, Serialize};
 
+use crate::faults::{Faults, FaultsSpec};
 use crate::host_cpu::{HostConfig, HostCpu};
 use crate::profile::{Profile, ProfileError, ProfileOverrides};
 use crate::switch::{
@@ -163,6 +164,9 @@ pub struct ScenarioSpec {
     /// nested: `[profile.ovs]` `upcall = 20000`), in the unit the profile gives the key.
     #[serde(skip_serializing_if = "toml::Table::is_empty")]
     pub profile: toml::Table,
+    /// Faults injected into the sNICh system during the run ([`crate::faults`]).
+    #[serde(skip_serializing_if = "FaultsSpec::is_empty")]
+    pub faults: FaultsSpec,
 }
 
 impl Default for ScenarioSpec {
@@ -188,6 +192,7 @@ impl Default for ScenarioSpec {
             workload: WorkloadSpec::default(),
             sweep: None,
             profile: toml::Table::new(),
+            faults: FaultsSpec::default(),
         }
     }
 }
@@ -353,6 +358,8 @@ pub struct Scenario {
     pub filter_rules: usize,
     /// The traffic.
     pub workload: Workload,
+    /// Faults injected into the sNICh system.
+    pub faults: Faults,
 }
 
 /// A scenario that cannot be used. Messages: `FILE[:LINE:COLUMN]: KEY: what`.
@@ -510,6 +517,7 @@ impl Scenario {
             profile: self.profile.clone(),
             profile_overrides: self.profile_overrides.clone(),
             seed: self.seed,
+            faults: self.faults.clone(),
         }
     }
 
@@ -985,6 +993,8 @@ impl TryFrom<LocatedSpec> for Scenario {
             })?;
         let (card, inter_vm, copy_completion) = card(&spec, f)?;
         let topology = topology(&spec, f)?;
+        let faults = Faults::from_spec(&spec.faults, topology.vms.len())
+            .map_err(|e| key_err(f, format!("faults.{}", e.key), e.what))?;
         let (rules, filter_rules) = rules(&spec, file.as_deref(), f, &topology)?;
         if switches.contains(&SwitchKind::SriovVeb) {
             veb_table_fits(&topology, &card, f)?;
@@ -1038,6 +1048,7 @@ impl TryFrom<LocatedSpec> for Scenario {
             rules,
             filter_rules,
             workload,
+            faults,
             spec,
         })
     }

@@ -53,6 +53,7 @@ use snich_system::assemble::{numbered_guest, SystemSpec};
 use snich_system::control::ControlPlane;
 use snich_system::error::SystemError;
 
+use crate::faults::Faults;
 use crate::profile::{cycles_at, whole_cycles, Profile};
 use crate::switch::{
     CopyCompletion, DropReason, Endpoint, InterVmCopy, OfferedPacket, SwitchContext, SwitchError,
@@ -69,12 +70,21 @@ struct Guests {
     guests: Vec<MockGuest>,
     /// VM packets on the card: (queue, TX ring index) -> offer.
     vm_offers: HashMap<(u16, u16), Offered>,
+    /// Guests that stop consuming (`[faults] stuck_vms`), by queue.
+    stuck: Vec<bool>,
+    /// From when.
+    stuck_from: SimTime,
 }
 
 impl Guests {
     /// Queue `q`'s interrupt: the guest reads its completions and re-posts RX buffers.
     fn service(&mut self, d: &mut Driver, q: QueueIndex) -> Result<(), SystemError> {
-        let Some(g) = self.guests.get_mut(usize::from(q.0)) else {
+        let i = usize::from(q.0);
+        if self.stuck.get(i).copied().unwrap_or(false) && d.card().now() >= self.stuck_from {
+            // A stuck guest takes no interrupt: it reads nothing and re-posts nothing.
+            return Ok(());
+        }
+        let Some(g) = self.guests.get_mut(i) else {
             return Ok(());
         };
         g.poll(d.card_mut(), &mut Vec::new())?;
@@ -143,6 +153,8 @@ pub struct SnichSwitch {
     wire_seq: u64,
     offered_any: bool,
     outcomes: Vec<PacketOutcome>,
+    /// A fault was injected (`[faults]`): the report gets the fault counters.
+    faulted: bool,
 }
 
 fn internal(e: impl std::fmt::Display) -> SwitchError {
@@ -160,7 +172,31 @@ impl SnichSwitch {
             InterVmCopy::Hairpin => ("snich/hairpin", CopyMode::Hairpin),
         };
         let rules = ctx.rules.clone();
-        SnichSwitch::assembled(name, ctx, |spec| spec.with_copy_mode(mode).assemble(rules))
+        let mut s =
+            SnichSwitch::assembled(name, ctx, |spec| spec.with_copy_mode(mode).assemble(rules))?;
+        s.inject(&ctx.faults)?;
+        Ok(s)
+    }
+
+    /// Schedules the scenario's faults (`crate::faults`): the agent's crash, the stuck VMs.
+    fn inject(&mut self, faults: &Faults) -> Result<(), SwitchError> {
+        if let Some(c) = faults.agent_crash {
+            self.cp
+                .schedule_agent_crash(c.at, c.down_for)
+                .map_err(internal)?;
+            self.faulted = true;
+        }
+        for vm in &faults.stuck_vms {
+            let slot = self
+                .guests
+                .stuck
+                .get_mut(usize::from(vm.0))
+                .ok_or_else(|| internal(format!("no VM {} to make stuck", vm.0)))?;
+            *slot = true;
+            self.faulted = true;
+        }
+        self.guests.stuck_from = faults.stuck_from;
+        Ok(())
     }
 
     /// The switch `name` over the system `build` assembles from `ctx`'s spec: one queue pair
@@ -201,6 +237,8 @@ impl SnichSwitch {
             name: name.to_string(),
             cp,
             guests: Guests {
+                stuck: vec![false; guests.len()],
+                stuck_from: SimTime::ZERO,
                 guests,
                 vm_offers: HashMap::new(),
             },
@@ -210,6 +248,7 @@ impl SnichSwitch {
             wire_seq: 0,
             offered_any: false,
             outcomes: Vec::new(),
+            faulted: false,
         })
     }
 
@@ -384,6 +423,23 @@ impl SnichSwitch {
         ] {
             run.extra.insert(k.to_string(), v);
         }
+        if self.faulted {
+            let m = self.cp.metrics();
+            for (k, v) in [
+                ("agent_crashes", m.agent_crashes),
+                ("agent_restarts", m.agent_restarts),
+                ("agent_down_ns", m.down_ps / 1_000),
+                ("agent_rebuild_ns", m.rebuild_ps / 1_000),
+                ("agent_entries_rebuilt", m.entries_rebuilt),
+                ("agent_entries_fixed", agent.recovery_fixed),
+                ("agent_slot_reads", driver.metrics().slot_reads),
+                ("miss_records_skipped", m.records_skipped),
+                ("miss_records_replayed", counters.replayed_records),
+                ("miss_interrupts_while_down", m.interrupts_while_down),
+            ] {
+                run.extra.insert(k.to_string(), v);
+            }
+        }
         Ok((run, self.marked_delivered))
     }
 }
@@ -440,6 +496,7 @@ mod tests {
             profile: None,
             profile_overrides: Default::default(),
             seed: 1,
+            faults: Default::default(),
         }
     }
 
@@ -582,6 +639,71 @@ mod tests {
         assert!(hairpin.pcie_bytes > engine.pcie_bytes + 2 * 1_372 * n);
         assert!(cpu.host_cpu_cycles["copy"] > 0);
         assert_eq!(hairpin.extra["copies"], 0);
+    }
+
+    /// `[faults]`: the agent crashes mid-run and a VM stops consuming; the run still
+    /// accounts for every packet, the stuck VM's packets are `no_rx_buffer`, and the report
+    /// carries the fault counters. The same scenario without the table has none of them.
+    #[test]
+    fn scenario_faults_crash_the_agent_and_stick_a_vm() {
+        use crate::runner::run_switch;
+        use crate::scenario::Scenario;
+        use crate::switch::SwitchKind;
+        let base = "packets = 20000\n[vms]\ncount = 4\n[workload]\nkind = \"inter-vm\"\n\
+                    rate = { pps = 2e6 }\nflows = { initial = 16, new_per_second = 100000.0 }\n";
+        let faulty = format!(
+            "{base}[faults]\nagent_crash_at_us = 3000\nagent_down_us = 200\nstuck_vms = [2]\n\
+             stuck_from_us = 1000\n"
+        );
+        let clean = run_switch(
+            SwitchKind::Snich,
+            &Scenario::from_toml(base, None).expect("ok"),
+        )
+        .expect("runs");
+        assert!(!clean.extra.contains_key("agent_crashes"));
+        let scenario = Scenario::from_toml(&faulty, None).expect("valid");
+        let run = run_switch(SwitchKind::Snich, &scenario).expect("runs");
+        println!(
+            "agent restart on the default card: down {} ns, rebuild {} ns, {} scan commands, {} \
+             entries kept, {} records replayed; dropped {:?}",
+            run.extra["agent_down_ns"],
+            run.extra["agent_rebuild_ns"],
+            run.extra["agent_slot_reads"],
+            run.extra["agent_entries_rebuilt"],
+            run.extra["miss_records_replayed"],
+            run.ledger.dropped_by_name()
+        );
+        assert_eq!(run.extra["agent_crashes"], 1);
+        assert_eq!(run.extra["agent_restarts"], 1);
+        assert!(run.extra["agent_rebuild_ns"] > 0);
+        // READ_NEXT: one command per entry kept, plus one per 64 empty buckets at most.
+        assert!(
+            run.extra["agent_slot_reads"] <= run.extra["agent_entries_rebuilt"] + 16_384 / 64 + 1,
+            "{} scan commands",
+            run.extra["agent_slot_reads"]
+        );
+        assert!(
+            run.ledger
+                .dropped_by_name()
+                .get("no_rx_buffer")
+                .copied()
+                .unwrap_or(0)
+                > 0,
+            "{:?}",
+            run.ledger
+        );
+        assert!(!clean.ledger.dropped_by_name().contains_key("no_rx_buffer"));
+        assert_eq!(run.ledger.offered, 20_000);
+        let e = Scenario::from_toml(&format!("{base}[faults]\nstuck_vms = [4]\n"), None)
+            .expect_err("no VM 4");
+        assert!(
+            e.to_string()
+                .contains("faults.stuck_vms[0]: VM 4 is not one of the scenario's 4 VMs"),
+            "{e}"
+        );
+        let e = Scenario::from_toml(&format!("{base}[faults]\ncrash = 1\n"), None)
+            .expect_err("unknown key");
+        assert!(e.to_string().contains("faults.crash"), "{e}");
     }
 
     #[test]

@@ -140,6 +140,9 @@ pub struct OfferedPacket {
 pub enum DropReason {
     /// The agent's release command said drop (sNICh card).
     AgentDrop,
+    /// Held on the card for an agent that crashed, and found no room in the miss ring when
+    /// the restarted agent asked for the held packets again (sNICh card).
+    AgentRestart,
     /// A descriptor the host wrote does not decode (sNICh card).
     BadDescriptor,
     /// The host refused one of the packet's DMA accesses (sNICh card).
@@ -177,8 +180,9 @@ pub struct UnknownDropReason(pub String);
 
 impl DropReason {
     /// Every reason, in the order of their names.
-    pub const ALL: [DropReason; 15] = [
+    pub const ALL: [DropReason; 16] = [
         DropReason::AgentDrop,
+        DropReason::AgentRestart,
         DropReason::BadDescriptor,
         DropReason::DmaFault,
         DropReason::Malformed,
@@ -199,6 +203,7 @@ impl DropReason {
     pub fn name(self) -> &'static str {
         match self {
             DropReason::AgentDrop => "agent_drop",
+            DropReason::AgentRestart => "agent_restart",
             DropReason::BadDescriptor => "bad_descriptor",
             DropReason::DmaFault => "dma_fault",
             DropReason::Malformed => "malformed",
@@ -260,6 +265,7 @@ impl From<nic_model::counters::DropReason> for DropReason {
             Card::Malformed => DropReason::Malformed,
             Card::DmaFault => DropReason::DmaFault,
             Card::NoSuchPort => DropReason::NoSuchPort,
+            Card::AgentRestart => DropReason::AgentRestart,
         }
     }
 }
@@ -594,6 +600,8 @@ pub struct SwitchContext {
     pub profile_overrides: ProfileOverrides,
     /// The run's seed, for any randomness inside a switch.
     pub seed: u64,
+    /// Faults injected into the sNICh system (the baselines ignore them).
+    pub faults: crate::faults::Faults,
 }
 
 impl SwitchContext {

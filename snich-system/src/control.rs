@@ -89,6 +89,14 @@ enum Work {
     /// Queue pair `queue`'s interrupt has been handled on its core: its guest polls its
     /// rings now, and the vector fires again only after that (the rest of the booked work).
     ServeQueue { queue: u32 },
+    /// Fault: the agent's process dies; a new one starts `down_for` later.
+    Crash { down_for: SimDuration },
+    /// The new agent process starts: once the release ring is drained, it scans the card's
+    /// table (on [`MISS_CORE`]).
+    Restart,
+    /// The table is rebuilt: the driver skips the unread miss records and asks the card to
+    /// replay its held packets; miss service resumes.
+    Resume,
 }
 
 impl Work {
@@ -96,10 +104,19 @@ impl Work {
     fn core(&self) -> CoreId {
         match self {
             Work::Classify { core, .. } => *core,
-            Work::ReadMisses | Work::Release { .. } => MISS_CORE,
+            Work::ReadMisses
+            | Work::Release { .. }
+            | Work::Crash { .. }
+            | Work::Restart
+            | Work::Resume => MISS_CORE,
             // Not a step of its own: the end of the interrupt's handling, already booked.
             Work::ServeQueue { .. } => MISS_CORE,
         }
+    }
+
+    /// A fault: it happens at its time whatever the core is doing.
+    fn is_fault(&self) -> bool {
+        matches!(self, Work::Crash { .. })
     }
 }
 
@@ -120,6 +137,23 @@ pub struct ControlMetrics {
     /// interrupts that came while their guest's previous one was still being handled
     /// (masked: they cost nothing, the poll at the end of the handling serves them).
     pub masked_interrupts: u64,
+    /// Agent crashes ([`ControlPlane::schedule_agent_crash`]).
+    pub agent_crashes: u64,
+    /// Miss interrupts that came while the agent was down (nobody took them).
+    pub interrupts_while_down: u64,
+    /// Steps of miss service lost with a crashed agent (reads, classifications, release
+    /// posts not yet done).
+    pub work_lost: u64,
+    /// Agent restarts completed (miss service resumed).
+    pub agent_restarts: u64,
+    /// Simulated time from each crash to miss service resuming, summed (ps).
+    pub down_ps: u64,
+    /// Of that, the restarted agent's table scan and rebuild (ps).
+    pub rebuild_ps: u64,
+    /// Entries the restarted agents kept (adopted or rewritten), summed.
+    pub entries_rebuilt: u64,
+    /// Miss records skipped unread at restarts (their packets replayed by the card).
+    pub records_skipped: u64,
 }
 
 /// The driver and the flow-setup agent, run together.
@@ -147,6 +181,10 @@ pub struct ControlPlane {
     /// split over cores.
     agent_carry: u128,
     metrics: ControlMetrics,
+    /// When the agent crashed, while it is down.
+    down_since: Option<SimTime>,
+    /// When the restarted agent started its table scan.
+    rebuild_since: Option<SimTime>,
 }
 
 impl ControlPlane {
@@ -177,7 +215,36 @@ impl ControlPlane {
             interrupts: Vec::new(),
             agent_carry: 0,
             metrics: ControlMetrics::default(),
+            down_since: None,
+            rebuild_since: None,
         })
+    }
+
+    /// Schedules a fault: the agent's process crashes at `at` and a new one starts
+    /// `down_for` later. The crash loses the agent's memory: the setups under way, the
+    /// miss records read and not yet released, the releases not yet posted, and its record of
+    /// which entries it installed. Meanwhile the card keeps forwarding by its table and holds
+    /// missing packets (up to its held limit, then `miss_queue_full`); nobody takes the miss
+    /// interrupts. The new agent waits until the release ring is drained, reads every slot of
+    /// the card's table over the management port and rebuilds its state from it
+    /// ([`flow_setup::agent::Agent::recover`]: entries the rules give are kept, others
+    /// rewritten or deleted), then the driver skips the unread miss records and asks the card
+    /// to replay every held packet's record in arrival order
+    /// ([`host_driver::driver::Driver::restart_miss_service`]), so every packet held during
+    /// the restart is released in order, or dropped as `agent_restart` when its record finds
+    /// no room in the ring.
+    pub fn schedule_agent_crash(
+        &mut self,
+        at: SimTime,
+        down_for: SimDuration,
+    ) -> Result<(), SystemError> {
+        self.work.schedule_at(at, Work::Crash { down_for })?;
+        Ok(())
+    }
+
+    /// Whether the agent is down (crashed, or rebuilding its state).
+    pub fn agent_down(&self) -> bool {
+        self.down_since.is_some()
     }
 
     /// The driver.
@@ -260,7 +327,7 @@ impl ControlPlane {
                 }
                 // A step whose core is busy (other host work took it) waits for it.
                 let free = self.driver().host().core_free_at(w.core());
-                if free > t {
+                if free > t && !w.is_fault() {
                     self.work.schedule_at(free, w)?;
                 } else {
                     self.execute(w, t)?;
@@ -291,7 +358,9 @@ impl ControlPlane {
         for &(vector, at) in &irqs {
             let v = u32::from(vector.0);
             if v == ir::VECTOR_MISS {
-                if self.miss_polling {
+                if self.down_since.is_some() {
+                    self.metrics.interrupts_while_down += 1;
+                } else if self.miss_polling {
                     self.metrics.masked_interrupts += 1;
                 } else {
                     self.driver_mut().count_interrupt();
@@ -324,6 +393,48 @@ impl ControlPlane {
         match w {
             // Served in `run_until`, which has the guests.
             Work::ServeQueue { .. } => {}
+            Work::Crash { down_for } => self.crash(now, down_for)?,
+            Work::Restart => {
+                if !self.driver_mut().releases_drained() {
+                    // Releases posted before the crash are still on their way to the card.
+                    let cycles = self.driver_mut().take_unbilled_cycles();
+                    let end = self.run_core(MISS_CORE, now, cycles, CpuUse::Driver);
+                    self.work
+                        .schedule_at(end + SimDuration::from_ns(1_000), Work::Restart)?;
+                    return Ok(());
+                }
+                self.rebuild_since = Some(now);
+                let agent_before = self.agent.host_cpu_time();
+                let kept = self.agent.recover()?;
+                self.metrics.entries_rebuilt += kept;
+                let cycles = self.driver_mut().take_unbilled_cycles();
+                let end = self.run_core(MISS_CORE, now, cycles, CpuUse::Driver);
+                let classify = SimDuration::from_ps(
+                    self.agent
+                        .host_cpu_time()
+                        .as_ps()
+                        .saturating_sub(agent_before.as_ps()),
+                );
+                let classify_cycles = self.agent_cycles_of(classify);
+                let end = self.run_core(MISS_CORE, end, classify_cycles, CpuUse::Agent);
+                self.work.schedule_at(end, Work::Resume)?;
+            }
+            Work::Resume => {
+                let skipped = self.driver_mut().restart_miss_service()?;
+                self.metrics.records_skipped += u64::from(skipped);
+                let cycles = self.driver_mut().take_unbilled_cycles();
+                let end = self.run_core(MISS_CORE, now, cycles, CpuUse::Driver);
+                if let Some(since) = self.down_since.take() {
+                    self.metrics.down_ps += end.saturating_since(since).as_ps();
+                }
+                if let Some(since) = self.rebuild_since.take() {
+                    self.metrics.rebuild_ps += end.saturating_since(since).as_ps();
+                }
+                self.metrics.agent_restarts += 1;
+                // Poll the ring now: the replayed records come in as they land.
+                self.miss_polling = true;
+                self.work.schedule_at(end, Work::ReadMisses)?;
+            }
             Work::ReadMisses => {
                 self.metrics.miss_services += 1;
                 let mut records = Vec::new();
@@ -408,6 +519,34 @@ impl ControlPlane {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// The crash: the agent forgets, the host work of miss service under way is lost (the
+    /// card keeps the packets), the restart is scheduled.
+    fn crash(&mut self, now: SimTime, down_for: SimDuration) -> Result<(), SystemError> {
+        self.agent.crash();
+        self.metrics.agent_crashes += 1;
+        if self.down_since.is_none() {
+            self.down_since = Some(now);
+        }
+        let mut kept = EventQueue::new();
+        let mut old = std::mem::replace(&mut self.work, EventQueue::new());
+        while let Some((t, w)) = old.pop_until(SimTime(u64::MAX)) {
+            if matches!(w, Work::Crash { .. } | Work::ServeQueue { .. }) {
+                // Later faults, and the guests' interrupt handling (not the agent's work).
+                kept.schedule_at(t, w)?;
+            } else {
+                self.metrics.work_lost += 1;
+            }
+        }
+        self.work = kept;
+        self.batches_read = 0;
+        self.next_release = 0;
+        self.ready.clear();
+        self.miss_polling = false;
+        self.rebuild_since = None;
+        self.work.schedule_at(now + down_for, Work::Restart)?;
         Ok(())
     }
 

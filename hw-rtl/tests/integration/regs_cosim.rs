@@ -102,7 +102,9 @@ fn random_register_traffic_reads_back_the_same_on_model_and_rtl() {
             13..=14 => 3,
             15..=16 => 4,
             17..=18 => 5,
-            _ => rng.random_range(6..40),
+            // Code 6, READ_NEXT, is the model's only (a restarted agent's table scan; the
+            // RTL has no scan yet and answers BadCommand): not compared here.
+            _ => rng.random_range(7..40),
         };
         // One register access per NIC cycle on both: the RTL's bus takes one a cycle, and the
         // model's accesses are issued at the cycle's time, so its management port is busy

@@ -24,6 +24,9 @@ pub(super) enum Event {
     /// The copy engine's completion of a packet's copy is visible to the host: the host
     /// takes it (poll or interrupt) and tells the card.
     CopyWritten { pkt: PacketId, slot: RxSlot },
+    /// The host took the copy engine's completion of a packet's copy (later than it became
+    /// visible: its core was busy): it tells the card now.
+    CopyTaken { pkt: PacketId, slot: RxSlot },
     /// A copy to a VM has been written with its completion.
     RxCopyDone {
         pkt: PacketId,
@@ -56,6 +59,8 @@ pub(super) enum Event {
     ReleaseDoorbell,
     /// Release commands read from the release ring are on the card.
     ReleasesFetched { first: RingIndex, count: u16 },
+    /// The driver asked for the held packets' records again (`CONTROL_REPLAY`).
+    ReplayHeld,
     /// An interrupt moderation timer expired.
     IrqTimer { vector: IrqVector, generation: u32 },
 }

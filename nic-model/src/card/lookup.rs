@@ -40,6 +40,13 @@ impl<H: HostBus> Card<H> {
         match self.table.lookup_with_hashes(&words, hashes, len, now) {
             Some(action) => {
                 self.counters.table_hits += 1;
+                if let Some(log) = &mut self.hits {
+                    log.push(super::TableHit {
+                        at: now,
+                        key,
+                        action,
+                    });
+                }
                 self.apply(pkt, action, now);
             }
             None => {

@@ -37,6 +37,10 @@ use crate::host::{HostBus, Iova, IrqVector, VmId};
 pub(super) struct HeldPacket {
     pkt: PacketId,
     heads: Option<KeyWords>,
+    /// Why it was held (its record's reason).
+    reason: MissReason,
+    /// Its latest miss record has landed in the ring.
+    written: bool,
 }
 
 /// A key being set up: its first packet is held for the agent, later ones wait behind it.
@@ -212,7 +216,15 @@ impl<H: HostBus> Card<H> {
         m.last_write = done;
         let handle = self.next_handle;
         self.next_handle = PacketHandle(handle.0.wrapping_add(1));
-        self.held.insert(handle, HeldPacket { pkt, heads: None });
+        self.held.insert(
+            handle,
+            HeldPacket {
+                pkt,
+                heads: None,
+                reason,
+                written: false,
+            },
+        );
         self.counters.held += 1;
         self.leave_rx_fifo(pkt);
         self.schedule(
@@ -265,6 +277,9 @@ impl<H: HostBus> Card<H> {
             header,
         };
         self.counters.miss_records += 1;
+        if let Some(h) = self.held.get_mut(&handle) {
+            h.written = true;
+        }
         if let Some(m) = &mut self.miss {
             // Records land in slot order (see `hold_for_agent`), so this is the next one.
             m.published = slot.advance(1);
@@ -292,7 +307,7 @@ impl<H: HostBus> Card<H> {
     /// A release command reached the card: the held packet (and, heading a pending flow, the
     /// packets behind it) is looked up again or has the action applied.
     pub(super) fn on_release(&mut self, handle: PacketHandle, release: Release, now: SimTime) {
-        let Some(HeldPacket { pkt, heads }) = self.held.remove(&handle) else {
+        let Some(HeldPacket { pkt, heads, .. }) = self.held.remove(&handle) else {
             self.counters.bad_releases += 1;
             return;
         };
@@ -377,6 +392,78 @@ impl<H: HostBus> Card<H> {
         } else {
             self.counters.bad_releases += u64::from(count);
         }
+        if std::mem::take(&mut self.replay_after_fetch) {
+            self.replay_held(now);
+        }
         self.on_release_doorbell(now);
+    }
+
+    /// The typed form of the miss queue's `CONTROL_REPLAY` bit (`nic_abi::regs::miss_queue::
+    /// CONTROL_REPLAY`): a restarted agent asks for a fresh miss record of every held packet
+    /// whose record has landed, in arrival order; one that finds the ring full is dropped as
+    /// [`DropReason::AgentRestart`]. Effective at the card's current time.
+    pub fn replay_held_packets(&mut self) {
+        let now = self.now();
+        self.schedule(now, Event::ReplayHeld);
+    }
+
+    /// `CONTROL_REPLAY` reached the card: replay now, or after the release fetch in flight
+    /// (its releases are applied first, so no released packet is replayed).
+    pub(super) fn on_replay_request(&mut self, now: SimTime) {
+        if self.release_fetching {
+            self.replay_after_fetch = true;
+        } else {
+            self.replay_held(now);
+        }
+    }
+
+    /// Writes a fresh miss record, under the same handle, for every held packet whose record
+    /// has landed, in handle (arrival) order; a packet whose record finds the ring full is
+    /// dropped as [`DropReason::AgentRestart`], with the packets waiting behind it.
+    fn replay_held(&mut self, now: SimTime) {
+        let mut handles: Vec<PacketHandle> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.written)
+            .map(|(k, _)| *k)
+            .collect();
+        handles.sort_unstable();
+        for handle in handles {
+            let Some(h) = self.held.get(&handle).copied() else {
+                continue;
+            };
+            let Some(m) = &mut self.miss else {
+                return;
+            };
+            if m.producer.since(m.consumer) >= m.ring.entries() {
+                self.held.remove(&handle);
+                self.counters.held = self.counters.held.saturating_sub(1);
+                if let Some(words) = h.heads {
+                    self.abandon_pending(&words, DropReason::AgentRestart, now);
+                }
+                self.finish_packet(h.pkt, Err(DropReason::AgentRestart), now);
+                continue;
+            }
+            let slot = m.producer;
+            m.producer = m.producer.advance(1);
+            let done = self
+                .dma
+                .write(now, MissRecord::SIZE as u64)
+                .max(m.last_write);
+            m.last_write = done;
+            if let Some(x) = self.held.get_mut(&handle) {
+                x.written = false;
+            }
+            self.counters.replayed_records += 1;
+            self.schedule(
+                done,
+                Event::MissWritten {
+                    pkt: h.pkt,
+                    handle,
+                    reason: h.reason,
+                    slot,
+                },
+            );
+        }
     }
 }

@@ -102,6 +102,8 @@ pub(super) struct RegisterFile {
     status: u32,
     last_kicks: u32,
     slot: u32,
+    /// Buckets the last `READ_NEXT` passed (its extra busy cycles).
+    scan_buckets: u32,
     /// The management port is busy until then (module doc).
     mgmt_busy_until: SimTime,
     /// Time the management port was busy, summed over commands (ps).
@@ -127,6 +129,7 @@ impl Default for RegisterFile {
             status: MgmtStatus::Idle.code(),
             last_kicks: 0,
             slot: 0,
+            scan_buckets: 0,
             mgmt_busy_until: SimTime::ZERO,
             mgmt_busy_ps: 0,
             mgmt_ignored_writes: 0,
@@ -305,11 +308,20 @@ impl<H: HostBus> Card<H> {
             let read_counters = status == MgmtStatus::Ok
                 && (value == MgmtCommand::Lookup.code()
                     || value == MgmtCommand::ReadCounters.code());
+            let scan = if value == MgmtCommand::ReadNext.code() {
+                u64::from(
+                    self.regs
+                        .scan_buckets
+                        .div_ceil(nic_abi::table::MGMT_SCAN_BUCKETS_PER_CYCLE),
+                )
+            } else {
+                0
+            };
             let cycles = self.config.table.mgmt_timing().busy_cycles(
                 kicks,
                 status == MgmtStatus::TableFull,
                 read_counters,
-            );
+            ) + scan;
             let done = at + self.nic_clock.cycles(cycles);
             self.regs.mgmt_busy_until = done;
             // The command owns the lookup pipeline meanwhile (management wins).
@@ -338,6 +350,9 @@ impl<H: HostBus> Card<H> {
         };
         if cmd == MgmtCommand::ReadSlot {
             return self.read_slot();
+        }
+        if cmd == MgmtCommand::ReadNext {
+            return self.read_next();
         }
         if cmd == MgmtCommand::Insert {
             // Every insert sets LAST_KICKS, a refused one to 0.
@@ -381,7 +396,7 @@ impl<H: HostBus> Card<H> {
                     None => MgmtStatus::NotFound,
                 }
             }
-            MgmtCommand::ReadSlot => MgmtStatus::BadCommand,
+            MgmtCommand::ReadSlot | MgmtCommand::ReadNext => MgmtStatus::BadCommand,
             MgmtCommand::Lookup | MgmtCommand::ReadCounters => match self.table.entry(&key) {
                 Some((action, stats)) => {
                     if let Some(slot) = self.table.find(&key) {
@@ -413,6 +428,38 @@ impl<H: HostBus> Card<H> {
             }
             None => MgmtStatus::NotFound,
         }
+    }
+
+    /// `READ_NEXT`: the first occupied slot from `SLOT` on, within the scan bound, into the
+    /// result registers and `SLOT`; else `NotFound` with `SLOT` where the scan stopped.
+    /// Records the buckets passed in `scan_buckets` (the command's extra busy cycles).
+    fn read_next(&mut self) -> MgmtStatus {
+        let capacity = u32::try_from(self.table.capacity()).unwrap_or(u32::MAX);
+        let start = self.regs.slot;
+        if start >= capacity {
+            return MgmtStatus::BadCommand;
+        }
+        let slots_per_bucket = SLOTS_U32;
+        let first_bucket = start / slots_per_bucket;
+        let end = first_bucket
+            .saturating_add(nic_abi::table::MGMT_SCAN_MAX_BUCKETS)
+            .saturating_mul(slots_per_bucket)
+            .min(capacity);
+        self.regs.scan_buckets = 0;
+        for slot in start..end {
+            if let Some((key, action, stats)) = self.table.slot(crate::flow_table::SlotIndex(slot))
+            {
+                self.regs.key = *key;
+                self.regs.action = action.to_words();
+                self.load_counters(stats);
+                self.regs.slot = slot;
+                self.regs.scan_buckets = slot / slots_per_bucket - first_bucket + 1;
+                return MgmtStatus::Ok;
+            }
+        }
+        self.regs.slot = end;
+        self.regs.scan_buckets = end.div_ceil(slots_per_bucket) - first_bucket;
+        MgmtStatus::NotFound
     }
 
     fn read_miss_queue(&self, rel: u32) -> u32 {
@@ -454,6 +501,11 @@ impl<H: HostBus> Card<H> {
                 let enable = value & mq::CONTROL_ENABLE != 0;
                 let was = r.miss_control & mq::CONTROL_ENABLE != 0;
                 r.miss_control = value & mq::CONTROL_ENABLE;
+                if enable && was && value & mq::CONTROL_REPLAY != 0 {
+                    let now = self.now();
+                    self.schedule(now, Event::ReplayHeld);
+                    return;
+                }
                 if enable && !was {
                     let setup = MissQueueSetup {
                         vm: VmId(0),

@@ -73,7 +73,7 @@ pub use config::{
 };
 pub use error::{CardError, ConfigError};
 pub use mac_vlan::mac_vlan_key;
-pub use outcome::{PacketOrigin, PacketOutcome};
+pub use outcome::{PacketOrigin, PacketOutcome, TableHit};
 
 use crate::counters::{Counters, FinishError};
 use crate::dma::DmaEngine;
@@ -126,8 +126,12 @@ pub struct Card<H: HostBus> {
     regs: mmio::RegisterFile,
     /// A release-ring fetch is in flight.
     release_fetching: bool,
+    /// A replay of the held packets waits for the release fetch in flight.
+    replay_after_fetch: bool,
     /// How packets ended, when recording is on ([`Card::record_outcomes`]).
     outcomes: Option<Vec<PacketOutcome>>,
+    /// The table hits, when recording is on ([`Card::record_table_hits`]).
+    hits: Option<Vec<TableHit>>,
 }
 
 const PORT_SLOTS: usize = 1 << 16;
@@ -174,7 +178,9 @@ impl<H: HostBus> Card<H> {
             engine_error: None,
             regs: mmio::RegisterFile::default(),
             release_fetching: false,
+            replay_after_fetch: false,
             outcomes: None,
+            hits: None,
             config,
         })
     }
@@ -322,6 +328,9 @@ impl<H: HostBus> Card<H> {
             Event::RxWrite { pkt, slot } => self.issue_rx_write(pkt, slot, now),
             Event::CopySubmit { pkt, slot } => self.on_copy_submit(pkt, slot, now),
             Event::CopyWritten { pkt, slot } => self.on_copy_written(pkt, slot, now),
+            Event::CopyTaken { pkt, slot } => {
+                self.copy_completion_to_card(pkt, slot, event::Delivery::Copied, now);
+            }
             Event::RxCopyDone { pkt, slot, via } => self.on_rx_copy_done(pkt, slot, via, now),
             Event::WireTxDone { pkt } => {
                 self.counters.copies_to_wire += 1;
@@ -342,6 +351,7 @@ impl<H: HostBus> Card<H> {
             Event::ReleaseArrived { handle, release } => self.on_release(handle, release, now),
             Event::ReleaseDoorbell => self.on_release_doorbell(now),
             Event::ReleasesFetched { first, count } => self.on_releases_fetched(first, count, now),
+            Event::ReplayHeld => self.on_replay_request(now),
             Event::IrqTimer { vector, generation } => self.on_irq_timer(vector, generation, now),
         }
     }

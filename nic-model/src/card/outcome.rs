@@ -5,8 +5,9 @@
 //! packet store.
 
 use bytes::Bytes;
+use nic_abi::action::Action;
 use nic_abi::desc::{QueueIndex, RingIndex, TxStatus};
-use nic_abi::key::PortNo;
+use nic_abi::key::{FlowKey, PortNo};
 use nic_abi::time::SimTime;
 
 use super::packet_store::{PacketId, Source};
@@ -49,7 +50,37 @@ pub struct PacketOutcome {
     pub len: usize,
 }
 
+/// A lookup that hit the flow table: which key, the action the entry gave, and when (the
+/// lookup result's time, when the table was read). For checking, after the fact, that no
+/// packet was forwarded by a stale entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableHit {
+    /// When the table was read.
+    pub at: SimTime,
+    /// The packet's key.
+    pub key: FlowKey,
+    /// The entry's action.
+    pub action: Action,
+}
+
 impl<H: HostBus> Card<H> {
+    /// Turns recording of every table hit on or off ([`Card::take_table_hits`]). Off by
+    /// default.
+    pub fn record_table_hits(&mut self, on: bool) {
+        match (on, self.hits.is_some()) {
+            (true, false) => self.hits = Some(Vec::new()),
+            (false, true) => self.hits = None,
+            _ => {}
+        }
+    }
+
+    /// Moves the table hits recorded since the last call into `out` (in time order).
+    pub fn take_table_hits(&mut self, out: &mut Vec<TableHit>) {
+        if let Some(v) = &mut self.hits {
+            out.append(v);
+        }
+    }
+
     /// Turns recording of every packet's outcome on or off ([`Card::take_outcomes`]). Off by
     /// default (it costs a push per packet).
     pub fn record_outcomes(&mut self, on: bool) {

@@ -196,12 +196,24 @@ impl<H: HostBus> Card<H> {
     /// The engine's completion of `pkt`'s copy is visible to the host: the host takes it.
     pub(super) fn on_copy_written(&mut self, pkt: PacketId, slot: RxSlot, now: SimTime) {
         let taken = self.host.take_copy_completion(now).max(now);
-        self.copy_completion_to_card(pkt, slot, Delivery::Copied, taken);
+        if taken > now {
+            // The host takes it later (its polling core is busy): the card hears of it then,
+            // and only then does its traffic go on the link, behind what is sent meanwhile.
+            self.schedule(taken, Event::CopyTaken { pkt, slot });
+        } else {
+            self.copy_completion_to_card(pkt, slot, Delivery::Copied, now);
+        }
     }
 
     /// The host tells the card at `at` how the copy ended (16 bytes over PCIe), then the
     /// card writes the VM's RX completion.
-    fn copy_completion_to_card(&mut self, pkt: PacketId, slot: RxSlot, via: Delivery, at: SimTime) {
+    pub(super) fn copy_completion_to_card(
+        &mut self,
+        pkt: PacketId,
+        slot: RxSlot,
+        via: Delivery,
+        at: SimTime,
+    ) {
         let cpl_in = self
             .dma
             .link_mut()

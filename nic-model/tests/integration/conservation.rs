@@ -200,6 +200,12 @@ fn run_scenario(seed: u64) -> Counters {
             };
             b.card.release(handle, release).expect("held");
         }
+        if rng.below(40) == 0 {
+            // The agent crashed: the new one asks for every held packet again, with the
+            // ring's records unread (those that find the ring full: `agent_restart`).
+            b.card.replay_held_packets();
+            b.card.run_until(t);
+        }
         let records = u16::try_from(b.card.counters().miss_records & 0xffff).expect("masked");
         b.card.miss_doorbell(records);
         b.card.counters().check().expect("law holds at every step");

@@ -325,3 +325,91 @@ fn management_port_is_busy_for_the_commands_cycles_and_ignores_writes_meanwhile(
     assert!(kicks_seen.iter().any(|&k| k > 0 && k < 8), "{kicks_seen:?}");
     assert!(full > 0, "no failed insert");
 }
+
+/// `READ_NEXT` walks the table entry by entry: each command answers the first occupied slot
+/// at or after `SLOT` within 64 buckets, or `NotFound` with `SLOT` where it stopped (the
+/// slot count at the end); the port is busy one more cycle per bucket passed.
+#[test]
+fn read_next_scans_the_table_entry_by_entry() {
+    let config = CardConfig {
+        table: TableConfig {
+            buckets: 256,
+            ..TableConfig::default()
+        },
+        ..CardConfig::default()
+    };
+    let mut card = Card::new(config, FlatMemoryHost::new()).expect("valid");
+    let mut keys = Vec::new();
+    for i in 0..5u16 {
+        let key = key_of(&udp_frame(1, 100 + usize::from(i)), PortNo(1 + i));
+        write_key_and_action(&mut card, &key.to_words(), Action::output(PortNo(100 + i)));
+        assert_eq!(
+            command(&mut card, MgmtCommand::Insert.code()),
+            MgmtStatus::Ok.code()
+        );
+        keys.push(key.to_words());
+    }
+    let capacity = 256 * 4;
+    let mut found = Vec::new();
+    let mut slot = 0u32;
+    let mut commands = 0;
+    loop {
+        card.mmio_write(at(ft::BASE, ft::SLOT), slot);
+        let status = command(&mut card, MgmtCommand::ReadNext.code());
+        commands += 1;
+        let at_slot = card.mmio_read(at(ft::BASE, ft::SLOT));
+        if status == MgmtStatus::Ok.code() {
+            assert!(at_slot >= slot);
+            let words: Vec<u32> = (0..u32::try_from(KEY_WORDS).expect("15"))
+                .map(|n| card.mmio_read(at(ft::BASE, ft::key(n))))
+                .collect();
+            // READ_SLOT agrees with what READ_NEXT found there.
+            card.mmio_write(at(ft::BASE, ft::SLOT), at_slot);
+            assert_eq!(
+                command(&mut card, MgmtCommand::ReadSlot.code()),
+                MgmtStatus::Ok.code()
+            );
+            found.push(words);
+            slot = at_slot + 1;
+        } else {
+            assert_eq!(status, MgmtStatus::NotFound.code());
+            assert!(at_slot > slot, "a scan moves on");
+            if at_slot == capacity {
+                break;
+            }
+            slot = at_slot;
+        }
+    }
+    assert_eq!(found.len(), 5);
+    let mut want = keys.clone();
+    want.sort_unstable();
+    let mut got: Vec<[u32; KEY_WORDS]> = found
+        .iter()
+        .map(|w| w.as_slice().try_into().expect("15 words"))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got, want);
+    // Five entries and 256 buckets: at most 5 finds and 256 / 64 + 1 empty stretches.
+    assert!(commands <= 5 + 256 / 64 + 1, "{commands} commands");
+    // Beyond the table: refused.
+    card.mmio_write(at(ft::BASE, ft::SLOT), capacity);
+    assert_eq!(
+        command(&mut card, MgmtCommand::ReadNext.code()),
+        MgmtStatus::BadCommand.code()
+    );
+    // A scan of 64 empty buckets keeps the port busy 64 cycles (256 ns) past a command's 9.
+    let mut empty = Card::new(CardConfig::default(), FlatMemoryHost::new()).expect("valid");
+    empty.mmio_write(at(ft::BASE, ft::SLOT), 0);
+    let t = empty.now();
+    empty.mmio_write_at(t, at(ft::BASE, ft::CMD), MgmtCommand::ReadNext.code());
+    let busy_until = t + SimDuration::from_ns((9 + 64) * 4);
+    assert_eq!(
+        empty.mmio_read_at(SimTime(busy_until.0 - 1), at(ft::BASE, ft::STATUS)),
+        MgmtStatus::Busy.code()
+    );
+    assert_eq!(
+        empty.mmio_read_at(busy_until, at(ft::BASE, ft::STATUS)),
+        MgmtStatus::NotFound.code()
+    );
+    assert_eq!(empty.mmio_read(at(ft::BASE, ft::SLOT)), 64 * 4);
+}

@@ -56,6 +56,7 @@ pub fn context(
         profile: None,
         profile_overrides: Default::default(),
         seed: 1,
+        faults: Default::default(),
     }
 }
 

@@ -51,6 +51,9 @@ const CASES: &[(&str, &str)] = &[
     ("rule at priority 0", "[rules]\ninline = \"priority=0,tcp,actions=drop\"\n"),
     ("bad rules action", "[rules]\naction = \"explode\"\n"),
     ("bad rules format", "[rules]\nformat = \"iptables\"\ninline = \"x\"\n"),
+    ("unknown faults key", "[faults]\nagent_crash = 5\n"),
+    ("stuck VM the scenario lacks", "[vms]\ncount = 2\n[faults]\nstuck_vms = [2]\n"),
+    ("agent down time without a crash", "[faults]\nagent_down_us = 50\n"),
 ];
 
 #[test]

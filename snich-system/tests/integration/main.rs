@@ -2,6 +2,7 @@
 
 mod agent_miss;
 mod end_to_end;
+mod faults;
 // The frames and small card host-driver's tests use, so both crates test the same traffic.
 #[path = "../../../host-driver/tests/integration/fixtures.rs"]
 mod fixtures;
