@@ -685,3 +685,59 @@ fn the_default_warmup_sets_up_every_initial_flow_of_a_capacity_trial() {
             >= 60
     );
 }
+
+/// `snich paper` judges claim 1 on capacity where a section has it, and claim 2 on the NDR:
+/// with the one-core switches (whose capacity does not depend on the VM count) sNICh's NDR
+/// beats every baseline's at every point, and its scaling ratio ties theirs, which does not
+/// hold.
+#[test]
+fn the_paper_judges_capacity_sections_by_their_no_drop_rate() {
+    let o = options();
+    let mut results = Vec::new();
+    for vms in [2u16, 4] {
+        let text = std::fs::read_to_string(here("data/small_scenario.toml")).expect("scenario");
+        let text = text.replace("count = 4", &format!("count = {vms}"));
+        let s = Scenario::from_toml(&text, Some(&here("data/small_scenario.toml")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let found = capacity::capacity(&one_core, &SwitchKind::ALL, &s, &o, &ProgressBar::hidden())
+            .unwrap_or_else(|e| panic!("{e}"));
+        for f in found {
+            let mut r = f.result;
+            r.value = Some(serde_json::json!(vms));
+            results.push(r);
+        }
+    }
+    let base = small(
+        r#"["snich", "linux-bridge", "linux-bridge-nftset", "ovs-kernel", "ovs-dpdk", "ovs-afxdp", "sriov-veb"]"#,
+    );
+    let mut section = Report::of_results("paper", &base, results, 1.0, 2);
+    section.sweep = Some(report::SweepInfo {
+        key: "vms.count".into(),
+        values: vec![serde_json::json!(2), serde_json::json!(4)],
+    });
+    let name = format!("vms{}", report::PAPER_CAPACITY_SUFFIX);
+    let md = report::paper_markdown(&[(name, section)]);
+    for baseline in ["linux-bridge", "ovs-kernel", "ovs-dpdk", "ovs-afxdp"] {
+        assert!(
+            md.contains(&format!(
+                "- capacity (no-drop rate, Mpps, higher is better) against `{baseline}`: holds at every point: sNICh is better at 2 of 2 points"
+            )),
+            "{baseline}: {md}"
+        );
+        assert!(
+            md.contains(&format!(
+                "- throughput at the offered load (Gb/s, higher is better) against `{baseline}`: no data"
+            )),
+            "{md}"
+        );
+    }
+    assert!(md.contains("### vms_capacity: from 2 to 4 VMs"), "{md}");
+    assert!(
+        md.contains("| switch | NDR Gb/s at 2 | NDR Gb/s at 4 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Does not hold here"),
+        "a tie in the ratio: {md}"
+    );
+}

@@ -265,9 +265,9 @@ fn the_paper_report_states_for_each_claim_where_it_holds_and_where_not() {
     // Cycles: sNICh 100 per offered packet against the bridge's 50 (never better) and OVS's
     // 200 (always). The report counts them per delivered packet, and the small scenario's
     // rules drop some: both are scaled by offered / delivered.
-    assert!(md.contains("host CPU cycles per packet (lower is better) against `linux-bridge`: does not hold at any point: sNICh is better at 0 of 4 points, tied at 0 (within 0.5%), worse at 4."), "{md}");
+    assert!(md.contains("host CPU cycles per packet at the offered load (lower is better) against `linux-bridge`: does not hold at any point: sNICh is better at 0 of 4 points, tied at 0 (within 0.5%), worse at 4."), "{md}");
     // The ideal wires carry the same load: a tie everywhere, which supports no claim.
-    assert!(md.contains("throughput (Gb/s, higher is better) against `linux-bridge`: does not hold at any point: sNICh is better at 0 of 4 points, tied at 4 (within 0.5%), worse at 0."), "{md}");
+    assert!(md.contains("throughput at the offered load (Gb/s, higher is better) against `linux-bridge`: does not hold at any point: sNICh is better at 0 of 4 points, tied at 4 (within 0.5%), worse at 0."), "{md}");
     assert!(
         md.contains(
             "  - tied at vms at vms.count = 2 (snich): throughput 5.24 vs linux-bridge 5.24"
@@ -300,7 +300,7 @@ fn the_paper_report_states_for_each_claim_where_it_holds_and_where_not() {
     assert!(line.contains(" vs linux-bridge "), "{line}");
     assert!(
         md.contains(
-            "host CPU cycles per packet (lower is better) against `ovs-afxdp`: holds at every point"
+            "host CPU cycles per packet at the offered load (lower is better) against `ovs-afxdp`: holds at every point"
         ),
         "{md}"
     );
