@@ -392,6 +392,24 @@ struct Search<'a> {
     run: &'a dyn Fn(f64, TrialLength) -> Result<Outcome, CapacityError>,
 }
 
+impl<'a> Search<'a> {
+    /// A search between `options.min_mpps` and `max` (pps) running trials with `run`.
+    fn new(
+        options: &CapacityOptions,
+        max: f64,
+        run: &'a dyn Fn(f64, TrialLength) -> Result<Outcome, CapacityError>,
+    ) -> Search<'a> {
+        Search {
+            max,
+            min: options.min_mpps * 1e6,
+            pdr_loss: options.pdr_loss,
+            trials: Vec::new(),
+            kept: Vec::new(),
+            run,
+        }
+    }
+}
+
 impl Search<'_> {
     fn trial(
         &mut self,
@@ -530,14 +548,7 @@ fn search<'a>(
     max: f64,
     run: &'a dyn Fn(f64, TrialLength) -> Result<Outcome, CapacityError>,
 ) -> Result<(Bounds, Bounds, Search<'a>), CapacityError> {
-    let mut s = Search {
-        max,
-        min: options.min_mpps * 1e6,
-        pdr_loss: options.pdr_loss,
-        trials: Vec::new(),
-        kept: Vec::new(),
-        run,
-    };
+    let mut s = Search::new(options, max, run);
     let (short, full) = (options.length(8), options.length(1));
     let coarse = (4.0 * options.precision).min(0.5);
     let ndr1 = s.phase(1, short, coarse, 0, Bounds::default())?;
@@ -782,14 +793,7 @@ pub fn common_load(
             progress,
         )
     };
-    let mut s = Search {
-        max,
-        min: options.min_mpps * 1e6,
-        pdr_loss: options.pdr_loss,
-        trials: Vec::new(),
-        kept: Vec::new(),
-        run: &run,
-    };
+    let mut s = Search::new(options, max, &run);
     let b1 = s.phase(
         1,
         options.length(8),

@@ -192,38 +192,12 @@ enum RulesCommand {
     },
     /// One JSON object per packet: the matched rule (cookie, priority; null when none), its
     /// actions and the megaflow.
-    Trace {
-        /// The rules file.
-        file: PathBuf,
-        /// A pcap/pcapng capture, a ClassBench trace, a file of ovs-ofctl packet descriptions,
-        /// or `-` for descriptions on standard input.
-        packets: String,
-        /// The rules file's format (default: detected from the file name, then the content).
-        #[arg(long, value_parser = rules_format())]
-        format: Option<RulesFormat>,
-        /// The packets' format (default: detected).
-        #[arg(long, value_enum)]
-        packets_format: Option<PacketsFormat>,
-        /// Ingress port of captured and ClassBench packets.
-        #[arg(long, default_value_t = 1)]
-        in_port: u16,
-    },
+    Trace(RulesAndPackets),
     /// Time the classifier on a rule set and packets: build time, lookups and updates
     /// (delete and re-insert of each rule) per second, memory.
     Bench {
-        /// The rules file.
-        file: PathBuf,
-        /// The packets, in any form `rules trace` takes.
-        packets: String,
-        /// The rules file's format (default: detected from the file name, then the content).
-        #[arg(long, value_parser = rules_format())]
-        format: Option<RulesFormat>,
-        /// The packets' format (default: detected).
-        #[arg(long, value_enum)]
-        packets_format: Option<PacketsFormat>,
-        /// Ingress port of captured and ClassBench packets.
-        #[arg(long, default_value_t = 1)]
-        in_port: u16,
+        #[command(flatten)]
+        input: RulesAndPackets,
         /// Time each phase (lookups, updates) for at least this many seconds.
         #[arg(long, default_value_t = 1.0)]
         seconds: f64,
@@ -232,6 +206,25 @@ enum RulesCommand {
         #[arg(long)]
         json: Option<String>,
     },
+}
+
+/// A rules file and packets to look up in it (`rules trace`, `rules bench`).
+#[derive(Debug, clap::Args)]
+struct RulesAndPackets {
+    /// The rules file.
+    file: PathBuf,
+    /// A pcap/pcapng capture, a ClassBench trace, a file of ovs-ofctl packet descriptions,
+    /// or `-` for descriptions on standard input.
+    packets: String,
+    /// The rules file's format (default: detected from the file name, then the content).
+    #[arg(long, value_parser = rules_format())]
+    format: Option<RulesFormat>,
+    /// The packets' format (default: detected).
+    #[arg(long, value_enum)]
+    packets_format: Option<PacketsFormat>,
+    /// Ingress port of captured and ClassBench packets.
+    #[arg(long, default_value_t = 1)]
+    in_port: u16,
 }
 
 /// `--format`'s values: flow-setup's rules formats by name, each with what reports call it.
@@ -533,6 +526,15 @@ fn sweep_of(doc: &ScenarioDocument, vary: Option<&str>) -> Result<Vary, CommandE
     }
 }
 
+/// The scenario at each value of `vary`.
+fn sweep_scenarios(doc: &ScenarioDocument, vary: &Vary) -> Result<Vec<Scenario>, CommandError> {
+    Ok(vary
+        .values
+        .iter()
+        .map(|v| doc.with(&vary.key, v))
+        .collect::<Result<_, _>>()?)
+}
+
 fn run_sweep(
     doc: &ScenarioDocument,
     vary: &Vary,
@@ -541,11 +543,7 @@ fn run_sweep(
 ) -> Result<Report, CommandError> {
     let base = doc.scenario()?;
     let kinds = base.switches.clone();
-    let scenarios: Vec<Scenario> = vary
-        .values
-        .iter()
-        .map(|v| doc.with(&vary.key, v))
-        .collect::<Result<_, _>>()?;
+    let scenarios = sweep_scenarios(doc, vary)?;
     let total: u64 = scenarios
         .iter()
         .map(|s| runner::packets_offered(s) * kinds.len() as u64)
@@ -582,11 +580,7 @@ fn paper_capacity(
     let options = paper_capacity_options(threads);
     let base = doc.scenario()?;
     let kinds = base.switches.clone();
-    let scenarios: Vec<Scenario> = vary
-        .values
-        .iter()
-        .map(|v| doc.with(&vary.key, v))
-        .collect::<Result<_, _>>()?;
+    let scenarios = sweep_scenarios(doc, vary)?;
     let total: u64 = scenarios
         .iter()
         .map(|s| capacity::expected_packets(s, &options) * kinds.len() as u64)
@@ -772,11 +766,7 @@ fn rules(cmd: RulesCommand) -> Result<ExitCode, RulesCliError> {
             },
         ),
         RulesCommand::Bench {
-            file,
-            packets,
-            format,
-            packets_format,
-            in_port,
+            input,
             seconds,
             json,
         } => {
@@ -784,27 +774,11 @@ fn rules(cmd: RulesCommand) -> Result<ExitCode, RulesCliError> {
                 eprintln!("snich rules bench: --seconds {seconds}: give 0 to 3600 seconds");
                 return Ok(ExitCode::from(1));
             }
-            let loaded = RuleSet::load(&file, format)?;
-            if !loaded.errors.is_empty() {
-                for e in &loaded.errors {
-                    eprintln!("{e}");
-                }
-                return Ok(ExitCode::from(1));
-            }
-            let mut stdin = std::io::stdin().lock();
-            let keys = match rules_cli::load_packets(
-                &packets,
-                packets_format,
-                PortNo(in_port),
-                &mut stdin,
-            )? {
-                Ok(keys) => keys,
-                Err(e) => {
-                    eprintln!("snich rules bench: {e}");
-                    return Ok(ExitCode::from(1));
-                }
+            let (rules, keys) = match rules_and_packets("bench", &input)? {
+                Ok(loaded) => loaded,
+                Err(code) => return Ok(code),
             };
-            let result = rules_cli::bench(&loaded.rules, &keys, seconds);
+            let result = rules_cli::bench(&rules, &keys, seconds);
             let doc = serde_json::to_string_pretty(&result)
                 .map_err(|e| RulesCliError::Output(std::io::Error::other(e)))?;
             match json.as_deref() {
@@ -822,31 +796,44 @@ fn rules(cmd: RulesCommand) -> Result<ExitCode, RulesCliError> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        RulesCommand::Trace {
-            file,
-            packets,
-            format,
-            packets_format,
-            in_port,
-        } => {
-            let loaded = RuleSet::load(&file, format)?;
-            if !loaded.errors.is_empty() {
-                for e in &loaded.errors {
-                    eprintln!("{e}");
-                }
-                return Ok(ExitCode::from(1));
+        RulesCommand::Trace(input) => match rules_and_packets("trace", &input)? {
+            Ok((rules, keys)) => {
+                rules_cli::trace(&rules, &keys, &mut out)?;
+                Ok(ExitCode::SUCCESS)
             }
-            let mut stdin = std::io::stdin().lock();
-            match rules_cli::load_packets(&packets, packets_format, PortNo(in_port), &mut stdin)? {
-                Ok(keys) => {
-                    rules_cli::trace(&loaded.rules, &keys, &mut out)?;
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    eprintln!("snich rules trace: {e}");
-                    Ok(ExitCode::from(1))
-                }
-            }
+            Err(code) => Ok(code),
+        },
+    }
+}
+
+/// The rules and packets of `snich rules COMMAND`, or the exit code after printing what is
+/// wrong with them (exit 1).
+#[allow(clippy::type_complexity)]
+fn rules_and_packets(
+    command: &str,
+    input: &RulesAndPackets,
+) -> Result<
+    Result<(Vec<flow_setup::rule::Rule>, Vec<nic_abi::key::FlowKey>), ExitCode>,
+    RulesCliError,
+> {
+    let loaded = RuleSet::load(&input.file, input.format)?;
+    if !loaded.errors.is_empty() {
+        for e in &loaded.errors {
+            eprintln!("{e}");
+        }
+        return Ok(Err(ExitCode::from(1)));
+    }
+    let mut stdin = std::io::stdin().lock();
+    match rules_cli::load_packets(
+        &input.packets,
+        input.packets_format,
+        PortNo(input.in_port),
+        &mut stdin,
+    )? {
+        Ok(keys) => Ok(Ok((loaded.rules, keys))),
+        Err(e) => {
+            eprintln!("snich rules {command}: {e}");
+            Ok(Err(ExitCode::from(1)))
         }
     }
 }

@@ -30,6 +30,7 @@ use super::packet_store::{PacketId, Source};
 use super::queues::Ring;
 use super::{Card, CardError};
 use crate::counters::DropReason;
+use crate::dma::DmaEngine;
 use crate::host::{HostBus, Iova, IrqVector, VmId};
 
 /// A packet held for the agent: the packet, and the pending flow it heads (table misses).
@@ -67,6 +68,20 @@ pub(super) struct MissQueue {
     last_write: SimTime,
     pub(super) consumer: RingIndex,
     vector: IrqVector,
+}
+
+impl MissQueue {
+    /// Takes the ring's next slot for a record whose write starts at `now`: the slot, and
+    /// when the record is visible. Posted writes of one ring land in order: a record is
+    /// visible no earlier than the one before it (the DMA engine's channels could otherwise
+    /// finish them out of order).
+    fn claim_record_slot(&mut self, dma: &mut DmaEngine, now: SimTime) -> (RingIndex, SimTime) {
+        let slot = self.producer;
+        self.producer = self.producer.advance(1);
+        let done = dma.write(now, MissRecord::SIZE as u64).max(self.last_write);
+        self.last_write = done;
+        (slot, done)
+    }
 }
 
 impl<H: HostBus> Card<H> {
@@ -205,15 +220,7 @@ impl<H: HostBus> Card<H> {
             self.finish_packet(pkt, Err(DropReason::MissQueueFull), now);
             return None;
         }
-        let slot = m.producer;
-        m.producer = m.producer.advance(1);
-        // Posted writes of one ring land in order: a record is visible no earlier than the
-        // one before it (the DMA engine's channels could otherwise finish them out of order).
-        let done = self
-            .dma
-            .write(now, MissRecord::SIZE as u64)
-            .max(m.last_write);
-        m.last_write = done;
+        let (slot, done) = m.claim_record_slot(&mut self.dma, now);
         let handle = self.next_handle;
         self.next_handle = PacketHandle(handle.0.wrapping_add(1));
         self.held.insert(
@@ -444,13 +451,7 @@ impl<H: HostBus> Card<H> {
                 self.finish_packet(h.pkt, Err(DropReason::AgentRestart), now);
                 continue;
             }
-            let slot = m.producer;
-            m.producer = m.producer.advance(1);
-            let done = self
-                .dma
-                .write(now, MissRecord::SIZE as u64)
-                .max(m.last_write);
-            m.last_write = done;
+            let (slot, done) = m.claim_record_slot(&mut self.dma, now);
             if let Some(x) = self.held.get_mut(&handle) {
                 x.written = false;
             }

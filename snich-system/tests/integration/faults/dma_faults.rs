@@ -7,14 +7,16 @@
 
 use std::collections::BTreeSet;
 
-use flow_setup::ofctl::parse_rules;
 use host_driver::copy::CopyMode;
 use host_driver::iommu::GrantMode;
 use nic_abi::desc::{Iova, RingSize, TxDescriptor, TxFlags, VmId};
 use nic_model::counters::DropReason;
 use snich_system::assemble::SystemSpec;
 
-use super::traffic::{delta_pct, dropped, first_reordering, merge, periodic, stamped, From, Run};
+use super::traffic::{
+    delta_pct, dropped, first_reordering, forward_by_destination_mac, merge, periodic, stamped,
+    From, Run,
+};
 use crate::fixtures::{udp_frame, vm_mac};
 
 const HOSTILE: usize = 0;
@@ -23,22 +25,7 @@ const VICTIM_VM: VmId = VmId(2);
 const ENTRIES: u16 = 256;
 
 fn rules() -> Vec<flow_setup::rule::Rule> {
-    let text: Vec<String> = (0..3u16)
-        .map(|i| {
-            let m = vm_mac(i);
-            format!(
-                "dl_dst={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x},actions=output:{}",
-                m[0],
-                m[1],
-                m[2],
-                m[3],
-                m[4],
-                m[5],
-                101 + i
-            )
-        })
-        .collect();
-    parse_rules(&text.join("\n")).expect("rules")
+    forward_by_destination_mac(3)
 }
 
 /// VM 2 <-> VM 3 (classes 0 and 1, 500 kpps each of 512-byte frames, 10 ms); the hostile

@@ -2,7 +2,6 @@
 //! `no_rx_buffer`, and no other VM's throughput or latency is more than 5% worse than in a
 //! run without the stuck guest (performance isolation).
 
-use flow_setup::ofctl::parse_rules;
 use host_driver::copy::CopyMode;
 use host_driver::iommu::GrantMode;
 use nic_abi::desc::RingSize;
@@ -10,28 +9,16 @@ use nic_abi::time::{SimDuration, SimTime};
 use nic_model::counters::DropReason;
 use snich_system::assemble::SystemSpec;
 
-use super::traffic::{delta_pct, dropped, merge, periodic, stamped, ClassStats, From, Offer, Run};
+use super::traffic::{
+    delta_pct, dropped, forward_by_destination_mac, merge, periodic, stamped, summary, From, Offer,
+    Run,
+};
 use crate::fixtures::{udp_frame, vm_mac};
 
 const STUCK: usize = 4;
 
 fn rules() -> Vec<flow_setup::rule::Rule> {
-    let text: Vec<String> = (0..7u16)
-        .map(|i| {
-            let m = vm_mac(i);
-            format!(
-                "dl_dst={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x},actions=output:{}",
-                m[0],
-                m[1],
-                m[2],
-                m[3],
-                m[4],
-                m[5],
-                101 + i
-            )
-        })
-        .collect();
-    parse_rules(&text.join("\n")).expect("rules")
+    forward_by_destination_mac(7)
 }
 
 /// VM 1 -> VM 2 (class 0), VM 3 -> VM 4 (class 1) and VM 6 -> VM 7 (class 4), each 4 flows
@@ -80,17 +67,6 @@ fn run(stuck: bool) -> Run {
         }
     });
     run
-}
-
-fn summary(c: &ClassStats) -> String {
-    format!(
-        "{:.3} Gb/s, p50 {:.0} ns, p99 {:.0} ns, {} of {} delivered",
-        c.gbps(),
-        c.latency_ns(50),
-        c.latency_ns(99),
-        c.delivered,
-        c.offered
-    )
 }
 
 /// The other classes' changes (throughput, p50, p99 latency, in percent) from the run

@@ -16,7 +16,7 @@ use nic_abi::key::MacAddr;
 use nic_model::counters::DropReason;
 use snich_system::assemble::SystemSpec;
 
-use super::traffic::{delta_pct, dropped, merge, periodic, stamped, ClassStats, From, Offer, Run};
+use super::traffic::{delta_pct, dropped, merge, periodic, stamped, summary, From, Offer, Run};
 use crate::fixtures::{udp_frame, vm_mac};
 
 /// A 64-byte TCP SYN from the wire to VM 4, of flow `n` (source address and port from `n`).
@@ -111,17 +111,6 @@ fn run(flood_per_s: u64) -> Run {
     }
     run.offer_all(&merge(streams), |_, _| {});
     run
-}
-
-fn summary(c: &ClassStats) -> String {
-    format!(
-        "{:.3} Gb/s, p50 {:.0} ns, p99 {:.0} ns, {} of {} delivered",
-        c.gbps(),
-        c.latency_ns(50),
-        c.latency_ns(99),
-        c.delivered,
-        c.offered
-    )
 }
 
 #[test]

@@ -301,3 +301,35 @@ pub fn first_reordering(received: &[(u16, u64)]) -> Option<(u16, u64, u64)> {
     }
     None
 }
+
+/// A class's throughput, latency and delivery, for the tests' printed numbers.
+pub fn summary(c: &ClassStats) -> String {
+    format!(
+        "{:.3} Gb/s, p50 {:.0} ns, p99 {:.0} ns, {} of {} delivered",
+        c.gbps(),
+        c.latency_ns(50),
+        c.latency_ns(99),
+        c.delivered,
+        c.offered
+    )
+}
+
+/// One rule per VM `0..vms`: frames to its MAC go out of its port (101 + i).
+pub fn forward_by_destination_mac(vms: u16) -> Vec<flow_setup::rule::Rule> {
+    let text: Vec<String> = (0..vms)
+        .map(|i| {
+            let m = crate::fixtures::vm_mac(i);
+            format!(
+                "dl_dst={:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x},actions=output:{}",
+                m[0],
+                m[1],
+                m[2],
+                m[3],
+                m[4],
+                m[5],
+                101 + i
+            )
+        })
+        .collect();
+    flow_setup::ofctl::parse_rules(&text.join("\n")).expect("rules")
+}
