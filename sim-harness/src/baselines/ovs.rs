@@ -235,8 +235,9 @@ impl OvsDatapath {
         self.live
     }
 
-    fn emc_slot(&self, p: &Point) -> usize {
-        usize::try_from(point_hash(p) % self.emc.len().max(1) as u64).unwrap_or(0)
+    /// The EMC slot of a point whose hash is `h`.
+    fn emc_slot(&self, h: u64) -> usize {
+        usize::try_from(h % self.emc.len().max(1) as u64).unwrap_or(0)
     }
 
     /// The megaflow slot of an SMC hit for `p` (hash `h`), if any: the entry's megaflow is
@@ -251,9 +252,9 @@ impl OvsDatapath {
             .then_some(*slot)
     }
 
-    /// The megaflow slot of an EMC hit for `p`, if any.
-    fn emc_lookup(&self, p: &Point) -> Option<usize> {
-        let (key, slot, generation) = self.emc.get(self.emc_slot(p))?.as_ref()?;
+    /// The megaflow slot of an EMC hit for `p` (hash `h`), if any.
+    fn emc_lookup(&self, p: &Point, h: u64) -> Option<usize> {
+        let (key, slot, generation) = self.emc.get(self.emc_slot(h))?.as_ref()?;
         (key == p
             && self.generations.get(*slot) == Some(generation)
             && self.megaflows.get(*slot).is_some_and(Option::is_some))
@@ -356,7 +357,7 @@ impl Datapath for OvsDatapath {
                 };
                 work.add("ovs_fast_path", fast);
                 work.add("emc", self.costs.emc_hit);
-                if let Some(slot) = self.emc_lookup(&pkt.point) {
+                if let Some(slot) = self.emc_lookup(&pkt.point, hash) {
                     self.counters.emc_hits += 1;
                     return self.hit(now, slot, pkt, l2);
                 }
@@ -408,7 +409,7 @@ impl Datapath for OvsDatapath {
             OvsVariant::Dpdk | OvsVariant::Afxdp => {
                 let inv = self.costs.emc_insert_inverse_probability.max(1);
                 if self.rng.random_range(0..inv) == 0 {
-                    let e = self.emc_slot(&pkt.point);
+                    let e = self.emc_slot(hash);
                     if let Some(entry) = self.emc.get_mut(e) {
                         *entry = Some((pkt.point, slot, generation));
                     }

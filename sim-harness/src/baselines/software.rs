@@ -364,13 +364,16 @@ impl<D: Datapath> SoftwareSwitch<D> {
         }
     }
 
-    /// Runs `work` on `core` from `at`, counting its cycles as that core's packet work.
+    /// Runs `work` on `core` from `at`; a busy-polling core counts its cycles as packet
+    /// work (the rest of its time is idle polling).
     fn run_packet_work(&mut self, work: &Work, core: u16, at: SimTime) -> SimTime {
-        let c = usize::from(core);
-        if self.core_cycles.len() <= c {
-            self.core_cycles.resize(c + 1, 0);
+        if self.threads.busy_poll {
+            let c = usize::from(core);
+            if self.core_cycles.len() <= c {
+                self.core_cycles.resize(c + 1, 0);
+            }
+            self.core_cycles[c] += work.cycles();
         }
-        self.core_cycles[c] += work.cycles();
         work.run_on(&mut self.cpu, CoreId(core), at)
     }
 
