@@ -331,6 +331,9 @@ struct RuleState {
     rules: HashMap<RuleId, Rule>,
     classifier: SplitTree,
     next_id: u32,
+    /// The static FDB entries among the rules ([`Rule::fdb_entry`]) by destination MAC:
+    /// (priority, id, port) of each, with which `normal` is resolved.
+    fdb: HashMap<u128, Vec<(u16, RuleId, PortNo)>>,
 }
 
 impl RuleState {
@@ -343,10 +346,51 @@ impl RuleState {
                 .map(|(i, r)| (crate::classifier::rule_id(i), r.priority, &r.pattern)),
         )?;
         for (i, r) in rules.into_iter().enumerate() {
-            st.rules.insert(crate::classifier::rule_id(i), r);
+            let id = crate::classifier::rule_id(i);
+            st.note_fdb(id, &r);
+            st.rules.insert(id, r);
         }
         st.next_id = u32::try_from(st.rules.len()).unwrap_or(u32::MAX);
         Ok(st)
+    }
+
+    /// Records `rule` in the FDB if it is an entry of it.
+    fn note_fdb(&mut self, id: RuleId, rule: &Rule) {
+        if let Some((mac, port)) = rule.fdb_entry() {
+            self.fdb
+                .entry(mac)
+                .or_default()
+                .push((rule.priority, id, port));
+        }
+    }
+
+    /// The port `normal` sends a packet of `key` to: that of the highest-ranked FDB entry
+    /// whose rule matches the packet (its destination MAC and VLAN), as Open vSwitch's
+    /// translation of `normal` turns it into an output to the learned port. The FDB here is
+    /// the static one the rules carry (no MAC learning). `None`: unknown destination.
+    fn normal_port(&self, key: &FlowKey) -> Option<PortNo> {
+        let dst = Point::from(key).get(crate::rule::Field::DlDst);
+        self.fdb
+            .get(&dst)?
+            .iter()
+            .filter(|(_, id, _)| self.rules.get(id).is_some_and(|r| r.pattern.matches(key)))
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+            .map(|&(_, _, port)| port)
+    }
+
+    /// The card action of `actions` for packets of `key`, `normal` resolved by the FDB: to
+    /// the destination's port, or a flood when the destination is unknown (as a learning
+    /// switch floods unknown unicast).
+    fn card_action_for(&self, actions: &[Action], key: &FlowKey) -> Option<CardAction> {
+        if !actions.contains(&Action::Normal) {
+            return card_action(actions, key.in_port);
+        }
+        let resolved = self.normal_port(key).map_or(Action::Flood, Action::Output);
+        let actions: Vec<Action> = actions
+            .iter()
+            .map(|a| if *a == Action::Normal { resolved } else { *a })
+            .collect();
+        card_action(&actions, key.in_port)
     }
 
     fn decide(&self, key: &FlowKey) -> Decision {
@@ -366,7 +410,7 @@ impl RuleState {
             .map_or(&[], |r| r.actions.as_slice());
         Decision {
             rule,
-            card: card_action(actions, key.in_port),
+            card: self.card_action_for(actions, key),
         }
     }
 
@@ -378,16 +422,26 @@ impl RuleState {
             .ok_or(AgentError::RuleIdsExhausted)?;
         self.classifier.insert(id, rule.priority, &rule.pattern)?;
         self.next_id = next;
+        self.note_fdb(id, &rule);
         self.rules.insert(id, rule);
         Ok(id)
     }
 
     fn remove(&mut self, id: RuleId) -> Result<Rule, AgentError> {
         self.classifier.remove(id)?;
-        Ok(self
+        let rule = self
             .rules
             .remove(&id)
-            .ok_or(ClassifierError::UnknownId(id))?)
+            .ok_or(ClassifierError::UnknownId(id))?;
+        if let Some((mac, _)) = rule.fdb_entry() {
+            if let Some(entries) = self.fdb.get_mut(&mac) {
+                entries.retain(|(_, e, _)| *e != id);
+                if entries.is_empty() {
+                    self.fdb.remove(&mac);
+                }
+            }
+        }
+        Ok(rule)
     }
 }
 
@@ -625,7 +679,7 @@ impl<D: FlowTableDevice> TableState<D> {
             let actions: &[Action] = rule
                 .and_then(|id| rules.rules.get(&id))
                 .map_or(&[], |r| r.actions.as_slice());
-            let want = card_action(actions, key.in_port);
+            let want = rules.card_action_for(actions, &key);
             if want != Some(inst.action) {
                 return Err(format!(
                     "entry for {key:?} holds {:?}, rules say {want:?}",
@@ -1164,5 +1218,56 @@ mod tests {
             None
         );
         assert_eq!(card_action(&[Action::Normal], p1), None);
+    }
+
+    #[test]
+    fn normal_is_resolved_by_the_static_fdb_in_the_rules() {
+        let rule = |text: &str| crate::ofctl::parse_rule(text).expect("rule");
+        let mut st = RuleState::with_rules(vec![
+            rule("priority=10,tcp,tp_dst=80,actions=normal"),
+            rule("priority=0,dl_dst=02:00:00:00:00:02,actions=output:2"),
+            rule("priority=0,dl_dst=02:00:00:00:00:03,actions=output:3"),
+        ])
+        .expect("rules");
+        let key = |dst: [u8; 6], in_port: u16| FlowKey {
+            in_port: PortNo(in_port),
+            dl_dst: nic_abi::key::MacAddr(dst),
+            dl_type: nic_abi::key::EtherType::IPV4,
+            nw_proto: 6,
+            tp_dst: 80,
+            ..FlowKey::default()
+        };
+        let to2 = key([2, 0, 0, 0, 0, 2], 1);
+        assert_eq!(
+            st.decide(&to2).card,
+            Some(CardAction {
+                dest: Destination::Output(PortNo(2)),
+                vlan: VlanOp::Keep
+            }),
+            "normal goes where the FDB entry of the destination MAC sends it"
+        );
+        assert_eq!(
+            st.decide(&key([2, 0, 0, 0, 0, 2], 2)).card,
+            Some(CardAction::DROP),
+            "back out of the input port is no egress"
+        );
+        assert_eq!(
+            st.decide(&key([2, 0, 0, 0, 0, 9], 1)).card.map(|a| a.dest),
+            Some(Destination::Flood),
+            "an unknown destination floods"
+        );
+        // A better-ranked entry for the MAC wins; removing it restores the other.
+        let moved = st
+            .add(rule("priority=1,dl_dst=02:00:00:00:00:02,actions=output:3"))
+            .expect("added");
+        assert_eq!(
+            st.decide(&to2).card.map(|a| a.dest),
+            Some(Destination::Output(PortNo(3)))
+        );
+        st.remove(moved).expect("removed");
+        assert_eq!(
+            st.decide(&to2).card.map(|a| a.dest),
+            Some(Destination::Output(PortNo(2)))
+        );
     }
 }

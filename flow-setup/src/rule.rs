@@ -705,6 +705,28 @@ impl Rule {
         self.cookie = cookie;
         self
     }
+
+    /// The destination MAC (as [`Field::DlDst`]'s value) when the rule's match is a MAC-table
+    /// entry's: an exact destination MAC, maybe a VLAN, nothing else. Such a rule that
+    /// outputs to one port is a static FDB entry: the Linux bridge holds it in its FDB
+    /// rather than in netfilter, and the flow-setup agent resolves `normal` with it.
+    pub fn l2_destination(&self) -> Option<u128> {
+        let dst = self.pattern.get(Field::DlDst).exact_value(Field::DlDst)?;
+        Field::ALL
+            .iter()
+            .filter(|f| !matches!(f, Field::DlDst | Field::VlanTci))
+            .all(|f| self.pattern.get(*f).is_any())
+            .then_some(dst)
+    }
+
+    /// The static FDB entry this rule is, if it is one: an [`Rule::l2_destination`] match
+    /// whose only action is `output:N`, as (destination MAC, N).
+    pub fn fdb_entry(&self) -> Option<(u128, PortNo)> {
+        match self.actions.as_slice() {
+            [Action::Output(port)] => Some((self.l2_destination()?, *port)),
+            _ => None,
+        }
+    }
 }
 
 /// Builds a [`Match`] with typed setters; [`MatchBuilder::build`] checks prerequisites.

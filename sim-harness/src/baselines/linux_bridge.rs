@@ -71,20 +71,11 @@ fn shape(rule: &Rule) -> u32 {
 /// True when `rule` is an FDB entry in rule form: exact destination MAC (and maybe a VLAN),
 /// nothing else matched, one `output` or `normal` action.
 pub fn is_fdb_rule(rule: &Rule) -> bool {
-    let exact_dst = rule
-        .pattern
-        .get(Field::DlDst)
-        .exact_value(Field::DlDst)
-        .is_some();
-    let only_l2 = Field::ALL
-        .iter()
-        .filter(|f| !matches!(f, Field::DlDst | Field::VlanTci))
-        .all(|f| rule.pattern.get(*f).is_any());
-    let forwards = matches!(
-        rule.actions.as_slice(),
-        [Action::Output(_)] | [Action::Normal]
-    );
-    exact_dst && only_l2 && forwards
+    rule.l2_destination().is_some()
+        && matches!(
+            rule.actions.as_slice(),
+            [Action::Output(_)] | [Action::Normal]
+        )
 }
 
 /// The bridge's netfilter ruleset and costs.
