@@ -80,6 +80,10 @@ pub const PAPER_SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../scenarios/paper/rules_acl1.toml"),
     ),
     (
+        "rules_acl1_trace.toml",
+        include_str!("../../scenarios/paper/rules_acl1_trace.toml"),
+    ),
+    (
         "vms_inter_vm.toml",
         include_str!("../../scenarios/paper/vms_inter_vm.toml"),
     ),
@@ -94,10 +98,16 @@ pub const PAPER_SCENARIOS: &[(&str, &str)] = &[
 ];
 
 /// Files the built-in paper scenarios refer to, by their path relative to `scenarios/paper/`.
-const PAPER_FILES: &[(&str, &str)] = &[(
-    "rules/acl1_10K",
-    include_str!("../../scenarios/paper/rules/acl1_10K"),
-)];
+const PAPER_FILES: &[(&str, &str)] = &[
+    (
+        "rules/acl1_10K",
+        include_str!("../../scenarios/paper/rules/acl1_10K"),
+    ),
+    (
+        "rules/acl1_10K_trace",
+        include_str!("../../scenarios/paper/rules/acl1_10K_trace"),
+    ),
+];
 
 /// The text of a file a built-in scenario refers to (`path` under [`BUILT_IN_PAPER_DIR`]);
 /// `None` for any other path.

@@ -1,6 +1,8 @@
 //! Generation: a seeded stream of flows. Each flow is a sender and a receiver (two VMs for
 //! inter-VM traffic, a VM and an external host for VM-to-wire and wire-to-VM), a protocol and
-//! a pair of ports. Packets leave at the workload's rate; each packet picks its traffic kind
+//! a pair of ports (or, with `workload.header_trace`, the next header of a ClassBench trace:
+//! its addresses, protocol and ports, so that the traffic matches the trace's rules at the
+//! depths the trace generator chose). Packets leave at the workload's rate; each packet picks its traffic kind
 //! by the mix's shares and, within that kind, one of the active flows by Zipf popularity (the
 //! newest flow is the most popular, so locality is temporal, as in real traces). New flows
 //! arrive as a Poisson process (`flows.new_per_second`); a new flow sends its first packet
@@ -19,9 +21,11 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::detmath;
-use super::frame::build_frame;
+use super::frame::{build_ipv4_frame, Transport};
 use super::replay::Replay;
-use super::spec::{Generated, Rate, ReplayTiming, SizeDistribution, TrafficKind, Workload};
+use super::spec::{
+    Generated, Protocol, Rate, ReplayTiming, SizeDistribution, TrafficKind, Workload,
+};
 use super::{ext_host, vm, FCS_BYTES, WIRE_OVERHEAD_BYTES};
 use crate::scenario::Limit;
 use crate::switch::{Endpoint, OfferedPacket, Topology};
@@ -88,8 +92,8 @@ struct Flow {
     src_ip: u32,
     dst_ip: u32,
     vlan: Option<u16>,
-    src_port: u16,
-    dst_port: u16,
+    /// The IPv4 payload's protocol and ports.
+    transport: Transport,
     sent: u64,
     /// The flow's number among all flows of the run (a reused slot gets a new one).
     serial: u64,
@@ -113,6 +117,8 @@ struct GeneratorState<'a> {
     zipf_cdf: Vec<f64>,
     next_arrival_ps: f64,
     serial: u64,
+    /// The next header of `workload.header_trace` a new flow takes.
+    next_header: usize,
     started: bool,
 }
 
@@ -134,6 +140,7 @@ impl<'a> GeneratorState<'a> {
             zipf_cdf: cdf,
             next_arrival_ps: 0.0,
             serial: 0,
+            next_header: 0,
             started: false,
         }
     }
@@ -168,18 +175,34 @@ impl<'a> GeneratorState<'a> {
                 vm(rng.random_range(0..vms)),
             ),
         };
-        let (src_mac, src_ip, _) = addresses(topology, from);
-        let (dst_mac, dst_ip, dst_vlan) = addresses(topology, to);
+        let (src_mac, mut src_ip, _) = addresses(topology, from);
+        let (dst_mac, mut dst_ip, dst_vlan) = addresses(topology, to);
         // Frames from the wire to a VM on a VLAN carry its tag; VMs send untagged.
         let vlan = if matches!(from, Endpoint::External(_)) {
             dst_vlan
         } else {
             None
         };
-        // Consecutive source ports: no two live flows between a pair share a 5-tuple.
         let serial = self.serial;
-        let src_port = 1024 + u16::try_from(serial % 64_512).unwrap_or(0);
         self.serial += 1;
+        let transport = match self.g.headers.as_deref() {
+            // The trace's next header, in order (cycling): its addresses, protocol and ports.
+            Some(trace) if !trace.is_empty() => {
+                let h = trace[self.next_header % trace.len()];
+                self.next_header += 1;
+                (src_ip, dst_ip) = (h.src_ip, h.dst_ip);
+                Transport::for_protocol(h.protocol, (h.src_port, h.dst_port))
+            }
+            _ => {
+                // Consecutive source ports: no two live flows between a pair share a 5-tuple.
+                let src_port = 1024 + u16::try_from(serial % 64_512).unwrap_or(0);
+                let dst_port = rng.random_range(1..=u16::MAX);
+                match self.g.protocol {
+                    Protocol::Udp => Transport::Udp(src_port, dst_port),
+                    Protocol::Tcp => Transport::Tcp(src_port, dst_port),
+                }
+            }
+        };
         let flow = Flow {
             from,
             src_mac,
@@ -187,8 +210,7 @@ impl<'a> GeneratorState<'a> {
             src_ip,
             dst_ip,
             vlan,
-            src_port,
-            dst_port: rng.random_range(1..=u16::MAX),
+            transport,
             sent: 0,
             serial,
             active: true,
@@ -371,21 +393,19 @@ impl Iterator for PacketStream<'_> {
                 let at = self.t_ps;
                 let id = state.next_flow(at, self.topology, &mut self.rng);
                 let size = state.g.sizes.sample(&mut self.rng);
-                let protocol = state.g.protocol;
                 let rate = state.g.rate;
                 let flow = &mut state.flows[id as usize];
                 let len = usize::try_from(size).unwrap_or(0).saturating_sub(FCS_BYTES);
                 let frame = match flow.cached.iter().find(|b| b.len() == len) {
                     Some(b) => b.clone(),
                     None => {
-                        let b = Bytes::from(build_frame(
-                            protocol,
+                        let b = Bytes::from(build_ipv4_frame(
+                            flow.transport,
                             size,
                             flow.dst_mac,
                             flow.src_mac,
                             flow.vlan,
                             (flow.src_ip, flow.dst_ip),
-                            (flow.src_port, flow.dst_port),
                         ));
                         if flow.cached.len() == FRAME_CACHE {
                             flow.cached.remove(0);

@@ -181,6 +181,13 @@ pub struct WorkloadSpec {
     pub flows: FlowsSpec,
     /// The capture to replay when `kind = "pcap"`.
     pub pcap: Option<PcapSpec>,
+    /// A ClassBench header trace (`src dst sport dport proto flags filter` per line, gzipped
+    /// or not; relative to the scenario file): each new flow takes the next header, in order
+    /// and cycling, for its IPv4 addresses, protocol and ports (ports only where the protocol
+    /// has them: TCP, UDP, SCTP). The endpoints (MACs, VLANs) still come from the traffic
+    /// kind. With the trace's rule set this gives traffic that matches rules at the depths
+    /// the trace generator chose. Generated workloads only.
+    pub header_trace: Option<PathBuf>,
 }
 
 impl Default for WorkloadSpec {
@@ -206,6 +213,7 @@ impl Default for WorkloadSpec {
             protocol: Protocol::Udp,
             flows: FlowsSpec::default(),
             pcap: None,
+            header_trace: None,
         }
     }
 }
@@ -313,6 +321,58 @@ pub struct Generated {
     pub protocol: Protocol,
     /// Flows.
     pub flows: FlowModel,
+    /// The headers of `workload.header_trace` new flows take in turn (never empty).
+    pub headers: Option<Arc<[TraceFlowHeader]>>,
+}
+
+/// One header of a ClassBench trace, as a flow uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceFlowHeader {
+    /// IPv4 source address.
+    pub src_ip: u32,
+    /// IPv4 destination address.
+    pub dst_ip: u32,
+    /// IP protocol.
+    pub protocol: u8,
+    /// Source port (kept only where the protocol has ports).
+    pub src_port: u16,
+    /// Destination port.
+    pub dst_port: u16,
+}
+
+/// The headers of the ClassBench trace at `path` (a file the built-in paper scenarios carry,
+/// or one on disk, gzipped or not).
+fn header_trace(path: &Path) -> Result<Arc<[TraceFlowHeader]>, WorkloadError> {
+    use flow_setup::classbench::{parse_trace, parse_trace_gz};
+    let bad = |what: String| invalid("header_trace", format!("{}: {what}", path.display()));
+    let parsed = match crate::scenario::built_in_file(path) {
+        Some(text) => parse_trace(text),
+        None => {
+            let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            if bytes.starts_with(&[0x1f, 0x8b]) {
+                parse_trace_gz(&bytes)
+            } else {
+                let text = std::str::from_utf8(&bytes)
+                    .map_err(|e| bad(format!("not a text file: {e}")))?;
+                parse_trace(text)
+            }
+        }
+    }
+    .map_err(|e| bad(e.to_string()))?;
+    if parsed.is_empty() {
+        return Err(bad("the trace has no headers".into()));
+    }
+    let low32 = |a: u128| u32::try_from(a & u128::from(u32::MAX)).unwrap_or(0);
+    Ok(parsed
+        .iter()
+        .map(|h| TraceFlowHeader {
+            src_ip: low32(h.key.nw_src),
+            dst_ip: low32(h.key.nw_dst),
+            protocol: h.key.nw_proto,
+            src_port: h.key.tp_src,
+            dst_port: h.key.tp_dst,
+        })
+        .collect())
 }
 
 /// What mapping a capture did: counts scripts can check.
@@ -375,6 +435,12 @@ impl Workload {
                 .pcap
                 .as_ref()
                 .ok_or_else(|| invalid("pcap", "kind = \"pcap\" needs `pcap = { file = ... }`"))?;
+            if spec.header_trace.is_some() {
+                return Err(invalid(
+                    "header_trace",
+                    "a replay keeps its capture's headers; the trace is for generated workloads",
+                ));
+            }
             let path = resolve(&p.file);
             let capture = Capture::open(&path).map_err(|e| invalid("pcap.file", e.to_string()))?;
             return Ok(Workload::Replay(map_capture(
@@ -384,6 +450,11 @@ impl Workload {
         if spec.pcap.is_some() {
             return Err(invalid("pcap", "is only read when kind = \"pcap\""));
         }
+        let headers = spec
+            .header_trace
+            .as_ref()
+            .map(|p| header_trace(&resolve(p)))
+            .transpose()?;
         let shares = match spec.kind {
             WorkloadKind::InterVm => vec![(TrafficKind::InterVm, 1.0)],
             WorkloadKind::VmToWire => vec![(TrafficKind::VmToWire, 1.0)],
@@ -503,6 +574,7 @@ impl Workload {
                 length_packets: f.length_packets,
                 max_active: f.max_active,
             },
+            headers,
         }))
     }
 

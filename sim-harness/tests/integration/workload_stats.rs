@@ -312,3 +312,89 @@ fn a_replay_at_capture_timing_keeps_the_captures_gaps() {
         last = expected;
     }
 }
+
+/// `workload.header_trace`: new flows take the ClassBench trace's headers in order (cycling),
+/// each frame carries its flow's addresses, protocol and ports (no ports where the protocol
+/// has none), the endpoints' MACs are the traffic kind's, and a bad trace is refused naming
+/// the key, the file and the line.
+#[test]
+fn new_flows_take_the_header_traces_headers_in_order() {
+    let dir = scratch("header-trace");
+    let trace = dir.join("trace");
+    // 10.0.0.1 -> 10.0.0.2 tcp 1000 -> 80; 192.0.2.1 -> 198.51.100.7 udp 53 -> 5353;
+    // 1.2.3.4 -> 5.6.7.8 icmp (ports not carried).
+    std::fs::write(
+        &trace,
+        "167772161\t167772162\t1000\t80\t6\t0\t3\n\
+         3221225985\t3325256711\t53\t5353\t17\t0\t1\n\
+         16909060\t84281096\t7\t9\t1\t0\t0\n",
+    )
+    .expect("trace");
+    let toml = format!(
+        "packets = 400\n[vms]\ncount = 4\n[workload]\nkind = \"inter-vm\"\n\
+         flows = {{ initial = 5, new_per_second = 0.0, zipf_s = 0.0 }}\n\
+         header_trace = \"{}\"\n",
+        trace.display()
+    );
+    let (s, p) = packets(&toml);
+    let mut seen: Vec<(u32, u32, u8, u16, u16)> = Vec::new();
+    for pkt in &p {
+        let parsed = etherparse::SlicedPacket::from_ethernet(&pkt.frame).expect("parses");
+        let Some(etherparse::NetSlice::Ipv4(ip)) = &parsed.net else {
+            panic!("IPv4")
+        };
+        let h = ip.header();
+        let ports = match &parsed.transport {
+            Some(etherparse::TransportSlice::Tcp(t)) => (t.source_port(), t.destination_port()),
+            Some(etherparse::TransportSlice::Udp(u)) => (u.source_port(), u.destination_port()),
+            _ => (0, 0),
+        };
+        let tuple = (
+            u32::from(h.source_addr()),
+            u32::from(h.destination_addr()),
+            h.protocol().0,
+            ports.0,
+            ports.1,
+        );
+        if !seen.contains(&tuple) {
+            seen.push(tuple);
+        }
+        // The MACs are the VMs'.
+        let Endpoint::Vm(from) = pkt.from else {
+            panic!("inter-VM traffic comes from VMs")
+        };
+        assert_eq!(
+            pkt.frame[6..12],
+            s.topology.vms[usize::from(from.0)].mac.0,
+            "source MAC"
+        );
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (0x0a00_0001, 0x0a00_0002, 6, 1000, 80),
+            (0xc000_0201, 0xc633_6407, 17, 53, 5353),
+            (0x0102_0304, 0x0506_0708, 1, 0, 0),
+        ],
+        "five flows take the three headers in order, cycling"
+    );
+    std::fs::write(&trace, "1\t2\t3\t4\t6\t0\n").expect("trace");
+    let e = Scenario::from_toml(&toml, None).expect_err("a line without its filter index");
+    let e = e.to_string();
+    assert!(
+        e.contains("workload.header_trace") && e.contains("trace") && e.contains("line 1"),
+        "{e}"
+    );
+    std::fs::write(&trace, "").expect("trace");
+    let e = Scenario::from_toml(&toml, None).expect_err("an empty trace");
+    assert!(e.to_string().contains("no headers"), "{e}");
+    let e = Scenario::from_toml(
+        &toml.replace(
+            "kind = \"inter-vm\"",
+            "kind = \"pcap\"\npcap = { file = \"x.pcap\" }",
+        ),
+        None,
+    )
+    .expect_err("a replay with a trace");
+    assert!(e.to_string().contains("workload.header_trace"), "{e}");
+}
