@@ -809,6 +809,30 @@ pub fn common_load(
         .map(|(r, v)| (*r, v.clone())))
 }
 
+/// Every switch of `kinds` in one full-length trial of `options` at `pps` (after the
+/// trial's warm-up), each result with its `offered_bytes`: what a capacity trial at that rate
+/// gives, for a load chosen from outside a search (`snich paper`'s fixed per-VM load).
+pub fn at_rate(
+    factory: &SwitchFactory,
+    kinds: &[SwitchKind],
+    scenario: &Scenario,
+    pps: f64,
+    options: &CapacityOptions,
+    progress: &ProgressBar,
+) -> Result<Vec<SwitchResult>, CapacityError> {
+    options.check()?;
+    check_scenario(scenario)?;
+    let warmup = warmup_of(options, scenario);
+    let o = run_trial(
+        factory,
+        kinds,
+        scenario,
+        (pps, options.length(1), warmup, options.threads),
+        progress,
+    )?;
+    Ok(o.results)
+}
+
 /// The options `snich compare` searches its common load with: `snich capacity`'s trials
 /// (100,000 measured packets after the default warm-up, so the common load is below every
 /// switch's NDR as `snich capacity` finds it), to 5% precision (the load only has to be one

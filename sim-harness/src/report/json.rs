@@ -203,6 +203,10 @@ pub struct Report {
     pub replay: Option<ReplayStats>,
     /// One object per switch run (for a sweep, per value and switch, value by value).
     pub results: Vec<SwitchResult>,
+    /// The load offered per VM, packets per second, when every point offered the same load
+    /// per VM (`snich paper`'s fixed per-VM load sections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_vm_load_pps: Option<f64>,
 }
 
 /// A TOML value as JSON.
@@ -298,6 +302,7 @@ impl Report {
             sweep,
             replay: scenario.workload.replay_stats().cloned(),
             results,
+            per_vm_load_pps: None,
         }
     }
 

@@ -42,7 +42,7 @@ pub use json::{
     value_json, value_label, CommonLoad, Latency, Report, Simulator, SweepInfo, SwitchResult,
     REPORT_VERSION,
 };
-pub use paper::{paper_json, paper_markdown, PAPER_CAPACITY_SUFFIX};
+pub use paper::{paper_json, paper_markdown, PAPER_CAPACITY_SUFFIX, PAPER_PER_VM_LOAD_SUFFIX};
 pub use plots::plots;
 pub use table::{report_text, table};
 

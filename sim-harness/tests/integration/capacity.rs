@@ -741,3 +741,82 @@ fn the_paper_judges_capacity_sections_by_their_no_drop_rate() {
         "a tie in the ratio: {md}"
     );
 }
+
+/// The fixed-per-VM-load sections of `snich paper`: claim 2 holds there only when sNICh's
+/// host cycles per packet grow less from the smallest to the largest VM count than every
+/// software switch's (a tie does not count), and each row says which cost grew most.
+#[test]
+fn the_paper_judges_a_fixed_per_vm_load_by_the_growth_of_cycles_per_packet() {
+    let o = options();
+    let mut results = Vec::new();
+    for vms in [2u16, 4] {
+        let text = std::fs::read_to_string(here("data/small_scenario.toml")).expect("scenario");
+        let text = text.replace("count = 4", &format!("count = {vms}"));
+        let s = Scenario::from_toml(&text, Some(&here("data/small_scenario.toml")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let at = capacity::at_rate(
+            &one_core,
+            &SwitchKind::ALL,
+            &s,
+            10_000.0 * f64::from(vms),
+            &o,
+            &ProgressBar::hidden(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for mut r in at {
+            assert_eq!(
+                r.dropped_total(),
+                0,
+                "{}: the load is far below capacity",
+                r.switch
+            );
+            r.value = Some(serde_json::json!(vms));
+            results.push(r);
+        }
+    }
+    let base = small(
+        r#"["snich", "linux-bridge", "linux-bridge-nftset", "ovs-kernel", "ovs-dpdk", "ovs-afxdp", "sriov-veb"]"#,
+    );
+    // A per-VM cost for the software switches named in `growing`, at 4 VMs.
+    let section = |growing: &[&str]| {
+        let mut results = results.clone();
+        for r in results.iter_mut().filter(|r| {
+            growing.contains(&r.switch.as_str()) && r.value == Some(serde_json::json!(4))
+        }) {
+            *r.host_cpu_cycles.entry("vhost_wakeup".into()).or_default() +=
+                1_000 * r.delivered_packets;
+            r.host_cpu_cycles_per_packet += 1_000.0;
+        }
+        let mut s = Report::of_results("paper", &base, results, 1.0, 2);
+        s.sweep = Some(report::SweepInfo {
+            key: "vms.count".into(),
+            values: vec![serde_json::json!(2), serde_json::json!(4)],
+        });
+        s.per_vm_load_pps = Some(10_000.0);
+        (format!("vms{}", report::PAPER_PER_VM_LOAD_SUFFIX), s)
+    };
+    let md = report::paper_markdown(&[section(&["linux-bridge"])]);
+    assert!(
+        md.contains("### vms_per_vm_load: from 2 to 4 VMs, 10000 packets/s offered per VM"),
+        "{md}"
+    );
+    assert!(md.contains("vhost_wakeup +1000 |"), "{md}");
+    assert!(
+        md.contains("Does not hold here: sNICh's host cycles per packet change 1.00x")
+            && md.contains("`ovs-kernel`'s 1.00x")
+            && !md.contains("`linux-bridge`'s"),
+        "ties do not count, a growing baseline is not listed: {md}"
+    );
+    let all = [
+        "linux-bridge",
+        "linux-bridge-nftset",
+        "ovs-kernel",
+        "ovs-dpdk",
+        "ovs-afxdp",
+    ];
+    let md = report::paper_markdown(&[section(&all)]);
+    assert!(
+        md.contains("Holds here: sNICh's host cycles per packet change 1.00x"),
+        "{md}"
+    );
+}
