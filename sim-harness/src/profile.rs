@@ -240,6 +240,8 @@ pub struct VnicSpec {
     pub worker_wakeup: QuantitySpec,
     /// Interrupting a guest (vhost signal, irqfd), once per batch delivered to it.
     pub guest_notify: QuantitySpec,
+    /// Frames waiting for a VM's worker to deliver them (its tap queue; `packets`).
+    pub rx_queue: QuantitySpec,
 }
 
 /// `[nic_driver]`: the host NIC's driver in the driver domain.
@@ -494,6 +496,8 @@ pub struct VnicCosts {
     pub worker_wakeup: f64,
     /// See [`VnicSpec::guest_notify`].
     pub guest_notify: f64,
+    /// See [`VnicSpec::rx_queue`].
+    pub rx_queue: u32,
 }
 
 /// Host NIC driver costs (cycles) and ring sizes.
@@ -906,6 +910,7 @@ impl Profile {
             copy_per_byte: c.cycles("vnic.copy_per_byte", &v.copy_per_byte)?,
             worker_wakeup: c.cycles("vnic.worker_wakeup", &v.worker_wakeup)?,
             guest_notify: c.cycles("vnic.guest_notify", &v.guest_notify)?,
+            rx_queue: c.count_u32("vnic.rx_queue", &v.rx_queue, "packets")?,
         };
         let d = &spec.nic_driver;
         let nic_driver = NicDriverCosts {
@@ -1112,7 +1117,7 @@ mod tests {
         assert_eq!(p.reference_clock_mhz, 2_600);
         // Every number of the file (each written with its `source`) is read and has one.
         let numbers = DEFAULT_PROFILE_TOML.matches("source = \"").count();
-        assert_eq!(numbers, 64);
+        assert_eq!(numbers, 65);
         assert_eq!(
             p.snich.card.mgmt_command,
             nic_abi::table::MGMT_COMMAND_CYCLES

@@ -456,6 +456,32 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_full_tap_queue_drops_the_frames_for_its_vm() {
+        // 256 frames from VM 0 to VM 1 at once on one core: each is switched before any is
+        // delivered (the deliveries queue behind the switching), so VM 1's tap queue holds
+        // them all, or drops those beyond its size.
+        let ctx = context(2, 0, 1, Vec::new());
+        let offers = || offer_stream(&ctx.topology, 256, SimDuration::from_ns(0), 1);
+        let mut b = bridge(&ctx);
+        for p in offers() {
+            b.offer(p).expect("offer");
+        }
+        let run = b.finish().expect("finish");
+        assert_eq!(run.ledger.delivered, 256);
+        assert_eq!(run.extra["rx_queue_drops"], 0);
+        let mut profile = Profile::builtin().expect("profile");
+        profile.vnic.rx_queue = 10;
+        let mut small = Box::new(LinuxBridge::with_profile(&ctx, profile).expect("bridge"));
+        for p in offers() {
+            small.offer(p).expect("offer");
+        }
+        let run = small.finish().expect("finish");
+        assert_eq!(run.extra["rx_queue_drops"], 246);
+        assert_eq!(run.ledger.delivered, 10);
+        assert_eq!(run.ledger.dropped.get(&DropReason::QueueFull), Some(&246));
+    }
+
     /// `n` accepting rules on UDP sources 10.99.x.y that the tests' frames never match, then
     /// a rule that drops UDP to port 53.
     fn never_matching_then_drop_53(n: u16) -> Vec<Rule> {

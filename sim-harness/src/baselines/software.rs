@@ -36,8 +36,10 @@
 //!   arrives while it is awake rides that wake-up (the worker drains its rings before it
 //!   sleeps). A VM's packets are switched by its worker (core `i % cores`), and a frame for
 //!   VM `j` is delivered into its RX ring by VM `j`'s worker, on VM `j`'s core
-//!   (`vnic.to_vm` and the copy); the guest is interrupted once per batch delivered to it
-//!   (`vnic.guest_notify`, when a delivery finds none queued for its VM). The same total
+//!   (`vnic.to_vm` and the copy), after waiting in the VM's tap queue (`vnic.rx_queue`
+//!   frames; a frame for a full one is dropped, `queue_full`); the guest is interrupted once
+//!   per batch delivered to it (`vnic.guest_notify`, when a delivery finds none queued or
+//!   under way for its VM). The same total
 //!   rate spread over more VMs makes smaller batches, so more wake-ups and interrupts per
 //!   packet.
 //! - DPDK ports (vhost-user): each PMD iteration polls every receive queue its PMD serves (one
@@ -155,6 +157,8 @@ pub enum VmBackend {
         wakeup: f64,
         /// Interrupting the guest (cycles), once per batch delivered to it.
         notify: f64,
+        /// Frames a VM's tap queue holds for its worker; a frame for a full one is dropped.
+        rx_queue: u32,
     },
     /// Receive queues (one per VM, one of the NIC per PMD) polled by busy-polling threads,
     /// each iteration polling every queue of its core.
@@ -205,6 +209,7 @@ impl PortCosts {
             backend: VmBackend::VhostNet {
                 wakeup: p.vnic.worker_wakeup,
                 notify: p.vnic.guest_notify,
+                rx_queue: p.vnic.rx_queue,
             },
         }
     }
@@ -292,15 +297,15 @@ enum Event<I> {
         verdict: Verdict,
         install: Option<I>,
     },
-    /// A VM's vhost-net worker finished delivering a frame into its VM.
-    DeliverDone { core: u16, delivery: Delivery },
 }
 
 /// A frame's delivery into one VM by the VM's vhost-net worker.
 #[derive(Debug, Clone, Copy)]
 struct Delivery {
-    /// The packet's entry in the switch's pending deliveries.
-    id: u64,
+    /// When its packet was offered.
+    offered_at: SimTime,
+    /// The packet's entry in the switch's pending deliveries, when it has other egresses.
+    pending: Option<u64>,
     vm: VmIndex,
     bytes: usize,
     /// The worker was asleep: this delivery wakes it.
@@ -357,6 +362,7 @@ fn port_index(ingress: Ingress) -> usize {
 #[derive(Debug, Default, Clone)]
 struct BackendCounters {
     wakeups: u64,
+    rx_queue_drops: u64,
     notifications: u64,
     busy_iterations: u64,
 }
@@ -382,9 +388,12 @@ pub struct SoftwareSwitch<D: Datapath> {
     threads: Threads,
     /// Cycles of packet work (fast and inline slow paths) each core did.
     core_cycles: Vec<u64>,
-    /// vhost-net: deliveries queued or under way, by VM.
+    /// vhost-net: deliveries queued (not started), by VM: its tap queue.
     rx_queued: Vec<u32>,
-    /// vhost-net: packets whose deliveries into VMs are not all done, by id.
+    /// vhost-net: when each VM's worker finishes the deliveries it started.
+    rx_until: Vec<SimTime>,
+    /// vhost-net: packets with more than one egress whose deliveries into VMs are not all
+    /// done, by id.
     pending: HashMap<u64, PendingDelivery>,
     next_delivery: u64,
     counters: BackendCounters,
@@ -466,6 +475,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
             threads: Threads::default(),
             core_cycles: Vec::new(),
             rx_queued: vec![0; vms],
+            rx_until: vec![SimTime::ZERO; vms],
             pending: HashMap::new(),
             next_delivery: 0,
             counters: BackendCounters::default(),
@@ -594,64 +604,65 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 }
                 self.conclude(now, pkt, verdict)?;
             }
-            Event::DeliverDone { core, delivery } => {
-                self.delivered(now, delivery);
-                if let Some(q) = self.cores.get_mut(usize::from(core)) {
-                    q.busy = false;
-                }
-                self.start(now, core)?;
-            }
         }
         Ok(())
     }
 
-    /// A delivery into a VM is done at `now`: the packet is delivered once all its egresses
-    /// are.
-    fn delivered(&mut self, now: SimTime, d: Delivery) {
-        if let Some(r) = self.rx_queued.get_mut(usize::from(d.vm.0)) {
-            *r = r.saturating_sub(1);
-        }
-        let Some(p) = self.pending.get_mut(&d.id) else {
-            return;
-        };
-        p.at = Some(p.at.map_or(now, |a| a.max(now)));
-        p.remaining = p.remaining.saturating_sub(1);
-        if p.remaining == 0 {
-            let p = *p;
-            self.pending.remove(&d.id);
-            if let Some(at) = p.at {
-                self.run.record_delivery(p.offered_at, at, p.bytes);
+    /// vhost-net: whether VM `vm`'s worker has deliveries to do at `now` (queued, or
+    /// started and not finished).
+    fn rx_busy(&self, vm: VmIndex, now: SimTime) -> bool {
+        let i = usize::from(vm.0);
+        self.rx_queued.get(i).is_some_and(|q| *q > 0)
+            || self.rx_until.get(i).is_some_and(|u| *u > now)
+    }
+
+    /// One of a packet's deliveries into VMs ended at `at` (`None`: dropped at `now`): the
+    /// packet is delivered when its last egress is done, if any of them delivered it.
+    fn egress_done(&mut self, now: SimTime, d: &Delivery, at: Option<SimTime>) {
+        let (offered_at, bytes, at) = match d.pending {
+            None => (d.offered_at, d.bytes, at),
+            Some(id) => {
+                let Some(p) = self.pending.get_mut(&id) else {
+                    return;
+                };
+                if let Some(at) = at {
+                    p.at = Some(p.at.map_or(at, |a| a.max(at)));
+                }
+                p.remaining = p.remaining.saturating_sub(1);
+                if p.remaining > 0 {
+                    return;
+                }
+                let p = *p;
+                self.pending.remove(&id);
+                (p.offered_at, p.bytes, p.at)
             }
+        };
+        match at {
+            Some(at) => self.run.record_delivery(offered_at, at, bytes),
+            None => self.run.record_drop(now, DropReason::QueueFull),
         }
     }
 
-    /// Queues packet `id`'s delivery into `vm` on the VM's worker at `now`.
-    fn queue_delivery(
-        &mut self,
-        now: SimTime,
-        id: u64,
-        vm: VmIndex,
-        bytes: usize,
-    ) -> Result<(), SwitchError> {
-        let i = usize::from(vm.0);
+    /// Queues a delivery into `d.vm` on the VM's worker at `now`, or drops it when the VM's
+    /// tap queue is full.
+    fn queue_delivery(&mut self, now: SimTime, mut d: Delivery) -> Result<(), SwitchError> {
+        let VmBackend::VhostNet { rx_queue, .. } = self.ports.backend else {
+            return Ok(());
+        };
+        let i = usize::from(d.vm.0);
         let queued = self.rx_queued.get(i).copied().unwrap_or(0);
-        let notifies = queued == 0;
-        let wakes = notifies && self.vm_tx.used(vm) == 0;
+        if queued >= rx_queue {
+            self.counters.rx_queue_drops += 1;
+            self.egress_done(now, &d, None);
+            return Ok(());
+        }
+        d.notifies = !self.rx_busy(d.vm, now);
+        d.wakes = d.notifies && self.vm_tx.used(d.vm) == 0;
         if let Some(r) = self.rx_queued.get_mut(i) {
             *r += 1;
         }
-        let core = self.vm_core(vm);
-        self.enqueue(
-            now,
-            core,
-            Job::Deliver(Delivery {
-                id,
-                vm,
-                bytes,
-                wakes,
-                notifies,
-            }),
-        )
+        let core = self.vm_core(d.vm);
+        self.enqueue(now, core, Job::Deliver(d))
     }
 
     fn release(&mut self, ingress: Ingress) {
@@ -711,7 +722,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 self.schedule(end, Event::CoreDone { core, pkt, verdict })
             }
             Job::Deliver(delivery) => {
-                if let VmBackend::VhostNet { wakeup, notify } = self.ports.backend {
+                if let VmBackend::VhostNet { wakeup, notify, .. } = self.ports.backend {
                     if delivery.wakes {
                         self.counters.wakeups += 1;
                         work.add("vhost_wakeup", wakeup);
@@ -730,7 +741,27 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 }
                 let end = self.run_packet_work(&work, core, now);
                 self.work = work;
-                self.schedule(end, Event::DeliverDone { core, delivery })
+                // Nothing changes a delivery once started: it is recorded now, and the
+                // worker has RX work until it ends.
+                let i = usize::from(delivery.vm.0);
+                if let Some(r) = self.rx_queued.get_mut(i) {
+                    *r = r.saturating_sub(1);
+                }
+                if let Some(u) = self.rx_until.get_mut(i) {
+                    *u = (*u).max(end);
+                }
+                self.egress_done(now, &delivery, Some(end));
+                let Some(q) = self.cores.get_mut(usize::from(core)) else {
+                    return Ok(());
+                };
+                q.busy = false;
+                if end > now {
+                    // The core is booked until `end`: the next job starts then.
+                    self.start(now, core)
+                } else {
+                    q.retry_pending = true;
+                    self.schedule(now, Event::CoreFree { core })
+                }
             }
         }
     }
@@ -861,6 +892,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
         let len = pkt.frame.len() as u64;
         let vhost = matches!(self.ports.backend, VmBackend::VhostNet { .. });
         let mut to_vms = Vec::new();
+        let mut uplink = false;
         let mut delivered_at = None;
         for e in egress {
             let at = match e {
@@ -871,6 +903,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 // The back end's copy into the VM's RX buffer was part of the core's work.
                 Egress::Vm(_) => Some(now),
                 Egress::Uplink => {
+                    uplink = true;
                     while self.nic_tx.front().is_some_and(|t| *t <= now) {
                         self.nic_tx.pop_front();
                     }
@@ -888,19 +921,31 @@ impl<D: Datapath> SoftwareSwitch<D> {
             }
         }
         if !to_vms.is_empty() {
-            let id = self.next_delivery;
-            self.next_delivery += 1;
-            self.pending.insert(
-                id,
-                PendingDelivery {
-                    offered_at: pkt.offered_at,
-                    bytes: pkt.frame.len(),
-                    remaining: to_vms.len(),
-                    at: delivered_at,
-                },
-            );
+            // Only a packet with other egresses needs an entry to collect them.
+            let pending = (to_vms.len() > 1 || uplink).then(|| {
+                let id = self.next_delivery;
+                self.next_delivery += 1;
+                self.pending.insert(
+                    id,
+                    PendingDelivery {
+                        offered_at: pkt.offered_at,
+                        bytes: pkt.frame.len(),
+                        remaining: to_vms.len(),
+                        at: delivered_at,
+                    },
+                );
+                id
+            });
             for vm in to_vms {
-                self.queue_delivery(now, id, vm, pkt.frame.len())?;
+                let d = Delivery {
+                    offered_at: pkt.offered_at,
+                    pending,
+                    vm,
+                    bytes: pkt.frame.len(),
+                    wakes: false,
+                    notifies: false,
+                };
+                self.queue_delivery(now, d)?;
             }
             return Ok(());
         }
@@ -937,10 +982,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 // vhost-net: a frame posted while its VM's worker has no work wakes it.
                 wakes = matches!(self.ports.backend, VmBackend::VhostNet { .. })
                     && self.vm_tx.used(vm) == 0
-                    && self
-                        .rx_queued
-                        .get(usize::from(vm.0))
-                        .is_some_and(|r| *r == 0);
+                    && !self.rx_busy(vm, p.at);
                 if let Err(reason) = self.vm_tx.post(vm) {
                     self.run.record_drop(p.at, reason);
                     return Ok(());
@@ -1017,6 +1059,8 @@ impl<D: Datapath> SoftwareSwitch<D> {
                     .insert("vhost_wakeups".into(), self.counters.wakeups);
                 run.extra
                     .insert("guest_notifications".into(), self.counters.notifications);
+                run.extra
+                    .insert("rx_queue_drops".into(), self.counters.rx_queue_drops);
             }
             VmBackend::Polled { .. } => {
                 run.extra.insert("pmd_rxqs".into(), rxqs as u64);
