@@ -10,7 +10,8 @@
 //! | take the frame from the VM's TX ring (copy or grant) or from the NIC's RX ring | `vnic.from_vm` + `vnic.copy_per_byte` x len, or `nic_driver.rx` | `vnic_backend`, `copy`, `driver` |
 //! | bridge input, FDB lookup, forward | `linux_bridge.forward` | `bridge` |
 //! | netfilter: rules walked in priority order to the first match | `linux_bridge.netfilter_hook` + `netfilter_per_rule` x walked | `netfilter` |
-//! | each egress: copy into the VM's RX ring and notify, or NIC driver TX | `vnic.to_vm` + copy, or `nic_driver.tx` | `vnic_backend`, `copy`, `driver` |
+//! | each egress: copy into the VM's RX ring (by that VM's worker, on its core, after its tap queue), or NIC driver TX | `vnic.to_vm` + copy, or `nic_driver.tx` | `vnic_backend`, `copy`, `driver` |
+//! | per batch, not per packet: a VM's sleeping vhost-net worker woken; a guest interrupted for a batch delivered to it | `vnic.worker_wakeup`, `vnic.guest_notify` | `vhost_wakeup`, `guest_notify` |
 //!
 //! **Rules.** A rule that only says "frames to MAC m go to port p" (an exact `dl_dst`, maybe
 //! a VLAN, and a single `output`/`normal` action; the scenario generates one per
