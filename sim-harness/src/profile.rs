@@ -235,6 +235,13 @@ pub struct VnicSpec {
     pub to_vm: QuantitySpec,
     /// Copy cost per frame byte, per vNIC crossing.
     pub copy_per_byte: QuantitySpec,
+    /// Waking a VM's sleeping vhost-net worker thread (its sleep-wake cycle's context
+    /// switches included), once per batch of work that finds it asleep.
+    pub worker_wakeup: QuantitySpec,
+    /// Interrupting a guest (vhost signal, irqfd), once per batch delivered to it.
+    pub guest_notify: QuantitySpec,
+    /// Frames waiting for a VM's worker to deliver them (its tap queue; `packets`).
+    pub rx_queue: QuantitySpec,
 }
 
 /// `[nic_driver]`: the host NIC's driver in the driver domain.
@@ -297,6 +304,12 @@ pub struct OvsDpdkSpec {
     pub vhost_rx: QuantitySpec,
     /// Enqueuing a frame into a guest's vhost-user virtqueue and kicking it.
     pub vhost_tx: QuantitySpec,
+    /// One poll of a vhost-user receive queue in a PMD iteration, found empty or not.
+    pub vhost_rxq_poll: QuantitySpec,
+    /// One poll of a physical port's receive queue in a PMD iteration.
+    pub phy_rxq_poll: QuantitySpec,
+    /// The most packets one poll of a receive queue takes (`packets`).
+    pub rx_burst: QuantitySpec,
     /// Whether the signature match cache is on (`flag`, 0 or 1).
     pub smc_enabled: QuantitySpec,
     /// Signature match cache entries (`entries`).
@@ -479,6 +492,12 @@ pub struct VnicCosts {
     pub to_vm: f64,
     /// Cycles per byte copied.
     pub copy_per_byte: f64,
+    /// See [`VnicSpec::worker_wakeup`].
+    pub worker_wakeup: f64,
+    /// See [`VnicSpec::guest_notify`].
+    pub guest_notify: f64,
+    /// See [`VnicSpec::rx_queue`].
+    pub rx_queue: u32,
 }
 
 /// Host NIC driver costs (cycles) and ring sizes.
@@ -533,6 +552,12 @@ pub struct OvsDpdkCosts {
     pub vhost_rx: f64,
     /// See [`OvsDpdkSpec::vhost_tx`].
     pub vhost_tx: f64,
+    /// See [`OvsDpdkSpec::vhost_rxq_poll`].
+    pub vhost_rxq_poll: f64,
+    /// See [`OvsDpdkSpec::phy_rxq_poll`].
+    pub phy_rxq_poll: f64,
+    /// Packets one receive-queue poll takes at most.
+    pub rx_burst: u32,
     /// The SMC is on.
     pub smc_enabled: bool,
     /// SMC entries.
@@ -883,6 +908,9 @@ impl Profile {
             from_vm: c.cycles("vnic.from_vm", &v.from_vm)?,
             to_vm: c.cycles("vnic.to_vm", &v.to_vm)?,
             copy_per_byte: c.cycles("vnic.copy_per_byte", &v.copy_per_byte)?,
+            worker_wakeup: c.cycles("vnic.worker_wakeup", &v.worker_wakeup)?,
+            guest_notify: c.cycles("vnic.guest_notify", &v.guest_notify)?,
+            rx_queue: c.count_u32("vnic.rx_queue", &v.rx_queue, "packets")?,
         };
         let d = &spec.nic_driver;
         let nic_driver = NicDriverCosts {
@@ -920,10 +948,16 @@ impl Profile {
             phy_tx: c.cycles("ovs_dpdk.phy_tx", &p.phy_tx)?,
             vhost_rx: c.cycles("ovs_dpdk.vhost_rx", &p.vhost_rx)?,
             vhost_tx: c.cycles("ovs_dpdk.vhost_tx", &p.vhost_tx)?,
+            vhost_rxq_poll: c.cycles("ovs_dpdk.vhost_rxq_poll", &p.vhost_rxq_poll)?,
+            phy_rxq_poll: c.cycles("ovs_dpdk.phy_rxq_poll", &p.phy_rxq_poll)?,
+            rx_burst: c.count_u32("ovs_dpdk.rx_burst", &p.rx_burst, "packets")?,
             smc_enabled: c.flag("ovs_dpdk.smc_enabled", &p.smc_enabled)?,
             smc_entries: c.count_u32("ovs_dpdk.smc_entries", &p.smc_entries, "entries")?,
             smc_probe: c.cycles("ovs_dpdk.smc_probe", &p.smc_probe)?,
         };
+        if ovs_dpdk.rx_burst == 0 {
+            return Err(c.invalid("ovs_dpdk.rx_burst", "must be at least 1"));
+        }
         let o = &spec.ovs;
         let ovs = OvsCosts {
             fast_path: c.cycles("ovs.fast_path", &o.fast_path)?,
@@ -1083,7 +1117,7 @@ mod tests {
         assert_eq!(p.reference_clock_mhz, 2_600);
         // Every number of the file (each written with its `source`) is read and has one.
         let numbers = DEFAULT_PROFILE_TOML.matches("source = \"").count();
-        assert_eq!(numbers, 59);
+        assert_eq!(numbers, 65);
         assert_eq!(
             p.snich.card.mgmt_command,
             nic_abi::table::MGMT_COMMAND_CYCLES

@@ -51,6 +51,7 @@ pub const SIZE_KEYS: &[&str] = &[
     "rules_not_enforced",
     "netfilter_sets",
     "pmd_cores",
+    "pmd_rxqs",
 ];
 
 /// A run's measurement.

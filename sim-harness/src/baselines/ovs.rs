@@ -4,8 +4,8 @@
 //!
 //! | switch | datapath | in front of the megaflows | ports | threads |
 //! |---|---|---|---|---|
-//! | `ovs-kernel` | `openvswitch.ko`: key extraction and actions `ovs_kernel.fast_path` | the per-CPU mask cache (`ovs_kernel.mask_cache_entries` per core, a probe `ovs_kernel.mask_cache_probe`): the mask that last matched the flow's hash is probed first | kernel (`[vnic]`, `[nic_driver]`) | softirq on every core; misses are upcalls over netlink to handler threads on whichever core frees first (`ovs.upcall_queue` bounds the socket, `upcall_lost`) |
-//! | `ovs-dpdk` | `dpif-netdev` with DPDK: `ovs_dpdk.fast_path` | EMC (`ovs.emc_*`), then the SMC if `ovs_dpdk.smc_enabled` | vhost-user and DPDK PMD drivers (`ovs_dpdk.vhost_*`, `ovs_dpdk.phy_*`) | `ovs_dpdk.pmd_cores` PMD threads on dedicated cores, busy-polling (their idle time is reported as `pmd_idle_poll`); a miss is handled by the PMD that found it |
+//! | `ovs-kernel` | `openvswitch.ko`: key extraction and actions `ovs_kernel.fast_path` | the per-CPU mask cache (`ovs_kernel.mask_cache_entries` per core, a probe `ovs_kernel.mask_cache_probe`): the mask that last matched the flow's hash is probed first | kernel (`[vnic]`: a vhost-net worker per VM, woken per batch, see [`crate::baselines::software`]; `[nic_driver]`) | softirq on every core; misses are upcalls over netlink to handler threads on whichever core frees first (`ovs.upcall_queue` bounds the socket, `upcall_lost`) |
+//! | `ovs-dpdk` | `dpif-netdev` with DPDK: `ovs_dpdk.fast_path` | EMC (`ovs.emc_*`), then the SMC if `ovs_dpdk.smc_enabled` | vhost-user and DPDK PMD drivers (`ovs_dpdk.vhost_*`, `ovs_dpdk.phy_*`) | `ovs_dpdk.pmd_cores` PMD threads on dedicated cores, busy-polling (their idle time is reported as `pmd_idle_poll`); each iteration polls every receive queue of its PMD, one per VM and the NIC's (`ovs_dpdk.*_rxq_poll`, `pmd_poll`), taking up to `ovs_dpdk.rx_burst` from each; a miss is handled by the PMD that found it |
 //! | `ovs-afxdp` | `dpif-netdev` with AF_XDP ports in non-PMD mode, as measured on this project's machines: `ovs.fast_path` | EMC | kernel | as the kernel datapath's (handler threads) |
 //!
 //! Every variant shares the megaflow walk (`ovs.dpcls_per_subtable` per mask probed), the
@@ -902,6 +902,60 @@ mod tests {
         );
         // The miss was handled on the PMD itself: no upcall queue, nothing lost.
         assert_eq!(run.extra["upcalls"], 1);
+    }
+
+    /// `n` packets from VM 0 to VM 1 through `ovs-dpdk` on one PMD with `vms` VMs, one every
+    /// `interval_ns` (0: all at once).
+    fn dpdk_stream(vms: u16, n: u64, interval_ns: u64) -> SwitchRun {
+        let ctx = context(vms, 0, 1, vec![normal_rule()]);
+        let mut s = OpenVswitch::variant(&ctx, OvsVariant::Dpdk).expect("ovs");
+        for p in offer_stream(&ctx.topology, n, SimDuration::from_ns(interval_ns), 1) {
+            s.offer(p).expect("offer");
+        }
+        Box::new(s).finish().expect("finish")
+    }
+
+    #[test]
+    fn each_pmd_iteration_polls_every_queue_so_more_vms_cost_more() {
+        let p = Profile::builtin().expect("p");
+        let iteration =
+            |vms: u16| f64::from(vms) * p.ovs_dpdk.vhost_rxq_poll + p.ovs_dpdk.phy_rxq_poll;
+        // 200 packets 10 us apart: each is found by an iteration of its own, which polled
+        // every VM's queue and the NIC's (but the two behind the first packet's upcall, 30 us
+        // on the PMD, are found by one).
+        for vms in [2u16, 64] {
+            let r = dpdk_stream(vms, 200, 10_000);
+            assert_eq!(r.ledger.delivered, 200);
+            assert_eq!(r.extra["pmd_rxqs"], u64::from(vms) + 1);
+            let iterations = r.extra["pmd_busy_iterations"];
+            assert_eq!(iterations, 198);
+            let per_iteration = r.host_cpu_cycles["pmd_poll"] as f64 / iterations as f64;
+            assert!(
+                (per_iteration - iteration(vms)).abs() < 1.0,
+                "{vms} VMs: {per_iteration} vs {}",
+                iteration(vms)
+            );
+        }
+        // Saturated by one VM (10 Mpps offered): with 64 VMs each iteration still polls the
+        // 63 empty queues, and takes at most a burst of 32 from VM 0's, so the PMD carries
+        // less.
+        let mpps = |r: &SwitchRun| r.ledger.delivered as f64 / r.span().as_secs_f64() / 1e6;
+        let (two, many) = (dpdk_stream(2, 20_000, 100), dpdk_stream(64, 20_000, 100));
+        assert!(
+            mpps(&many) < 0.85 * mpps(&two),
+            "{} vs {} Mpps",
+            mpps(&many),
+            mpps(&two)
+        );
+    }
+
+    #[test]
+    fn a_pmd_iteration_takes_a_burst_from_each_queue() {
+        // 40 packets at once from VM 0: the first is found by an iteration alone (the PMD was
+        // idle), the next iteration takes a burst of 32, the last the remaining 7.
+        let r = dpdk_stream(2, 40, 0);
+        assert_eq!(r.ledger.delivered, 40);
+        assert_eq!(r.extra["pmd_busy_iterations"], 3);
     }
 
     #[test]

@@ -25,8 +25,30 @@
 //! the order they were scheduled, and an event scheduled before the current time is refused
 //! (an internal error of the run, never a silent reordering); nothing is random here (the
 //! datapath's own randomness is seeded).
+//!
+//! **Per-VM costs.** How a VM's port is served decides what grows with the number of VMs
+//! ([`VmBackend`]):
+//!
+//! - Kernel ports (vhost-net): each VM has one worker thread in the host kernel for its TX
+//!   and RX virtqueues. A worker with nothing to do sleeps; work arriving for a sleeping
+//!   worker (a frame posted to its VM's empty TX ring, or a frame for its VM while it has no
+//!   delivery queued) wakes it, `vnic.worker_wakeup` on its core, and every frame that
+//!   arrives while it is awake rides that wake-up (the worker drains its rings before it
+//!   sleeps). A VM's packets are switched by its worker (core `i % cores`), and a frame for
+//!   VM `j` is delivered into its RX ring by VM `j`'s worker, on VM `j`'s core
+//!   (`vnic.to_vm` and the copy), after waiting in the VM's tap queue (`vnic.rx_queue`
+//!   frames; a frame for a full one is dropped, `queue_full`); the guest is interrupted once
+//!   per batch delivered to it (`vnic.guest_notify`, when a delivery finds none queued or
+//!   under way for its VM). The same total
+//!   rate spread over more VMs makes smaller batches, so more wake-ups and interrupts per
+//!   packet.
+//! - DPDK ports (vhost-user): each PMD iteration polls every receive queue its PMD serves (one
+//!   per VM of its cores, one of the NIC), found empty or not (`ovs_dpdk.vhost_rxq_poll`,
+//!   `phy_rxq_poll`), and takes up to `ovs_dpdk.rx_burst` packets from each. The iteration
+//!   that finds a packet pays the polls of every queue; more VMs make every iteration
+//!   dearer, in idle polling and in capacity.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use bytes::Bytes;
 use flow_setup::rule::Point;
@@ -125,6 +147,31 @@ impl Work {
     }
 }
 
+/// How the VMs' ports are served, with the costs that grow with the number of VMs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VmBackend {
+    /// Kernel vhost-net: one worker thread per VM, for its TX and RX, sleeping when it has
+    /// no work; a frame's delivery into a VM is done by that VM's worker on its core.
+    VhostNet {
+        /// Waking a sleeping worker (cycles, on its core), once per batch.
+        wakeup: f64,
+        /// Interrupting the guest (cycles), once per batch delivered to it.
+        notify: f64,
+        /// Frames a VM's tap queue holds for its worker; a frame for a full one is dropped.
+        rx_queue: u32,
+    },
+    /// Receive queues (one per VM, one of the NIC per PMD) polled by busy-polling threads,
+    /// each iteration polling every queue of its core.
+    Polled {
+        /// One poll of a VM's queue (cycles).
+        vm_queue_poll: f64,
+        /// One poll of the NIC's queue (cycles).
+        nic_queue_poll: f64,
+        /// Packets one poll takes at most.
+        burst: u32,
+    },
+}
+
 /// What a software switch's ports cost, in cycles: a VM's virtual NIC back end and the host
 /// NIC's driver, each with the name its cycles are reported under.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -143,6 +190,8 @@ pub struct PortCosts {
     pub vm_use: &'static str,
     /// The use NIC cycles are reported under.
     pub nic_use: &'static str,
+    /// How the VM ports are served (the per-VM costs).
+    pub backend: VmBackend,
 }
 
 impl PortCosts {
@@ -157,6 +206,11 @@ impl PortCosts {
             nic_tx: p.nic_driver.tx,
             vm_use: "vnic_backend",
             nic_use: "driver",
+            backend: VmBackend::VhostNet {
+                wakeup: p.vnic.worker_wakeup,
+                notify: p.vnic.guest_notify,
+                rx_queue: p.vnic.rx_queue,
+            },
         }
     }
 
@@ -172,6 +226,11 @@ impl PortCosts {
             nic_tx: p.ovs_dpdk.phy_tx,
             vm_use: "vhost_user",
             nic_use: "dpdk_port",
+            backend: VmBackend::Polled {
+                vm_queue_poll: p.ovs_dpdk.vhost_rxq_poll,
+                nic_queue_poll: p.ovs_dpdk.phy_rxq_poll,
+                burst: p.ovs_dpdk.rx_burst,
+            },
         }
     }
 }
@@ -240,13 +299,72 @@ enum Event<I> {
     },
 }
 
-/// One core's queue of packets waiting for it.
+/// A frame's delivery into one VM by the VM's vhost-net worker.
+#[derive(Debug, Clone, Copy)]
+struct Delivery {
+    /// When its packet was offered.
+    offered_at: SimTime,
+    /// The packet's entry in the switch's pending deliveries, when it has other egresses.
+    pending: Option<u64>,
+    vm: VmIndex,
+    bytes: usize,
+    /// The worker was asleep: this delivery wakes it.
+    wakes: bool,
+    /// No delivery to this VM was queued: this one starts a batch, whose guest interrupt it
+    /// pays.
+    notifies: bool,
+}
+
+/// A packet with deliveries into VMs still to do.
+#[derive(Debug, Clone, Copy)]
+struct PendingDelivery {
+    offered_at: SimTime,
+    bytes: usize,
+    remaining: usize,
+    /// The latest egress done so far (`None`: none yet, or the uplink's ring was full).
+    at: Option<SimTime>,
+}
+
+/// Work waiting for a core.
+// A delivery is far smaller than a packet, but boxing the packet would allocate once per
+// packet on the hot path; the core queues' slots are reused instead.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Job {
+    /// A packet to switch; `wakes` when its VM's worker was asleep when it was posted.
+    Switch { pkt: Packet, wakes: bool },
+    /// A delivery into a VM.
+    Deliver(Delivery),
+}
+
+/// One core's queue of work waiting for it.
 #[derive(Debug, Default)]
 struct CoreQueue {
-    waiting: VecDeque<Packet>,
+    waiting: VecDeque<Job>,
     busy: bool,
     /// A [`Event::CoreFree`] is scheduled.
     retry_pending: bool,
+    /// Polled ports: packets waiting, by port (0: the NIC, `1 + i`: VM `i`).
+    by_port: Vec<u32>,
+    /// Polled ports: packets of the current iteration not started yet.
+    round_left: u32,
+}
+
+/// The port index of a packet's ingress in [`CoreQueue::by_port`].
+fn port_index(ingress: Ingress) -> usize {
+    match ingress {
+        Ingress::NicRx => 0,
+        Ingress::VmTx(vm) => 1 + usize::from(vm.0),
+    }
+}
+
+/// Counters of the VM back ends.
+#[derive(Debug, Default, Clone)]
+struct BackendCounters {
+    wakeups: u64,
+    rx_queue_drops: u64,
+    notifications: u64,
+    busy_iterations: u64,
 }
 
 /// A software switch: the runtime around a [`Datapath`].
@@ -270,6 +388,15 @@ pub struct SoftwareSwitch<D: Datapath> {
     threads: Threads,
     /// Cycles of packet work (fast and inline slow paths) each core did.
     core_cycles: Vec<u64>,
+    /// vhost-net: deliveries queued (not started), by VM: its tap queue.
+    rx_queued: Vec<u32>,
+    /// vhost-net: when each VM's worker finishes the deliveries it started.
+    rx_until: Vec<SimTime>,
+    /// vhost-net: packets with more than one egress whose deliveries into VMs are not all
+    /// done, by id.
+    pending: HashMap<u64, PendingDelivery>,
+    next_delivery: u64,
+    counters: BackendCounters,
 }
 
 /// Implements [`SwitchUnderTest`] for a software switch, a type whose field `inner` is a
@@ -321,7 +448,13 @@ impl<D: Datapath> SoftwareSwitch<D> {
             what: e.to_string(),
         })?;
         let nic = HostNic::new(name, &ctx.card)?;
-        let cores = (0..cpu.cores()).map(|_| CoreQueue::default()).collect();
+        let vms = ctx.topology.vms.len();
+        let cores = (0..cpu.cores())
+            .map(|_| CoreQueue {
+                by_port: vec![0; vms + 1],
+                ..CoreQueue::default()
+            })
+            .collect();
         let ports = PortCosts::kernel(&profile);
         Ok(SoftwareSwitch {
             name: name.to_string(),
@@ -341,6 +474,11 @@ impl<D: Datapath> SoftwareSwitch<D> {
             ports,
             threads: Threads::default(),
             core_cycles: Vec::new(),
+            rx_queued: vec![0; vms],
+            rx_until: vec![SimTime::ZERO; vms],
+            pending: HashMap::new(),
+            next_delivery: 0,
+            counters: BackendCounters::default(),
         })
     }
 
@@ -362,6 +500,39 @@ impl<D: Datapath> SoftwareSwitch<D> {
             0 => self.cores.len(),
             n => n.min(self.cores.len()),
         }
+    }
+
+    /// The core that serves VM `vm`'s queue (its worker thread, or the PMD polling it).
+    fn vm_core(&self, vm: VmIndex) -> u16 {
+        let n = self.datapath_cores().max(1);
+        u16::try_from(usize::from(vm.0) % n).unwrap_or(0)
+    }
+
+    /// Polled ports: the cycles of one iteration of `core`'s PMD, polling every receive
+    /// queue it serves: one per VM it serves, one of the NIC.
+    fn iteration_cycles(&self, core: u16) -> f64 {
+        let VmBackend::Polled {
+            vm_queue_poll,
+            nic_queue_poll,
+            ..
+        } = self.ports.backend
+        else {
+            return 0.0;
+        };
+        let (vm_queues, nic_queues) = self.queues_polled(core);
+        vm_queues as f64 * vm_queue_poll + nic_queues as f64 * nic_queue_poll
+    }
+
+    /// The VM queues and NIC queues `core` polls (VM `i` on core `i % n`, one NIC queue per
+    /// polling core, as RSS spreads the wire over them).
+    fn queues_polled(&self, core: u16) -> (usize, usize) {
+        let n = self.datapath_cores().max(1);
+        let c = usize::from(core);
+        if c >= n {
+            return (0, 0);
+        }
+        let vms = self.rx_queued.len();
+        (vms / n + usize::from(c < vms % n), 1)
     }
 
     /// Runs `work` on `core` from `at`; a busy-polling core counts its cycles as packet
@@ -405,7 +576,9 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 let in_host = self.nic.write_to_host(now, pkt.frame.len() as u64);
                 self.schedule(in_host, Event::AtCore { core, pkt })?;
             }
-            Event::AtCore { core, pkt } => self.enqueue(now, core, pkt)?,
+            Event::AtCore { core, pkt } => {
+                self.enqueue(now, core, Job::Switch { pkt, wakes: false })?;
+            }
             Event::CoreFree { core } => {
                 if let Some(q) = self.cores.get_mut(usize::from(core)) {
                     q.retry_pending = false;
@@ -429,10 +602,67 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 if let Some(i) = install {
                     self.datapath.install(now, i);
                 }
-                self.conclude(now, pkt, verdict);
+                self.conclude(now, pkt, verdict)?;
             }
         }
         Ok(())
+    }
+
+    /// vhost-net: whether VM `vm`'s worker has deliveries to do at `now` (queued, or
+    /// started and not finished).
+    fn rx_busy(&self, vm: VmIndex, now: SimTime) -> bool {
+        let i = usize::from(vm.0);
+        self.rx_queued.get(i).is_some_and(|q| *q > 0)
+            || self.rx_until.get(i).is_some_and(|u| *u > now)
+    }
+
+    /// One of a packet's deliveries into VMs ended at `at` (`None`: dropped at `now`): the
+    /// packet is delivered when its last egress is done, if any of them delivered it.
+    fn egress_done(&mut self, now: SimTime, d: &Delivery, at: Option<SimTime>) {
+        let (offered_at, bytes, at) = match d.pending {
+            None => (d.offered_at, d.bytes, at),
+            Some(id) => {
+                let Some(p) = self.pending.get_mut(&id) else {
+                    return;
+                };
+                if let Some(at) = at {
+                    p.at = Some(p.at.map_or(at, |a| a.max(at)));
+                }
+                p.remaining = p.remaining.saturating_sub(1);
+                if p.remaining > 0 {
+                    return;
+                }
+                let p = *p;
+                self.pending.remove(&id);
+                (p.offered_at, p.bytes, p.at)
+            }
+        };
+        match at {
+            Some(at) => self.run.record_delivery(offered_at, at, bytes),
+            None => self.run.record_drop(now, DropReason::QueueFull),
+        }
+    }
+
+    /// Queues a delivery into `d.vm` on the VM's worker at `now`, or drops it when the VM's
+    /// tap queue is full.
+    fn queue_delivery(&mut self, now: SimTime, mut d: Delivery) -> Result<(), SwitchError> {
+        let VmBackend::VhostNet { rx_queue, .. } = self.ports.backend else {
+            return Ok(());
+        };
+        let i = usize::from(d.vm.0);
+        let queued = self.rx_queued.get(i).copied().unwrap_or(0);
+        if queued >= rx_queue {
+            self.counters.rx_queue_drops += 1;
+            self.egress_done(now, &d, None);
+            return Ok(());
+        }
+        d.notifies = !self.rx_busy(d.vm, now);
+        d.wakes = d.notifies && self.vm_tx.used(d.vm) == 0;
+        if let Some(r) = self.rx_queued.get_mut(i) {
+            *r += 1;
+        }
+        let core = self.vm_core(d.vm);
+        self.enqueue(now, core, Job::Deliver(d))
     }
 
     fn release(&mut self, ingress: Ingress) {
@@ -442,9 +672,14 @@ impl<D: Datapath> SoftwareSwitch<D> {
         }
     }
 
-    fn enqueue(&mut self, now: SimTime, core: u16, pkt: Packet) -> Result<(), SwitchError> {
+    fn enqueue(&mut self, now: SimTime, core: u16, job: Job) -> Result<(), SwitchError> {
         if let Some(q) = self.cores.get_mut(usize::from(core)) {
-            q.waiting.push_back(pkt);
+            if let Job::Switch { pkt, .. } = &job {
+                if let Some(n) = q.by_port.get_mut(port_index(pkt.ingress)) {
+                    *n += 1;
+                }
+            }
+            q.waiting.push_back(job);
         }
         self.start(now, core)
     }
@@ -464,20 +699,96 @@ impl<D: Datapath> SoftwareSwitch<D> {
             q.retry_pending = true;
             return self.schedule(free, Event::CoreFree { core });
         }
-        let Some(pkt) = q.waiting.pop_front() else {
+        let Some(job) = q.waiting.pop_front() else {
             return Ok(());
         };
         q.busy = true;
         let mut work = std::mem::take(&mut self.work);
         work.clear();
-        self.ingress_work(&pkt, &mut work);
-        let verdict = self.datapath.fast_path(now, &pkt, &self.l2, &mut work);
-        if let Verdict::Forward(egress) = &verdict {
-            self.egress_work(&pkt, egress, &mut work);
+        match job {
+            Job::Switch { pkt, wakes } => {
+                self.iteration_work(core, &pkt, &mut work);
+                if let (true, VmBackend::VhostNet { wakeup, .. }) = (wakes, self.ports.backend) {
+                    self.counters.wakeups += 1;
+                    work.add("vhost_wakeup", wakeup);
+                }
+                self.ingress_work(&pkt, &mut work);
+                let verdict = self.datapath.fast_path(now, &pkt, &self.l2, &mut work);
+                if let Verdict::Forward(egress) = &verdict {
+                    self.egress_work(&pkt, egress, &mut work);
+                }
+                let end = self.run_packet_work(&work, core, now);
+                self.work = work;
+                self.schedule(end, Event::CoreDone { core, pkt, verdict })
+            }
+            Job::Deliver(delivery) => {
+                if let VmBackend::VhostNet { wakeup, notify, .. } = self.ports.backend {
+                    if delivery.wakes {
+                        self.counters.wakeups += 1;
+                        work.add("vhost_wakeup", wakeup);
+                    }
+                    let len = delivery.bytes as f64;
+                    work.add(self.ports.vm_use, self.ports.to_vm);
+                    work.add_copy(
+                        "copy",
+                        self.ports.copy_per_byte * len,
+                        delivery.bytes as u64,
+                    );
+                    if delivery.notifies {
+                        self.counters.notifications += 1;
+                        work.add("guest_notify", notify);
+                    }
+                }
+                let end = self.run_packet_work(&work, core, now);
+                self.work = work;
+                // Nothing changes a delivery once started: it is recorded now, and the
+                // worker has RX work until it ends.
+                let i = usize::from(delivery.vm.0);
+                if let Some(r) = self.rx_queued.get_mut(i) {
+                    *r = r.saturating_sub(1);
+                }
+                if let Some(u) = self.rx_until.get_mut(i) {
+                    *u = (*u).max(end);
+                }
+                self.egress_done(now, &delivery, Some(end));
+                let Some(q) = self.cores.get_mut(usize::from(core)) else {
+                    return Ok(());
+                };
+                q.busy = false;
+                if end > now {
+                    // The core is booked until `end`: the next job starts then.
+                    self.start(now, core)
+                } else {
+                    q.retry_pending = true;
+                    self.schedule(now, Event::CoreFree { core })
+                }
+            }
         }
-        let end = self.run_packet_work(&work, core, now);
-        self.work = work;
-        self.schedule(end, Event::CoreDone { core, pkt, verdict })
+    }
+
+    /// Polled ports: `pkt` is taken from its queue by `core`'s current PMD iteration, or
+    /// starts a new one, which polls every queue of the core (its cost added to `work`) and
+    /// takes up to a burst from each of them: this packet and those waiting now.
+    fn iteration_work(&mut self, core: u16, pkt: &Packet, work: &mut Work) {
+        let VmBackend::Polled { burst, .. } = self.ports.backend else {
+            return;
+        };
+        let iteration = self.iteration_cycles(core);
+        let Some(q) = self.cores.get_mut(usize::from(core)) else {
+            return;
+        };
+        let port = port_index(pkt.ingress);
+        if q.round_left == 0 {
+            // `by_port` still counts this packet.
+            let taken: u32 = q.by_port.iter().map(|n| (*n).min(burst.max(1))).sum();
+            q.round_left = taken.max(1);
+            self.counters.busy_iterations += 1;
+            work.add("pmd_poll", iteration);
+        }
+        q.round_left -= 1;
+        if let Some(n) = q.by_port.get_mut(port) {
+            *n = n.saturating_sub(1);
+        }
     }
 
     fn ingress_work(&self, pkt: &Packet, work: &mut Work) {
@@ -497,6 +808,8 @@ impl<D: Datapath> SoftwareSwitch<D> {
         let bytes = pkt.frame.len() as u64;
         for e in egress {
             match e {
+                // vhost-net: the destination VM's worker delivers it (`Job::Deliver`).
+                Egress::Vm(_) if matches!(self.ports.backend, VmBackend::VhostNet { .. }) => {}
                 Egress::Vm(_) => {
                     work.add(self.ports.vm_use, self.ports.to_vm);
                     work.add_copy("copy", self.ports.copy_per_byte * len, bytes);
@@ -514,8 +827,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
         verdict: Verdict,
     ) -> Result<(), SwitchError> {
         if verdict != Verdict::Upcall {
-            self.conclude(now, pkt, verdict);
-            return Ok(());
+            return self.conclude(now, pkt, verdict);
         }
         if self.threads.inline_upcalls {
             // The thread that found the miss handles it before its next packet.
@@ -562,27 +874,36 @@ impl<D: Datapath> SoftwareSwitch<D> {
         )
     }
 
-    /// Delivers or drops a decided packet at `now` (its core work is done).
-    fn conclude(&mut self, now: SimTime, pkt: Packet, verdict: Verdict) {
+    /// Delivers or drops a decided packet at `now` (its core work is done); with vhost-net
+    /// ports, queues its deliveries into VMs on their workers.
+    fn conclude(&mut self, now: SimTime, pkt: Packet, verdict: Verdict) -> Result<(), SwitchError> {
         let egress = match verdict {
             Verdict::Forward(egress) => egress,
             Verdict::Drop(reason) => {
                 self.run.record_drop(now, reason);
-                return;
+                return Ok(());
             }
             Verdict::Upcall => {
                 // The slow path never upcalls again; count it rather than loop.
                 self.run.record_drop(now, DropReason::SlowPathUpcall);
-                return;
+                return Ok(());
             }
         };
         let len = pkt.frame.len() as u64;
+        let vhost = matches!(self.ports.backend, VmBackend::VhostNet { .. });
+        let mut to_vms = Vec::new();
+        let mut uplink = false;
         let mut delivered_at = None;
         for e in egress {
             let at = match e {
+                Egress::Vm(vm) if vhost => {
+                    to_vms.push(vm);
+                    continue;
+                }
                 // The back end's copy into the VM's RX buffer was part of the core's work.
                 Egress::Vm(_) => Some(now),
                 Egress::Uplink => {
+                    uplink = true;
                     while self.nic_tx.front().is_some_and(|t| *t <= now) {
                         self.nic_tx.pop_front();
                     }
@@ -599,12 +920,42 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 delivered_at = Some(delivered_at.map_or(at, |d: SimTime| d.max(at)));
             }
         }
+        if !to_vms.is_empty() {
+            // Only a packet with other egresses needs an entry to collect them.
+            let pending = (to_vms.len() > 1 || uplink).then(|| {
+                let id = self.next_delivery;
+                self.next_delivery += 1;
+                self.pending.insert(
+                    id,
+                    PendingDelivery {
+                        offered_at: pkt.offered_at,
+                        bytes: pkt.frame.len(),
+                        remaining: to_vms.len(),
+                        at: delivered_at,
+                    },
+                );
+                id
+            });
+            for vm in to_vms {
+                let d = Delivery {
+                    offered_at: pkt.offered_at,
+                    pending,
+                    vm,
+                    bytes: pkt.frame.len(),
+                    wakes: false,
+                    notifies: false,
+                };
+                self.queue_delivery(now, d)?;
+            }
+            return Ok(());
+        }
         match delivered_at {
             Some(at) => self
                 .run
                 .record_delivery(pkt.offered_at, at, pkt.frame.len()),
             None => self.run.record_drop(now, DropReason::QueueFull),
         }
+        Ok(())
     }
 
     /// The switch's name in reports.
@@ -625,8 +976,13 @@ impl<D: Datapath> SoftwareSwitch<D> {
         let key = parse_software(&p.frame, Topology::ingress_port(p.from));
         let point = Point::from(&key);
         // The packet takes a slot of its ingress queue, or is dropped before any CPU is spent.
+        let mut wakes = false;
         let ingress = match p.from {
             Endpoint::Vm(vm) => {
+                // vhost-net: a frame posted while its VM's worker has no work wakes it.
+                wakes = matches!(self.ports.backend, VmBackend::VhostNet { .. })
+                    && self.vm_tx.used(vm) == 0
+                    && !self.rx_busy(vm, p.at);
                 if let Err(reason) = self.vm_tx.post(vm) {
                     self.run.record_drop(p.at, reason);
                     return Ok(());
@@ -657,9 +1013,8 @@ impl<D: Datapath> SoftwareSwitch<D> {
         match ingress {
             // A VM's packets are served by the core its index picks.
             Ingress::VmTx(vm) => {
-                let n = self.datapath_cores().max(1);
-                let core = u16::try_from(usize::from(vm.0) % n).unwrap_or(0);
-                self.enqueue(p.at, core, pkt)
+                let core = self.vm_core(vm);
+                self.enqueue(p.at, core, Job::Switch { pkt, wakes })
             }
             // A wire packet crosses the uplink, then goes to the core RSS steers its flow to.
             Ingress::NicRx => {
@@ -674,6 +1029,13 @@ impl<D: Datapath> SoftwareSwitch<D> {
     pub fn finish(mut self) -> Result<SwitchRun, SwitchError> {
         self.advance(SimTime(u64::MAX))?;
         let polling_cores = self.datapath_cores();
+        // The receive queues the polling cores poll each iteration, all together.
+        let rxqs: usize = (0..polling_cores)
+            .map(|c| {
+                let (v, n) = self.queues_polled(u16::try_from(c).unwrap_or(0));
+                v + n
+            })
+            .sum();
         let mut run = self.run;
         for (what, c) in self.cpu.cycles_by_use() {
             run.charge_cpu(what, *c);
@@ -690,6 +1052,21 @@ impl<D: Datapath> SoftwareSwitch<D> {
                 .sum();
             run.charge_cpu("pmd_idle_poll", idle);
             run.extra.insert("pmd_cores".into(), n as u64);
+        }
+        match self.ports.backend {
+            VmBackend::VhostNet { .. } => {
+                run.extra
+                    .insert("vhost_wakeups".into(), self.counters.wakeups);
+                run.extra
+                    .insert("guest_notifications".into(), self.counters.notifications);
+                run.extra
+                    .insert("rx_queue_drops".into(), self.counters.rx_queue_drops);
+            }
+            VmBackend::Polled { .. } => {
+                run.extra.insert("pmd_rxqs".into(), rxqs as u64);
+                run.extra
+                    .insert("pmd_busy_iterations".into(), self.counters.busy_iterations);
+            }
         }
         run.host_cpu_cycles.retain(|_, c| *c > 0);
         run.extra

@@ -39,6 +39,11 @@ impl VmTxRings {
         Ok(())
     }
 
+    /// Frames `vm` has posted that the switch has not taken yet (0 for no such VM).
+    pub fn used(&self, vm: VmIndex) -> u32 {
+        self.used.get(usize::from(vm.0)).copied().unwrap_or(0)
+    }
+
     /// Frees a slot of `vm`'s ring: the switch has taken one of its frames.
     pub fn take(&mut self, vm: VmIndex) {
         if let Some(u) = self.used.get_mut(usize::from(vm.0)) {
@@ -59,6 +64,7 @@ mod tests {
         let mut rings = VmTxRings::new(&ctx.topology);
         assert_eq!(rings.post(VmIndex(0)), Ok(()));
         assert_eq!(rings.post(VmIndex(0)), Ok(()));
+        assert_eq!(rings.used(VmIndex(0)), 2);
         assert_eq!(rings.post(VmIndex(0)), Err(DropReason::QueueFull));
         assert_eq!(rings.post(VmIndex(1)), Ok(()), "rings are per VM");
         rings.take(VmIndex(0));
