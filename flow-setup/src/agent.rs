@@ -31,7 +31,7 @@
 //!
 //! **Invariant 4 (consistency).** [`Agent::add_rule`] and [`Agent::remove_rule`] revalidate
 //! before they return (their return is the acknowledgement): a new rule changes the decision
-//! of exactly the installed keys it matches and outranks; removing a rule changes exactly the
+//! of exactly the installed keys whose card-key fields it matches and that it outranks; removing a rule changes exactly the
 //! keys it decided. Those entries are rewritten (or deleted when the new decision is not a card
 //! action), every other entry is provably unchanged, so no stale entry survives an update.
 //!

@@ -4,7 +4,8 @@
 //!
 //! Accepted: `priority=`, `cookie=`, `table=0`, the match fields and shorthands of the rule
 //! model with their OVS synonyms (`eth_type`, `eth_src`, `ip_src`, `ip_proto`, `tcp_dst`,
-//! `udp_src`, `arp_spa`, `arp_op`, `ip_dscp`, `icmpv6_type`, ...), `/mask` and `/len` on
+//! `udp_src`, `arp_spa`, `arp_op`, `arp_sha`, `arp_tha`, `rarp`, `ip_dscp`, `icmpv6_type`,
+//! ...), `/mask` and `/len` on
 //! maskable fields, and `actions=` (or `action=`) with `output:N`, `output(N)`, a bare port
 //! number, `drop`, `normal`, `flood`, `in_port`, `controller[:max_len]`,
 //! `mod_vlan_vid:N` (`set_vlan_vid`), `strip_vlan` (`pop_vlan`), in any letter case. One

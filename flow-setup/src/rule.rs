@@ -8,8 +8,9 @@
 //!
 //! Semantics are Open vSwitch's: the key's fields follow `struct flow` (see `nic_abi::key`),
 //! and a match may only constrain a field whose prerequisites it also constrains, as
-//! `ovs-ofctl` and `ovs-vswitchd` require (`nw_src` needs `ip`, `ipv6` or `arp`; `tp_dst` needs
-//! `tcp`, `udp`, `sctp`, `icmp` or `icmp6`; ...). [`Match::check_prerequisites`] enforces this;
+//! `ovs-ofctl` and `ovs-vswitchd` require (`nw_src` needs `ip`, `ipv6`, `arp` or `rarp`;
+//! `arp_sha`/`arp_tha` need `arp` or `rarp`; `tp_dst` needs `tcp`, `udp`, `sctp`, `icmp` or
+//! `icmp6`; ...). [`Match::check_prerequisites`] enforces this;
 //! every way of building a match ([`MatchBuilder`], the text parser, the importers) calls it.
 //! The `ovs-ofctl` text parser first applies [`Match::normalize`], which drops the fields
 //! whose prerequisites are missing as `ovs-ofctl` does, and reports them.
