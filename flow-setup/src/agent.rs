@@ -14,13 +14,24 @@
 //!                          resolve to one card Action ─► FlowTableDevice::insert
 //!                          release the first packet and every held one, in order
 //!                              │
-//!       not one card action, unparsed key, table full, flow limit: forwarded in software
-//!       (released with the decision, counted), no entry installed
+//!       not one card action, unparsed key, table full, flow limit, a decision that depends
+//!       on arp_sha/arp_tha: forwarded in software (released with the decision, counted),
+//!       no entry installed
 //! ```
+//!
+//! **Fields the card does not hold.** An ARP packet's hardware addresses (`arp_sha`,
+//! `arp_tha`) are matchable but not in the card's packed key. The agent takes them from a
+//! software parse of the miss record's header bytes, groups held packets by card key *and*
+//! hardware addresses, and installs no entry when the card key's decision depends on them:
+//! when the best rule whose other fields match the key (its card-key fields) matches the
+//! hardware addresses. Such packets are forwarded in software
+//! ([`SoftwareReason::SoftwareFields`]); since no entry is installed, each later packet
+//! misses and is decided on its own addresses. Revalidation and recovery apply the same test,
+//! so adding such a rule deletes the entries it makes undecidable by the card.
 //!
 //! **Invariant 4 (consistency).** [`Agent::add_rule`] and [`Agent::remove_rule`] revalidate
 //! before they return (their return is the acknowledgement): a new rule changes the decision
-//! of exactly the installed keys it matches and outranks; removing a rule changes exactly the
+//! of exactly the installed keys whose card-key fields it matches and that it outranks; removing a rule changes exactly the
 //! keys it decided. Those entries are rewritten (or deleted when the new decision is not a card
 //! action), every other entry is provably unchanged, so no stale entry survives an update.
 //!
@@ -151,6 +162,11 @@ pub enum SoftwareReason {
     TableFull,
     /// The adaptive flow limit was reached.
     FlowLimit,
+    /// The decision depends on fields the card's key does not hold (an ARP packet's
+    /// `arp_sha`/`arp_tha`, matched by a rule that could decide it): packets with the same card
+    /// key may need different decisions, so no entry is installed and each flow (card key and
+    /// hardware addresses) is decided in software.
+    SoftwareFields,
 }
 
 /// The decision for a flow (the rule's actions are [`Agent::rule`]'s).
@@ -334,6 +350,9 @@ struct RuleState {
     /// The static FDB entries among the rules ([`Rule::fdb_entry`]) by destination MAC:
     /// (priority, id, port) of each, with which `normal` is resolved.
     fdb: HashMap<u128, Vec<(u16, RuleId, PortNo)>>,
+    /// The rules that match a field the card's key does not hold
+    /// ([`crate::rule::Match::uses_software_fields`]).
+    software_field_rules: Vec<RuleId>,
 }
 
 impl RuleState {
@@ -347,15 +366,63 @@ impl RuleState {
         )?;
         for (i, r) in rules.into_iter().enumerate() {
             let id = crate::classifier::rule_id(i);
-            st.note_fdb(id, &r);
+            st.note_rule(id, &r);
             st.rules.insert(id, r);
         }
         st.next_id = u32::try_from(st.rules.len()).unwrap_or(u32::MAX);
         Ok(st)
     }
 
-    /// Records `rule` in the FDB if it is an entry of it.
-    fn note_fdb(&mut self, id: RuleId, rule: &Rule) {
+    /// True when packets with `key`'s card-key fields may get different decisions depending
+    /// on fields the card's key does not hold, `winner` being `key`'s best rule: the winner
+    /// matches such a field, or a rule matching such a field outranks it and matches the
+    /// key's card-key fields. Otherwise the best rule matching the card-key fields is one
+    /// that matches no software-only field, and it decides every packet of the card key.
+    fn depends_on_software_fields(&self, key: &FlowKey, winner: Option<RuleId>) -> bool {
+        if self.software_field_rules.is_empty() {
+            return false;
+        }
+        let rank = |id: RuleId| {
+            self.rules
+                .get(&id)
+                .map(|r| crate::classifier::rank(r.priority, id))
+        };
+        let winner_rank = winner.and_then(rank);
+        if winner
+            .and_then(|w| self.rules.get(&w))
+            .is_some_and(|r| r.pattern.uses_software_fields())
+        {
+            return true;
+        }
+        self.software_field_rules.iter().any(|&id| {
+            self.rules.get(&id).is_some_and(|r| {
+                r.pattern.matches_card_fields(key)
+                    && match (rank(id), winner_rank) {
+                        (Some(a), Some(b)) => a < b,
+                        (_, None) => true,
+                        (None, Some(_)) => false,
+                    }
+            })
+        })
+    }
+
+    /// The card action an entry for `key`'s card key may hold under `decision` (its best
+    /// rule's): `None` when the decision is no card action or depends on fields the card's
+    /// key does not hold.
+    fn entry_action(&self, key: &FlowKey, decision: &Decision) -> Option<CardAction> {
+        if self.depends_on_software_fields(key, decision.rule) {
+            None
+        } else {
+            decision.card
+        }
+    }
+
+    /// Notes `rule` in the FDB if it is an entry of it, and among the rules matching fields
+    /// the card does not hold if it matches one.
+    fn note_rule(&mut self, id: RuleId, rule: &Rule) {
+        if rule.pattern.uses_software_fields() {
+            self.software_field_rules.push(id);
+        }
         if let Some((mac, port)) = rule.fdb_entry() {
             self.fdb
                 .entry(mac)
@@ -422,7 +489,7 @@ impl RuleState {
             .ok_or(AgentError::RuleIdsExhausted)?;
         self.classifier.insert(id, rule.priority, &rule.pattern)?;
         self.next_id = next;
-        self.note_fdb(id, &rule);
+        self.note_rule(id, &rule);
         self.rules.insert(id, rule);
         Ok(id)
     }
@@ -433,6 +500,7 @@ impl RuleState {
             .rules
             .remove(&id)
             .ok_or(ClassifierError::UnknownId(id))?;
+        self.software_field_rules.retain(|e| *e != id);
         if let Some((mac, _)) = rule.fdb_entry() {
             if let Some(entries) = self.fdb.get_mut(&mac) {
                 entries.retain(|(_, e, _)| *e != id);
@@ -503,6 +571,7 @@ impl<D: FlowTableDevice> TableState<D> {
             return Ok(Some(SoftwareReason::NotACardAction));
         };
         let words = key.to_words();
+        let key = &key.card_view();
         if !self.installed.contains_key(&words) && self.device.occupancy() >= self.flow_limit {
             self.make_room(now, idle_timeout)?;
             if self.device.occupancy() >= self.flow_limit {
@@ -624,7 +693,7 @@ impl<D: FlowTableDevice> TableState<D> {
         self.installed
             .values()
             .map(|(k, _)| *k)
-            .filter(|k| rule.pattern.matches(k))
+            .filter(|k| rule.pattern.matches_card_fields(k))
             .collect()
     }
 
@@ -644,7 +713,7 @@ impl<D: FlowTableDevice> TableState<D> {
             let Some(old) = self.installed.get(&words).map(|e| e.1) else {
                 continue;
             };
-            match d.card {
+            match rules.entry_action(key, &d) {
                 Some(action) if action == old.action && d.rule == old.rule => {}
                 Some(action) => {
                     self.device.insert(key, action)?;
@@ -680,6 +749,21 @@ impl<D: FlowTableDevice> TableState<D> {
                 .and_then(|id| rules.rules.get(&id))
                 .map_or(&[], |r| r.actions.as_slice());
             let want = rules.card_action_for(actions, &key);
+            // The best rule matching the key's card-key fields must match no field the card
+            // does not hold (else packets of this card key may need other decisions).
+            let by_card_fields = rules
+                .rules
+                .iter()
+                .filter(|(_, r)| r.pattern.matches_card_fields(&key))
+                .min_by_key(|(id, r)| crate::classifier::rank(r.priority, **id));
+            if let Some((id, r)) = by_card_fields {
+                if r.pattern.uses_software_fields() {
+                    return Err(format!(
+                        "entry for {key:?} installed, but rule {id} matches fields the card's \
+                         key does not hold"
+                    ));
+                }
+            }
             if want != Some(inst.action) {
                 return Err(format!(
                     "entry for {key:?} holds {:?}, rules say {want:?}",
@@ -711,7 +795,7 @@ struct PendingState<P> {
     /// Flows whose setup has not been taken by a handler, in arrival order.
     setups: VecDeque<FlowKey>,
     /// Every flow being set up (waiting or taken), with its packets in arrival order.
-    held: HashMap<KeyWords, VecDeque<P>>,
+    held: HashMap<FlowId, VecDeque<P>>,
     misses: u64,
     started: u64,
     held_count: u64,
@@ -747,7 +831,7 @@ impl<P> PendingState<P> {
 
     fn admit(&mut self, key: FlowKey, packet: P, max_held: usize) -> Admission {
         self.misses += 1;
-        let words = key.to_words();
+        let words = flow_id(&key);
         if let Some(q) = self.held.get_mut(&words) {
             if q.len() >= max_held {
                 self.held_overflow += 1;
@@ -765,11 +849,38 @@ impl<P> PendingState<P> {
 
     /// Ends the flow's setup: its packets, in arrival order.
     fn finish(&mut self, key: &FlowKey, software: bool) -> VecDeque<P> {
-        let packets = self.held.remove(&key.to_words()).unwrap_or_default();
+        let packets = self.held.remove(&flow_id(key)).unwrap_or_default();
         if software {
             self.software += packets.len() as u64;
         }
         packets
+    }
+}
+
+/// A flow of the pending setups: the packed card key and the fields it does not hold (an ARP
+/// packet's hardware addresses, 96 bits), so that packets held behind a setup share every
+/// field a rule can match and so its decision.
+type FlowId = (KeyWords, u128);
+
+fn flow_id(key: &FlowKey) -> FlowId {
+    (
+        key.to_words(),
+        (u128::from(key.arp_sha.to_u64()) << 48) | u128::from(key.arp_tha.to_u64()),
+    )
+}
+
+/// A miss record's key with the fields the card's key does not hold filled in from a
+/// software parse of the record's header bytes (for ARP and RARP: the hardware addresses,
+/// within the first 58 bytes of any frame the card parses, so always in the record).
+fn with_software_fields(key: FlowKey, record: &MissRecord) -> FlowKey {
+    if !matches!(key.dl_type.0, 0x0806 | 0x8035) {
+        return key;
+    }
+    let sw = nic_abi::parse::parse_software(record.header_bytes(), record.in_port);
+    FlowKey {
+        arp_sha: sw.arp_sha,
+        arp_tha: sw.arp_tha,
+        ..key
     }
 }
 
@@ -898,7 +1009,7 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
     where
         P: From<PacketHandle>,
     {
-        let key = record.flow_key()?;
+        let key = with_software_fields(record.flow_key()?, record);
         let key = match record.reason {
             MissReason::TableMiss if key.is_parsed() => {
                 return Ok(RecordOutcome::Admitted(
@@ -929,9 +1040,12 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
         while let Some(key) = self.pending.setups.pop_front() {
             let (decision, visits) = self.rules.decide_counted(&key);
             self.pending.visits += visits;
-            let software = self
-                .table
-                .install(now, self.config.idle_timeout, &key, &decision)?;
+            let software = if self.rules.depends_on_software_fields(&key, decision.rule) {
+                Some(SoftwareReason::SoftwareFields)
+            } else {
+                self.table
+                    .install(now, self.config.idle_timeout, &key, &decision)?
+            };
             let packets = self.pending.finish(&key, software.is_some());
             out.extend(release(packets, key, decision, software));
         }
@@ -1008,7 +1122,7 @@ impl<D: FlowTableDevice, P> Agent<D, P> {
             // Priced as a setup's classification: node visits at the per-visit cost.
             let (decision, visits) = self.rules.decide_counted(&e.key);
             self.pending.visits += visits;
-            match decision.card {
+            match self.rules.entry_action(&e.key, &decision) {
                 Some(action) => {
                     if action != e.action {
                         self.table.device.insert(&e.key, action)?;
@@ -1071,7 +1185,7 @@ impl<D: FlowTableDevice, P> SharedAgent<D, P> {
     where
         P: From<PacketHandle>,
     {
-        let key = record.flow_key()?;
+        let key = with_software_fields(record.flow_key()?, record);
         let key = match record.reason {
             MissReason::TableMiss if key.is_parsed() => {
                 return Ok(RecordOutcome::Admitted(
@@ -1105,10 +1219,13 @@ impl<D: FlowTableDevice, P> SharedAgent<D, P> {
         };
         let rules = self.rules.read();
         let (decision, visits) = rules.decide_counted(&key);
-        let software = self
-            .table
-            .lock()
-            .install(now, self.config.idle_timeout, &key, &decision)?;
+        let software = if rules.depends_on_software_fields(&key, decision.rule) {
+            Some(SoftwareReason::SoftwareFields)
+        } else {
+            self.table
+                .lock()
+                .install(now, self.config.idle_timeout, &key, &decision)?
+        };
         // Packets that arrived during the install are in the queue too, behind the others.
         let packets = {
             let mut pending = self.pending.lock();

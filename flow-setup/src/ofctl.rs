@@ -4,7 +4,8 @@
 //!
 //! Accepted: `priority=`, `cookie=`, `table=0`, the match fields and shorthands of the rule
 //! model with their OVS synonyms (`eth_type`, `eth_src`, `ip_src`, `ip_proto`, `tcp_dst`,
-//! `udp_src`, `arp_spa`, `arp_op`, `ip_dscp`, `icmpv6_type`, ...), `/mask` and `/len` on
+//! `udp_src`, `arp_spa`, `arp_op`, `arp_sha`, `arp_tha`, `rarp`, `ip_dscp`, `icmpv6_type`,
+//! ...), `/mask` and `/len` on
 //! maskable fields, and `actions=` (or `action=`) with `output:N`, `output(N)`, a bare port
 //! number, `drop`, `normal`, `flood`, `in_port`, `controller[:max_len]`,
 //! `mod_vlan_vid:N` (`set_vlan_vid`), `strip_vlan` (`pop_vlan`), in any letter case. One
@@ -333,8 +334,6 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
     "nd_tll",
     "nd_reserved",
     "nd_options_type",
-    "arp_sha",
-    "arp_tha",
     "ipv6_label",
     "nw_ttl",
     "ip_frag",
@@ -352,7 +351,6 @@ const UNSUPPORTED_FIELDS: &[&str] = &[
     "ct_tp",
     "dl_vlan_cfi",
     "ipv6_exthdr",
-    "rarp",
     "mpls",
     "mplsm",
     "in_port_oxm",
@@ -412,6 +410,7 @@ fn parse_match_token(tok: &str, rule: &mut Rule, m: &mut Match) -> Result<(), Pa
         "ip" | "ipv4" => Some((proto::ETH_IP, None)),
         "ipv6" | "ip6" => Some((proto::ETH_IPV6, None)),
         "arp" => Some((proto::ETH_ARP, None)),
+        "rarp" => Some((proto::ETH_RARP, None)),
         "tcp" => Some((proto::ETH_IP, Some(proto::TCP))),
         "udp" => Some((proto::ETH_IP, Some(proto::UDP))),
         "icmp" => Some((proto::ETH_IP, Some(proto::ICMP))),
@@ -478,6 +477,8 @@ fn parse_match_token(tok: &str, rule: &mut Rule, m: &mut Match) -> Result<(), Pa
         }
         "dl_src" | "eth_src" => m.set(Field::DlSrc, parse_mac_masked(value, name)?),
         "dl_dst" | "eth_dst" => m.set(Field::DlDst, parse_mac_masked(value, name)?),
+        "arp_sha" => m.set(Field::ArpSha, parse_mac_masked(value, name)?),
+        "arp_tha" => m.set(Field::ArpTha, parse_mac_masked(value, name)?),
         "dl_type" | "eth_type" => {
             if value.contains('/') {
                 return Err(MatchError::NotMaskable { field: "dl_type" }.into());
@@ -971,7 +972,7 @@ pub fn format_match(m: &Match) -> String {
     let dl_type = m.get(Field::DlType).exact_value(Field::DlType);
     let nw_proto = m.get(Field::NwProto).exact_value(Field::NwProto);
     let is_ip6 = dl_type == Some(proto::ETH_IPV6);
-    let is_arp = dl_type == Some(proto::ETH_ARP);
+    let is_arp = dl_type == Some(proto::ETH_ARP) || dl_type == Some(proto::ETH_RARP);
     let mut proto_done = false;
     match (dl_type, nw_proto) {
         (Some(proto::ETH_IP), p) => {
@@ -996,6 +997,7 @@ pub fn format_match(m: &Match) -> String {
             proto_done = used;
         }
         (Some(proto::ETH_ARP), _) => parts.push("arp".into()),
+        (Some(proto::ETH_RARP), _) => parts.push("rarp".into()),
         (Some(t), _) => parts.push(format!("dl_type={t:#06x}")),
         (None, _) => {}
     }
@@ -1013,7 +1015,7 @@ pub fn format_match(m: &Match) -> String {
                 format!("{name}={}", nw_proto.unwrap_or_default())
             }
             Field::InPort => format!("in_port={}", fm.exact_value(f).unwrap_or_default()),
-            Field::DlSrc | Field::DlDst => {
+            Field::DlSrc | Field::DlDst | Field::ArpSha | Field::ArpTha => {
                 let mac = |v: u128| {
                     MacAddr::from_u64(u64::try_from(v & f.full_mask()).unwrap_or_default())
                 };
@@ -1178,11 +1180,14 @@ pub fn describe_packet(key: &FlowKey) -> String {
                 }
             }
         }
-        proto::ETH_ARP => s.push_str(&format!(
-            ",arp,arp_spa={},arp_tpa={},arp_op={}",
+        proto::ETH_ARP | proto::ETH_RARP => s.push_str(&format!(
+            ",{},arp_spa={},arp_tpa={},arp_op={},arp_sha={},arp_tha={}",
+            if t == proto::ETH_ARP { "arp" } else { "rarp" },
             format_addr(p.get(Field::NwSrc), u128::MAX, false),
             format_addr(p.get(Field::NwDst), u128::MAX, false),
-            key.nw_proto
+            key.nw_proto,
+            key.arp_sha,
+            key.arp_tha
         )),
         _ => s.push_str(&format!(",dl_type={:#06x}", key.dl_type.0)),
     }
@@ -1231,6 +1236,48 @@ mod tests {
         round_trip("ip,nw_tos=5,nw_src=10.0.0.0/255.0.255.0,dl_vlan=3,dl_vlan_pcp=2,actions=drop");
         round_trip("dl_vlan_pcp=7,actions=drop");
         round_trip("vlan_tci=0x1000/0x1000,actions=drop");
+    }
+
+    #[test]
+    fn arp_fields_follow_ovs() {
+        // The form OpenFlow test suites use; the fields as real `ovs-ofctl parse-flow` keeps
+        // them (it prints them as arp,in_port=1,dl_src=..,arp_spa=..,arp_tpa=..,arp_op=1,
+        // arp_sha=..,arp_tha=.., in its own order).
+        assert_eq!(
+            round_trip(
+                "in_port=1,arp,dl_src=00:11:22:33:44:55,arp_op=1,arp_spa=10.0.0.1,\
+                 arp_tpa=10.0.0.2,arp_sha=00:11:22:33:44:55,arp_tha=00:00:00:00:00:00,\
+                 actions=output:2"
+            ),
+            "priority=32768,arp,in_port=1,dl_src=00:11:22:33:44:55,arp_op=1,arp_spa=10.0.0.1,\
+             arp_tpa=10.0.0.2,arp_sha=00:11:22:33:44:55,arp_tha=00:00:00:00:00:00,\
+             actions=output:2"
+        );
+        // Masks on the hardware addresses, and RARP (0x8035) as their prerequisite, as
+        // `ovs-ofctl parse-flow` gives `rarp,arp_spa=10.0.0.0/8,arp_sha=00:11:22:00:00:00/
+        // ff:ff:ff:00:00:00,arp_tha=01:00:00:00:00:00/01:00:00:00:00:00`.
+        assert_eq!(
+            round_trip(
+                "rarp,arp_sha=00:11:22:33:44:55/ff:ff:ff:00:00:00,\
+                 arp_tha=01:00:00:00:00:00/01:00:00:00:00:00,arp_spa=10.0.0.0/8,actions=drop"
+            ),
+            "priority=32768,rarp,arp_spa=10.0.0.0/8,arp_sha=00:11:22:00:00:00/ff:ff:ff:00:00:00,\
+             arp_tha=01:00:00:00:00:00/01:00:00:00:00:00,actions=drop"
+        );
+        assert_eq!(
+            round_trip("dl_type=0x8035,arp_op=3,actions=drop"),
+            "priority=32768,rarp,arp_op=3,actions=drop"
+        );
+        // Without ARP or RARP the field is dropped, as `ovs-ofctl` normalizes `ip,arp_sha=..`
+        // to `ip`.
+        let (rule, dropped) =
+            parse_rule_normalized_at("ip,arp_sha=00:11:22:33:44:55,actions=drop", 1)
+                .expect("normalized");
+        assert_eq!(rule.to_string(), "priority=32768,ip,actions=drop");
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].dropped.field, Field::ArpSha);
+        // arp_op has no mask (`ovs-ofctl`: "invalid mask for field arp_op").
+        assert!(parse_rule("arp,arp_op=1/1,actions=drop").is_err());
     }
 
     #[test]

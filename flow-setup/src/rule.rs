@@ -8,8 +8,9 @@
 //!
 //! Semantics are Open vSwitch's: the key's fields follow `struct flow` (see `nic_abi::key`),
 //! and a match may only constrain a field whose prerequisites it also constrains, as
-//! `ovs-ofctl` and `ovs-vswitchd` require (`nw_src` needs `ip`, `ipv6` or `arp`; `tp_dst` needs
-//! `tcp`, `udp`, `sctp`, `icmp` or `icmp6`; ...). [`Match::check_prerequisites`] enforces this;
+//! `ovs-ofctl` and `ovs-vswitchd` require (`nw_src` needs `ip`, `ipv6`, `arp` or `rarp`;
+//! `arp_sha`/`arp_tha` need `arp` or `rarp`; `tp_dst` needs `tcp`, `udp`, `sctp`, `icmp` or
+//! `icmp6`; ...). [`Match::check_prerequisites`] enforces this;
 //! every way of building a match ([`MatchBuilder`], the text parser, the importers) calls it.
 //! The `ovs-ofctl` text parser first applies [`Match::normalize`], which drops the fields
 //! whose prerequisites are missing as `ovs-ofctl` does, and reports them.
@@ -46,10 +47,15 @@ pub enum Field {
     TpSrc,
     /// L4 destination port or ICMP code (16 bits).
     TpDst,
+    /// ARP/RARP sender hardware address (48 bits). Software-only: the card's key does not
+    /// hold it (see [`Field::in_card_key`]).
+    ArpSha,
+    /// ARP/RARP target hardware address (48 bits). Software-only, as [`Field::ArpSha`].
+    ArpTha,
 }
 
 /// Number of matchable fields.
-pub const FIELD_COUNT: usize = 11;
+pub const FIELD_COUNT: usize = 13;
 
 impl Field {
     /// Every field, in coordinate order.
@@ -65,7 +71,16 @@ impl Field {
         Field::NwDst,
         Field::TpSrc,
         Field::TpDst,
+        Field::ArpSha,
+        Field::ArpTha,
     ];
+
+    /// True when the card's packed key (`nic_abi::key::FlowKey::to_words`) holds the field;
+    /// false for the software-only ARP hardware addresses. A decision that depends on a field
+    /// the card does not hold cannot be an exact-match entry of the card.
+    pub fn in_card_key(self) -> bool {
+        !matches!(self, Field::ArpSha | Field::ArpTha)
+    }
 
     /// The field's coordinate index in a [`Point`].
     pub fn index(self) -> usize {
@@ -76,7 +91,7 @@ impl Field {
     pub fn width(self) -> u32 {
         match self {
             Field::InPort | Field::DlType | Field::VlanTci | Field::TpSrc | Field::TpDst => 16,
-            Field::DlSrc | Field::DlDst => 48,
+            Field::DlSrc | Field::DlDst | Field::ArpSha | Field::ArpTha => 48,
             Field::NwProto | Field::NwTos => 8,
             Field::NwSrc | Field::NwDst => 128,
         }
@@ -101,6 +116,8 @@ impl Field {
             Field::NwDst => "nw_dst",
             Field::TpSrc => "tp_src",
             Field::TpDst => "tp_dst",
+            Field::ArpSha => "arp_sha",
+            Field::ArpTha => "arp_tha",
         }
     }
 }
@@ -147,6 +164,8 @@ impl Point {
             nw_dst: g(Field::NwDst),
             tp_src: g(Field::TpSrc) as u16,
             tp_dst: g(Field::TpDst) as u16,
+            arp_sha: MacAddr::from_u64(g(Field::ArpSha) as u64),
+            arp_tha: MacAddr::from_u64(g(Field::ArpTha) as u64),
         }
     }
 }
@@ -165,6 +184,8 @@ impl From<&FlowKey> for Point {
             k.nw_dst,
             u128::from(k.tp_src),
             u128::from(k.tp_dst),
+            u128::from(k.arp_sha.to_u64()),
+            u128::from(k.arp_tha.to_u64()),
         ])
     }
 }
@@ -383,6 +404,9 @@ pub mod proto {
     pub const ETH_IP: u128 = 0x0800;
     /// ARP ethertype.
     pub const ETH_ARP: u128 = 0x0806;
+    /// RARP ethertype: Open vSwitch parses RARP as ARP, and the ARP fields (`arp_op`,
+    /// `arp_spa`, `arp_tpa`, `arp_sha`, `arp_tha`) take either type as their prerequisite.
+    pub const ETH_RARP: u128 = 0x8035;
     /// IPv6 ethertype.
     pub const ETH_IPV6: u128 = 0x86dd;
     /// ICMP.
@@ -488,7 +512,7 @@ impl Match {
         let dl_type = self.get(Field::DlType).exact_value(Field::DlType);
         let is_ip = dl_type == Some(proto::ETH_IP);
         let is_ip6 = dl_type == Some(proto::ETH_IPV6);
-        let is_arp = dl_type == Some(proto::ETH_ARP);
+        let is_arp = dl_type == Some(proto::ETH_ARP) || dl_type == Some(proto::ETH_RARP);
         // Transport first: its message names the most specific thing missing.
         let nw_proto = self.get(Field::NwProto).exact_value(Field::NwProto);
         for f in [Field::TpSrc, Field::TpDst] {
@@ -540,7 +564,7 @@ impl Match {
             if !(is_ip || is_ip6 || is_arp) {
                 return Err(MatchError::MissingPrerequisite {
                     field: f.name(),
-                    needs: "ip, ipv6 or arp (dl_type=0x0800, 0x86dd or 0x0806)",
+                    needs: "ip, ipv6, arp or rarp (dl_type=0x0800, 0x86dd, 0x0806 or 0x8035)",
                 });
             }
             if !is_ip6 {
@@ -559,8 +583,16 @@ impl Match {
         if !self.get(Field::NwProto).is_any() && !has_l3 {
             return Err(MatchError::MissingPrerequisite {
                 field: "nw_proto",
-                needs: "ip, ipv6 or arp (dl_type=0x0800, 0x86dd or 0x0806)",
+                needs: "ip, ipv6, arp or rarp (dl_type=0x0800, 0x86dd, 0x0806 or 0x8035)",
             });
+        }
+        for f in [Field::ArpSha, Field::ArpTha] {
+            if !self.get(f).is_any() && !is_arp {
+                return Err(MatchError::MissingPrerequisite {
+                    field: f.name(),
+                    needs: "arp or rarp (dl_type=0x0806 or 0x8035)",
+                });
+            }
         }
         let has_ip = is_ip || is_ip6;
         if !self.get(Field::NwTos).is_any() && !has_ip {
@@ -597,6 +629,25 @@ impl Match {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// True when the match constrains a field the card's key does not hold
+    /// ([`Field::in_card_key`]: `arp_sha`, `arp_tha`).
+    pub fn uses_software_fields(&self) -> bool {
+        Field::ALL
+            .iter()
+            .any(|f| !f.in_card_key() && !self.get(*f).is_any())
+    }
+
+    /// True when the key satisfies every constraint on the fields the card's key holds (the
+    /// software-only fields are not looked at): some packet with the key's card fields
+    /// satisfies the match, whatever its ARP hardware addresses, when the others allow it.
+    pub fn matches_card_fields(&self, key: &FlowKey) -> bool {
+        let p = Point::from(key);
+        Field::ALL
+            .iter()
+            .filter(|f| f.in_card_key())
+            .all(|f| self.get(*f).matches(p.get(*f)))
     }
 
     /// True when some packet satisfies both matches.
@@ -861,6 +912,20 @@ impl MatchBuilder {
     pub fn arp(self) -> Self {
         self.shorthand(proto::ETH_ARP, None)
     }
+    /// `rarp` (`dl_type=0x8035`).
+    pub fn rarp(self) -> Self {
+        self.shorthand(proto::ETH_RARP, None)
+    }
+    /// `arp_sha=MAC/MASK` (needs `arp` or `rarp`).
+    pub fn arp_sha_masked(self, mac: MacAddr, mask: MacAddr) -> Self {
+        let m = FieldMatch::masked(Field::ArpSha, mac.to_u64().into(), mask.to_u64().into());
+        self.with(Field::ArpSha, m)
+    }
+    /// `arp_tha=MAC/MASK` (needs `arp` or `rarp`).
+    pub fn arp_tha_masked(self, mac: MacAddr, mask: MacAddr) -> Self {
+        let m = FieldMatch::masked(Field::ArpTha, mac.to_u64().into(), mask.to_u64().into());
+        self.with(Field::ArpTha, m)
+    }
     /// `tcp`.
     pub fn tcp(self) -> Self {
         self.shorthand(proto::ETH_IP, Some(proto::TCP))
@@ -1039,6 +1104,55 @@ mod tests {
             .build()
             .is_err());
         assert!(MatchBuilder::new().arp().nw_tos(4).build().is_err());
+        let sha = MacAddr([2, 0, 0, 0, 0, 1]);
+        // The ARP fields take ARP or RARP, as in OVS (MFP_ARP).
+        for m in [MatchBuilder::new().arp(), MatchBuilder::new().rarp()] {
+            assert!(m
+                .clone()
+                .arp_sha_masked(sha, MacAddr::BROADCAST)
+                .arp_tha_masked(sha, MacAddr([0xff, 0xff, 0xff, 0, 0, 0]))
+                .nw_src(Ipv4Addr::new(1, 2, 3, 4), 32)
+                .build()
+                .is_ok());
+        }
+        assert!(MatchBuilder::new()
+            .ip()
+            .arp_sha_masked(sha, MacAddr::BROADCAST)
+            .build()
+            .is_err());
+        assert!(MatchBuilder::new()
+            .arp_tha_masked(sha, MacAddr::BROADCAST)
+            .build()
+            .is_err());
+    }
+
+    #[test]
+    fn arp_hardware_addresses_are_software_only_fields() {
+        let sha = MacAddr([2, 0, 0, 0, 0, 1]);
+        let m = MatchBuilder::new()
+            .arp()
+            .arp_sha_masked(sha, MacAddr::BROADCAST)
+            .build()
+            .unwrap();
+        assert!(m.uses_software_fields());
+        assert!(!MatchBuilder::new()
+            .arp()
+            .build()
+            .unwrap()
+            .uses_software_fields());
+        let key = FlowKey {
+            dl_type: EtherType::ARP,
+            arp_sha: sha,
+            ..FlowKey::default()
+        };
+        assert!(m.matches(&key));
+        let other = FlowKey {
+            arp_sha: MacAddr([2, 0, 0, 0, 0, 9]),
+            ..key
+        };
+        assert!(!m.matches(&other), "the full key tells the packets apart");
+        assert!(m.matches_card_fields(&other), "the card's key cannot");
+        assert_eq!(Point::from(&key).to_key(), key);
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The flow key: every header field a rule may match, in the fixed word layout the card uses.
 //!
 //! Two packets with equal keys always get the same decision, so the key holds every field the
-//! rule language can match (see `flow-setup`), and nothing else. The layout is fixed bit for
-//! bit: the RTL receives the key as [`KEY_WORDS`] 32-bit words, the flow table hashes those
+//! rule language can match (see `flow-setup`), and nothing else. Two of them are
+//! software-only: ARP's sender and target hardware addresses (`arp_sha`, `arp_tha`) are not in
+//! the packed key the card holds (the card's key layout is the hardware contract and has no
+//! room for them); the flow-setup agent never installs an entry whose decision depends on
+//! them. The packed layout is fixed bit for bit: the RTL receives the key as [`KEY_WORDS`] 32-bit words, the flow table hashes those
 //! words, and the generated Verilog include carries the same offsets.
 //!
 //! ```text
@@ -527,6 +530,14 @@ pub struct FlowKey {
     pub tp_src: u16,
     /// L4 destination port, or ICMP code.
     pub tp_dst: u16,
+    /// ARP/RARP sender hardware address (Ethernet/IPv4 ARP only, else zero). A
+    /// software-only field: not part of the packed card key ([`FlowKey::to_words`] drops it).
+    #[serde(default)]
+    pub arp_sha: MacAddr,
+    /// ARP/RARP target hardware address (Ethernet/IPv4 ARP only, else zero). Software-only,
+    /// as [`FlowKey::arp_sha`].
+    #[serde(default)]
+    pub arp_tha: MacAddr,
 }
 
 impl FlowKey {
@@ -579,7 +590,25 @@ impl FlowKey {
             nw_dst: get_u128(&w[10..14]),
             tp_src: lo16(w[14] >> 16),
             tp_dst: lo16(w[14]),
+            arp_sha: MacAddr::ZERO,
+            arp_tha: MacAddr::ZERO,
         })
+    }
+
+    /// The key as the card holds it: the software-only fields (`arp_sha`, `arp_tha`) zero.
+    /// `FlowKey::from_words(&k.to_words()) == Ok(k.card_view())` for every key.
+    pub fn card_view(&self) -> FlowKey {
+        FlowKey {
+            arp_sha: MacAddr::ZERO,
+            arp_tha: MacAddr::ZERO,
+            ..*self
+        }
+    }
+
+    /// True when the key has fields the packed card key does not hold (an ARP key's hardware
+    /// addresses): two packets with the same card key may differ there.
+    pub fn has_software_fields(&self) -> bool {
+        self.arp_sha != MacAddr::ZERO || self.arp_tha != MacAddr::ZERO
     }
 
     /// True when the key is complete and may be looked up in the exact-match table.
@@ -622,6 +651,8 @@ mod tests {
             nw_dst: 0xc0a8_0102,
             tp_src: 12345,
             tp_dst: 80,
+            arp_sha: MacAddr::ZERO,
+            arp_tha: MacAddr::ZERO,
         }
     }
 
@@ -648,6 +679,16 @@ mod tests {
             ..k
         };
         assert_eq!(FlowKey::from_words(&u.to_words()), Ok(u));
+        let arp = FlowKey {
+            dl_type: EtherType::ARP,
+            arp_sha: MacAddr([2, 0, 0, 0, 0, 1]),
+            arp_tha: MacAddr([2, 0, 0, 0, 0, 2]),
+            ..k
+        };
+        assert!(arp.has_software_fields());
+        assert_eq!(arp.to_words(), arp.card_view().to_words());
+        assert_eq!(FlowKey::from_words(&arp.to_words()), Ok(arp.card_view()));
+        assert!(!arp.card_view().has_software_fields());
     }
 
     #[test]

@@ -124,8 +124,11 @@
 //! 1. `len - o < 28`: `Unparsed(Truncated)` (OVS: an ARP flow with no L3 fields; same fields).
 //! 2. Hardware type 1, protocol type 0x0800, lengths 6 and 4: `nw_src` = sender protocol
 //!    address, `nw_dst` = target protocol address, and `nw_proto` = the opcode when it is at
-//!    most 255 (OVS matches only its low byte and leaves 0 for larger opcodes). Any other
-//!    ARP: `Parsed`, no L3 fields (OVS's choice).
+//!    most 255 (OVS matches only its low byte and leaves 0 for larger opcodes); `arp_sha` and
+//!    `arp_tha` = the sender and target hardware addresses (OVS's `miniflow_extract` pushes
+//!    them in the same branch). Any other ARP: `Parsed`, no L3 fields (OVS's choice). The
+//!    hardware addresses are software-only key fields: the card's packed key drops them (see
+//!    `FlowKey::card_view`).
 //!
 //! ```
 //! use nic_abi::key::{EtherType, KeyClass, PortNo};
@@ -461,6 +464,8 @@ fn parse_arp(f: &Frame<'_>, o: usize, key: &mut FlowKey) -> Result<(), UnparsedR
         key.nw_src = u128::from(be32(a, arp::SPA));
         key.nw_dst = u128::from(be32(a, arp::TPA));
         key.nw_proto = u8::try_from(be16(a, arp::OPER)).unwrap_or(0);
+        key.arp_sha = MacAddr(*f.bytes::<6>(o + arp::SHA)?);
+        key.arp_tha = MacAddr(*f.bytes::<6>(o + arp::THA)?);
     }
     Ok(())
 }

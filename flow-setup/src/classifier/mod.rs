@@ -52,7 +52,7 @@ const fn word(field: Field, shift: u32, width: u32) -> Word {
 }
 
 /// Number of words in a [`Packed`] point.
-pub(crate) const WORDS: usize = 15;
+pub(crate) const WORDS: usize = 17;
 
 /// The word layout of [`Packed`].
 pub(crate) const LAYOUT: [Word; WORDS] = [
@@ -71,11 +71,19 @@ pub(crate) const LAYOUT: [Word; WORDS] = [
     word(Field::NwDst, 0, 32),
     word(Field::TpSrc, 0, 16),
     word(Field::TpDst, 0, 16),
+    word(Field::ArpSha, 0, 48),
+    word(Field::ArpTha, 0, 48),
 ];
 
-/// A packet's matchable fields as [`LAYOUT`] words, plus one unused word so that an index
-/// masked with 15 is always in bounds (no bounds check in the lookup loop).
-pub(crate) type Packed = [u64; 16];
+/// A packet's matchable fields as [`LAYOUT`] words, padded with unused words to 32 so that an
+/// index masked with [`PACKED_MASK`] is always in bounds (no bounds check in the lookup loop).
+pub(crate) type Packed = [u64; 32];
+
+/// Masks a word index into [`Packed`]'s bounds.
+pub(crate) const PACKED_MASK: usize = 31;
+
+/// The unused word of [`Packed`] (always 0), tested by rules without tests.
+const UNUSED_WORD: u8 = 31;
 
 // Each cast keeps bits already shifted and masked into the word's width (at most 64).
 #[allow(clippy::cast_possible_truncation)]
@@ -110,7 +118,7 @@ impl Word {
 #[allow(clippy::cast_possible_truncation)]
 #[inline]
 pub(crate) fn pack_key(k: &FlowKey) -> Packed {
-    [
+    let words: [u64; WORDS] = [
         u64::from(k.in_port.0),
         k.dl_src.to_u64(),
         k.dl_dst.to_u64(),
@@ -126,13 +134,17 @@ pub(crate) fn pack_key(k: &FlowKey) -> Packed {
         u64::from(k.nw_dst as u32),
         u64::from(k.tp_src),
         u64::from(k.tp_dst),
-        0,
-    ]
+        k.arp_sha.to_u64(),
+        k.arp_tha.to_u64(),
+    ];
+    let mut out = [0u64; 32];
+    out[..WORDS].copy_from_slice(&words);
+    out
 }
 
 /// Packs a point into words.
 pub(crate) fn pack_point(p: &Point) -> Packed {
-    let mut out = [0u64; 16];
+    let mut out = [0u64; 32];
     for (o, w) in out.iter_mut().zip(LAYOUT.iter()) {
         *o = w.of(p.get(w.field));
     }
@@ -151,7 +163,7 @@ pub(crate) struct WordCheck {
 impl WordCheck {
     #[inline]
     fn test(&self, p: &Packed) -> bool {
-        let v = p[usize::from(self.word) & 15];
+        let v = p[usize::from(self.word) & PACKED_MASK];
         if self.range {
             self.a <= v && v <= self.b
         } else {
@@ -294,7 +306,7 @@ impl Compiled {
         let mut words = Vec::new();
         // Most selective words first, so that a rule that does not match usually fails on
         // its first test: addresses and ports, then the rest.
-        const ORDER: [usize; WORDS] = [12, 9, 14, 13, 5, 11, 8, 10, 7, 0, 2, 1, 4, 6, 3];
+        const ORDER: [usize; WORDS] = [12, 9, 14, 13, 5, 11, 8, 10, 7, 0, 15, 16, 2, 1, 4, 6, 3];
         for i in ORDER {
             let w = &LAYOUT[i];
             let word = u8::try_from(i).unwrap_or(0);
@@ -322,7 +334,7 @@ impl Compiled {
         // A test every word passes stands in for a rule without tests.
         let first = if words.is_empty() {
             WordCheck {
-                word: 15,
+                word: UNUSED_WORD,
                 range: false,
                 a: 0,
                 b: 0,

@@ -38,7 +38,7 @@ use super::{
 };
 use nic_abi::key::FlowKey;
 
-use super::{pack_key, pack_point, Packed, Word, LAYOUT, WORDS};
+use super::{pack_key, pack_point, Packed, Word, LAYOUT, PACKED_MASK, WORDS};
 use crate::rule::{Field, Match, Point, RuleId};
 
 /// Leaves are split down to this many rules.
@@ -494,7 +494,7 @@ impl Tree {
                     if *min_rank >= bound {
                         return None;
                     }
-                    n = idx(if p[usize::from(*dim) & 15] < *threshold {
+                    n = idx(if p[usize::from(*dim) & PACKED_MASK] < *threshold {
                         *left
                     } else {
                         *right
@@ -622,7 +622,7 @@ impl Tree {
                         return None;
                     }
                     cost.splits += 1;
-                    n = idx(if p[usize::from(*dim) & 15] < *threshold {
+                    n = idx(if p[usize::from(*dim) & PACKED_MASK] < *threshold {
                         *left
                     } else {
                         *right

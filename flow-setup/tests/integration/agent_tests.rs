@@ -859,3 +859,172 @@ fn held_misses_cost_less_than_setups() {
         costs.setup.times(2) + costs.held.times(3) + costs.per_visit.times(c.visits)
     );
 }
+
+/// ARP's hardware addresses (`arp_sha`, `arp_tha`) are matchable but not in the card's key:
+/// a card key whose decision depends on them gets no entry, and each flow of it is decided on
+/// its own addresses.
+mod software_fields {
+    use flow_setup::agent::{Admission, Agent, AgentConfig, RecordOutcome, SoftwareReason};
+    use flow_setup::ofctl::parse_rule;
+    use flow_setup::rule::RuleId;
+    use nic_abi::action::Action as CardAction;
+    use nic_abi::desc::{MissReason, MissRecord, PacketHandle};
+    use nic_abi::device::FlowTableDevice;
+    use nic_abi::emit::{ArpRepr, FrameRepr, NetworkRepr};
+    use nic_abi::key::{MacAddr, PortNo};
+    use nic_abi::parse::parse_card;
+    use nic_abi::time::{SimDuration, SimTime};
+
+    use super::MockTable;
+
+    const GOOD: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+    const SPOOFED: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x66]);
+
+    /// An ARP request from 10.0.0.1 for 10.0.0.2 whose sender hardware address is `sha`
+    /// (the Ethernet source stays the same: the card's key is the same for every `sha`).
+    fn arp_frame(sha: MacAddr) -> Vec<u8> {
+        FrameRepr {
+            network: NetworkRepr::Arp(ArpRepr {
+                oper: 1,
+                sha,
+                spa: "10.0.0.1".parse().unwrap(),
+                tpa: "10.0.0.2".parse().unwrap(),
+                ..ArpRepr::default()
+            }),
+            ..FrameRepr::default()
+        }
+        .to_vec()
+        .unwrap()
+    }
+
+    fn record(sha: MacAddr, handle: u32) -> MissRecord {
+        let frame = arp_frame(sha);
+        let card_key = parse_card(&frame, PortNo(1));
+        MissRecord::for_packet(
+            PortNo(1),
+            None,
+            PacketHandle(handle),
+            SimTime(0),
+            MissReason::TableMiss,
+            &card_key,
+            &frame,
+        )
+        .unwrap()
+    }
+
+    fn agent(rules: &[&str]) -> Agent<MockTable, PacketHandle> {
+        let mut a = Agent::new(
+            MockTable::new(16),
+            AgentConfig {
+                max_held_per_flow: 4,
+                idle_timeout: SimDuration::from_ns(1000),
+                ..AgentConfig::default()
+            },
+        );
+        for r in rules {
+            a.add_rule(parse_rule(r).unwrap()).unwrap();
+        }
+        a
+    }
+
+    /// ARP spoofing guard: only the known sender hardware address is forwarded.
+    const GUARD: [&str; 2] = [
+        "priority=20,arp,in_port=1,arp_spa=10.0.0.1,arp_sha=02:00:00:00:00:01,actions=output:2",
+        "priority=10,arp,actions=drop",
+    ];
+
+    #[test]
+    fn the_card_key_does_not_hold_the_hardware_addresses() {
+        let (good, spoofed) = (record(GOOD, 1), record(SPOOFED, 2));
+        assert_eq!(good.key, spoofed.key, "one card key");
+    }
+
+    #[test]
+    fn a_decision_that_depends_on_them_is_never_installed() {
+        let mut a = agent(&GUARD);
+        // Two packets of one card key, differing only in arp_sha, and a second packet of the
+        // first one's flow: two setups, the second packet held behind the first.
+        for (sha, h) in [(GOOD, 1), (SPOOFED, 2), (GOOD, 3)] {
+            let want = if h == 3 {
+                Admission::Held
+            } else {
+                Admission::Started
+            };
+            assert_eq!(
+                a.on_miss_record(&record(sha, h)).unwrap(),
+                RecordOutcome::Admitted(want)
+            );
+        }
+        let out = a.process(SimTime(0)).unwrap();
+        let decided: Vec<(u32, Option<RuleId>, Option<CardAction>)> = out
+            .iter()
+            .map(|r| (r.packet.0, r.decision.rule, r.decision.card))
+            .collect();
+        assert_eq!(
+            decided,
+            vec![
+                (1, Some(RuleId(0)), Some(CardAction::output(PortNo(2)))),
+                (3, Some(RuleId(0)), Some(CardAction::output(PortNo(2)))),
+                (2, Some(RuleId(1)), Some(CardAction::DROP)),
+            ]
+        );
+        assert!(out
+            .iter()
+            .all(|r| r.software == Some(SoftwareReason::SoftwareFields)));
+        assert_eq!(a.device().occupancy(), 0, "no entry for the card key");
+        assert_eq!(a.counters().software, 3);
+        a.check_consistency().unwrap();
+    }
+
+    #[test]
+    fn a_decision_that_does_not_depend_on_them_is_installed() {
+        // The arp_sha rule never meets packets from port 3: their card key decides.
+        let mut a = agent(&GUARD);
+        let frame = arp_frame(SPOOFED);
+        let key = parse_card(&frame, PortNo(3));
+        let rec = MissRecord::for_packet(
+            PortNo(3),
+            None,
+            PacketHandle(9),
+            SimTime(0),
+            MissReason::TableMiss,
+            &key,
+            &frame,
+        )
+        .unwrap();
+        a.on_miss_record(&rec).unwrap();
+        let out = a.process(SimTime(0)).unwrap();
+        assert_eq!(out[0].software, None);
+        assert_eq!(out[0].decision.rule, Some(RuleId(1)));
+        assert_eq!(a.device().occupancy(), 1);
+        a.check_consistency().unwrap();
+        // A worse-ranked arp_sha rule cannot change the decision either.
+        a.add_rule(
+            parse_rule("priority=5,arp,arp_sha=02:00:00:00:00:66,actions=output:4").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(a.device().occupancy(), 1);
+        a.check_consistency().unwrap();
+    }
+
+    #[test]
+    fn adding_a_rule_on_them_deletes_the_entries_it_makes_undecidable() {
+        let mut a = agent(&["priority=10,arp,actions=output:2"]);
+        a.on_miss_record(&record(GOOD, 1)).unwrap();
+        let out = a.process(SimTime(0)).unwrap();
+        assert_eq!(out[0].software, None);
+        assert_eq!(a.device().occupancy(), 1);
+        let id = a
+            .add_rule(parse_rule("priority=20,arp,arp_tha=00:00:00:00:00:00,actions=drop").unwrap())
+            .unwrap();
+        assert_eq!(a.device().occupancy(), 0, "revalidation deleted the entry");
+        a.check_consistency().unwrap();
+        // Removing it lets the card key decide again.
+        a.remove_rule(id).unwrap();
+        a.on_miss_record(&record(GOOD, 2)).unwrap();
+        let out = a.process(SimTime(0)).unwrap();
+        assert_eq!(out[0].software, None);
+        assert_eq!(a.device().occupancy(), 1);
+        a.check_consistency().unwrap();
+    }
+}

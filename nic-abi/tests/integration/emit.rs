@@ -256,6 +256,8 @@ fn expected(s: &Spec, card: bool) -> FlowKey {
                 k.nw_src = u128::from(u32::from(repr.spa));
                 k.nw_dst = u128::from(u32::from(repr.tpa));
                 k.nw_proto = u8::try_from(repr.oper).unwrap_or(0);
+                k.arp_sha = repr.sha;
+                k.arp_tha = repr.tha;
             }
         }
         Net::V4 {

@@ -79,6 +79,8 @@ pub fn etherparse_key(frame: &[u8]) -> Result<FlowKey, Refused> {
                 k.nw_src = u128::from(u32::from_be_bytes(a.sender_ipv4));
                 k.nw_dst = u128::from(u32::from_be_bytes(a.target_ipv4));
                 k.nw_proto = u8::try_from(a.operation.0).unwrap_or(0);
+                k.arp_sha = MacAddr(a.sender_mac);
+                k.arp_tha = MacAddr(a.target_mac);
             }
         }
         None => {}
@@ -112,7 +114,7 @@ pub fn differing_fields(a: &FlowKey, b: &FlowKey) -> Vec<&'static str> {
     }
     cmp!(
         in_port, frag, dl_dst, dl_src, dl_type, vlan, inner_vlan, nw_proto, nw_tos, nw_src, nw_dst,
-        tp_src, tp_dst
+        tp_src, tp_dst, arp_sha, arp_tha
     );
     d
 }

@@ -244,6 +244,10 @@ fn llc_snap_gives_the_snap_ethertype_and_other_8023_gives_none() {
     both(&cdp, l2(EtherType::NONE));
 }
 
+/// The target hardware address of the golden ARP frames (distinct from every other field, so a
+/// wrong offset shows).
+const ARP_THA: [u8; 6] = [0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f];
+
 fn arp(htype: u16, ptype: u16, hlen: u8, plen: u8, op: u16) -> Vec<u8> {
     let mut a = htype.to_be_bytes().to_vec();
     a.extend(ptype.to_be_bytes());
@@ -251,7 +255,7 @@ fn arp(htype: u16, ptype: u16, hlen: u8, plen: u8, op: u16) -> Vec<u8> {
     a.extend(op.to_be_bytes());
     a.extend(SRC);
     a.extend(V4_SRC);
-    a.extend([0; 6]);
+    a.extend(ARP_THA);
     a.extend(V4_DST);
     a
 }
@@ -262,6 +266,9 @@ fn arp_follows_ovs() {
         nw_proto: op,
         nw_src: v4(V4_SRC),
         nw_dst: v4(V4_DST),
+        // The hardware addresses, as OVS's `arp_sha`/`arp_tha` (software-only fields).
+        arp_sha: MacAddr(SRC),
+        arp_tha: MacAddr(ARP_THA),
         ..l2(EtherType::ARP)
     };
     both(&cat(&[&eth(0x0806), &arp(1, 0x0800, 6, 4, 1)]), arp_key(1));

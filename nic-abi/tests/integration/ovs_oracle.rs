@@ -65,6 +65,8 @@ fn ovs_flow_key(flow: &str) -> FlowKey {
         match field {
             "dl_src" => k.dl_src = value.parse::<MacAddr>().unwrap(),
             "dl_dst" => k.dl_dst = value.parse::<MacAddr>().unwrap(),
+            "arp_sha" => k.arp_sha = value.parse::<MacAddr>().unwrap(),
+            "arp_tha" => k.arp_tha = value.parse::<MacAddr>().unwrap(),
             "dl_type" => k.dl_type = EtherType(narrow(num(value))),
             "dl_vlan" => vid = Some(narrow(num(value))),
             "dl_vlan_pcp" => pcp = u8::try_from(num(value)).unwrap(),

@@ -33,6 +33,7 @@ prop_compose! {
             in_port: PortNo(in_port), class, frag, dl_dst: MacAddr(dl_dst),
             dl_src: MacAddr(dl_src), dl_type: EtherType(dl_type), vlan: VlanTci(vlan),
             inner_vlan: VlanTci(inner_vlan), nw_proto, nw_tos, nw_src, nw_dst, tp_src, tp_dst,
+..Default::default()
         }
     }
 }

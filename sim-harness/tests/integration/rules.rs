@@ -165,6 +165,38 @@ fn trace_of_packet_descriptions_on_stdin() {
 }
 
 #[test]
+fn trace_of_arp_descriptions_matches_the_hardware_addresses() {
+    // The form OpenFlow test suites use, with every ARP field.
+    let packets = "\
+in_port=1,arp,dl_src=02:00:00:00:00:01,arp_op=1,arp_spa=10.0.0.1,arp_tpa=10.0.0.2,arp_sha=02:00:00:00:00:01,arp_tha=00:00:00:00:00:00
+in_port=1,arp,dl_src=02:00:00:00:00:01,arp_op=1,arp_spa=10.0.0.1,arp_tpa=10.0.0.2,arp_sha=02:00:00:00:00:66,arp_tha=00:00:00:00:00:00
+in_port=2,rarp,dl_src=02:00:00:00:00:01,arp_op=3,arp_sha=02:00:00:00:00:01,arp_tha=03:00:00:00:00:07
+in_port=2,arp,arp_op=2,arp_spa=10.0.0.2,arp_tpa=10.0.0.9,arp_sha=02:00:00:00:00:02,arp_tha=02:00:00:12:34:56
+in_port=2,arp,arp_op=2,arp_spa=10.0.0.2,arp_tpa=10.0.0.9,arp_sha=02:00:00:00:00:02,arp_tha=02:00:01:12:34:56
+";
+    let out = snich(
+        &["rules", "trace", "tests/integration/data/arp.rules", "-"],
+        Some(packets),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let priorities: Vec<u64> = lines
+        .iter()
+        .map(|l| l["priority"].as_u64().expect("a rule matched"))
+        .collect();
+    assert_eq!(priorities, [20, 10, 15, 12, 10]);
+    assert!(lines[1]["flow"]
+        .as_str()
+        .is_some_and(|f| f.ends_with("arp_sha=02:00:00:00:00:66,arp_tha=00:00:00:00:00:00")));
+    assert!(lines[2]["flow"]
+        .as_str()
+        .is_some_and(|f| f.contains(",rarp,")));
+}
+
+#[test]
 fn trace_of_a_classbench_trace_agrees_with_the_linear_classifier() {
     let rules_path = shared_data("acl1_1K");
     let trace_path = shared_data("acl1_1K_trace.gz");
