@@ -569,6 +569,23 @@ fn paper_capacity_options(threads: usize) -> CapacityOptions {
     }
 }
 
+/// A section of `snich paper` made of `results` at the values of `vary`, begun at `start`.
+fn paper_section(
+    base: &Scenario,
+    results: Vec<report::SwitchResult>,
+    start: Instant,
+    threads: usize,
+    vary: &Vary,
+) -> Report {
+    let wall = start.elapsed().as_secs_f64();
+    let mut report = Report::of_results("paper", base, results, wall, threads);
+    report.sweep = Some(report::SweepInfo {
+        key: vary.key.clone(),
+        values: vary.values.iter().map(report::value_json).collect(),
+    });
+    report
+}
+
 /// Each switch's capacity at each value of `vary`, as a sweep report whose results are the
 /// runs at each NDR (with their `capacity`).
 fn paper_capacity(
@@ -596,14 +613,8 @@ fn paper_capacity(
             results.push(r);
         }
     }
-    let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let mut report = Report::of_results("paper", &base, results, wall, threads);
-    report.sweep = Some(report::SweepInfo {
-        key: vary.key.clone(),
-        values: vary.values.iter().map(report::value_json).collect(),
-    });
-    Ok(report)
+    Ok(paper_section(&base, results, start, threads, vary))
 }
 
 /// The swept keys at whose every point `snich paper` also searches each switch's capacity.
@@ -660,13 +671,8 @@ fn paper_per_vm_load(
             results.push(r);
         }
     }
-    let wall = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let mut report = Report::of_results("paper", &base, results, wall, threads);
-    report.sweep = Some(report::SweepInfo {
-        key: vary.key.clone(),
-        values: vary.values.iter().map(report::value_json).collect(),
-    });
+    let mut report = paper_section(&base, results, start, threads, vary);
     report.per_vm_load_pps = Some(per_vm);
     Ok(Some(report))
 }

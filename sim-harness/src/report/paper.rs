@@ -368,11 +368,7 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
                 );
             }
             Some(o) => {
-                let behind: Vec<String> = others
-                    .iter()
-                    .filter(|(_, r)| *r > o || tied(*r, o))
-                    .map(|(s, r)| format!("`{s}`'s {}x", fmt_f(*r)))
-                    .collect();
+                let behind = not_beaten(&others, o, true);
                 if behind.is_empty() {
                     let _ = writeln!(
                         out,
@@ -393,6 +389,23 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
     if !any {
         out.push_str("No experiment varies `vms.count`: no data.\n\n");
     }
+}
+
+/// The switches of `others` whose ratio sNICh's `ours` does not beat (a tie included), as
+/// "`switch`'s 1.20x": higher ratios are better when `higher_is_better`.
+fn not_beaten(others: &[&(String, f64)], ours: f64, higher_is_better: bool) -> Vec<String> {
+    others
+        .iter()
+        .filter(|(_, r)| {
+            let better = if higher_is_better {
+                *r > ours
+            } else {
+                *r < ours
+            };
+            better || tied(*r, ours)
+        })
+        .map(|(s, r)| format!("`{s}`'s {}x", fmt_f(*r)))
+        .collect()
 }
 
 /// The cost per packet in host cycles of category `k` in `r`.
@@ -477,11 +490,7 @@ fn per_vm_load_scaling(
             out.push_str("No Linux bridge or Open vSwitch results to compare with.\n\n");
         }
         Some(o) => {
-            let behind: Vec<String> = others
-                .iter()
-                .filter(|(_, r)| *r < o || tied(*r, o))
-                .map(|(s, r)| format!("`{s}`'s {}x", fmt_f(*r)))
-                .collect();
+            let behind = not_beaten(&others, o, false);
             if behind.is_empty() {
                 let _ = writeln!(
                     out,
