@@ -569,21 +569,50 @@ fn paper_capacity_options(threads: usize) -> CapacityOptions {
     }
 }
 
-/// A section of `snich paper` made of `results` at the values of `vary`, begun at `start`.
-fn paper_section(
-    base: &Scenario,
-    results: Vec<report::SwitchResult>,
-    start: Instant,
-    threads: usize,
+/// What gives every switch's result at one point of a `snich paper` section.
+type PaperPointRun<'a> = dyn Fn(
+        &Scenario,
+        &[SwitchKind],
+        &CapacityOptions,
+        &ProgressBar,
+    ) -> Result<Vec<report::SwitchResult>, CapacityError>
+    + 'a;
+
+/// A section of `snich paper`: `run` gives every switch's result at each point of `vary`
+/// (with the paper's capacity options), under one progress bar whose length is `packets`
+/// summed over the points; the results are labelled with their values.
+fn paper_points(
+    doc: &ScenarioDocument,
     vary: &Vary,
-) -> Report {
+    (threads, quiet): (usize, bool),
+    packets: &dyn Fn(&Scenario, &CapacityOptions) -> u64,
+    run: &PaperPointRun<'_>,
+) -> Result<Report, CommandError> {
+    let options = paper_capacity_options(threads);
+    let base = doc.scenario()?;
+    let kinds = base.switches.clone();
+    let scenarios = sweep_scenarios(doc, vary)?;
+    let total: u64 = scenarios
+        .iter()
+        .map(|s| packets(s, &options) * kinds.len() as u64)
+        .sum();
+    let bar = progress(quiet, total);
+    let start = Instant::now();
+    let mut results = Vec::new();
+    for (scenario, value) in scenarios.iter().zip(&vary.values) {
+        for mut r in run(scenario, &kinds, &options, &bar)? {
+            r.value = Some(report::value_json(value));
+            results.push(r);
+        }
+    }
+    bar.finish_and_clear();
     let wall = start.elapsed().as_secs_f64();
-    let mut report = Report::of_results("paper", base, results, wall, threads);
+    let mut report = Report::of_results("paper", &base, results, wall, threads);
     report.sweep = Some(report::SweepInfo {
         key: vary.key.clone(),
         values: vary.values.iter().map(report::value_json).collect(),
     });
-    report
+    Ok(report)
 }
 
 /// Each switch's capacity at each value of `vary`, as a sweep report whose results are the
@@ -594,27 +623,20 @@ fn paper_capacity(
     threads: usize,
     quiet: bool,
 ) -> Result<Report, CommandError> {
-    let options = paper_capacity_options(threads);
-    let base = doc.scenario()?;
-    let kinds = base.switches.clone();
-    let scenarios = sweep_scenarios(doc, vary)?;
-    let total: u64 = scenarios
-        .iter()
-        .map(|s| capacity::expected_packets(s, &options) * kinds.len() as u64)
-        .sum();
-    let bar = progress(quiet, total);
-    let start = Instant::now();
-    let mut results = Vec::new();
-    for (scenario, value) in scenarios.iter().zip(&vary.values) {
-        let found = capacity::capacity(&runner::build_switch, &kinds, scenario, &options, &bar)?;
-        for c in found {
-            let mut r = c.result;
-            r.value = Some(report::value_json(value));
-            results.push(r);
-        }
-    }
-    bar.finish_and_clear();
-    Ok(paper_section(&base, results, start, threads, vary))
+    paper_points(
+        doc,
+        vary,
+        (threads, quiet),
+        &capacity::expected_packets,
+        &|scenario, kinds, options, bar| {
+            Ok(
+                capacity::capacity(&runner::build_switch, kinds, scenario, options, bar)?
+                    .into_iter()
+                    .map(|c| c.result)
+                    .collect(),
+            )
+        },
+    )
 }
 
 /// The swept keys at whose every point `snich paper` also searches each switch's capacity.
@@ -643,36 +665,23 @@ fn paper_per_vm_load(
         return Ok(None);
     }
     let per_vm = 0.9 * per_vm;
-    let options = paper_capacity_options(threads);
-    let base = doc.scenario()?;
-    let kinds = base.switches.clone();
-    let scenarios = sweep_scenarios(doc, vary)?;
-    let total: u64 = scenarios
-        .iter()
-        .map(|s| {
-            (options.trial_packets + sim_harness::capacity::default_warmup(s)) * kinds.len() as u64
-        })
-        .sum();
-    let bar = progress(quiet, total);
-    let start = Instant::now();
-    let mut results = Vec::new();
-    for (scenario, value) in scenarios.iter().zip(&vary.values) {
-        let vms = scenario.topology.vms.len() as f64;
-        let at = capacity::at_rate(
-            &runner::build_switch,
-            &kinds,
-            scenario,
-            per_vm * vms,
-            &options,
-            &bar,
-        )?;
-        for mut r in at {
-            r.value = Some(report::value_json(value));
-            results.push(r);
-        }
-    }
-    bar.finish_and_clear();
-    let mut report = paper_section(&base, results, start, threads, vary);
+    let mut report = paper_points(
+        doc,
+        vary,
+        (threads, quiet),
+        &|s, options| options.trial_packets + capacity::default_warmup(s),
+        &|scenario, kinds, options, bar| {
+            let vms = scenario.topology.vms.len() as f64;
+            capacity::at_rate(
+                &runner::build_switch,
+                kinds,
+                scenario,
+                per_vm * vms,
+                options,
+                bar,
+            )
+        },
+    )?;
     report.per_vm_load_pps = Some(per_vm);
     Ok(Some(report))
 }

@@ -335,14 +335,6 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
                 fmt_f(h.host_cpu_cycles_per_packet)
             );
         }
-        let ours = ratios
-            .iter()
-            .find(|(s, _)| kind_of(s) == "snich")
-            .map(|(_, r)| *r);
-        let others: Vec<&(String, f64)> = ratios
-            .iter()
-            .filter(|(s, _)| SOFTWARE_BASELINES.contains(&s.as_str()))
-            .collect();
         out.push('\n');
         // A capacity search that never failed found only the workload's highest rate (the
         // uplink's line rate), not the switch's limit.
@@ -355,36 +347,7 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
                     .as_ref()
                     .is_some_and(|c| c.ndr_failed_mpps.is_none())
             });
-        match ours {
-            None => out.push_str("No sNICh results: the claim cannot be checked here.\n\n"),
-            Some(_) if others.is_empty() => {
-                out.push_str("No Linux bridge or Open vSwitch results to compare with.\n\n");
-            }
-            Some(_) if at_ceiling => {
-                out.push_str(
-                    "Cannot be judged here: sNICh carried the highest rate searched (the \
-                     workload's line rate) without loss at some VM count, so its capacity \
-                     there is bounded by the uplink, not measured.\n\n",
-                );
-            }
-            Some(o) => {
-                let behind = not_beaten(&others, o, true);
-                if behind.is_empty() {
-                    let _ = writeln!(
-                        out,
-                        "Holds here: from the smallest to the largest VM count, sNICh's throughput changes {}x, more than the software switches' (a tie would not count).\n",
-                        fmt_f(o)
-                    );
-                } else {
-                    let _ = writeln!(
-                        out,
-                        "Does not hold here: from the smallest to the largest VM count, sNICh's throughput changes {}x, not more than {}.\n",
-                        fmt_f(o),
-                        behind.join(", ")
-                    );
-                }
-            }
-        }
+        scaling_verdict(&ratios, at_ceiling, ("throughput changes", true), out);
     }
     if !any {
         out.push_str("No experiment varies `vms.count`: no data.\n\n");
@@ -476,6 +439,25 @@ fn per_vm_load_scaling(
         );
     }
     out.push('\n');
+    scaling_verdict(
+        &ratios,
+        false,
+        ("host cycles per packet change", false),
+        out,
+    );
+}
+
+/// Claim 2's verdict on the change of each switch's metric from the smallest to the largest
+/// VM count (`ratios`, by switch; `metric` names it with its verb, "throughput
+/// changes"): it holds when sNICh's ratio beats every software
+/// switch's (higher is better when `higher_is_better`; a tie does not count). `at_ceiling`:
+/// sNICh's capacity was bounded by the uplink, so nothing can be judged.
+fn scaling_verdict(
+    ratios: &[(String, f64)],
+    at_ceiling: bool,
+    (metric, higher_is_better): (&str, bool),
+    out: &mut String,
+) {
     let ours = ratios
         .iter()
         .find(|(s, _)| kind_of(s) == "snich")
@@ -484,23 +466,35 @@ fn per_vm_load_scaling(
         .iter()
         .filter(|(s, _)| SOFTWARE_BASELINES.contains(&s.as_str()))
         .collect();
+    let (more, every) = if higher_is_better {
+        ("more", "more than")
+    } else {
+        ("less", "less than")
+    };
     match ours {
         None => out.push_str("No sNICh results: the claim cannot be checked here.\n\n"),
         Some(_) if others.is_empty() => {
             out.push_str("No Linux bridge or Open vSwitch results to compare with.\n\n");
         }
+        Some(_) if at_ceiling => {
+            out.push_str(
+                "Cannot be judged here: sNICh carried the highest rate searched (the \
+                 workload's line rate) without loss at some VM count, so its capacity \
+                 there is bounded by the uplink, not measured.\n\n",
+            );
+        }
         Some(o) => {
-            let behind = not_beaten(&others, o, false);
+            let behind = not_beaten(&others, o, higher_is_better);
             if behind.is_empty() {
                 let _ = writeln!(
                     out,
-                    "Holds here: sNICh's host cycles per packet change {}x from the smallest to the largest VM count, less than every software switch's (a tie would not count).\n",
+                    "Holds here: from the smallest to the largest VM count, sNICh's {metric} {}x, {every} every software switch's (a tie would not count).\n",
                     fmt_f(o)
                 );
             } else {
                 let _ = writeln!(
                     out,
-                    "Does not hold here: sNICh's host cycles per packet change {}x from the smallest to the largest VM count, not less than {}.\n",
+                    "Does not hold here: from the smallest to the largest VM count, sNICh's {metric} {}x, not {more} than {}.\n",
                     fmt_f(o),
                     behind.join(", ")
                 );
