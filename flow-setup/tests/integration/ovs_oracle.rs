@@ -103,6 +103,19 @@ impl Prng {
 }
 
 /// A random rule line from small pools (so rules overlap), parsed by our parser.
+/// Priorities for `n` rules, all distinct (equal-priority overlaps are undefined in
+/// OpenFlow): a shuffle of 4n multiples of 10.
+fn distinct_priorities(rng: &mut Prng, n: usize) -> Vec<u16> {
+    let mut prios: Vec<u16> = (1..=u16::try_from(4 * n).unwrap())
+        .map(|p| p * 10)
+        .collect();
+    for i in (1..prios.len()).rev() {
+        let j = usize::try_from(rng.next() % (i as u64 + 1)).unwrap();
+        prios.swap(i, j);
+    }
+    prios
+}
+
 fn random_rule(rng: &mut Prng, priority: u16, cookie: u64) -> Rule {
     let mut parts: Vec<String> = vec![
         format!("priority={priority}"),
@@ -317,14 +330,7 @@ fn open_vswitch_agrees_on_random_rule_sets_and_acl1_1k() {
     let sets = 20;
     for set in 0..sets {
         let n = 10 + usize::try_from(rng.next() % 30).unwrap();
-        // Distinct priorities: equal-priority overlaps are undefined in OpenFlow.
-        let mut prios: Vec<u16> = (1..=u16::try_from(4 * n).unwrap())
-            .map(|p| p * 10)
-            .collect();
-        for i in (1..prios.len()).rev() {
-            let j = usize::try_from(rng.next() % (i as u64 + 1)).unwrap();
-            prios.swap(i, j);
-        }
+        let prios = distinct_priorities(&mut rng, n);
         let rules: Vec<Rule> = (0..n)
             .map(|i| random_rule(&mut rng, prios[i], u64::try_from(i).unwrap() + 1))
             .collect();
@@ -479,14 +485,7 @@ fn arp_rules_on_every_arp_field_agree_with_open_vswitch() {
     let (mut matched, mut hinged) = (0usize, 0usize);
     for set in 0..sets {
         let n = 6 + usize::try_from(rng.next() % 12).unwrap();
-        // Distinct priorities: equal-priority overlaps are undefined in OpenFlow.
-        let mut prios: Vec<u16> = (1..=u16::try_from(4 * n).unwrap())
-            .map(|p| p * 10)
-            .collect();
-        for i in (1..prios.len()).rev() {
-            let j = usize::try_from(rng.next() % (i as u64 + 1)).unwrap();
-            prios.swap(i, j);
-        }
+        let prios = distinct_priorities(&mut rng, n);
         let rules: Vec<Rule> = (0..n)
             .map(|i| random_arp_rule(&mut rng, prios[i], u64::try_from(i).unwrap() + 1))
             .collect();

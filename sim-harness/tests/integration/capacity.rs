@@ -103,6 +103,14 @@ fn small(switches: &str) -> Scenario {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The small scenario (every switch) with `vms` VMs.
+fn small_with_vms(vms: u16) -> Scenario {
+    let text = std::fs::read_to_string(here("data/small_scenario.toml")).expect("scenario");
+    let text = text.replace("count = 4", &format!("count = {vms}"));
+    Scenario::from_toml(&text, Some(&here("data/small_scenario.toml")))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn options() -> CapacityOptions {
     CapacityOptions {
         trial_packets: 2_000,
@@ -695,10 +703,7 @@ fn the_paper_judges_capacity_sections_by_their_no_drop_rate() {
     let o = options();
     let mut results = Vec::new();
     for vms in [2u16, 4] {
-        let text = std::fs::read_to_string(here("data/small_scenario.toml")).expect("scenario");
-        let text = text.replace("count = 4", &format!("count = {vms}"));
-        let s = Scenario::from_toml(&text, Some(&here("data/small_scenario.toml")))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let s = small_with_vms(vms);
         let found = capacity::capacity(&one_core, &SwitchKind::ALL, &s, &o, &ProgressBar::hidden())
             .unwrap_or_else(|e| panic!("{e}"));
         for f in found {
@@ -750,10 +755,7 @@ fn the_paper_judges_a_fixed_per_vm_load_by_the_growth_of_cycles_per_packet() {
     let o = options();
     let mut results = Vec::new();
     for vms in [2u16, 4] {
-        let text = std::fs::read_to_string(here("data/small_scenario.toml")).expect("scenario");
-        let text = text.replace("count = 4", &format!("count = {vms}"));
-        let s = Scenario::from_toml(&text, Some(&here("data/small_scenario.toml")))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let s = small_with_vms(vms);
         let at = capacity::at_rate(
             &one_core,
             &SwitchKind::ALL,
