@@ -44,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use crate::report::{CommonLoad, SwitchResult};
 use crate::runner::SwitchFactory;
 use crate::scenario::{LocatedSpec, Scenario, ScenarioError};
-use crate::switch::{DropReason, PacketLedger, SwitchError, SwitchKind};
+use crate::switch::{Backlog, DropReason, PacketLedger, SwitchError, SwitchKind};
 use crate::workload::{detmath, RateSpec, ReplayTiming, TrafficKind, Workload};
 
 /// Why a capacity search could not be done.
@@ -208,9 +208,22 @@ pub struct Trial {
     pub packets: u64,
     /// Lost packets (drops not asked for by the configuration).
     pub lost_packets: u64,
-    /// Lost over measured packets.
+    /// The switch's backlog at the trial's last offer (packets offered and still queued,
+    /// [`SwitchRun::backlog`](crate::switch::SwitchRun::backlog)).
+    #[serde(default)]
+    pub backlog_packets: u64,
+    /// How much the backlog grew from half-way through the trial to its last offer.
+    #[serde(default)]
+    pub backlog_growth_packets: u64,
+    /// The share of the offered rate the switch fell behind by in the trial's second half
+    /// beyond the search's precision (the growth over the packets offered in it, less the
+    /// precision; 0 when not more): a rate it did not keep up with, though its queues still
+    /// absorbed the difference without a drop.
+    #[serde(default)]
+    pub behind_ratio: f64,
+    /// Lost over measured packets, plus the behind ratio.
     pub loss_ratio: f64,
-    /// No loss.
+    /// No loss, and not behind.
     pub ndr_pass: bool,
     /// Loss ratio at most the PDR's.
     pub pdr_pass: bool,
@@ -368,11 +381,44 @@ pub fn trial_scenario(
     })
 }
 
-/// What a search's trial function returns: the loss ratio and, per switch, its result.
+/// What a search's trial function returns: each switch's counts and result.
 struct Outcome {
-    lost: u64,
-    packets: u64,
+    /// Per switch of the trial: what it lost and left queued.
+    counts: Vec<TrialCounts>,
     results: Vec<SwitchResult>,
+}
+
+/// One switch's counts in a trial.
+#[derive(Debug, Clone, Copy)]
+struct TrialCounts {
+    /// Measured packets.
+    packets: u64,
+    /// Lost packets ([`lost_packets`]).
+    lost: u64,
+    /// The backlog ([`SwitchRun::backlog`](crate::switch::SwitchRun::backlog)).
+    backlog: Backlog,
+}
+
+impl TrialCounts {
+    /// The share of the offered rate the switch fell behind by in the trial's second half,
+    /// beyond `precision`: the backlog's growth from half-way to the last offer over the
+    /// packets offered in between, less `precision`, and 0 when that is negative. A switch
+    /// that carries at least `1 - precision` of the offered rate grows its backlog by at
+    /// most `precision` of the packets offered (its steady queue is the same at both
+    /// points); one that carries less grows it by more, and in a trial long enough to fill
+    /// its queues (RFC 2544's are 60 s) it would lose that share.
+    fn behind(&self, precision: f64) -> f64 {
+        let (growth, over) = self.backlog.growth();
+        if over == 0 {
+            return 0.0;
+        }
+        (growth as f64 / over as f64 - precision).max(0.0)
+    }
+
+    /// The trial's loss ratio: lost packets over measured ones, plus how far behind it fell.
+    fn loss_ratio(&self, precision: f64) -> f64 {
+        self.lost as f64 / self.packets.max(1) as f64 + self.behind(precision)
+    }
 }
 
 /// The bounds of one criterion.
@@ -416,6 +462,7 @@ impl Search<'_> {
         phase: u8,
         pps: f64,
         length: TrialLength,
+        precision: f64,
     ) -> Result<(bool, bool, f64), CapacityError> {
         if let Some(t) = self
             .trials
@@ -425,15 +472,31 @@ impl Search<'_> {
             return Ok((t.ndr_pass, t.pdr_pass, t.loss_ratio));
         }
         let o = (self.run)(pps, length)?;
-        let loss = o.lost as f64 / o.packets.max(1) as f64;
+        // The joint trial of several switches is as lossy as its lossiest switch.
+        let ratio = |c: &TrialCounts| c.loss_ratio(precision);
+        let worst = o
+            .counts
+            .iter()
+            .copied()
+            .reduce(|w, c| if ratio(&c) > ratio(&w) { c } else { w })
+            .ok_or_else(|| CapacityError::Trial {
+                switch: String::new(),
+                mpps: pps / 1e6,
+                source: SwitchError::Internal("a trial ran no switch".into()),
+            })?;
+        let loss = ratio(&worst);
+        let behind = worst.behind(precision);
         let t = Trial {
             phase,
             offered_mpps: pps / 1e6,
             offered_pps: pps,
-            packets: o.packets,
-            lost_packets: o.lost,
+            packets: worst.packets,
+            lost_packets: worst.lost,
+            backlog_packets: worst.backlog.at_last_offer,
+            backlog_growth_packets: worst.backlog.growth().0,
+            behind_ratio: behind,
             loss_ratio: loss,
-            ndr_pass: o.lost == 0,
+            ndr_pass: worst.lost == 0 && behind == 0.0,
             pdr_pass: loss <= self.pdr_loss,
         };
         let r = (t.ndr_pass, t.pdr_pass, loss);
@@ -480,7 +543,7 @@ impl Search<'_> {
         };
         for r in [start.lo, start.hi].into_iter().flatten() {
             if b.contains_strictly(r) {
-                let res = self.trial(phase, r, length)?;
+                let res = self.trial(phase, r, length, precision)?;
                 b.note(r, pass_of(res));
             }
         }
@@ -516,7 +579,7 @@ impl Search<'_> {
                     (l + h) / 2.0
                 }
             };
-            let res = self.trial(phase, next, length)?;
+            let res = self.trial(phase, next, length, precision)?;
             b.note(next, pass_of(res));
         }
     }
@@ -621,11 +684,9 @@ fn run_trial(
         crate::warmup::measure(factory, kinds[j], &s, progress)
     });
     let mut o = Outcome {
-        lost: 0,
-        packets: 0,
+        counts: Vec::new(),
         results: Vec::new(),
     };
-    let mut worst = 0.0f64;
     for (&kind, m) in kinds.iter().zip(measured) {
         let fail = |source| CapacityError::Trial {
             switch: kind.name().into(),
@@ -635,15 +696,11 @@ fn run_trial(
         let m = m
             .ok_or_else(|| fail(SwitchError::Internal("a trial's worker panicked".into())))?
             .map_err(fail)?;
-        let lost = lost_packets(&m.run.ledger);
-        let offered = m.run.ledger.offered;
-        // The joint trial of several switches is as lossy as its lossiest switch.
-        let ratio = lost as f64 / offered.max(1) as f64;
-        if o.results.is_empty() || ratio > worst {
-            worst = ratio;
-            o.lost = lost;
-            o.packets = offered;
-        }
+        o.counts.push(TrialCounts {
+            packets: m.run.ledger.offered,
+            lost: lost_packets(&m.run.ledger),
+            backlog: m.run.backlog(),
+        });
         let mut r = SwitchResult::from_run(&m.run, None);
         r.offered_bytes = Some(m.offered_bytes);
         o.results.push(r);
@@ -909,8 +966,11 @@ mod tests {
                 ((1.0 - capacity / pps) * packets as f64).ceil() as u64
             };
             Ok(Outcome {
-                lost,
-                packets,
+                counts: vec![TrialCounts {
+                    packets,
+                    lost,
+                    backlog: Backlog::default(),
+                }],
                 results: Vec::new(),
             })
         }
@@ -938,6 +998,51 @@ mod tests {
         }
     }
 
+    /// A switch with queues deep enough to absorb any trial: it never drops, its backlog
+    /// grows instead. Loss alone would put its NDR at the maximum rate.
+    #[test]
+    fn a_switch_that_falls_behind_without_dropping_fails_the_trial() {
+        let cap = 1.3e6;
+        let f = move |pps: f64, length: TrialLength| {
+            let TrialLength::Packets(packets) = length else {
+                panic!("trials in packets")
+            };
+            let half = packets / 2;
+            let steady = 300;
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let growth = if pps <= cap {
+                0
+            } else {
+                ((1.0 - cap / pps) * half as f64) as u64
+            };
+            Ok(Outcome {
+                counts: vec![TrialCounts {
+                    packets,
+                    lost: 0,
+                    backlog: Backlog {
+                        at_last_offer: steady + 2 * growth,
+                        checkpoint: Some(crate::switch::CheckpointBacklog {
+                            packets: steady + growth,
+                            offered_after: half,
+                        }),
+                    },
+                }],
+                results: Vec::new(),
+            })
+        };
+        let o = CapacityOptions::default();
+        let (ndr, pdr, s) = search(&o, 20e6, &f).unwrap();
+        let (lo, hi) = (ndr.lo.unwrap(), ndr.hi.unwrap());
+        // Behind by at most the precision passes: the NDR is within it of the capacity.
+        assert!(lo <= cap / (1.0 - o.precision) && hi > cap, "{lo} {hi}");
+        assert!(hi - lo <= o.precision * hi, "{lo} {hi}");
+        let p = pdr.lo.unwrap();
+        assert!(p <= cap / (1.0 - o.precision - o.pdr_loss) + 1.0, "PDR {p}");
+        let failed = s.trials.iter().find(|t| !t.ndr_pass).unwrap();
+        assert_eq!(failed.lost_packets, 0);
+        assert!(failed.behind_ratio > 0.0 && failed.backlog_growth_packets > 0);
+    }
+
     #[test]
     fn a_small_loss_far_above_the_capacity_still_steps_down_geometrically() {
         // Loss 1% at any overload: the carried rate says little, the steps must do.
@@ -947,8 +1052,11 @@ mod tests {
                 panic!("trials in packets")
             };
             Ok(Outcome {
-                lost: if pps <= cap { 0 } else { packets / 100 },
-                packets,
+                counts: vec![TrialCounts {
+                    packets,
+                    lost: if pps <= cap { 0 } else { packets / 100 },
+                    backlog: Backlog::default(),
+                }],
                 results: Vec::new(),
             })
         };

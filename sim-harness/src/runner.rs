@@ -125,14 +125,18 @@ fn run_one(
 
 /// Builds `kind` and offers it `packets` (in time order), then finishes it and checks
 /// conservation: the one place a switch is run (warm-ups and measurements included).
+/// `backlog_checkpoint`: the offer at which the run also notes its backlog
+/// ([`SwitchContext::backlog_checkpoint`]).
 pub(crate) fn offer_all(
     factory: &SwitchFactory,
     kind: SwitchKind,
     scenario: &Scenario,
-    packets: impl Iterator<Item = OfferedPacket>,
+    (packets, backlog_checkpoint): (impl Iterator<Item = OfferedPacket>, Option<u64>),
     progress: &ProgressBar,
 ) -> Result<SwitchRun, SwitchError> {
-    let mut switch = factory(kind, &scenario.context())?;
+    let mut ctx = scenario.context();
+    ctx.backlog_checkpoint = backlog_checkpoint;
+    let mut switch = factory(kind, &ctx)?;
     let mut offered = 0u64;
     for packet in packets {
         switch.offer(packet)?;
@@ -181,7 +185,7 @@ pub fn packets_offered(scenario: &Scenario) -> u64 {
     crate::warmup::offered_per_switch(scenario, measured_packets(scenario))
 }
 
-fn measured_packets(scenario: &Scenario) -> u64 {
+pub(crate) fn measured_packets(scenario: &Scenario) -> u64 {
     match scenario.limit {
         crate::scenario::Limit::Packets(n) => match scenario.workload.replay_stats() {
             Some(s) => n.min(s.offered),

@@ -528,6 +528,7 @@ impl Scenario {
             profile_overrides: self.profile_overrides.clone(),
             seed: self.seed,
             faults: self.faults.clone(),
+            backlog_checkpoint: None,
         }
     }
 

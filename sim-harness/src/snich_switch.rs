@@ -151,7 +151,6 @@ pub struct SnichSwitch {
     /// Marked packets delivered.
     marked_delivered: u64,
     wire_seq: u64,
-    offered_any: bool,
     outcomes: Vec<PacketOutcome>,
     /// A fault was injected (`[faults]`): the report gets the fault counters.
     faulted: bool,
@@ -242,11 +241,10 @@ impl SnichSwitch {
                 guests,
                 vm_offers: HashMap::new(),
             },
-            run: SwitchRun::new(name)?,
+            run: SwitchRun::new(name)?.with_backlog_checkpoint(ctx.backlog_checkpoint),
             wire_offers: HashMap::new(),
             marked_delivered: 0,
             wire_seq: 0,
-            offered_any: false,
             outcomes: Vec::new(),
             faulted: false,
         })
@@ -352,13 +350,9 @@ impl SnichSwitch {
         marked: bool,
     ) -> Result<(), SwitchError> {
         let at = packet.at;
-        if !self.offered_any {
-            self.offered_any = true;
-            self.run.first_offer = at;
-        }
+        self.run.admit_offer(at)?;
         self.run_until(at)?;
         self.cp.driver_mut().card_mut().advance_to(at);
-        self.run.ledger.offer();
         match packet.from {
             Endpoint::Vm(vm) => self.offer_from_vm(vm, at, packet.frame, marked),
             Endpoint::External(_) => {
@@ -497,6 +491,7 @@ mod tests {
             profile_overrides: Default::default(),
             seed: 1,
             faults: Default::default(),
+            backlog_checkpoint: None,
         }
     }
 

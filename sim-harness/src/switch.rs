@@ -365,6 +365,60 @@ pub struct SwitchRun {
     pub extra: BTreeMap<String, u64>,
     /// When the last offer was taken ([`SwitchRun::admit_offer`]).
     last_offer: Option<SimTime>,
+    /// Times of deliveries and drops later than the last offer when they were recorded: the
+    /// candidates for [`SwitchRun::backlog_at_last_offer`] (pruned as offers go on).
+    after_last_offer: Vec<SimTime>,
+    /// `after_last_offer`'s length after its last pruning.
+    after_last_offer_kept: usize,
+    /// The offer at which the backlog is noted besides the last ([`SwitchRun::backlog`]).
+    checkpoint: Option<BacklogCheckpoint>,
+    /// [`SwitchRun::backlog`] kept by [`SwitchRun::freeze_backlog`].
+    frozen_backlog: Option<Backlog>,
+}
+
+/// A run's backlog: packets offered and not yet delivered or dropped. A switch that keeps up
+/// with the offered rate holds about the rate times its latency, however long the run; one
+/// that does not holds a backlog that grows with every packet offered, even while its
+/// queues still absorb it without a drop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    /// When the last packet was offered.
+    pub at_last_offer: u64,
+    /// When the checkpoint's packet was offered, if the run had one and reached it.
+    pub checkpoint: Option<CheckpointBacklog>,
+}
+
+/// The backlog at a run's checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckpointBacklog {
+    /// Packets queued when the checkpoint's packet was offered.
+    pub packets: u64,
+    /// Packets offered after it.
+    pub offered_after: u64,
+}
+
+impl Backlog {
+    /// How much the backlog grew from the checkpoint to the last offer (0 when it shrank or
+    /// there is no checkpoint), and over how many offered packets.
+    pub fn growth(&self) -> (u64, u64) {
+        self.checkpoint.map_or((0, 0), |c| {
+            (
+                self.at_last_offer.saturating_sub(c.packets),
+                c.offered_after,
+            )
+        })
+    }
+}
+
+/// The backlog noted at one offer of a run.
+#[derive(Debug, Clone, Copy)]
+struct BacklogCheckpoint {
+    /// The offer, counted from 1.
+    offer: u64,
+    /// Its time, once offered.
+    at: Option<SimTime>,
+    /// Deliveries and drops recorded so far with a time later than `at`.
+    outcomes_after: u64,
 }
 
 impl SwitchRun {
@@ -386,7 +440,23 @@ impl SwitchRun {
             table_occupancy_peak: 0,
             extra: BTreeMap::new(),
             last_offer: None,
+            after_last_offer: Vec::new(),
+            after_last_offer_kept: 0,
+            checkpoint: None,
+            frozen_backlog: None,
         })
+    }
+
+    /// The run, noting its backlog also when its `offer`-th packet (counted from 1) is
+    /// offered (`None`: only at the last offer). Switches pass their context's
+    /// [`SwitchContext::backlog_checkpoint`].
+    pub fn with_backlog_checkpoint(mut self, offer: Option<u64>) -> SwitchRun {
+        self.checkpoint = offer.map(|offer| BacklogCheckpoint {
+            offer,
+            at: None,
+            outcomes_after: 0,
+        });
+        self
     }
 
     /// Counts a packet offered at `at` (in flight until delivered or dropped); the first
@@ -408,6 +478,14 @@ impl SwitchRun {
         }
         self.last_offer = Some(at);
         self.ledger.offer();
+        if let Some(c) = &mut self.checkpoint {
+            if c.at.is_none() && c.offer == self.ledger.offered {
+                // Outcomes recorded so far later than `at` are all still kept: pruning only
+                // drops times at or before an earlier offer.
+                c.at = Some(at);
+                c.outcomes_after = self.after_last_offer.iter().filter(|&&t| t > at).count() as u64;
+            }
+        }
         Ok(())
     }
 
@@ -430,12 +508,70 @@ impl SwitchRun {
         // A latency beyond the histogram's 1 s bound is clamped rather than lost.
         self.latency_ns.saturating_record(ns.max(1));
         self.last_event = self.last_event.max(at);
+        self.note_outcome(at);
     }
 
     /// Records a drop at `at` for `reason`.
     pub fn record_drop(&mut self, at: SimTime, reason: DropReason) {
         self.ledger.drop_for(reason);
         self.last_event = self.last_event.max(at);
+        self.note_outcome(at);
+    }
+
+    /// Keeps `at` if it is later than the last offer so far: only such outcomes can be
+    /// later than the run's last offer. The kept times are pruned to those still later
+    /// whenever they have doubled, so the bookkeeping is amortised O(1) per packet.
+    fn note_outcome(&mut self, at: SimTime) {
+        if let Some(c) = &mut self.checkpoint {
+            if c.at.is_some_and(|t| at > t) {
+                c.outcomes_after += 1;
+            }
+        }
+        let Some(last) = self.last_offer else {
+            return;
+        };
+        if at <= last {
+            return;
+        }
+        self.after_last_offer.push(at);
+        if self.after_last_offer.len() > 2 * self.after_last_offer_kept.max(512) {
+            self.after_last_offer.retain(|&t| t > last);
+            self.after_last_offer_kept = self.after_last_offer.len();
+        }
+    }
+
+    /// The switch's backlog when the last packet was offered and, with a checkpoint, when
+    /// the checkpoint's packet was. Read on a drained run (a measurement's is its full run's,
+    /// [`SwitchRun::freeze_backlog`]).
+    pub fn backlog(&self) -> Backlog {
+        if let Some(b) = self.frozen_backlog {
+            return b;
+        }
+        let at_last_offer = self.last_offer.map_or(0, |last| {
+            self.after_last_offer.iter().filter(|&&t| t > last).count() as u64
+        });
+        let outcomes = self.ledger.delivered + self.ledger.dropped.values().sum::<u64>();
+        let checkpoint = self.checkpoint.and_then(|c| {
+            c.at?;
+            // Packets offered after the checkpoint end after it too (one offered at its very
+            // time and ending then would count in its backlog).
+            let after = self.ledger.offered.saturating_sub(c.offer);
+            let ended_by_then = outcomes.saturating_sub(c.outcomes_after);
+            Some(CheckpointBacklog {
+                packets: c.offer.saturating_sub(ended_by_then),
+                offered_after: after,
+            })
+        });
+        Backlog {
+            at_last_offer,
+            checkpoint,
+        }
+    }
+
+    /// Keeps [`SwitchRun::backlog`] as it is now, for a run whose counters are about to
+    /// become a difference of runs.
+    pub fn freeze_backlog(&mut self) {
+        self.frozen_backlog = Some(self.backlog());
     }
 
     /// Adds `cycles` of host CPU under `what`.
@@ -602,6 +738,9 @@ pub struct SwitchContext {
     pub seed: u64,
     /// Faults injected into the sNICh system (the baselines ignore them).
     pub faults: crate::faults::Faults,
+    /// The offer (counted from 1) at which the run notes its backlog besides the last
+    /// ([`SwitchRun::with_backlog_checkpoint`]); set by a measurement, `None` otherwise.
+    pub backlog_checkpoint: Option<u64>,
 }
 
 impl SwitchContext {
@@ -689,6 +828,80 @@ mod tests {
         let back: PacketLedger = serde_json::from_str(&json).expect("reads back");
         assert_eq!(back, l);
         assert!(serde_json::from_str::<PacketLedger>(&json.replace("no_egress", "nope")).is_err());
+    }
+
+    /// One packet of the backlog model: offered at `offer` (each at its own time), ending
+    /// (delivered or dropped) at `end`, no earlier, its outcome recorded `delay` offers later (0: at its own offer; past the
+    /// last offer: at the drain).
+    #[derive(Debug, Clone)]
+    struct ModelPacket {
+        offer: u64,
+        end: u64,
+        delay: usize,
+        drop: bool,
+    }
+
+    fn model_packets() -> impl proptest::strategy::Strategy<Value = Vec<ModelPacket>> {
+        use proptest::prelude::*;
+        proptest::collection::vec((1u64..4, 0u64..40, 0usize..6, any::<bool>()), 1..300).prop_map(
+            |v| {
+                let mut t = 0;
+                v.into_iter()
+                    .map(|(gap, latency, delay, drop)| {
+                        t += gap;
+                        ModelPacket {
+                            offer: t,
+                            end: t + latency,
+                            delay,
+                            drop,
+                        }
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    proptest::proptest! {
+        /// The backlog at the last offer and at a checkpoint, against counting packet by
+        /// packet, whatever order a switch records outcomes in (at once with a future time,
+        /// or offers later) and however many outcomes are pruned on the way.
+        #[test]
+        fn the_backlog_counts_the_packets_queued_at_an_offer(
+            packets in model_packets(),
+            checkpoint_at in 0.0f64..1.0,
+        ) {
+            let n = packets.len();
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let k = ((checkpoint_at * n as f64) as usize).min(n - 1) + 1;
+            let mut run = SwitchRun::new("t").expect("run").with_backlog_checkpoint(Some(k as u64));
+            let record = |run: &mut SwitchRun, p: &ModelPacket| {
+                if p.drop {
+                    run.record_drop(SimTime(p.end), DropReason::QueueFull);
+                } else {
+                    run.record_delivery(SimTime(p.offer), SimTime(p.end), 60);
+                }
+            };
+            for (i, p) in packets.iter().enumerate() {
+                run.admit_offer(SimTime(p.offer)).expect("in order");
+                for q in packets[..=i].iter().enumerate().filter(|(j, q)| j + q.delay == i) {
+                    record(&mut run, q.1);
+                }
+            }
+            for (j, q) in packets.iter().enumerate() {
+                if j + q.delay >= n {
+                    record(&mut run, q);
+                }
+            }
+            let queued_at = |upto: usize| {
+                let t = packets[upto - 1].offer;
+                packets[..upto].iter().filter(|p| p.end > t).count() as u64
+            };
+            let b = run.backlog();
+            proptest::prop_assert_eq!(b.at_last_offer, queued_at(n));
+            let c = b.checkpoint.expect("reached");
+            proptest::prop_assert_eq!(c.offered_after, (n - k) as u64);
+            proptest::prop_assert_eq!(c.packets, queued_at(k));
+        }
     }
 
     #[test]

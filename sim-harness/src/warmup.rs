@@ -93,17 +93,25 @@ pub fn measure(
             .workload
             .packets(&scenario.topology, scenario.seed, limit)
     };
+    // The backlog is noted half-way through the measured packets, besides at the last.
+    let half = crate::runner::measured_packets(scenario).div_ceil(2).max(1);
     if w == 0 {
         let mut offered_bytes = 0u64;
         let packets = stream(scenario.limit).inspect(|p| offered_bytes += p.frame.len() as u64);
-        let run = offer_all(factory, kind, scenario, packets, progress)?;
+        let run = offer_all(factory, kind, scenario, (packets, Some(half)), progress)?;
         return Ok(Measured {
             run,
             offered_bytes,
             warmup: None,
         });
     }
-    let warm = offer_all(factory, kind, scenario, stream(Limit::Packets(w)), progress)?;
+    let warm = offer_all(
+        factory,
+        kind,
+        scenario,
+        (stream(Limit::Packets(w)), None),
+        progress,
+    )?;
     let config = |what: String| SwitchError::Config {
         switch: warm.switch.clone(),
         what,
@@ -137,7 +145,13 @@ pub fn measure(
             p.at += shift;
             Some(p)
         });
-    let full = offer_all(factory, kind, scenario, packets, progress)?;
+    let full = offer_all(
+        factory,
+        kind,
+        scenario,
+        (packets, Some(w.saturating_add(half))),
+        progress,
+    )?;
     let Some((start, shift)) = first else {
         return Err(config(format!(
             "warmup_packets = {w}: the workload has no packets left to measure after the warm-up"
@@ -187,6 +201,7 @@ fn difference(
     };
     let sub = |a: u64, b: u64, what: &str| a.checked_sub(b).ok_or_else(|| fell(what));
     let mut run = full.clone();
+    run.freeze_backlog();
     let l = &mut run.ledger;
     l.offered = sub(full.ledger.offered, warm.ledger.offered, "offered")?;
     l.delivered = sub(full.ledger.delivered, warm.ledger.delivered, "delivered")?;

@@ -470,7 +470,7 @@ impl<D: Datapath> SoftwareSwitch<D> {
             upcalls_queued: 0,
             events: EventQueue::new(),
             work: Work::default(),
-            run: SwitchRun::new(name)?,
+            run: SwitchRun::new(name)?.with_backlog_checkpoint(ctx.backlog_checkpoint),
             ports,
             threads: Threads::default(),
             core_cycles: Vec::new(),

@@ -57,6 +57,7 @@ pub fn context(
         profile_overrides: Default::default(),
         seed: 1,
         faults: Default::default(),
+        backlog_checkpoint: None,
     }
 }
 

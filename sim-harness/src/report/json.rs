@@ -44,6 +44,16 @@ pub struct SwitchResult {
     pub dropped: BTreeMap<String, u64>,
     /// Packets in flight at the end (0: every run drains).
     pub in_flight_packets: u64,
+    /// Packets offered and not yet delivered or dropped when the last packet was offered
+    /// (queued in the switch). It stays near the rate times the latency when the switch
+    /// keeps up, and grows with the run's length when it does not, before any drop
+    /// ([`crate::capacity`] counts its growth against a trial).
+    #[serde(default)]
+    pub backlog_at_last_offer_packets: u64,
+    /// How much the backlog grew from half-way through the measured packets to the last
+    /// offer (0 when it did not grow).
+    #[serde(default)]
+    pub backlog_growth_packets: u64,
     /// Bytes delivered (frames without FCS).
     pub delivered_bytes: u64,
     /// Simulated time from the first offer to the last delivery or drop, ns.
@@ -129,6 +139,8 @@ impl SwitchResult {
             delivered_packets: run.ledger.delivered,
             dropped: run.ledger.dropped_by_name(),
             in_flight_packets: run.ledger.in_flight,
+            backlog_at_last_offer_packets: run.backlog().at_last_offer,
+            backlog_growth_packets: run.backlog().growth().0,
             delivered_bytes: run.delivered_bytes,
             span_ns: run.span().as_ns_f64(),
             throughput_gbps: per(run.delivered_bytes as f64 * 8.0, span_s) / 1e9,

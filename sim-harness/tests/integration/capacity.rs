@@ -822,3 +822,62 @@ fn the_paper_judges_a_fixed_per_vm_load_by_the_growth_of_cycles_per_packet() {
         "{md}"
     );
 }
+
+/// Deep queues do not hide overload. Thirty-two VMs give the Linux bridge's path room for
+/// thousands of packets (a tap queue and a virtio ring per VM): a trial of a few thousand
+/// packets offered above the bridge's capacity fits in them without a drop. Such a trial
+/// fails all the same, on the backlog's growth, so the NDR found with short trials is the one
+/// found with trials eight times longer, within the search's precision.
+#[test]
+fn a_short_trial_does_not_hide_overload_in_deep_queues() {
+    let text = r#"
+seed = 3
+packets = 1000
+switches = ["linux-bridge"]
+[vms]
+count = 32
+[workload]
+kind = "inter-vm"
+size = { fixed = 64 }
+rate = { line_rate = 1.0 }
+flows = { initial = 64, new_per_second = 0.0, zipf_s = 0.0 }
+"#;
+    let s = Scenario::from_toml(text, None).unwrap_or_else(|e| panic!("{e}"));
+    let ndr_with = |trial_packets: u64| {
+        let o = CapacityOptions {
+            trial_packets,
+            warmup_packets: Some(2_000),
+            precision: 0.05,
+            threads: 1,
+            ..CapacityOptions::default()
+        };
+        let found = capacity::capacity(
+            &sim_harness::runner::build_switch,
+            &[SwitchKind::LinuxBridge],
+            &s,
+            &o,
+            &ProgressBar::hidden(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        found[0].result.capacity.clone().expect("capacity")
+    };
+    let short = ndr_with(4_000);
+    let long = ndr_with(32_000);
+    let hidden: Vec<_> = short
+        .trials
+        .iter()
+        .filter(|t| t.phase == 2 && t.lost_packets == 0 && !t.ndr_pass)
+        .collect();
+    assert!(
+        !hidden.is_empty() && hidden.iter().all(|t| t.behind_ratio > 0.0),
+        "some short trial lost nothing and still failed, for falling behind: {:?}",
+        short.trials
+    );
+    let ratio = short.ndr_mpps / long.ndr_mpps;
+    assert!(
+        (0.9..=1.1).contains(&ratio),
+        "NDR {} Mpps with 4,000-packet trials, {} with 32,000",
+        short.ndr_mpps,
+        long.ndr_mpps
+    );
+}
