@@ -856,27 +856,50 @@ pub fn attach_common_load(
     threads: usize,
     progress: &ProgressBar,
 ) -> Result<(), CapacityError> {
+    let loads = common_loads(factory, kinds, scenario, threads, progress)?;
+    attach_common_loads(results, loads);
+    Ok(())
+}
+
+/// Each of `kinds` at the common load ([`common_load`] with [`common_load_options`]), in the
+/// order of `kinds`; `None` when no rate was lossless for every switch, or when the
+/// workload's rate cannot be set (a replay timed by its capture).
+pub fn common_loads(
+    factory: &SwitchFactory,
+    kinds: &[SwitchKind],
+    scenario: &Scenario,
+    threads: usize,
+    progress: &ProgressBar,
+) -> Result<Option<Vec<CommonLoad>>, CapacityError> {
     if check_scenario(scenario).is_err() {
-        return Ok(());
+        return Ok(None);
     }
     let options = CapacityOptions {
         threads,
         ..common_load_options()
     };
     let warmup = warmup_of(&options, scenario);
-    if let Some((pps, at)) = common_load(factory, kinds, scenario, &options, progress)? {
-        for (r, a) in results.iter_mut().zip(at) {
-            r.at_common_load = Some(CommonLoad {
-                offered_mpps: pps / 1e6,
-                offered_pps: pps,
-                host_cpu_cycles_per_packet: a.host_cpu_cycles_per_packet,
-                pcie_bytes_per_packet: a.pcie_bytes_per_packet,
-                packets: a.offered_packets,
-                warmup_packets: warmup,
-            });
-        }
+    Ok(
+        common_load(factory, kinds, scenario, &options, progress)?.map(|(pps, at)| {
+            at.iter()
+                .map(|a| CommonLoad {
+                    offered_mpps: pps / 1e6,
+                    offered_pps: pps,
+                    host_cpu_cycles_per_packet: a.host_cpu_cycles_per_packet,
+                    pcie_bytes_per_packet: a.pcie_bytes_per_packet,
+                    packets: a.offered_packets,
+                    warmup_packets: warmup,
+                })
+                .collect()
+        }),
+    )
+}
+
+/// Fills `results[i].at_common_load` with `loads[i]` (nothing when `loads` is `None`).
+pub fn attach_common_loads(results: &mut [SwitchResult], loads: Option<Vec<CommonLoad>>) {
+    for (r, a) in results.iter_mut().zip(loads.into_iter().flatten()) {
+        r.at_common_load = Some(a);
     }
-    Ok(())
 }
 
 /// Packets a search may offer at most per switch, for a progress bar's length (a guess:

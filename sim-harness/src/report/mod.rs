@@ -75,6 +75,18 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
     })
 }
 
+/// Writes a report's files into `dir`: `report.json`, `table.txt`, `sweep.csv` (sweeps) and
+/// the SVG plots (their paths returned). Every command that writes a report, and `snich
+/// merge`, writes it here, so a merged report's files are those of the local command.
+pub fn write_report(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    write_file(&dir.join("report.json"), &report.to_json())?;
+    write_file(&dir.join("table.txt"), &report_text(report))?;
+    if report.sweep.is_some() {
+        write_file(&dir.join("sweep.csv"), &csv(report))?;
+    }
+    plots(report, dir)
+}
+
 /// The switch kind of a result's switch name (`snich/hairpin` is a `snich`).
 fn kind_of(switch: &str) -> &str {
     switch.split('/').next().unwrap_or(switch)

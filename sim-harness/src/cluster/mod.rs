@@ -1,0 +1,749 @@
+//! Studies split into independent jobs, for clusters: `snich plan`, `snich run-job`,
+//! `snich merge` and, through [`slurm`], `snich slurm`.
+//!
+//! A plan is a directory:
+//!
+//! ```text
+//!  DIR/manifest.json      the study (command, swept key and values, switches) and every
+//!                         job's label, in job order
+//!  DIR/jobs/000000.json   one job: a fully resolved scenario (TOML text, its file, its seed)
+//!                         and what to run on it (one switch's run, one switch's capacity
+//!                         search, or a comparison's common-load search)
+//!  DIR/results/000000.json  the job's result, once complete
+//! ```
+//!
+//! A job is one simulation run, except where the local command's work cannot be split
+//! without changing its results: a capacity search is adaptive (each trial's rate follows from
+//! the trials before it), so one switch's whole search is one job (the switches' searches are
+//! independent, as `snich capacity` already runs them); a comparison's common load is one NDR
+//! search whose every trial runs all switches together, so it is one job beside the
+//! switches' runs.
+//!
+//! [`run_job`] is idempotent: a job whose result file is complete is skipped. A result is
+//! written to a temporary file in `results/` and renamed into place, so a result file
+//! exists only once complete; one that does not parse, or is not the result of its job, is
+//! not complete (and is replaced by the next run).
+//!
+//! [`merge`] assembles the local command's report from the results with the same
+//! constructors the local command uses ([`Report::of_sweep_results`],
+//! [`Report::of_results`], [`capacity::attach_common_loads`]), so its files are those of the
+//! local command, apart from the wall-clock `simulator`. Results are stored as JSON whose
+//! numbers round-trip exactly (serde_json's `float_roundtrip`).
+
+pub mod slurm;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+
+use crate::capacity::{self, CapacityError, CapacityOptions};
+use crate::report::{self, CommonLoad, Report, ReportError, SwitchResult};
+use crate::runner::{self, RunError, Vary};
+use crate::scenario::{Scenario, ScenarioDocument, ScenarioError, DEFAULT_SCENARIO};
+use crate::switch::SwitchKind;
+
+/// The plan's format version (bump when a file changes meaning).
+pub const PLAN_FORMAT: u32 = 1;
+
+/// The manifest's file name in a plan directory.
+pub const MANIFEST: &str = "manifest.json";
+
+/// Why a plan could not be made, a job run or a study merged.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// A scenario (the study's or a job's) is invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// A job's run failed.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// A job's capacity search failed (or its options are out of range).
+    #[error(transparent)]
+    Capacity(#[from] CapacityError),
+    /// The merged report could not be written.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// A plan file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A plan file is not what `snich plan` writes.
+    #[error("{path}: not a plan file of this snich: {what}")]
+    BadPlanFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+    /// `snich plan` was given a directory that already holds a plan.
+    #[error("{dir}: already holds a plan (manifest.json); give a new directory")]
+    PlanExists {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A job index past the plan's last job.
+    #[error("job {index}: the plan in {dir} has {jobs} jobs (0 to {last})", last = jobs.saturating_sub(1))]
+    NoSuchJob {
+        /// The index asked for.
+        index: usize,
+        /// The plan's jobs.
+        jobs: usize,
+        /// The plan directory.
+        dir: PathBuf,
+    },
+    /// Jobs without a complete result, at a merge without `--partial`.
+    #[error(
+        "{} of {jobs} jobs have no complete result: {}; run them (snich run-job DIR INDEX, or \
+         snich slurm --resume DIR), or merge what exists with --partial",
+        missing.len(),
+        missing.join(", ")
+    )]
+    Missing {
+        /// The missing jobs, `INDEX (LABEL)`.
+        missing: Vec<String>,
+        /// The plan's jobs.
+        jobs: usize,
+    },
+}
+
+impl ClusterError {
+    /// Whether the error is the input's (exit 1) rather than a run that could not be done
+    /// (exit 2).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            ClusterError::Scenario(_)
+                | ClusterError::Capacity(CapacityError::Option { .. })
+                | ClusterError::Run(RunError::Vary { .. })
+                | ClusterError::BadPlanFile { .. }
+                | ClusterError::PlanExists { .. }
+                | ClusterError::NoSuchJob { .. }
+                | ClusterError::Missing { .. }
+        )
+    }
+}
+
+/// A scenario as a job runs it: the TOML text with every swept key set, the file it stands
+/// for (its paths are relative to that file's directory; its stem names the scenario), and
+/// its seed (also in the text, or its default; here for people reading the job).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResolvedScenario {
+    /// The scenario file it stands for (`None`: the built-in default scenario).
+    pub file: Option<PathBuf>,
+    /// The scenario's TOML text.
+    pub toml: String,
+    /// Its seed.
+    pub seed: u64,
+}
+
+impl ResolvedScenario {
+    /// The validated scenario.
+    pub fn scenario(&self) -> Result<Scenario, ScenarioError> {
+        Scenario::from_toml(&self.toml, self.file.as_deref())
+    }
+
+    /// `text` read from `file`, validated; the file made absolute when it exists, so a job
+    /// runs from any working directory.
+    fn new(
+        text: String,
+        file: Option<&Path>,
+    ) -> Result<(ResolvedScenario, Scenario), ScenarioError> {
+        let file = file.map(|f| {
+            if f.is_file() {
+                std::path::absolute(f).unwrap_or_else(|_| f.to_path_buf())
+            } else {
+                f.to_path_buf()
+            }
+        });
+        let scenario = Scenario::from_toml(&text, file.as_deref())?;
+        Ok((
+            ResolvedScenario {
+                file,
+                toml: text,
+                seed: scenario.seed,
+            },
+            scenario,
+        ))
+    }
+
+    /// The scenario file at `file` (`None`: the built-in default scenario).
+    pub fn from_file(file: Option<&Path>) -> Result<(ResolvedScenario, Scenario), ScenarioError> {
+        match file {
+            None => ResolvedScenario::new(DEFAULT_SCENARIO.to_string(), None),
+            Some(f) => {
+                let text = std::fs::read_to_string(f).map_err(|e| ScenarioError::Io {
+                    file: f.display().to_string(),
+                    what: e.to_string(),
+                })?;
+                ResolvedScenario::new(text, Some(f))
+            }
+        }
+    }
+}
+
+/// What a job runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Work {
+    /// One switch's run of the scenario (a sweep point's, or a comparison's).
+    Run {
+        /// The scenario.
+        scenario: ResolvedScenario,
+        /// The switch.
+        switch: SwitchKind,
+        /// The swept key's value (sweeps).
+        value: Option<toml::Value>,
+    },
+    /// One switch's whole capacity search.
+    Capacity {
+        /// The scenario.
+        scenario: ResolvedScenario,
+        /// The switch.
+        switch: SwitchKind,
+        /// The search's options.
+        options: CapacityOptions,
+    },
+    /// A comparison's common load: one NDR search whose trials run every switch.
+    CommonLoad {
+        /// The scenario.
+        scenario: ResolvedScenario,
+        /// The switches, in report order.
+        switches: Vec<SwitchKind>,
+    },
+}
+
+/// One job of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Its index (0-based; Slurm's array task id).
+    pub index: usize,
+    /// What it is, for people (`vms.count=2 snich`).
+    pub label: String,
+    /// What it runs.
+    pub work: Work,
+}
+
+/// The study a plan's jobs make up, and how their results assemble into its report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum Study {
+    /// `snich sweep`: job `p * switches + s` is point `p`'s switch `s`.
+    Sweep {
+        /// The swept key.
+        key: String,
+        /// Its values.
+        values: Vec<toml::Value>,
+        /// The switches at every point.
+        switches: Vec<SwitchKind>,
+    },
+    /// `snich capacity`: job `s` is switch `s`'s search.
+    Capacity {
+        /// The switches.
+        switches: Vec<SwitchKind>,
+    },
+    /// `snich compare`: job `s` is switch `s`'s run; the last job is the common load.
+    Compare {
+        /// The switches.
+        switches: Vec<SwitchKind>,
+    },
+}
+
+impl Study {
+    /// The local command this study is (`sweep`, `capacity`, `compare`).
+    pub fn command(&self) -> &'static str {
+        match self {
+            Study::Sweep { .. } => "sweep",
+            Study::Capacity { .. } => "capacity",
+            Study::Compare { .. } => "compare",
+        }
+    }
+}
+
+/// A plan's manifest (`manifest.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`PLAN_FORMAT`].
+    pub format: u32,
+    /// The `snich` version that planned it (results of another version are not merged).
+    pub snich_version: String,
+    /// The study.
+    pub study: Study,
+    /// Every job's label, in job order.
+    pub jobs: Vec<String>,
+}
+
+/// A plan: its manifest and its jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The jobs, in order.
+    pub jobs: Vec<Job>,
+}
+
+impl Plan {
+    fn new(study: Study, works: Vec<(String, Work)>) -> Plan {
+        let jobs: Vec<Job> = works
+            .into_iter()
+            .enumerate()
+            .map(|(index, (label, work))| Job { index, label, work })
+            .collect();
+        Plan {
+            manifest: Manifest {
+                format: PLAN_FORMAT,
+                snich_version: env!("CARGO_PKG_VERSION").to_string(),
+                study,
+                jobs: jobs.iter().map(|j| j.label.clone()).collect(),
+            },
+            jobs,
+        }
+    }
+
+    /// `snich sweep`'s runs of `doc` at every value of `vary`: one job per point and switch.
+    /// Every point's scenario is validated here.
+    pub fn sweep(doc: &ScenarioDocument, vary: &Vary) -> Result<Plan, ClusterError> {
+        let switches = doc.scenario()?.switches;
+        let mut works = Vec::new();
+        for value in &vary.values {
+            // The local sweep's scenario, and the text that reproduces it.
+            doc.with(&vary.key, value)?;
+            let text = doc.text_with(&vary.key, value)?;
+            let (resolved, _) = ResolvedScenario::new(text, doc.file.as_deref())?;
+            for &switch in &switches {
+                works.push((
+                    format!(
+                        "{}={} {}",
+                        vary.key,
+                        report::value_label(value),
+                        switch.name()
+                    ),
+                    Work::Run {
+                        scenario: resolved.clone(),
+                        switch,
+                        value: Some(value.clone()),
+                    },
+                ));
+            }
+        }
+        let study = Study::Sweep {
+            key: vary.key.clone(),
+            values: vary.values.clone(),
+            switches,
+        };
+        Ok(Plan::new(study, works))
+    }
+
+    /// `snich capacity`'s searches of the scenario at `file`: one job per switch.
+    pub fn capacity(file: Option<&Path>, options: &CapacityOptions) -> Result<Plan, ClusterError> {
+        options.check()?;
+        let (resolved, scenario) = ResolvedScenario::from_file(file)?;
+        scenario.check_switches(&scenario.switches)?;
+        // A job searches one switch; threads do not change results.
+        let options = CapacityOptions {
+            threads: 1,
+            ..options.clone()
+        };
+        let works = scenario
+            .switches
+            .iter()
+            .map(|&switch| {
+                (
+                    format!("capacity {}", switch.name()),
+                    Work::Capacity {
+                        scenario: resolved.clone(),
+                        switch,
+                        options: options.clone(),
+                    },
+                )
+            })
+            .collect();
+        Ok(Plan::new(
+            Study::Capacity {
+                switches: scenario.switches.clone(),
+            },
+            works,
+        ))
+    }
+
+    /// `snich compare`'s runs of the scenario at `file`: one job per switch, and one for the
+    /// common load.
+    pub fn compare(file: Option<&Path>) -> Result<Plan, ClusterError> {
+        let (resolved, scenario) = ResolvedScenario::from_file(file)?;
+        let switches = SwitchKind::ALL.to_vec();
+        scenario.check_switches(&switches)?;
+        let mut works: Vec<(String, Work)> = switches
+            .iter()
+            .map(|&switch| {
+                (
+                    format!("compare {}", switch.name()),
+                    Work::Run {
+                        scenario: resolved.clone(),
+                        switch,
+                        value: None,
+                    },
+                )
+            })
+            .collect();
+        works.push((
+            "compare common load".into(),
+            Work::CommonLoad {
+                scenario: resolved,
+                switches: switches.clone(),
+            },
+        ));
+        Ok(Plan::new(Study::Compare { switches }, works))
+    }
+
+    /// Writes the plan into `dir` (created if needed; refused when it already holds one).
+    pub fn write(&self, dir: &Path) -> Result<(), ClusterError> {
+        if dir.join(MANIFEST).exists() {
+            return Err(ClusterError::PlanExists {
+                dir: dir.to_path_buf(),
+            });
+        }
+        for sub in [jobs_dir(dir), results_dir(dir)] {
+            std::fs::create_dir_all(&sub).map_err(|source| ClusterError::Io {
+                path: sub.clone(),
+                source,
+            })?;
+        }
+        for job in &self.jobs {
+            write_atomically(&job_file(dir, job.index), &to_json(job))?;
+        }
+        // Last: a directory with a manifest holds every job.
+        write_atomically(&dir.join(MANIFEST), &to_json(&self.manifest))
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default() + "\n"
+}
+
+fn jobs_dir(dir: &Path) -> PathBuf {
+    dir.join("jobs")
+}
+
+fn results_dir(dir: &Path) -> PathBuf {
+    dir.join("results")
+}
+
+fn job_file(dir: &Path, index: usize) -> PathBuf {
+    jobs_dir(dir).join(format!("{index:06}.json"))
+}
+
+/// Where job `index`'s result is, once complete.
+pub fn result_file(dir: &Path, index: usize) -> PathBuf {
+    results_dir(dir).join(format!("{index:06}.json"))
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it into place: `path` is
+/// either absent, as it was, or complete.
+fn write_atomically(path: &Path, text: &str) -> Result<(), ClusterError> {
+    let io = |source| ClusterError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(text.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, ClusterError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ClusterError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| ClusterError::BadPlanFile {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })
+}
+
+/// The manifest of the plan in `dir`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, ClusterError> {
+    let path = dir.join(MANIFEST);
+    let manifest: Manifest = read_json(&path)?;
+    if manifest.format != PLAN_FORMAT || manifest.snich_version != env!("CARGO_PKG_VERSION") {
+        return Err(ClusterError::BadPlanFile {
+            path,
+            what: format!(
+                "plan format {} of snich {}; this is format {PLAN_FORMAT} of snich {}",
+                manifest.format,
+                manifest.snich_version,
+                env!("CARGO_PKG_VERSION")
+            ),
+        });
+    }
+    Ok(manifest)
+}
+
+/// Job `index` of the plan in `dir`.
+pub fn read_job(dir: &Path, index: usize) -> Result<Job, ClusterError> {
+    let path = job_file(dir, index);
+    let job: Job = read_json(&path)?;
+    if job.index != index {
+        return Err(ClusterError::BadPlanFile {
+            path,
+            what: format!("it is job {}, not job {index}", job.index),
+        });
+    }
+    Ok(job)
+}
+
+/// What a job gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum JobOutput {
+    /// Switch results (one per run or search).
+    Results {
+        /// The results.
+        results: Vec<SwitchResult>,
+    },
+    /// Each switch at the common load, in report order (`None`: no common load).
+    CommonLoad {
+        /// The loads.
+        loads: Option<Vec<CommonLoad>>,
+    },
+}
+
+/// A job's result file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobResult {
+    /// The job's index.
+    pub index: usize,
+    /// The job's label (a result is its job's only when both match).
+    pub label: String,
+    /// What it gave.
+    pub output: JobOutput,
+    /// Wall-clock seconds it took.
+    pub wall_seconds: f64,
+    /// Packets it offered (warm-ups included).
+    pub simulated_packets: u64,
+}
+
+/// Job `index`'s complete result, or `None` when there is none: no file, or one that does
+/// not parse or is another job's (half-written, corrupted, or left by another plan).
+pub fn complete_result(dir: &Path, index: usize, label: &str) -> Option<JobResult> {
+    let text = std::fs::read_to_string(result_file(dir, index)).ok()?;
+    let result: JobResult = serde_json::from_str(&text).ok()?;
+    (result.index == index && result.label == label).then_some(result)
+}
+
+/// Which of a plan's jobs have a complete result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanStatus {
+    /// The manifest.
+    pub manifest: Manifest,
+    /// The complete results, by job (`None`: missing).
+    pub results: Vec<Option<JobResult>>,
+}
+
+impl PlanStatus {
+    /// The jobs without a complete result.
+    pub fn missing(&self) -> Vec<usize> {
+        (0..self.results.len())
+            .filter(|&i| self.results[i].is_none())
+            .collect()
+    }
+
+    /// `INDEX (LABEL)` of each missing job.
+    pub fn missing_labels(&self) -> Vec<String> {
+        self.missing()
+            .into_iter()
+            .map(|i| format!("{i} ({})", self.manifest.jobs[i]))
+            .collect()
+    }
+}
+
+/// The plan in `dir` and its complete results.
+pub fn status(dir: &Path) -> Result<PlanStatus, ClusterError> {
+    let manifest = read_manifest(dir)?;
+    let results = manifest
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, label)| complete_result(dir, i, label))
+        .collect();
+    Ok(PlanStatus { manifest, results })
+}
+
+/// What [`run_job`] did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum JobRun {
+    /// The job already had a complete result.
+    AlreadyComplete,
+    /// It ran, in this many wall-clock seconds.
+    Ran {
+        /// Wall-clock seconds.
+        wall_seconds: f64,
+    },
+}
+
+/// Runs job `index` of the plan in `dir` and writes its result, unless it already has a
+/// complete one. `progress` advances by the packets offered.
+pub fn run_job(dir: &Path, index: usize, progress: &ProgressBar) -> Result<JobRun, ClusterError> {
+    let manifest = read_manifest(dir)?;
+    let Some(label) = manifest.jobs.get(index) else {
+        return Err(ClusterError::NoSuchJob {
+            index,
+            jobs: manifest.jobs.len(),
+            dir: dir.to_path_buf(),
+        });
+    };
+    if complete_result(dir, index, label).is_some() {
+        return Ok(JobRun::AlreadyComplete);
+    }
+    let job = read_job(dir, index)?;
+    if &job.label != label {
+        return Err(ClusterError::BadPlanFile {
+            path: job_file(dir, index),
+            what: format!("its label `{}` is not the manifest's `{label}`", job.label),
+        });
+    }
+    let start = Instant::now();
+    let before = progress.position();
+    let output = execute(&job.work, progress)?;
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let result = JobResult {
+        index,
+        label: job.label,
+        output,
+        wall_seconds,
+        simulated_packets: progress.position() - before,
+    };
+    write_atomically(&result_file(dir, index), &to_json(&result))?;
+    Ok(JobRun::Ran { wall_seconds })
+}
+
+/// Runs a job's work as the local command runs it.
+fn execute(work: &Work, progress: &ProgressBar) -> Result<JobOutput, ClusterError> {
+    Ok(match work {
+        Work::Run {
+            scenario,
+            switch,
+            value,
+        } => {
+            let scenario = scenario.scenario()?;
+            let run = runner::run_switch_with(&runner::build_switch, *switch, &scenario, progress)?;
+            JobOutput::Results {
+                results: vec![SwitchResult::from_run(
+                    &run,
+                    value.as_ref().map(report::value_json),
+                )],
+            }
+        }
+        Work::Capacity {
+            scenario,
+            switch,
+            options,
+        } => {
+            let scenario = scenario.scenario()?;
+            let found = capacity::capacity(
+                &runner::build_switch,
+                &[*switch],
+                &scenario,
+                options,
+                progress,
+            )?;
+            JobOutput::Results {
+                results: found.into_iter().map(|c| c.result).collect(),
+            }
+        }
+        Work::CommonLoad { scenario, switches } => {
+            let scenario = scenario.scenario()?;
+            // One thread: a trial's switches in turn (threads do not change results).
+            let loads =
+                capacity::common_loads(&runner::build_switch, switches, &scenario, 1, progress)?;
+            JobOutput::CommonLoad { loads }
+        }
+    })
+}
+
+/// A merged study: its report and the jobs it lacks (`--partial`).
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// The report, as the local command's.
+    pub report: Report,
+    /// `INDEX (LABEL)` of the jobs without a result (empty for a complete study).
+    pub missing: Vec<String>,
+}
+
+/// The report of the plan in `dir`, assembled from its results as the local command
+/// assembles its runs'. Missing jobs are an error, unless `partial`: then the report holds
+/// what exists and names the missing jobs (`partial_missing_jobs`).
+pub fn merge(dir: &Path, partial: bool) -> Result<Merged, ClusterError> {
+    let status = status(dir)?;
+    let missing = status.missing_labels();
+    if !missing.is_empty() && !partial {
+        return Err(ClusterError::Missing {
+            missing,
+            jobs: status.results.len(),
+        });
+    }
+    // Every job of a study runs the same scenario, or (sweeps) the first point's is the
+    // report's: job 0's.
+    let first = read_job(dir, 0)?;
+    let scenario = match &first.work {
+        Work::Run { scenario, .. }
+        | Work::Capacity { scenario, .. }
+        | Work::CommonLoad { scenario, .. } => scenario.scenario()?,
+    };
+    let present = || status.results.iter().flatten();
+    let wall: f64 = present().map(|r| r.wall_seconds).sum();
+    let packets: u64 = present().map(|r| r.simulated_packets).sum();
+    let switch_results = |r: &JobResult| match &r.output {
+        JobOutput::Results { results } => results.clone(),
+        JobOutput::CommonLoad { .. } => Vec::new(),
+    };
+    let command = status.manifest.study.command();
+    let mut report = match &status.manifest.study {
+        Study::Sweep { key, values, .. } => {
+            let results = present().flat_map(switch_results).collect();
+            Report::of_sweep_results(command, &scenario, (key, values), results, wall, 1)
+        }
+        Study::Capacity { .. } => {
+            let results = present().flat_map(switch_results).collect();
+            Report::of_results(command, &scenario, results, wall, 1)
+        }
+        Study::Compare { switches } => {
+            let loads = status.results.get(switches.len()).and_then(|r| match r {
+                Some(JobResult {
+                    output: JobOutput::CommonLoad { loads },
+                    ..
+                }) => loads.clone(),
+                _ => None,
+            });
+            let mut results = Vec::new();
+            for (j, r) in status.results.iter().take(switches.len()).enumerate() {
+                let Some(r) = r else { continue };
+                let mut rs = switch_results(r);
+                // Each switch with its own load, whichever switches are missing.
+                let load = loads.as_ref().and_then(|l| l.get(j).cloned());
+                capacity::attach_common_loads(&mut rs, load.map(|l| vec![l]));
+                results.extend(rs);
+            }
+            Report::of_results(command, &scenario, results, wall, 1)
+        }
+    };
+    report.simulator.simulated_packets_per_second = packets as f64 / wall.max(1e-9);
+    if !missing.is_empty() {
+        report.partial_missing_jobs = Some(missing.clone());
+    }
+    Ok(Merged { report, missing })
+}
+
+#[cfg(test)]
+mod tests;
