@@ -844,6 +844,35 @@ pub fn common_load_options() -> CapacityOptions {
     }
 }
 
+/// The swept keys at whose every point `snich paper` also searches each switch's capacity.
+pub const PAPER_CAPACITY_KEYS: [&str; 2] = ["vms.count", "rules.count"];
+
+/// The capacity search `snich paper` runs at each point of a VM-count experiment: shorter
+/// trials and a coarser precision than `snich capacity`'s defaults, so the whole paper stays
+/// within minutes.
+pub fn paper_options(threads: usize) -> CapacityOptions {
+    CapacityOptions {
+        trial_packets: 50_000,
+        precision: 0.02,
+        threads,
+        ..CapacityOptions::default()
+    }
+}
+
+/// The load per VM, packets per second, that `snich paper` offers every switch at every VM
+/// count: 90% of the lowest NDR per VM among `capacity` (each result's value the VM count).
+/// `None` when some switch lost packets even at the lowest rate searched.
+pub fn paper_per_vm_load_pps(capacity: &[SwitchResult]) -> Option<f64> {
+    let per_vm = capacity
+        .iter()
+        .filter_map(|r| {
+            let vms = r.value.as_ref()?.as_f64()?;
+            Some(r.capacity.as_ref()?.ndr_mpps * 1e6 / vms)
+        })
+        .fold(f64::INFINITY, f64::min);
+    (per_vm.is_finite() && per_vm > 0.0).then_some(0.9 * per_vm)
+}
+
 /// Fills `results[i].at_common_load` (results in the order of `kinds`) with each switch at
 /// the common load ([`common_load`] with [`common_load_options`]). Nothing is filled when no
 /// rate was lossless for every switch, or when the workload's rate cannot be set (a replay

@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nic_abi::key::PortNo;
 use sim_harness::capacity::{self, CapacityError, CapacityOptions};
 use sim_harness::cluster::slurm::{self, SlurmError, SlurmOptions};
-use sim_harness::cluster::{self, ClusterError, JobRun, Plan};
+use sim_harness::cluster::{self, ClusterError, JobRun, MergedReport, Plan};
 use sim_harness::report::{self, Report};
 use sim_harness::rules_cli::{self, LintOutcome, PacketsFormat, RulesCliError};
 use sim_harness::runner::{self, RunError, Vary};
@@ -193,6 +193,10 @@ enum PlanCommand {
     /// `snich compare`'s runs: one job per switch, and one for the common load (a search
     /// whose every trial runs all switches).
     Compare(RunArgs),
+    /// `snich paper`'s runs: one job per experiment, point and switch for its sweep, its
+    /// capacity searches (each switch's whole search) and its fixed per-VM load (run after
+    /// the searches, which give the load).
+    Paper(PaperArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -650,18 +654,6 @@ fn run_sweep(
         .ok_or_else(|| CommandError::Output("the sweep has no points".into()))
 }
 
-/// The capacity search `snich paper` runs at each point of a VM-count experiment: shorter
-/// trials and a coarser precision than `snich capacity`'s defaults, so the whole paper stays
-/// within minutes.
-fn paper_capacity_options(threads: usize) -> CapacityOptions {
-    CapacityOptions {
-        trial_packets: 50_000,
-        precision: 0.02,
-        threads,
-        ..CapacityOptions::default()
-    }
-}
-
 /// What gives every switch's result at one point of a `snich paper` section.
 type PaperPointRun<'a> = dyn Fn(
         &Scenario,
@@ -681,7 +673,7 @@ fn paper_points(
     packets: &dyn Fn(&Scenario, &CapacityOptions) -> u64,
     run: &PaperPointRun<'_>,
 ) -> Result<Report, CommandError> {
-    let options = paper_capacity_options(threads);
+    let options = capacity::paper_options(threads);
     let base = doc.scenario()?;
     let kinds = base.switches.clone();
     let scenarios = sweep_scenarios(doc, vary)?;
@@ -732,9 +724,6 @@ fn paper_capacity(
     )
 }
 
-/// The swept keys at whose every point `snich paper` also searches each switch's capacity.
-const PAPER_CAPACITY_KEYS: [&str; 2] = ["vms.count", "rules.count"];
-
 /// Each switch at each VM count of `vary` offered the same load per VM: 90% of the lowest
 /// NDR per VM that `capacity` found (over every switch and VM count), so every switch
 /// carries it at every count and cycles per packet are not skewed by drops. `None` when some
@@ -746,18 +735,9 @@ fn paper_per_vm_load(
     threads: usize,
     quiet: bool,
 ) -> Result<Option<Report>, CommandError> {
-    let per_vm = capacity
-        .results
-        .iter()
-        .filter_map(|r| {
-            let vms = r.value.as_ref()?.as_f64()?;
-            Some(r.capacity.as_ref()?.ndr_mpps * 1e6 / vms)
-        })
-        .fold(f64::INFINITY, f64::min);
-    if !(per_vm.is_finite() && per_vm > 0.0) {
+    let Some(per_vm) = capacity::paper_per_vm_load_pps(&capacity.results) else {
         return Ok(None);
-    }
-    let per_vm = 0.9 * per_vm;
+    };
     let mut report = paper_points(
         doc,
         vary,
@@ -817,26 +797,34 @@ fn replay_command(args: &ReplayArgs) -> Result<(), CommandError> {
     run_scenario("replay", &scenario, &SwitchKind::ALL, &args.output)
 }
 
-fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
+/// `snich paper`'s experiments, each named by its file's stem, every one validated.
+fn paper_experiments(
+    args: &PaperArgs,
+) -> Result<Vec<(String, ScenarioDocument, Vary)>, CommandError> {
     let documents = match &args.scenarios {
         None => sim_harness::scenario::paper_documents()?,
         Some(dir) => scenario_documents(dir)?,
     };
-    // Every experiment is validated before the first one runs.
     let mut experiments = Vec::new();
     for (f, doc) in documents {
         let vary = sweep_of(&doc, None)?;
         for v in &vary.values {
             doc.with(&vary.key, v)?;
         }
-        experiments.push((f, doc, vary));
-    }
-    let threads = threads(args.threads);
-    let mut sections = Vec::new();
-    for (file, doc, vary) in &experiments {
-        let stem = file
+        let stem = f
             .file_stem()
             .map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
+        experiments.push((stem, doc, vary));
+    }
+    Ok(experiments)
+}
+
+fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
+    // Every experiment is validated before the first one runs.
+    let experiments = paper_experiments(args)?;
+    let threads = threads(args.threads);
+    let mut sections = Vec::new();
+    for (stem, doc, vary) in &experiments {
         if !args.output.quiet {
             eprintln!(
                 "snich paper: {stem} ({} = {} values)",
@@ -846,7 +834,7 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
         }
         let report = run_sweep(doc, vary, threads, args.output.quiet)?;
         sections.push((stem.clone(), report));
-        if PAPER_CAPACITY_KEYS.contains(&vary.key.as_str()) {
+        if capacity::PAPER_CAPACITY_KEYS.contains(&vary.key.as_str()) {
             // The claims are judged on what each switch can carry at each point.
             if !args.output.quiet {
                 eprintln!("snich paper: {stem}: capacity at each {}", vary.key);
@@ -866,31 +854,24 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
         }
     }
     let dir = output_dir(args.output.out.as_deref(), "paper")?;
-    for (stem, report) in &sections {
-        let sub = dir.join(stem);
-        std::fs::create_dir_all(&sub).map_err(|e| {
-            CommandError::Output(format!(
-                "{}: cannot create the directory: {e}",
-                sub.display()
-            ))
-        })?;
-        report::write_file(&sub.join("report.json"), &report.to_json())?;
-        report::write_file(&sub.join("sweep.csv"), &report::csv(report))?;
-        report::write_file(&sub.join("table.txt"), &report::report_text(report))?;
-        report::plots(report, &sub)?;
-    }
-    let md = report::paper_markdown(&sections);
-    report::write_file(&dir.join("paper.md"), &md)?;
-    let all = report::paper_json(&sections);
-    match args.output.json.as_deref() {
+    emit_paper(&sections, &dir, &args.output)
+}
+
+/// Writes `snich paper`'s files into `dir` and `--json`, and says where the report is.
+fn emit_paper(
+    sections: &[(String, Report)],
+    dir: &Path,
+    output: &OutputArgs,
+) -> Result<(), CommandError> {
+    let all = report::write_paper(sections, dir)?;
+    match output.json.as_deref() {
         Some("-") => print!("{all}"),
         Some(path) => report::write_file(Path::new(path), &all)?,
         None => {}
     }
-    report::write_file(&dir.join("report.json"), &all)?;
-    if !args.output.quiet {
+    if !output.quiet {
         let line = format!("paper report: {}", dir.join("paper.md").display());
-        if args.output.json.as_deref() == Some("-") {
+        if output.json.as_deref() == Some("-") {
             eprintln!("{line}");
         } else {
             println!("{line}");
@@ -912,6 +893,7 @@ fn plan_command(study: &PlanCommand) -> Result<(PathBuf, usize), CommandError> {
             &args.output,
         ),
         PlanCommand::Compare(args) => (Plan::compare(args.scenario.as_deref())?, &args.output),
+        PlanCommand::Paper(args) => (Plan::paper(&paper_experiments(args)?)?, &args.output),
     };
     if output.json.is_some() {
         return Err(CommandError::Input(
@@ -968,7 +950,10 @@ fn merge_command(args: &MergeArgs) -> Result<(), CommandError> {
         json: args.json.clone(),
         quiet: args.quiet,
     };
-    emit(&merged.report, &dir, &output)
+    match &merged.report {
+        MergedReport::One(report) => emit(report, &dir, &output),
+        MergedReport::Paper(sections) => emit_paper(sections, &dir, &output),
+    }
 }
 
 fn slurm_command(args: &SlurmArgs) -> Result<(), CommandError> {
@@ -1017,31 +1002,47 @@ fn slurm_command(args: &SlurmArgs) -> Result<(), CommandError> {
     let fail = |what: &str, e: std::io::Error| CommandError::Output(format!("{what}: {e}"));
     let dir = std::path::absolute(&dir).map_err(|e| fail("the plan's directory", e))?;
     let snich = std::env::current_exe().map_err(|e| fail("this snich's path", e))?;
+    // Jobs that read other jobs' results run in a second array, after the first.
+    let (first, second) = cluster::read_manifest(&dir)?.stages(&tasks);
     if args.dry_run {
+        for (tasks, after) in [(&first, ""), (&second, " after the first array")] {
+            if !tasks.is_empty() {
+                println!("# job array{after}: sbatch SCRIPT");
+                print!("{}", slurm::array_script(&snich, &dir, tasks, &options));
+            }
+        }
         print!(
-            "# {}
-{}# {} (sbatch --dependency=afterok:ARRAY_JOB_ID)
-{}",
-            slurm::slurm_dir(&dir).join("array-N.sbatch").display(),
-            slurm::array_script(&snich, &dir, &tasks, &options),
-            slurm::slurm_dir(&dir).join("merge-N.sbatch").display(),
+            "# the merge: sbatch --dependency=afterok:ARRAY_JOB_IDS SCRIPT\n{}",
             slurm::merge_script(&snich, &dir, &options)
         );
         return Ok(());
     }
-    let submitted = slurm::submit(&snich, &dir, &tasks, &options)?;
+    let submitted = slurm::submit(&snich, &dir, [&first, &second], &options)?;
+    let per = options
+        .max_parallel
+        .map_or_else(String::new, |k| format!(", at most {k} at a time"));
+    let arrays: Vec<String> = submitted
+        .arrays
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let after = if i > 0 {
+                format!(", after job {}", submitted.arrays[0].job)
+            } else {
+                String::new()
+            };
+            format!("job array {} ({} tasks{per}{after})", a.job, a.tasks)
+        })
+        .collect();
+    let mut ids: Vec<&str> = submitted.arrays.iter().map(|a| a.job.as_str()).collect();
+    ids.push(&submitted.merge_job);
     println!(
-        "submitted: job array {} ({} tasks{}), merge job {} (after every task succeeded)\n\
-         watch: squeue -j {},{}\n\
+        "submitted: {}, merge job {} (after every task succeeded)\n\
+         watch: squeue -j {}\n\
          reports: {} once job {} is done; failed tasks: snich slurm --resume {}",
-        submitted.array_job,
-        submitted.tasks,
-        options
-            .max_parallel
-            .map_or_else(String::new, |k| format!(", at most {k} at a time")),
+        arrays.join(", "),
         submitted.merge_job,
-        submitted.array_job,
-        submitted.merge_job,
+        ids.join(","),
         dir.join("report").display(),
         submitted.merge_job,
         dir.display()

@@ -98,6 +98,15 @@ pub enum ClusterError {
         /// The plan directory.
         dir: PathBuf,
     },
+    /// A second-stage job run before the jobs whose results it needs.
+    #[error(
+        "this job needs the results of jobs {} first (snich slurm runs it after them)",
+        missing.join(", ")
+    )]
+    NeedsResults {
+        /// The jobs without a complete result, `INDEX (LABEL)`.
+        missing: Vec<String>,
+    },
     /// Jobs without a complete result, at a merge without `--partial`.
     #[error(
         "{} of {jobs} jobs have no complete result: {}; run them (snich run-job DIR INDEX, or \
@@ -209,6 +218,24 @@ pub enum Work {
         switch: SwitchKind,
         /// The search's options.
         options: CapacityOptions,
+        /// The swept key's value (`snich paper`'s capacity at each point).
+        #[serde(default)]
+        value: Option<toml::Value>,
+    },
+    /// `snich paper`'s fixed load per VM: one switch in one full-length trial at the load per
+    /// VM that the capacity jobs' results give ([`capacity::paper_per_vm_load_pps`]) times
+    /// the scenario's VMs; nothing when they give none.
+    PerVmLoad {
+        /// The scenario.
+        scenario: ResolvedScenario,
+        /// The switch.
+        switch: SwitchKind,
+        /// The trial's options (the paper's capacity options).
+        options: CapacityOptions,
+        /// The swept key's value.
+        value: Option<toml::Value>,
+        /// The jobs whose results give the load (the experiment's capacity searches).
+        capacity_jobs: Vec<usize>,
     },
     /// A comparison's common load: one NDR search whose trials run every switch.
     CommonLoad {
@@ -253,17 +280,59 @@ pub enum Study {
         /// The switches.
         switches: Vec<SwitchKind>,
     },
+    /// `snich paper`: its sections, in the order of its report.
+    Paper {
+        /// The sections.
+        sections: Vec<PaperSection>,
+    },
 }
 
 impl Study {
-    /// The local command this study is (`sweep`, `capacity`, `compare`).
+    /// The local command this study is (`sweep`, `capacity`, `compare`, `paper`).
     pub fn command(&self) -> &'static str {
         match self {
             Study::Sweep { .. } => "sweep",
             Study::Capacity { .. } => "capacity",
             Study::Compare { .. } => "compare",
+            Study::Paper { .. } => "paper",
         }
     }
+}
+
+/// A section of `snich paper` (one experiment's sweep, its capacity or its fixed per-VM
+/// load): jobs `first_job + p * switches + s`, point `p`'s switch `s`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PaperSection {
+    /// The section's name (the experiment's file stem, with its part's suffix).
+    pub name: String,
+    /// Which part of the experiment it is.
+    pub part: PaperPart,
+    /// The swept key.
+    pub key: String,
+    /// Its values.
+    pub values: Vec<toml::Value>,
+    /// The switches at every point.
+    pub switches: Vec<SwitchKind>,
+    /// The section's first job.
+    pub first_job: usize,
+    /// The experiment's scenario as written (the capacity and per-VM load reports').
+    pub scenario: ResolvedScenario,
+}
+
+/// The parts of a `snich paper` experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "part", rename_all = "kebab-case")]
+pub enum PaperPart {
+    /// Its sweep.
+    Sweep,
+    /// Each switch's capacity at each point.
+    Capacity,
+    /// Each switch at the same load per VM at each VM count; present when the capacity
+    /// section (jobs from `capacity_first_job`, as many as this section's) gives one.
+    PerVmLoad {
+        /// The capacity section's first job.
+        capacity_first_job: usize,
+    },
 }
 
 /// A plan's manifest (`manifest.json`).
@@ -277,6 +346,17 @@ pub struct Manifest {
     pub study: Study,
     /// Every job's label, in job order.
     pub jobs: Vec<String>,
+    /// The jobs that read other jobs' results (`snich paper`'s per-VM load): they run after
+    /// every other job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub second_stage: Vec<usize>,
+}
+
+impl Manifest {
+    /// `jobs` split into those that run first and those that run after them.
+    pub fn stages(&self, jobs: &[usize]) -> (Vec<usize>, Vec<usize>) {
+        jobs.iter().partition(|j| !self.second_stage.contains(j))
+    }
 }
 
 /// A plan: its manifest and its jobs.
@@ -301,9 +381,103 @@ impl Plan {
                 snich_version: env!("CARGO_PKG_VERSION").to_string(),
                 study,
                 jobs: jobs.iter().map(|j| j.label.clone()).collect(),
+                second_stage: jobs
+                    .iter()
+                    .filter(|j| matches!(j.work, Work::PerVmLoad { .. }))
+                    .map(|j| j.index)
+                    .collect(),
             },
             jobs,
         }
+    }
+
+    /// `snich paper`'s experiments (each a name, its document and its sweep): per
+    /// experiment, its sweep's runs (one job per point and switch); for VM- and rule-count
+    /// experiments, each switch's capacity search at each point (one job each); for
+    /// VM-count experiments, each switch at the fixed load per VM at each point (one job
+    /// each, run after the others: the load follows from the capacity searches). Every
+    /// point's scenario is validated here.
+    pub fn paper(experiments: &[(String, ScenarioDocument, Vary)]) -> Result<Plan, ClusterError> {
+        let options = capacity::paper_options(1);
+        let mut works: Vec<(String, Work)> = Vec::new();
+        let mut sections = Vec::new();
+        for (stem, doc, vary) in experiments {
+            let base = ResolvedScenario::new(doc.text.clone(), doc.file.as_deref())?.0;
+            let switches = doc.scenario()?.switches;
+            let mut points = Vec::new();
+            for value in &vary.values {
+                doc.with(&vary.key, value)?;
+                let text = doc.text_with(&vary.key, value)?;
+                points.push((ResolvedScenario::new(text, doc.file.as_deref())?.0, value));
+            }
+            let section = |name: String, part: PaperPart, works: &mut Vec<(String, Work)>| {
+                let first_job = works.len();
+                for (scenario, value) in &points {
+                    for &switch in &switches {
+                        let label = format!(
+                            "{name} {}={} {}",
+                            vary.key,
+                            report::value_label(value),
+                            switch.name()
+                        );
+                        let (scenario, value) = (scenario.clone(), Some((*value).clone()));
+                        let options = options.clone();
+                        let work = match &part {
+                            PaperPart::Sweep => Work::Run {
+                                scenario,
+                                switch,
+                                value,
+                            },
+                            PaperPart::Capacity => Work::Capacity {
+                                scenario,
+                                switch,
+                                options,
+                                value,
+                            },
+                            PaperPart::PerVmLoad { capacity_first_job } => Work::PerVmLoad {
+                                scenario,
+                                switch,
+                                options,
+                                value,
+                                capacity_jobs: (*capacity_first_job
+                                    ..capacity_first_job + points.len() * switches.len())
+                                    .collect(),
+                            },
+                        };
+                        works.push((label, work));
+                    }
+                }
+                PaperSection {
+                    name,
+                    part,
+                    key: vary.key.clone(),
+                    values: vary.values.clone(),
+                    switches: switches.clone(),
+                    first_job,
+                    scenario: base.clone(),
+                }
+            };
+            sections.push(section(stem.clone(), PaperPart::Sweep, &mut works));
+            if capacity::PAPER_CAPACITY_KEYS.contains(&vary.key.as_str()) {
+                let capacity_section = section(
+                    format!("{stem}{}", report::PAPER_CAPACITY_SUFFIX),
+                    PaperPart::Capacity,
+                    &mut works,
+                );
+                if vary.key == "vms.count" {
+                    // Its jobs come after the capacity jobs; the report lists it before.
+                    sections.push(section(
+                        format!("{stem}{}", report::PAPER_PER_VM_LOAD_SUFFIX),
+                        PaperPart::PerVmLoad {
+                            capacity_first_job: capacity_section.first_job,
+                        },
+                        &mut works,
+                    ));
+                }
+                sections.push(capacity_section);
+            }
+        }
+        Ok(Plan::new(Study::Paper { sections }, works))
     }
 
     /// `snich sweep`'s runs of `doc` at every value of `vary`: one job per point and switch.
@@ -360,6 +534,7 @@ impl Plan {
                         scenario: resolved.clone(),
                         switch,
                         options: options.clone(),
+                        value: None,
                     },
                 )
             })
@@ -615,7 +790,7 @@ pub fn run_job(dir: &Path, index: usize, progress: &ProgressBar) -> Result<JobRu
     }
     let start = Instant::now();
     let before = progress.position();
-    let output = execute(&job.work, progress)?;
+    let output = execute(dir, &job.work, progress)?;
     let wall_seconds = start.elapsed().as_secs_f64();
     let result = JobResult {
         index,
@@ -628,8 +803,9 @@ pub fn run_job(dir: &Path, index: usize, progress: &ProgressBar) -> Result<JobRu
     Ok(JobRun::Ran { wall_seconds })
 }
 
-/// Runs a job's work as the local command runs it.
-fn execute(work: &Work, progress: &ProgressBar) -> Result<JobOutput, ClusterError> {
+/// Runs a job's work as the local command runs it (the plan in `dir` holds the results a
+/// second-stage job reads).
+fn execute(dir: &Path, work: &Work, progress: &ProgressBar) -> Result<JobOutput, ClusterError> {
     Ok(match work {
         Work::Run {
             scenario,
@@ -649,6 +825,7 @@ fn execute(work: &Work, progress: &ProgressBar) -> Result<JobOutput, ClusterErro
             scenario,
             switch,
             options,
+            value,
         } => {
             let scenario = scenario.scenario()?;
             let found = capacity::capacity(
@@ -659,8 +836,51 @@ fn execute(work: &Work, progress: &ProgressBar) -> Result<JobOutput, ClusterErro
                 progress,
             )?;
             JobOutput::Results {
-                results: found.into_iter().map(|c| c.result).collect(),
+                results: found
+                    .into_iter()
+                    .map(|c| labelled(c.result, value.as_ref()))
+                    .collect(),
             }
+        }
+        Work::PerVmLoad {
+            scenario,
+            switch,
+            options,
+            value,
+            capacity_jobs,
+        } => {
+            let manifest = read_manifest(dir)?;
+            let mut found = Vec::new();
+            let mut missing = Vec::new();
+            for &j in capacity_jobs {
+                let label = manifest.jobs.get(j).map_or("", String::as_str);
+                match complete_result(dir, j, label) {
+                    Some(r) => found.extend(results_of(&r)),
+                    None => missing.push(format!("{j} ({label})")),
+                }
+            }
+            if !missing.is_empty() {
+                return Err(ClusterError::NeedsResults { missing });
+            }
+            let results = match capacity::paper_per_vm_load_pps(&found) {
+                None => Vec::new(),
+                Some(per_vm) => {
+                    let scenario = scenario.scenario()?;
+                    let vms = scenario.topology.vms.len() as f64;
+                    capacity::at_rate(
+                        &runner::build_switch,
+                        &[*switch],
+                        &scenario,
+                        per_vm * vms,
+                        options,
+                        progress,
+                    )?
+                    .into_iter()
+                    .map(|r| labelled(r, value.as_ref()))
+                    .collect()
+                }
+            };
+            JobOutput::Results { results }
         }
         Work::CommonLoad { scenario, switches } => {
             let scenario = scenario.scenario()?;
@@ -672,11 +892,36 @@ fn execute(work: &Work, progress: &ProgressBar) -> Result<JobOutput, ClusterErro
     })
 }
 
+/// `result` with the swept key's value `value`.
+fn labelled(mut result: SwitchResult, value: Option<&toml::Value>) -> SwitchResult {
+    if let Some(v) = value {
+        result.value = Some(report::value_json(v));
+    }
+    result
+}
+
+/// A job result's switch results (none for a common load).
+fn results_of(r: &JobResult) -> Vec<SwitchResult> {
+    match &r.output {
+        JobOutput::Results { results } => results.clone(),
+        JobOutput::CommonLoad { .. } => Vec::new(),
+    }
+}
+
+/// What a merge assembles: one report, or `snich paper`'s sections.
+#[derive(Debug, Clone)]
+pub enum MergedReport {
+    /// The report of a sweep, capacity search or comparison.
+    One(Box<Report>),
+    /// `snich paper`'s sections, by name, in order.
+    Paper(Vec<(String, Report)>),
+}
+
 /// A merged study: its report and the jobs it lacks (`--partial`).
 #[derive(Debug, Clone)]
 pub struct Merged {
     /// The report, as the local command's.
-    pub report: Report,
+    pub report: MergedReport,
     /// `INDEX (LABEL)` of the jobs without a result (empty for a complete study).
     pub missing: Vec<String>,
 }
@@ -693,32 +938,50 @@ pub fn merge(dir: &Path, partial: bool) -> Result<Merged, ClusterError> {
             jobs: status.results.len(),
         });
     }
-    // Every job of a study runs the same scenario, or (sweeps) the first point's is the
-    // report's: job 0's.
-    let first = read_job(dir, 0)?;
-    let scenario = match &first.work {
-        Work::Run { scenario, .. }
-        | Work::Capacity { scenario, .. }
-        | Work::CommonLoad { scenario, .. } => scenario.scenario()?,
-    };
     let present = || status.results.iter().flatten();
     let wall: f64 = present().map(|r| r.wall_seconds).sum();
     let packets: u64 = present().map(|r| r.simulated_packets).sum();
-    let switch_results = |r: &JobResult| match &r.output {
-        JobOutput::Results { results } => results.clone(),
-        JobOutput::CommonLoad { .. } => Vec::new(),
-    };
     let command = status.manifest.study.command();
-    let mut report = match &status.manifest.study {
+    // Results of jobs `from..from + n` that exist, and the missing ones among them.
+    let range = |from: usize, n: usize| {
+        let rs: Vec<&JobResult> = status.results[from..(from + n).min(status.results.len())]
+            .iter()
+            .flatten()
+            .collect();
+        let missing: Vec<String> = status
+            .missing_labels()
+            .into_iter()
+            .zip(status.missing())
+            .filter(|(_, i)| (from..from + n).contains(i))
+            .map(|(l, _)| l)
+            .collect();
+        (rs, missing)
+    };
+    // The simulator's speed over the jobs' wall clock (each job's packets, warm-ups and
+    // trials included, as the local commands count them).
+    let finish = |mut report: Report, missing: Vec<String>, packets: u64| {
+        let wall = report.simulator.wall_seconds;
+        report.simulator.simulated_packets_per_second = packets as f64 / wall.max(1e-9);
+        if !missing.is_empty() {
+            report.partial_missing_jobs = Some(missing);
+        }
+        report
+    };
+    let report = match &status.manifest.study {
         Study::Sweep { key, values, .. } => {
-            let results = present().flat_map(switch_results).collect();
-            Report::of_sweep_results(command, &scenario, (key, values), results, wall, 1)
+            let scenario = job_scenario(dir, 0)?;
+            let results = present().flat_map(results_of).collect();
+            let r = Report::of_sweep_results(command, &scenario, (key, values), results, wall, 1);
+            MergedReport::One(Box::new(finish(r, missing.clone(), packets)))
         }
         Study::Capacity { .. } => {
-            let results = present().flat_map(switch_results).collect();
-            Report::of_results(command, &scenario, results, wall, 1)
+            let scenario = job_scenario(dir, 0)?;
+            let results = present().flat_map(results_of).collect();
+            let r = Report::of_results(command, &scenario, results, wall, 1);
+            MergedReport::One(Box::new(finish(r, missing.clone(), packets)))
         }
         Study::Compare { switches } => {
+            let scenario = job_scenario(dir, 0)?;
             let loads = status.results.get(switches.len()).and_then(|r| match r {
                 Some(JobResult {
                     output: JobOutput::CommonLoad { loads },
@@ -729,20 +992,61 @@ pub fn merge(dir: &Path, partial: bool) -> Result<Merged, ClusterError> {
             let mut results = Vec::new();
             for (j, r) in status.results.iter().take(switches.len()).enumerate() {
                 let Some(r) = r else { continue };
-                let mut rs = switch_results(r);
+                let mut rs = results_of(r);
                 // Each switch with its own load, whichever switches are missing.
                 let load = loads.as_ref().and_then(|l| l.get(j).cloned());
                 capacity::attach_common_loads(&mut rs, load.map(|l| vec![l]));
                 results.extend(rs);
             }
-            Report::of_results(command, &scenario, results, wall, 1)
+            let r = Report::of_results(command, &scenario, results, wall, 1);
+            MergedReport::One(Box::new(finish(r, missing.clone(), packets)))
+        }
+        Study::Paper { sections } => {
+            let mut out = Vec::new();
+            for section in sections {
+                let n = section.values.len() * section.switches.len();
+                let (rs, missing) = range(section.first_job, n);
+                let wall: f64 = rs.iter().map(|r| r.wall_seconds).sum();
+                let packets: u64 = rs.iter().map(|r| r.simulated_packets).sum();
+                let results: Vec<SwitchResult> = rs.into_iter().flat_map(results_of).collect();
+                let sweep = (section.key.as_str(), section.values.as_slice());
+                let mut report = match &section.part {
+                    // `snich paper`'s sweep section is `snich sweep`'s report.
+                    PaperPart::Sweep => {
+                        let first = job_scenario(dir, section.first_job)?;
+                        Report::of_sweep_results("sweep", &first, sweep, results, wall, 1)
+                    }
+                    PaperPart::Capacity | PaperPart::PerVmLoad { .. } => {
+                        let base = section.scenario.scenario()?;
+                        Report::of_sweep_results(command, &base, sweep, results, wall, 1)
+                    }
+                };
+                if let PaperPart::PerVmLoad { capacity_first_job } = section.part {
+                    let (capacity, _) = range(capacity_first_job, n);
+                    let capacity: Vec<SwitchResult> =
+                        capacity.into_iter().flat_map(results_of).collect();
+                    // No such load: the local paper has no such section either.
+                    let Some(per_vm) = capacity::paper_per_vm_load_pps(&capacity) else {
+                        continue;
+                    };
+                    report.per_vm_load_pps = Some(per_vm);
+                }
+                out.push((section.name.clone(), finish(report, missing, packets)));
+            }
+            MergedReport::Paper(out)
         }
     };
-    report.simulator.simulated_packets_per_second = packets as f64 / wall.max(1e-9);
-    if !missing.is_empty() {
-        report.partial_missing_jobs = Some(missing.clone());
-    }
     Ok(Merged { report, missing })
+}
+
+/// The scenario job `index` runs.
+fn job_scenario(dir: &Path, index: usize) -> Result<Scenario, ClusterError> {
+    match read_job(dir, index)?.work {
+        Work::Run { scenario, .. }
+        | Work::Capacity { scenario, .. }
+        | Work::PerVmLoad { scenario, .. }
+        | Work::CommonLoad { scenario, .. } => Ok(scenario.scenario()?),
+    }
 }
 
 #[cfg(test)]

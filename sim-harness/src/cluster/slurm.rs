@@ -6,6 +6,7 @@
 //! The plan directory must be on a file system every node sees (the tasks write their
 //! results there), and the `snich` binary at the same path on every node.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -186,27 +187,36 @@ fn logs_dir(dir: &Path) -> PathBuf {
     slurm_dir(dir).join("logs")
 }
 
-/// The job ids Slurm gave.
+/// A job array Slurm accepted.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Submitted {
-    /// The array's job id.
-    pub array_job: String,
-    /// The merge's job id.
-    pub merge_job: String,
-    /// Tasks in the array.
+pub struct SubmittedArray {
+    /// Its job id.
+    pub job: String,
+    /// Its tasks.
     pub tasks: usize,
 }
 
-/// Writes the scripts into `DIR/slurm/` and submits them: the array over `tasks`, then the
-/// merge depending on it.
+/// The job ids Slurm gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submitted {
+    /// The arrays: the first stage's, then (when there is one) the second stage's, which
+    /// starts once every task of the first succeeded.
+    pub arrays: Vec<SubmittedArray>,
+    /// The merge's job id.
+    pub merge_job: String,
+}
+
+/// Writes the scripts into `DIR/slurm/` and submits them: an array over the first of
+/// `stages` (when not empty), one over the second depending on it (when not empty), then
+/// the merge depending on both.
 pub fn submit(
     snich: &Path,
     dir: &Path,
-    tasks: &[usize],
+    stages: [&[usize]; 2],
     options: &SlurmOptions,
 ) -> Result<Submitted, SlurmError> {
     options.check()?;
-    if tasks.is_empty() {
+    if stages.iter().all(|s| s.is_empty()) {
         return Err(SlurmError::NoTasks);
     }
     let logs = logs_dir(dir);
@@ -214,9 +224,9 @@ pub fn submit(
         path: logs.clone(),
         source,
     })?;
-    // A new pair of scripts per submission (a resume keeps the earlier ones).
+    // A new set of scripts per submission (a resume keeps the earlier ones).
     let n = (1..)
-        .find(|n| !slurm_dir(dir).join(format!("array-{n}.sbatch")).exists())
+        .find(|n| !slurm_dir(dir).join(format!("merge-{n}.sbatch")).exists())
         .unwrap_or(1);
     let write = |name: String, text: String| {
         let path = slurm_dir(dir).join(name);
@@ -226,29 +236,45 @@ pub fn submit(
         })?;
         Ok::<_, SlurmError>(path)
     };
-    let array = write(
-        format!("array-{n}.sbatch"),
-        array_script(snich, dir, tasks, options),
-    )?;
+    let mut arrays: Vec<SubmittedArray> = Vec::new();
+    for (stage, tasks) in stages.iter().enumerate() {
+        if tasks.is_empty() {
+            continue;
+        }
+        let name = if stage == 0 {
+            format!("array-{n}.sbatch")
+        } else {
+            format!("array-{n}-after.sbatch")
+        };
+        let script = write(name, array_script(snich, dir, tasks, options))?;
+        let mut args: Vec<OsString> = Vec::new();
+        if let Some(first) = arrays.first() {
+            args.push(format!("--dependency=afterok:{}", first.job).into());
+        }
+        args.push(script.into_os_string());
+        let job = sbatch("the job array", &args)?;
+        arrays.push(SubmittedArray {
+            job,
+            tasks: tasks.len(),
+        });
+    }
     let merge = write(
         format!("merge-{n}.sbatch"),
         merge_script(snich, dir, options),
     )?;
-    let array_job = sbatch("the job array", &[array.as_os_str()])?;
-    let dependency = format!("--dependency=afterok:{array_job}");
+    let after: Vec<&str> = arrays.iter().map(|a| a.job.as_str()).collect();
     let merge_job = sbatch(
         "the merge",
-        &[std::ffi::OsStr::new(&dependency), merge.as_os_str()],
+        &[
+            format!("--dependency=afterok:{}", after.join(":")).into(),
+            merge.into_os_string(),
+        ],
     )?;
-    Ok(Submitted {
-        array_job,
-        merge_job,
-        tasks: tasks.len(),
-    })
+    Ok(Submitted { arrays, merge_job })
 }
 
 /// Runs `sbatch --parsable ARGS` and gives the job id.
-fn sbatch(what: &'static str, args: &[&std::ffi::OsStr]) -> Result<String, SlurmError> {
+fn sbatch(what: &'static str, args: &[OsString]) -> Result<String, SlurmError> {
     let out = Command::new("sbatch")
         .arg("--parsable")
         .args(args)

@@ -2,8 +2,9 @@
 //! `slurmd` started by the test as root, with a `slurm.conf` the test writes into a scratch
 //! directory (its own ports, state and spool), each daemon stopped by its pid at the end,
 //! also when the test fails. A small sweep and a small capacity search go through the
-//! cluster (job array, throttle, merge after the array); each merged report must equal the
-//! local command's byte for byte, apart from `simulator`. Then faults: a cancelled array
+//! cluster (job array, throttle, merge after the array), and a small `snich paper` (two
+//! arrays, the second after the first); each merged report must equal the local command's
+//! byte for byte, apart from `simulator`. Then faults: a cancelled array
 //! task, a deleted and a half-written result; `snich slurm --resume` submits only those jobs,
 //! and the merge again equals the local run.
 //!
@@ -244,33 +245,32 @@ impl Cluster {
                 .to_string()
         };
         let (array, merge) = (ids("job array "), ids("merge job "));
-        assert!(
-            out.contains(&format!("watch: squeue -j {array},{merge}")),
-            "{out}"
-        );
+        assert!(out.contains(&format!("watch: squeue -j {array},")), "{out}");
+        assert!(out.contains(&format!(",{merge}\n")), "{out}");
         (array, merge)
     }
 }
 
-/// `report.json` with its `simulator` object taken out (the text, byte for byte otherwise).
+/// A JSON report's text with every `simulator` object taken out (at any depth), byte for
+/// byte otherwise.
 fn without_simulator(text: &str) -> String {
     let mut out = String::new();
-    let mut skipping = false;
+    // The indentation of the `simulator` object being skipped.
+    let mut skipping: Option<usize> = None;
     for line in text.split_inclusive('\n') {
-        if line.starts_with("  \"simulator\": {") {
-            skipping = true;
-            continue;
-        }
-        if skipping {
-            if line.starts_with("  }") {
-                skipping = false;
+        let indent = line.len() - line.trim_start().len();
+        match skipping {
+            Some(at) => {
+                if indent == at && line.trim_start().starts_with('}') {
+                    skipping = None;
+                }
             }
-            continue;
+            None if line.trim_start().starts_with("\"simulator\": {") => skipping = Some(indent),
+            None => out += line,
         }
-        out += line;
     }
     assert!(
-        !skipping && out.len() < text.len(),
+        skipping.is_none() && out.len() < text.len(),
         "no simulator in {text}"
     );
     out
@@ -368,6 +368,20 @@ fn a_sweep_and_a_capacity_search_through_slurm_merge_to_the_local_reports() {
         &[&["slurm"][..], &capacity, &["--out", "capacity-plan"]].concat(),
         &work,
     );
+    // The paper: its per-VM load jobs need the capacity searches' results, so they are a
+    // second array that starts after the first.
+    std::fs::create_dir_all(work.join("experiments")).unwrap();
+    std::fs::write(work.join("experiments/tiny.toml"), PAPER_EXPERIMENT).unwrap();
+    let paper = ["paper", "--scenarios", "experiments"];
+    let (p_array, p_merge) = cluster.submit(
+        &[&["slurm"][..], &paper, &["--out", "paper-plan"]].concat(),
+        &work,
+    );
+    let first = std::fs::read_to_string(work.join("paper-plan/slurm/array-1.sbatch")).unwrap();
+    let after =
+        std::fs::read_to_string(work.join("paper-plan/slurm/array-1-after.sbatch")).unwrap();
+    assert!(first.contains("#SBATCH --array=0-3\n"), "{first}");
+    assert!(after.contains("#SBATCH --array=4-5\n"), "{after}");
     // The same studies run locally meanwhile.
     ok(snich(
         &[&sweep[..], &["--out", "sweep-local", "--quiet"]].concat(),
@@ -379,7 +393,13 @@ fn a_sweep_and_a_capacity_search_through_slurm_merge_to_the_local_reports() {
         &work,
         None,
     ));
-    cluster.wait_gone(&[&array, &merge, &c_array, &c_merge]);
+    ok(snich(
+        &[&paper[..], &["--out", "paper-local", "--quiet"]].concat(),
+        &work,
+        None,
+    ));
+    cluster.wait_gone(&[&array, &merge, &c_array, &c_merge, &p_array, &p_merge]);
+    assert_same_trees(&work.join("paper-local"), &work.join("paper-plan/report"));
     assert_same_reports(&work.join("sweep-local"), &work.join("sweep-plan/report"));
     assert_same_reports(
         &work.join("capacity-local"),
@@ -546,4 +566,82 @@ fn plan_run_job_and_merge_from_the_command_line() {
         None,
     ));
     assert_same_reports(&dir.join("local"), &dir.join("p/report"));
+}
+
+/// A small `snich paper` experiment: a VM-count sweep (so it has capacity and fixed per-VM
+/// load sections too) of one fast switch.
+const PAPER_EXPERIMENT: &str = "name = \"tiny-vms\"\ndescription = \"A tiny VM-count \
+    experiment.\"\nseed = 4\npackets = 400\nswitches = [\"linux-bridge\"]\n[vms]\ncount = 2\n\
+    [workload]\nkind = \"inter-vm\"\n[sweep]\nkey = \"vms.count\"\nvalues = [2, 3]\n";
+
+/// Every file under `local` (recursively) equals the one under `merged`, the JSON reports
+/// apart from `simulator`; the merge wrote no other file.
+fn assert_same_trees(local: &Path, merged: &Path) {
+    fn files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_path_buf());
+            }
+        }
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    files(local, local, &mut a);
+    files(merged, merged, &mut b);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    for f in &a {
+        let (x, y) = (
+            std::fs::read(local.join(f)).unwrap(),
+            std::fs::read(merged.join(f)).unwrap(),
+        );
+        if f.extension().is_some_and(|e| e == "json") {
+            let (x, y) = (String::from_utf8(x).unwrap(), String::from_utf8(y).unwrap());
+            assert_eq!(
+                without_simulator(&x),
+                without_simulator(&y),
+                "{}",
+                f.display()
+            );
+        } else {
+            assert!(x == y, "{} differs", f.display());
+        }
+    }
+}
+
+#[test]
+fn a_planned_paper_merges_to_the_local_paper() {
+    let dir = scratch("plan-paper");
+    std::fs::create_dir_all(dir.join("experiments")).unwrap();
+    std::fs::write(dir.join("experiments/tiny.toml"), PAPER_EXPERIMENT).unwrap();
+    let paper = ["paper", "--scenarios", "experiments"];
+    let out = ok(snich(
+        &[&["plan"][..], &paper, &["--out", "p"]].concat(),
+        &dir,
+        None,
+    ));
+    // 2 points x 1 switch: the sweep, the capacity searches, then the fixed per-VM loads.
+    assert!(out.starts_with("plan: 6 jobs (paper) in p\n"), "{out}");
+    // A per-VM load job before the searches it needs: refused, naming them.
+    let early = snich(&["run-job", "p", "4"], &dir, None);
+    assert_eq!(early.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&early.stderr);
+    assert!(
+        err.contains("needs the results of jobs 2 (tiny_capacity"),
+        "{err}"
+    );
+    for i in 0..6 {
+        ok(snich(&["run-job", "p", &i.to_string()], &dir, None));
+    }
+    ok(snich(&["merge", "p", "--quiet"], &dir, None));
+    ok(snich(
+        &[&paper[..], &["--out", "local", "--quiet"]].concat(),
+        &dir,
+        None,
+    ));
+    assert!(dir.join("local/tiny_per_vm_load/report.json").is_file());
+    assert_same_trees(&dir.join("local"), &dir.join("p/report"));
 }
