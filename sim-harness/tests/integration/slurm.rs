@@ -4,9 +4,9 @@
 //! also when the test fails. A small sweep and a small capacity search go through the
 //! cluster (job array, throttle, merge after the array), and a small `snich paper` (two
 //! arrays, the second after the first); each merged report must equal the local command's
-//! byte for byte, apart from `simulator`. Then faults: a cancelled array
-//! task, a deleted and a half-written result; `snich slurm --resume` submits only those jobs,
-//! and the merge again equals the local run.
+//! byte for byte, apart from `simulator`. Then faults: an array task cancelled before it
+//! starts, one cancelled while it runs, a deleted and a half-written result; `snich slurm
+//! --resume` submits only those jobs, and the merge again equals the local run.
 //!
 //! Without the daemons (or without root) the test skips, saying so, unless
 //! `SNICH_REQUIRE_TOOLS` is set (./test.sh sets it and installs the packages): then it fails.
@@ -312,6 +312,10 @@ fn assert_same_reports(local: &Path, merged: &Path) {
 const SWEEP_SCENARIO: &str = "seed = 5\npackets = 400\nswitches = [\"snich\", \"ovs-kernel\"]\n\
     [vms]\ncount = 2\n[workload]\nkind = \"inter-vm\"\n";
 
+/// One switch whose jobs' length follows the swept packet count.
+const LONG_SCENARIO: &str = "seed = 6\nswitches = [\"snich\"]\n[vms]\ncount = 2\n\
+    [workload]\nkind = \"inter-vm\"\n";
+
 const CAPACITY_SCENARIO: &str = "seed = 3\nswitches = [\"snich\", \"linux-bridge\"]\n\
     [vms]\ncount = 2\n[workload]\nkind = \"inter-vm\"\n";
 
@@ -462,6 +466,45 @@ fn a_sweep_and_a_capacity_search_through_slurm_merge_to_the_local_reports() {
         out.contains("resume: 0 of 4 jobs without a complete result"),
         "{out}"
     );
+
+    // A task killed while it runs: job 1 simulates 2,500,000 packets (seconds), and is
+    // cancelled as soon as Slurm says it is running.
+    std::fs::write(work.join("long.toml"), LONG_SCENARIO).unwrap();
+    let long = ["sweep", "long.toml", "--vary", "packets=400,2500000"];
+    let (array, merge) = cluster.submit(
+        &[&["slurm"][..], &long, &["--out", "killed-plan"]].concat(),
+        &work,
+    );
+    let task = format!("{array}_1");
+    cluster.wait_for("task 1 to run", || cluster.state(&task) == "R");
+    cluster
+        .client("scancel", &[&task])
+        .expect("scancel a running task");
+    // The local run meanwhile.
+    let local = Command::new(env!("CARGO_BIN_EXE_snich"))
+        .args([&long[..], &["--out", "killed-local", "--quiet"]].concat())
+        .current_dir(&work)
+        .spawn()
+        .unwrap();
+    cluster.wait_gone(&[&array]);
+    let killed = work.join("killed-plan");
+    assert!(
+        !killed.join("results/000001.json").exists(),
+        "job 1 finished before it was cancelled: make it longer"
+    );
+    let log = std::fs::read_to_string(killed.join(format!("slurm/logs/job-1-{array}.out")))
+        .unwrap_or_default();
+    assert!(log.contains("CANCELLED"), "the task's output: {log}");
+    assert_eq!(cluster.state(&merge), "PD");
+    cluster
+        .client("scancel", &[&merge])
+        .expect("scancel the merge");
+    let (array, merge) = cluster.submit(&["slurm", "--resume", "killed-plan"], &work);
+    let script = std::fs::read_to_string(killed.join("slurm/array-2.sbatch")).unwrap();
+    assert!(script.contains("#SBATCH --array=1\n"), "{script}");
+    assert!(local.wait_with_output().unwrap().status.success());
+    cluster.wait_gone(&[&array, &merge]);
+    assert_same_reports(&work.join("killed-local"), &killed.join("report"));
 }
 
 #[test]
