@@ -688,3 +688,29 @@ fn a_planned_paper_merges_to_the_local_paper() {
     assert!(dir.join("local/tiny_per_vm_load/report.json").is_file());
     assert_same_trees(&dir.join("local"), &dir.join("p/report"));
 }
+
+#[test]
+fn a_planned_compare_merges_to_the_local_compare() {
+    let dir = scratch("plan-compare");
+    std::fs::write(dir.join("c.toml"), SWEEP_SCENARIO).unwrap();
+    let out = ok(snich(
+        &["plan", "compare", "c.toml", "--out", "p"],
+        &dir,
+        None,
+    ));
+    // Seven switches' runs and the common load's search.
+    assert!(out.starts_with("plan: 8 jobs (compare) in p\n"), "{out}");
+    let local = Command::new(env!("CARGO_BIN_EXE_snich"))
+        .args(["compare", "c.toml", "--out", "local", "--quiet"])
+        .current_dir(&dir)
+        .spawn()
+        .unwrap();
+    for i in 0..8 {
+        ok(snich(&["run-job", "p", &i.to_string()], &dir, None));
+    }
+    ok(snich(&["merge", "p", "--quiet"], &dir, None));
+    assert!(local.wait_with_output().unwrap().status.success());
+    let merged = std::fs::read_to_string(dir.join("p/report/report.json")).unwrap();
+    assert!(merged.contains("\"at_common_load\""), "{merged}");
+    assert_same_reports(&dir.join("local"), &dir.join("p/report"));
+}
