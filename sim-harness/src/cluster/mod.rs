@@ -738,8 +738,16 @@ impl PlanStatus {
     pub fn missing_labels(&self) -> Vec<String> {
         self.missing()
             .into_iter()
-            .map(|i| format!("{i} ({})", self.manifest.jobs[i]))
+            .map(|i| self.missing_label(i))
             .collect()
+    }
+
+    /// `INDEX (LABEL)` of job `i`.
+    fn missing_label(&self, i: usize) -> String {
+        format!(
+            "{i} ({})",
+            self.manifest.jobs.get(i).map_or("", String::as_str)
+        )
     }
 }
 
@@ -797,7 +805,7 @@ pub fn run_job(dir: &Path, index: usize, progress: &ProgressBar) -> Result<JobRu
         label: job.label,
         output,
         wall_seconds,
-        simulated_packets: progress.position() - before,
+        simulated_packets: progress.position().saturating_sub(before),
     };
     write_atomically(&result_file(dir, index), &to_json(&result))?;
     Ok(JobRun::Ran { wall_seconds })
@@ -944,16 +952,17 @@ pub fn merge(dir: &Path, partial: bool) -> Result<Merged, ClusterError> {
     let command = status.manifest.study.command();
     // Results of jobs `from..from + n` that exist, and the missing ones among them.
     let range = |from: usize, n: usize| {
-        let rs: Vec<&JobResult> = status.results[from..(from + n).min(status.results.len())]
+        let end = (from + n).min(status.results.len());
+        let rs: Vec<&JobResult> = status
+            .results
+            .get(from..end)
+            .unwrap_or_default()
             .iter()
             .flatten()
             .collect();
-        let missing: Vec<String> = status
-            .missing_labels()
-            .into_iter()
-            .zip(status.missing())
-            .filter(|(_, i)| (from..from + n).contains(i))
-            .map(|(l, _)| l)
+        let missing: Vec<String> = (from..end)
+            .filter(|&i| status.results[i].is_none())
+            .map(|i| status.missing_label(i))
             .collect();
         (rs, missing)
     };
