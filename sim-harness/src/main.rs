@@ -52,9 +52,9 @@ enum Command {
     /// `--scenarios DIR`) and write a Markdown report with the
     /// plots, saying for each claim what the numbers show.
     Paper(PaperArgs),
-    /// Write a study (sweep, capacity or compare, with its usual arguments) as independent
-    /// jobs, one per simulation run, plus a manifest, into --out DIR (see README "Running on
-    /// a cluster").
+    /// Write a study (sweep, capacity, compare or paper, with its usual arguments) as
+    /// independent jobs, one per simulation run, plus a manifest, into --out DIR (see README
+    /// "Running on a cluster").
     #[command(subcommand)]
     Plan(PlanCommand),
     /// Run job INDEX (0-based) of the plan in DIR and write its result there; a job with a
@@ -993,7 +993,7 @@ fn slurm_command(args: &SlurmArgs) -> Result<(), CommandError> {
         }
         _ => {
             return Err(CommandError::Input(
-                "give a study (snich slurm sweep|capacity|compare ARGS --out DIR) or \
+                "give a study (snich slurm sweep|capacity|compare|paper ARGS --out DIR) or \
                  --resume DIR"
                     .into(),
             ))

@@ -8,7 +8,8 @@
 //!                         job's label, in job order
 //!  DIR/jobs/000000.json   one job: a fully resolved scenario (TOML text, its file, its seed)
 //!                         and what to run on it (one switch's run, one switch's capacity
-//!                         search, or a comparison's common-load search)
+//!                         search, a comparison's common-load search, or one switch at
+//!                         `snich paper`'s fixed per-VM load)
 //!  DIR/results/000000.json  the job's result, once complete
 //! ```
 //!
@@ -17,7 +18,8 @@
 //! the trials before it), so one switch's whole search is one job (the switches' searches are
 //! independent, as `snich capacity` already runs them); a comparison's common load is one NDR
 //! search whose every trial runs all switches together, so it is one job beside the
-//! switches' runs.
+//! switches' runs. `snich paper`'s fixed per-VM load follows from its capacity searches'
+//! results: those jobs are a second stage ([`Manifest::second_stage`]), run after the others.
 //!
 //! [`run_job`] is idempotent: a job whose result file is complete is skipped. A result is
 //! written to a temporary file in `results/` and renamed into place, so a result file
