@@ -328,7 +328,7 @@ fn is_root() -> bool {
 
 #[test]
 fn a_sweep_and_a_capacity_search_through_slurm_merge_to_the_local_reports() {
-    if !programs::require(&SLURM).unwrap() {
+    if !programs::require(&SLURM).unwrap_or_else(|e| panic!("{e}")) {
         return;
     }
     if !is_root() {
