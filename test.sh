@@ -2,8 +2,9 @@
 # Installs what the test suite needs when it is missing, then runs every test.
 #
 # On a fresh Debian machine, as root:  ./test.sh
-#   - Verilator and g++ (hw-rtl's co-simulation), Open vSwitch (the flow-setup oracle) and
-#     Python's venv (for the open FPGA flow) come from apt when missing.
+#   - Verilator and g++ (hw-rtl's co-simulation), Open vSwitch (the flow-setup oracle),
+#     Python's venv (for the open FPGA flow) and Slurm with munge (`snich slurm`'s test
+#     starts a single-node cluster) come from apt when missing.
 #   - cargo-afl from crates.io (AFL++ built from its sources) for the fuzz targets' bounded run.
 #   - Formatting, clippy (all targets, warnings are errors) and the whole workspace's
 #     tests, unit, integration and doc.
@@ -19,6 +20,11 @@ command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v ovs-vswitchd >/dev/null 2>&1 || need+=(openvswitch-switch)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+# Slurm and munge: the single-node cluster of sim-harness's tests/integration/slurm.rs.
+command -v slurmctld >/dev/null 2>&1 || need+=(slurmctld)
+command -v slurmd >/dev/null 2>&1 || need+=(slurmd)
+command -v sbatch >/dev/null 2>&1 || need+=(slurm-client)
+command -v munged >/dev/null 2>&1 || need+=(munge)
 if [ ${#need[@]} -gt 0 ]; then
     echo "test.sh: installing ${need[*]} from apt"
     if [ "$(id -u)" -ne 0 ]; then
@@ -30,8 +36,8 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
-# Tests that compare against Open vSwitch or Verilator fail, instead of skipping, when a
-# program they need is missing (external-oracles::programs).
+# Tests that compare against Open vSwitch or Verilator, or run through Slurm, fail, instead
+# of skipping, when a program they need is missing (external-oracles::programs).
 export SNICH_REQUIRE_TOOLS=1
 
 echo "test.sh: cargo fmt --check"

@@ -901,6 +901,35 @@ pub fn common_load_options() -> CapacityOptions {
     }
 }
 
+/// The swept keys at whose every point `snich paper` also searches each switch's capacity.
+pub const PAPER_CAPACITY_KEYS: [&str; 2] = ["vms.count", "rules.count"];
+
+/// The capacity search `snich paper` runs at each point of a VM-count experiment: shorter
+/// trials and a coarser precision than `snich capacity`'s defaults, so the whole paper stays
+/// within minutes.
+pub fn paper_options(threads: usize) -> CapacityOptions {
+    CapacityOptions {
+        trial_packets: 50_000,
+        precision: 0.02,
+        threads,
+        ..CapacityOptions::default()
+    }
+}
+
+/// The load per VM, packets per second, that `snich paper` offers every switch at every VM
+/// count: 90% of the lowest NDR per VM among `capacity` (each result's value the VM count).
+/// `None` when some switch lost packets even at the lowest rate searched.
+pub fn paper_per_vm_load_pps(capacity: &[SwitchResult]) -> Option<f64> {
+    let per_vm = capacity
+        .iter()
+        .filter_map(|r| {
+            let vms = r.value.as_ref()?.as_f64()?;
+            Some(r.capacity.as_ref()?.ndr_mpps * 1e6 / vms)
+        })
+        .fold(f64::INFINITY, f64::min);
+    (per_vm.is_finite() && per_vm > 0.0).then_some(0.9 * per_vm)
+}
+
 /// Fills `results[i].at_common_load` (results in the order of `kinds`) with each switch at
 /// the common load ([`common_load`] with [`common_load_options`]). Nothing is filled when no
 /// rate was lossless for every switch, or when the workload's rate cannot be set (a replay
@@ -913,27 +942,50 @@ pub fn attach_common_load(
     threads: usize,
     progress: &ProgressBar,
 ) -> Result<(), CapacityError> {
+    let loads = common_loads(factory, kinds, scenario, threads, progress)?;
+    attach_common_loads(results, loads);
+    Ok(())
+}
+
+/// Each of `kinds` at the common load ([`common_load`] with [`common_load_options`]), in the
+/// order of `kinds`; `None` when no rate was lossless for every switch, or when the
+/// workload's rate cannot be set (a replay timed by its capture).
+pub fn common_loads(
+    factory: &SwitchFactory,
+    kinds: &[SwitchKind],
+    scenario: &Scenario,
+    threads: usize,
+    progress: &ProgressBar,
+) -> Result<Option<Vec<CommonLoad>>, CapacityError> {
     if check_scenario(scenario).is_err() {
-        return Ok(());
+        return Ok(None);
     }
     let options = CapacityOptions {
         threads,
         ..common_load_options()
     };
     let warmup = warmup_of(&options, scenario);
-    if let Some((pps, at)) = common_load(factory, kinds, scenario, &options, progress)? {
-        for (r, a) in results.iter_mut().zip(at) {
-            r.at_common_load = Some(CommonLoad {
-                offered_mpps: pps / 1e6,
-                offered_pps: pps,
-                host_cpu_cycles_per_packet: a.host_cpu_cycles_per_packet,
-                pcie_bytes_per_packet: a.pcie_bytes_per_packet,
-                packets: a.offered_packets,
-                warmup_packets: warmup,
-            });
-        }
+    Ok(
+        common_load(factory, kinds, scenario, &options, progress)?.map(|(pps, at)| {
+            at.iter()
+                .map(|a| CommonLoad {
+                    offered_mpps: pps / 1e6,
+                    offered_pps: pps,
+                    host_cpu_cycles_per_packet: a.host_cpu_cycles_per_packet,
+                    pcie_bytes_per_packet: a.pcie_bytes_per_packet,
+                    packets: a.offered_packets,
+                    warmup_packets: warmup,
+                })
+                .collect()
+        }),
+    )
+}
+
+/// Fills `results[i].at_common_load` with `loads[i]` (nothing when `loads` is `None`).
+pub fn attach_common_loads(results: &mut [SwitchResult], loads: Option<Vec<CommonLoad>>) {
+    for (r, a) in results.iter_mut().zip(loads.into_iter().flatten()) {
+        r.at_common_load = Some(a);
     }
-    Ok(())
 }
 
 /// Packets a search may offer at most per switch, for a progress bar's length (a guess:

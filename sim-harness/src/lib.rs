@@ -39,6 +39,8 @@
 //!   searching the offered load (RFC 2544, MLRsearch); the common load of `snich compare`.
 //! - [`runner`]: the switch factory, runs with conservation checked, comparisons, and
 //!   sweeps over any scenario key in parallel with results independent of the thread count.
+//! - [`cluster`]: studies as independent jobs (`snich plan`, `run-job`, `merge`) and as
+//!   Slurm job arrays (`snich slurm`).
 //! - [`report`]: what the runs measured: the JSON report, the side-by-side table, CSV, SVG
 //!   plots, the paper's claims checked.
 //!
@@ -66,6 +68,7 @@
 pub mod baselines;
 pub mod capacity;
 pub mod capture;
+pub mod cluster;
 pub mod faults;
 pub mod frames;
 pub mod host_cpu;

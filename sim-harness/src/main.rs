@@ -11,6 +11,8 @@ use flow_setup::ruleset::{RuleSet, RulesFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 use nic_abi::key::PortNo;
 use sim_harness::capacity::{self, CapacityError, CapacityOptions};
+use sim_harness::cluster::slurm::{self, SlurmError, SlurmOptions};
+use sim_harness::cluster::{self, ClusterError, JobRun, MergedReport, Plan};
 use sim_harness::report::{self, Report};
 use sim_harness::rules_cli::{self, LintOutcome, PacketsFormat, RulesCliError};
 use sim_harness::runner::{self, RunError, Vary};
@@ -50,6 +52,20 @@ enum Command {
     /// `--scenarios DIR`) and write a Markdown report with the
     /// plots, saying for each claim what the numbers show.
     Paper(PaperArgs),
+    /// Write a study (sweep, capacity, compare or paper, with its usual arguments) as
+    /// independent jobs, one per simulation run, plus a manifest, into --out DIR (see README
+    /// "Running on a cluster").
+    #[command(subcommand)]
+    Plan(PlanCommand),
+    /// Run job INDEX (0-based) of the plan in DIR and write its result there; a job with a
+    /// complete result is skipped.
+    RunJob(RunJobArgs),
+    /// Assemble the reports of the plan in DIR from its jobs' results, as the local command
+    /// writes them; names the jobs without a result.
+    Merge(MergeArgs),
+    /// Plan a study and submit it to Slurm: a job array over the plan (one task per job) and
+    /// the merge, which runs once every task succeeded.
+    Slurm(SlurmArgs),
     /// Check, lint and trace flow rules (ovs-ofctl, ClassBench, ofrules, JSON, TOML).
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -163,6 +179,78 @@ struct PaperArgs {
     threads: Option<usize>,
     #[command(flatten)]
     output: OutputArgs,
+}
+
+/// The studies `snich plan` and `snich slurm` split into jobs, with their commands'
+/// arguments (`--out`: the plan's directory).
+#[derive(Debug, Subcommand)]
+enum PlanCommand {
+    /// `snich sweep`'s runs: one job per value and switch.
+    Sweep(SweepArgs),
+    /// `snich capacity`'s searches: one job per switch's whole search (a search is adaptive:
+    /// each trial's rate follows from the trials before it).
+    Capacity(CapacityArgs),
+    /// `snich compare`'s runs: one job per switch, and one for the common load (a search
+    /// whose every trial runs all switches).
+    Compare(RunArgs),
+    /// `snich paper`'s runs: one job per experiment, point and switch for its sweep, its
+    /// capacity searches (each switch's whole search) and its fixed per-VM load (run after
+    /// the searches, which give the load).
+    Paper(PaperArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunJobArgs {
+    /// The plan's directory.
+    dir: PathBuf,
+    /// The job's index (0-based; Slurm's $SLURM_ARRAY_TASK_ID).
+    index: usize,
+}
+
+#[derive(Debug, clap::Args)]
+struct MergeArgs {
+    /// The plan's directory.
+    dir: PathBuf,
+    /// Write what the jobs that finished give, the report marked as partial
+    /// (`partial_missing_jobs`), instead of refusing while jobs are missing.
+    #[arg(long)]
+    partial: bool,
+    /// Directory for the report, CSV and plots (default: DIR/report).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also write the JSON report here (`-`: standard output, and the table goes to
+    /// standard error).
+    #[arg(long)]
+    json: Option<String>,
+    /// No table: only errors (and `--json -`).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SlurmArgs {
+    #[command(subcommand)]
+    study: Option<PlanCommand>,
+    /// Submit again only the jobs of the plan in this directory that have no complete
+    /// result (failed, cancelled, out of time), and the merge after them.
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// The partition of every task (default: the cluster's default).
+    #[arg(long, global = true)]
+    partition: Option<String>,
+    /// Each task's time limit (Slurm's formats: MM, HH:MM:SS, D-HH:MM).
+    #[arg(long, global = true)]
+    time: Option<String>,
+    /// CPUs per task (a job is one switch's run or search: 1 is enough).
+    #[arg(long, global = true)]
+    cpus_per_task: Option<u32>,
+    /// At most this many tasks at a time (the array's %K throttle).
+    #[arg(long, global = true)]
+    max_parallel: Option<u32>,
+    /// Write the plan and print the sbatch scripts, but submit nothing.
+    #[arg(long, global = true)]
+    dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -282,6 +370,10 @@ fn main() -> ExitCode {
         Command::Sweep(args) => finish("sweep", sweep_command(&args)),
         Command::Replay(args) => finish("replay", replay_command(&args)),
         Command::Paper(args) => finish("paper", paper_command(&args)),
+        Command::Plan(study) => finish("plan", plan_command(&study).map(|_| ())),
+        Command::RunJob(args) => finish("run-job", run_job_command(&args)),
+        Command::Merge(args) => finish("merge", merge_command(&args)),
+        Command::Slurm(args) => finish("slurm", slurm_command(&args)),
     }
 }
 
@@ -299,6 +391,10 @@ enum CommandError {
     Input(String),
     #[error("{0}")]
     Output(String),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
+    Slurm(#[from] SlurmError),
 }
 
 impl From<CapacityError> for CommandError {
@@ -328,7 +424,9 @@ fn finish(command: &str, result: Result<(), CommandError>) -> ExitCode {
             match e {
                 CommandError::Scenario(_)
                 | CommandError::Input(_)
-                | CommandError::Run(RunError::Vary { .. }) => ExitCode::from(1),
+                | CommandError::Run(RunError::Vary { .. })
+                | CommandError::Slurm(SlurmError::Option { .. }) => ExitCode::from(1),
+                CommandError::Cluster(c) if c.is_bad_input() => ExitCode::from(1),
                 _ => ExitCode::from(2),
             }
         }
@@ -390,14 +488,9 @@ fn threads(arg: Option<usize>) -> usize {
 /// Writes the report (JSON, text, CSV for sweeps, plots) into `dir` and `--json`, and prints
 /// the table and where everything went.
 fn emit(report: &Report, dir: &Path, output: &OutputArgs) -> Result<(), CommandError> {
+    let plots = report::write_report(report, dir)?;
     let json = report.to_json();
-    report::write_file(&dir.join("report.json"), &json)?;
     let text = report::report_text(report);
-    report::write_file(&dir.join("table.txt"), &text)?;
-    if report.sweep.is_some() {
-        report::write_file(&dir.join("sweep.csv"), &report::csv(report))?;
-    }
-    let plots = report::plots(report, dir)?;
     let to_stdout = output.json.as_deref() == Some("-");
     match output.json.as_deref() {
         Some("-") => print!("{json}"),
@@ -468,9 +561,8 @@ fn run_scenario(
     emit(&report, &dir, output)
 }
 
-fn capacity_command(args: &CapacityArgs) -> Result<(), CommandError> {
-    let scenario = load_scenario(args.scenario.as_deref())?;
-    let options = CapacityOptions {
+fn capacity_options(args: &CapacityArgs) -> CapacityOptions {
+    CapacityOptions {
         trial_packets: args.trial_packets,
         trial_us: args.trial_us,
         warmup_packets: args.warmup_packets,
@@ -479,7 +571,12 @@ fn capacity_command(args: &CapacityArgs) -> Result<(), CommandError> {
         max_mpps: args.max_mpps,
         min_mpps: args.min_mpps,
         threads: threads(args.threads),
-    };
+    }
+}
+
+fn capacity_command(args: &CapacityArgs) -> Result<(), CommandError> {
+    let scenario = load_scenario(args.scenario.as_deref())?;
+    let options = capacity_options(args);
     options.check()?;
     let kinds = scenario.switches.clone();
     let bar = progress(
@@ -557,18 +654,6 @@ fn run_sweep(
         .ok_or_else(|| CommandError::Output("the sweep has no points".into()))
 }
 
-/// The capacity search `snich paper` runs at each point of a VM-count experiment: shorter
-/// trials and a coarser precision than `snich capacity`'s defaults, so the whole paper stays
-/// within minutes.
-fn paper_capacity_options(threads: usize) -> CapacityOptions {
-    CapacityOptions {
-        trial_packets: 50_000,
-        precision: 0.02,
-        threads,
-        ..CapacityOptions::default()
-    }
-}
-
 /// What gives every switch's result at one point of a `snich paper` section.
 type PaperPointRun<'a> = dyn Fn(
         &Scenario,
@@ -588,7 +673,7 @@ fn paper_points(
     packets: &dyn Fn(&Scenario, &CapacityOptions) -> u64,
     run: &PaperPointRun<'_>,
 ) -> Result<Report, CommandError> {
-    let options = paper_capacity_options(threads);
+    let options = capacity::paper_options(threads);
     let base = doc.scenario()?;
     let kinds = base.switches.clone();
     let scenarios = sweep_scenarios(doc, vary)?;
@@ -639,9 +724,6 @@ fn paper_capacity(
     )
 }
 
-/// The swept keys at whose every point `snich paper` also searches each switch's capacity.
-const PAPER_CAPACITY_KEYS: [&str; 2] = ["vms.count", "rules.count"];
-
 /// Each switch at each VM count of `vary` offered the same load per VM: 90% of the lowest
 /// NDR per VM that `capacity` found (over every switch and VM count), so every switch
 /// carries it at every count and cycles per packet are not skewed by drops. `None` when some
@@ -653,18 +735,9 @@ fn paper_per_vm_load(
     threads: usize,
     quiet: bool,
 ) -> Result<Option<Report>, CommandError> {
-    let per_vm = capacity
-        .results
-        .iter()
-        .filter_map(|r| {
-            let vms = r.value.as_ref()?.as_f64()?;
-            Some(r.capacity.as_ref()?.ndr_mpps * 1e6 / vms)
-        })
-        .fold(f64::INFINITY, f64::min);
-    if !(per_vm.is_finite() && per_vm > 0.0) {
+    let Some(per_vm) = capacity::paper_per_vm_load_pps(&capacity.results) else {
         return Ok(None);
-    }
-    let per_vm = 0.9 * per_vm;
+    };
     let mut report = paper_points(
         doc,
         vary,
@@ -724,26 +797,34 @@ fn replay_command(args: &ReplayArgs) -> Result<(), CommandError> {
     run_scenario("replay", &scenario, &SwitchKind::ALL, &args.output)
 }
 
-fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
+/// `snich paper`'s experiments, each named by its file's stem, every one validated.
+fn paper_experiments(
+    args: &PaperArgs,
+) -> Result<Vec<(String, ScenarioDocument, Vary)>, CommandError> {
     let documents = match &args.scenarios {
         None => sim_harness::scenario::paper_documents()?,
         Some(dir) => scenario_documents(dir)?,
     };
-    // Every experiment is validated before the first one runs.
     let mut experiments = Vec::new();
     for (f, doc) in documents {
         let vary = sweep_of(&doc, None)?;
         for v in &vary.values {
             doc.with(&vary.key, v)?;
         }
-        experiments.push((f, doc, vary));
-    }
-    let threads = threads(args.threads);
-    let mut sections = Vec::new();
-    for (file, doc, vary) in &experiments {
-        let stem = file
+        let stem = f
             .file_stem()
             .map_or_else(|| "experiment".into(), |s| s.to_string_lossy().into_owned());
+        experiments.push((stem, doc, vary));
+    }
+    Ok(experiments)
+}
+
+fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
+    // Every experiment is validated before the first one runs.
+    let experiments = paper_experiments(args)?;
+    let threads = threads(args.threads);
+    let mut sections = Vec::new();
+    for (stem, doc, vary) in &experiments {
         if !args.output.quiet {
             eprintln!(
                 "snich paper: {stem} ({} = {} values)",
@@ -753,7 +834,7 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
         }
         let report = run_sweep(doc, vary, threads, args.output.quiet)?;
         sections.push((stem.clone(), report));
-        if PAPER_CAPACITY_KEYS.contains(&vary.key.as_str()) {
+        if capacity::PAPER_CAPACITY_KEYS.contains(&vary.key.as_str()) {
             // The claims are judged on what each switch can carry at each point.
             if !args.output.quiet {
                 eprintln!("snich paper: {stem}: capacity at each {}", vary.key);
@@ -773,36 +854,199 @@ fn paper_command(args: &PaperArgs) -> Result<(), CommandError> {
         }
     }
     let dir = output_dir(args.output.out.as_deref(), "paper")?;
-    for (stem, report) in &sections {
-        let sub = dir.join(stem);
-        std::fs::create_dir_all(&sub).map_err(|e| {
-            CommandError::Output(format!(
-                "{}: cannot create the directory: {e}",
-                sub.display()
-            ))
-        })?;
-        report::write_file(&sub.join("report.json"), &report.to_json())?;
-        report::write_file(&sub.join("sweep.csv"), &report::csv(report))?;
-        report::write_file(&sub.join("table.txt"), &report::report_text(report))?;
-        report::plots(report, &sub)?;
-    }
-    let md = report::paper_markdown(&sections);
-    report::write_file(&dir.join("paper.md"), &md)?;
-    let all = report::paper_json(&sections);
-    match args.output.json.as_deref() {
+    emit_paper(&sections, &dir, &args.output)
+}
+
+/// Writes `snich paper`'s files into `dir` and `--json`, and says where the report is.
+fn emit_paper(
+    sections: &[(String, Report)],
+    dir: &Path,
+    output: &OutputArgs,
+) -> Result<(), CommandError> {
+    let all = report::write_paper(sections, dir)?;
+    match output.json.as_deref() {
         Some("-") => print!("{all}"),
         Some(path) => report::write_file(Path::new(path), &all)?,
         None => {}
     }
-    report::write_file(&dir.join("report.json"), &all)?;
-    if !args.output.quiet {
+    if !output.quiet {
         let line = format!("paper report: {}", dir.join("paper.md").display());
-        if args.output.json.as_deref() == Some("-") {
+        if output.json.as_deref() == Some("-") {
             eprintln!("{line}");
         } else {
             println!("{line}");
         }
     }
+    Ok(())
+}
+
+/// `snich plan`: writes the study's plan; gives its directory and jobs.
+fn plan_command(study: &PlanCommand) -> Result<(PathBuf, usize), CommandError> {
+    let (plan, output) = match study {
+        PlanCommand::Sweep(args) => {
+            let doc = ScenarioDocument::from_file(&args.scenario)?;
+            let vary = sweep_of(&doc, args.vary.as_deref())?;
+            (Plan::sweep(&doc, &vary)?, &args.output)
+        }
+        PlanCommand::Capacity(args) => (
+            Plan::capacity(args.scenario.as_deref(), &capacity_options(args))?,
+            &args.output,
+        ),
+        PlanCommand::Compare(args) => (Plan::compare(args.scenario.as_deref())?, &args.output),
+        PlanCommand::Paper(args) => (Plan::paper(&paper_experiments(args)?)?, &args.output),
+    };
+    if output.json.is_some() {
+        return Err(CommandError::Input(
+            "--json: a plan writes no report; give --json to snich merge".into(),
+        ));
+    }
+    let dir = output_dir(output.out.as_deref(), "plan")?;
+    plan.write(&dir)?;
+    let jobs = plan.jobs.len();
+    if !output.quiet {
+        println!(
+            "plan: {jobs} jobs ({}) in {}\n\
+             run each: snich run-job {} INDEX (INDEX 0 to {}); \
+             then: snich merge {}",
+            plan.manifest.study.command(),
+            dir.display(),
+            dir.display(),
+            jobs.saturating_sub(1),
+            dir.display()
+        );
+    }
+    Ok((dir, jobs))
+}
+
+fn run_job_command(args: &RunJobArgs) -> Result<(), CommandError> {
+    let manifest = cluster::read_manifest(&args.dir)?;
+    let label = manifest.jobs.get(args.index).cloned().unwrap_or_default();
+    match cluster::run_job(&args.dir, args.index, &ProgressBar::hidden())? {
+        JobRun::AlreadyComplete => {
+            println!("job {} ({label}): already complete", args.index);
+        }
+        JobRun::Ran { wall_seconds } => println!(
+            "job {} ({label}): done in {wall_seconds:.1} s: {}",
+            args.index,
+            cluster::result_file(&args.dir, args.index).display()
+        ),
+    }
+    Ok(())
+}
+
+fn merge_command(args: &MergeArgs) -> Result<(), CommandError> {
+    let merged = cluster::merge(&args.dir, args.partial)?;
+    if !merged.missing.is_empty() {
+        eprintln!(
+            "snich merge: partial: {} jobs without a result: {}",
+            merged.missing.len(),
+            merged.missing.join(", ")
+        );
+    }
+    let out = args.out.clone().unwrap_or_else(|| args.dir.join("report"));
+    let dir = output_dir(Some(&out), "merge")?;
+    let output = OutputArgs {
+        out: Some(dir.clone()),
+        json: args.json.clone(),
+        quiet: args.quiet,
+    };
+    match &merged.report {
+        MergedReport::One(report) => emit(report, &dir, &output),
+        MergedReport::Paper(sections) => emit_paper(sections, &dir, &output),
+    }
+}
+
+fn slurm_command(args: &SlurmArgs) -> Result<(), CommandError> {
+    let options = SlurmOptions {
+        partition: args.partition.clone(),
+        time: args.time.clone(),
+        cpus_per_task: args.cpus_per_task,
+        max_parallel: args.max_parallel,
+    };
+    options.check()?;
+    let (dir, tasks) = match (&args.study, &args.resume) {
+        (Some(study), None) => {
+            let (dir, jobs) = plan_command(study)?;
+            (dir, (0..jobs).collect::<Vec<_>>())
+        }
+        (None, Some(dir)) => {
+            let status = cluster::status(dir)?;
+            let missing = status.missing();
+            println!(
+                "resume: {} of {} jobs without a complete result{}",
+                missing.len(),
+                status.results.len(),
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", status.missing_labels().join(", "))
+                }
+            );
+            if missing.is_empty() {
+                println!(
+                    "nothing to submit; the reports: snich merge {}",
+                    dir.display()
+                );
+                return Ok(());
+            }
+            (dir.clone(), missing)
+        }
+        _ => {
+            return Err(CommandError::Input(
+                "give a study (snich slurm sweep|capacity|compare|paper ARGS --out DIR) or \
+                 --resume DIR"
+                    .into(),
+            ))
+        }
+    };
+    let fail = |what: &str, e: std::io::Error| CommandError::Output(format!("{what}: {e}"));
+    let dir = std::path::absolute(&dir).map_err(|e| fail("the plan's directory", e))?;
+    let snich = std::env::current_exe().map_err(|e| fail("this snich's path", e))?;
+    // Jobs that read other jobs' results run in a second array, after the first.
+    let (first, second) = cluster::read_manifest(&dir)?.stages(&tasks);
+    if args.dry_run {
+        for (tasks, after) in [(&first, ""), (&second, " after the first array")] {
+            if !tasks.is_empty() {
+                println!("# job array{after}: sbatch SCRIPT");
+                print!("{}", slurm::array_script(&snich, &dir, tasks, &options));
+            }
+        }
+        print!(
+            "# the merge: sbatch --dependency=afterok:ARRAY_JOB_IDS SCRIPT\n{}",
+            slurm::merge_script(&snich, &dir, &options)
+        );
+        return Ok(());
+    }
+    let submitted = slurm::submit(&snich, &dir, [&first, &second], &options)?;
+    let per = options
+        .max_parallel
+        .map_or_else(String::new, |k| format!(", at most {k} at a time"));
+    let arrays: Vec<String> = submitted
+        .arrays
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let after = if i > 0 {
+                format!(", after job {}", submitted.arrays[0].job)
+            } else {
+                String::new()
+            };
+            format!("job array {} ({} tasks{per}{after})", a.job, a.tasks)
+        })
+        .collect();
+    let mut ids: Vec<&str> = submitted.arrays.iter().map(|a| a.job.as_str()).collect();
+    ids.push(&submitted.merge_job);
+    println!(
+        "submitted: {}, merge job {} (after every task succeeded)\n\
+         watch: squeue -j {}\n\
+         reports: {} once job {} is done; failed tasks: snich slurm --resume {}",
+        arrays.join(", "),
+        submitted.merge_job,
+        ids.join(","),
+        dir.join("report").display(),
+        submitted.merge_job,
+        dir.display()
+    );
     Ok(())
 }
 

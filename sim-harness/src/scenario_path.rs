@@ -115,6 +115,15 @@ impl ScenarioDocument {
         Ok(ScenarioSpec::from_toml(&self.text, self.file.as_deref())?.sweep)
     }
 
+    /// The document's TOML text with `key` set to `value`: the scenario [`Self::with`] gives,
+    /// as a file (what `snich plan` writes into a job). Validate it with [`Self::with`].
+    pub fn text_with(&self, key: &str, value: &toml::Value) -> Result<String, ScenarioError> {
+        let f = file_name(self.file.as_deref());
+        let mut table = self.table.clone();
+        set_path(&mut table, key, value.clone()).map_err(|e| key_err(&f, key, e.to_string()))?;
+        toml::to_string(&table).map_err(|e| key_err(&f, key, e.to_string()))
+    }
+
     /// The scenario with `key` (a dotted path, `[i]` for array elements) set to `value`.
     /// Errors name the file, the key and the value.
     pub fn with(&self, key: &str, value: &toml::Value) -> Result<Scenario, ScenarioError> {

@@ -219,6 +219,10 @@ pub struct Report {
     /// per VM (`snich paper`'s fixed per-VM load sections).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_vm_load_pps: Option<f64>,
+    /// The jobs whose results were missing when `snich merge --partial` assembled this
+    /// report from a plan's jobs (absent from a complete report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_missing_jobs: Option<Vec<String>>,
 }
 
 /// A TOML value as JSON.
@@ -266,18 +270,32 @@ impl Report {
                     .map(|r| SwitchResult::from_run(r, Some(value_json(&p.value))))
             })
             .collect();
-        let sweep = SweepInfo {
-            key: key.to_string(),
-            values: points.iter().map(|p| value_json(&p.value)).collect(),
-        };
-        Some(Report::new(
+        let values: Vec<toml::Value> = points.iter().map(|p| p.value.clone()).collect();
+        Some(Report::of_sweep_results(
             command,
             &first.scenario,
+            (key, &values),
             results,
             wall_seconds,
             threads,
-            Some(sweep),
         ))
+    }
+
+    /// The report of a sweep of `key` over `values` whose first point's scenario is `first`,
+    /// from its `results` (each labelled with its value, value by value).
+    pub fn of_sweep_results(
+        command: &str,
+        first: &Scenario,
+        (key, values): (&str, &[toml::Value]),
+        results: Vec<SwitchResult>,
+        wall_seconds: f64,
+        threads: usize,
+    ) -> Report {
+        let sweep = SweepInfo {
+            key: key.to_string(),
+            values: values.iter().map(value_json).collect(),
+        };
+        Report::new(command, first, results, wall_seconds, threads, Some(sweep))
     }
 
     /// The report of `results` (each already a [`SwitchResult`]) of `scenario` by `command`.
@@ -315,6 +333,7 @@ impl Report {
             replay: scenario.workload.replay_stats().cloned(),
             results,
             per_vm_load_pps: None,
+            partial_missing_jobs: None,
         }
     }
 

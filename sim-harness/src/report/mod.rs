@@ -75,6 +75,38 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
     })
 }
 
+/// Writes a report's files into `dir`: `report.json`, `table.txt`, `sweep.csv` (sweeps) and
+/// the SVG plots (their paths returned). Every command that writes a report, and `snich
+/// merge`, writes it here, so a merged report's files are those of the local command.
+pub fn write_report(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    write_file(&dir.join("report.json"), &report.to_json())?;
+    write_file(&dir.join("table.txt"), &report_text(report))?;
+    if report.sweep.is_some() {
+        write_file(&dir.join("sweep.csv"), &csv(report))?;
+    }
+    plots(report, dir)
+}
+
+/// Writes `snich paper`'s files into `dir`: each section's report, CSV, table and plots in
+/// `dir/SECTION/`, `paper.md`, and `report.json` (the JSON of every section, also returned).
+pub fn write_paper(sections: &[(String, Report)], dir: &Path) -> Result<String, ReportError> {
+    for (name, report) in sections {
+        let sub = dir.join(name);
+        std::fs::create_dir_all(&sub).map_err(|source| ReportError::Io {
+            path: sub.clone(),
+            source,
+        })?;
+        write_file(&sub.join("report.json"), &report.to_json())?;
+        write_file(&sub.join("sweep.csv"), &csv(report))?;
+        write_file(&sub.join("table.txt"), &report_text(report))?;
+        plots(report, &sub)?;
+    }
+    write_file(&dir.join("paper.md"), &paper_markdown(sections))?;
+    let all = paper_json(sections);
+    write_file(&dir.join("report.json"), &all)?;
+    Ok(all)
+}
+
 /// The switch kind of a result's switch name (`snich/hairpin` is a `snich`).
 fn kind_of(switch: &str) -> &str {
     switch.split('/').next().unwrap_or(switch)

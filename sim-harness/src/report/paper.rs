@@ -734,6 +734,16 @@ pub fn paper_markdown(sections: &[(String, Report)]) -> String {
          numbers do not support it is listed.\n\n",
         env!("CARGO_PKG_VERSION")
     );
+    let missing = partial_missing_jobs(sections);
+    if !missing.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Partial report** (`snich merge --partial`): {} jobs had no result, and what \
+             follows is judged without them: {}.\n",
+            missing.len(),
+            missing.join(", ")
+        );
+    }
     out.push_str(MODEL_NOTE);
     claim_outperforms(sections, &mut out);
     claim_scales(sections, &mut out);
@@ -788,6 +798,14 @@ pub fn paper_markdown(sections: &[(String, Report)]) -> String {
     out
 }
 
+/// The jobs missing from any section (`snich merge --partial`), in section order.
+fn partial_missing_jobs(sections: &[(String, Report)]) -> Vec<String> {
+    sections
+        .iter()
+        .flat_map(|(_, r)| r.partial_missing_jobs.iter().flatten().cloned())
+        .collect()
+}
+
 /// The JSON of `snich paper`: the report format version, the simulator's speed over all
 /// experiments, and each experiment's report by name.
 pub fn paper_json(sections: &[(String, Report)]) -> String {
@@ -800,7 +818,7 @@ pub fn paper_json(sections: &[(String, Report)]) -> String {
         .iter()
         .map(|(n, r)| (n.clone(), serde_json::to_value(r).unwrap_or_default()))
         .collect();
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "version": REPORT_VERSION,
         "command": "paper",
         "simulator": {
@@ -809,5 +827,9 @@ pub fn paper_json(sections: &[(String, Report)]) -> String {
         },
         "experiments": experiments,
     });
+    let missing = partial_missing_jobs(sections);
+    if let (false, Some(o)) = (missing.is_empty(), doc.as_object_mut()) {
+        o.insert("partial_missing_jobs".into(), serde_json::json!(missing));
+    }
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
 }

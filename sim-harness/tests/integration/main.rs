@@ -1,6 +1,6 @@
 //! sim-harness's integration tests: captures from the real fixtures, the `snich` command,
 //! scenarios, workloads and the bytes of their frames, runs and reports, and the calibration
-//! of the baselines against measured switches.
+//! of the baselines against measured switches, and studies run as jobs through Slurm.
 mod calibration;
 mod capacity;
 mod capture;
@@ -16,6 +16,7 @@ mod readme;
 mod rules;
 mod scenario_errors;
 mod sim_runs;
+mod slurm;
 mod support;
 mod veb_symmetry;
 mod workload_stats;
