@@ -273,8 +273,9 @@ fn claim_scales(sections: &[(String, Report)], out: &mut String) {
          per packet below capacity (the `..._per_vm_load` sections) and vanish at saturation, \
          where workers never sleep and polls return full bursts. Not modelled: cache and TLB \
          footprint growing with VMs, the scheduler's cost of many runnable threads, the \
-         guests' own exits. A software switch's NDR that rises with the VM count reflects the \
-         buffering of more VM rings in a short trial, not scaling. Sections named \
+         guests' own exits. More VMs mean more rings and queues that can hide an overload within a \
+         trial; a capacity trial therefore fails a switch whose backlog grows (it falls behind \
+         the offered rate) as it fails one that drops. Sections named \
          `..._capacity` compare each switch's no-drop rate (Gb/s at the NDR) at each VM count; \
          `..._per_vm_load` the growth of cycles per packet at one load per VM; the others the \
          throughput at the offered load.\n\n",
