@@ -28,7 +28,9 @@
 //! administrator with many rules writes them: the rules of one match shape (the same fields
 //! matched; prefixes and ranges as interval sets) are the elements of one set, looked up by
 //! one hash or interval-tree probe (`linux_bridge.netfilter_set_lookup`, fitted on the
-//! measured set records). A packet probes the sets in the rank order of their best rule
+//! measured set records). A large set costs more per lookup: its hash buckets and elements
+//! outgrow the cache, and a lookup misses with probability `max(0, 1 - cached / n)` for `n`
+//! elements, adding `netfilter_set_miss` (`netfilter_set_elements_cached` is `cached`). A packet probes the sets in the rank order of their best rule
 //! until the one holding its winning rule, so the cost grows with the number of distinct
 //! shapes, not rules; the verdict is the rules' (a verdict map gives it the same).
 
@@ -124,6 +126,8 @@ impl BridgeDatapath {
             )
             .map_err(|e| SwitchError::Internal(format!("{NAME}: netfilter rules: {e}")))?;
         let mut shapes: Vec<u32> = Vec::new();
+        // Elements of each set (rules of its shape).
+        let mut set_elements: Vec<u64> = Vec::new();
         let (position, walk_length) = match form {
             NetfilterForm::Linear => (
                 netfilter
@@ -139,8 +143,12 @@ impl BridgeDatapath {
                     let s = shape(r);
                     let set = shapes.iter().position(|x| *x == s).unwrap_or_else(|| {
                         shapes.push(s);
+                        set_elements.push(0);
                         shapes.len() - 1
                     });
+                    if let Some(n) = set_elements.get_mut(set) {
+                        *n += 1;
+                    }
                     position.insert(*id, set);
                 }
                 (position, shapes.len())
@@ -148,11 +156,12 @@ impl BridgeDatapath {
         };
         let set_walk_cost = shapes
             .iter()
-            .scan(0.0, |total, s| {
+            .zip(&set_elements)
+            .scan(0.0, |total, (s, n)| {
                 *total += if *s == 0 {
                     costs.netfilter_per_rule
                 } else {
-                    costs.netfilter_set_lookup
+                    costs.set_lookup(*n)
                 };
                 Some(*total)
             })
@@ -559,6 +568,30 @@ mod tests {
             "4 x 140 ns x 2.6 = 1456 cycles, got {nf}"
         );
         assert!(nf * 10 < linear.host_cpu_cycles["netfilter"]);
+    }
+
+    #[test]
+    fn a_set_beyond_the_cached_elements_costs_a_miss_in_proportion() {
+        // 26,000 elements: twice the 13,000 the profile keeps cached, so half the lookups
+        // miss: 140 + 100 x (1 - 13,000 / 26,000) = 190 ns per probe.
+        let ctx = context(2, 0, 1, never_matching_then_drop_53(26_000));
+        let mut sets = LinuxBridge::with_sets(&ctx).expect("bridge");
+        offer_to_ports_53_and_80(&mut sets, &ctx);
+        let sets = Box::new(sets).finish().expect("finish");
+        let nf = sets.host_cpu_cycles.get("netfilter").copied().unwrap_or(0);
+        // Two packets probe the big set (190 ns) and the one-element drop set (140 ns).
+        assert!(
+            (1_710..=1_720).contains(&nf),
+            "2 x (190 + 140) ns x 2.6 = 1716 cycles, got {nf}"
+        );
+        let p = crate::profile::Profile::builtin().expect("profile");
+        let b = &p.linux_bridge;
+        assert_eq!(b.set_lookup(13_000), b.netfilter_set_lookup);
+        assert!(
+            (b.set_lookup(26_000) - (b.netfilter_set_lookup + b.netfilter_set_miss / 2.0)).abs()
+                < 1e-9
+        );
+        assert_eq!(b.set_lookup(1), b.netfilter_set_lookup);
     }
 
     #[test]
