@@ -200,3 +200,54 @@ fn bad_measurement_files_are_refused_with_the_place() {
         .expect_err("type");
     assert!(err.to_string().contains("records[0].rules"), "{err}");
 }
+
+#[test]
+fn snich_calibrate_exits_by_whether_the_predictions_hold() {
+    let snich = || std::process::Command::new(env!("CARGO_BIN_EXE_snich"));
+    let dir = scratch("calibration-cli");
+    let out_toml = dir.join("mine.toml");
+    let json = dir.join("calibration.json");
+    // This machine's measurements, fitted: every prediction inside its bound.
+    let out = snich()
+        .arg("calibrate")
+        .arg(repo(
+            "tests/data/real_switches/real_switches_2026-12-06.json",
+        ))
+        .arg("--fit")
+        .arg(&out_toml)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("predicted") && text.contains("fitted"),
+        "{text}"
+    );
+    Profile::load(&out_toml).expect("the fitted profile loads");
+    Profile::load(&dir.join("mine-afpacket.toml")).expect("the AF_PACKET profile loads");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parse");
+    assert_eq!(report["rows"].as_array().map(Vec::len), Some(34));
+    // The committed profiles on the 2026-11-22 data without a fit: AF_PACKET OVS misses.
+    let out = snich()
+        .arg("calibrate")
+        .arg(repo(
+            "tests/data/real_switches/real_switches_2026-11-22.json",
+        ))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outside its bound: records[14]"), "{err}");
+    // A file that is not a measurement file.
+    let out = snich()
+        .arg("calibrate")
+        .arg(repo("Cargo.toml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Cargo.toml"), "{err}");
+}
