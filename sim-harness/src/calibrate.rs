@@ -1172,18 +1172,19 @@ impl Calibration {
         s
     }
 
-    /// The fitted profile's text (`which`: the main profile or the AF_PACKET one), with each
-    /// fitted number's value and source replaced and its meta naming the measurements.
+    /// The fitted profile's text (`afpacket`: the AF_PACKET profile, else the main one): the
+    /// profile it started from, its layout and comments kept, with each fitted number's value
+    /// and source replaced and its meta naming the measurements.
     pub fn fitted_profile(&self, afpacket: bool) -> Result<String, CalibrateError> {
         let (text, which) = if afpacket {
             (&self.afpacket_text, "afpacket")
         } else {
             (&self.main_text, "main")
         };
-        let mut doc: toml::Table =
+        let mut doc: toml_edit::DocumentMut =
             text.text
                 .parse()
-                .map_err(|e: toml::de::Error| ProfileError::Parse {
+                .map_err(|e: toml_edit::TomlError| ProfileError::Parse {
                     file: text.file.clone(),
                     what: e.to_string(),
                 })?;
@@ -1197,46 +1198,46 @@ impl Calibration {
                     .filter(|f| f.profile == "main" && f.key != "ovs.fast_path"),
             );
         }
+        let missing = |key: &str| CalibrateError::Fit {
+            key: key.to_string(),
+            what: format!("not a number of {}", text.file),
+        };
         for f in numbers {
-            let mut t = &mut doc;
-            let parts: Vec<&str> = f.key.split('.').collect();
-            for part in &parts {
-                let next = t
-                    .get_mut(*part)
-                    .and_then(toml::Value::as_table_mut)
-                    .ok_or_else(|| CalibrateError::Fit {
-                        key: f.key.clone(),
-                        what: format!("not in {}", text.file),
-                    })?;
-                t = next;
+            let mut item: &mut toml_edit::Item = doc.as_item_mut();
+            for part in f.key.split('.') {
+                item = item
+                    .as_table_like_mut()
+                    .and_then(|t| t.get_mut(part))
+                    .ok_or_else(|| missing(&f.key))?;
             }
-            t.insert("value".into(), toml::Value::Float(f.value));
-            t.insert("source".into(), toml::Value::String(f.source.clone()));
+            let quantity = item.as_table_like_mut().ok_or_else(|| missing(&f.key))?;
+            quantity.insert("value", toml_edit::value(f.value));
+            quantity.insert("source", toml_edit::value(f.source.clone()));
         }
-        if let Some(meta) = doc.get_mut("meta").and_then(toml::Value::as_table_mut) {
-            let name = meta
-                .get("name")
-                .and_then(toml::Value::as_str)
-                .unwrap_or("profile")
-                .to_string();
-            meta.insert(
-                "name".into(),
-                toml::Value::String(format!("{name}-calibrated")),
-            );
-            meta.insert(
-                "description".into(),
-                toml::Value::String(format!(
-                    "{} with the numbers fitted by snich calibrate --fit on {} ({})",
-                    text.file,
-                    self.measurements,
-                    self.date.as_deref().unwrap_or("no date")
-                )),
-            );
-        }
-        let out = toml::to_string(&doc).map_err(|e| CalibrateError::Fit {
-            key: "profile".into(),
-            what: e.to_string(),
-        })?;
+        let meta = doc
+            .get_mut("meta")
+            .and_then(toml_edit::Item::as_table_like_mut)
+            .ok_or_else(|| missing("meta"))?;
+        let name = meta
+            .get("name")
+            .and_then(toml_edit::Item::as_str)
+            .unwrap_or("profile")
+            .to_string();
+        meta.insert("name", toml_edit::value(format!("{name}-calibrated")));
+        meta.insert(
+            "description",
+            toml_edit::value(format!(
+                "{} with the numbers fitted by snich calibrate --fit on {} ({})",
+                text.file,
+                self.measurements,
+                self.date.as_deref().unwrap_or("no date")
+            )),
+        );
+        let out = format!(
+            "# Written by snich calibrate --fit from {} on the measurements {}: the fitted\n\
+             # numbers' sources say which rows they came from.\n{doc}",
+            text.file, self.measurements
+        );
         // The written profile must read back.
         Profile::parse(&out, "the fitted profile")?;
         Ok(out)
