@@ -195,8 +195,9 @@ class Testbed:
             except OSError:
                 continue
             if comm.startswith(want):
-                run(["taskset", "-pc", str(SWITCH_CPU), pid])
-                self.napi_pid = max(self.napi_pid or 0, int(pid))
+                # A kthread of an earlier testbed may be exiting: skip pids that vanish.
+                if run(["taskset", "-pc", str(SWITCH_CPU), pid], check=False):
+                    self.napi_pid = max(self.napi_pid or 0, int(pid))
         if self.napi_pid is None:
             raise Skip(f"no threaded NAPI kthread for {self.swin}")
 
@@ -405,7 +406,8 @@ def main():
             sys.exit(f"measure_real_switches: --switches: unknown switch {s!r} (known: {SWITCHES})")
 
     start = time.monotonic()
-    tag = f"sc{os.getpid() % 100000}"
+    tag = f"s{os.getpid() % 1000}"
+    testbeds = 0
     workdir = tempfile.mkdtemp(prefix="snich-measure-")
     current = {"tb": None, "sender": None}
 
@@ -461,7 +463,9 @@ def main():
         runs = []
         try:
             for rep in range(1, args.reps + 1):
-                tb = Testbed(tag, workdir)
+                testbeds += 1
+                # Names unique per testbed, so no kthread of an earlier one matches.
+                tb = Testbed(f"{tag}{testbeds % 10000}", workdir)
                 current["tb"] = tb
                 try:
                     tb.up(ingress_napi=True)

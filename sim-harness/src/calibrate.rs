@@ -819,10 +819,12 @@ fn fit_keys(
     clamp_at_zero: bool,
 ) -> Result<Vec<FitOutcome>, CalibrateError> {
     let mut current = Vec::new();
+    let mut before = Vec::new();
     for key in keys {
         let base = overrides.iter().find(|(k, _)| k == key).map(|(_, v)| v);
         let (value, unit) = profile.number(key)?;
         current.push((key.to_string(), base.unwrap_or(value), unit));
+        before.push(value);
     }
     let total: f64 = current.iter().map(|(_, v, _)| v.abs()).sum();
     let weights: Vec<f64> = current
@@ -851,13 +853,13 @@ fn fit_keys(
     }
     let x = (target_ns - m0) / slope;
     let mut out = Vec::new();
-    for ((k, v, unit), w) in current.iter().zip(&weights) {
+    for (((k, v, unit), w), v0) in current.iter().zip(&weights).zip(&before) {
         let value = v + w * x;
         if value < 0.0 && clamp_at_zero {
             overrides.set(k, 0.0);
             out.push((
                 k.clone(),
-                *v,
+                *v0,
                 0.0,
                 unit.clone(),
                 Some(format!(
@@ -878,7 +880,7 @@ fn fit_keys(
         }
         let rounded = (value * 10.0).round() / 10.0;
         overrides.set(k, rounded);
-        out.push((k.clone(), *v, rounded, unit.clone(), None));
+        out.push((k.clone(), *v0, rounded, unit.clone(), None));
     }
     Ok(out)
 }
