@@ -288,3 +288,24 @@ fn a_profile_fitted_on_one_run_predicts_the_next_run_of_the_day_mostly_within_15
         next.worst_predicted_error
     );
 }
+
+#[test]
+fn the_measurement_script_the_readme_shows_parses_and_lists_its_options() {
+    let out = std::process::Command::new("python3")
+        .arg(repo("scripts/measure_real_switches.py"))
+        .arg("--help")
+        .output()
+        .expect("python3 runs (test.sh installs it)");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for option in [
+        "--out",
+        "--rules",
+        "--flows",
+        "--switches",
+        "--set-sizes",
+        "--budget-s",
+    ] {
+        assert!(text.contains(option), "{option} missing: {text}");
+    }
+}
