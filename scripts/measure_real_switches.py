@@ -207,13 +207,21 @@ class Testbed:
         run(["ip", "-n", self.ns_sw, "link", "set", self.swout, "master", "br0"])
         run(["ip", "-n", self.ns_sw, "link", "set", "br0", "up"])
 
-    def nftables(self, kind, rules):
+    def nftables(self, kind, rules, set_key="saddr"):
         lines = ["table bridge snich {"]
-        if kind == "set":
+        if kind == "set" and set_key == "saddr-sport":
+            # Concatenated key: every flow (UDP source port) is looked up at its own hash
+            # bucket, so the lookups spread over the set's buckets as the flows grow.
+            elems = ", ".join(f"{ip4(i % 65536)} . {5 + i // 65536}" for i in range(rules))
+            lines.append("  set miss { type ipv4_addr . inet_service; "
+                         f"elements = {{ {elems} }} }}")
+        elif kind == "set":
             elems = ", ".join(ip4(i) for i in range(rules))
             lines.append(f"  set miss {{ type ipv4_addr; elements = {{ {elems} }} }}")
         lines.append("  chain forward { type filter hook forward priority 0; policy accept;")
-        if kind == "set":
+        if kind == "set" and set_key == "saddr-sport":
+            lines.append("    ip saddr . udp sport @miss drop")
+        elif kind == "set":
             lines.append("    ip saddr @miss drop")
         else:
             lines.extend(f"    ip saddr {ip4(i)} drop" for i in range(rules))
@@ -388,6 +396,9 @@ def main():
                     help="linear nftables and OpenFlow rule counts")
     ap.add_argument("--set-sizes", type=ints, default=[1000, 5000, 20000],
                     help="nftables set sizes (bridge-set)")
+    ap.add_argument("--set-key", choices=["saddr", "saddr-sport"], default="saddr",
+                    help="the sets' key: the source address (every flow looks up one key) or "
+                         "source address . UDP source port (each flow its own key)")
     ap.add_argument("--flows", type=ints, default=[1, 1000])
     ap.add_argument("--switches", type=lambda s: s.split(","), default=SWITCHES,
                     help=",".join(SWITCHES))
@@ -472,7 +483,7 @@ def main():
                     if sw == "linux-bridge":
                         tb.bridge()
                         if kind != "none":
-                            tb.nftables(kind, rules)
+                            tb.nftables(kind, rules, args.set_key)
                     elif sw == "ovs-netdev":
                         tb.ovs(ports, rules)
                         # Attaching XDP re-creates the veth's NAPI kthread: pin the new one.
@@ -510,6 +521,7 @@ def main():
         rec = {
             "switch": sw, "ports": ports, "rule_kind": kind, "rules": rules,
             "final_action": final, "flows": flows, "frame_bytes": 64, "bytes_on_veth": 60,
+            **({"set_key": args.set_key} if kind == "set" else {}),
             "reps": len(runs),
             "offered_pps": spread(offered),
             "forwarded_pps": spread(fwd),
@@ -554,7 +566,9 @@ def main():
             "packet is fitted from the core's time over the packets it received and forwarded. "
             "nftables: bridge family, forward hook; linear = N rules 'ip saddr 10.99.x.y drop' "
             "(never matching) then 'accept'; set = one ipv4_addr set of N elements, "
-            "'ip saddr @set drop' then 'accept'. OpenFlow: N 'udp,nw_src=10.99.x.y,drop' "
+            "'ip saddr @set drop' then 'accept' (--set-key saddr-sport: a set of "
+            "'ipv4_addr . inet_service' elements 10.99.x.y . 5.., 'ip saddr . udp sport @set "
+            "drop'). OpenFlow: N 'udp,nw_src=10.99.x.y,drop' "
             "then priority 0 NORMAL (0 rules) or output:2. Shared 2-core machine: other "
             "processes ran during the measurement (see background_busy_pct_*)."
         ),

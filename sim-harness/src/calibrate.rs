@@ -147,6 +147,8 @@ struct RecordSpec {
     rule_kind: String,
     rules: u64,
     flows: u64,
+    #[serde(default)]
+    set_key: Option<String>,
     runs: Vec<RunSpec>,
 }
 
@@ -190,6 +192,16 @@ pub enum RuleForm {
     OpenFlow,
 }
 
+/// The key of a measured nftables set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SetKey {
+    /// The source address (every flow of the measured traffic looks up one key).
+    Saddr,
+    /// Source address . UDP source port, concatenated (each flow its own key).
+    SaddrSport,
+}
+
 /// One measured configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Configuration {
@@ -197,13 +209,25 @@ pub struct Configuration {
     pub switch: MeasuredSwitch,
     /// The rules' form.
     pub form: RuleForm,
+    /// The set's key (sets only; `Saddr` otherwise).
+    pub set_key: SetKey,
     /// Never-matching rules (or set elements) before the final rule.
-    pub rules: u16,
+    pub rules: u32,
     /// Flows (UDP source ports) of the traffic.
     pub flows: u16,
 }
 
 impl Configuration {
+    /// What a set's lookups touch: its elements or the distinct keys of the traffic (the
+    /// flows with a concatenated key, one source address otherwise), the fewer.
+    pub fn set_touched(&self) -> u32 {
+        let keys = match self.set_key {
+            SetKey::SaddrSport => u32::from(self.flows),
+            SetKey::Saddr => 1,
+        };
+        self.rules.min(keys)
+    }
+
     /// `linux-bridge linear/1000 flows=1`.
     pub fn label(&self) -> String {
         let switch = match self.switch {
@@ -218,7 +242,11 @@ impl Configuration {
             RuleForm::Set => "set",
             RuleForm::OpenFlow => "openflow",
         };
-        format!("{switch} {form}/{} flows={}", self.rules, self.flows)
+        let key = match (self.form, self.set_key) {
+            (RuleForm::Set, SetKey::SaddrSport) => "(saddr.sport)",
+            _ => "",
+        };
+        format!("{switch} {form}{key}/{} flows={}", self.rules, self.flows)
     }
 }
 
@@ -354,10 +382,22 @@ fn measurement(file: &str, index: usize, r: &RecordSpec) -> Result<Measurement, 
         (MeasuredSwitch::OvsAfPacket | MeasuredSwitch::OvsAfXdp, "openflow") => RuleForm::OpenFlow,
         (_, k) => return Err(err(format!("rule_kind {k:?} does not fit the switch"))),
     };
-    let rules = u16::try_from(r.rules)
+    let rules = u32::try_from(r.rules)
         .ok()
-        .filter(|n| *n <= 60_000)
-        .ok_or_else(|| err(format!("rules {} above 60000", r.rules)))?;
+        .filter(|n| *n <= MAX_RULES)
+        .ok_or_else(|| err(format!("rules {} above {MAX_RULES}", r.rules)))?;
+    let set_key = match (form, r.set_key.as_deref()) {
+        (RuleForm::Set, None | Some("saddr")) | (_, None) => SetKey::Saddr,
+        (RuleForm::Set, Some("saddr-sport")) => SetKey::SaddrSport,
+        (_, Some(k)) => {
+            return Err(err(format!(
+                "set_key {k:?} (saddr or saddr-sport, sets only)"
+            )))
+        }
+    };
+    if form != RuleForm::Set && rules > 65_536 {
+        return Err(err(format!("{rules} rules: at most 65536 besides sets")));
+    }
     if form == RuleForm::None && rules != 0 {
         return Err(err(format!("rule_kind none with {rules} rules")));
     }
@@ -401,6 +441,7 @@ fn measurement(file: &str, index: usize, r: &RecordSpec) -> Result<Measurement, 
         config: Configuration {
             switch,
             form,
+            set_key,
             rules,
             flows,
         },
@@ -438,16 +479,24 @@ impl Measurement {
 // ---------------------------------------------------------------------------------------
 // Model runs.
 
-fn never_matching_rules(n: u16) -> Vec<Rule> {
+/// The most rules (set elements) a record may hold.
+const MAX_RULES: u32 = 1_000_000;
+
+/// `n` rules that never match the measured traffic (source 10.0.0.1), on source addresses
+/// 10.99.x.y (and, for a concatenated set key, UDP source ports 5, 6, ..., one per 65,536
+/// addresses), walked in order; drops, as the measured rules were.
+fn never_matching_rules(n: u32, key: SetKey) -> Vec<Rule> {
     (0..n)
         .filter_map(|i| {
-            let [hi, lo] = i.to_be_bytes();
-            let m = MatchBuilder::new()
+            let [_, _, hi, lo] = i.to_be_bytes();
+            let b = MatchBuilder::new()
                 .udp()
-                .nw_src(Ipv4Addr::new(10, 99, hi, lo), 32)
-                .build()
-                .ok()?;
-            Some(Rule::new(1_000u16.saturating_add(n - i), m, Vec::new()))
+                .nw_src(Ipv4Addr::new(10, 99, hi, lo), 32);
+            let b = match key {
+                SetKey::Saddr => b,
+                SetKey::SaddrSport => b.tp_src(u16::try_from(5 + i / 65_536).ok()?),
+            };
+            Some(Rule::new(1_001, b.build().ok()?, Vec::new()))
         })
         .collect()
 }
@@ -458,7 +507,7 @@ fn final_rule(action: Action) -> Result<Rule, String> {
 }
 
 fn model_rules(c: &Configuration) -> Result<Vec<Rule>, String> {
-    let mut r = never_matching_rules(c.rules);
+    let mut r = never_matching_rules(c.rules, c.set_key);
     match (c.switch, c.form) {
         (MeasuredSwitch::LinuxBridge, RuleForm::None) | (MeasuredSwitch::None, _) => {
             return Ok(Vec::new())
@@ -576,7 +625,10 @@ fn model_run(
     let frames: Vec<_> = (0..c.flows)
         .map(|f| udp_frame(&ctx.topology, a, b, f, 60))
         .collect();
-    for k in 0..MODEL_PACKETS {
+    // Every flow offered at least 10 times: what depends on the keys seen so far (a set's
+    // lookups) is past its ramp for most of the run.
+    let packets = MODEL_PACKETS.max(10 * u64::from(c.flows));
+    for k in 0..packets {
         let frame = frames
             .get(usize::try_from(k % u64::from(c.flows)).unwrap_or(0))
             .cloned()
@@ -618,8 +670,8 @@ pub enum Anchor {
     PerRule,
     /// `linux_bridge.netfilter_set_lookup`: the smallest set, 1 flow.
     SetLookup,
-    /// `linux_bridge.netfilter_set_miss`: the largest set, 1 flow (if larger than
-    /// `netfilter_set_elements_cached`).
+    /// `linux_bridge.netfilter_set_miss`: the set whose lookups touch the most (elements and
+    /// flows both above `netfilter_set_elements_cached`; none: not fitted).
     SetMiss,
     /// `ovs.fast_path` (AF_XDP ports): no OpenFlow rules, 1 flow.
     OvsAfXdp,
@@ -665,24 +717,27 @@ impl Anchor {
             .max_by_key(|m| m.config.rules)
             .into_iter()
             .collect(),
-            Anchor::SetLookup | Anchor::SetMiss => {
-                let sets = pick(&|m| {
-                    m.config.switch == MeasuredSwitch::LinuxBridge
-                        && m.config.form == RuleForm::Set
-                        && m.config.flows == 1
-                        && m.config.rules > 0
-                });
-                let chosen = if self == Anchor::SetLookup {
-                    sets.into_iter().min_by_key(|m| m.config.rules)
-                } else {
-                    let smallest = sets.iter().map(|m| m.config.rules).min();
-                    sets.into_iter()
-                        .filter(|m| Some(m.config.rules) != smallest)
-                        .filter(|m| f64::from(m.config.rules) > cached)
-                        .max_by_key(|m| m.config.rules)
-                };
-                chosen.into_iter().collect()
-            }
+            Anchor::SetLookup => pick(&|m| {
+                m.config.switch == MeasuredSwitch::LinuxBridge
+                    && m.config.form == RuleForm::Set
+                    && m.config.flows == 1
+                    && m.config.rules > 0
+            })
+            .into_iter()
+            .min_by_key(|m| m.config.rules)
+            .into_iter()
+            .collect(),
+            Anchor::SetMiss => pick(&|m| {
+                // Lookups that touch more than the cache holds: elements and keys (flows)
+                // both beyond the cached elements.
+                m.config.switch == MeasuredSwitch::LinuxBridge
+                    && m.config.form == RuleForm::Set
+                    && f64::from(m.config.set_touched()) > cached
+            })
+            .into_iter()
+            .max_by_key(|m| (m.config.set_touched(), m.config.rules))
+            .into_iter()
+            .collect(),
             Anchor::OvsAfXdp | Anchor::OvsAfPacket => {
                 let sw = if self == Anchor::OvsAfXdp {
                     MeasuredSwitch::OvsAfXdp

@@ -274,8 +274,9 @@ pub struct BridgeSpec {
     pub netfilter_set_lookup: QuantitySpec,
     /// What a set lookup adds when its bucket and element are not in cache (`ns`).
     pub netfilter_set_miss: QuantitySpec,
-    /// Elements of a set whose buckets and elements stay in cache (`entries`): a set of `n`
-    /// elements misses with probability `max(0, 1 - cached / n)`.
+    /// Elements of a set whose buckets and elements stay in cache (`entries`): lookups of `k`
+    /// distinct keys in a set of `n` elements miss with probability
+    /// `max(0, 1 - cached / min(n, k))`.
     pub netfilter_set_elements_cached: QuantitySpec,
 }
 
@@ -537,15 +538,18 @@ pub struct BridgeCosts {
 }
 
 impl BridgeCosts {
-    /// Cycles of one lookup in a set of `elements` elements: the cached lookup, plus the miss
-    /// cost with the probability that the set's footprint is beyond the cache
-    /// (`max(0, 1 - cached / elements)`).
-    pub fn set_lookup(&self, elements: u64) -> f64 {
+    /// Cycles of one lookup in a set of `elements` elements by traffic of `keys` distinct
+    /// keys: the cached lookup, plus the miss cost with the probability that what the lookups
+    /// touch (a bucket and its elements per key, at most the whole set) is beyond the cache,
+    /// `max(0, 1 - cached / min(elements, keys))`. One key always finds its bucket cached,
+    /// however large the set.
+    pub fn set_lookup(&self, elements: u64, keys: u64) -> f64 {
         let cached = self.netfilter_set_elements_cached as f64;
-        let miss = if elements == 0 {
+        let touched = elements.min(keys);
+        let miss = if touched == 0 {
             0.0
         } else {
-            (1.0 - cached / elements as f64).max(0.0)
+            (1.0 - cached / touched as f64).max(0.0)
         };
         self.netfilter_set_lookup + self.netfilter_set_miss * miss
     }
