@@ -16,15 +16,19 @@
 //! forwarded pps over the share of the core the switch spent on forwarded packets,
 //!
 //! ```text
-//! capacity = forwarded / (busy - (received - forwarded) x receive_ns)
+//! capacity = forwarded / (busy - napi x (received - forwarded) / received)
 //! ```
 //!
 //! `busy` is the switch's own CPU time (NAPI thread + ovs-vswitchd + softirq,
 //! `switch_threads_cpu_pct`, when the file has it: the measuring machine may be shared) or the
-//! switch core's busy time; `receive_ns` (`vnic.from_vm`) is what the kernel spent receiving
-//! the packets Open vSwitch then dropped at its full socket (OVS measured in overload: its cost
-//! is its CPU time per packet *received*, not per packet forwarded). For the bridge, received
-//! = forwarded and this is forwarded pps over the busy fraction. Switch-core ns per packet is
+//! switch core's busy time; the subtracted term is what the kernel spent receiving the packets
+//! Open vSwitch then dropped at its full socket, at the ingress NAPI thread's measured CPU time
+//! per received packet (`napi_thread_cpu_pct`; without it, `vnic.from_vm` per packet). OVS is
+//! measured in overload, so its cost is its CPU time per packet *received*, not per packet
+//! forwarded. For the bridge, received = forwarded and this is forwarded pps over the busy
+//! fraction. Rows are model runs offered at least 10 times each flow, so that what depends on
+//! the keys seen (an nftables set's lookups, [`crate::profile::BridgeCosts::set_lookup`]) is
+//! past its ramp. Switch-core ns per packet is
 //! 1e9 / capacity. The error bound of a row is its own repetitions' spread (min and max of the
 //! per-repetition capacities around the median), at least [`MIN_BOUND`]: a predicted row passes
 //! inside it.
