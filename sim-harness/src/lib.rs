@@ -47,6 +47,8 @@
 //! Beside the runs:
 //!
 //! - [`rules_cli`]: `snich rules check | lint | trace`, flow-setup's rules tools.
+//! - [`calibrate`]: `snich calibrate`: the profile against real switches measured on a machine
+//!   (fit, prediction beside measurement, error bounded by the repetitions' spread).
 //! - [`frames`]: seeded random Ethernet frames of every header kind the card parses.
 //! - `snich cosim` (with the `rtl` feature): the RTL parser and lookup pipeline against
 //!   `nic-abi`'s parser and `nic-model`'s table, over random or captured frames.
@@ -66,6 +68,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod baselines;
+pub mod calibrate;
 pub mod capacity;
 pub mod capture;
 pub mod cluster;

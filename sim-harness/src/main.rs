@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use flow_setup::ruleset::{RuleSet, RulesFormat};
 use indicatif::{ProgressBar, ProgressStyle};
 use nic_abi::key::PortNo;
+use sim_harness::calibrate;
 use sim_harness::capacity::{self, CapacityError, CapacityOptions};
 use sim_harness::cluster::slurm::{self, SlurmError, SlurmOptions};
 use sim_harness::cluster::{self, ClusterError, JobRun, MergedReport, Plan};
@@ -73,6 +74,33 @@ enum Command {
     /// nic-model's table; prints what it compared (`--json`: a JSON summary), exits 1 on any
     /// mismatch (needs the `rtl` feature: cargo run -p sim-harness --features rtl -- cosim).
     Cosim(CosimArgs),
+    /// Rebuild every configuration of a real-switch measurement file (written by
+    /// scripts/measure_real_switches.py) as a model run and print the model's prediction
+    /// beside the measurement, with the error and the row's bound (its repetitions' spread, at
+    /// least 15%); `--fit` first fits the numbers the measurements determine on named anchor
+    /// rows and writes the fitted profile. Exits 1 when a predicted row falls outside its
+    /// bound, 2 on bad input.
+    Calibrate(CalibrateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CalibrateArgs {
+    /// The measurement file (JSON, schema real_switches/v1).
+    measurements: PathBuf,
+    /// The cost profile (default: the built-in profiles/default.toml).
+    #[arg(long)]
+    profile: Option<PathBuf>,
+    /// The profile of Open vSwitch with AF_PACKET ports (default: --profile).
+    #[arg(long)]
+    afpacket_profile: Option<PathBuf>,
+    /// Fit on the anchor rows and write the fitted profile here (and, if the file has
+    /// AF_PACKET rows, OUT-afpacket.toml beside it).
+    #[arg(long, value_name = "OUT.toml")]
+    fit: Option<PathBuf>,
+    /// Also write the calibration as JSON here (`-`: standard output, and the table goes to
+    /// standard error).
+    #[arg(long)]
+    json: Option<String>,
 }
 
 /// Where results go; shared by every command that runs simulations.
@@ -374,7 +402,63 @@ fn main() -> ExitCode {
         Command::RunJob(args) => finish("run-job", run_job_command(&args)),
         Command::Merge(args) => finish("merge", merge_command(&args)),
         Command::Slurm(args) => finish("slurm", slurm_command(&args)),
+        Command::Calibrate(args) => calibrate_command(&args),
     }
+}
+
+/// `snich calibrate`: 0 when every predicted row is inside its bound, 1 when one is not, 2
+/// when the calibration could not be done.
+fn calibrate_command(args: &CalibrateArgs) -> ExitCode {
+    match calibrate_run(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("snich calibrate: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn calibrate_run(args: &CalibrateArgs) -> Result<bool, calibrate::CalibrateError> {
+    let data = calibrate::MeasurementFile::load(&args.measurements)?;
+    let opts = calibrate::CalibrateOptions {
+        profile: args.profile.clone(),
+        afpacket_profile: args.afpacket_profile.clone(),
+        fit: args.fit.is_some(),
+    };
+    let result = calibrate::calibrate(&data, &opts)?;
+    let table = result.table();
+    if args.json.as_deref() == Some("-") {
+        eprint!("{table}");
+    } else {
+        print!("{table}");
+    }
+    if let Some(out) = &args.fit {
+        calibrate::write_file(out, &result.fitted_profile(false)?)?;
+        eprintln!("wrote the fitted profile {}", out.display());
+        if result.has_afpacket_rows() {
+            let af = calibrate::afpacket_path(out);
+            calibrate::write_file(&af, &result.fitted_profile(true)?)?;
+            eprintln!("wrote the fitted AF_PACKET profile {}", af.display());
+        }
+    }
+    if let Some(json) = &args.json {
+        let text = serde_json::to_string_pretty(&result).map_err(|e| {
+            calibrate::CalibrateError::Write {
+                file: json.clone(),
+                what: e.to_string(),
+            }
+        })? + "\n";
+        if json == "-" {
+            print!("{text}");
+        } else {
+            calibrate::write_file(Path::new(json), &text)?;
+        }
+    }
+    for o in &result.outside {
+        eprintln!("outside its bound: {o}");
+    }
+    Ok(result.passed())
 }
 
 /// Why a simulation command failed: bad input (exit 1) or a run that could not be done

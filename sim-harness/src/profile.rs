@@ -269,8 +269,15 @@ pub struct BridgeSpec {
     /// Each rule walked.
     pub netfilter_per_rule: QuantitySpec,
     /// One lookup of an nftables set (the `linux-bridge-nftset` variant: rules of one match
-    /// shape held in one set, looked up by hash instead of walked).
+    /// shape held in one set, looked up by hash instead of walked), its bucket and element
+    /// in cache.
     pub netfilter_set_lookup: QuantitySpec,
+    /// What a set lookup adds when its bucket and element are not in cache (`ns`).
+    pub netfilter_set_miss: QuantitySpec,
+    /// Elements of a set whose buckets and elements stay in cache (`entries`): lookups of `k`
+    /// distinct keys in a set of `n` elements miss with probability
+    /// `max(0, 1 - cached / min(n, k))`.
+    pub netfilter_set_elements_cached: QuantitySpec,
 }
 
 /// `[ovs_kernel]`: Open vSwitch's kernel datapath (`openvswitch.ko`); the rest of its costs
@@ -524,6 +531,28 @@ pub struct BridgeCosts {
     pub netfilter_per_rule: f64,
     /// See [`BridgeSpec::netfilter_set_lookup`].
     pub netfilter_set_lookup: f64,
+    /// See [`BridgeSpec::netfilter_set_miss`].
+    pub netfilter_set_miss: f64,
+    /// See [`BridgeSpec::netfilter_set_elements_cached`].
+    pub netfilter_set_elements_cached: u64,
+}
+
+impl BridgeCosts {
+    /// Cycles of one lookup in a set of `elements` elements by traffic of `keys` distinct
+    /// keys: the cached lookup, plus the miss cost with the probability that what the lookups
+    /// touch (a bucket and its elements per key, at most the whole set) is beyond the cache,
+    /// `max(0, 1 - cached / min(elements, keys))`. One key always finds its bucket cached,
+    /// however large the set.
+    pub fn set_lookup(&self, elements: u64, keys: u64) -> f64 {
+        let cached = self.netfilter_set_elements_cached as f64;
+        let touched = elements.min(keys);
+        let miss = if touched == 0 {
+            0.0
+        } else {
+            (1.0 - cached / touched as f64).max(0.0)
+        };
+        self.netfilter_set_lookup + self.netfilter_set_miss * miss
+    }
 }
 
 /// Open vSwitch kernel datapath costs, in cycles.
@@ -927,6 +956,13 @@ impl Profile {
                 .cycles("linux_bridge.netfilter_per_rule", &b.netfilter_per_rule)?,
             netfilter_set_lookup: c
                 .cycles("linux_bridge.netfilter_set_lookup", &b.netfilter_set_lookup)?,
+            netfilter_set_miss: c
+                .cycles("linux_bridge.netfilter_set_miss", &b.netfilter_set_miss)?,
+            netfilter_set_elements_cached: c.count(
+                "linux_bridge.netfilter_set_elements_cached",
+                &b.netfilter_set_elements_cached,
+                "entries",
+            )?,
         };
         let k = &spec.ovs_kernel;
         let ovs_kernel = OvsKernelCosts {
@@ -1117,7 +1153,7 @@ mod tests {
         assert_eq!(p.reference_clock_mhz, 2_600);
         // Every number of the file (each written with its `source`) is read and has one.
         let numbers = DEFAULT_PROFILE_TOML.matches("source = \"").count();
-        assert_eq!(numbers, 65);
+        assert_eq!(numbers, 67);
         assert_eq!(
             p.snich.card.mgmt_command,
             nic_abi::table::MGMT_COMMAND_CYCLES

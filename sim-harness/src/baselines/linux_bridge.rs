@@ -28,14 +28,20 @@
 //! administrator with many rules writes them: the rules of one match shape (the same fields
 //! matched; prefixes and ranges as interval sets) are the elements of one set, looked up by
 //! one hash or interval-tree probe (`linux_bridge.netfilter_set_lookup`, fitted on the
-//! measured set records). A packet probes the sets in the rank order of their best rule
+//! measured set records). A large set looked up by many keys costs more per lookup (the
+//! kernel's hash set, `net/netfilter/nft_set_hash.c`: a bucket and its elements per key):
+//! what `k` distinct keys touch in a set of `n` elements outgrows the cache, and a lookup
+//! misses with probability `max(0, 1 - cached / min(n, k))`, adding `netfilter_set_miss`
+//! (`netfilter_set_elements_cached` is `cached`; the keys are the packets' values of the
+//! set's fields seen so far in the run: traffic of many flows from one source address looks
+//! up one key in a set of source addresses). A packet probes the sets in the rank order of their best rule
 //! until the one holding its winning rule, so the cost grows with the number of distinct
 //! shapes, not rules; the verdict is the rules' (a verdict map gives it the same).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use flow_setup::classifier::{rule_id, Classifier, SplitTree};
-use flow_setup::rule::{Action, Field, Rule, RuleId};
+use flow_setup::rule::{Action, Field, Point, Rule, RuleId};
 
 use crate::baselines::l2::{L2Decision, L2Fabric};
 use crate::baselines::software::{
@@ -69,6 +75,18 @@ fn shape(rule: &Rule) -> u32 {
         .fold(0, |acc, f| acc | 1 << f.index())
 }
 
+/// A packet's key in a set of `shape`: its values of the set's fields, hashed.
+fn set_key(point: &Point, shape: u32) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for f in Field::ALL {
+        if shape & (1 << f.index()) != 0 {
+            point.get(f).hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
 /// True when `rule` is an FDB entry in rule form: exact destination MAC (and maybe a VLAN),
 /// nothing else matched, one `output` or `normal` action.
 pub fn is_fdb_rule(rule: &Rule) -> bool {
@@ -90,9 +108,13 @@ pub struct BridgeDatapath {
     position: HashMap<RuleId, usize>,
     /// Steps of a walk that matches nothing: rules (linear) or sets.
     walk_length: usize,
-    /// Sets: the cost (cycles) of probing the first `i + 1` sets, by `i`. A rule that
-    /// matches everything (the chain's final accept) is a plain rule, not a set.
-    set_walk_cost: Vec<f64>,
+    /// Sets, in probe order: `None` for a rule that matches everything (the chain's final
+    /// accept, a plain rule, not a set), else the set's elements and shape (its key's
+    /// fields).
+    sets: Vec<Option<(u64, u32)>>,
+    /// Per set, the distinct keys (the packet's values of the set's fields, hashed) looked up
+    /// so far: what the lookups touch grows with them (see [`BridgeCosts::set_lookup`]).
+    keys_seen: Vec<HashSet<u64>>,
     /// Whether each rule of the context (by id) drops.
     drops: Vec<bool>,
     netfilter_rules: usize,
@@ -124,6 +146,8 @@ impl BridgeDatapath {
             )
             .map_err(|e| SwitchError::Internal(format!("{NAME}: netfilter rules: {e}")))?;
         let mut shapes: Vec<u32> = Vec::new();
+        // Elements of each set (rules of its shape).
+        let mut set_elements: Vec<u64> = Vec::new();
         let (position, walk_length) = match form {
             NetfilterForm::Linear => (
                 netfilter
@@ -139,30 +163,30 @@ impl BridgeDatapath {
                     let s = shape(r);
                     let set = shapes.iter().position(|x| *x == s).unwrap_or_else(|| {
                         shapes.push(s);
+                        set_elements.push(0);
                         shapes.len() - 1
                     });
+                    if let Some(n) = set_elements.get_mut(set) {
+                        *n += 1;
+                    }
                     position.insert(*id, set);
                 }
                 (position, shapes.len())
             }
         };
-        let set_walk_cost = shapes
+        let sets: Vec<Option<(u64, u32)>> = shapes
             .iter()
-            .scan(0.0, |total, s| {
-                *total += if *s == 0 {
-                    costs.netfilter_per_rule
-                } else {
-                    costs.netfilter_set_lookup
-                };
-                Some(*total)
-            })
+            .zip(&set_elements)
+            .map(|(s, n)| (*s != 0).then_some((*n, *s)))
             .collect();
+        let keys_seen = vec![HashSet::new(); sets.len()];
         Ok(BridgeDatapath {
             costs,
             form,
             position,
             walk_length,
-            set_walk_cost,
+            sets,
+            keys_seen,
             drops: rules.iter().map(|r| r.actions.is_empty()).collect(),
             netfilter_rules: netfilter.len(),
             fdb_rules,
@@ -196,11 +220,19 @@ impl Datapath for BridgeDatapath {
             self.rules_walked += walked as u64;
             let walk = match self.form {
                 NetfilterForm::Linear => self.costs.netfilter_per_rule * walked as f64,
-                NetfilterForm::Sets => self
-                    .set_walk_cost
-                    .get(walked.saturating_sub(1))
-                    .copied()
-                    .unwrap_or(0.0),
+                NetfilterForm::Sets => {
+                    let mut cost = 0.0;
+                    for (set, seen) in self.sets.iter().zip(&mut self.keys_seen).take(walked) {
+                        cost += match set {
+                            None => self.costs.netfilter_per_rule,
+                            Some((elements, shape)) => {
+                                seen.insert(set_key(&pkt.point, *shape));
+                                self.costs.set_lookup(*elements, seen.len() as u64)
+                            }
+                        };
+                    }
+                    cost
+                }
             };
             work.add("netfilter", self.costs.netfilter_hook + walk);
             let drops = winner
@@ -559,6 +591,32 @@ mod tests {
             "4 x 140 ns x 2.6 = 1456 cycles, got {nf}"
         );
         assert!(nf * 10 < linear.host_cpu_cycles["netfilter"]);
+    }
+
+    #[test]
+    fn a_set_looked_up_by_more_keys_than_the_cache_holds_costs_a_miss_in_proportion() {
+        let p = crate::profile::Profile::builtin().expect("profile");
+        let b = &p.linux_bridge;
+        let (hit, miss) = (b.netfilter_set_lookup, b.netfilter_set_miss);
+        let cached = b.netfilter_set_elements_cached;
+        // Twice the cached keys in a set twice that size: half the lookups miss; by one key
+        // (or the cached number) none does, however large the set; a small set never misses.
+        assert!((b.set_lookup(2 * cached, 2 * cached) - (hit + miss / 2.0)).abs() < 1e-9);
+        assert!((b.set_lookup(2 * cached, 1_000_000) - (hit + miss / 2.0)).abs() < 1e-9);
+        assert_eq!(b.set_lookup(1_000_000, 1), hit);
+        assert_eq!(b.set_lookup(1_000_000, cached), hit);
+        assert_eq!(b.set_lookup(cached, 1_000_000), hit);
+        // Through the bridge: two packets (two keys) probing a 26,000-element set and the
+        // one-element drop set pay 140 ns per probe.
+        let ctx = context(2, 0, 1, never_matching_then_drop_53(26_000));
+        let mut sets = LinuxBridge::with_sets(&ctx).expect("bridge");
+        offer_to_ports_53_and_80(&mut sets, &ctx);
+        let sets = Box::new(sets).finish().expect("finish");
+        let nf = sets.host_cpu_cycles.get("netfilter").copied().unwrap_or(0);
+        assert!(
+            (1_450..=1_460).contains(&nf),
+            "4 x 140 ns x 2.6 = 1456 cycles, got {nf}"
+        );
     }
 
     #[test]

@@ -1,238 +1,351 @@
-//! The calibration of the baselines' cost profiles against the real switches measured on
-//! this project's machines (`tests/data/real_switches/real_switches_2026-11-22.json`).
-//!
-//! Each measured configuration (Linux bridge with no nftables, with 0/10/100/1,000 linear
-//! rules and with a 1,000-element set; Open vSwitch 3.1 with AF_XDP and AF_PACKET ports and
-//! 0/10/100/1,000 OpenFlow rules; 1 and 1,000 flows of 64-byte UDP) is rebuilt as a model
-//! run: two VMs on a one-core driver domain (the measured veth pairs map onto the VMs'
-//! virtual NICs: see profiles/default.toml), VM 0 offering 60-byte frames (64 on the wire)
-//! to VM 1 at 2 Mpps, above every configuration's capacity, so the model runs saturated as
-//! the measured switch did. The model's forwarded packets per second are printed beside the
-//! measured median with the relative error.
-//!
-//! Five rows were fitted (the profile's numbers were derived from them, so their error is
-//! close to 0 by construction): linux-bridge none/0 rules/1 flow (the bridge's base cost),
-//! linux-bridge linear/1,000/1 flow (the per-rule cost), linux-bridge set/1,000/1 flow (the
-//! set lookup, run as `linux-bridge-nftset`), ovs afxdp/0/1 flow (`default.toml`'s OVS fast
-//! path) and ovs system/0/1 flow (`ovs-afpacket.toml`'s). Every other row is predicted.
-//! Rules that never match are netfilter or OpenFlow rules on source addresses 10.99.x.y,
-//! followed by the measured final rule (accept / NORMAL / output); the set records run the
-//! bridge with its rules in sets (the 1,000 rules are one set, the final accept a rule).
+//! The calibration of the cost profiles against the real switches measured on this project's
+//! machines (`tests/data/real_switches/`), through the code `snich calibrate` runs
+//! (`sim_harness::calibrate`): every measured configuration rebuilt as a model run, the
+//! numbers the measurements determine fitted on the anchor rows, every other row predicted
+//! and held to its repetitions' spread (at least 15%).
 //!
 //! Run with `cargo test -p sim-harness --test integration calibration -- --nocapture` to see
-//! the table.
+//! the tables (`snich calibrate FILE --afpacket-profile profiles/ovs-afpacket.toml --fit
+//! OUT.toml` prints the same).
 
-use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use flow_setup::rule::{Action, MatchBuilder, Rule};
-use nic_abi::time::SimTime;
-use serde_json::Value;
-use sim_harness::baselines::testing::{context, udp_frame};
-use sim_harness::baselines::{LinuxBridge, OpenVswitch};
-use sim_harness::switch::{Endpoint, OfferedPacket, SwitchUnderTest, Topology, VmIndex};
+use sim_harness::calibrate::{
+    calibrate, CalibrateOptions, Calibration, MeasuredSwitch, MeasurementFile, Role,
+};
+use sim_harness::profile::Profile;
 
-/// The data's noise is about +-30% (other work on the shared machine). The worst prediction,
-/// +36.8%, is OVS with AF_PACKET ports, 1,000 rules and 1,000 flows: the measurement falls
-/// with the rule count at 1,000 flows (122 kpps at 0 rules, 92 kpps at 1,000), which the
-/// model, where the traffic collapses into one megaflow whatever the rules, does not show.
-const PREDICTED_BOUND: f64 = 0.40;
-/// A fitted row must reproduce its measurement (rounding of the profile's numbers only).
-const FITTED_BOUND: f64 = 0.02;
+use crate::support::{repo, scratch};
 
-fn repo_path(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(rel)
+fn calibrated(file: &str, fit: bool) -> Calibration {
+    let data = MeasurementFile::load(&repo(file)).expect("measurements");
+    let opts = CalibrateOptions {
+        profile: Some(repo("profiles/default.toml")),
+        afpacket_profile: Some(repo("profiles/ovs-afpacket.toml")),
+        fit,
+    };
+    let c = calibrate(&data, &opts).expect("calibration");
+    println!("{}", c.table());
+    c
 }
 
-fn never_matching_rules(n: u64) -> Vec<Rule> {
-    (0..n)
-        .map(|i| {
-            let ip = Ipv4Addr::new(
-                10,
-                99,
-                u8::try_from(i / 256).expect("ip"),
-                u8::try_from(i % 256).expect("ip"),
-            );
-            let m = MatchBuilder::new()
-                .udp()
-                .nw_src(ip, 32)
-                .build()
-                .expect("match");
-            let priority = 1_000 + u16::try_from(n - i).expect("priority");
-            Rule::new(priority, m, Vec::new())
-        })
-        .collect()
-}
-
-fn final_rule(action: Action) -> Rule {
-    Rule::new(0, MatchBuilder::new().build().expect("any"), vec![action])
-}
-
-/// One measured configuration.
-#[derive(Debug)]
-struct Config {
-    switch: String,
-    ports: String,
-    rule_kind: String,
-    rules: u64,
-    flows: u64,
-    measured_pps: f64,
-    measured_ns: f64,
-}
-
-impl Config {
-    fn label(&self) -> String {
-        format!(
-            "{} {} {}/{} {} flow(s)",
-            self.switch, self.ports, self.rule_kind, self.rules, self.flows
-        )
-    }
-
-    fn fitted(&self) -> bool {
-        matches!(
-            (
-                self.switch.as_str(),
-                self.ports.as_str(),
-                self.rule_kind.as_str(),
-                self.rules,
-                self.flows
-            ),
-            ("linux-bridge", _, "none", 0, 1)
-                | ("linux-bridge", _, "linear", 1000, 1)
-                | ("linux-bridge", _, "set", 1000, 1)
-                | ("ovs-netdev", _, _, 0, 1)
-        )
-    }
-
-    fn rules(&self) -> Vec<Rule> {
-        match (self.switch.as_str(), self.rule_kind.as_str()) {
-            ("linux-bridge", "none") => Vec::new(),
-            ("linux-bridge", "linear") => {
-                let mut r = never_matching_rules(self.rules);
-                r.push(final_rule(Action::Normal));
-                r
-            }
-            ("linux-bridge", "set") => {
-                let mut r = never_matching_rules(self.rules);
-                r.push(final_rule(Action::Normal));
-                r
-            }
-            _ if self.rules == 0 => vec![final_rule(Action::Normal)],
-            _ => {
-                let mut r = never_matching_rules(self.rules);
-                r.push(final_rule(Action::Output(Topology::vm_port(VmIndex(1)))));
-                r
-            }
-        }
-    }
-
-    fn profile(&self) -> PathBuf {
-        if self.ports == "system" {
-            repo_path("profiles/ovs-afpacket.toml")
-        } else {
-            repo_path("profiles/default.toml")
-        }
-    }
-
-    /// Runs the model: (forwarded packets per second, switch core ns per forwarded packet).
-    fn predict(&self) -> (f64, f64) {
-        let mut ctx = context(2, 0, 1, self.rules());
-        ctx.profile = Some(self.profile());
-        let mut switch: Box<dyn SwitchUnderTest> = if self.rule_kind == "set" {
-            Box::new(LinuxBridge::with_sets(&ctx).expect("bridge"))
-        } else if self.switch == "linux-bridge" {
-            Box::new(LinuxBridge::new(&ctx).expect("bridge"))
-        } else {
-            Box::new(OpenVswitch::new(&ctx).expect("ovs"))
-        };
-        let (a, b) = (Endpoint::Vm(VmIndex(0)), Endpoint::Vm(VmIndex(1)));
-        let frames: Vec<_> = (0..self.flows)
-            .map(|f| udp_frame(&ctx.topology, a, b, u16::try_from(f).expect("flow"), 60))
-            .collect();
-        // 10 ms at 2 Mpps.
-        let n = 20_000u64;
-        for k in 0..n {
-            switch
-                .offer(OfferedPacket {
-                    at: SimTime(k * 500_000),
-                    from: a,
-                    frame: frames[usize::try_from(k % self.flows).expect("k")].clone(),
-                })
-                .expect("offer");
-        }
-        let run = switch.finish().expect("run");
-        let delivered = run.ledger.delivered as f64;
-        let pps = delivered / run.span().as_secs_f64();
-        let ns = run.host_cpu_cycles_total() as f64 / 2.6 / delivered;
-        (pps, ns)
-    }
-}
-
-fn configs() -> Vec<Config> {
-    let path = repo_path("tests/data/real_switches/real_switches_2026-11-22.json");
-    let text = std::fs::read_to_string(&path).expect("measurements");
-    let data: Value = serde_json::from_str(&text).expect("json");
-    assert_eq!(data["meta"]["schema"], "real_switches/v1");
-    let s = |r: &Value, k: &str| r[k].as_str().expect(k).to_string();
-    let n = |r: &Value, k: &str| r[k].as_f64().expect(k);
-    data["records"]
-        .as_array()
-        .expect("records")
+fn outside(c: &Calibration) -> Vec<usize> {
+    c.rows
         .iter()
-        .filter(|r| r["switch"] != "none")
-        .map(|r| Config {
-            switch: s(r, "switch"),
-            ports: s(r, "ports"),
-            rule_kind: s(r, "rule_kind"),
-            rules: r["rules"].as_u64().expect("rules"),
-            flows: r["flows"].as_u64().expect("flows"),
-            measured_pps: n(&r["forwarded_pps"], "median"),
-            measured_ns: n(r, "switch_core_ns_per_fwd_pkt_median"),
-        })
+        .filter(|r| r.role == Role::Predicted && !r.within)
+        .map(|r| r.record)
         .collect()
+}
+
+/// The fitted rows reproduce their measurement (two model runs per number, costs linear),
+/// except the set-miss anchor when the data shows no miss cost (clamped at 0).
+fn fitted_rows_reproduce_their_measurements(c: &Calibration) {
+    let clamped = c.fitted.iter().any(|f| f.source.contains("taken as 0"));
+    for r in c.rows.iter().filter(|r| r.role == Role::Fitted) {
+        let receive = r.config.switch == MeasuredSwitch::None;
+        let set_miss_anchor = clamped && r.label.contains(" set/") && r.config.flows > 1;
+        if receive || set_miss_anchor {
+            // The receive cost is the mean of the switch-none rows; a clamped anchor is
+            // whatever the lookup cost gives.
+            assert!(r.within, "{}: {:+.1}%", r.label, r.error * 100.0);
+            continue;
+        }
+        assert!(
+            r.error.abs() < 0.01,
+            "fitted row {}: {:+.2}%",
+            r.label,
+            r.error * 100.0
+        );
+    }
 }
 
 #[test]
-fn calibration_predictions_stay_within_the_noise_of_the_measurements() {
-    let configs = configs();
-    assert_eq!(configs.len(), 28, "12 bridge and 16 OVS configurations");
-    println!(
-        "{:<46} {:>9} {:>12} {:>12} {:>7} {:>10} {:>10}",
-        "configuration", "", "measured pps", "model pps", "error", "meas ns", "model ns"
+fn this_machines_measurements_are_predicted_inside_their_spread_after_a_fit() {
+    // Measured on 2026-12-06 on the 2-core VM this project runs on, shared with two other
+    // agents compiling (see the file's meta): the switch's cost is its own threads' CPU time.
+    let c = calibrated(
+        "tests/data/real_switches/real_switches_2026-12-06.json",
+        true,
     );
-    let mut failures = Vec::new();
-    let mut worst: f64 = 0.0;
-    for c in &configs {
-        let (pps, ns) = c.predict();
-        let error = pps / c.measured_pps - 1.0;
-        let kind = if c.fitted() { "fitted" } else { "predicted" };
-        println!(
-            "{:<46} {:>9} {:>12.0} {:>12.0} {:>+6.1}% {:>10.0} {:>10.0}",
-            c.label(),
-            kind,
-            c.measured_pps,
-            pps,
-            error * 100.0,
-            c.measured_ns,
-            ns
-        );
-        let bound = if c.fitted() {
-            FITTED_BOUND
-        } else {
-            PREDICTED_BOUND
-        };
-        if !c.fitted() {
-            worst = worst.max(error.abs());
-        }
-        if error.abs() > bound {
-            failures.push(format!(
-                "{}: {:+.1}% (bound {:.0}%)",
-                c.label(),
-                error * 100.0,
-                bound * 100.0
-            ));
-        }
+    assert_eq!(c.rows.len(), 34);
+    fitted_rows_reproduce_their_measurements(&c);
+    let predicted = c.rows.iter().filter(|r| r.role == Role::Predicted).count();
+    assert_eq!(predicted, 27, "7 anchor rows, 27 predictions");
+    assert!(c.passed(), "outside their bound: {:#?}", c.outside);
+    // Sets of 1,000 to 20,000 elements looked up by one key (every flow's source address is
+    // 10.0.0.1): no row touches more than the cache holds, so the miss cost is not fitted.
+    assert!(!c
+        .fitted
+        .iter()
+        .any(|f| f.key == "linux_bridge.netfilter_set_miss"));
+}
+
+#[test]
+fn the_2026_11_22_measurements_miss_where_open_vswitch_batches_in_overload() {
+    let c = calibrated(
+        "tests/data/real_switches/real_switches_2026-11-22.json",
+        true,
+    );
+    assert_eq!(c.rows.len(), 30);
+    fitted_rows_reproduce_their_measurements(&c);
+    // Known misses, each a row the model cannot follow: Open vSwitch measured far in
+    // overload (its ingress veth received 400-560 kpps while it forwarded 100-280 kpps)
+    // spends less per forwarded packet than at the anchor's light overload (AF_XDP 10 and
+    // 100 rules: -22% and -27%), and with AF_PACKET ports its cost grows with rules and
+    // flows (+16% to +37%) where the model's traffic stays in one megaflow; the bridge's
+    // 100 linear rules at 1 flow (+15.9%) sits just above its 15% bound (measured max
+    // 280 kpps, model 288 kpps). The test fails if a row moves in or out.
+    assert_eq!(outside(&c), vec![8, 17, 18, 19, 20, 21, 25, 26]);
+    assert!(!c.passed());
+    // Every other bridge row is predicted inside its bound.
+    for r in c
+        .rows
+        .iter()
+        .filter(|r| r.label.starts_with("linux-bridge"))
+    {
+        assert!(r.within || r.record == 8, "{}", r.label);
     }
-    println!("worst predicted error: {:.1}%", worst * 100.0);
-    assert!(failures.is_empty(), "outside the bound: {failures:#?}");
+}
+
+#[test]
+fn the_profiles_as_committed_predict_the_bridge_of_2026_11_22_without_a_fit() {
+    // The profile's numbers were fitted on these measurements (by hand, before
+    // `snich calibrate`); Open vSwitch's AF_PACKET fast path was fitted per forwarded packet
+    // then, which charged it the receive of the packets it dropped: per received packet it
+    // is 3,720 ns, not 6,713, and the committed profile predicts 35-38% too few pps.
+    let c = calibrated(
+        "tests/data/real_switches/real_switches_2026-11-22.json",
+        false,
+    );
+    assert!(c.fitted.is_empty());
+    for r in c
+        .rows
+        .iter()
+        .filter(|r| r.label.starts_with("linux-bridge"))
+    {
+        assert!(
+            r.within || r.record == 8,
+            "{}: {:+.1}%",
+            r.label,
+            r.error * 100.0
+        );
+    }
+    for r in c
+        .rows
+        .iter()
+        .filter(|r| r.config.switch == MeasuredSwitch::OvsAfPacket && r.config.flows == 1)
+    {
+        assert!(r.error < -0.15, "{}: {:+.1}%", r.label, r.error * 100.0);
+    }
+}
+
+#[test]
+fn the_fitted_profile_reads_back_with_sources_naming_the_file_and_rows() {
+    let c = calibrated(
+        "tests/data/real_switches/real_switches_2026-12-06.json",
+        true,
+    );
+    let text = c.fitted_profile(false).expect("fitted profile");
+    let dir = scratch("calibration-fit");
+    let path: PathBuf = dir.join("fitted.toml");
+    std::fs::write(&path, &text).expect("write");
+    let p = Profile::load(&path).expect("the fitted profile loads");
+    let source = p.source("linux_bridge.netfilter_per_rule").expect("source");
+    assert!(source.contains("real_switches_2026-12-06.json"), "{source}");
+    assert!(
+        source.contains("linux-bridge linear/1000 flows=1"),
+        "{source}"
+    );
+    let fitted = c
+        .fitted
+        .iter()
+        .find(|f| f.key == "linux_bridge.netfilter_per_rule" && f.profile == "main")
+        .expect("per-rule fitted");
+    // 18.8 ns at the 2.6 GHz reference clock, in cycles.
+    assert!((p.linux_bridge.netfilter_per_rule - fitted.value * 2.6).abs() < 0.01);
+    // The AF_PACKET profile has its own fast path and the shared numbers.
+    let af = Profile::parse(&c.fitted_profile(true).expect("afpacket"), "af").expect("af");
+    let main_fast = c
+        .fitted
+        .iter()
+        .find(|f| f.key == "ovs.fast_path" && f.profile == "main")
+        .expect("main fast path");
+    let af_fast = c
+        .fitted
+        .iter()
+        .find(|f| f.key == "ovs.fast_path" && f.profile == "afpacket")
+        .expect("afpacket fast path");
+    assert!(af_fast.value > main_fast.value);
+    assert!((af.linux_bridge.netfilter_per_rule - p.linux_bridge.netfilter_per_rule).abs() < 1e-9);
+}
+
+#[test]
+fn bad_measurement_files_are_refused_with_the_place() {
+    let err = MeasurementFile::parse("{\"meta\": {\"schema\": \"x\"}, \"records\": []}", "m.json")
+        .expect_err("schema");
+    assert!(err.to_string().contains("meta.schema"), "{err}");
+    let text = r#"{"meta": {"schema": "real_switches/v1"}, "records": [
+        {"switch": "linux-bridge", "ports": "veth", "rule_kind": "linear", "rules": 10,
+         "flows": 1, "runs": [{"forwarded_pps": 1000, "switch_rx_pps": 1000,
+         "switch_core_busy_pct": 250}]}]}"#;
+    let err = MeasurementFile::parse(text, "m.json").expect_err("busy");
+    assert!(err.to_string().contains("records[0]"), "{err}");
+    assert!(err.to_string().contains("runs[0]"), "{err}");
+    let err =
+        MeasurementFile::parse(&text.replace("linear", "openflow"), "m.json").expect_err("kind");
+    assert!(err.to_string().contains("rule_kind"), "{err}");
+    let err = MeasurementFile::parse(&text.replace("\"rules\": 10", "\"rules\": \"x\""), "m.json")
+        .expect_err("type");
+    assert!(err.to_string().contains("records[0].rules"), "{err}");
+}
+
+#[test]
+fn snich_calibrate_exits_by_whether_the_predictions_hold() {
+    let snich = || std::process::Command::new(env!("CARGO_BIN_EXE_snich"));
+    let dir = scratch("calibration-cli");
+    let out_toml = dir.join("mine.toml");
+    let json = dir.join("calibration.json");
+    // This machine's measurements, fitted: every prediction inside its bound.
+    let out = snich()
+        .arg("calibrate")
+        .arg(repo(
+            "tests/data/real_switches/real_switches_2026-12-06.json",
+        ))
+        .arg("--fit")
+        .arg(&out_toml)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("predicted") && text.contains("fitted"),
+        "{text}"
+    );
+    Profile::load(&out_toml).expect("the fitted profile loads");
+    Profile::load(&dir.join("mine-afpacket.toml")).expect("the AF_PACKET profile loads");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json")).expect("parse");
+    assert_eq!(report["rows"].as_array().map(Vec::len), Some(34));
+    // The committed profiles on the 2026-11-22 data without a fit: AF_PACKET OVS misses.
+    let out = snich()
+        .arg("calibrate")
+        .arg(repo(
+            "tests/data/real_switches/real_switches_2026-11-22.json",
+        ))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outside its bound: records[14]"), "{err}");
+    // A file that is not a measurement file.
+    let out = snich()
+        .arg("calibrate")
+        .arg(repo("Cargo.toml"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Cargo.toml"), "{err}");
+}
+
+#[test]
+fn a_profile_fitted_on_one_run_predicts_the_next_run_of_the_day_mostly_within_15_percent() {
+    // Fitted on the first run, the second run's 33 rows (measured 18 minutes later, same
+    // machine and load) are all predicted: 27 inside their bound, 6 outside by 15.6-21.1%.
+    // The runs differ from each other more than their own repetitions do (the bridge with
+    // no rules at 1 flow: 554 kpps, then 702 kpps on a core of its own): a shared machine's
+    // day-to-day spread, which no row's min..max sees.
+    let first = calibrated(
+        "tests/data/real_switches/real_switches_2026-12-06.json",
+        true,
+    );
+    let dir = scratch("calibration-next-run");
+    let main = dir.join("day.toml");
+    let af = dir.join("day-afpacket.toml");
+    std::fs::write(&main, first.fitted_profile(false).expect("main")).expect("write");
+    std::fs::write(&af, first.fitted_profile(true).expect("af")).expect("write");
+    let data = MeasurementFile::load(&repo(
+        "tests/data/real_switches/real_switches_2026-12-06_run2.json",
+    ))
+    .expect("second run");
+    let opts = CalibrateOptions {
+        profile: Some(main),
+        afpacket_profile: Some(af),
+        fit: false,
+    };
+    let next = calibrate(&data, &opts).expect("calibration");
+    println!("{}", next.table());
+    assert_eq!(next.rows.len(), 33);
+    assert!(next.rows.iter().all(|r| r.role == Role::Predicted));
+    assert_eq!(outside(&next), vec![2, 9, 10, 13, 15, 20]);
+    assert!(
+        next.worst_predicted_error < 0.22,
+        "{}",
+        next.worst_predicted_error
+    );
+}
+
+#[test]
+fn the_measurement_script_the_readme_shows_parses_and_lists_its_options() {
+    let out = std::process::Command::new("python3")
+        .arg(repo("scripts/measure_real_switches.py"))
+        .arg("--help")
+        .output()
+        .expect("python3 runs (test.sh installs it)");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for option in [
+        "--out",
+        "--rules",
+        "--flows",
+        "--switches",
+        "--set-sizes",
+        "--budget-s",
+    ] {
+        assert!(text.contains(option), "{option} missing: {text}");
+    }
+}
+
+#[test]
+fn a_sets_cost_grows_with_the_keys_its_lookups_touch_as_measured() {
+    // Sets keyed on source address . UDP source port (each flow its own key), 1,000 to
+    // 100,000 elements, 1 to 20,000 flows. Anchors: the bridge with no set, the smallest set
+    // at 1 flow (its lookups cached) and the set whose lookups touch the most (100,000
+    // elements, 20,000 flows) for the miss cost; the other 9 rows are predicted, the knee
+    // at the profile's 512 cached keys.
+    let c = calibrated(
+        "tests/data/real_switches/real_switches_2026-12-06_sets.json",
+        true,
+    );
+    assert_eq!(c.rows.len(), 12);
+    assert!(c.passed(), "outside their bound: {:#?}", c.outside);
+    assert!(
+        c.worst_predicted_error < 0.08,
+        "{}",
+        c.worst_predicted_error
+    );
+    let miss = c
+        .fitted
+        .iter()
+        .find(|f| f.key == "linux_bridge.netfilter_set_miss")
+        .expect("the miss cost is fitted");
+    assert!((miss.value - 407.0).abs() < 5.0, "{}", miss.value);
+    // One key costs the same whatever the set's size; 20,000 keys in 10,000 elements more
+    // than 1,000 keys in 1,000.
+    let model_ns = |label: &str| {
+        c.rows
+            .iter()
+            .find(|r| r.label == label)
+            .map(|r| r.model.ns_per_packet)
+            .expect(label)
+    };
+    let one_key_small = model_ns("linux-bridge set(saddr.sport)/1000 flows=1");
+    let one_key_big = model_ns("linux-bridge set(saddr.sport)/100000 flows=1");
+    assert!((one_key_small - one_key_big).abs() < 1.0);
+    assert!(
+        model_ns("linux-bridge set(saddr.sport)/10000 flows=20000")
+            > model_ns("linux-bridge set(saddr.sport)/1000 flows=1000") + 100.0
+    );
 }
