@@ -274,9 +274,18 @@ pub mod device_info {
 /// and `ACTION_1`; write the [`MgmtCommand`] code to `CMD`; poll `STATUS` until it is
 /// not busy. A lookup returns the action in `ACTION_n`; a counter read returns the counters in
 /// `HITS_*`, `BYTES_*`, `LAST_HIT_*` (64-bit values, low word first). Writes to `KEY_n`,
-/// `ACTION_n` or `CMD` while busy are ignored.
+/// `ACTION_n`, `SLOT` or `CMD` while busy are ignored.
+///
+/// While `STATUS` reads `Busy`, only `STATUS` and the block header have defined values
+/// ([`flow_table::defined_while_busy`]): every other register (the result registers, the key,
+/// action and slot words a command may rewrite, `OCCUPANCY`) reads either its value before the
+/// command or its value after it, whichever the implementation has at that cycle. `nic-model`
+/// changes them at the `CMD` write, the RTL when the command completes; so a driver reads
+/// results only after a poll saw the command done, and co-simulation compares only the
+/// defined values (the `rtl` fuzz target found both orders through reads of `SLOT` and
+/// `OCCUPANCY` in the window).
 pub mod flow_table {
-    use super::{reg, Access, RegOffset, Register};
+    use super::{block, reg, Access, RegOffset, Register};
 
     /// Where the block starts.
     pub const BASE: RegOffset = RegOffset(0x0100);
@@ -312,6 +321,13 @@ pub mod flow_table {
     /// Slot index (`bucket * SLOTS_PER_BUCKET + slot`): written before a `READ_SLOT`; after
     /// an insert, lookup or counter read that found or placed the key, where it sits.
     pub const SLOT: u32 = 0x88;
+
+    /// Whether the register at block offset `rel` has a defined value while a command runs
+    /// (`STATUS` reads `Busy`): `STATUS` and the block header do; every other register reads
+    /// its value before or after the command (the protocol above).
+    pub const fn defined_while_busy(rel: u32) -> bool {
+        rel == STATUS || rel < block::HEADER_BYTES
+    }
 
     /// Offset of key word `n` (for `n` below [`crate::key::KEY_WORDS`]).
     pub const fn key(n: u32) -> u32 {
@@ -1575,6 +1591,24 @@ mod tests {
         assert!(!MgmtStatus::Busy.is_done());
         assert!(MgmtStatus::TableFull.is_done());
         assert_eq!(BlockType::try_from(0x534e_0003), Ok(BlockType::MissQueue));
+    }
+
+    #[test]
+    fn only_status_and_the_header_are_defined_while_busy() {
+        use flow_table as ft;
+        for rel in [block::TYPE, block::SIZE, ft::STATUS] {
+            assert!(ft::defined_while_busy(rel), "{rel:#x}");
+        }
+        for rel in [
+            ft::SLOT,
+            ft::OCCUPANCY,
+            ft::LAST_KICKS,
+            ft::key(0),
+            ft::action(1),
+        ] {
+            assert!(!ft::defined_while_busy(rel), "{rel:#x}");
+        }
+        assert!(!ft::defined_while_busy(ft::HITS_LO));
     }
 
     fn sample_info() -> DeviceInfo {

@@ -2,7 +2,9 @@
 //! per input). The first byte picks the input:
 //! - even: a hostile driver's program of management-port accesses (register, value), one per
 //!   NIC cycle, into the RTL's `flow_table_regs` and `nic-model`'s card alike, with `STATUS`
-//!   and the other registers read back from both after each access: every read must agree;
+//!   and the other registers read back from both after each access: every read the
+//!   management port's protocol defines must agree (while a command runs, only `STATUS` and
+//!   the header: a read of another register then becomes a `STATUS` poll);
 //! - odd: the rest is frames (a length byte, then the bytes) streamed through the RTL parser
 //!   and lookup by `hw_rtl::cosim`, beside `nic-abi`'s card parser and `nic-model`'s table:
 //!   every key, lookup result and result cycle must agree.
@@ -10,7 +12,7 @@
 use hw_rtl::cosim::{self, CosimConfig};
 use hw_rtl::flow_table::{FlowTableRtl, TableVariant};
 use nic_abi::key::PortNo;
-use nic_abi::regs::{flow_table as ft, MgmtCommand, RegOffset};
+use nic_abi::regs::{flow_table as ft, MgmtCommand, MgmtStatus, RegOffset};
 use nic_abi::time::{SimDuration, SimTime};
 use nic_model::card::{Card, CardConfig, TableConfig};
 use nic_model::testing::FlatMemoryHost;
@@ -119,6 +121,17 @@ fn registers_program(data: &[u8]) {
             continue;
         }
         if sel >= 128 {
+            // While a command runs only STATUS and the header are defined (the management
+            // port's protocol, `nic_abi::regs::flow_table`): the model changes the other
+            // registers at the CMD write, the RTL when the command completes. A driver that
+            // follows the protocol polls STATUS instead, and so does this one.
+            let busy =
+                card.mmio_read_at(t, RegOffset(ft::BASE.0 + ft::STATUS)) == MgmtStatus::Busy.code();
+            let rel = if busy && !ft::defined_while_busy(rel) {
+                ft::STATUS
+            } else {
+                rel
+            };
             read(&mut card, &mut rtl, &mut t, rel);
             continue;
         }

@@ -165,6 +165,10 @@ fn bytes_after_datagram(frame: &[u8], ours: &FlowKey) -> Option<usize> {
     frame.len().checked_sub(l3 + datagram)
 }
 
+/// Bytes of AH's fixed part (next header, length, reserved, SPI, sequence number), the least
+/// etherparse slices.
+const AH_FIXED_LEN: usize = 12;
+
 /// The category of one frame's comparison. See [`CATEGORIES`] for what each one means.
 pub fn categorise(frame: &[u8], ours: &FlowKey, theirs: &Result<FlowKey, Refused>) -> &'static str {
     use nic_abi::key::{KeyClass, UnparsedReason as R};
@@ -189,6 +193,31 @@ pub fn categorise(frame: &[u8], ours: &FlowKey, theirs: &Result<FlowKey, Refused
                 "third_vlan_tag"
             } else if ours.frag == FragFlags::LATER && ours.nw_proto == 44 && d == ["nw_proto"] {
                 "ipv6_later_fragment_nw_proto_44"
+            } else if ours.dl_type == EtherType::IPV6
+                && ours.frag == FragFlags::LATER
+                && ours.nw_proto == 44
+                && only(&d, &["frag", "nw_proto", "tp_src", "tp_dst"])
+            {
+                "ipv6_later_fragment_not_walked"
+            } else if ours.dl_type == EtherType::IPV6
+                && ours.frag == FragFlags::FIRST
+                && t.frag == FragFlags::NONE
+                && d.contains(&"frag")
+                && only(&d, &["frag", "tp_src", "tp_dst"])
+                // Ports may differ only as in sctp_ports.
+                && (only(&d, &["frag"])
+                    || (ours.nw_proto == 132 && (t.tp_src, t.tp_dst) == (0, 0)))
+            {
+                "ipv6_fragment_reserved_bits"
+            } else if ours.dl_type == EtherType::IPV4 && ours.nw_proto == 51 && only(&d, &tp) {
+                "ipv4_ah_not_walked"
+            } else if ours.dl_type == EtherType(0x8035)
+                && (t.nw_proto, t.nw_src, t.nw_dst) == (0, 0, 0)
+                && t.arp_sha == MacAddr::ZERO
+                && t.arp_tha == MacAddr::ZERO
+                && only(&d, &["nw_proto", "nw_src", "nw_dst", "arp_sha", "arp_tha"])
+            {
+                "rarp_not_sliced"
             } else if ours.frag == FragFlags::FIRST
                 && (t.tp_src, t.tp_dst) == (0, 0)
                 && only(&d, &tp)
@@ -228,9 +257,40 @@ pub fn categorise(frame: &[u8], ours: &FlowKey, theirs: &Result<FlowKey, Refused
             SliceError::Ipv6Exts(ipv6_exts::HeaderError::IpAuth(
                 ip_auth::HeaderError::ZeroPayloadLen,
             )) => "ipv6_ah_zero_length",
+            // An 8-byte AH (payload length 0) with fewer than 12 bytes after it: etherparse
+            // wants its 12-byte fixed part before it looks at the length field.
+            SliceError::Len(l)
+                if ours.dl_type == EtherType::IPV6
+                    && l.layer == Layer::IpAuthHeader
+                    && l.required_len == AH_FIXED_LEN =>
+            {
+                "ipv6_ah_zero_length"
+            }
             // IPv4's AH is the transport protocol for OVS (nw_proto 51, no ports): it is
             // not walked, so its length is never checked.
             SliceError::Ipv4Exts(_) if ours.dl_type == EtherType::IPV4 => "ipv4_ah_not_walked",
+            // What etherparse refuses after the AH (its payload's transport header).
+            SliceError::Len(l)
+                if ours.dl_type == EtherType::IPV4
+                    && ours.nw_proto == 51
+                    && matches!(
+                        l.layer,
+                        Layer::IpAuthHeader
+                            | Layer::TcpHeader
+                            | Layer::UdpHeader
+                            | Layer::UdpPayload
+                            | Layer::Icmpv4
+                            | Layer::Icmpv4Timestamp
+                            | Layer::Icmpv4TimestampReply
+                            | Layer::Icmpv6
+                            | Layer::Igmp
+                    ) =>
+            {
+                "ipv4_ah_not_walked"
+            }
+            SliceError::Tcp(_) if ours.dl_type == EtherType::IPV4 && ours.nw_proto == 51 => {
+                "ipv4_ah_not_walked"
+            }
             SliceError::Len(l)
                 if l.layer == Layer::IpAuthHeader
                     && l.len_source == LenSource::Ipv4HeaderTotalLen =>
@@ -241,7 +301,15 @@ pub fn categorise(frame: &[u8], ours: &FlowKey, theirs: &Result<FlowKey, Refused
             SliceError::Len(l)
                 if ours.dl_type == EtherType::IPV6
                     && ours.frag.is_later()
-                    && l.layer == Layer::IpAuthHeader =>
+                    && matches!(
+                        l.layer,
+                        Layer::IpAuthHeader
+                            | Layer::Ipv6ExtHeader
+                            | Layer::Ipv6FragHeader
+                            | Layer::Ipv6HopByHopHeader
+                            | Layer::Ipv6DestOptionsHeader
+                            | Layer::Ipv6RouteHeader
+                    ) =>
             {
                 "ipv6_later_fragment_not_walked"
             }
@@ -278,9 +346,11 @@ pub const CATEGORIES: &[(&str, &str)] = &[
     ("both_refuse_malformed", "etherparse errs and we say Unparsed(Malformed)"),
     ("udp_length_unchecked", "UDP length field < 8 or beyond the IP payload: etherparse refuses, OVS (and we) read the ports anyway"),
     ("arp_not_ethernet_ipv4", "ARP with other address lengths longer than the frame: etherparse refuses, OVS (and we) parse it as ARP without L3 fields"),
-    ("ipv4_ah_not_walked", "IPv4 with AH (protocol 51): OVS (and we) take AH as the transport protocol, nw_proto 51 and no ports; etherparse walks it as an extension header and refuses a short or zero-length one (found by fuzzing)"),
-    ("ipv6_later_fragment_not_walked", "a later IPv6 fragment: OVS (and we) stop at its fragment header; etherparse walks on into the fragment's bytes and refuses an extension header there (found by fuzzing)"),
-    ("ipv6_ah_zero_length", "IPv6 AH with payload length 0: etherparse refuses, OVS (and we) skip (0 + 2) * 4 bytes"),
+    ("ipv4_ah_not_walked", "IPv4 with AH (protocol 51): OVS (and we) take AH as the transport protocol, nw_proto 51 and no ports; etherparse walks it as an extension header and refuses a short or zero-length one, or reads the ports of the header after it, or refuses that header (found by fuzzing)"),
+    ("ipv6_later_fragment_not_walked", "a later IPv6 fragment: OVS (and we) stop at its fragment header with nw_proto 44; etherparse walks on into the fragment's bytes and refuses an extension header there, or takes a further fragment header's flags and next header (found by fuzzing)"),
+    ("ipv6_fragment_reserved_bits", "IPv6 fragment header with offset 0, MF clear and a reserved bit set: OVS (and we) mark any non-zero offset/flags word a fragment (FLOW_NW_FRAG_ANY), etherparse looks at offset and MF only; SCTP ports may differ too, as in sctp_ports (found by fuzzing)"),
+    ("rarp_not_sliced", "RARP (EtherType 0x8035): OVS (and we) parse it as ARP (opcode, addresses); etherparse slices no RARP, so it has no L3 fields (found by fuzzing)"),
+    ("ipv6_ah_zero_length", "IPv6 AH with payload length 0: etherparse refuses (as a zero length, or as shorter than its 12-byte fixed part when fewer bytes remain), OVS (and we) skip (0 + 2) * 4 bytes"),
     ("ipv6_hop_by_hop_not_first", "IPv6 hop-by-hop options after another extension header: etherparse refuses, OVS (and we) walk it like any extension header (found by fuzzing)"),
     ("icmpv4_timestamp_length", "ICMPv4 timestamp (type 13/14) whose length is not 20: etherparse refuses, OVS (and we) read type and code (found by fuzzing)"),
     ("igmp_length", "IGMP message shorter than the length etherparse derives from its type or record counts: etherparse refuses, OVS (and we) read type and max-response code (found by fuzzing)"),

@@ -34,7 +34,9 @@
 //! and the polls' arrival alike. [`Card::mmio_read`] and [`Card::mmio_write`] issue at the
 //! card's current time.
 //!
-//! Choices, each of which no protocol-following driver can observe: the table changes, and
+//! Choices, each of which no protocol-following driver can observe (the protocol of
+//! `nic_abi::regs::flow_table` leaves every register but `STATUS` and the header undefined
+//! while a command runs): the table changes, and
 //! the result registers (`LAST_KICKS`, `SLOT`, `ACTION_n`, the counters) take their values, at
 //! the `CMD` write, where the RTL changes them when the command completes; so a lookup in the
 //! window may already see the new entry. That window is at most the command's busy time
