@@ -339,7 +339,11 @@ impl MeasurementFile {
         let spec: FileSpec =
             serde_path_to_error::deserialize(de).map_err(|e| CalibrateError::Parse {
                 file: file.to_string(),
-                what: format!("{}: {}", e.path(), e.inner()),
+                what: if e.inner().is_syntax() || e.inner().is_eof() {
+                    format!("not a JSON measurement file: {}", e.inner())
+                } else {
+                    format!("{}: {}", e.path(), e.inner())
+                },
             })?;
         if spec.meta.schema != SCHEMA {
             return Err(CalibrateError::Parse {
@@ -1338,4 +1342,20 @@ pub fn afpacket_path(main: &Path) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "profile".into());
     main.with_file_name(format!("{stem}-afpacket.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_json_is_named_as_such() {
+        let e = MeasurementFile::parse("[meta]\nname = 1\n", "m.toml")
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("m.toml: not a JSON measurement file: expected value at line 1 column 2")
+        );
+    }
 }
