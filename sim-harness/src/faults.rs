@@ -6,15 +6,26 @@
 //! agent_down_us = 100         # ... and a new one starts this much later (default 100)
 //! stuck_vms = [3]             # these VMs (0-based, as in [vms]) stop consuming their RX rings
 //! stuck_from_us = 200         # ... from then on (default 0)
+//! rule_updates_per_second = 10000   # the administrator changes rules this often ...
+//! rule_updates = """
+//! priority=60000,udp,tp_dst=53,actions=drop
+//! """                          # ... adding these in turn, each removed by the next update
+//! rule_updates_from_us = 1000  # ... from then on (default 0)
 //! ```
 //!
 //! Only the sNICh switch (`snich` and its copy-mode variants) runs them: the crash is of its
 //! agent (`snich_system::control::ControlPlane::schedule_agent_crash`), and a stuck VM is
 //! one of its guests that no longer reads its completions nor re-posts RX buffers, so the
-//! card drops what comes for it as `no_rx_buffer`. The baselines run the scenario without
+//! card drops what comes for it as `no_rx_buffer`. Rule updates go to the agent as an
+//! administrator's would: one update adds the next of `rule_updates` (cycling through them),
+//! the one after removes it, and the agent revalidates the entries either touches before the
+//! call returns (invariant 4). An update due at time T is applied when the first packet at or
+//! after T is offered, before that packet, so a run's warm-up and its measurement see the same
+//! updates at the same packets. The baselines run the scenario without
 //! them (their switches are not this work's). Every key is checked when the scenario is read:
 //! an unknown one, a VM the scenario does not have, a VM listed twice, a down time without a
-//! crash or a start without stuck VMs is refused, naming the key.
+//! crash, a start without stuck VMs, a rate without rules (or rules without a rate), or rules
+//! that do not parse is refused, naming the key.
 
 use nic_abi::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
@@ -37,6 +48,15 @@ pub struct FaultsSpec {
     /// When they stop, microseconds (default 0: from the start).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stuck_from_us: Option<u64>,
+    /// Rule updates per second (1 to 1,000,000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_updates_per_second: Option<u64>,
+    /// The rules the updates add in turn, in ovs-ofctl syntax.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_updates: Option<String>,
+    /// When the updates start, microseconds (default 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_updates_from_us: Option<u64>,
 }
 
 impl FaultsSpec {
@@ -55,6 +75,18 @@ pub struct AgentCrash {
     pub down_for: SimDuration,
 }
 
+/// Rules changed during the run: every `every` from `from`, alternately adding the next of
+/// `rules` and removing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleChurn {
+    /// The rules added in turn (at least one).
+    pub rules: Vec<flow_setup::rule::Rule>,
+    /// Time between updates.
+    pub every: SimDuration,
+    /// The first update's time.
+    pub from: SimTime,
+}
+
 /// The validated faults of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Faults {
@@ -64,6 +96,8 @@ pub struct Faults {
     pub stuck_vms: Vec<VmIndex>,
     /// From when.
     pub stuck_from: SimTime,
+    /// Rule updates during the run, if any.
+    pub rule_churn: Option<RuleChurn>,
 }
 
 /// A `[faults]` key with a bad value: the key (under `faults.`) and what is wrong.
@@ -136,10 +170,57 @@ impl Faults {
         }
         stuck_vms.sort_unstable();
         let stuck_from = SimTime::ZERO + us("stuck_from_us", spec.stuck_from_us.unwrap_or(0))?;
+        let rule_churn = match (spec.rule_updates_per_second, &spec.rule_updates) {
+            (None, None) => {
+                if spec.rule_updates_from_us.is_some() {
+                    return Err(err(
+                        "rule_updates_from_us",
+                        "given without rule_updates_per_second",
+                    ));
+                }
+                None
+            }
+            (None, Some(_)) => {
+                return Err(err(
+                    "rule_updates",
+                    "given without rule_updates_per_second: how often to apply them",
+                ))
+            }
+            (Some(_), None) => {
+                return Err(err(
+                    "rule_updates_per_second",
+                    "given without rule_updates: the rules to add and remove",
+                ))
+            }
+            (Some(rate), Some(text)) => {
+                if !(1..=1_000_000).contains(&rate) {
+                    return Err(err(
+                        "rule_updates_per_second",
+                        format!("{rate} is not in 1 to 1,000,000"),
+                    ));
+                }
+                let rules = flow_setup::ofctl::parse_rules(text)
+                    .map_err(|e| err("rule_updates", e.to_string()))?;
+                if rules.is_empty() {
+                    return Err(err("rule_updates", "holds no rule"));
+                }
+                let from = SimTime::ZERO
+                    + us(
+                        "rule_updates_from_us",
+                        spec.rule_updates_from_us.unwrap_or(0),
+                    )?;
+                Some(RuleChurn {
+                    rules,
+                    every: SimDuration(1_000_000_000_000 / rate),
+                    from,
+                })
+            }
+        };
         Ok(Faults {
             agent_crash,
             stuck_vms,
             stuck_from,
+            rule_churn,
         })
     }
 }
@@ -205,6 +286,51 @@ mod tests {
         assert_eq!(
             bad("agent_crash_at_us = 4000000000", 2),
             "faults.agent_crash_at_us: 4000000000 us is more than an hour"
+        );
+    }
+
+    #[test]
+    fn rule_updates_need_a_rate_and_rules_that_parse() {
+        let s = spec(
+            "rule_updates_per_second = 10000\nrule_updates = \"priority=9,udp,actions=drop\"\n\
+             rule_updates_from_us = 5",
+        )
+        .expect("parses");
+        let c = Faults::from_spec(&s, 2)
+            .expect("valid")
+            .rule_churn
+            .expect("churn");
+        assert_eq!(c.rules.len(), 1);
+        assert_eq!(c.every, SimDuration::from_us(100));
+        assert_eq!(c.from, SimTime(5_000_000));
+        let bad = |text: &str| {
+            Faults::from_spec(&spec(text).expect("parses"), 2)
+                .expect_err("refused")
+                .to_string()
+        };
+        assert_eq!(
+            bad("rule_updates_per_second = 5"),
+            "faults.rule_updates_per_second: given without rule_updates: the rules to add and remove"
+        );
+        assert_eq!(
+            bad("rule_updates = \"actions=drop\""),
+            "faults.rule_updates: given without rule_updates_per_second: how often to apply them"
+        );
+        assert_eq!(
+            bad("rule_updates_from_us = 5"),
+            "faults.rule_updates_from_us: given without rule_updates_per_second"
+        );
+        assert_eq!(
+            bad("rule_updates_per_second = 0\nrule_updates = \"actions=drop\""),
+            "faults.rule_updates_per_second: 0 is not in 1 to 1,000,000"
+        );
+        assert_eq!(
+            bad("rule_updates_per_second = 5\nrule_updates = \"\""),
+            "faults.rule_updates: holds no rule"
+        );
+        assert!(
+            bad("rule_updates_per_second = 5\nrule_updates = \"udp,tp_dst=x,actions=drop\"")
+                .starts_with("faults.rule_updates: "),
         );
     }
 

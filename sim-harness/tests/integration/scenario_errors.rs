@@ -54,6 +54,10 @@ const CASES: &[(&str, &str)] = &[
     ("unknown faults key", "[faults]\nagent_crash = 5\n"),
     ("stuck VM the scenario lacks", "[vms]\ncount = 2\n[faults]\nstuck_vms = [2]\n"),
     ("agent down time without a crash", "[faults]\nagent_down_us = 50\n"),
+    (
+        "rule updates that do not parse",
+        "[faults]\nrule_updates_per_second = 100\nrule_updates = \"udp,tp_dst=x,actions=drop\"\n",
+    ),
 ];
 
 #[test]
