@@ -208,6 +208,10 @@ fn range_end(iova: Iova, len: u64) -> Option<u64> {
 pub struct Iommu {
     /// Per VM (by id): grants by first IOVA. Grants of one VM never overlap.
     tables: Vec<BTreeMap<u64, Grant>>,
+    /// Per VM (by id): the grant the last translation found, `(first IOVA, grant)`, an
+    /// IOTLB of one entry per VM, emptied whenever that VM's table changes. It only saves the
+    /// table walk: a hit gives exactly what the walk would.
+    iotlb: Vec<Option<(u64, Grant)>>,
     metrics: IommuMetrics,
 }
 
@@ -221,6 +225,9 @@ impl Iommu {
         let i = usize::from(vm.0);
         if self.tables.len() <= i {
             self.tables.resize_with(i + 1, BTreeMap::new);
+        }
+        if let Some(entry) = self.iotlb.get_mut(i) {
+            *entry = None;
         }
         &mut self.tables[i]
     }
@@ -327,21 +334,37 @@ impl Iommu {
     }
 
     fn check(
-        &self,
+        &mut self,
         vm: VmId,
         iova: Iova,
         len: u64,
         write: bool,
     ) -> Result<GuestAddress, FaultReason> {
         let end = range_end(iova, len).ok_or(FaultReason::BadRange)?;
-        let table = self
-            .tables
-            .get(usize::from(vm.0))
-            .ok_or(FaultReason::NotGranted)?;
-        let (&start, g) = table
-            .range(..=iova.0)
-            .next_back()
-            .ok_or(FaultReason::NotGranted)?;
+        let i = usize::from(vm.0);
+        let cached = self
+            .iotlb
+            .get(i)
+            .copied()
+            .flatten()
+            .filter(|&(s, g)| iova.0 >= s && iova.0 < s.saturating_add(g.len));
+        let (start, g) = match cached {
+            Some(hit) => hit,
+            None => {
+                let table = self.tables.get(i).ok_or(FaultReason::NotGranted)?;
+                let (&start, &g) = table
+                    .range(..=iova.0)
+                    .next_back()
+                    .ok_or(FaultReason::NotGranted)?;
+                if iova.0 < start.saturating_add(g.len) {
+                    if self.iotlb.len() <= i {
+                        self.iotlb.resize(i + 1, None);
+                    }
+                    self.iotlb[i] = Some((start, g));
+                }
+                (start, g)
+            }
+        };
         let grant_end = start.saturating_add(g.len);
         if iova.0 >= grant_end {
             return Err(FaultReason::NotGranted);
@@ -380,6 +403,98 @@ impl Iommu {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One step of the grant model: map, revoke the n-th grant made, or an access.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Map(u16, u64, u64, u8),
+        Unmap(usize),
+        Access(u16, u64, u64, bool),
+    }
+
+    fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
+        use proptest::prelude::*;
+        let step = prop_oneof![
+            (0u16..3, 0u64..64, 1u64..16, 0u8..3).prop_map(|(v, i, l, a)| Step::Map(v, i, l, a)),
+            (0usize..32).prop_map(Step::Unmap),
+            (0u16..3, 0u64..80, 0u64..20, any::<bool>())
+                .prop_map(|(v, i, l, w)| Step::Access(v, i, l, w)),
+        ];
+        proptest::collection::vec(step, 1..200)
+    }
+
+    /// The model: every grant ever made, `(vm, start, len, guest, access, live)`, scanned.
+    type ModelGrant = (u16, u64, u64, u64, GrantAccess, bool);
+
+    fn model_check(
+        grants: &[ModelGrant],
+        vm: u16,
+        iova: u64,
+        len: u64,
+        write: bool,
+    ) -> Result<GuestAddress, FaultReason> {
+        let end = iova
+            .checked_add(len)
+            .filter(|_| len > 0)
+            .ok_or(FaultReason::BadRange)?;
+        let &(_, s, l, g, a, live) = grants
+            .iter()
+            .find(|&&(v, s, l, ..)| v == vm && s <= iova && iova < s + l)
+            .ok_or(FaultReason::NotGranted)?;
+        if !live {
+            return Err(FaultReason::Revoked);
+        }
+        if end > s + l {
+            return Err(FaultReason::BeyondGrant);
+        }
+        if !a.allows(write) {
+            return Err(FaultReason::WrongDirection);
+        }
+        Ok(GuestAddress(g + (iova - s)))
+    }
+
+    proptest::proptest! {
+        /// Maps, revocations and accesses against a list scanned from the start: the same
+        /// refusals and translations, the IOTLB's hits included.
+        #[test]
+        fn translations_match_a_scanned_list_of_grants(steps in steps()) {
+            let mut m = Iommu::new();
+            let mut grants: Vec<ModelGrant> = Vec::new();
+            let mut made: Vec<GrantRef> = Vec::new();
+            for step in steps {
+                match step {
+                    Step::Map(vm, iova, len, a) => {
+                        let access = [GrantAccess::DeviceReads, GrantAccess::DeviceWrites, GrantAccess::Both][usize::from(a)];
+                        let guest = 0x1000 * (iova + 1);
+                        let overlaps = |&(v, s, l, ..): &ModelGrant| v == vm && s < iova + len && iova < s + l;
+                        let live_overlap = grants.iter().any(|g| overlaps(g) && g.5);
+                        let got = m.map(VmId(vm), Iova(iova), len, GuestAddress(guest), access);
+                        proptest::prop_assert_eq!(got.is_ok(), !live_overlap);
+                        if let Ok(r) = got {
+                            grants.retain(|g| !overlaps(g));
+                            grants.push((vm, iova, len, guest, access, true));
+                            made.push(r);
+                        }
+                    }
+                    Step::Unmap(n) => {
+                        if let Some(&r) = made.get(n) {
+                            let live = grants.iter_mut().find(|g| g.0 == r.vm.0 && g.1 == r.iova.0 && g.5);
+                            let expect_ok = live.is_some();
+                            if let Some(g) = live {
+                                g.5 = false;
+                            }
+                            proptest::prop_assert_eq!(m.unmap(r).is_ok(), expect_ok);
+                        }
+                    }
+                    Step::Access(vm, iova, len, write) => {
+                        let want = model_check(&grants, vm, iova, len, write);
+                        let got = m.translate(VmId(vm), Iova(iova), len, write).map_err(|f| f.reason);
+                        proptest::prop_assert_eq!(got, want);
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn every_check_of_a_dma() {
