@@ -208,10 +208,6 @@ fn range_end(iova: Iova, len: u64) -> Option<u64> {
 pub struct Iommu {
     /// Per VM (by id): grants by first IOVA. Grants of one VM never overlap.
     tables: Vec<BTreeMap<u64, Grant>>,
-    /// Per VM (by id): the grant the last translation found, `(first IOVA, grant)`, an
-    /// IOTLB of one entry per VM, emptied whenever that VM's table changes. It only saves the
-    /// table walk: a hit gives exactly what the walk would.
-    iotlb: Vec<Option<(u64, Grant)>>,
     metrics: IommuMetrics,
 }
 
@@ -225,9 +221,6 @@ impl Iommu {
         let i = usize::from(vm.0);
         if self.tables.len() <= i {
             self.tables.resize_with(i + 1, BTreeMap::new);
-        }
-        if let Some(entry) = self.iotlb.get_mut(i) {
-            *entry = None;
         }
         &mut self.tables[i]
     }
@@ -334,37 +327,21 @@ impl Iommu {
     }
 
     fn check(
-        &mut self,
+        &self,
         vm: VmId,
         iova: Iova,
         len: u64,
         write: bool,
     ) -> Result<GuestAddress, FaultReason> {
         let end = range_end(iova, len).ok_or(FaultReason::BadRange)?;
-        let i = usize::from(vm.0);
-        let cached = self
-            .iotlb
-            .get(i)
-            .copied()
-            .flatten()
-            .filter(|&(s, g)| iova.0 >= s && iova.0 < s.saturating_add(g.len));
-        let (start, g) = match cached {
-            Some(hit) => hit,
-            None => {
-                let table = self.tables.get(i).ok_or(FaultReason::NotGranted)?;
-                let (&start, &g) = table
-                    .range(..=iova.0)
-                    .next_back()
-                    .ok_or(FaultReason::NotGranted)?;
-                if iova.0 < start.saturating_add(g.len) {
-                    if self.iotlb.len() <= i {
-                        self.iotlb.resize(i + 1, None);
-                    }
-                    self.iotlb[i] = Some((start, g));
-                }
-                (start, g)
-            }
-        };
+        let table = self
+            .tables
+            .get(usize::from(vm.0))
+            .ok_or(FaultReason::NotGranted)?;
+        let (&start, g) = table
+            .range(..=iova.0)
+            .next_back()
+            .ok_or(FaultReason::NotGranted)?;
         let grant_end = start.saturating_add(g.len);
         if iova.0 >= grant_end {
             return Err(FaultReason::NotGranted);
@@ -455,7 +432,7 @@ mod tests {
 
     proptest::proptest! {
         /// Maps, revocations and accesses against a list scanned from the start: the same
-        /// refusals and translations, the IOTLB's hits included.
+        /// refusals and translations.
         #[test]
         fn translations_match_a_scanned_list_of_grants(steps in steps()) {
             let mut m = Iommu::new();
